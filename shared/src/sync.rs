@@ -1,0 +1,159 @@
+//! The sync protocol's wire messages, shared by terminal and server.
+//!
+//! Bodies are CBOR (`application/cbor`). Every request except enrolment is
+//! signed with the device key per [`crate::http_signature`]. Routes:
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `POST /v1/terminal/enroll` | [`EnrollRequest`] | [`EnrollResponse`] |
+//! | `POST /v1/terminal/upload` | [`UploadRequest`] | [`UploadResponse`] |
+//! | `POST /v1/terminal/pull` | [`PullRequest`] | [`PullResponse`] |
+//!
+//! Upload is idempotent by `(device, seq)`: the same entry twice is one
+//! entry; a different entry with a sequence number already held is refused
+//! and raised as an alarm. Pull returns everything newer than the cursor.
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::id::{DeviceId, KeyId, MerchantId, SiteId, VoucherId};
+use crate::id_card::IdIssuerKey;
+use crate::money::Money;
+use crate::rules::OfflineLimits;
+use crate::trust_list::RootSigned;
+
+/// Most log entries in one upload.
+pub const UPLOAD_ENTRIES_MAX: usize = 1000;
+/// Largest request body the server reads, in bytes.
+pub const REQUEST_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Most voucher balance updates in one pull answer; more come next pull.
+pub const PULL_BALANCES_MAX: usize = 10_000;
+/// The media type of every sync body.
+pub const CONTENT_TYPE: &str = "application/cbor";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The one-time code HQ gave the operator.
+    pub code: String,
+    /// The new device key's Ed25519 public key.
+    pub device_public_key: ByteBuf,
+    /// A label for people ("Shop 12 counter").
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device: DeviceId,
+    /// The key id the device signs with (log entries and requests).
+    pub device_kid: KeyId,
+    pub merchant: Option<MerchantId>,
+    pub site: Option<SiteId>,
+    pub root_kid: KeyId,
+    pub root_public_key: ByteBuf,
+    pub server_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRequest {
+    /// Signed log entries in sequence order, starting after the last
+    /// sequence the server acknowledged.
+    pub entries: Vec<ByteBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum EntryOutcome {
+    /// Stored now.
+    Applied { seq: u64 },
+    /// Already held, byte for byte.
+    Duplicate { seq: u64 },
+    /// Stored, but the credential had already been redeemed elsewhere: a
+    /// double-spend case was opened.
+    DoubleSpend { seq: u64, case: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    /// The highest sequence number the server holds for this device; every
+    /// entry at or below it is confirmed.
+    pub acknowledged_seq: u64,
+    pub outcomes: Vec<EntryOutcome>,
+}
+
+/// Versions the terminal holds; the server sends what is newer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCursor {
+    pub trust_list: u64,
+    pub revocations: u64,
+    pub roster: u64,
+    pub policy: u64,
+    /// Position in the server's feed of voucher balance changes.
+    pub balances: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub cursor: SyncCursor,
+}
+
+/// How much of a voucher has been redeemed across all terminals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoucherBalance {
+    pub voucher: VoucherId,
+    pub redeemed: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub server_time: i64,
+    /// Signed documents newer than the cursor (COSE_Sign1 bytes, root-signed).
+    pub trust_list: Option<ByteBuf>,
+    pub revocations: Option<ByteBuf>,
+    pub roster: Option<ByteBuf>,
+    pub policy: Option<ByteBuf>,
+    /// Balance changes after `cursor.balances`, and the new position.
+    pub balances: Vec<VoucherBalance>,
+    pub balances_cursor: u64,
+    /// The highest sequence the server holds for this device.
+    pub acknowledged_seq: u64,
+}
+
+/// Per-terminal settings, signed by the root key: the offline limits only a
+/// sync refills, and the ID authorities whose cards the terminal accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalPolicy {
+    pub version: u64,
+    pub issued_at: i64,
+    pub device: DeviceId,
+    pub merchant: Option<MerchantId>,
+    pub site: Option<SiteId>,
+    pub limits: Vec<OfflineLimits>,
+    pub id_authorities: Vec<IdIssuerKey>,
+}
+
+impl RootSigned for TerminalPolicy {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// A problem report in every non-2xx answer (RFC 9457 fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// A stable code, e.g. `sequence_conflict`, `unknown_device`.
+    pub code: String,
+    pub title: String,
+    pub detail: String,
+}
+
+/// Encodes a sync message as CBOR.
+pub fn to_cbor<T: Serialize>(message: &T) -> Vec<u8> {
+    crate::envelope::encode_cbor(message)
+}
+
+/// Decodes a sync message from CBOR.
+pub fn from_cbor<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, crate::envelope::EnvelopeError> {
+    crate::envelope::decode_cbor(bytes)
+}
