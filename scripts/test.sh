@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against real parts: installs missing
+# Debian packages, starts a throwaway PostgreSQL server, runs the tests,
+# stops the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+eval "$(scripts/postgres.sh start)"
+trap 'scripts/postgres.sh stop "$LASTMILE_PG_DIR"' EXIT
+
+cargo nextest run --workspace --no-fail-fast "$@"
