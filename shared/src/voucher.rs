@@ -130,6 +130,29 @@ pub enum VoucherError {
     Expired { valid_until: i64 },
 }
 
+impl VoucherError {
+    /// A stable code for scripts, test vectors and translations.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Oversize { .. } => "oversize",
+            Self::NotAVoucher => "not_a_voucher",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::Base45(_) => "bad_base45",
+            Self::Envelope(_) => "bad_cose",
+            Self::Claims(_) => "bad_claims",
+            Self::UnknownKey(_) => "unknown_key",
+            Self::KeyRevoked(_) => "key_revoked",
+            Self::KeyRetired { .. } => "key_retired",
+            Self::KeyNotValid(_) => "key_not_valid",
+            Self::WrongIssuer { .. } => "wrong_issuer",
+            Self::ProgrammeNotAllowed { .. } => "programme_not_allowed",
+            Self::BadSignature => "bad_signature",
+            Self::NotYetValid { .. } => "not_yet_valid",
+            Self::Expired { .. } => "expired",
+        }
+    }
+}
+
 impl From<EnvelopeError> for VoucherError {
     fn from(error: EnvelopeError) -> Self {
         match error {

@@ -1,0 +1,13 @@
+//! Scanned ID text (Claim 169 QR or an ID number) → ID card or a specific error.
+#![no_main]
+
+use ed25519_dalek::SigningKey;
+use lastmile_shared::id_card::{self, IdIssuerKey};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let authority = IdIssuerKey { name: "registry".into(), ed25519: SigningKey::from_bytes(&[11; 32]).verifying_key().to_bytes() };
+        let _ = id_card::read(text, &[authority], 1_793_577_600);
+    }
+});
