@@ -7,7 +7,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let authority = IdIssuerKey { name: "registry".into(), ed25519: SigningKey::from_bytes(&[11; 32]).verifying_key().to_bytes() };
+        let authority = IdIssuerKey {
+            name: "registry".into(),
+            ed25519: SigningKey::from_bytes(&[11; 32]).verifying_key().to_bytes(),
+        };
         let _ = id_card::read(text, &[authority], 1_793_577_600);
     }
 });

@@ -16,6 +16,13 @@ fuzz_target!(|data: &[u8]| {
             signature_input: parts.next().unwrap_or_default().to_owned(),
             signature: parts.next().unwrap_or_default().to_owned(),
         };
-        let _ = http_signature::verify("POST", "/v1/terminal/upload", data, &headers, |_| None, 1_793_577_600);
+        let _ = http_signature::verify(
+            "POST",
+            "/v1/terminal/upload",
+            data,
+            &headers,
+            |_| None,
+            1_793_577_600,
+        );
     }
 });

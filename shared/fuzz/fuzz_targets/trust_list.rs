@@ -11,7 +11,10 @@ use lastmile_shared::trust_list::{RootKey, RootSigned, TrustList};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let root = RootKey { kid: KeyId::parse("root-1").unwrap(), key: SigningKey::from_bytes(&[1; 32]).verifying_key() };
+    let root = RootKey {
+        kid: KeyId::parse("root-1").unwrap(),
+        key: SigningKey::from_bytes(&[1; 32]).verifying_key(),
+    };
     let _ = TrustList::open_with_store(data, &root, None);
     let _ = RevocationList::open(data, &root, Some(1));
     let _ = Roster::open(data, &root, None);

@@ -12,7 +12,9 @@ static STORE: LazyLock<TrustStore> = LazyLock::new(|| {
     let key = |kid: &str, seed: u8, status| IssuerKey {
         kid: KeyId::parse(kid).unwrap(),
         issuer: IssuerId::parse("hq-ke").unwrap(),
-        public_key: SigningKey::from_bytes(&[seed; 32]).verifying_key().to_bytes(),
+        public_key: SigningKey::from_bytes(&[seed; 32])
+            .verifying_key()
+            .to_bytes(),
         valid_from: 0,
         valid_until: i64::MAX,
         status,
@@ -21,7 +23,16 @@ static STORE: LazyLock<TrustStore> = LazyLock::new(|| {
     TrustStore::new(&TrustList {
         version: 1,
         issued_at: 0,
-        keys: vec![key("ke-2026a", 2, KeyStatus::Active), key("ke-2025", 3, KeyStatus::Retired { since: 1_800_000_000 })],
+        keys: vec![
+            key("ke-2026a", 2, KeyStatus::Active),
+            key(
+                "ke-2025",
+                3,
+                KeyStatus::Retired {
+                    since: 1_800_000_000,
+                },
+            ),
+        ],
     })
     .unwrap()
 });

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of lastmile-shared for SECONDS each (default 60).
+# Needs cargo-fuzz (`cargo install cargo-fuzz`); uses the stable toolchain
+# with RUSTC_BOOTSTRAP=1 for the sanitizer flags.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+export RUSTC_BOOTSTRAP=1
+# A target dir of its own, so seeding never waits for another build.
+CARGO_TARGET_DIR=target/fuzz-seeds cargo run -q -p lastmile-shared --example fuzz_seeds
+cd shared
+for target in voucher trust_list id_card log_entry sync_message; do
+  echo "== $target: ${seconds}s"
+  cargo fuzz run -O "$target" -- -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 2>&1 \
+    | grep -E '^(#[0-9]+ +DONE|Done|==[0-9]+==|SUMMARY|thread|panicked)' || true
+  [[ -z "$(ls fuzz/artifacts/$target 2>/dev/null)" ]] || { echo "crash found in $target: shared/fuzz/artifacts/$target" >&2; exit 1; }
+done
