@@ -1,1 +1,448 @@
-fn main() {}
+//! The `lastmile-server` command line: serve the API, and every HQ job the
+//! API does, from a shell.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use lastmile_server::api::now;
+use lastmile_server::config::{Config, Overrides};
+use lastmile_server::issuance::{self, IssueOptions};
+use lastmile_server::keys::{self, KeyDir};
+use lastmile_server::startup::Server;
+use lastmile_server::storage::Storage;
+use lastmile_server::terminals::{self, ENROLMENT_CODE_TTL_HOURS_DEFAULT};
+use lastmile_server::{double_spend, limits, rosters, vouchers};
+use lastmile_shared::id::{DeviceId, KeyId, MerchantId, SiteId, VoucherId};
+use lastmile_shared::money::{Currency, Money};
+use lastmile_shared::rules::OfflineLimits;
+
+/// Lastmile's sync server: enrols terminals, ingests their signed logs,
+/// detects double spends across terminals, issues vouchers.
+///
+/// Every command reads the configuration in layers: built-in defaults, the
+/// TOML file given with --config (or LASTMILE_CONFIG), LASTMILE_* environment
+/// variables, then these flags. The database is an embedded SQLite file in
+/// the data directory unless --database names a postgres:// URL.
+///
+/// First steps on a new machine:
+///
+///   lastmile-server keys init
+///   lastmile-server limits set --currency KES --credential-max 5000 \
+///       --unsynced-value-max 50000 --unsynced-count-max 200 --offline-hours-max 72
+///   lastmile-server terminals code --merchant shop-12 --site nairobi-3
+///   LASTMILE_HQ_TOKEN=... lastmile-server serve
+#[derive(Debug, Parser)]
+#[command(name = "lastmile-server", version, about, long_about)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the key files and the default SQLite database.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database: a SQLite path (or sqlite:PATH) or a postgres:// URL.
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the terminal sync API, the HQ API and /openapi.yaml.
+    ///
+    /// Prints "listening on URL" once ready. Plain HTTP is only allowed on a
+    /// loopback address unless allow_plain_http is set; give --tls-cert and
+    /// --tls-key (PEM) for TLS.
+    Serve(ServeArgs),
+    /// Root and issuer keys (private halves in DATA_DIR/keys, mode 0600).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Publish the trust list again (keys commands do this themselves).
+    #[command(subcommand, name = "trust-list")]
+    TrustList(TrustListCommand),
+    /// Enrolment codes, terminals, assignment, revocation.
+    #[command(subcommand)]
+    Terminals(TerminalsCommand),
+    /// Issue vouchers from a CSV; revoke or inspect one.
+    #[command(subcommand)]
+    Vouchers(VouchersCommand),
+    /// Double-spend cases, each with both terminals' signed entries.
+    #[command(subcommand)]
+    Cases(ListCommand),
+    /// Alarms: sequence conflicts, unverifiable vouchers and the like.
+    #[command(subcommand)]
+    Alarms(ListCommand),
+    /// Offline limits per currency, sent to terminals in their policy.
+    #[command(subcommand)]
+    Limits(LimitsCommand),
+    /// Rosters and distribution lists for a site or merchant.
+    #[command(subcommand)]
+    Rosters(RostersCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8470 (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create the root key and a first issuer key; publish the trust list.
+    Init,
+    /// Create a new issuer key and retire the active one (vouchers it signed
+    /// stay valid).
+    Rotate,
+    /// Retire an issuer key: it signs nothing new; its vouchers stay valid.
+    Retire { kid: KeyId },
+    /// Revoke an issuer key: everything it signed becomes invalid.
+    Revoke { kid: KeyId },
+    /// List the root and issuer keys (public halves only), one JSON per line.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+enum TrustListCommand {
+    /// Seal the current issuer keys as a new trust list version.
+    Publish,
+}
+
+#[derive(Debug, Subcommand)]
+enum TerminalsCommand {
+    /// Create a one-time enrolment code (printed alone on stdout).
+    Code {
+        #[arg(long)]
+        merchant: Option<MerchantId>,
+        #[arg(long)]
+        site: Option<SiteId>,
+        /// Hours until the code expires.
+        #[arg(long, default_value_t = ENROLMENT_CODE_TTL_HOURS_DEFAULT)]
+        ttl_hours: u32,
+    },
+    /// List enrolled terminals, one JSON per line.
+    List,
+    /// Revoke a terminal: its next request is refused.
+    Revoke { device: DeviceId },
+    /// Move a terminal to another merchant and/or site.
+    Assign {
+        device: DeviceId,
+        #[arg(long)]
+        merchant: Option<MerchantId>,
+        #[arg(long)]
+        site: Option<SiteId>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VouchersCommand {
+    /// Issue signed vouchers from a CSV of beneficiaries.
+    ///
+    /// Columns: beneficiary_id, name, amount, currency, programme,
+    /// valid_from, valid_until (YYYY-MM-DD), and optionally mode
+    /// (single_use|partial), merchants and sites (;-separated). Writes
+    /// OUT/qr/<voucher>.png, OUT/vouchers.pdf and OUT/vouchers.csv. Any bad
+    /// row stops the whole file unless --allow-partial-errors.
+    Issue {
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Issue the good rows even if some rows are bad.
+        #[arg(long)]
+        allow_partial_errors: bool,
+        /// Bind each voucher to its beneficiary: terminals then require an
+        /// ID check before redeeming.
+        #[arg(long)]
+        bind_beneficiary: bool,
+    },
+    /// Revoke a voucher; terminals refuse it after their next sync.
+    Revoke { voucher: VoucherId },
+    /// Show a voucher's state as JSON.
+    Show { voucher: VoucherId },
+}
+
+#[derive(Debug, Subcommand)]
+enum ListCommand {
+    /// One JSON object per line.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum LimitsCommand {
+    /// Set the offline limits for one currency (amounts in major units).
+    Set {
+        #[arg(long)]
+        currency: Currency,
+        /// Most value redeemed offline on one voucher or entitlement.
+        #[arg(long, value_name = "AMOUNT")]
+        credential_max: String,
+        /// Most unconfirmed value on one terminal.
+        #[arg(long, value_name = "AMOUNT")]
+        unsynced_value_max: String,
+        /// Most unconfirmed log entries on one terminal.
+        #[arg(long, value_name = "N")]
+        unsynced_count_max: u32,
+        /// Longest time a terminal may go without a sync.
+        #[arg(long, value_name = "HOURS")]
+        offline_hours_max: u32,
+    },
+    /// Show the limits, one JSON per line.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+enum RostersCommand {
+    /// Seal a roster from a CSV for a site or a merchant.
+    ///
+    /// Columns: beneficiary_id, name, id_numbers (;-separated),
+    /// entitlement_id, programme, amount, currency, valid_from, valid_until,
+    /// mode (single_use|partial), delivery (merchant|cash).
+    Publish {
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        #[arg(long)]
+        site: Option<SiteId>,
+        #[arg(long)]
+        merchant: Option<MerchantId>,
+    },
+}
+
+fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for item in items {
+        serde_json::to_writer(&mut out, item)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn open(config: &Config) -> Result<Storage> {
+    Storage::open(&config.database)
+        .with_context(|| format!("opening {}", config.database.describe()))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve(args) => args.listen.clone(),
+        _ => None,
+    };
+    let (tls_cert, tls_key) = match &cli.command {
+        Command::Serve(args) => (args.tls_cert.clone(), args.tls_key.clone()),
+        _ => (None, None),
+    };
+    let config = Config::load(&Overrides {
+        config_file: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        database: cli.database.clone(),
+        listen,
+        tls_cert,
+        tls_key,
+    })?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.log)
+                .context("the log setting is not a valid filter (try \"info\")")?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let keys = KeyDir::new(&config.data_dir);
+    match cli.command {
+        Command::Serve(_) => serve(&config),
+        Command::Keys(command) => {
+            let storage = open(&config)?;
+            match command {
+                KeysCommand::Init => {
+                    let done = keys::init(&storage, &keys, &config.issuer, now())?;
+                    println!(
+                        "root key {} and issuer key {} created; trust list version {}",
+                        done.root_kid, done.issuer_kid, done.trust_list_version
+                    );
+                }
+                KeysCommand::Rotate => {
+                    let kid = keys::rotate(&storage, &keys, &config.issuer, now())?;
+                    println!("issuer key {kid} is now active; the previous one is retired");
+                }
+                KeysCommand::Retire { kid } => {
+                    keys::set_status(&storage, &keys, &kid, false, now())?;
+                    println!("issuer key {kid} retired");
+                }
+                KeysCommand::Revoke { kid } => {
+                    keys::set_status(&storage, &keys, &kid, true, now())?;
+                    println!("issuer key {kid} revoked");
+                }
+                KeysCommand::Show => json_lines(&keys::key_views(&storage)?)?,
+            }
+            Ok(())
+        }
+        Command::TrustList(TrustListCommand::Publish) => {
+            let storage = open(&config)?;
+            let version = storage.transaction(|tx| {
+                let root = keys::root_signer(tx, &keys)?;
+                Ok::<_, keys::KeyError>(lastmile_server::documents::publish_trust_list(
+                    tx,
+                    &root,
+                    now(),
+                )?)
+            })?;
+            println!("trust list version {version} published");
+            Ok(())
+        }
+        Command::Terminals(command) => {
+            let storage = open(&config)?;
+            match command {
+                TerminalsCommand::Code {
+                    merchant,
+                    site,
+                    ttl_hours,
+                } => {
+                    let ttl = ttl_hours
+                        .checked_mul(3600)
+                        .context("--ttl-hours is too large")?;
+                    let code = terminals::create_code(&storage, merchant, site, ttl, now())?;
+                    println!("{}", code.code);
+                    eprintln!(
+                        "one-time enrolment code; expires {} (UTC date)",
+                        lastmile_server::calendar::format_date(code.expires_at)
+                    );
+                }
+                TerminalsCommand::List => json_lines(&terminals::list(&storage)?)?,
+                TerminalsCommand::Revoke { device } => {
+                    terminals::revoke(&storage, &keys, &device, now())?;
+                    println!("terminal {device} revoked");
+                }
+                TerminalsCommand::Assign {
+                    device,
+                    merchant,
+                    site,
+                } => {
+                    let row = terminals::assign(&storage, &keys, &device, merchant, site, now())?;
+                    json_lines(&[row])?;
+                }
+            }
+            Ok(())
+        }
+        Command::Vouchers(command) => {
+            let storage = open(&config)?;
+            match command {
+                VouchersCommand::Issue {
+                    csv,
+                    out,
+                    allow_partial_errors,
+                    bind_beneficiary,
+                } => {
+                    let report = issuance::issue(
+                        &storage,
+                        &keys,
+                        &IssueOptions {
+                            csv,
+                            out,
+                            allow_partial_errors,
+                            bind_beneficiary,
+                        },
+                        now(),
+                    )?;
+                    for skipped in &report.skipped {
+                        eprintln!("skipped {skipped}");
+                    }
+                    println!("{} voucher(s) issued", report.issued.len());
+                    if let (Some(sheet), Some(list)) = (&report.sheet, &report.list) {
+                        println!("sheet: {}\nlist: {}", sheet.display(), list.display());
+                    }
+                }
+                VouchersCommand::Revoke { voucher } => {
+                    let version = vouchers::revoke(&storage, &keys, &voucher, now())?;
+                    println!("voucher {voucher} revoked; revocation list version {version}");
+                }
+                VouchersCommand::Show { voucher } => {
+                    json_lines(&[vouchers::show(&storage, &voucher, now())?])?;
+                }
+            }
+            Ok(())
+        }
+        Command::Cases(ListCommand::List) => json_lines(&double_spend::list(&open(&config)?)?),
+        Command::Alarms(ListCommand::List) => {
+            json_lines(&open(&config)?.transaction(|tx| tx.alarms())?)
+        }
+        Command::Limits(command) => {
+            let storage = open(&config)?;
+            match command {
+                LimitsCommand::Set {
+                    currency,
+                    credential_max,
+                    unsynced_value_max,
+                    unsynced_count_max,
+                    offline_hours_max,
+                } => {
+                    let limits = OfflineLimits {
+                        currency,
+                        credential_value_max_minor: Money::parse(&credential_max, currency)?.minor,
+                        unsynced_value_max_minor: Money::parse(&unsynced_value_max, currency)?
+                            .minor,
+                        unsynced_count_max,
+                        offline_seconds_max: i64::from(offline_hours_max) * 3600,
+                    };
+                    let sealed = limits::set(&storage, &keys, &limits, now())?;
+                    println!("limits for {currency} set; {sealed} terminal policies resealed");
+                }
+                LimitsCommand::Show => json_lines(&limits::list(&storage)?)?,
+            }
+            Ok(())
+        }
+        Command::Rosters(RostersCommand::Publish {
+            csv,
+            site,
+            merchant,
+        }) => {
+            let storage = open(&config)?;
+            let (version, people) = rosters::publish(
+                &storage,
+                &keys,
+                &csv,
+                site.as_ref(),
+                merchant.as_ref(),
+                now(),
+            )?;
+            println!("roster version {version} published with {people} people");
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: &Config) -> Result<()> {
+    if config.hq_token.is_none() {
+        tracing::warn!("no hq_token configured: the HQ API will refuse every request");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let server = Server::build(config).await?;
+        let addr = server.local_addr()?;
+        tracing::info!(database = %config.database.describe(), %addr, "serving");
+        println!("listening on {}://{addr}", server.scheme());
+        std::io::stdout().flush()?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("installing the SIGTERM handler")?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = terminate.recv() => {},
+            }
+        };
+        server.run(shutdown).await?;
+        Ok(())
+    })
+}

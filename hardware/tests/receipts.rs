@@ -1,0 +1,160 @@
+//! Receipts: ESC/POS bytes pinned as a readable listing (insta), rendered paper pinned as
+//! PNG files in `tests/snapshots/`, QR codes read back from the rendered paper, and other
+//! libraries' common commands.
+
+#[path = "support/sample_receipt.rs"]
+mod sample_receipt;
+
+use std::fmt::Write;
+
+use lastmile_hardware::emulator::{self, Command, Parsed, parse_command};
+use lastmile_hardware::escpos::{CodePage, PaperWidth, QrMode, Receipt};
+use lastmile_hardware::frame::GrayFrame;
+use lastmile_hardware::qr::QrDecoder;
+
+/// One line per command; text runs decoded through the selected code page; images by size
+/// and a checksum of their dots.
+fn listing(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let mut text = String::new();
+    let mut page = CodePage::Pc437;
+    let mut at = 0;
+    while at < bytes.len() {
+        let Parsed::Complete(command, len) = parse_command(&bytes[at..]) else {
+            writeln!(out, "INCOMPLETE {:02x?}", &bytes[at..]).unwrap();
+            break;
+        };
+        let raw = &bytes[at..at + len];
+        at += len;
+        if let Command::Text(byte) = command {
+            text.push(page.decode(byte).unwrap_or('?'));
+            continue;
+        }
+        if !text.is_empty() {
+            writeln!(out, "TEXT {:?}", std::mem::take(&mut text)).unwrap();
+        }
+        match command {
+            Command::CodePage(n) => {
+                page = CodePage::from_number(n).unwrap_or(CodePage::Pc437);
+                writeln!(out, "{command:?}").unwrap();
+            }
+            Command::Raster {
+                width_bytes,
+                height,
+                ref data,
+            } => {
+                let sum = data
+                    .iter()
+                    .fold(0u32, |acc, &b| acc.rotate_left(5) ^ u32::from(b));
+                writeln!(
+                    out,
+                    "RASTER {}x{height} dots, checksum {sum:08x}",
+                    width_bytes * 8
+                )
+                .unwrap();
+            }
+            Command::Qr(emulator::QrFunction::Store(ref data)) => {
+                writeln!(out, "QR STORE {:?}", String::from_utf8_lossy(data)).unwrap();
+            }
+            _ => writeln!(out, "{command:?} {raw:02x?}").unwrap(),
+        }
+    }
+    if !text.is_empty() {
+        writeln!(out, "TEXT {text:?}").unwrap();
+    }
+    out
+}
+
+fn snapshot_png(name: &str, image: &lastmile_hardware::bitmap::Bitmap) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.png"));
+    let actual = image.to_gray();
+    match std::fs::read(&path) {
+        Ok(stored) => {
+            let stored = GrayFrame::decode_image(&stored).expect("stored snapshot is a PNG");
+            let same = (stored.width() as usize, stored.height() as usize)
+                == (image.width(), image.height())
+                && stored.pixels() == actual.as_slice();
+            if !same {
+                let new = path.with_extension("new.png");
+                std::fs::write(&new, image.to_png()).unwrap();
+                panic!(
+                    "{name} rendered differently; see {} and replace the snapshot if it is right",
+                    new.display()
+                );
+            }
+        }
+        Err(_) => {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, image.to_png()).unwrap();
+            eprintln!("wrote new snapshot {}", path.display());
+        }
+    }
+}
+
+#[test]
+fn sample_receipt_58mm_raster_qr() {
+    let bytes = sample_receipt::sample_receipt(PaperWidth::Mm58, QrMode::Raster).unwrap();
+    insta::assert_snapshot!(listing(&bytes));
+    assert_eq!(emulator::infer_paper_width(&bytes), PaperWidth::Mm58);
+    snapshot_png(
+        "receipt-58mm",
+        &emulator::render(&bytes, PaperWidth::Mm58).unwrap(),
+    );
+}
+
+#[test]
+fn sample_receipt_80mm_native_qr() {
+    let bytes = sample_receipt::sample_receipt(PaperWidth::Mm80, QrMode::Native).unwrap();
+    insta::assert_snapshot!(listing(&bytes));
+    assert_eq!(emulator::infer_paper_width(&bytes), PaperWidth::Mm80);
+    snapshot_png(
+        "receipt-80mm",
+        &emulator::render(&bytes, PaperWidth::Mm80).unwrap(),
+    );
+}
+
+#[test]
+fn emulator_reads_back_the_qr_codes_it_printed() {
+    let decoder = QrDecoder::default();
+    for paper in [PaperWidth::Mm58, PaperWidth::Mm80] {
+        for mode in [QrMode::Native, QrMode::Raster] {
+            let payload = format!("LM1:{}", "NCFOXN*TS0BI$ZD4N9:9S6RC".repeat(11));
+            let bytes = Receipt::new(paper)
+                .line("Verification")
+                .qr(&payload, mode)
+                .cut()
+                .finish()
+                .unwrap();
+            let paper_image = emulator::render(&bytes, paper).unwrap();
+            let frame = GrayFrame::new(
+                paper_image.width() as u32,
+                paper_image.height() as u32,
+                paper_image.to_gray(),
+            )
+            .unwrap();
+            assert_eq!(
+                decoder.decode(&frame).as_deref(),
+                Some(payload.as_str()),
+                "{paper:?} {mode:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn other_libraries_common_commands_render() {
+    let mut bytes = vec![0x1B, b'@', 0x1B, b'!', 0x38, b'B', b'I', b'G', 0x0A];
+    bytes.extend([0x1B, b'E', 1, 0x1B, b'-', 2, 0x1B, b'a', 1, b'X', 0x0A]);
+    bytes.extend([0x1B, b't', 2, 0x82, 0x0A]); // PC850 (not drawn as such): skipped to PC437 é.
+    bytes.extend([0x1D, b'!', 0x11, b'W', 0x0A]);
+    bytes.extend([0x1B, b'*', 0, 2, 0, 0xFF, 0xFF]); // bit image: skipped by its length
+    bytes.extend([0x1D, b'k', 4, b'1', b'2', b'3', 0]); // 1D barcode: skipped
+    bytes.extend([0x1B, 0x7E, b'Z', 0x0A]); // unknown ESC ~: two bytes skipped, Z printed
+    bytes.extend([0x1D, b'V', 0]);
+    let image = emulator::render(&bytes, PaperWidth::Mm58).unwrap();
+    assert_eq!(image.width(), 384);
+    let black = image.to_gray().iter().filter(|&&g| g == 0).count();
+    assert!(black > 500, "only {black} black dots");
+}

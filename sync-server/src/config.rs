@@ -1,0 +1,217 @@
+//! Configuration, layered: built-in defaults, then a TOML file (`--config`),
+//! then `LASTMILE_*` environment variables, then command-line flags.
+//!
+//! | key | environment | default |
+//! |---|---|---|
+//! | `data_dir` | `LASTMILE_DATA_DIR` | `./lastmile-data` |
+//! | `database` | `LASTMILE_DATABASE` | `DATA_DIR/lastmile.sqlite` |
+//! | `listen` | `LASTMILE_LISTEN` | `127.0.0.1:8470` |
+//! | `hq_token` | `LASTMILE_HQ_TOKEN` | none: the HQ API refuses every request |
+//! | `tls_cert`, `tls_key` | `LASTMILE_TLS_CERT`, `LASTMILE_TLS_KEY` | none: plain HTTP |
+//! | `allow_plain_http` | `LASTMILE_ALLOW_PLAIN_HTTP` | `false`: plain HTTP only on loopback |
+//! | `issuer` | `LASTMILE_ISSUER` | `lastmile` |
+//! | `log` | `LASTMILE_LOG` | `info` |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use lastmile_shared::id::IssuerId;
+use serde::Deserialize;
+
+use crate::storage::{DatabaseUrl, StorageError};
+
+/// Where the server listens unless told otherwise.
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:8470";
+/// The HQ bearer token must be at least this long, in bytes.
+pub const HQ_TOKEN_BYTES_MIN: usize = 16;
+/// Largest configuration file read, in bytes.
+const CONFIG_FILE_BYTES_MAX: u64 = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("{key}: {reason}")]
+    Value { key: &'static str, reason: String },
+    #[error(transparent)]
+    Database(#[from] StorageError),
+}
+
+/// The file's keys; every one optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+    listen: Option<String>,
+    hq_token: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    allow_plain_http: Option<bool>,
+    issuer: Option<String>,
+    log: Option<String>,
+}
+
+/// Values given on the command line; they win over everything.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub database: Option<String>,
+    pub listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The resolved configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub listen: SocketAddr,
+    pub hq_token: Option<String>,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub allow_plain_http: bool,
+    pub issuer: IssuerId,
+    pub log: String,
+}
+
+impl std::fmt::Debug for Config {
+    /// Never prints the HQ token or a database password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database.describe())
+            .field("listen", &self.listen)
+            .field("hq_token", &self.hq_token.as_ref().map(|_| "<set>"))
+            .field("tls", &self.tls)
+            .field("allow_plain_http", &self.allow_plain_http)
+            .field("issuer", &self.issuer)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let fail = |reason: String| ConfigError::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let size = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?.len();
+    if size > CONFIG_FILE_BYTES_MAX {
+        return Err(fail(format!("larger than {CONFIG_FILE_BYTES_MAX} bytes")));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| fail(e.to_string()))
+}
+
+impl Config {
+    /// Resolves the layers: defaults, file, environment, flags.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        let file_path = overrides
+            .config_file
+            .clone()
+            .or_else(|| env("LASTMILE_CONFIG").map(PathBuf::from));
+        let file = match &file_path {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or_else(|| env("LASTMILE_DATA_DIR").map(PathBuf::from))
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("lastmile-data"));
+        let database = match overrides
+            .database
+            .clone()
+            .or_else(|| env("LASTMILE_DATABASE"))
+            .or(file.database)
+        {
+            Some(url) => DatabaseUrl::parse(&url)?,
+            None => DatabaseUrl::Sqlite(data_dir.join("lastmile.sqlite")),
+        };
+        let listen_text = overrides
+            .listen
+            .clone()
+            .or_else(|| env("LASTMILE_LISTEN"))
+            .or(file.listen)
+            .unwrap_or_else(|| LISTEN_DEFAULT.to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Value {
+            key: "listen",
+            reason: format!("{listen_text:?} is not an address like 127.0.0.1:8470"),
+        })?;
+        let hq_token = env("LASTMILE_HQ_TOKEN").or(file.hq_token);
+        if let Some(token) = &hq_token
+            && token.len() < HQ_TOKEN_BYTES_MIN
+        {
+            return Err(ConfigError::Value {
+                key: "hq_token",
+                reason: format!("must be at least {HQ_TOKEN_BYTES_MIN} bytes"),
+            });
+        }
+        let tls_cert = overrides
+            .tls_cert
+            .clone()
+            .or_else(|| env("LASTMILE_TLS_CERT").map(PathBuf::from))
+            .or(file.tls_cert);
+        let tls_key = overrides
+            .tls_key
+            .clone()
+            .or_else(|| env("LASTMILE_TLS_KEY").map(PathBuf::from))
+            .or(file.tls_key);
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Value {
+                    key: "tls_cert/tls_key",
+                    reason: "give both the certificate and the key, or neither".to_owned(),
+                });
+            }
+        };
+        let allow_plain_http = match env("LASTMILE_ALLOW_PLAIN_HTTP") {
+            Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
+            None => file.allow_plain_http.unwrap_or(false),
+        };
+        let issuer_text = env("LASTMILE_ISSUER")
+            .or(file.issuer)
+            .unwrap_or_else(|| "lastmile".to_owned());
+        let issuer = IssuerId::parse(&issuer_text).map_err(|e| ConfigError::Value {
+            key: "issuer",
+            reason: e.to_string(),
+        })?;
+        let log = env("LASTMILE_LOG")
+            .or(file.log)
+            .unwrap_or_else(|| "info".to_owned());
+        Ok(Self {
+            data_dir,
+            database,
+            listen,
+            hq_token,
+            tls,
+            allow_plain_http,
+            issuer,
+            log,
+        })
+    }
+
+    /// Plain HTTP is for loopback (tests, a laptop demo) unless allowed.
+    pub fn check_transport(&self) -> Result<(), ConfigError> {
+        if self.tls.is_none() && !self.listen.ip().is_loopback() && !self.allow_plain_http {
+            return Err(ConfigError::Value {
+                key: "listen",
+                reason: format!(
+                    "{} is not a loopback address and no TLS certificate is configured; \
+                     set tls_cert and tls_key (or allow_plain_http = true behind a TLS proxy)",
+                    self.listen
+                ),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! Root-signed documents the server hands to terminals: the trust list, the
+//! revocation list, rosters (per site or merchant) and terminal policies
+//! (per device). Each is sealed with the root key and stored as bytes with a
+//! version; every kind has one counter, so versions only ever grow and a
+//! terminal accepts each new one (`RootSigned::open` refuses older ones).
+
+use lastmile_shared::id::{DeviceId, MerchantId, SiteId};
+use lastmile_shared::revocation::RevocationList;
+use lastmile_shared::roster::{Roster, RosterPerson};
+use lastmile_shared::sync::TerminalPolicy;
+use lastmile_shared::trust_list::{RootSigned, TrustList};
+
+use crate::keys::Signer;
+use crate::storage::{DeviceRow, StorageError, Tx};
+
+pub const TRUST_LIST: &str = "trust_list";
+pub const REVOCATIONS: &str = "revocations";
+pub const ROSTER: &str = "roster";
+pub const POLICY: &str = "policy";
+/// The scope of documents that every terminal receives.
+pub const GLOBAL_SCOPE: &str = "";
+
+fn next_version(tx: &mut dyn Tx, kind: &str) -> Result<u64, StorageError> {
+    tx.next_counter(&format!("document:{kind}"))
+}
+
+/// Seals the current issuer keys as a new trust list version.
+pub fn publish_trust_list(
+    tx: &mut dyn Tx,
+    root: &Signer,
+    now: i64,
+) -> Result<u64, StorageError> {
+    let version = next_version(tx, TRUST_LIST)?;
+    let list = TrustList {
+        version,
+        issued_at: now,
+        keys: tx.issuer_keys()?,
+    };
+    tx.put_document(
+        TRUST_LIST,
+        GLOBAL_SCOPE,
+        version,
+        &list.seal(&root.kid, &root.key),
+        now,
+    )?;
+    Ok(version)
+}
+
+/// Seals everything revoked (vouchers, issuer keys, terminals) as a new
+/// revocation list version.
+pub fn publish_revocations(
+    tx: &mut dyn Tx,
+    root: &Signer,
+    now: i64,
+) -> Result<u64, StorageError> {
+    let version = next_version(tx, REVOCATIONS)?;
+    let revoked = tx.revoked()?;
+    let keys = tx
+        .issuer_keys()?
+        .into_iter()
+        .filter(|k| {
+            matches!(
+                k.status,
+                lastmile_shared::trust_list::KeyStatus::Revoked { .. }
+            )
+        })
+        .map(|k| k.kid)
+        .collect();
+    let list = RevocationList {
+        version,
+        issued_at: now,
+        vouchers: revoked.vouchers.into_iter().collect(),
+        keys,
+        devices: revoked.devices.into_iter().collect(),
+        merchants: Default::default(),
+    };
+    tx.put_document(
+        REVOCATIONS,
+        GLOBAL_SCOPE,
+        version,
+        &list.seal(&root.kid, &root.key),
+        now,
+    )?;
+    Ok(version)
+}
+
+/// The roster scope a terminal reads: its site's, or else its merchant's.
+pub fn roster_scope(site: Option<&SiteId>, merchant: Option<&MerchantId>) -> Option<String> {
+    match (site, merchant) {
+        (Some(site), _) => Some(format!("site:{site}")),
+        (None, Some(merchant)) => Some(format!("merchant:{merchant}")),
+        (None, None) => None,
+    }
+}
+
+/// Seals a roster (with its distribution list: the cash entitlements) for a
+/// site or merchant.
+pub fn publish_roster(
+    tx: &mut dyn Tx,
+    root: &Signer,
+    site: Option<&SiteId>,
+    merchant: Option<&MerchantId>,
+    people: Vec<RosterPerson>,
+    now: i64,
+) -> Result<Option<u64>, StorageError> {
+    let Some(scope) = roster_scope(site, merchant) else {
+        return Ok(None);
+    };
+    let version = next_version(tx, ROSTER)?;
+    let roster = Roster {
+        version,
+        issued_at: now,
+        site: site.cloned(),
+        merchant: merchant.cloned(),
+        people,
+    };
+    tx.put_document(ROSTER, &scope, version, &roster.seal(&root.kid, &root.key), now)?;
+    Ok(Some(version))
+}
+
+pub fn policy_scope(device: &DeviceId) -> String {
+    format!("device:{device}")
+}
+
+/// Seals a terminal's policy: its assignment and the current offline limits.
+pub fn publish_policy(
+    tx: &mut dyn Tx,
+    root: &Signer,
+    device: &DeviceRow,
+    now: i64,
+) -> Result<u64, StorageError> {
+    let version = next_version(tx, POLICY)?;
+    let policy = TerminalPolicy {
+        version,
+        issued_at: now,
+        device: device.device.clone(),
+        merchant: device.merchant.clone(),
+        site: device.site.clone(),
+        limits: tx.limits()?,
+        id_authorities: Vec::new(),
+    };
+    tx.put_document(
+        POLICY,
+        &policy_scope(&device.device),
+        version,
+        &policy.seal(&root.kid, &root.key),
+        now,
+    )?;
+    Ok(version)
+}
+
+/// Reseals every active terminal's policy (after the limits changed).
+pub fn publish_all_policies(
+    tx: &mut dyn Tx,
+    root: &Signer,
+    now: i64,
+) -> Result<usize, StorageError> {
+    let devices = tx.devices()?;
+    let mut sealed = 0;
+    for device in devices.iter().filter(|d| d.revoked_at.is_none()) {
+        publish_policy(tx, root, device, now)?;
+        sealed += 1;
+    }
+    Ok(sealed)
+}

@@ -1,0 +1,132 @@
+//! Double spends across terminals. The first redemption to reach the server
+//! counts; a later one that conflicts with it is stored like any other log
+//! entry (it is part of the device's chain) but not counted, and opens a
+//! case holding both devices' signed entries for a person to resolve.
+//!
+//! The decision is a plain function over the voucher's state and the
+//! redemption; the ingest path applies it inside its transaction.
+
+use lastmile_shared::money::Money;
+use lastmile_shared::voucher::RedemptionMode;
+
+use crate::storage::{CaseRow, Storage, StorageError, VoucherRow};
+
+/// What a redemption does to a voucher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Counted against the voucher's value.
+    Counted,
+    /// Not counted: a case is opened for this reason.
+    Conflict(CaseReason),
+}
+
+/// Why a redemption could not be counted. `code()` is stable for the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseReason {
+    /// A single-use voucher that was already redeemed.
+    AlreadyRedeemed,
+    /// A partial voucher whose redemptions would exceed its value.
+    OverValue,
+    /// The redemption is in another currency than the voucher.
+    CurrencyMismatch,
+    /// A zero or negative amount (a terminal bug or a forgery).
+    AmountNotPositive,
+}
+
+impl CaseReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AlreadyRedeemed => "already_redeemed",
+            Self::OverValue => "over_value",
+            Self::CurrencyMismatch => "currency_mismatch",
+            Self::AmountNotPositive => "amount_not_positive",
+        }
+    }
+}
+
+/// Judges a redemption of `amount` against what the voucher has already had.
+pub fn judge(voucher: &VoucherRow, amount: Money) -> Verdict {
+    if amount.currency != voucher.value.currency {
+        return Verdict::Conflict(CaseReason::CurrencyMismatch);
+    }
+    if amount.minor <= 0 {
+        return Verdict::Conflict(CaseReason::AmountNotPositive);
+    }
+    if voucher.mode == RedemptionMode::SingleUse && voucher.redeemed_minor > 0 {
+        return Verdict::Conflict(CaseReason::AlreadyRedeemed);
+    }
+    match voucher.redeemed_minor.checked_add(amount.minor) {
+        Some(total) if total <= voucher.value.minor => Verdict::Counted,
+        _ => Verdict::Conflict(CaseReason::OverValue),
+    }
+}
+
+/// Every case, oldest first, with both entries' signed bytes.
+pub fn list(storage: &Storage) -> Result<Vec<CaseRow>, StorageError> {
+    storage.transaction(|tx| tx.cases())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lastmile_shared::id::{IssuerId, ProgrammeId, VoucherId};
+    use lastmile_shared::money::Currency;
+
+    fn voucher(mode: RedemptionMode, value: i64, redeemed: i64) -> VoucherRow {
+        let kes = Currency::parse("KES").unwrap();
+        VoucherRow {
+            voucher: VoucherId::parse("V-1").unwrap(),
+            issuer: IssuerId::parse("hq").unwrap(),
+            programme: ProgrammeId::parse("p").unwrap(),
+            value: Money::new(value, kes),
+            mode,
+            valid_from: 0,
+            valid_until: 10,
+            beneficiary: None,
+            credential: String::new(),
+            issued_here: true,
+            revoked_at: None,
+            redeemed_minor: redeemed,
+            winner: None,
+        }
+    }
+
+    #[test]
+    fn first_wins_then_conflicts() {
+        let kes = Currency::parse("KES").unwrap();
+        let usd = Currency::parse("USD").unwrap();
+        use RedemptionMode::*;
+        let cases = [
+            (voucher(SingleUse, 500, 0), Money::new(500, kes), Verdict::Counted),
+            (
+                voucher(SingleUse, 500, 500),
+                Money::new(500, kes),
+                Verdict::Conflict(CaseReason::AlreadyRedeemed),
+            ),
+            (voucher(Partial, 500, 300), Money::new(200, kes), Verdict::Counted),
+            (
+                voucher(Partial, 500, 300),
+                Money::new(201, kes),
+                Verdict::Conflict(CaseReason::OverValue),
+            ),
+            (
+                voucher(Partial, 500, 0),
+                Money::new(100, usd),
+                Verdict::Conflict(CaseReason::CurrencyMismatch),
+            ),
+            (
+                voucher(Partial, 500, 0),
+                Money::new(0, kes),
+                Verdict::Conflict(CaseReason::AmountNotPositive),
+            ),
+            (
+                voucher(Partial, i64::MAX, 1),
+                Money::new(i64::MAX, kes),
+                Verdict::Conflict(CaseReason::OverValue),
+            ),
+        ];
+        for (row, amount, expected) in cases {
+            assert_eq!(judge(&row, amount), expected, "{row:?} {amount}");
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! `lastmile-server`: Lastmile's sync server.
+//!
+//! It enrols terminals with one-time codes, authenticates every sync request
+//! by the device key (RFC 9421), ingests device logs idempotently by
+//! `(device, sequence)`, turns conflicting redemptions into double-spend
+//! cases, hands terminals root-signed trust lists, revocations, rosters and
+//! policies, and issues signed vouchers (QR PNGs and a PDF sheet). It runs
+//! on an embedded SQLite file, or on PostgreSQL with several instances.
+//!
+//! Architecture invariant: the server depends on `lastmile-shared` for every
+//! signed format and never on the terminal or hardware crates. Domain
+//! modules are plain synchronous code over [`storage::Tx`]; only `api`,
+//! `startup` and `tls` know about async and HTTP.
+
+pub mod api;
+pub mod calendar;
+pub mod config;
+pub mod device_auth;
+pub mod documents;
+pub mod double_spend;
+pub mod issuance;
+pub mod keys;
+pub mod limits;
+pub mod rosters;
+pub mod startup;
+pub mod storage;
+pub mod sync;
+pub mod terminals;
+pub mod tls;
+pub mod voucher_sheet;
+pub mod vouchers;

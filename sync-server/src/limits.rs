@@ -1,0 +1,56 @@
+//! Offline limits: what a terminal may do between syncs, per currency. They
+//! travel inside each terminal's root-signed policy, so changing them
+//! reseals every active terminal's policy; terminals pick it up on their
+//! next pull.
+
+use lastmile_shared::rules::OfflineLimits;
+
+use crate::documents;
+use crate::keys::{self, KeyDir, KeyError};
+use crate::storage::{Storage, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LimitsError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("limits must be positive: {0}")]
+    NotPositive(&'static str),
+}
+
+fn check(limits: &OfflineLimits) -> Result<(), LimitsError> {
+    if limits.credential_value_max_minor <= 0 {
+        return Err(LimitsError::NotPositive("credential_value_max_minor"));
+    }
+    if limits.unsynced_value_max_minor <= 0 {
+        return Err(LimitsError::NotPositive("unsynced_value_max_minor"));
+    }
+    if limits.unsynced_count_max == 0 {
+        return Err(LimitsError::NotPositive("unsynced_count_max"));
+    }
+    if limits.offline_seconds_max <= 0 {
+        return Err(LimitsError::NotPositive("offline_seconds_max"));
+    }
+    Ok(())
+}
+
+/// Sets the limits for one currency and reseals every terminal's policy.
+/// Returns how many policies were sealed.
+pub fn set(
+    storage: &Storage,
+    keys: &KeyDir,
+    limits: &OfflineLimits,
+    now: i64,
+) -> Result<usize, LimitsError> {
+    check(limits)?;
+    storage.transaction(|tx| {
+        let root = keys::root_signer(tx, keys)?;
+        tx.set_limits(limits)?;
+        Ok(documents::publish_all_policies(tx, &root, now)?)
+    })
+}
+
+pub fn list(storage: &Storage) -> Result<Vec<OfflineLimits>, StorageError> {
+    storage.transaction(|tx| tx.limits())
+}

@@ -1,0 +1,125 @@
+//! Building and running the server from a [`Config`]: open (and migrate)
+//! the database, bind, serve plain HTTP or TLS, prune old nonces in the
+//! background, stop cleanly on a signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::config::{Config, ConfigError};
+use crate::device_auth;
+use crate::keys::KeyDir;
+use crate::storage::{Storage, StorageError};
+use crate::tls::{self, TlsError};
+
+/// How often old request nonces are deleted, in seconds.
+const NONCE_PRUNE_INTERVAL_SECONDS: u64 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A bound, ready server.
+pub struct Server {
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    storage: Arc<Storage>,
+}
+
+impl Server {
+    /// Opens the database (migrating it) and binds the listener.
+    pub async fn build(config: &Config) -> Result<Self, StartError> {
+        config.check_transport()?;
+        let url = config.database.clone();
+        let storage = tokio::task::spawn_blocking(move || Storage::open(&url))
+            .await
+            .map_err(|_| StorageError::WorkerGone)??;
+        Self::with_storage(config, Arc::new(storage)).await
+    }
+
+    pub async fn with_storage(config: &Config, storage: Arc<Storage>) -> Result<Self, StartError> {
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => None,
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let state = AppState {
+            storage: storage.clone(),
+            keys: KeyDir::new(&config.data_dir),
+            hq_token: config.hq_token.as_deref().map(Arc::from),
+        };
+        Ok(Self {
+            listener,
+            app: api::router(state),
+            tls,
+            storage,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let storage = self.storage.clone();
+        let pruner = tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(Duration::from_secs(NONCE_PRUNE_INTERVAL_SECONDS));
+            loop {
+                tick.tick().await;
+                let storage = storage.clone();
+                let result = tokio::task::spawn_blocking(move || {
+                    device_auth::prune_nonces(&storage, api::now())
+                })
+                .await;
+                if let Ok(Err(e)) = result {
+                    tracing::warn!("pruning request nonces failed: {e}");
+                }
+            }
+        });
+        let result = match self.tls {
+            Some(acceptor) => {
+                axum::serve(tls::TlsListener::spawn(self.listener, acceptor), self.app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                axum::serve(self.listener, self.app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
+        pruner.abort();
+        result.map_err(StartError::Serve)
+    }
+}

@@ -1,0 +1,499 @@
+//! Storage: one [`Tx`] interface over two backends, embedded SQLite (the
+//! default) and PostgreSQL (for several server instances over one database).
+//!
+//! The domain logic (ingest, enrolment, keys, issuance) is written once
+//! against `&mut dyn Tx`; each backend implements the trait with its own SQL
+//! and its own migrations (`migrations/sqlite`, `migrations/postgres`),
+//! applied by a small runner with a version table.
+//!
+//! Both backends are synchronous (`rusqlite`, and the blocking `postgres`
+//! client); the HTTP layer runs every transaction on tokio's blocking pool,
+//! which also means a transaction runs to its end even when the client that
+//! caused it hangs up.
+//!
+//! Architecture invariant: every method that changes state runs inside the
+//! caller's transaction, so an error rolls everything back.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use lastmile_shared::id::{
+    DeviceId, IdError, IssuerId, KeyId, MerchantId, ProgrammeId, SiteId, VoucherId,
+};
+use lastmile_shared::money::{Currency, CurrencyError, Money};
+use lastmile_shared::rules::OfflineLimits;
+use lastmile_shared::trust_list::IssuerKey;
+use lastmile_shared::voucher::RedemptionMode;
+use serde::Serialize;
+
+pub use self::postgres::PostgresStore;
+pub use self::sqlite::SqliteStore;
+
+/// Most connections one server instance opens to PostgreSQL.
+pub const POSTGRES_CONNECTIONS_MAX: usize = 16;
+/// How long SQLite waits for another process's write lock, in milliseconds.
+pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("the database holds an invalid value in {what}: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("the database URL {0:?} is neither a postgres:// URL nor a SQLite path")]
+    BadUrl(String),
+    #[error("cannot create the database directory {path}: {source}")]
+    Directory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("migration {version} failed: {detail}")]
+    Migration { version: i64, detail: String },
+    #[error("the database worker stopped unexpectedly")]
+    WorkerGone,
+}
+
+impl StorageError {
+    pub(crate) fn corrupt(what: &'static str, detail: impl ToString) -> Self {
+        Self::Corrupt {
+            what,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl From<IdError> for StorageError {
+    fn from(e: IdError) -> Self {
+        Self::corrupt("an id column", e)
+    }
+}
+
+impl From<CurrencyError> for StorageError {
+    fn from(e: CurrencyError) -> Self {
+        Self::corrupt("a currency column", e)
+    }
+}
+
+/// Where the data lives, parsed from `--database`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; `sqlite:PATH` or a
+    /// plain path is a SQLite file.
+    pub fn parse(text: &str) -> Result<Self, StorageError> {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(Self::Postgres(text.to_owned()));
+        }
+        let path = text.strip_prefix("sqlite:").unwrap_or(text);
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() || path.contains("://") {
+            return Err(StorageError::BadUrl(text.to_owned()));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    /// For logs: the backend and where, without a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("SQLite {}", path.display()),
+            Self::Postgres(url) => {
+                let host = url.rsplit('@').next().unwrap_or("");
+                format!("PostgreSQL {host}")
+            }
+        }
+    }
+}
+
+/// An open database, either backend.
+pub enum Storage {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Storage {
+    /// Opens (creating if needed) and migrates the database.
+    pub fn open(url: &DatabaseUrl) -> Result<Self, StorageError> {
+        Ok(match url {
+            DatabaseUrl::Sqlite(path) => Self::Sqlite(SqliteStore::open(path)?),
+            DatabaseUrl::Postgres(url) => Self::Postgres(PostgresStore::open(url)?),
+        })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Runs `work` in one transaction: committed when it returns `Ok`,
+    /// rolled back when it returns `Err`.
+    pub fn transaction<R, E: From<StorageError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Tx) -> Result<R, E>,
+    ) -> Result<R, E> {
+        match self {
+            Self::Sqlite(store) => store.transaction(work),
+            Self::Postgres(store) => store.transaction(work),
+        }
+    }
+}
+
+/// The root key's public half as stored.
+#[derive(Debug, Clone)]
+pub struct RootKeyRow {
+    pub kid: KeyId,
+    pub public_key: [u8; 32],
+    pub created_at: i64,
+}
+
+/// An unused or used enrolment code.
+#[derive(Debug, Clone)]
+pub struct EnrolmentCodeRow {
+    pub merchant: Option<MerchantId>,
+    pub site: Option<SiteId>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// An enrolled terminal.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRow {
+    pub device: DeviceId,
+    pub kid: KeyId,
+    #[serde(with = "hex_bytes")]
+    pub public_key: [u8; 32],
+    pub label: String,
+    pub merchant: Option<MerchantId>,
+    pub site: Option<SiteId>,
+    pub enrolled_at: i64,
+    pub revoked_at: Option<i64>,
+    /// The last sequence held and its entry's hash.
+    pub head_seq: u64,
+    #[serde(with = "hex_bytes")]
+    pub head_hash: [u8; 32],
+    pub last_seen_at: Option<i64>,
+}
+
+/// A log entry ready to be stored, with the columns the server indexes.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub seq: u64,
+    pub hash: [u8; 32],
+    pub bytes: Vec<u8>,
+    pub kind: &'static str,
+    pub voucher: Option<VoucherId>,
+    pub amount: Option<Money>,
+    pub at: i64,
+}
+
+/// A voucher as the server knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VoucherRow {
+    pub voucher: VoucherId,
+    pub issuer: IssuerId,
+    pub programme: ProgrammeId,
+    pub value: Money,
+    pub mode: RedemptionMode,
+    pub valid_from: i64,
+    pub valid_until: i64,
+    pub beneficiary: Option<String>,
+    pub credential: String,
+    /// Issued by this server (rather than learnt from a terminal's upload).
+    pub issued_here: bool,
+    pub revoked_at: Option<i64>,
+    pub redeemed_minor: i64,
+    /// The latest redemption that counted: (device, sequence).
+    pub winner: Option<(DeviceId, u64)>,
+}
+
+/// A double-spend case to open.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub voucher: VoucherId,
+    pub reason: &'static str,
+    pub first: Option<(DeviceId, u64)>,
+    pub second: (DeviceId, u64),
+    pub amount: Money,
+    pub redeemed_before_minor: i64,
+    pub value_minor: i64,
+    pub opened_at: i64,
+}
+
+/// A case with both devices' signed evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRow {
+    pub id: u64,
+    pub voucher: VoucherId,
+    pub reason: String,
+    pub first_device: Option<DeviceId>,
+    pub first_seq: Option<u64>,
+    /// The first redemption's signed log entry (COSE_Sign1), base64.
+    pub first_entry: Option<String>,
+    pub second_device: DeviceId,
+    pub second_seq: u64,
+    pub second_entry: String,
+    pub amount: Money,
+    pub redeemed_before_minor: i64,
+    pub value_minor: i64,
+    pub opened_at: i64,
+    pub status: String,
+}
+
+/// Something a person must look at that is not a double spend.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlarmRow {
+    pub id: u64,
+    pub kind: String,
+    pub device: Option<DeviceId>,
+    pub seq: Option<u64>,
+    pub detail: String,
+    /// The offending bytes, base64, if any.
+    pub evidence: Option<String>,
+    pub raised_at: i64,
+}
+
+/// An alarm to raise.
+#[derive(Debug, Clone)]
+pub struct NewAlarm {
+    pub kind: &'static str,
+    pub device: Option<DeviceId>,
+    pub seq: Option<u64>,
+    pub detail: String,
+    pub evidence: Option<Vec<u8>>,
+    pub raised_at: i64,
+}
+
+/// One row of the voucher balance feed.
+#[derive(Debug, Clone)]
+pub struct BalanceRow {
+    pub voucher: VoucherId,
+    pub redeemed: Money,
+    pub position: u64,
+}
+
+/// Revoked things, for the revocation list.
+#[derive(Debug, Clone, Default)]
+pub struct RevokedSets {
+    pub vouchers: Vec<VoucherId>,
+    pub devices: Vec<DeviceId>,
+}
+
+/// The operations the domain needs, inside one transaction.
+pub trait Tx {
+    // Counters and documents.
+    /// Increments and returns a named counter (creating it at 1). Holds the
+    /// counter's row lock until the transaction ends, so values are handed
+    /// out in commit order.
+    fn next_counter(&mut self, name: &str) -> Result<u64, StorageError>;
+    fn put_document(
+        &mut self,
+        kind: &str,
+        scope: &str,
+        version: u64,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<(), StorageError>;
+    fn document(&mut self, kind: &str, scope: &str)
+    -> Result<Option<(u64, Vec<u8>)>, StorageError>;
+
+    // Keys.
+    fn root_key(&mut self) -> Result<Option<RootKeyRow>, StorageError>;
+    fn insert_root_key(&mut self, row: &RootKeyRow) -> Result<(), StorageError>;
+    fn issuer_keys(&mut self) -> Result<Vec<IssuerKey>, StorageError>;
+    fn insert_issuer_key(&mut self, key: &IssuerKey, now: i64) -> Result<(), StorageError>;
+    /// Returns false when there is no such key.
+    fn set_issuer_key_status(
+        &mut self,
+        kid: &KeyId,
+        status: lastmile_shared::trust_list::KeyStatus,
+    ) -> Result<bool, StorageError>;
+
+    // Terminals.
+    fn insert_enrolment_code(
+        &mut self,
+        code_hash: &[u8; 32],
+        merchant: Option<&MerchantId>,
+        site: Option<&SiteId>,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StorageError>;
+    /// Reads a code, locking it until the transaction ends.
+    fn lock_enrolment_code(
+        &mut self,
+        code_hash: &[u8; 32],
+    ) -> Result<Option<EnrolmentCodeRow>, StorageError>;
+    fn use_enrolment_code(
+        &mut self,
+        code_hash: &[u8; 32],
+        device: &DeviceId,
+        now: i64,
+    ) -> Result<(), StorageError>;
+    fn public_key_enrolled(&mut self, public_key: &[u8; 32]) -> Result<bool, StorageError>;
+    fn insert_device(&mut self, row: &DeviceRow) -> Result<(), StorageError>;
+    fn device_by_kid(&mut self, kid: &KeyId) -> Result<Option<DeviceRow>, StorageError>;
+    /// Reads a device, locking its row until the transaction ends: this is
+    /// what serialises one device's uploads across server instances.
+    fn lock_device(&mut self, device: &DeviceId) -> Result<Option<DeviceRow>, StorageError>;
+    fn devices(&mut self) -> Result<Vec<DeviceRow>, StorageError>;
+    fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Result<bool, StorageError>;
+    fn assign_device(
+        &mut self,
+        device: &DeviceId,
+        merchant: Option<&MerchantId>,
+        site: Option<&SiteId>,
+    ) -> Result<bool, StorageError>;
+    /// Records a request nonce; false when this key already used it.
+    fn insert_nonce(&mut self, kid: &KeyId, nonce: &str, created: i64)
+    -> Result<bool, StorageError>;
+    fn prune_nonces(&mut self, created_before: i64) -> Result<u64, StorageError>;
+
+    // Sync.
+    /// Stored entries of a device with `from <= seq <= to`, by sequence.
+    fn entries(
+        &mut self,
+        device: &DeviceId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StorageError>;
+    fn entry_bytes(&mut self, device: &DeviceId, seq: u64)
+    -> Result<Option<Vec<u8>>, StorageError>;
+    fn insert_entries(
+        &mut self,
+        device: &DeviceId,
+        entries: &[StoredEntry],
+        now: i64,
+    ) -> Result<(), StorageError>;
+    fn set_device_head(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+        hash: &[u8; 32],
+        now: i64,
+    ) -> Result<(), StorageError>;
+    fn touch_device(&mut self, device: &DeviceId, now: i64) -> Result<(), StorageError>;
+    /// Which of these vouchers the server knows.
+    fn known_vouchers(&mut self, ids: &[VoucherId]) -> Result<Vec<VoucherId>, StorageError>;
+    /// Reads vouchers, locking their rows (in id order) until the
+    /// transaction ends.
+    fn lock_vouchers(
+        &mut self,
+        ids: &[VoucherId],
+    ) -> Result<HashMap<VoucherId, VoucherRow>, StorageError>;
+    fn voucher(&mut self, id: &VoucherId) -> Result<Option<VoucherRow>, StorageError>;
+    /// Inserts a voucher unless one with its id exists; true if inserted.
+    fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Result<bool, StorageError>;
+    /// Stores new redeemed totals and winners, all at one feed position.
+    fn update_redemptions(
+        &mut self,
+        rows: &[&VoucherRow],
+        feed_position: u64,
+    ) -> Result<(), StorageError>;
+    fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Result<bool, StorageError>;
+    fn revoked(&mut self) -> Result<RevokedSets, StorageError>;
+    /// Balance changes after `position`, oldest first, at most `limit` rows.
+    fn balances_after(
+        &mut self,
+        position: u64,
+        limit: usize,
+    ) -> Result<Vec<BalanceRow>, StorageError>;
+    fn insert_case(&mut self, case: &NewCase) -> Result<u64, StorageError>;
+    fn cases(&mut self) -> Result<Vec<CaseRow>, StorageError>;
+    fn insert_alarm(&mut self, alarm: &NewAlarm) -> Result<u64, StorageError>;
+    fn alarms(&mut self) -> Result<Vec<AlarmRow>, StorageError>;
+    fn entry_count(&mut self) -> Result<u64, StorageError>;
+
+    // Limits.
+    fn limits(&mut self) -> Result<Vec<OfflineLimits>, StorageError>;
+    fn set_limits(&mut self, limits: &OfflineLimits) -> Result<(), StorageError>;
+}
+
+/// Text columns back to typed values.
+pub(crate) fn mode_from_text(text: &str) -> Result<RedemptionMode, StorageError> {
+    match text {
+        "single_use" => Ok(RedemptionMode::SingleUse),
+        "partial" => Ok(RedemptionMode::Partial),
+        other => Err(StorageError::corrupt("vouchers.mode", other)),
+    }
+}
+
+pub(crate) fn mode_to_text(mode: RedemptionMode) -> &'static str {
+    match mode {
+        RedemptionMode::SingleUse => "single_use",
+        RedemptionMode::Partial => "partial",
+    }
+}
+
+pub(crate) fn key_status_to_text(
+    status: lastmile_shared::trust_list::KeyStatus,
+) -> (&'static str, Option<i64>) {
+    use lastmile_shared::trust_list::KeyStatus;
+    match status {
+        KeyStatus::Active => ("active", None),
+        KeyStatus::Retired { since } => ("retired", Some(since)),
+        KeyStatus::Revoked { since } => ("revoked", Some(since)),
+    }
+}
+
+pub(crate) fn key_status_from_text(
+    status: &str,
+    since: Option<i64>,
+) -> Result<lastmile_shared::trust_list::KeyStatus, StorageError> {
+    use lastmile_shared::trust_list::KeyStatus;
+    match (status, since) {
+        ("active", _) => Ok(KeyStatus::Active),
+        ("retired", Some(since)) => Ok(KeyStatus::Retired { since }),
+        ("revoked", Some(since)) => Ok(KeyStatus::Revoked { since }),
+        _ => Err(StorageError::corrupt("issuer_keys.status", status)),
+    }
+}
+
+pub(crate) fn key32(bytes: Vec<u8>, what: &'static str) -> Result<[u8; 32], StorageError> {
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| StorageError::corrupt(what, format!("{} bytes", b.len())))
+}
+
+pub(crate) fn money(minor: i64, currency: &str) -> Result<Money, StorageError> {
+    Ok(Money::new(minor, Currency::parse(currency)?))
+}
+
+pub(crate) fn seq_from(value: i64) -> Result<u64, StorageError> {
+    u64::try_from(value).map_err(|_| StorageError::corrupt("a sequence column", value))
+}
+
+/// Sequences and counters are u64 on the wire and BIGINT in the databases;
+/// they stay far below 2^63 (one entry a millisecond for 292 million years).
+pub(crate) fn seq_to(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn opt_id<T>(
+    text: Option<String>,
+    parse: fn(&str) -> Result<T, IdError>,
+) -> Result<Option<T>, StorageError> {
+    text.map(|t| parse(&t)).transpose().map_err(Into::into)
+}
+
+/// Migrations embedded in the binary, per backend, in version order.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+}
+
+mod hex_bytes {
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+}

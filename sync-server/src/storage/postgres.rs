@@ -1,0 +1,857 @@
+//! The PostgreSQL backend, for several server instances over one database.
+//!
+//! Connections come from a small pool of blocking `postgres` clients (each
+//! with its own prepared-statement cache). Work that must not interleave
+//! across instances takes row locks: `SELECT … FOR UPDATE` on the device row
+//! serialises one device's uploads, voucher rows are locked in id order, and
+//! the balance-feed counter is locked last, so positions are handed out in
+//! commit order. The `(device, seq)` primary key is the last line of defence.
+
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex};
+
+use lastmile_shared::id::{DeviceId, KeyId, MerchantId, SiteId, VoucherId};
+use lastmile_shared::rules::OfflineLimits;
+use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement};
+
+use super::sqlite::{
+    CASE_QUERY as SQLITE_CASE_QUERY, CaseRowRaw, DeviceRowRaw, VoucherRowRaw, parse_alarm,
+    parse_issuer_key, parse_limits,
+};
+use super::{
+    AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, Migration, NewAlarm, NewCase,
+    POSTGRES_CONNECTIONS_MAX, RevokedSets, RootKeyRow, StorageError, StoredEntry, Tx, VoucherRow,
+    key_status_to_text, key32, mode_to_text, money, opt_id, seq_from, seq_to,
+};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../../migrations/postgres/0001_init.sql"),
+}];
+/// The advisory lock that serialises migrations across instances.
+const MIGRATION_LOCK_KEY: i64 = 0x4c4d_5345_5256;
+
+type Res<T> = Result<T, StorageError>;
+
+/// A connection and the statements prepared on it.
+struct Connection {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+pub struct PostgresStore {
+    url: String,
+    idle: Mutex<Pool>,
+    returned: Condvar,
+}
+
+struct Pool {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+/// A connection borrowed from the pool; returned on drop unless broken.
+struct Lease<'a> {
+    store: &'a PostgresStore,
+    conn: Option<Connection>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let mut pool = self
+            .store
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match self.conn.take() {
+            Some(conn) if !conn.client.is_closed() => pool.idle.push(conn),
+            _ => pool.open -= 1,
+        }
+        self.store.returned.notify_one();
+    }
+}
+
+impl PostgresStore {
+    pub fn open(url: &str) -> Res<Self> {
+        let store = Self {
+            url: url.to_owned(),
+            idle: Mutex::new(Pool {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            returned: Condvar::new(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn lease(&self) -> Res<Lease<'_>> {
+        let mut pool = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(Lease {
+                    store: self,
+                    conn: Some(conn),
+                });
+            }
+            if pool.open < POSTGRES_CONNECTIONS_MAX {
+                pool.open += 1;
+                drop(pool);
+                return match Client::connect(&self.url, NoTls) {
+                    Ok(client) => Ok(Lease {
+                        store: self,
+                        conn: Some(Connection {
+                            client,
+                            statements: HashMap::new(),
+                        }),
+                    }),
+                    Err(e) => {
+                        let mut pool = self
+                            .idle
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        pool.open -= 1;
+                        Err(e.into())
+                    }
+                };
+            }
+            pool = self
+                .returned
+                .wait(pool)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    fn migrate(&self) -> Res<()> {
+        let mut lease = self.lease()?;
+        let conn = lease.conn.as_mut().ok_or(StorageError::WorkerGone)?;
+        let mut tx = conn.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )?;
+        let applied: i64 = tx
+            .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])?
+            .try_get(0)?;
+        for migration in MIGRATIONS.iter().filter(|m| m.version > applied) {
+            tx.batch_execute(migration.sql)
+                .map_err(|e| StorageError::Migration {
+                    version: migration.version,
+                    detail: e.to_string(),
+                })?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at)
+                 VALUES ($1, extract(epoch from now())::bigint)",
+                &[&migration.version],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn transaction<R, E: From<StorageError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Tx) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let mut lease = self.lease()?;
+        let conn = lease.conn.as_mut().ok_or(StorageError::WorkerGone)?;
+        let tx = conn.client.transaction().map_err(StorageError::from)?;
+        let mut handle = PgTx {
+            tx,
+            statements: &mut conn.statements,
+        };
+        let result = work(&mut handle)?;
+        handle.tx.commit().map_err(StorageError::from)?;
+        Ok(result)
+    }
+}
+
+struct PgTx<'a> {
+    tx: postgres::Transaction<'a>,
+    statements: &'a mut HashMap<&'static str, Statement>,
+}
+
+impl PgTx<'_> {
+    /// The statement for `sql`, prepared once per connection.
+    fn statement(&mut self, sql: &'static str) -> Res<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn query(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Res<Vec<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query(&statement, params)?)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Res<Option<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query_opt(&statement, params)?)
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Res<u64> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.execute(&statement, params)?)
+    }
+}
+
+const DEVICE_SELECT: &str = "SELECT device, kid, public_key, label, merchant, site, enrolled_at, \
+     revoked_at, head_seq, head_hash, last_seen_at FROM devices";
+
+fn device_row(r: &Row) -> Res<DeviceRow> {
+    DeviceRowRaw {
+        device: r.try_get(0)?,
+        kid: r.try_get(1)?,
+        public_key: r.try_get(2)?,
+        label: r.try_get(3)?,
+        merchant: r.try_get(4)?,
+        site: r.try_get(5)?,
+        enrolled_at: r.try_get(6)?,
+        revoked_at: r.try_get(7)?,
+        head_seq: r.try_get(8)?,
+        head_hash: r.try_get(9)?,
+        last_seen_at: r.try_get(10)?,
+    }
+    .parse()
+}
+
+fn voucher_row(r: &Row) -> Res<VoucherRow> {
+    VoucherRowRaw {
+        voucher: r.try_get(0)?,
+        issuer: r.try_get(1)?,
+        programme: r.try_get(2)?,
+        value_minor: r.try_get(3)?,
+        currency: r.try_get(4)?,
+        mode: r.try_get(5)?,
+        valid_from: r.try_get(6)?,
+        valid_until: r.try_get(7)?,
+        beneficiary: r.try_get(8)?,
+        credential: r.try_get(9)?,
+        issued_here: r.try_get(10)?,
+        revoked_at: r.try_get(11)?,
+        redeemed_minor: r.try_get(12)?,
+        winner_device: r.try_get(13)?,
+        winner_seq: r.try_get(14)?,
+    }
+    .parse()
+}
+
+/// The case query is plain SQL without placeholders, the same on both backends.
+const CASE_QUERY: &str = SQLITE_CASE_QUERY;
+
+impl Tx for PgTx<'_> {
+    fn next_counter(&mut self, name: &str) -> Res<u64> {
+        let row = self
+            .query_opt(
+                "INSERT INTO counters (name, value) VALUES ($1, 1)
+                 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+                &[&name],
+            )?
+            .ok_or_else(|| StorageError::corrupt("counters", "no row returned"))?;
+        seq_from(row.try_get(0)?)
+    }
+
+    fn put_document(
+        &mut self,
+        kind: &str,
+        scope: &str,
+        version: u64,
+        bytes: &[u8],
+        now: i64,
+    ) -> Res<()> {
+        self.execute(
+            "INSERT INTO documents (kind, scope, version, bytes, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (kind, scope) DO UPDATE
+             SET version = excluded.version, bytes = excluded.bytes, created_at = excluded.created_at",
+            &[&kind, &scope, &seq_to(version), &bytes, &now],
+        )?;
+        Ok(())
+    }
+
+    fn document(&mut self, kind: &str, scope: &str) -> Res<Option<(u64, Vec<u8>)>> {
+        self.query_opt(
+            "SELECT version, bytes FROM documents WHERE kind = $1 AND scope = $2",
+            &[&kind, &scope],
+        )?
+        .map(|r| Ok((seq_from(r.try_get(0)?)?, r.try_get(1)?)))
+        .transpose()
+    }
+
+    fn root_key(&mut self) -> Res<Option<RootKeyRow>> {
+        self.query_opt(
+            "SELECT kid, public_key, created_at FROM root_key WHERE id = 1",
+            &[],
+        )?
+        .map(|r| {
+            Ok(RootKeyRow {
+                kid: KeyId::parse(r.try_get(0)?)?,
+                public_key: key32(r.try_get(1)?, "root_key.public_key")?,
+                created_at: r.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn insert_root_key(&mut self, row: &RootKeyRow) -> Res<()> {
+        self.execute(
+            "INSERT INTO root_key (id, kid, public_key, created_at) VALUES (1, $1, $2, $3)",
+            &[&row.kid.as_str(), &&row.public_key[..], &row.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn issuer_keys(&mut self) -> Res<Vec<IssuerKey>> {
+        self.query(
+            "SELECT kid, issuer, public_key, valid_from, valid_until, status, status_since
+             FROM issuer_keys ORDER BY created_at, kid",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            parse_issuer_key(
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+                r.try_get(5)?,
+                r.try_get(6)?,
+            )
+        })
+        .collect()
+    }
+
+    fn insert_issuer_key(&mut self, key: &IssuerKey, now: i64) -> Res<()> {
+        let (status, since) = key_status_to_text(key.status);
+        self.execute(
+            "INSERT INTO issuer_keys
+             (kid, issuer, public_key, valid_from, valid_until, status, status_since, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &key.kid.as_str(),
+                &key.issuer.as_str(),
+                &&key.public_key[..],
+                &key.valid_from,
+                &key.valid_until,
+                &status,
+                &since,
+                &now,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_issuer_key_status(&mut self, kid: &KeyId, status: KeyStatus) -> Res<bool> {
+        let (status, since) = key_status_to_text(status);
+        let n = self.execute(
+            "UPDATE issuer_keys SET status = $2, status_since = $3 WHERE kid = $1",
+            &[&kid.as_str(), &status, &since],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn insert_enrolment_code(
+        &mut self,
+        code_hash: &[u8; 32],
+        merchant: Option<&MerchantId>,
+        site: Option<&SiteId>,
+        now: i64,
+        expires_at: i64,
+    ) -> Res<()> {
+        self.execute(
+            "INSERT INTO enrolment_codes (code_hash, merchant, site, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &&code_hash[..],
+                &merchant.map(MerchantId::as_str),
+                &site.map(SiteId::as_str),
+                &now,
+                &expires_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn lock_enrolment_code(&mut self, code_hash: &[u8; 32]) -> Res<Option<EnrolmentCodeRow>> {
+        self.query_opt(
+            "SELECT merchant, site, expires_at, used_at FROM enrolment_codes
+             WHERE code_hash = $1 FOR UPDATE",
+            &[&&code_hash[..]],
+        )?
+        .map(|r| {
+            Ok(EnrolmentCodeRow {
+                merchant: opt_id(r.try_get(0)?, MerchantId::parse)?,
+                site: opt_id(r.try_get(1)?, SiteId::parse)?,
+                expires_at: r.try_get(2)?,
+                used_at: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn use_enrolment_code(&mut self, code_hash: &[u8; 32], device: &DeviceId, now: i64) -> Res<()> {
+        self.execute(
+            "UPDATE enrolment_codes SET used_at = $2, device = $3 WHERE code_hash = $1",
+            &[&&code_hash[..], &now, &device.as_str()],
+        )?;
+        Ok(())
+    }
+
+    fn public_key_enrolled(&mut self, public_key: &[u8; 32]) -> Res<bool> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM devices WHERE public_key = $1",
+                &[&&public_key[..]],
+            )?
+            .is_some())
+    }
+
+    fn insert_device(&mut self, row: &DeviceRow) -> Res<()> {
+        self.execute(
+            "INSERT INTO devices (device, kid, public_key, label, merchant, site, enrolled_at,
+                 revoked_at, head_seq, head_hash, last_seen_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                &row.device.as_str(),
+                &row.kid.as_str(),
+                &&row.public_key[..],
+                &row.label,
+                &row.merchant.as_ref().map(MerchantId::as_str),
+                &row.site.as_ref().map(SiteId::as_str),
+                &row.enrolled_at,
+                &row.revoked_at,
+                &seq_to(row.head_seq),
+                &&row.head_hash[..],
+                &row.last_seen_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn device_by_kid(&mut self, kid: &KeyId) -> Res<Option<DeviceRow>> {
+        const SQL: &str = "SELECT device, kid, public_key, label, merchant, site, enrolled_at, \
+             revoked_at, head_seq, head_hash, last_seen_at FROM devices WHERE kid = $1";
+        self.query_opt(SQL, &[&kid.as_str()])?
+            .as_ref()
+            .map(device_row)
+            .transpose()
+    }
+
+    fn lock_device(&mut self, device: &DeviceId) -> Res<Option<DeviceRow>> {
+        const SQL: &str = "SELECT device, kid, public_key, label, merchant, site, enrolled_at, \
+             revoked_at, head_seq, head_hash, last_seen_at FROM devices WHERE device = $1 \
+             FOR UPDATE";
+        self.query_opt(SQL, &[&device.as_str()])?
+            .as_ref()
+            .map(device_row)
+            .transpose()
+    }
+
+    fn devices(&mut self) -> Res<Vec<DeviceRow>> {
+        let sql: &'static str = DEVICE_SELECT;
+        let rows = self.tx.query(&format!("{sql} ORDER BY enrolled_at, device"), &[])?;
+        rows.iter().map(device_row).collect()
+    }
+
+    fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Res<bool> {
+        let n = self.execute(
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE device = $1",
+            &[&device.as_str(), &now],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn assign_device(
+        &mut self,
+        device: &DeviceId,
+        merchant: Option<&MerchantId>,
+        site: Option<&SiteId>,
+    ) -> Res<bool> {
+        let n = self.execute(
+            "UPDATE devices SET merchant = $2, site = $3 WHERE device = $1",
+            &[
+                &device.as_str(),
+                &merchant.map(MerchantId::as_str),
+                &site.map(SiteId::as_str),
+            ],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn insert_nonce(&mut self, kid: &KeyId, nonce: &str, created: i64) -> Res<bool> {
+        let n = self.execute(
+            "INSERT INTO request_nonces (kid, nonce, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&kid.as_str(), &nonce, &created],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn prune_nonces(&mut self, created_before: i64) -> Res<u64> {
+        self.execute(
+            "DELETE FROM request_nonces WHERE created_at < $1",
+            &[&created_before],
+        )
+    }
+
+    fn entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, Vec<u8>)>> {
+        self.query(
+            "SELECT seq, bytes FROM log_entries WHERE device = $1 AND seq BETWEEN $2 AND $3
+             ORDER BY seq",
+            &[&device.as_str(), &seq_to(from), &seq_to(to)],
+        )?
+        .iter()
+        .map(|r| Ok((seq_from(r.try_get(0)?)?, r.try_get(1)?)))
+        .collect()
+    }
+
+    fn entry_bytes(&mut self, device: &DeviceId, seq: u64) -> Res<Option<Vec<u8>>> {
+        self.query_opt(
+            "SELECT bytes FROM log_entries WHERE device = $1 AND seq = $2",
+            &[&device.as_str(), &seq_to(seq)],
+        )?
+        .map(|r| Ok(r.try_get(0)?))
+        .transpose()
+    }
+
+    fn insert_entries(&mut self, device: &DeviceId, entries: &[StoredEntry], now: i64) -> Res<()> {
+        // One statement for the whole batch: arrays unnested server-side.
+        let seqs: Vec<i64> = entries.iter().map(|e| seq_to(e.seq)).collect();
+        let hashes: Vec<&[u8]> = entries.iter().map(|e| &e.hash[..]).collect();
+        let bytes: Vec<&[u8]> = entries.iter().map(|e| e.bytes.as_slice()).collect();
+        let kinds: Vec<&str> = entries.iter().map(|e| e.kind).collect();
+        let vouchers: Vec<Option<&str>> = entries
+            .iter()
+            .map(|e| e.voucher.as_ref().map(VoucherId::as_str))
+            .collect();
+        let amounts: Vec<Option<i64>> = entries.iter().map(|e| e.amount.map(|m| m.minor)).collect();
+        let currencies: Vec<Option<&str>> = entries
+            .iter()
+            .map(|e| e.amount.map(|m| m.currency.code()))
+            .collect();
+        let ats: Vec<i64> = entries.iter().map(|e| e.at).collect();
+        self.execute(
+            "INSERT INTO log_entries
+             (device, seq, hash, bytes, kind, voucher, amount_minor, currency, at, received_at)
+             SELECT $1, u.seq, u.hash, u.bytes, u.kind, u.voucher, u.amount, u.currency, u.at, $10
+             FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::text[], $6::text[],
+                         $7::bigint[], $8::text[], $9::bigint[])
+                  AS u(seq, hash, bytes, kind, voucher, amount, currency, at)",
+            &[
+                &device.as_str(),
+                &seqs,
+                &hashes,
+                &bytes,
+                &kinds,
+                &vouchers,
+                &amounts,
+                &currencies,
+                &ats,
+                &now,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_device_head(&mut self, device: &DeviceId, seq: u64, hash: &[u8; 32], now: i64) -> Res<()> {
+        self.execute(
+            "UPDATE devices SET head_seq = $2, head_hash = $3, last_seen_at = $4 WHERE device = $1",
+            &[&device.as_str(), &seq_to(seq), &&hash[..], &now],
+        )?;
+        Ok(())
+    }
+
+    fn touch_device(&mut self, device: &DeviceId, now: i64) -> Res<()> {
+        self.execute(
+            "UPDATE devices SET last_seen_at = $2 WHERE device = $1",
+            &[&device.as_str(), &now],
+        )?;
+        Ok(())
+    }
+
+    fn known_vouchers(&mut self, ids: &[VoucherId]) -> Res<Vec<VoucherId>> {
+        let ids: Vec<&str> = ids.iter().map(VoucherId::as_str).collect();
+        self.query(
+            "SELECT voucher FROM vouchers WHERE voucher = ANY($1)",
+            &[&ids],
+        )?
+        .iter()
+        .map(|r| Ok(VoucherId::parse(r.try_get(0)?)?))
+        .collect()
+    }
+
+    fn lock_vouchers(&mut self, ids: &[VoucherId]) -> Res<HashMap<VoucherId, VoucherRow>> {
+        let ids: Vec<&str> = ids.iter().map(VoucherId::as_str).collect();
+        // Sorted before locking, so two transactions never wait on each other
+        // in opposite orders.
+        let rows = self.query(
+            "SELECT voucher, issuer, programme, value_minor, currency, mode, valid_from,
+                 valid_until, beneficiary, credential, issued_here, revoked_at, redeemed_minor,
+                 winner_device, winner_seq
+             FROM vouchers WHERE voucher = ANY($1) ORDER BY voucher FOR UPDATE",
+            &[&ids],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let row = voucher_row(r)?;
+                Ok((row.voucher.clone(), row))
+            })
+            .collect()
+    }
+
+    fn voucher(&mut self, id: &VoucherId) -> Res<Option<VoucherRow>> {
+        self.query_opt(
+            "SELECT voucher, issuer, programme, value_minor, currency, mode, valid_from,
+                 valid_until, beneficiary, credential, issued_here, revoked_at, redeemed_minor,
+                 winner_device, winner_seq
+             FROM vouchers WHERE voucher = $1",
+            &[&id.as_str()],
+        )?
+        .as_ref()
+        .map(voucher_row)
+        .transpose()
+    }
+
+    fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Res<bool> {
+        let n = self.execute(
+            "INSERT INTO vouchers (voucher, issuer, programme, value_minor, currency, mode,
+                 valid_from, valid_until, beneficiary, credential, issued_here, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (voucher) DO NOTHING",
+            &[
+                &row.voucher.as_str(),
+                &row.issuer.as_str(),
+                &row.programme.as_str(),
+                &row.value.minor,
+                &row.value.currency.code(),
+                &mode_to_text(row.mode),
+                &row.valid_from,
+                &row.valid_until,
+                &row.beneficiary,
+                &row.credential,
+                &i64::from(row.issued_here),
+                &now,
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn update_redemptions(&mut self, rows: &[&VoucherRow], feed_position: u64) -> Res<()> {
+        let ids: Vec<&str> = rows.iter().map(|r| r.voucher.as_str()).collect();
+        let redeemed: Vec<i64> = rows.iter().map(|r| r.redeemed_minor).collect();
+        let devices: Vec<Option<&str>> = rows
+            .iter()
+            .map(|r| r.winner.as_ref().map(|(d, _)| d.as_str()))
+            .collect();
+        let seqs: Vec<Option<i64>> = rows
+            .iter()
+            .map(|r| r.winner.as_ref().map(|(_, s)| seq_to(*s)))
+            .collect();
+        self.execute(
+            "UPDATE vouchers v SET redeemed_minor = u.redeemed, winner_device = u.device,
+                 winner_seq = u.seq, feed_position = $5
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])
+                  AS u(voucher, redeemed, device, seq)
+             WHERE v.voucher = u.voucher",
+            &[&ids, &redeemed, &devices, &seqs, &seq_to(feed_position)],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Res<bool> {
+        let n = self.execute(
+            "UPDATE vouchers SET revoked_at = coalesce(revoked_at, $2) WHERE voucher = $1",
+            &[&id.as_str(), &now],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn revoked(&mut self) -> Res<RevokedSets> {
+        let vouchers = self
+            .query(
+                "SELECT voucher FROM vouchers WHERE revoked_at IS NOT NULL ORDER BY voucher",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok(VoucherId::parse(r.try_get(0)?)?))
+            .collect::<Res<_>>()?;
+        let devices = self
+            .query(
+                "SELECT device FROM devices WHERE revoked_at IS NOT NULL ORDER BY device",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok(DeviceId::parse(r.try_get(0)?)?))
+            .collect::<Res<_>>()?;
+        Ok(RevokedSets { vouchers, devices })
+    }
+
+    fn balances_after(&mut self, position: u64, limit: usize) -> Res<Vec<BalanceRow>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query(
+            "SELECT voucher, redeemed_minor, currency, feed_position FROM vouchers
+             WHERE feed_position > $1 ORDER BY feed_position, voucher LIMIT $2",
+            &[&seq_to(position), &limit],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(BalanceRow {
+                voucher: VoucherId::parse(r.try_get(0)?)?,
+                redeemed: money(r.try_get(1)?, r.try_get(2)?)?,
+                position: seq_from(r.try_get(3)?)?,
+            })
+        })
+        .collect()
+    }
+
+    fn insert_case(&mut self, case: &NewCase) -> Res<u64> {
+        let row = self
+            .query_opt(
+                "INSERT INTO double_spend_cases (voucher, reason, first_device, first_seq,
+                     second_device, second_seq, amount_minor, currency, redeemed_before_minor,
+                     value_minor, opened_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                &[
+                    &case.voucher.as_str(),
+                    &case.reason,
+                    &case.first.as_ref().map(|(d, _)| d.as_str()),
+                    &case.first.as_ref().map(|(_, s)| seq_to(*s)),
+                    &case.second.0.as_str(),
+                    &seq_to(case.second.1),
+                    &case.amount.minor,
+                    &case.amount.currency.code(),
+                    &case.redeemed_before_minor,
+                    &case.value_minor,
+                    &case.opened_at,
+                ],
+            )?
+            .ok_or_else(|| StorageError::corrupt("double_spend_cases", "no id returned"))?;
+        seq_from(row.try_get(0)?)
+    }
+
+    fn cases(&mut self) -> Res<Vec<CaseRow>> {
+        self.query(CASE_QUERY, &[])?
+            .iter()
+            .map(|r| {
+                CaseRowRaw {
+                    id: r.try_get(0)?,
+                    voucher: r.try_get(1)?,
+                    reason: r.try_get(2)?,
+                    first_device: r.try_get(3)?,
+                    first_seq: r.try_get(4)?,
+                    first_entry: r.try_get(5)?,
+                    second_device: r.try_get(6)?,
+                    second_seq: r.try_get(7)?,
+                    second_entry: r.try_get(8)?,
+                    amount_minor: r.try_get(9)?,
+                    currency: r.try_get(10)?,
+                    redeemed_before_minor: r.try_get(11)?,
+                    value_minor: r.try_get(12)?,
+                    opened_at: r.try_get(13)?,
+                    status: r.try_get(14)?,
+                }
+                .parse()
+            })
+            .collect()
+    }
+
+    fn insert_alarm(&mut self, alarm: &NewAlarm) -> Res<u64> {
+        let row = self
+            .query_opt(
+                "INSERT INTO alarms (kind, device, seq, detail, evidence, raised_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[
+                    &alarm.kind,
+                    &alarm.device.as_ref().map(DeviceId::as_str),
+                    &alarm.seq.map(seq_to),
+                    &alarm.detail,
+                    &alarm.evidence,
+                    &alarm.raised_at,
+                ],
+            )?
+            .ok_or_else(|| StorageError::corrupt("alarms", "no id returned"))?;
+        seq_from(row.try_get(0)?)
+    }
+
+    fn alarms(&mut self) -> Res<Vec<AlarmRow>> {
+        self.query(
+            "SELECT id, kind, device, seq, detail, evidence, raised_at FROM alarms ORDER BY id",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            parse_alarm(
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+                r.try_get(5)?,
+                r.try_get(6)?,
+            )
+        })
+        .collect()
+    }
+
+    fn entry_count(&mut self) -> Res<u64> {
+        let row = self
+            .query_opt("SELECT count(*) FROM log_entries", &[])?
+            .ok_or_else(|| StorageError::corrupt("log_entries", "no count"))?;
+        seq_from(row.try_get(0)?)
+    }
+
+    fn limits(&mut self) -> Res<Vec<OfflineLimits>> {
+        self.query(
+            "SELECT currency, credential_value_max_minor, unsynced_value_max_minor,
+                 unsynced_count_max, offline_seconds_max
+             FROM offline_limits ORDER BY currency",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            parse_limits(
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            )
+        })
+        .collect()
+    }
+
+    fn set_limits(&mut self, limits: &OfflineLimits) -> Res<()> {
+        self.execute(
+            "INSERT INTO offline_limits (currency, credential_value_max_minor,
+                 unsynced_value_max_minor, unsynced_count_max, offline_seconds_max)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (currency) DO UPDATE SET
+                 credential_value_max_minor = excluded.credential_value_max_minor,
+                 unsynced_value_max_minor = excluded.unsynced_value_max_minor,
+                 unsynced_count_max = excluded.unsynced_count_max,
+                 offline_seconds_max = excluded.offline_seconds_max",
+            &[
+                &limits.currency.code(),
+                &limits.credential_value_max_minor,
+                &limits.unsynced_value_max_minor,
+                &i64::from(limits.unsynced_count_max),
+                &limits.offline_seconds_max,
+            ],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,937 @@
+//! The embedded SQLite backend: one connection in WAL mode behind a mutex.
+//! SQLite has one writer at a time anyway; `BEGIN IMMEDIATE` takes the write
+//! lock up front so a transaction never fails half-way on a lock upgrade.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use lastmile_shared::id::{DeviceId, IssuerId, KeyId, MerchantId, ProgrammeId, SiteId, VoucherId};
+use lastmile_shared::money::Currency;
+use lastmile_shared::rules::OfflineLimits;
+use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::{
+    AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, Migration, NewAlarm, NewCase,
+    RevokedSets, RootKeyRow, SQLITE_BUSY_TIMEOUT_MS, StorageError, StoredEntry, Tx, VoucherRow,
+    key_status_from_text, key_status_to_text, key32, mode_from_text, mode_to_text, money, opt_id,
+    seq_from, seq_to,
+};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+}];
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StorageError::Directory {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS))?;
+        // WAL with FULL sync: an acknowledged upload survives a power cut.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let store = Self {
+            conn: Mutex::new(conn),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<(), StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )?;
+        let applied: i64 = tx.query_row(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )?;
+        for migration in MIGRATIONS.iter().filter(|m| m.version > applied) {
+            tx.execute_batch(migration.sql)
+                .map_err(|e| StorageError::Migration {
+                    version: migration.version,
+                    detail: e.to_string(),
+                })?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, unixepoch())",
+                [migration.version],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no open transaction behind
+        // (rusqlite rolls back on drop), so the connection is still usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn transaction<R, E: From<StorageError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Tx) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StorageError::from)?;
+        let mut handle = SqliteTx { tx: &tx };
+        let result = work(&mut handle)?;
+        tx.commit().map_err(StorageError::from)?;
+        Ok(result)
+    }
+}
+
+struct SqliteTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+type Res<T> = Result<T, StorageError>;
+
+fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRowRaw> {
+    Ok(DeviceRowRaw {
+        device: r.get(0)?,
+        kid: r.get(1)?,
+        public_key: r.get(2)?,
+        label: r.get(3)?,
+        merchant: r.get(4)?,
+        site: r.get(5)?,
+        enrolled_at: r.get(6)?,
+        revoked_at: r.get(7)?,
+        head_seq: r.get(8)?,
+        head_hash: r.get(9)?,
+        last_seen_at: r.get(10)?,
+    })
+}
+
+const DEVICE_COLUMNS: &str = "device, kid, public_key, label, merchant, site, enrolled_at, \
+     revoked_at, head_seq, head_hash, last_seen_at";
+
+/// A device row as read, before its values are parsed.
+pub(super) struct DeviceRowRaw {
+    pub device: String,
+    pub kid: String,
+    pub public_key: Vec<u8>,
+    pub label: String,
+    pub merchant: Option<String>,
+    pub site: Option<String>,
+    pub enrolled_at: i64,
+    pub revoked_at: Option<i64>,
+    pub head_seq: i64,
+    pub head_hash: Vec<u8>,
+    pub last_seen_at: Option<i64>,
+}
+
+impl DeviceRowRaw {
+    pub(super) fn parse(self) -> Res<DeviceRow> {
+        Ok(DeviceRow {
+            device: DeviceId::parse(&self.device)?,
+            kid: KeyId::parse(&self.kid)?,
+            public_key: key32(self.public_key, "devices.public_key")?,
+            label: self.label,
+            merchant: opt_id(self.merchant, MerchantId::parse)?,
+            site: opt_id(self.site, SiteId::parse)?,
+            enrolled_at: self.enrolled_at,
+            revoked_at: self.revoked_at,
+            head_seq: seq_from(self.head_seq)?,
+            head_hash: key32(self.head_hash, "devices.head_hash")?,
+            last_seen_at: self.last_seen_at,
+        })
+    }
+}
+
+const VOUCHER_COLUMNS: &str = "voucher, issuer, programme, value_minor, currency, mode, \
+     valid_from, valid_until, beneficiary, credential, issued_here, revoked_at, redeemed_minor, \
+     winner_device, winner_seq";
+
+/// A voucher row as read, before its values are parsed.
+pub(super) struct VoucherRowRaw {
+    pub voucher: String,
+    pub issuer: String,
+    pub programme: String,
+    pub value_minor: i64,
+    pub currency: String,
+    pub mode: String,
+    pub valid_from: i64,
+    pub valid_until: i64,
+    pub beneficiary: Option<String>,
+    pub credential: String,
+    pub issued_here: i64,
+    pub revoked_at: Option<i64>,
+    pub redeemed_minor: i64,
+    pub winner_device: Option<String>,
+    pub winner_seq: Option<i64>,
+}
+
+impl VoucherRowRaw {
+    pub(super) fn parse(self) -> Res<VoucherRow> {
+        let winner = match (self.winner_device, self.winner_seq) {
+            (Some(d), Some(s)) => Some((DeviceId::parse(&d)?, seq_from(s)?)),
+            _ => None,
+        };
+        Ok(VoucherRow {
+            voucher: VoucherId::parse(&self.voucher)?,
+            issuer: IssuerId::parse(&self.issuer)?,
+            programme: ProgrammeId::parse(&self.programme)?,
+            value: money(self.value_minor, &self.currency)?,
+            mode: mode_from_text(&self.mode)?,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            beneficiary: self.beneficiary,
+            credential: self.credential,
+            issued_here: self.issued_here != 0,
+            revoked_at: self.revoked_at,
+            redeemed_minor: self.redeemed_minor,
+            winner,
+        })
+    }
+}
+
+fn voucher_row(r: &Row<'_>) -> rusqlite::Result<VoucherRowRaw> {
+    Ok(VoucherRowRaw {
+        voucher: r.get(0)?,
+        issuer: r.get(1)?,
+        programme: r.get(2)?,
+        value_minor: r.get(3)?,
+        currency: r.get(4)?,
+        mode: r.get(5)?,
+        valid_from: r.get(6)?,
+        valid_until: r.get(7)?,
+        beneficiary: r.get(8)?,
+        credential: r.get(9)?,
+        issued_here: r.get(10)?,
+        revoked_at: r.get(11)?,
+        redeemed_minor: r.get(12)?,
+        winner_device: r.get(13)?,
+        winner_seq: r.get(14)?,
+    })
+}
+
+/// A case row as read, before its values are parsed.
+pub(super) struct CaseRowRaw {
+    pub id: i64,
+    pub voucher: String,
+    pub reason: String,
+    pub first_device: Option<String>,
+    pub first_seq: Option<i64>,
+    pub first_entry: Option<Vec<u8>>,
+    pub second_device: String,
+    pub second_seq: i64,
+    pub second_entry: Option<Vec<u8>>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub redeemed_before_minor: i64,
+    pub value_minor: i64,
+    pub opened_at: i64,
+    pub status: String,
+}
+
+pub(super) const CASE_QUERY: &str = "SELECT c.id, c.voucher, c.reason, c.first_device, \
+     c.first_seq, f.bytes, c.second_device, c.second_seq, s.bytes, c.amount_minor, c.currency, \
+     c.redeemed_before_minor, c.value_minor, c.opened_at, c.status \
+     FROM double_spend_cases c \
+     LEFT JOIN log_entries f ON f.device = c.first_device AND f.seq = c.first_seq \
+     LEFT JOIN log_entries s ON s.device = c.second_device AND s.seq = c.second_seq \
+     ORDER BY c.id";
+
+impl CaseRowRaw {
+    pub(super) fn parse(self) -> Res<CaseRow> {
+        Ok(CaseRow {
+            id: seq_from(self.id)?,
+            voucher: VoucherId::parse(&self.voucher)?,
+            reason: self.reason,
+            first_device: opt_id(self.first_device, DeviceId::parse)?,
+            first_seq: self.first_seq.map(seq_from).transpose()?,
+            first_entry: self.first_entry.map(|b| B64.encode(b)),
+            second_device: DeviceId::parse(&self.second_device)?,
+            second_seq: seq_from(self.second_seq)?,
+            second_entry: self
+                .second_entry
+                .map(|b| B64.encode(b))
+                .ok_or_else(|| StorageError::corrupt("double_spend_cases", "evidence missing"))?,
+            amount: money(self.amount_minor, &self.currency)?,
+            redeemed_before_minor: self.redeemed_before_minor,
+            value_minor: self.value_minor,
+            opened_at: self.opened_at,
+            status: self.status,
+        })
+    }
+}
+
+pub(super) fn parse_alarm(
+    id: i64,
+    kind: String,
+    device: Option<String>,
+    seq: Option<i64>,
+    detail: String,
+    evidence: Option<Vec<u8>>,
+    raised_at: i64,
+) -> Res<AlarmRow> {
+    Ok(AlarmRow {
+        id: seq_from(id)?,
+        kind,
+        device: opt_id(device, DeviceId::parse)?,
+        seq: seq.map(seq_from).transpose()?,
+        detail,
+        evidence: evidence.map(|b| B64.encode(b)),
+        raised_at,
+    })
+}
+
+pub(super) fn parse_issuer_key(
+    kid: String,
+    issuer: String,
+    public_key: Vec<u8>,
+    valid_from: i64,
+    valid_until: i64,
+    status: String,
+    since: Option<i64>,
+) -> Res<IssuerKey> {
+    Ok(IssuerKey {
+        kid: KeyId::parse(&kid)?,
+        issuer: IssuerId::parse(&issuer)?,
+        public_key: key32(public_key, "issuer_keys.public_key")?,
+        valid_from,
+        valid_until,
+        status: key_status_from_text(&status, since)?,
+        programmes: Vec::new(),
+    })
+}
+
+pub(super) fn parse_limits(
+    currency: String,
+    credential: i64,
+    unsynced_value: i64,
+    unsynced_count: i64,
+    offline_seconds: i64,
+) -> Res<OfflineLimits> {
+    Ok(OfflineLimits {
+        currency: Currency::parse(&currency)?,
+        credential_value_max_minor: credential,
+        unsynced_value_max_minor: unsynced_value,
+        unsynced_count_max: u32::try_from(unsynced_count)
+            .map_err(|_| StorageError::corrupt("offline_limits.unsynced_count_max", unsynced_count))?,
+        offline_seconds_max: offline_seconds,
+    })
+}
+
+impl Tx for SqliteTx<'_> {
+    fn next_counter(&mut self, name: &str) -> Res<u64> {
+        let value: i64 = self.tx.query_row(
+            "INSERT INTO counters (name, value) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            [name],
+            |r| r.get(0),
+        )?;
+        seq_from(value)
+    }
+
+    fn put_document(
+        &mut self,
+        kind: &str,
+        scope: &str,
+        version: u64,
+        bytes: &[u8],
+        now: i64,
+    ) -> Res<()> {
+        self.tx.execute(
+            "INSERT INTO documents (kind, scope, version, bytes, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (kind, scope) DO UPDATE
+             SET version = excluded.version, bytes = excluded.bytes, created_at = excluded.created_at",
+            params![kind, scope, seq_to(version), bytes, now],
+        )?;
+        Ok(())
+    }
+
+    fn document(&mut self, kind: &str, scope: &str) -> Res<Option<(u64, Vec<u8>)>> {
+        let row: Option<(i64, Vec<u8>)> = self
+            .tx
+            .prepare_cached("SELECT version, bytes FROM documents WHERE kind = ?1 AND scope = ?2")?
+            .query_row([kind, scope], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(v, b)| Ok((seq_from(v)?, b))).transpose()
+    }
+
+    fn root_key(&mut self) -> Res<Option<RootKeyRow>> {
+        let row: Option<(String, Vec<u8>, i64)> = self
+            .tx
+            .query_row(
+                "SELECT kid, public_key, created_at FROM root_key WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(kid, pk, created_at)| {
+            Ok(RootKeyRow {
+                kid: KeyId::parse(&kid)?,
+                public_key: key32(pk, "root_key.public_key")?,
+                created_at,
+            })
+        })
+        .transpose()
+    }
+
+    fn insert_root_key(&mut self, row: &RootKeyRow) -> Res<()> {
+        self.tx.execute(
+            "INSERT INTO root_key (id, kid, public_key, created_at) VALUES (1, ?1, ?2, ?3)",
+            params![row.kid.as_str(), &row.public_key[..], row.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn issuer_keys(&mut self) -> Res<Vec<IssuerKey>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT kid, issuer, public_key, valid_from, valid_until, status, status_since
+             FROM issuer_keys ORDER BY created_at, kid",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (kid, issuer, pk, from, until, status, since) = row?;
+            parse_issuer_key(kid, issuer, pk, from, until, status, since)
+        })
+        .collect()
+    }
+
+    fn insert_issuer_key(&mut self, key: &IssuerKey, now: i64) -> Res<()> {
+        let (status, since) = key_status_to_text(key.status);
+        self.tx.execute(
+            "INSERT INTO issuer_keys
+             (kid, issuer, public_key, valid_from, valid_until, status, status_since, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                key.kid.as_str(),
+                key.issuer.as_str(),
+                &key.public_key[..],
+                key.valid_from,
+                key.valid_until,
+                status,
+                since,
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_issuer_key_status(&mut self, kid: &KeyId, status: KeyStatus) -> Res<bool> {
+        let (status, since) = key_status_to_text(status);
+        let n = self.tx.execute(
+            "UPDATE issuer_keys SET status = ?2, status_since = ?3 WHERE kid = ?1",
+            params![kid.as_str(), status, since],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn insert_enrolment_code(
+        &mut self,
+        code_hash: &[u8; 32],
+        merchant: Option<&MerchantId>,
+        site: Option<&SiteId>,
+        now: i64,
+        expires_at: i64,
+    ) -> Res<()> {
+        self.tx.execute(
+            "INSERT INTO enrolment_codes (code_hash, merchant, site, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                &code_hash[..],
+                merchant.map(MerchantId::as_str),
+                site.map(SiteId::as_str),
+                now,
+                expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn lock_enrolment_code(&mut self, code_hash: &[u8; 32]) -> Res<Option<EnrolmentCodeRow>> {
+        let row: Option<(Option<String>, Option<String>, i64, Option<i64>)> = self
+            .tx
+            .query_row(
+                "SELECT merchant, site, expires_at, used_at FROM enrolment_codes
+                 WHERE code_hash = ?1",
+                [&code_hash[..]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        row.map(|(merchant, site, expires_at, used_at)| {
+            Ok(EnrolmentCodeRow {
+                merchant: opt_id(merchant, MerchantId::parse)?,
+                site: opt_id(site, SiteId::parse)?,
+                expires_at,
+                used_at,
+            })
+        })
+        .transpose()
+    }
+
+    fn use_enrolment_code(&mut self, code_hash: &[u8; 32], device: &DeviceId, now: i64) -> Res<()> {
+        self.tx.execute(
+            "UPDATE enrolment_codes SET used_at = ?2, device = ?3 WHERE code_hash = ?1",
+            params![&code_hash[..], now, device.as_str()],
+        )?;
+        Ok(())
+    }
+
+    fn public_key_enrolled(&mut self, public_key: &[u8; 32]) -> Res<bool> {
+        let found: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT 1 FROM devices WHERE public_key = ?1",
+                [&public_key[..]],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    fn insert_device(&mut self, row: &DeviceRow) -> Res<()> {
+        self.tx.execute(
+            &format!(
+                "INSERT INTO devices ({DEVICE_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            ),
+            params![
+                row.device.as_str(),
+                row.kid.as_str(),
+                &row.public_key[..],
+                row.label,
+                row.merchant.as_ref().map(MerchantId::as_str),
+                row.site.as_ref().map(SiteId::as_str),
+                row.enrolled_at,
+                row.revoked_at,
+                seq_to(row.head_seq),
+                &row.head_hash[..],
+                row.last_seen_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn device_by_kid(&mut self, kid: &KeyId) -> Res<Option<DeviceRow>> {
+        self.tx
+            .prepare_cached(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE kid = ?1"))?
+            .query_row([kid.as_str()], device_row)
+            .optional()?
+            .map(DeviceRowRaw::parse)
+            .transpose()
+    }
+
+    fn lock_device(&mut self, device: &DeviceId) -> Res<Option<DeviceRow>> {
+        // The transaction already holds SQLite's single write lock.
+        self.tx
+            .prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE device = ?1"
+            ))?
+            .query_row([device.as_str()], device_row)
+            .optional()?
+            .map(DeviceRowRaw::parse)
+            .transpose()
+    }
+
+    fn devices(&mut self) -> Res<Vec<DeviceRow>> {
+        let mut statement = self
+            .tx
+            .prepare_cached(&format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at, device"))?;
+        let rows = statement.query_map([], device_row)?;
+        rows.map(|r| r?.parse()).collect()
+    }
+
+    fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Res<bool> {
+        let n = self.tx.execute(
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE device = ?1",
+            params![device.as_str(), now],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn assign_device(
+        &mut self,
+        device: &DeviceId,
+        merchant: Option<&MerchantId>,
+        site: Option<&SiteId>,
+    ) -> Res<bool> {
+        let n = self.tx.execute(
+            "UPDATE devices SET merchant = ?2, site = ?3 WHERE device = ?1",
+            params![
+                device.as_str(),
+                merchant.map(MerchantId::as_str),
+                site.map(SiteId::as_str)
+            ],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn insert_nonce(&mut self, kid: &KeyId, nonce: &str, created: i64) -> Res<bool> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO request_nonces (kid, nonce, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![kid.as_str(), nonce, created])?;
+        Ok(n == 1)
+    }
+
+    fn prune_nonces(&mut self, created_before: i64) -> Res<u64> {
+        let n = self.tx.execute(
+            "DELETE FROM request_nonces WHERE created_at < ?1",
+            [created_before],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, Vec<u8>)>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT seq, bytes FROM log_entries WHERE device = ?1 AND seq BETWEEN ?2 AND ?3
+             ORDER BY seq",
+        )?;
+        let rows = statement.query_map(params![device.as_str(), seq_to(from), seq_to(to)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        rows.map(|r| {
+            let (seq, bytes) = r?;
+            Ok((seq_from(seq)?, bytes))
+        })
+        .collect()
+    }
+
+    fn entry_bytes(&mut self, device: &DeviceId, seq: u64) -> Res<Option<Vec<u8>>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT bytes FROM log_entries WHERE device = ?1 AND seq = ?2")?
+            .query_row(params![device.as_str(), seq_to(seq)], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn insert_entries(&mut self, device: &DeviceId, entries: &[StoredEntry], now: i64) -> Res<()> {
+        let mut statement = self.tx.prepare_cached(
+            "INSERT INTO log_entries
+             (device, seq, hash, bytes, kind, voucher, amount_minor, currency, at, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for entry in entries {
+            statement.execute(params![
+                device.as_str(),
+                seq_to(entry.seq),
+                &entry.hash[..],
+                entry.bytes,
+                entry.kind,
+                entry.voucher.as_ref().map(VoucherId::as_str),
+                entry.amount.map(|m| m.minor),
+                entry.amount.map(|m| m.currency.code()),
+                entry.at,
+                now
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn set_device_head(&mut self, device: &DeviceId, seq: u64, hash: &[u8; 32], now: i64) -> Res<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE devices SET head_seq = ?2, head_hash = ?3, last_seen_at = ?4
+                 WHERE device = ?1",
+            )?
+            .execute(params![device.as_str(), seq_to(seq), &hash[..], now])?;
+        Ok(())
+    }
+
+    fn touch_device(&mut self, device: &DeviceId, now: i64) -> Res<()> {
+        self.tx
+            .prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE device = ?1")?
+            .execute(params![device.as_str(), now])?;
+        Ok(())
+    }
+
+    fn known_vouchers(&mut self, ids: &[VoucherId]) -> Res<Vec<VoucherId>> {
+        let mut statement = self
+            .tx
+            .prepare_cached("SELECT 1 FROM vouchers WHERE voucher = ?1")?;
+        let mut known = Vec::new();
+        for id in ids {
+            if statement.exists([id.as_str()])? {
+                known.push(id.clone());
+            }
+        }
+        Ok(known)
+    }
+
+    fn lock_vouchers(&mut self, ids: &[VoucherId]) -> Res<HashMap<VoucherId, VoucherRow>> {
+        let mut statement = self.tx.prepare_cached(&format!(
+            "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE voucher = ?1"
+        ))?;
+        let mut found = HashMap::with_capacity(ids.len());
+        for id in ids {
+            if let Some(raw) = statement.query_row([id.as_str()], voucher_row).optional()? {
+                let row = raw.parse()?;
+                found.insert(row.voucher.clone(), row);
+            }
+        }
+        Ok(found)
+    }
+
+    fn voucher(&mut self, id: &VoucherId) -> Res<Option<VoucherRow>> {
+        self.tx
+            .prepare_cached(&format!(
+                "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE voucher = ?1"
+            ))?
+            .query_row([id.as_str()], voucher_row)
+            .optional()?
+            .map(VoucherRowRaw::parse)
+            .transpose()
+    }
+
+    fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Res<bool> {
+        let n = self.tx.execute(
+            "INSERT INTO vouchers (voucher, issuer, programme, value_minor, currency, mode,
+                 valid_from, valid_until, beneficiary, credential, issued_here, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (voucher) DO NOTHING",
+            params![
+                row.voucher.as_str(),
+                row.issuer.as_str(),
+                row.programme.as_str(),
+                row.value.minor,
+                row.value.currency.code(),
+                mode_to_text(row.mode),
+                row.valid_from,
+                row.valid_until,
+                row.beneficiary,
+                row.credential,
+                i64::from(row.issued_here),
+                now
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn update_redemptions(&mut self, rows: &[&VoucherRow], feed_position: u64) -> Res<()> {
+        let mut statement = self.tx.prepare_cached(
+            "UPDATE vouchers SET redeemed_minor = ?2, winner_device = ?3, winner_seq = ?4,
+                 feed_position = ?5
+             WHERE voucher = ?1",
+        )?;
+        for row in rows {
+            statement.execute(params![
+                row.voucher.as_str(),
+                row.redeemed_minor,
+                row.winner.as_ref().map(|(d, _)| d.as_str()),
+                row.winner.as_ref().map(|(_, s)| seq_to(*s)),
+                seq_to(feed_position)
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Res<bool> {
+        let n = self.tx.execute(
+            "UPDATE vouchers SET revoked_at = coalesce(revoked_at, ?2) WHERE voucher = ?1",
+            params![id.as_str(), now],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn revoked(&mut self) -> Res<RevokedSets> {
+        let mut sets = RevokedSets::default();
+        let mut statement = self
+            .tx
+            .prepare("SELECT voucher FROM vouchers WHERE revoked_at IS NOT NULL ORDER BY voucher")?;
+        for id in statement.query_map([], |r| r.get::<_, String>(0))? {
+            sets.vouchers.push(VoucherId::parse(&id?)?);
+        }
+        let mut statement = self
+            .tx
+            .prepare("SELECT device FROM devices WHERE revoked_at IS NOT NULL ORDER BY device")?;
+        for id in statement.query_map([], |r| r.get::<_, String>(0))? {
+            sets.devices.push(DeviceId::parse(&id?)?);
+        }
+        Ok(sets)
+    }
+
+    fn balances_after(&mut self, position: u64, limit: usize) -> Res<Vec<BalanceRow>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT voucher, redeemed_minor, currency, feed_position FROM vouchers
+             WHERE feed_position > ?1 ORDER BY feed_position, voucher LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![seq_to(position), limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (voucher, minor, currency, position) = r?;
+            Ok(BalanceRow {
+                voucher: VoucherId::parse(&voucher)?,
+                redeemed: money(minor, &currency)?,
+                position: seq_from(position)?,
+            })
+        })
+        .collect()
+    }
+
+    fn insert_case(&mut self, case: &NewCase) -> Res<u64> {
+        let id: i64 = self.tx.query_row(
+            "INSERT INTO double_spend_cases (voucher, reason, first_device, first_seq,
+                 second_device, second_seq, amount_minor, currency, redeemed_before_minor,
+                 value_minor, opened_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+            params![
+                case.voucher.as_str(),
+                case.reason,
+                case.first.as_ref().map(|(d, _)| d.as_str()),
+                case.first.as_ref().map(|(_, s)| seq_to(*s)),
+                case.second.0.as_str(),
+                seq_to(case.second.1),
+                case.amount.minor,
+                case.amount.currency.code(),
+                case.redeemed_before_minor,
+                case.value_minor,
+                case.opened_at
+            ],
+            |r| r.get(0),
+        )?;
+        seq_from(id)
+    }
+
+    fn cases(&mut self) -> Res<Vec<CaseRow>> {
+        let mut statement = self.tx.prepare(CASE_QUERY)?;
+        let rows = statement.query_map([], |r| {
+            Ok(CaseRowRaw {
+                id: r.get(0)?,
+                voucher: r.get(1)?,
+                reason: r.get(2)?,
+                first_device: r.get(3)?,
+                first_seq: r.get(4)?,
+                first_entry: r.get(5)?,
+                second_device: r.get(6)?,
+                second_seq: r.get(7)?,
+                second_entry: r.get(8)?,
+                amount_minor: r.get(9)?,
+                currency: r.get(10)?,
+                redeemed_before_minor: r.get(11)?,
+                value_minor: r.get(12)?,
+                opened_at: r.get(13)?,
+                status: r.get(14)?,
+            })
+        })?;
+        rows.map(|r| r?.parse()).collect()
+    }
+
+    fn insert_alarm(&mut self, alarm: &NewAlarm) -> Res<u64> {
+        let id: i64 = self.tx.query_row(
+            "INSERT INTO alarms (kind, device, seq, detail, evidence, raised_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            params![
+                alarm.kind,
+                alarm.device.as_ref().map(DeviceId::as_str),
+                alarm.seq.map(seq_to),
+                alarm.detail,
+                alarm.evidence,
+                alarm.raised_at
+            ],
+            |r| r.get(0),
+        )?;
+        seq_from(id)
+    }
+
+    fn alarms(&mut self) -> Res<Vec<AlarmRow>> {
+        let mut statement = self.tx.prepare(
+            "SELECT id, kind, device, seq, detail, evidence, raised_at FROM alarms ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (id, kind, device, seq, detail, evidence, raised_at) = r?;
+            parse_alarm(id, kind, device, seq, detail, evidence, raised_at)
+        })
+        .collect()
+    }
+
+    fn entry_count(&mut self) -> Res<u64> {
+        let n: i64 = self
+            .tx
+            .query_row("SELECT count(*) FROM log_entries", [], |r| r.get(0))?;
+        seq_from(n)
+    }
+
+    fn limits(&mut self) -> Res<Vec<OfflineLimits>> {
+        let mut statement = self.tx.prepare(
+            "SELECT currency, credential_value_max_minor, unsynced_value_max_minor,
+                 unsynced_count_max, offline_seconds_max
+             FROM offline_limits ORDER BY currency",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.map(|r| {
+            let (currency, a, b, c, d) = r?;
+            parse_limits(currency, a, b, c, d)
+        })
+        .collect()
+    }
+
+    fn set_limits(&mut self, limits: &OfflineLimits) -> Res<()> {
+        self.tx.execute(
+            "INSERT INTO offline_limits (currency, credential_value_max_minor,
+                 unsynced_value_max_minor, unsynced_count_max, offline_seconds_max)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (currency) DO UPDATE SET
+                 credential_value_max_minor = excluded.credential_value_max_minor,
+                 unsynced_value_max_minor = excluded.unsynced_value_max_minor,
+                 unsynced_count_max = excluded.unsynced_count_max,
+                 offline_seconds_max = excluded.offline_seconds_max",
+            params![
+                limits.currency.code(),
+                limits.credential_value_max_minor,
+                limits.unsynced_value_max_minor,
+                i64::from(limits.unsynced_count_max),
+                limits.offline_seconds_max
+            ],
+        )?;
+        Ok(())
+    }
+}

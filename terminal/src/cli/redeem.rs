@@ -1,0 +1,195 @@
+//! `redeem` and `id-redeem`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use lastmile_shared::id::EntitlementId;
+use lastmile_shared::money::Money;
+use lastmile_shared::voucher;
+use lastmile_terminal::redemption::{IdEntry, IdInput, Identified, VoucherRequest};
+use lastmile_terminal::{Error, Terminal};
+
+use super::output::Output;
+use super::{EXIT_OK, EXIT_REFUSED};
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["qr", "qr_file"])))]
+pub struct RedeemArgs {
+    /// The voucher's QR text (`LM1:...`), as scanned or typed.
+    #[arg(long, value_name = "TEXT")]
+    qr: Option<String>,
+    /// Redeem every voucher in FILE, one QR text per line (`-` for stdin).
+    /// Prints one result per line as soon as it is durable.
+    #[arg(long, value_name = "FILE")]
+    qr_file: Option<PathBuf>,
+    /// Amount to redeem in major units (e.g. 12.50); default: all that is left.
+    #[arg(long, value_name = "AMOUNT")]
+    amount: Option<String>,
+    /// The holder's ID card QR or ID number, for vouchers bound to a person.
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// Only check the voucher and show what it is worth; redeem nothing.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IdRedeemArgs {
+    /// The ID card's QR text (Claim 169) or the ID number.
+    #[arg(long, value_name = "ID")]
+    id: String,
+    /// The ID came from a scanner (a barcode), not typed by the operator.
+    #[arg(long)]
+    scanned: bool,
+    /// The entitlement to redeem; without it, the person's entitlements are listed.
+    #[arg(long, value_name = "ENTITLEMENT")]
+    entitlement: Option<String>,
+    /// Amount in major units (e.g. 12.50); default: all that is left.
+    #[arg(long, value_name = "AMOUNT")]
+    amount: Option<String>,
+}
+
+pub fn id_input(text: &str, scanned: bool) -> IdInput<'_> {
+    IdInput {
+        text,
+        entry: if scanned {
+            IdEntry::Scanned
+        } else {
+            IdEntry::Typed
+        },
+    }
+}
+
+/// Parses `--amount` in the voucher's currency. The currency is read from
+/// the (not yet verified) voucher only to place the decimal point; the
+/// redemption itself verifies everything.
+fn voucher_amount(qr: &str, amount: Option<&str>) -> Result<Option<Money>, Error> {
+    let Some(amount) = amount else {
+        return Ok(None);
+    };
+    let decoded = voucher::decode(qr)?;
+    Ok(Some(Money::parse(amount.trim(), decoded.claims().value.currency)?))
+}
+
+fn redeem_one(terminal: &mut Terminal, args: &RedeemArgs, qr: &str) -> Result<lastmile_terminal::receipt::Receipt, Error> {
+    let amount = voucher_amount(qr, args.amount.as_deref())?;
+    let request = VoucherRequest {
+        qr,
+        amount,
+        id_card: args.id.as_deref().map(|id| id_input(id, true)),
+    };
+    terminal.redeem_voucher(&request)
+}
+
+pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow::Result<u8> {
+    if let Some(qr) = &args.qr {
+        if args.check {
+            let check = terminal.check_voucher(qr)?;
+            out.show(&check, || {
+                let c = &check.claims;
+                let verdict = match &check.full_redemption {
+                    Ok(amount) => format!("can redeem up to {amount}"),
+                    Err(code) => format!("cannot redeem now ({code})"),
+                };
+                format!(
+                    "Voucher {} ({}), issued by {}\nValue {}; redeemed {}; remaining {}\n{verdict}",
+                    c.id, c.programme, c.issuer, c.value, check.redeemed, check.remaining
+                )
+            });
+            return Ok(EXIT_OK);
+        }
+        let receipt = redeem_one(terminal, &args, qr)?;
+        out.receipt(&receipt);
+        return Ok(EXIT_OK);
+    }
+    let Some(path) = &args.qr_file else {
+        anyhow::bail!("give --qr TEXT or --qr-file FILE");
+    };
+    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut exit = EXIT_OK;
+    for (index, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let qr = line.trim();
+        if qr.is_empty() {
+            continue;
+        }
+        let number = index + 1;
+        match redeem_one(terminal, &args, qr) {
+            // Printed only after the commit returned: a line here means the
+            // redemption is on disk.
+            Ok(receipt) => out.show(
+                &serde_json::json!({ "ok": true, "line": number, "receipt": receipt }),
+                || {
+                    format!(
+                        "line {number}: redeemed, receipt {} ({})",
+                        receipt.seq,
+                        receipt.status.label()
+                    )
+                },
+            ),
+            Err(error) if error.category() == lastmile_terminal::ErrorCategory::Refused => {
+                exit = EXIT_REFUSED;
+                let message = lastmile_terminal::i18n::message(out.language, &error);
+                out.show(
+                    &serde_json::json!({
+                        "ok": false, "line": number, "code": error.code(), "message": message,
+                    }),
+                    || format!("line {number}: refused: {message}"),
+                );
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(exit)
+}
+
+pub fn show_person(out: &Output, person: &Identified) {
+    out.show(person, || {
+        let mut text = format!(
+            "{} ({})\nDate of birth: {}\nPhoto on file: {}\nIdentity: {:?}",
+            person.name,
+            person.beneficiary,
+            person.date_of_birth.as_deref().unwrap_or("unknown"),
+            if person.photo.is_some() { "yes" } else { "no" },
+            person.identity
+        );
+        if let Some(card_name) = &person.card_name {
+            text.push_str(&format!("\nName on the ID card: {card_name}"));
+        }
+        for e in &person.entitlements {
+            text.push_str(&format!(
+                "\n  {}  {}  value {}  remaining {}",
+                e.entitlement.id, e.entitlement.programme, e.entitlement.value, e.remaining
+            ));
+        }
+        if person.entitlements.is_empty() {
+            text.push_str("\n  no entitlements here");
+        }
+        text
+    });
+}
+
+pub fn id_redeem(terminal: &mut Terminal, args: IdRedeemArgs, out: &Output) -> anyhow::Result<u8> {
+    let id = id_input(&args.id, args.scanned);
+    let person = terminal.identify(id)?;
+    let Some(entitlement) = &args.entitlement else {
+        show_person(out, &person);
+        return Ok(EXIT_OK);
+    };
+    let entitlement = EntitlementId::parse(entitlement).map_err(Error::from)?;
+    let amount = match (&args.amount, person.entitlements.iter().find(|e| e.entitlement.id == entitlement)) {
+        (Some(text), Some(view)) => Some(
+            Money::parse(text.trim(), view.entitlement.value.currency).map_err(Error::from)?,
+        ),
+        _ => None,
+    };
+    let receipt = terminal.redeem_entitlement(id, &entitlement, amount)?;
+    out.receipt(&receipt);
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,222 @@
+//! The engine's one error type. Every variant says what happened and what to
+//! do; [`Error::code`] is stable for scripts and translations, and
+//! [`Error::category`] decides the command line's exit code.
+
+use lastmile_shared::id::{DeviceId, EntitlementId, IdError, OperatorId};
+use lastmile_shared::id_card::IdCardError;
+use lastmile_shared::money::{Currency, Money, MoneyError};
+use lastmile_shared::rules::RejectReason;
+use lastmile_shared::trust_list::{DocumentError, TrustListError};
+use lastmile_shared::voucher::VoucherError;
+
+use crate::device_key::DeviceKeyError;
+use crate::operator::{PIN_DIGITS_MAX, PIN_DIGITS_MIN};
+use crate::sync_client::SyncError;
+
+/// What kind of failure an [`Error`] is; the CLI maps each to an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCategory {
+    /// A redemption, payout or cash action was refused (the input was read
+    /// and understood, and the answer is no). Nothing changed.
+    Refused,
+    /// The request itself was malformed (an amount, an id). Nothing changed.
+    Usage,
+    /// The terminal is not enrolled or lacks a document it needs.
+    NotProvisioned,
+    /// The server could not be reached or answered with an error.
+    Network,
+    /// No operator logged in, a wrong PIN or a locked operator.
+    Operator,
+    /// Anything else: a damaged database or key file, a bug.
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Voucher(#[from] VoucherError),
+    #[error("{0}")]
+    Rejected(RejectReason),
+    #[error("{0}")]
+    IdCard(#[from] IdCardError),
+    #[error("no one with ID {0} is on this terminal's roster")]
+    PersonNotFound(String),
+    #[error("this person has no entitlement {0} on the roster")]
+    EntitlementNotFound(EntitlementId),
+    #[error("entitlement {0} is paid in cash by a field agent, not redeemed at a merchant")]
+    CashEntitlement(EntitlementId),
+    #[error("entitlement {0} is redeemed at a merchant, not paid in cash")]
+    MerchantEntitlement(EntitlementId),
+    #[error("no cash session is open; open one with a counted float first")]
+    NoCashSession,
+    #[error("cash session {0} is already open; close it before opening another")]
+    CashSessionOpen(u64),
+    #[error("only {available} is left in the cash float, but {needed} is to be paid")]
+    FloatTooSmall { available: Money, needed: Money },
+    #[error("the cash session is in {session}, but this payment is in {payment}")]
+    SessionCurrency { session: Currency, payment: Currency },
+    #[error("the terminal handles several currencies ({0}); say which one")]
+    CurrencyAmbiguous(String),
+    #[error("no operator is logged in; log in with your operator id and PIN")]
+    NotLoggedIn,
+    #[error("wrong PIN; {attempts_left} attempt(s) left before the operator is locked")]
+    WrongPin { attempts_left: u32 },
+    #[error("operator {operator} is locked after too many wrong PINs; try again in {minutes_left} minute(s)")]
+    LockedOut {
+        operator: OperatorId,
+        minutes_left: i64,
+    },
+    #[error("there is no operator {0} on this terminal")]
+    UnknownOperator(OperatorId),
+    #[error("operator {0} already exists")]
+    OperatorExists(OperatorId),
+    #[error("a PIN is {PIN_DIGITS_MIN} to {PIN_DIGITS_MAX} digits")]
+    BadPin,
+    #[error("an operator name is 1 to {max} characters")]
+    BadOperatorName { max: usize },
+    #[error("the operator PIN store failed: {0}")]
+    PinHash(String),
+    #[error("invalid amount: {0}")]
+    Amount(#[from] MoneyError),
+    #[error("{0}")]
+    Id(#[from] IdError),
+    #[error(
+        "this terminal is not enrolled; run `lastmile-terminal enroll --server URL --code CODE`"
+    )]
+    NotEnrolled,
+    #[error("this terminal has no {0} yet; sync with the server first")]
+    NotProvisioned(&'static str),
+    #[error("this terminal is already enrolled as device {0}")]
+    AlreadyEnrolled(DeviceId),
+    #[error("the {what} was refused: {reason}")]
+    Document { what: &'static str, reason: String },
+    #[error("{0}")]
+    Sync(#[from] SyncError),
+    #[error("there is no log entry with sequence {0}")]
+    NoSuchEntry(u64),
+    #[error("there is nothing to reprint yet")]
+    NothingToReprint,
+    #[error("the device log is damaged at sequence {seq}: {reason}")]
+    LogDamaged { seq: u64, reason: String },
+    #[error("{0}")]
+    DeviceKey(#[from] DeviceKeyError),
+    #[error("terminal database: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<TrustListError> for Error {
+    fn from(error: TrustListError) -> Self {
+        Error::Document {
+            what: "trust list",
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn document(what: &'static str, error: DocumentError) -> Self {
+        Error::Document {
+            what,
+            reason: error.to_string(),
+        }
+    }
+
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// A stable code: the shared crate's codes for voucher and rule
+    /// refusals, the engine's own otherwise.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Voucher(e) => e.code(),
+            Error::Rejected(r) => r.code(),
+            Error::IdCard(e) => match e {
+                IdCardError::Oversize { .. } => "id_card_oversize",
+                IdCardError::Empty => "id_card_empty",
+                IdCardError::Unrecognised => "id_card_unrecognised",
+                IdCardError::Damaged(_) => "id_card_damaged",
+                IdCardError::UntrustedSignature => "id_card_untrusted",
+                IdCardError::NoIdNumber => "id_card_no_number",
+                IdCardError::Expired => "id_card_expired",
+                IdCardError::NotYetValid => "id_card_not_yet_valid",
+            },
+            Error::PersonNotFound(_) => "person_not_found",
+            Error::EntitlementNotFound(_) => "entitlement_not_found",
+            Error::CashEntitlement(_) => "cash_entitlement",
+            Error::MerchantEntitlement(_) => "merchant_entitlement",
+            Error::NoCashSession => "no_cash_session",
+            Error::CashSessionOpen(_) => "cash_session_open",
+            Error::FloatTooSmall { .. } => "float_too_small",
+            Error::SessionCurrency { .. } => "session_currency",
+            Error::CurrencyAmbiguous(_) => "currency_ambiguous",
+            Error::NotLoggedIn => "not_logged_in",
+            Error::WrongPin { .. } => "wrong_pin",
+            Error::LockedOut { .. } => "locked_out",
+            Error::UnknownOperator(_) => "unknown_operator",
+            Error::OperatorExists(_) => "operator_exists",
+            Error::BadPin => "bad_pin",
+            Error::BadOperatorName { .. } => "bad_operator_name",
+            Error::PinHash(_) => "pin_hash",
+            Error::Amount(_) => "bad_amount",
+            Error::Id(_) => "bad_id",
+            Error::NotEnrolled => "not_enrolled",
+            Error::NotProvisioned(_) => "not_provisioned",
+            Error::AlreadyEnrolled(_) => "already_enrolled",
+            Error::Document { .. } => "document_refused",
+            Error::Sync(_) => "sync_failed",
+            Error::NoSuchEntry(_) => "no_such_entry",
+            Error::NothingToReprint => "nothing_to_reprint",
+            Error::LogDamaged { .. } => "log_damaged",
+            Error::DeviceKey(_) => "device_key",
+            Error::Database(_) => "database",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    pub fn category(&self) -> ErrorCategory {
+        use ErrorCategory as C;
+        match self {
+            Error::Voucher(_)
+            | Error::Rejected(_)
+            | Error::IdCard(_)
+            | Error::PersonNotFound(_)
+            | Error::EntitlementNotFound(_)
+            | Error::CashEntitlement(_)
+            | Error::MerchantEntitlement(_)
+            | Error::NoCashSession
+            | Error::CashSessionOpen(_)
+            | Error::FloatTooSmall { .. }
+            | Error::SessionCurrency { .. }
+            | Error::OperatorExists(_)
+            | Error::NothingToReprint => C::Refused,
+            Error::Amount(_)
+            | Error::Id(_)
+            | Error::BadPin
+            | Error::BadOperatorName { .. }
+            | Error::CurrencyAmbiguous(_)
+            | Error::NoSuchEntry(_) => C::Usage,
+            Error::NotEnrolled | Error::NotProvisioned(_) | Error::AlreadyEnrolled(_) => {
+                C::NotProvisioned
+            }
+            Error::Sync(_) | Error::Document { .. } => C::Network,
+            Error::NotLoggedIn
+            | Error::WrongPin { .. }
+            | Error::LockedOut { .. }
+            | Error::UnknownOperator(_) => C::Operator,
+            Error::LogDamaged { .. }
+            | Error::DeviceKey(_)
+            | Error::PinHash(_)
+            | Error::Database(_)
+            | Error::Io { .. } => C::Internal,
+        }
+    }
+}

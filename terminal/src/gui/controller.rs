@@ -1,0 +1,1615 @@
+//! The controller: turns the operator's taps into engine jobs, and the
+//! engine's answers into what the window shows.
+//!
+//! It keeps the raw answers (a `VoucherCheck`, an `Identified`, a `Status`,
+//! receipts …) and renders all of them again whenever anything changes, so
+//! a language switch re-formats every amount and sentence at once. It holds
+//! no rule: whether money moves is the engine's answer, every time.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use lastmile_hardware::scanner::{Framed, Framing, LineEnding, LineFramer};
+use lastmile_shared::id::{EntitlementId, OperatorId};
+use lastmile_shared::money::{Currency, Money};
+use lastmile_shared::voucher::{RedemptionMode, VoucherError};
+use slint::{ComponentHandle, ModelRc, SharedPixelBuffer, SharedString, VecModel};
+
+use super::engine::Engine;
+use super::format;
+use super::prefs::Prefs;
+use super::printing::{PrintOutcome, ReceiptPrinter, receipt_lines};
+use super::worker::Worker;
+use super::{
+    AppWindow, CashFloat, CashRow, Confirmation, Entitlement as EntitlementRow, HistoryRow,
+    LanguageChoice, Person, PrintStatus, Receipt as ReceiptView, Screen, Settings, SyncStatus,
+    Verdict, VerdictKind,
+};
+use crate::cash::{CashReport, CashSession, DistributionLine};
+use crate::error::Error;
+use crate::i18n::{self, Language};
+use crate::operator::OperatorInfo;
+use crate::receipt::{Receipt, ReceiptItem, ReceiptStatus};
+use crate::redemption::{IdEntry, IdInput, Identified, VoucherCheck, VoucherRequest};
+use crate::status::Status;
+
+/// Gap between two keys of one keyboard-wedge scan. Scanners type a code in
+/// one burst (a few ms per key); people are much slower, so their typing
+/// never completes a "scan".
+pub const WEDGE_INTER_KEY_MS_MAX: u64 = 60;
+/// Shortest keyboard-wedge code taken as a scan.
+pub const WEDGE_CODE_CHARS_MIN: usize = 6;
+/// Receipts shown on the history screen.
+pub const HISTORY_ROWS_MAX: u64 = 50;
+/// Longest amount an operator can type, in characters.
+pub const AMOUNT_TEXT_CHARS_MAX: usize = 12;
+/// How long a toast stays on screen.
+pub const TOAST_MS: u64 = 4_000;
+/// How often the status (pending count, limits) is refreshed while idle.
+pub const STATUS_REFRESH_MS: u64 = 30_000;
+
+/// A message in every language, so a language switch can show it again.
+#[derive(Debug, Clone, Default)]
+struct Localized([String; 4]);
+
+impl Localized {
+    fn of(error: &Error) -> Localized {
+        Localized(LANGS.map(|l| i18n::message(l, error)))
+    }
+    fn get(&self, language: Language) -> &str {
+        &self.0[lang_index(language)]
+    }
+}
+
+const LANGS: [Language; 4] = [Language::English, Language::French, Language::Swahili, Language::Arabic];
+
+fn lang_index(language: Language) -> usize {
+    LANGS.iter().position(|l| *l == language).unwrap_or(0)
+}
+
+/// What the verdict screen shows, kept raw so it can be rendered in any language.
+#[derive(Debug, Clone)]
+struct VerdictModel {
+    kind: VerdictKind,
+    reason_code: String,
+    reason_arg: Option<Money>,
+    message: Option<Localized>,
+    amount: Option<Money>,
+    remaining: Option<Money>,
+    named_holder: bool,
+    programme: String,
+    credential: String,
+    can_redeem: bool,
+    can_redeem_part: bool,
+}
+
+/// Which verdict colour a refusal gets: amber when the operator can put it
+/// right here (sync, check the ID, come back later), red otherwise.
+fn refusal_kind(code: &str) -> VerdictKind {
+    match code {
+        "identity_check_required" | "no_offline_limit" | "offline_too_long" | "over_credential_limit"
+        | "over_unsynced_value" | "over_unsynced_count" | "not_yet_valid" | "not_logged_in"
+        | "not_provisioned" | "not_enrolled" => VerdictKind::Warn,
+        _ => VerdictKind::Bad,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AmountFor {
+    Voucher,
+    Entitlement,
+    Float,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanFor {
+    Anything,
+    /// The ID card of a voucher's named holder.
+    VoucherHolder,
+    /// The ID card of the person about to be paid cash.
+    CashIdentity,
+}
+
+#[derive(Debug, Clone)]
+enum Flow {
+    Idle,
+    Voucher { qr: String, check: VoucherCheck, amount: Option<Money>, id_card: Option<String> },
+    Entitlement { id_text: String, entry: IdEntry, chosen: Option<EntitlementId>, amount: Option<Money> },
+    Cash { line: DistributionLine, id_text: String, entry: IdEntry },
+}
+
+#[derive(Debug, Clone)]
+enum PrintState {
+    Idle,
+    Printing,
+    Done(PrintOutcome),
+}
+
+struct State {
+    language: Language,
+    high_contrast: bool,
+    operators: Vec<OperatorInfo>,
+    logged_in: Option<String>,
+    login_error: Option<Localized>,
+    status: Option<Status>,
+    flow: Flow,
+    scan_for: ScanFor,
+    verdict: Option<VerdictModel>,
+    identified: Option<Identified>,
+    photo: Option<Photo>,
+    id_message: Option<Localized>,
+    amount_for: AmountFor,
+    amount_text: String,
+    amount_error: Option<Localized>,
+    receipt: Option<Receipt>,
+    print: PrintState,
+    cash_lines: Vec<DistributionLine>,
+    cash_search: String,
+    cash_session: Option<CashSession>,
+    cash_report: Option<CashReport>,
+    cash_error: Option<Localized>,
+    history: Vec<Receipt>,
+    settings_message: String,
+    scanner_status: String,
+    camera: String,
+    wedge: LineFramer,
+    prefs: Prefs,
+}
+
+/// The interface's controller. Lives on the event-loop thread.
+pub struct Controller {
+    window: slint::Weak<AppWindow>,
+    engine: Worker<dyn Engine>,
+    printer: RefCell<Worker<dyn ReceiptPrinter>>,
+    state: RefCell<State>,
+    prefs_path: Option<PathBuf>,
+    toast_timer: slint::Timer,
+    status_timer: slint::Timer,
+}
+
+/// Pixels of a person's photo (decoded on a worker thread).
+pub type Photo = SharedPixelBuffer<slint::Rgb8Pixel>;
+
+thread_local! {
+    static CONTROLLER: RefCell<Option<Rc<Controller>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the controller of the event loop's thread (for device threads'
+/// messages, which arrive through `slint::invoke_from_event_loop`).
+pub fn with_current(f: impl FnOnce(&Rc<Controller>)) {
+    with_controller(f)
+}
+
+/// Runs `f` with the controller of this (the event loop's) thread.
+fn with_controller(f: impl FnOnce(&Rc<Controller>)) {
+    let controller = CONTROLLER.with(|c| c.borrow().clone());
+    if let Some(controller) = controller {
+        f(&controller);
+    }
+}
+
+fn s(text: impl AsRef<str>) -> SharedString {
+    SharedString::from(text.as_ref())
+}
+
+impl Controller {
+    /// Wires `window` to the engine and printer workers and shows the first screen.
+    pub fn attach(
+        window: &AppWindow,
+        engine: Worker<dyn Engine>,
+        printer: Worker<dyn ReceiptPrinter>,
+        prefs: Prefs,
+        prefs_path: Option<PathBuf>,
+    ) -> Rc<Controller> {
+        let language = Language::parse(&prefs.language).unwrap_or_default();
+        let high_contrast = prefs.high_contrast;
+        let controller = Rc::new(Controller {
+            window: window.as_weak(),
+            engine,
+            printer: RefCell::new(printer),
+            state: RefCell::new(State {
+                language,
+                high_contrast,
+                operators: Vec::new(),
+                logged_in: None,
+                login_error: None,
+                status: None,
+                flow: Flow::Idle,
+                scan_for: ScanFor::Anything,
+                verdict: None,
+                identified: None,
+                photo: None,
+                id_message: None,
+                amount_for: AmountFor::Voucher,
+                amount_text: String::new(),
+                amount_error: None,
+                receipt: None,
+                print: PrintState::Idle,
+                cash_lines: Vec::new(),
+                cash_search: String::new(),
+                cash_session: None,
+                cash_report: None,
+                cash_error: None,
+                history: Vec::new(),
+                settings_message: String::new(),
+                scanner_status: String::new(),
+                camera: String::new(),
+                wedge: LineFramer::new(Framing {
+                    line_ending: LineEnding::Any,
+                    inter_char_timeout: Some(Duration::from_millis(WEDGE_INTER_KEY_MS_MAX)),
+                    ..Framing::default()
+                }),
+                prefs,
+            }),
+            prefs_path,
+            toast_timer: slint::Timer::default(),
+            status_timer: slint::Timer::default(),
+        });
+        CONTROLLER.with(|c| *c.borrow_mut() = Some(controller.clone()));
+        controller.connect(window);
+        controller.apply_language();
+        window.set_languages(ModelRc::new(VecModel::from(
+            format::LANGUAGES
+                .iter()
+                .map(|(code, name)| LanguageChoice { code: s(code), name: s(name) })
+                .collect::<Vec<_>>(),
+        )));
+        controller.start();
+        controller
+    }
+
+    fn connect(self: &Rc<Self>, w: &AppWindow) {
+        macro_rules! on {
+            ($setter:ident, |$c:ident $(, $arg:ident)*| $body:expr) => {{
+                let weak = Rc::downgrade(self);
+                w.$setter(move |$($arg),*| {
+                    if let Some($c) = weak.upgrade() {
+                        $body
+                    }
+                });
+            }};
+        }
+        on!(on_pin_entered, |c, pin| c.login(pin.to_string()));
+        on!(on_logout, |c| c.logout());
+        on!(on_navigate, |c, screen| c.navigate(screen));
+        on!(on_back, |c| c.back());
+        {
+            let weak = Rc::downgrade(self);
+            w.on_keyboard_text(move |text| weak.upgrade().is_some_and(|c| c.keyboard_text(&text)));
+        }
+        on!(on_code_scanned, |c, code| c.scanned(code.trim().to_owned()));
+        on!(on_redeem_all, |c| c.redeem_all());
+        on!(on_redeem_part, |c| c.redeem_part());
+        on!(on_amount_key, |c, key| c.amount_key(&key));
+        on!(on_amount_accepted, |c| c.amount_accepted());
+        on!(on_redeem_confirmed, |c| c.confirmed());
+        on!(on_print_retry, |c| c.print_current());
+        on!(on_reprint, |c| c.print_current());
+        on!(on_receipt_done, |c| c.receipt_done());
+        on!(on_entitlement_chosen, |c, id| c.entitlement_chosen(&id));
+        on!(on_cash_search_edited, |c, text| c.cash_search(text.to_string()));
+        on!(on_cash_selected, |c, id| c.cash_selected(&id));
+        on!(on_cash_pay, |c, _id| c.cash_pay());
+        on!(on_cash_mismatch, |c| c.cash_mismatch());
+        on!(on_float_open, |c| c.float_open());
+        on!(on_float_close, |c| c.float_close());
+        on!(on_float_report, |c| c.float_report());
+        on!(on_history_reprint, |c, id| c.history_reprint(&id));
+        on!(on_sync_now, |c| c.sync_now());
+        on!(on_language_chosen, |c, code| c.language_chosen(&code));
+        on!(on_high_contrast_changed, |c, on| c.high_contrast_changed(on));
+        on!(on_settings_save, |c, server, scanner, printer| c.settings_save(&server, &scanner, &printer));
+        on!(on_test_print, |c| c.test_print());
+    }
+
+    // ----- Helpers ---------------------------------------------------------------------------
+
+    fn window(&self) -> Option<AppWindow> {
+        self.window.upgrade()
+    }
+
+    fn language(&self) -> Language {
+        self.state.borrow().language
+    }
+
+    fn set_screen(&self, screen: Screen) {
+        if let Some(w) = self.window() {
+            w.set_screen(screen);
+        }
+    }
+
+    fn screen(&self) -> Screen {
+        self.window().map_or(Screen::Login, |w| w.get_screen())
+    }
+
+    fn set_busy(&self, busy: bool) {
+        if let Some(w) = self.window() {
+            w.set_busy(busy);
+        }
+    }
+
+    /// Shows a short message over the bottom of the window.
+    pub fn toast(&self, text: &str) {
+        if let Some(w) = self.window() {
+            w.set_toast(s(text));
+        }
+        let weak = self.window.clone();
+        self.toast_timer.start(slint::TimerMode::SingleShot, Duration::from_millis(TOAST_MS), move || {
+            if let Some(w) = weak.upgrade() {
+                w.set_toast(SharedString::new());
+            }
+        });
+    }
+
+    /// Queues an engine job; `apply` runs on the event loop with its result.
+    fn engine<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut (dyn Engine + 'static)) -> T + Send + 'static,
+        apply: impl FnOnce(&Rc<Controller>, T) + Send + 'static,
+    ) {
+        self.set_busy(true);
+        let queued = self.engine.run(work, move |result| {
+            with_controller(|c| {
+                c.set_busy(false);
+                apply(c, result);
+                c.render();
+            })
+        });
+        if !queued {
+            self.set_busy(false);
+            self.toast("The terminal is busy; try again in a moment.");
+        }
+    }
+
+    /// Fetches the status after any change (pending count, limits, cash session).
+    fn refresh_status(&self) {
+        let queued = self.engine.run(
+            |e| e.status(),
+            |result| {
+                with_controller(|c| {
+                    if let Ok(status) = result {
+                        let mut st = c.state.borrow_mut();
+                        st.cash_session = status.cash_session.clone();
+                        st.status = Some(status);
+                    }
+                    c.render();
+                })
+            },
+        );
+        let _ = queued;
+    }
+
+    fn start(self: &Rc<Self>) {
+        self.engine(
+            |e| (e.operators(), e.current_login(), e.status()),
+            |c, (operators, login, status)| {
+                let mut st = c.state.borrow_mut();
+                st.operators = operators.unwrap_or_default();
+                if let Ok(status) = status {
+                    st.cash_session = status.cash_session.clone();
+                    st.status = Some(status);
+                }
+                let first = st.operators.first().map(|o| o.id.to_string()).unwrap_or_default();
+                let login = login.ok().flatten();
+                st.logged_in = login.as_ref().map(|l| l.name.clone());
+                drop(st);
+                if let Some(w) = c.window() {
+                    w.set_operator_id(s(first));
+                    w.set_screen(if login.is_some() { Screen::Home } else { Screen::Login });
+                }
+            },
+        );
+        let weak = Rc::downgrade(self);
+        self.status_timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(STATUS_REFRESH_MS),
+            move || {
+                if let Some(c) = weak.upgrade() {
+                    c.refresh_status();
+                }
+            },
+        );
+    }
+
+    // ----- Login -----------------------------------------------------------------------------
+
+    fn login(&self, pin: String) {
+        let Some(w) = self.window() else { return };
+        let chosen = w.get_operator_id().to_string();
+        let operator = match OperatorId::parse(&chosen) {
+            Ok(id) => id,
+            Err(e) => {
+                self.state.borrow_mut().login_error = Some(Localized::of(&Error::Id(e)));
+                self.render();
+                return;
+            }
+        };
+        self.engine(
+            move |e| e.login(&operator, &pin),
+            |c, result| {
+                if let Some(w) = c.window() {
+                    w.set_pin(SharedString::new());
+                }
+                let mut st = c.state.borrow_mut();
+                match result {
+                    Ok(login) => {
+                        st.logged_in = Some(login.name);
+                        st.login_error = None;
+                        drop(st);
+                        c.set_screen(Screen::Home);
+                        c.refresh_status();
+                    }
+                    Err(error) => st.login_error = Some(Localized::of(&error)),
+                }
+            },
+        );
+    }
+
+    fn logout(&self) {
+        self.engine(
+            |e| e.logout(),
+            |c, _| {
+                let mut st = c.state.borrow_mut();
+                st.logged_in = None;
+                st.flow = Flow::Idle;
+                drop(st);
+                c.set_screen(Screen::Login);
+            },
+        );
+    }
+
+    // ----- Navigation ------------------------------------------------------------------------
+
+    fn navigate(&self, screen: Screen) {
+        match screen {
+            Screen::Scan => {
+                let mut st = self.state.borrow_mut();
+                // A scan started from the verdict or the cash identity check keeps its purpose.
+                let keep = matches!(self.screen(), Screen::Verdict | Screen::CashPerson)
+                    && st.scan_for != ScanFor::Anything;
+                if !keep {
+                    st.scan_for = ScanFor::Anything;
+                    st.flow = Flow::Idle;
+                }
+                drop(st);
+                if let Some(w) = self.window() {
+                    w.set_manual_code(SharedString::new());
+                }
+                self.set_screen(Screen::Scan);
+            }
+            Screen::CashList => {
+                self.engine(
+                    |e| (e.distribution_list(), e.cash_session()),
+                    |c, (lines, session)| {
+                        let mut st = c.state.borrow_mut();
+                        match lines {
+                            Ok(lines) => st.cash_lines = lines,
+                            Err(error) => {
+                                let text = Localized::of(&error);
+                                drop(st);
+                                c.toast(text.get(c.language()));
+                                st = c.state.borrow_mut();
+                            }
+                        }
+                        if let Ok(session) = session {
+                            st.cash_session = session;
+                        }
+                        st.flow = Flow::Idle;
+                        drop(st);
+                        c.set_screen(Screen::CashList);
+                    },
+                );
+            }
+            Screen::CashFloat => {
+                let mut st = self.state.borrow_mut();
+                st.amount_for = AmountFor::Float;
+                st.amount_text.clear();
+                st.amount_error = None;
+                drop(st);
+                self.set_screen(Screen::CashFloat);
+            }
+            Screen::History => {
+                self.engine(
+                    |e| {
+                        let head = e.log_head_seq()?;
+                        let first = head.saturating_sub(HISTORY_ROWS_MAX) + 1;
+                        (first..=head).rev().map(|seq| e.receipt(Some(seq))).collect::<Result<Vec<_>, _>>()
+                    },
+                    |c, result| {
+                        match result {
+                            Ok(history) => c.state.borrow_mut().history = history,
+                            Err(error) => c.toast(Localized::of(&error).get(c.language())),
+                        }
+                        c.set_screen(Screen::History);
+                    },
+                );
+            }
+            Screen::Sync => {
+                self.refresh_status();
+                self.set_screen(Screen::Sync);
+            }
+            other => self.set_screen(other),
+        }
+        self.render();
+    }
+
+    fn back(&self) {
+        let logged_in = self.state.borrow().logged_in.is_some();
+        let flow_is_entitlement = matches!(self.state.borrow().flow, Flow::Entitlement { .. });
+        let amount_set = match &self.state.borrow().flow {
+            Flow::Voucher { amount, .. } | Flow::Entitlement { amount, .. } => amount.is_some(),
+            _ => false,
+        };
+        let target = match self.screen() {
+            Screen::Login | Screen::Home => return,
+            Screen::Verdict => Screen::Scan,
+            Screen::Amount if flow_is_entitlement => Screen::IdRedemption,
+            Screen::Amount => Screen::Verdict,
+            Screen::Confirm if amount_set => Screen::Amount,
+            Screen::Confirm if flow_is_entitlement => Screen::IdRedemption,
+            Screen::Confirm => Screen::Verdict,
+            Screen::IdRedemption => Screen::Scan,
+            Screen::CashPerson | Screen::CashFloat => Screen::CashList,
+            Screen::Settings if !logged_in => Screen::Login,
+            _ => Screen::Home,
+        };
+        if matches!(target, Screen::Scan | Screen::CashList) {
+            self.navigate(target);
+        } else {
+            self.set_screen(target);
+            self.render();
+        }
+    }
+
+    // ----- Scanning --------------------------------------------------------------------------
+
+    /// Every key typed anywhere, for keyboard-wedge scanners. Returns true
+    /// when the key ended a scan (so Enter does not also press a button).
+    fn keyboard_text(&self, text: &str) -> bool {
+        let mut st = self.state.borrow_mut();
+        let bytes: &[u8] = match text {
+            "\n" | "\r" => b"\n",
+            t if t.chars().all(|ch| !ch.is_control() && !('\u{E000}'..='\u{F8FF}').contains(&ch)) => t.as_bytes(),
+            _ => {
+                // Arrows, Tab, function keys: not from a scanner.
+                st.wedge.clear();
+                return false;
+            }
+        };
+        let framed = st.wedge.push(bytes, Instant::now());
+        drop(st);
+        let code = framed.into_iter().find_map(|f| match f {
+            Framed::Code(code) if code.chars().count() >= WEDGE_CODE_CHARS_MIN => Some(code),
+            _ => None,
+        });
+        match code {
+            Some(code) => {
+                if let Some(w) = self.window() {
+                    // The scanner also typed into the focused field; that copy is not wanted.
+                    w.set_manual_code(SharedString::new());
+                    w.set_cash_search(SharedString::new());
+                }
+                self.scanned(code);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A code from any scanner (serial, keyboard wedge, camera) or typed by hand.
+    pub fn scanned(&self, code: String) {
+        if code.is_empty() {
+            return;
+        }
+        let (logged_in, scan_for) = {
+            let st = self.state.borrow();
+            (st.logged_in.is_some(), st.scan_for)
+        };
+        if !logged_in {
+            return;
+        }
+        if self.window().is_some_and(|w| w.get_busy()) {
+            return;
+        }
+        match scan_for {
+            ScanFor::VoucherHolder => self.holder_id_scanned(code),
+            ScanFor::CashIdentity => self.cash_id_scanned(code),
+            ScanFor::Anything => self.check_code(code),
+        }
+    }
+
+    fn check_code(&self, code: String) {
+        self.engine(
+            move |e| {
+                let checked = e.check_voucher(&code);
+                match checked {
+                    Err(Error::Voucher(VoucherError::NotAVoucher)) => {
+                        let input = IdInput { text: &code, entry: IdEntry::Scanned };
+                        let person = e.identify(input).map(|p| {
+                            let photo = p.photo.as_deref().and_then(decode_photo);
+                            (p, photo)
+                        });
+                        (code.clone(), None, Some(person))
+                    }
+                    other => (code, Some(other), None),
+                }
+            },
+            |c, (code, voucher, person)| {
+                if let Some(result) = voucher {
+                    c.show_voucher(code, result);
+                } else if let Some(result) = person {
+                    c.show_person(code, IdEntry::Scanned, result);
+                }
+                c.refresh_status();
+            },
+        );
+    }
+
+    fn show_voucher(&self, qr: String, result: Result<VoucherCheck, Error>) {
+        let mut st = self.state.borrow_mut();
+        match result {
+            Ok(check) => {
+                let claims = &check.claims;
+                let partial = claims.mode == RedemptionMode::Partial;
+                let (kind, code, can) = match &check.full_redemption {
+                    Ok(_) => (VerdictKind::Good, "accepted".to_owned(), true),
+                    Err(code) => (refusal_kind(code), code.clone(), false),
+                };
+                let reason_arg = reason_money(&code, &check, st.status.as_ref());
+                st.verdict = Some(VerdictModel {
+                    kind,
+                    reason_code: code,
+                    reason_arg,
+                    message: None,
+                    amount: check.full_redemption.as_ref().ok().copied().or(Some(check.remaining)),
+                    remaining: Some(check.remaining),
+                    named_holder: claims.beneficiary.is_some(),
+                    programme: claims.programme.to_string(),
+                    credential: claims.id.to_string(),
+                    can_redeem: can,
+                    can_redeem_part: can && partial,
+                });
+                st.scan_for = if check.full_redemption.as_ref().err().is_some_and(|c| c == "identity_check_required") {
+                    ScanFor::VoucherHolder
+                } else {
+                    ScanFor::Anything
+                };
+                st.flow = Flow::Voucher { qr, check, amount: None, id_card: None };
+            }
+            Err(error) => {
+                st.verdict = Some(error_verdict(&error));
+                st.flow = Flow::Idle;
+                st.scan_for = ScanFor::Anything;
+            }
+        }
+        drop(st);
+        self.set_screen(Screen::Verdict);
+    }
+
+    fn show_person(&self, id_text: String, entry: IdEntry, result: Result<(Identified, Option<Photo>), Error>) {
+        let mut st = self.state.borrow_mut();
+        match result {
+            Ok((person, photo)) => {
+                st.photo = photo;
+                st.id_message = None;
+                st.identified = Some(person);
+                st.flow = Flow::Entitlement { id_text, entry, chosen: None, amount: None };
+                drop(st);
+                self.set_screen(Screen::IdRedemption);
+            }
+            Err(error) => {
+                st.verdict = Some(error_verdict(&error));
+                st.flow = Flow::Idle;
+                drop(st);
+                self.set_screen(Screen::Verdict);
+            }
+        }
+    }
+
+    fn holder_id_scanned(&self, code: String) {
+        let mut st = self.state.borrow_mut();
+        if let Flow::Voucher { id_card, .. } = &mut st.flow {
+            *id_card = Some(code);
+        }
+        st.scan_for = ScanFor::Anything;
+        drop(st);
+        // The engine checks the card against the voucher when redeeming.
+        self.set_screen(Screen::Confirm);
+        self.render();
+    }
+
+    // ----- Redemption ------------------------------------------------------------------------
+
+    fn redeem_all(&self) {
+        let mut st = self.state.borrow_mut();
+        if let Flow::Voucher { amount, .. } = &mut st.flow {
+            *amount = None;
+        }
+        drop(st);
+        self.set_screen(Screen::Confirm);
+        self.render();
+    }
+
+    fn redeem_part(&self) {
+        let mut st = self.state.borrow_mut();
+        st.amount_for = if matches!(st.flow, Flow::Entitlement { .. }) { AmountFor::Entitlement } else { AmountFor::Voucher };
+        st.amount_text.clear();
+        st.amount_error = None;
+        drop(st);
+        self.set_screen(Screen::Amount);
+        self.render();
+    }
+
+    fn amount_currency(&self) -> Option<Currency> {
+        let st = self.state.borrow();
+        match (&st.amount_for, &st.flow) {
+            (AmountFor::Voucher, Flow::Voucher { check, .. }) => Some(check.claims.value.currency),
+            (AmountFor::Entitlement, Flow::Entitlement { chosen: Some(id), .. }) => st
+                .identified
+                .as_ref()
+                .and_then(|p| p.entitlements.iter().find(|e| &e.entitlement.id == id))
+                .map(|e| e.entitlement.value.currency),
+            (AmountFor::Float, _) => st
+                .cash_session
+                .as_ref()
+                .map(|s| s.float.currency)
+                .or_else(|| st.cash_lines.first().map(|l| l.entitlement.entitlement.value.currency))
+                .or_else(|| st.status.as_ref().and_then(|s| s.limits.first().map(|l| l.currency))),
+            _ => None,
+        }
+    }
+
+    fn amount_key(&self, key: &str) {
+        let exponent = self.amount_currency().map_or(2, |c| c.exponent()) as usize;
+        let mut st = self.state.borrow_mut();
+        st.amount_error = None;
+        let text = &mut st.amount_text;
+        match key {
+            "⌫" => {
+                text.pop();
+            }
+            "." if exponent > 0 && !text.contains('.') && text.len() < AMOUNT_TEXT_CHARS_MAX => {
+                if text.is_empty() {
+                    text.push('0');
+                }
+                text.push('.');
+            }
+            d if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() && text.len() < AMOUNT_TEXT_CHARS_MAX => {
+                let decimals = text.split_once('.').map(|(_, f)| f.len());
+                if decimals.is_none_or(|n| n < exponent) && !(text == "0" && d == "0") {
+                    if text == "0" {
+                        text.clear();
+                    }
+                    text.push_str(d);
+                }
+            }
+            _ => {}
+        }
+        drop(st);
+        self.render();
+    }
+
+    fn typed_amount(&self) -> Option<Money> {
+        let currency = self.amount_currency()?;
+        let text = self.state.borrow().amount_text.clone();
+        Money::parse(&text, currency).ok().filter(|m| m.minor > 0)
+    }
+
+    fn amount_accepted(&self) {
+        let Some(amount) = self.typed_amount() else { return };
+        let mut st = self.state.borrow_mut();
+        match &mut st.flow {
+            Flow::Voucher { amount: a, .. } | Flow::Entitlement { amount: a, .. } => *a = Some(amount),
+            _ => return,
+        }
+        drop(st);
+        self.set_screen(Screen::Confirm);
+        self.render();
+    }
+
+    fn entitlement_chosen(&self, id: &str) {
+        let mut st = self.state.borrow_mut();
+        let Ok(id) = EntitlementId::parse(id) else { return };
+        let partial = st
+            .identified
+            .as_ref()
+            .and_then(|p| p.entitlements.iter().find(|e| e.entitlement.id == id))
+            .is_some_and(|e| e.entitlement.mode == RedemptionMode::Partial);
+        if let Flow::Entitlement { chosen, amount, .. } = &mut st.flow {
+            *chosen = Some(id);
+            *amount = None;
+        }
+        drop(st);
+        if partial {
+            self.redeem_part();
+        } else {
+            self.set_screen(Screen::Confirm);
+            self.render();
+        }
+    }
+
+    fn confirmed(&self) {
+        let flow = self.state.borrow().flow.clone();
+        match flow {
+            Flow::Voucher { qr, amount, id_card, .. } => self.engine(
+                move |e| {
+                    let id = id_card.as_deref().map(|text| IdInput { text, entry: IdEntry::Scanned });
+                    e.redeem_voucher(&VoucherRequest { qr: &qr, amount, id_card: id })
+                },
+                |c, result| c.recorded(result),
+            ),
+            Flow::Entitlement { id_text, entry, chosen: Some(chosen), amount } => self.engine(
+                move |e| e.redeem_entitlement(IdInput { text: &id_text, entry }, &chosen, amount),
+                |c, result| c.recorded(result),
+            ),
+            _ => {}
+        }
+    }
+
+    /// A redemption or payout came back from the engine.
+    fn recorded(&self, result: Result<Receipt, Error>) {
+        match result {
+            Ok(receipt) => {
+                let mut st = self.state.borrow_mut();
+                st.receipt = Some(receipt);
+                st.print = PrintState::Idle;
+                st.cash_error = None;
+                drop(st);
+                self.set_screen(Screen::Receipt);
+                self.print_current();
+                self.refresh_status();
+            }
+            Err(error) => {
+                let amount_problem = matches!(
+                    error.code(),
+                    "amount_over_balance" | "amount_not_positive" | "partial_not_allowed" | "currency_mismatch"
+                );
+                let screen = self.screen();
+                let mut st = self.state.borrow_mut();
+                if amount_problem && matches!(&st.flow, Flow::Voucher { amount: Some(_), .. } | Flow::Entitlement { amount: Some(_), .. }) {
+                    st.amount_error = Some(Localized::of(&error));
+                    drop(st);
+                    self.set_screen(Screen::Amount);
+                } else if screen == Screen::CashPerson {
+                    st.cash_error = Some(Localized::of(&error));
+                } else {
+                    st.verdict = Some(error_verdict(&error));
+                    drop(st);
+                    self.set_screen(Screen::Verdict);
+                }
+                self.refresh_status();
+            }
+        }
+    }
+
+    // ----- Printing --------------------------------------------------------------------------
+
+    fn print_current(&self) {
+        let receipt = self.state.borrow().receipt.clone();
+        let Some(receipt) = receipt else { return };
+        self.print(receipt_lines(&receipt), Some(receipt.verification.clone()));
+    }
+
+    fn print(&self, lines: Vec<String>, qr: Option<String>) {
+        self.state.borrow_mut().print = PrintState::Printing;
+        self.render();
+        let queued = self.printer.borrow().run(
+            move |p| p.print(&lines, qr.as_deref()),
+            |outcome| {
+                with_controller(|c| {
+                    c.state.borrow_mut().print = PrintState::Done(outcome);
+                    c.render();
+                })
+            },
+        );
+        if !queued {
+            self.state.borrow_mut().print = PrintState::Done(PrintOutcome::Failed("printer busy".into()));
+            self.render();
+        }
+    }
+
+    fn receipt_done(&self) {
+        let mut st = self.state.borrow_mut();
+        let cash = matches!(st.flow, Flow::Cash { .. });
+        st.flow = Flow::Idle;
+        st.scan_for = ScanFor::Anything;
+        drop(st);
+        if cash {
+            self.navigate(Screen::CashList);
+        } else {
+            self.navigate(Screen::Scan);
+        }
+    }
+
+    fn history_reprint(&self, seq: &str) {
+        let Ok(seq) = seq.parse::<u64>() else { return };
+        self.engine(
+            move |e| e.receipt(Some(seq)),
+            |c, result| match result {
+                Ok(receipt) => {
+                    let lines = receipt_lines(&receipt);
+                    c.state.borrow_mut().receipt = Some(receipt.clone());
+                    c.print(lines, Some(receipt.verification));
+                    c.set_screen(Screen::Receipt);
+                }
+                Err(error) => c.toast(Localized::of(&error).get(c.language())),
+            },
+        );
+    }
+
+    fn test_print(&self) {
+        let lines = vec!["Lastmile".to_owned(), "Test print / Essai / Jaribio".to_owned(), String::new()];
+        self.print(lines, None);
+        self.toast("Test page sent to the printer.");
+    }
+
+    // ----- Cash distribution -----------------------------------------------------------------
+
+    fn cash_search(&self, text: String) {
+        self.state.borrow_mut().cash_search = text;
+        self.render();
+    }
+
+    fn cash_selected(&self, entitlement: &str) {
+        let line = {
+            let st = self.state.borrow();
+            st.cash_lines.iter().find(|l| l.entitlement.entitlement.id.as_str() == entitlement).cloned()
+        };
+        let Some(line) = line else { return };
+        let id_text = line.id_numbers.first().cloned().unwrap_or_else(|| line.beneficiary.to_string());
+        {
+            let mut st = self.state.borrow_mut();
+            st.flow = Flow::Cash { line, id_text: id_text.clone(), entry: IdEntry::Typed };
+            st.cash_error = None;
+            st.identified = None;
+            st.photo = None;
+            st.scan_for = ScanFor::CashIdentity;
+        }
+        self.set_screen(Screen::CashPerson);
+        // The roster's photo, for the operator to compare with the face.
+        self.engine(
+            move |e| {
+                let person = e.identify_for_cash(IdInput { text: &id_text, entry: IdEntry::Typed });
+                person.map(|p| {
+                    let photo = p.photo.as_deref().and_then(decode_photo);
+                    (p, photo)
+                })
+            },
+            |c, result| {
+                let mut st = c.state.borrow_mut();
+                match result {
+                    Ok((person, photo)) => {
+                        st.identified = Some(person);
+                        st.photo = photo;
+                    }
+                    Err(error) => st.cash_error = Some(Localized::of(&error)),
+                }
+            },
+        );
+    }
+
+    fn cash_id_scanned(&self, code: String) {
+        let code2 = code.clone();
+        self.engine(
+            move |e| {
+                e.identify_for_cash(IdInput { text: &code2, entry: IdEntry::Scanned }).map(|p| {
+                    let photo = p.photo.as_deref().and_then(decode_photo);
+                    (p, photo)
+                })
+            },
+            move |c, result| {
+                let mut st = c.state.borrow_mut();
+                match result {
+                    Ok((person, photo)) => {
+                        if let Flow::Cash { id_text, entry, .. } = &mut st.flow {
+                            *id_text = code;
+                            *entry = IdEntry::Scanned;
+                        }
+                        st.identified = Some(person);
+                        st.photo = photo;
+                        st.cash_error = None;
+                    }
+                    Err(error) => st.cash_error = Some(Localized::of(&error)),
+                }
+                drop(st);
+                c.set_screen(Screen::CashPerson);
+            },
+        );
+    }
+
+    fn cash_pay(&self) {
+        let Flow::Cash { line, id_text, entry } = self.state.borrow().flow.clone() else { return };
+        let entitlement = line.entitlement.entitlement.id.clone();
+        self.engine(
+            move |e| e.pay_cash(IdInput { text: &id_text, entry }, &entitlement),
+            |c, result| {
+                let paid = result.is_ok();
+                c.recorded(result);
+                if paid {
+                    // Keep the list's "paid" marks current.
+                    c.engine(
+                        |e| e.distribution_list(),
+                        |c, lines| {
+                            if let Ok(lines) = lines {
+                                c.state.borrow_mut().cash_lines = lines;
+                            }
+                        },
+                    );
+                }
+            },
+        );
+    }
+
+    fn cash_mismatch(&self) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.flow = Flow::Idle;
+            st.scan_for = ScanFor::Anything;
+        }
+        self.toast("Not paid: the person did not match.");
+        self.navigate(Screen::CashList);
+    }
+
+    fn float_open(&self) {
+        let Some(float) = self.typed_amount() else { return };
+        self.engine(
+            move |e| e.open_cash_session(float),
+            |c, result| match result {
+                Ok(receipt) => {
+                    let lines = receipt_lines(&receipt);
+                    c.print(lines, Some(receipt.verification));
+                    c.state.borrow_mut().amount_text.clear();
+                    c.refresh_status();
+                    c.navigate(Screen::CashList);
+                }
+                Err(error) => c.state.borrow_mut().amount_error = Some(Localized::of(&error)),
+            },
+        );
+    }
+
+    fn float_close(&self) {
+        let Some(currency) = self.amount_currency() else { return };
+        let text = self.state.borrow().amount_text.clone();
+        let Ok(counted) = Money::parse(if text.is_empty() { "0" } else { &text }, currency) else { return };
+        self.engine(
+            move |e| e.close_cash_session(counted),
+            |c, result| {
+                let mut st = c.state.borrow_mut();
+                match result {
+                    Ok(report) => {
+                        st.cash_session = None;
+                        st.cash_report = Some(report);
+                    }
+                    Err(error) => st.amount_error = Some(Localized::of(&error)),
+                }
+                drop(st);
+                c.refresh_status();
+            },
+        );
+    }
+
+    fn float_report(&self) {
+        let report = self.state.borrow().cash_report.clone();
+        if let Some(report) = report {
+            let lines = report.render_text(crate::receipt::RECEIPT_COLUMNS_58MM).lines().map(str::to_owned).collect();
+            self.print(lines, None);
+            self.toast("Day report sent to the printer.");
+        }
+    }
+
+    // ----- Sync and settings -----------------------------------------------------------------
+
+    fn sync_now(&self) {
+        if let Some(w) = self.window() {
+            let mut sync = w.get_sync();
+            sync.syncing = true;
+            w.set_sync(sync);
+        }
+        self.engine(
+            |e| (e.sync().map(|_| ()), e.status()),
+            |c, (result, status)| {
+                if let Ok(status) = status {
+                    let mut st = c.state.borrow_mut();
+                    st.cash_session = status.cash_session.clone();
+                    st.status = Some(status);
+                }
+                match result {
+                    Ok(()) => c.toast("Sync done."),
+                    Err(error) => c.toast(Localized::of(&error).get(c.language())),
+                }
+            },
+        );
+    }
+
+    pub fn language_chosen(&self, code: &str) {
+        let Some(language) = Language::parse(code) else { return };
+        {
+            let mut st = self.state.borrow_mut();
+            st.language = language;
+            st.prefs.language = format::language_code(language).to_owned();
+        }
+        self.save_prefs();
+        self.apply_language();
+        self.render();
+    }
+
+    fn apply_language(&self) {
+        let language = self.language();
+        let code = format::language_code(language);
+        // "en" selects the untranslated strings of the .slint files.
+        let _ = slint::select_bundled_translation(code);
+        if let Some(w) = self.window() {
+            w.set_language(s(code));
+            w.set_rtl(format::is_right_to_left(language));
+        }
+    }
+
+    pub fn high_contrast_changed(&self, on: bool) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.high_contrast = on;
+            st.prefs.high_contrast = on;
+        }
+        self.save_prefs();
+        self.render();
+    }
+
+    fn settings_save(&self, _server: &str, scanner: &str, printer: &str) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.prefs.scanner_port = scanner.trim().to_owned();
+            st.prefs.printer = printer.trim().to_owned();
+        }
+        let saved = self.save_prefs();
+        let printer_text = printer.trim().to_owned();
+        match super::open_printer(&printer_text) {
+            Ok(p) => {
+                *self.printer.borrow_mut() = Worker::spawn("printer", move || p).unwrap_or_else(|_| {
+                    Worker::inline(Box::new(super::printing::NoPrinter) as Box<dyn ReceiptPrinter>)
+                });
+                self.state.borrow_mut().settings_message =
+                    if saved { "Saved.".to_owned() } else { "Could not save the settings file.".to_owned() };
+            }
+            Err(e) => self.state.borrow_mut().settings_message = e.to_string(),
+        }
+        self.render();
+    }
+
+    fn save_prefs(&self) -> bool {
+        let prefs = self.state.borrow().prefs.clone();
+        match &self.prefs_path {
+            Some(path) => prefs.save(path).is_ok(),
+            None => true,
+        }
+    }
+
+    /// Shows what the scanner and camera threads report.
+    pub fn set_device_status(&self, scanner: Option<String>, camera: Option<String>) {
+        let mut st = self.state.borrow_mut();
+        if let Some(text) = scanner {
+            st.scanner_status = text;
+        }
+        if let Some(text) = camera {
+            st.camera = text;
+        }
+        drop(st);
+        self.render();
+    }
+
+    // ----- Rendering -------------------------------------------------------------------------
+
+    /// Pushes everything the window shows from the state, in the current language.
+    pub fn render(&self) {
+        let Some(w) = self.window() else { return };
+        let st = self.state.borrow();
+        let lang = st.language;
+        let money = |m: Money| format::money(m, lang);
+
+        w.set_high_contrast(st.high_contrast);
+        w.set_operator_name(s(st.logged_in.clone().unwrap_or_default()));
+        w.set_login_error(s(st.login_error.as_ref().map_or("", |l| l.get(lang))));
+        w.set_operators(ModelRc::new(VecModel::from(
+            st.operators
+                .iter()
+                .map(|o| LanguageChoice { code: s(o.id.as_str()), name: s(&o.name) })
+                .collect::<Vec<_>>(),
+        )));
+        let terminal = st
+            .status
+            .as_ref()
+            .and_then(|s| s.device.as_ref().map(|d| d.to_string()))
+            .unwrap_or_default();
+        w.set_terminal_name(s(&terminal));
+        w.set_scanner_status(s(&st.scanner_status));
+
+        // Sync status and the header badge.
+        if let Some(status) = &st.status {
+            w.set_sync(sync_view(status, lang, w.get_sync().syncing && w.get_busy()));
+        }
+
+        // Verdict.
+        if let Some(v) = &st.verdict {
+            w.set_verdict(Verdict {
+                kind: v.kind,
+                reason_code: s(if v.message.is_some() { "" } else { &v.reason_code }),
+                reason_arg: s(match (&v.message, v.reason_arg) {
+                    (Some(message), _) => message.get(lang).to_owned(),
+                    (None, Some(m)) => money(m),
+                    (None, None) => String::new(),
+                }),
+                amount: s(v.amount.map(money).unwrap_or_default()),
+                remaining: s(v.remaining.map(money).unwrap_or_default()),
+                holder: s(if v.named_holder { holder_hint(lang) } else { "" }),
+                programme: s(&v.programme),
+                credential: s(&v.credential),
+                can_redeem: v.can_redeem,
+                can_redeem_part: v.can_redeem_part,
+            });
+        }
+
+        // Amount entry (partial redemption and the cash float).
+        let currency = match (&st.amount_for, &st.flow) {
+            (AmountFor::Voucher, Flow::Voucher { check, .. }) => Some(check.claims.value.currency),
+            _ => None,
+        };
+        drop(st);
+        let currency = currency.or_else(|| self.amount_currency());
+        let st = self.state.borrow();
+        let typed = format::typed_amount(&st.amount_text, lang);
+        let display = match currency {
+            Some(c) if lang == Language::English || lang == Language::Swahili => format!("{} {typed}", c.code()),
+            Some(c) => format!("{typed}\u{00A0}{}", c.code()),
+            None => typed,
+        };
+        w.set_amount_display(s(display));
+        let valid = currency
+            .and_then(|c| Money::parse(&st.amount_text, c).ok())
+            .is_some_and(|m| m.minor > 0 || (st.amount_for == AmountFor::Float && st.cash_session.is_some()));
+        w.set_amount_valid(valid);
+        w.set_amount_error(s(st.amount_error.as_ref().map_or("", |l| l.get(lang))));
+        let maximum = match &st.flow {
+            Flow::Voucher { check, .. } => Some(check.remaining),
+            Flow::Entitlement { chosen: Some(id), .. } => st
+                .identified
+                .as_ref()
+                .and_then(|p| p.entitlements.iter().find(|e| &e.entitlement.id == id))
+                .map(|e| e.remaining),
+            _ => None,
+        };
+        w.set_amount_maximum(s(maximum.map(money).unwrap_or_default()));
+
+        // Confirmation.
+        match &st.flow {
+            Flow::Voucher { check, amount, id_card, .. } => {
+                let pay = amount.or(check.full_redemption.as_ref().ok().copied()).unwrap_or(check.remaining);
+                let after = check.remaining.checked_sub(pay).unwrap_or(check.remaining);
+                w.set_confirmation(Confirmation {
+                    amount: s(money(pay)),
+                    remaining_after: s(money(after)),
+                    holder: s(if id_card.is_some() { id_card_read(lang) } else { "" }),
+                    programme: s(check.claims.programme.as_str()),
+                    credential: s(check.claims.id.as_str()),
+                });
+            }
+            Flow::Entitlement { chosen: Some(id), amount, .. } => {
+                if let Some((person, e)) = st
+                    .identified
+                    .as_ref()
+                    .and_then(|p| p.entitlements.iter().find(|e| &e.entitlement.id == id).map(|e| (p, e)))
+                {
+                    let pay = amount.unwrap_or(e.remaining);
+                    let after = e.remaining.checked_sub(pay).unwrap_or(e.remaining);
+                    w.set_confirmation(Confirmation {
+                        amount: s(money(pay)),
+                        remaining_after: s(money(after)),
+                        holder: s(&person.name),
+                        programme: s(e.entitlement.programme.as_str()),
+                        credential: s(e.entitlement.id.as_str()),
+                    });
+                }
+            }
+            _ => {}
+        }
+
+        // Receipt and printing.
+        if let Some(r) = &st.receipt {
+            let (status, detail) = match &st.print {
+                PrintState::Idle => (PrintStatus::Idle, String::new()),
+                PrintState::Printing => (PrintStatus::Printing, String::new()),
+                PrintState::Done(PrintOutcome::Printed) => (PrintStatus::Printed, String::new()),
+                PrintState::Done(PrintOutcome::PaperOut) => (PrintStatus::PaperOut, String::new()),
+                PrintState::Done(PrintOutcome::Offline(t)) => (PrintStatus::Offline, t.clone()),
+                PrintState::Done(PrintOutcome::Failed(t)) => (PrintStatus::Failed, t.clone()),
+                PrintState::Done(PrintOutcome::NoPrinter) => (PrintStatus::NoPrinter, String::new()),
+            };
+            let (amount, remaining) = receipt_amounts(&r.item);
+            w.set_receipt(ReceiptView {
+                status,
+                detail: s(detail),
+                amount: s(amount.map(money).unwrap_or_default()),
+                remaining_after: s(remaining.map(money).unwrap_or_default()),
+                reference: s(format!("#{}", r.seq)),
+                pending: r.status == ReceiptStatus::AcceptedOfflinePending,
+                lines: ModelRc::new(VecModel::from(receipt_lines(r).into_iter().map(SharedString::from).collect::<Vec<_>>())),
+            });
+        }
+
+        // The identified person (ID redemption and cash).
+        let photo = st.photo.clone();
+        let person = |name: &str, id_number: &str, detail: String| Person {
+            name: s(name),
+            id_number: s(id_number),
+            detail: s(detail),
+            photo: photo.clone().map(slint::Image::from_rgb8).unwrap_or_default(),
+            has_photo: photo.is_some(),
+        };
+        match (&st.flow, &st.identified) {
+            (Flow::Cash { line, id_text, .. }, identified) => {
+                let shown = identified.as_ref();
+                let name = shown.map_or(line.name.as_str(), |p| p.name.as_str());
+                let detail = shown.and_then(|p| p.date_of_birth.clone()).unwrap_or_default();
+                w.set_person(person(name, id_text, detail));
+                w.set_cash_row(cash_row(line, lang));
+            }
+            (_, Some(p)) => {
+                let id_text = match &st.flow {
+                    Flow::Entitlement { id_text, .. } => id_text.clone(),
+                    _ => String::new(),
+                };
+                let detail = p.date_of_birth.clone().unwrap_or_default();
+                w.set_person(person(&p.name, &id_text, detail));
+                let now = st.status.as_ref().map_or(0, |s| s.now);
+                w.set_entitlements(ModelRc::new(VecModel::from(
+                    p.entitlements
+                        .iter()
+                        .map(|e| EntitlementRow {
+                            id: s(e.entitlement.id.as_str()),
+                            programme: s(e.entitlement.programme.as_str()),
+                            period: s(format!(
+                                "{} – {}",
+                                &format::date_time(e.entitlement.valid_from)[..10],
+                                &format::date_time(e.entitlement.valid_until)[..10]
+                            )),
+                            amount: s(money(e.entitlement.value)),
+                            remaining: s(money(e.remaining)),
+                            status_code: s(entitlement_status(e, now)),
+                            redeemable: e.remaining.minor > 0,
+                        })
+                        .collect::<Vec<_>>(),
+                )));
+                w.set_id_message(s(if p.entitlements.is_empty() { nothing_to_pay(lang) } else { "" }));
+            }
+            _ => {}
+        }
+        w.set_cash_error(s(st.cash_error.as_ref().map_or("", |l| l.get(lang))));
+
+        // Distribution list, filtered by the search text.
+        let needle = st.cash_search.trim().to_lowercase();
+        w.set_cash_rows(ModelRc::new(VecModel::from(
+            st.cash_lines
+                .iter()
+                .filter(|l| {
+                    needle.is_empty()
+                        || l.name.to_lowercase().contains(&needle)
+                        || l.id_numbers.iter().any(|n| n.to_lowercase().contains(&needle))
+                })
+                .map(|l| cash_row(l, lang))
+                .collect::<Vec<_>>(),
+        )));
+        w.set_cash_float(float_view(st.cash_session.as_ref(), st.cash_report.as_ref(), lang));
+
+        // History.
+        let pending = st.history.iter().filter(|r| r.status == ReceiptStatus::AcceptedOfflinePending).count();
+        w.set_history_totals(s(history_totals(lang, st.history.len(), pending)));
+        w.set_history(ModelRc::new(VecModel::from(
+            st.history
+                .iter()
+                .map(|r| {
+                    let (amount, _) = receipt_amounts(&r.item);
+                    let (kind, title) = receipt_kind(&r.item);
+                    HistoryRow {
+                        id: s(r.seq.to_string()),
+                        time: s(format::time_of_day(r.at)),
+                        title: s(format!("#{} · {title}", r.seq)),
+                        kind_code: s(kind),
+                        amount: s(amount.map(money).unwrap_or_default()),
+                        confirmed: r.status == ReceiptStatus::Confirmed,
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )));
+
+        // Settings.
+        w.set_settings(Settings {
+            server_url: s(st.status.as_ref().and_then(|s| s.server_url.clone()).unwrap_or_default()),
+            terminal_id: s(&terminal),
+            scanner_port: s(&st.prefs.scanner_port),
+            scanner_status: s(&st.scanner_status),
+            camera: s(&st.camera),
+            printer: s(&st.prefs.printer),
+            printer_status: s(match &st.print {
+                PrintState::Done(PrintOutcome::Offline(t) | PrintOutcome::Failed(t)) => t.as_str(),
+                _ => "",
+            }),
+        });
+        w.set_settings_message(s(&st.settings_message));
+    }
+}
+
+// ----- Views -------------------------------------------------------------------------------------
+
+fn error_verdict(error: &Error) -> VerdictModel {
+    VerdictModel {
+        kind: refusal_kind(error.code()),
+        reason_code: error.code().to_owned(),
+        reason_arg: None,
+        message: Some(Localized::of(error)),
+        amount: None,
+        remaining: None,
+        named_holder: false,
+        programme: String::new(),
+        credential: String::new(),
+        can_redeem: false,
+        can_redeem_part: false,
+    }
+}
+
+/// The amount a refusal's sentence mentions, from what the check and the
+/// status report (the check gives only the reason's code).
+fn reason_money(code: &str, check: &VoucherCheck, status: Option<&Status>) -> Option<Money> {
+    let currency = check.claims.value.currency;
+    let limit = status.and_then(|s| s.limits.iter().find(|l| l.currency == currency));
+    match code {
+        "over_credential_limit" => limit.map(|l| l.credential_value_max),
+        "over_unsynced_value" => limit.map(|l| l.unsynced_value_left),
+        "partial_not_allowed" => Some(check.claims.value),
+        "amount_over_balance" => Some(check.remaining),
+        _ => None,
+    }
+}
+
+fn sync_view(status: &Status, lang: Language, syncing: bool) -> SyncStatus {
+    let limit = status.limits.first();
+    let needs_sync = status
+        .limits
+        .iter()
+        .any(|l| l.unsynced_value_left.minor <= 0 || l.unsynced_count_left == 0 || l.offline_seconds_left <= 0);
+    SyncStatus {
+        online: status.server_url.is_some()
+            && status.last_sync_error.is_none()
+            && status.last_sync_attempt_at.is_some(),
+        syncing,
+        pending_count: i32::try_from(status.pending_count).unwrap_or(i32::MAX),
+        pending_value: s(format::money_list(&status.pending_value, lang)),
+        confirmed_count: i32::try_from(status.acknowledged_seq).unwrap_or(i32::MAX),
+        limit_value_left: s(limit.map(|l| format::money(l.unsynced_value_left, lang)).unwrap_or_else(|| "—".into())),
+        limit_count_left: limit.map_or(0, |l| i32::try_from(l.unsynced_count_left).unwrap_or(i32::MAX)),
+        offline_time_left: s(limit.map(|l| format::duration(l.offline_seconds_left)).unwrap_or_else(|| "—".into())),
+        last_sync: s(status.last_sync_at.map(format::date_time).unwrap_or_else(|| "—".into())),
+        last_error: s(status.last_sync_error.clone().unwrap_or_default()),
+        needs_sync,
+    }
+}
+
+fn cash_row(line: &DistributionLine, lang: Language) -> CashRow {
+    CashRow {
+        id: s(line.entitlement.entitlement.id.as_str()),
+        name: s(&line.name),
+        id_number: s(line.id_numbers.first().cloned().unwrap_or_default()),
+        amount: s(format::money(line.entitlement.entitlement.value, lang)),
+        paid: line.paid,
+    }
+}
+
+fn float_view(session: Option<&CashSession>, report: Option<&CashReport>, lang: Language) -> CashFloat {
+    let money = |m: Money| s(format::money(m, lang));
+    match (session, report) {
+        (Some(open), _) => CashFloat {
+            open: true,
+            opening: money(open.float),
+            paid_out: money(open.paid),
+            payouts: i32::try_from(open.payouts).unwrap_or(i32::MAX),
+            expected: money(open.expected),
+            counted: SharedString::new(),
+            variance: SharedString::new(),
+            variance_kind: VerdictKind::Good,
+            closed: false,
+        },
+        (None, Some(r)) => CashFloat {
+            open: false,
+            opening: money(r.session.float),
+            paid_out: money(r.session.paid),
+            payouts: i32::try_from(r.session.payouts).unwrap_or(i32::MAX),
+            expected: money(r.session.expected),
+            counted: money(r.counted),
+            variance: money(r.variance),
+            variance_kind: match r.variance.minor {
+                0 => VerdictKind::Good,
+                v if v > 0 => VerdictKind::Warn,
+                _ => VerdictKind::Bad,
+            },
+            closed: true,
+        },
+        (None, None) => CashFloat::default(),
+    }
+}
+
+fn receipt_amounts(item: &ReceiptItem) -> (Option<Money>, Option<Money>) {
+    match item {
+        ReceiptItem::Voucher { amount, remaining, .. } | ReceiptItem::Entitlement { amount, remaining, .. } => {
+            (Some(*amount), Some(*remaining))
+        }
+        ReceiptItem::CashPayout { amount, .. } => (Some(*amount), None),
+        ReceiptItem::CashSessionOpened { float, .. } => (Some(*float), None),
+        ReceiptItem::CashSessionClosed { counted, .. } => (Some(*counted), None),
+    }
+}
+
+fn receipt_kind(item: &ReceiptItem) -> (&'static str, String) {
+    match item {
+        ReceiptItem::Voucher { voucher, .. } => ("voucher", voucher.to_string()),
+        ReceiptItem::Entitlement { entitlement, .. } => ("entitlement", entitlement.to_string()),
+        ReceiptItem::CashPayout { entitlement, .. } => ("cash-payout", entitlement.to_string()),
+        ReceiptItem::CashSessionOpened { session, .. } => ("float-open", format!("session {session}")),
+        ReceiptItem::CashSessionClosed { session, .. } => ("float-close", format!("session {session}")),
+    }
+}
+
+fn entitlement_status(e: &crate::redemption::EntitlementView, now: i64) -> &'static str {
+    if e.remaining.minor <= 0 {
+        "redeemed"
+    } else if now >= e.entitlement.valid_until {
+        "expired"
+    } else if now < e.entitlement.valid_from {
+        "not-yet-valid"
+    } else if e.redeemed.minor > 0 {
+        "partly-redeemed"
+    } else {
+        "available"
+    }
+}
+
+/// Sentences built in Rust (few: most text lives in the .slint files).
+fn holder_hint(lang: Language) -> &'static str {
+    match lang {
+        Language::English => "Named person: their ID card is checked",
+        Language::French => "Personne nommée : sa carte d'identité est vérifiée",
+        Language::Swahili => "Mtu maalum: kitambulisho chake kinakaguliwa",
+        Language::Arabic => "شخص محدد: يتم التحقق من بطاقة هويته",
+    }
+}
+
+fn id_card_read(lang: Language) -> &'static str {
+    match lang {
+        Language::English => "ID card scanned",
+        Language::French => "Carte d'identité lue",
+        Language::Swahili => "Kitambulisho kimesomwa",
+        Language::Arabic => "تمت قراءة بطاقة الهوية",
+    }
+}
+
+fn nothing_to_pay(lang: Language) -> &'static str {
+    match lang {
+        Language::English => "Nothing to pay for this person here.",
+        Language::French => "Rien à payer pour cette personne ici.",
+        Language::Swahili => "Hakuna cha kulipa kwa mtu huyu hapa.",
+        Language::Arabic => "لا يوجد ما يُدفع لهذا الشخص هنا.",
+    }
+}
+
+fn history_totals(lang: Language, entries: usize, pending: usize) -> String {
+    match lang {
+        Language::English => format!("{entries} entries · {pending} pending"),
+        Language::French => format!("{entries} opérations · {pending} en attente"),
+        Language::Swahili => format!("Rekodi {entries} · {pending} zinasubiri"),
+        Language::Arabic => format!("{entries} عملية · {pending} قيد الانتظار"),
+    }
+}
+
+/// A roster photo (JPEG or PNG bytes) as pixels for the identity check.
+pub fn decode_photo(bytes: &[u8]) -> Option<Photo> {
+    let image = image::load_from_memory(bytes).ok()?.to_rgb8();
+    Some(SharedPixelBuffer::clone_from_slice(image.as_raw(), image.width(), image.height()))
+}

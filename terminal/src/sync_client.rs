@@ -1,0 +1,386 @@
+//! One sync round with the server: upload the unconfirmed part of the
+//! device log in batches, then pull what changed (documents, balances).
+//!
+//! Every request after enrolment is signed with the device key (RFC 9421 via
+//! `http_signature::sign`); bodies are CBOR. Upload is idempotent on the
+//! server by `(device, seq)`, so an unknown outcome (a timeout after the
+//! request left) is simply resolved by the next round re-sending the same
+//! entries. Documents are applied only after `RootSigned::open` against the
+//! enrolled root key, and only if newer than what the terminal holds.
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use lastmile_shared::envelope::EnvelopeError;
+use lastmile_shared::http_signature;
+use lastmile_shared::id::KeyId;
+use lastmile_shared::sync::{
+    self, CONTENT_TYPE, EnrollRequest, EnrollResponse, EntryOutcome, Problem, PullRequest,
+    PullResponse, UPLOAD_ENTRIES_MAX, UploadRequest, UploadResponse,
+};
+use rand_core::{OsRng, RngCore};
+use rusqlite::{TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_bytes::ByteBuf;
+
+use crate::device_log;
+use crate::enrolment::{self, DocumentKind};
+use crate::error::Error;
+use crate::redemption::voucher_key;
+use crate::terminal::Terminal;
+
+/// Route of the enrolment request.
+pub const ROUTE_ENROLL: &str = "/v1/terminal/enroll";
+/// Route of the log upload.
+pub const ROUTE_UPLOAD: &str = "/v1/terminal/upload";
+/// Route of the pull.
+pub const ROUTE_PULL: &str = "/v1/terminal/pull";
+/// Longest wait to open a connection.
+pub const SYNC_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Longest wait for a whole request and its answer.
+pub const SYNC_REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// Attempts per request (transport failures and 5xx answers are retried).
+pub const SYNC_ATTEMPTS_MAX: u32 = 3;
+/// Wait before the first retry; doubled for each further one.
+pub const SYNC_RETRY_BACKOFF_MS: u64 = 500;
+/// Largest answer read: a pull may carry a roster of up to
+/// `ENVELOPE_BYTES_MAX` plus the other documents.
+pub const SYNC_RESPONSE_BYTES_MAX: u64 = 40 * 1024 * 1024;
+/// Most upload batches per round, so a round always ends.
+pub const UPLOAD_BATCHES_PER_ROUND_MAX: usize = 100;
+/// Random bytes in a request signature's nonce.
+const NONCE_BYTES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the server address {0:?} is not a valid http:// or https:// URL")]
+    BadUrl(String),
+    #[error("this terminal was provisioned offline and has no server; it cannot sync")]
+    NoServer,
+    #[error("could not reach the server at {url}: {reason}; check the network and try again")]
+    Unreachable { url: String, reason: String },
+    #[error("the server refused the request (HTTP {status}, {code}): {detail}")]
+    Refused {
+        status: u16,
+        code: String,
+        detail: String,
+    },
+    #[error("the server's answer could not be read: {0}")]
+    BadResponse(String),
+    #[error(
+        "the server acknowledged sequence {acknowledged}, but this terminal's log ends at {head}"
+    )]
+    AckBeyondHead { acknowledged: u64, head: u64 },
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// Entries sent (including re-sent ones).
+    pub uploaded: u64,
+    /// Every entry at or below this sequence is now confirmed.
+    pub acknowledged_seq: u64,
+    /// Entries that became confirmed in this round.
+    pub newly_confirmed: u64,
+    /// Entries the server stored but flagged as double spends: (seq, case).
+    pub double_spends: Vec<(u64, u64)>,
+    /// Documents that were updated ("trust list", "roster", ...).
+    pub updated: Vec<&'static str>,
+    /// Documents the server sent that were refused, and why.
+    pub refused: Vec<String>,
+    /// Voucher balance updates applied.
+    pub balances: usize,
+    pub server_time: i64,
+}
+
+/// The one HTTP client setup for talking to the sync server.
+pub(crate) struct HttpClient {
+    agent: ureq::Agent,
+    base_url: String,
+    base_path: String,
+}
+
+/// Who signs a request.
+struct RequestSigner<'a> {
+    kid: &'a KeyId,
+    key: &'a SigningKey,
+    now: i64,
+}
+
+impl HttpClient {
+    pub fn new(base_url: &str) -> Result<Self, SyncError> {
+        let base_url = base_url.trim().trim_end_matches('/').to_owned();
+        let uri: ureq::http::Uri = base_url
+            .parse()
+            .map_err(|_| SyncError::BadUrl(base_url.clone()))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(SyncError::BadUrl(base_url));
+        }
+        let base_path = uri.path().trim_end_matches('/').to_owned();
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_millis(SYNC_CONNECT_TIMEOUT_MS)))
+            .timeout_global(Some(Duration::from_millis(SYNC_REQUEST_TIMEOUT_MS)))
+            .http_status_as_error(false)
+            .build();
+        Ok(Self {
+            agent: ureq::Agent::new_with_config(config),
+            base_url,
+            base_path,
+        })
+    }
+
+    /// Posts a CBOR message and decodes the CBOR answer. Retries transport
+    /// failures and 5xx answers up to `attempts` times with back-off.
+    fn post<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        route: &str,
+        message: &Q,
+        signer: Option<RequestSigner<'_>>,
+        attempts: u32,
+    ) -> Result<A, SyncError> {
+        let body = sync::to_cbor(message);
+        let url = format!("{}{route}", self.base_url);
+        let path = format!("{}{route}", self.base_path);
+        let mut backoff_ms = SYNC_RETRY_BACKOFF_MS;
+        let mut attempt = 1;
+        loop {
+            let mut request = self
+                .agent
+                .post(&url)
+                .header("content-type", CONTENT_TYPE)
+                .header("accept", CONTENT_TYPE);
+            if let Some(signer) = &signer {
+                // A fresh nonce per attempt: the server rejects replays.
+                let mut nonce = [0u8; NONCE_BYTES];
+                OsRng.fill_bytes(&mut nonce);
+                let headers = http_signature::sign(
+                    "POST",
+                    &path,
+                    &body,
+                    signer.kid,
+                    signer.key,
+                    signer.now,
+                    &hex::encode(nonce),
+                );
+                request = request
+                    .header("content-digest", headers.content_digest)
+                    .header("signature-input", headers.signature_input)
+                    .header("signature", headers.signature);
+            }
+            let outcome = request.send(&body[..]);
+            let retryable = match outcome {
+                Ok(mut response) => {
+                    let status = response.status().as_u16();
+                    let bytes = response
+                        .body_mut()
+                        .with_config()
+                        .limit(SYNC_RESPONSE_BYTES_MAX)
+                        .read_to_vec();
+                    match (status, bytes) {
+                        (200..=299, Ok(bytes)) => {
+                            return sync::from_cbor(&bytes)
+                                .map_err(|e: EnvelopeError| SyncError::BadResponse(e.to_string()));
+                        }
+                        (200..=299, Err(e)) => SyncError::Unreachable {
+                            url: url.clone(),
+                            reason: e.to_string(),
+                        },
+                        (status, bytes) => {
+                            let problem: Option<Problem> =
+                                bytes.ok().and_then(|b| sync::from_cbor(&b).ok());
+                            let (code, detail) = problem.map_or_else(
+                                || ("http_error".to_owned(), "no details".to_owned()),
+                                |p| (p.code, p.detail),
+                            );
+                            let error = SyncError::Refused {
+                                status,
+                                code,
+                                detail,
+                            };
+                            if status < 500 {
+                                return Err(error);
+                            }
+                            error
+                        }
+                    }
+                }
+                Err(e) => SyncError::Unreachable {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                },
+            };
+            if attempt >= attempts {
+                return Err(retryable);
+            }
+            std::thread::sleep(Duration::from_millis(backoff_ms));
+            backoff_ms = backoff_ms.saturating_mul(2);
+            attempt += 1;
+        }
+    }
+}
+
+/// Sends the enrolment request once: a one-time code must not be retried
+/// blindly, since a lost answer would leave it spent.
+pub(crate) fn enroll(client: &HttpClient, request: &EnrollRequest) -> Result<EnrollResponse, Error> {
+    Ok(client.post(ROUTE_ENROLL, request, None, 1)?)
+}
+
+/// Marks entries up to `acknowledged` confirmed and moves their amounts from
+/// pending to confirmed. Returns how many entries became confirmed.
+fn apply_acknowledgement(tx: &rusqlite::Transaction<'_>, acknowledged: u64) -> Result<u64, Error> {
+    let held = device_log::acknowledged_seq(tx)?;
+    let head = device_log::head(tx)?.seq;
+    if acknowledged > head {
+        return Err(SyncError::AckBeyondHead { acknowledged, head }.into());
+    }
+    // A server that reports less than it once acknowledged (a restored
+    // backup) cannot un-confirm entries: keep the higher mark.
+    if acknowledged <= held {
+        return Ok(0);
+    }
+    tx.execute(
+        "UPDATE credentials
+         SET local_pending_minor = local_pending_minor - moved.amount,
+             local_confirmed_minor = local_confirmed_minor + moved.amount
+         FROM (SELECT credential, sum(amount_minor) AS amount FROM log_entries
+               WHERE seq > ?1 AND seq <= ?2 AND credential IS NOT NULL
+               GROUP BY credential) AS moved
+         WHERE credentials.credential = moved.credential",
+        params![held, acknowledged],
+    )?;
+    tx.execute(
+        "UPDATE sync_state SET acknowledged_seq = ?1 WHERE id = 1",
+        [acknowledged],
+    )?;
+    Ok(acknowledged - held)
+}
+
+impl Terminal {
+    /// Runs one sync round: upload, then pull. On failure the error is
+    /// recorded for `status` and returned; nothing already confirmed or
+    /// stored is undone.
+    pub fn sync(&mut self) -> Result<SyncReport, Error> {
+        let now = self.clock.now();
+        let result = self.sync_round(now);
+        let error = result.as_ref().err().map(ToString::to_string);
+        self.conn.execute(
+            "UPDATE sync_state SET last_attempt_at = ?1, last_error = ?2 WHERE id = 1",
+            params![now, error],
+        )?;
+        result
+    }
+
+    fn sync_round(&mut self, now: i64) -> Result<SyncReport, Error> {
+        let (Some(enrolment), Some(key)) = (&self.enrolment, &self.key) else {
+            return Err(Error::NotEnrolled);
+        };
+        let conn = &mut self.conn;
+        let documents = &mut self.documents;
+        let url = enrolment.server_url.as_deref().ok_or(SyncError::NoServer)?;
+        let client = HttpClient::new(url)?;
+        let mut report = SyncReport::default();
+        for _ in 0..UPLOAD_BATCHES_PER_ROUND_MAX {
+            let held = device_log::acknowledged_seq(conn)?;
+            let mut statement = conn.prepare_cached(
+                "SELECT bytes FROM log_entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let entries: Vec<ByteBuf> = statement
+                .query_map(params![held, UPLOAD_ENTRIES_MAX], |r| {
+                    r.get::<_, Vec<u8>>(0).map(ByteBuf::from)
+                })?
+                .collect::<Result<_, _>>()?;
+            drop(statement);
+            if entries.is_empty() {
+                break;
+            }
+            report.uploaded += entries.len() as u64;
+            let signer = RequestSigner {
+                kid: &enrolment.device_kid,
+                key: key.signing(),
+                now,
+            };
+            let answer: UploadResponse = client.post(
+                ROUTE_UPLOAD,
+                &UploadRequest { entries },
+                Some(signer),
+                SYNC_ATTEMPTS_MAX,
+            )?;
+            report
+                .double_spends
+                .extend(answer.outcomes.iter().filter_map(|o| match o {
+                    EntryOutcome::DoubleSpend { seq, case } => Some((*seq, *case)),
+                    _ => None,
+                }));
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            report.newly_confirmed += apply_acknowledgement(&tx, answer.acknowledged_seq)?;
+            tx.commit()?;
+            if answer.acknowledged_seq <= held {
+                return Err(SyncError::BadResponse(format!(
+                    "the upload was answered but nothing after sequence {held} was acknowledged"
+                ))
+                .into());
+            }
+        }
+        let balances_cursor: u64 = conn.query_row(
+            "SELECT balances_cursor FROM sync_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        let pull = PullRequest {
+            cursor: documents.cursor(balances_cursor),
+        };
+        let signer = RequestSigner {
+            kid: &enrolment.device_kid,
+            key: key.signing(),
+            now,
+        };
+        let answer: PullResponse = client.post(ROUTE_PULL, &pull, Some(signer), SYNC_ATTEMPTS_MAX)?;
+        report.server_time = answer.server_time;
+        let offered = [
+            (DocumentKind::TrustList, &answer.trust_list),
+            (DocumentKind::Revocations, &answer.revocations),
+            (DocumentKind::Roster, &answer.roster),
+            (DocumentKind::Policy, &answer.policy),
+        ];
+        let mut accepted = Vec::new();
+        for (kind, bytes) in offered {
+            let Some(bytes) = bytes else { continue };
+            match enrolment::verify(kind, bytes, enrolment, documents.held_version(kind)) {
+                Ok(document) => accepted.push((kind, document, bytes)),
+                Err(error) => report.refused.push(error.to_string()),
+            }
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (_, document, bytes) in &accepted {
+            enrolment::store_document(&tx, document, bytes, now)?;
+        }
+        for balance in &answer.balances {
+            tx.execute(
+                "INSERT INTO credentials (credential, currency, server_redeemed_minor)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (credential) DO UPDATE SET server_redeemed_minor = excluded.server_redeemed_minor
+                 WHERE credentials.currency = excluded.currency",
+                params![
+                    voucher_key(&balance.voucher),
+                    balance.redeemed.currency.code(),
+                    balance.redeemed.minor.max(0)
+                ],
+            )?;
+        }
+        report.balances = answer.balances.len();
+        report.newly_confirmed += apply_acknowledgement(&tx, answer.acknowledged_seq)?;
+        tx.execute(
+            "UPDATE sync_state SET last_sync_at = ?1, balances_cursor = max(balances_cursor, ?2)
+             WHERE id = 1",
+            params![now, answer.balances_cursor],
+        )?;
+        report.acknowledged_seq = device_log::acknowledged_seq(&tx)?;
+        tx.commit()?;
+        for (kind, document, _) in accepted {
+            report.updated.push(kind.what());
+            documents.install(document);
+        }
+        Ok(report)
+    }
+}

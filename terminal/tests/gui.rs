@@ -1,0 +1,205 @@
+//! The touch interface, driven through its real `.slint` components
+//! (Slint's testing backend) over a real engine and store: redemption,
+//! rejection, partial redemption, paper-out and reprint, ID redemption,
+//! and a cash payout with float open and close.
+
+#[path = "support/gui.rs"]
+mod support;
+
+use lastmile_terminal::gui::{PrintStatus, Screen, VerdictKind};
+use slint::Model;
+use support::App;
+
+#[test]
+fn full_redemption_records_prints_and_shows_pending() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.scan(&app.demo.vouchers.good.clone());
+    assert_eq!(app.screen(), Screen::Verdict);
+    let verdict = app.window.get_verdict();
+    assert_eq!(verdict.kind, VerdictKind::Good);
+    assert_eq!(verdict.amount, "KES 1,250.00");
+    assert!(verdict.can_redeem && verdict.can_redeem_part);
+    assert!(app.has("Good voucher. You can redeem it."), "the reason is shown in plain words");
+
+    app.tap("Redeem KES 1,250.00");
+    assert_eq!(app.screen(), Screen::Confirm);
+    assert_eq!(app.window.get_confirmation().amount, "KES 1,250.00");
+    assert_eq!(app.window.get_confirmation().remaining_after, "KES 0.00");
+    app.tap("Confirm payment");
+
+    assert_eq!(app.screen(), Screen::Receipt);
+    let receipt = app.window.get_receipt();
+    assert_eq!(receipt.status, PrintStatus::Printed);
+    assert!(receipt.pending, "accepted offline: pending until a sync confirms it");
+    assert_eq!(app.printed.lock().unwrap().len(), 1);
+    assert_eq!(app.window.get_sync().pending_count, 1);
+
+    // The same voucher again: fully used now, refused in red.
+    app.tap("Next customer");
+    app.scan(&app.demo.vouchers.good.clone());
+    let verdict = app.window.get_verdict();
+    assert_eq!(verdict.kind, VerdictKind::Bad);
+    assert_eq!(verdict.reason_code, "already_redeemed");
+    assert!(app.has("This voucher has already been used in full."));
+}
+
+#[test]
+fn rejections_are_red_or_amber_with_the_reason_in_plain_words() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+
+    app.scan(&app.demo.vouchers.revoked.clone());
+    let verdict = app.window.get_verdict();
+    assert_eq!((verdict.kind, verdict.reason_code.as_str()), (VerdictKind::Bad, "revoked"));
+    assert!(!verdict.can_redeem);
+    assert!(app.has("This voucher was cancelled by the programme. Do not accept it."));
+
+    app.scan(&app.demo.vouchers.expired.clone());
+    assert_eq!(app.window.get_verdict().kind, VerdictKind::Bad);
+
+    app.scan(&app.demo.vouchers.other_shop.clone());
+    assert_eq!(app.window.get_verdict().reason_code, "wrong_merchant");
+
+    // A voucher for a named person is amber: scan their ID card first.
+    app.scan(&app.demo.vouchers.named.clone());
+    let verdict = app.window.get_verdict();
+    assert_eq!((verdict.kind, verdict.reason_code.as_str()), (VerdictKind::Warn, "identity_check_required"));
+
+    // A forged code: red, with the engine's own message, and nothing recorded.
+    app.scan(&app.demo.vouchers.forged.clone());
+    assert_eq!(app.window.get_verdict().kind, VerdictKind::Bad);
+    assert!(!app.window.get_verdict().reason_arg.is_empty());
+    assert_eq!(app.window.get_sync().pending_count, 0);
+
+    // "Scan again" goes back to scanning.
+    app.tap("Scan again");
+    assert_eq!(app.screen(), Screen::Scan);
+}
+
+#[test]
+fn partial_redemption_then_paper_out_retry_and_balance() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.scan(&app.demo.vouchers.good.clone());
+    app.tap("Part amount");
+    assert_eq!(app.screen(), Screen::Amount);
+    assert!(!app.window.get_amount_valid());
+    app.type_digits("500");
+    assert_eq!(app.window.get_amount_display(), "KES 500");
+    assert!(app.window.get_amount_valid());
+    app.tap("Continue");
+
+    assert_eq!(app.screen(), Screen::Confirm);
+    assert_eq!(app.window.get_confirmation().amount, "KES 500.00");
+    assert_eq!(app.window.get_confirmation().remaining_after, "KES 750.00");
+
+    app.paper_out.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.tap("Confirm payment");
+    assert_eq!(app.screen(), Screen::Receipt);
+    assert_eq!(app.window.get_receipt().status, PrintStatus::PaperOut);
+    assert!(app.has("PAPER OUT"));
+    assert_eq!(app.window.get_sync().pending_count, 1, "the payment is saved even without paper");
+
+    app.paper_out.store(false, std::sync::atomic::Ordering::SeqCst);
+    app.tap("Retry");
+    assert_eq!(app.window.get_receipt().status, PrintStatus::Printed);
+    app.tap("Reprint");
+    assert_eq!(app.printed.lock().unwrap().len(), 2);
+
+    // More than is left is refused by the engine and sent back to the amount screen.
+    app.tap("Next customer");
+    app.scan(&app.demo.vouchers.good.clone());
+    assert_eq!(app.window.get_verdict().amount, "KES 750.00");
+    app.tap("Part amount");
+    app.type_digits("900");
+    app.tap("Continue");
+    app.tap("Confirm payment");
+    assert_eq!(app.screen(), Screen::Amount);
+    assert!(!app.window.get_amount_error().is_empty());
+}
+
+#[test]
+fn id_card_redemption_shows_the_person_and_their_entitlements() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.scan(app.demo.id_with_entitlement);
+    assert_eq!(app.screen(), Screen::IdRedemption);
+    assert_eq!(app.window.get_person().name, "Amina Wanjiru");
+    assert!(app.window.get_person().has_photo);
+    let food = app.window.get_entitlements().iter().find(|e| e.id == "food-05-amina-w").expect("merchant entitlement");
+    assert_eq!(food.remaining, "KES 3,000.00");
+    app.window.invoke_entitlement_chosen(food.id.clone());
+    // A partial entitlement asks how much.
+    assert_eq!(app.screen(), Screen::Amount);
+    app.type_digits("1000");
+    app.tap("Continue");
+    app.tap("Confirm payment");
+    assert_eq!(app.screen(), Screen::Receipt);
+    assert_eq!(app.window.get_receipt().remaining_after, "KES 2,000.00");
+}
+
+#[test]
+fn cash_payout_with_float_open_and_close() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.tap("Cash payout");
+    assert_eq!(app.screen(), Screen::CashList);
+    assert_eq!(app.window.get_cash_rows().row_count(), 6);
+    assert!(!app.window.get_cash_float().open);
+
+    app.tap("Open float");
+    assert_eq!(app.screen(), Screen::CashFloat);
+    app.type_digits("10000");
+    app.tap("Open float");
+    assert_eq!(app.screen(), Screen::CashList);
+    assert!(app.window.get_cash_float().open);
+    assert_eq!(app.window.get_cash_float().expected, "KES 10,000.00");
+
+    // Search, pick Joseph, check identity with name and photo, pay.
+    app.window.set_cash_search("otieno".into());
+    app.window.invoke_cash_search_edited("otieno".into());
+    assert_eq!(app.window.get_cash_rows().row_count(), 1);
+    app.tap("Joseph Otieno, KES 2,500.00");
+    assert_eq!(app.screen(), Screen::CashPerson);
+    assert_eq!(app.window.get_person().name, "Joseph Otieno");
+    assert!(app.window.get_person().has_photo);
+    app.tap("Match — pay KES 2,500.00");
+    assert_eq!(app.screen(), Screen::Receipt);
+    assert_eq!(app.window.get_receipt().amount, "KES 2,500.00");
+
+    app.tap("Next customer");
+    assert_eq!(app.screen(), Screen::CashList);
+    let joseph = app.window.get_cash_rows().iter().find(|r| r.name == "Joseph Otieno").unwrap();
+    assert!(joseph.paid);
+    assert_eq!(app.window.get_cash_float().expected, "KES 7,500.00");
+
+    // Paying him twice is impossible: the engine refuses, the screen says why.
+    app.window.invoke_cash_selected(joseph.id.clone());
+    assert!(app.has("Already paid. Do not pay twice."));
+
+    // Close the float: counted 7,400 against 7,500 expected is 100 short.
+    app.window.invoke_navigate(Screen::CashFloat);
+    app.type_digits("7400");
+    app.tap("Close float with this count");
+    let float = app.window.get_cash_float();
+    assert!(float.closed);
+    assert_eq!(float.variance, "KES -100.00");
+    assert_eq!(float.variance_kind, VerdictKind::Bad);
+}
+
+#[test]
+fn language_switch_reformats_amounts_and_mirrors_arabic() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.scan(&app.demo.vouchers.good.clone());
+    app.controller.language_chosen("fr");
+    assert_eq!(app.window.get_verdict().amount, "1\u{202F}250,00\u{00A0}KES");
+    assert!(app.has("Bon valide. Vous pouvez l'encaisser."));
+    app.controller.language_chosen("ar");
+    assert!(app.window.get_rtl());
+    assert!(app.has("قسيمة صالحة. يمكنك صرفها."));
+    app.controller.language_chosen("sw");
+    assert!(!app.window.get_rtl());
+    assert!(app.has("Vocha ni halali. Unaweza kuitumia."));
+}

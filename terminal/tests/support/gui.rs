@@ -1,0 +1,114 @@
+//! Drives the real Slint window headless (Slint's testing backend with the
+//! software renderer) over a real engine: a demo terminal provisioned in a
+//! temporary directory, with a fixed clock. Engine and printer jobs run
+//! inline, so each click's result is on screen when the click returns.
+
+#![allow(dead_code)]
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use i_slint_backend_testing::ElementHandle;
+use lastmile_terminal::ManualClock;
+use lastmile_terminal::gui::controller::Controller;
+use lastmile_terminal::gui::demo::{self, DEMO_NOW, Demo};
+use lastmile_terminal::gui::engine::Engine;
+use lastmile_terminal::gui::prefs::Prefs;
+use lastmile_terminal::gui::printing::{ReceiptPrinter, SimulatedPrinter};
+use lastmile_terminal::gui::worker::Worker;
+use lastmile_terminal::gui::{AppWindow, Screen};
+use slint::ComponentHandle;
+
+/// Installs the testing backend (software renderer) for this test thread.
+pub fn init_backend() {
+    let _ = slint::platform::set_platform(Box::new(i_slint_backend_testing::TestingBackend::new(
+        i_slint_backend_testing::TestingBackendOptions {
+            mock_time: true,
+            threading: false,
+            renderer_name: Some("software".into()),
+        },
+    )));
+}
+
+pub struct App {
+    pub window: AppWindow,
+    pub controller: Rc<Controller>,
+    pub demo: Demo,
+    pub paper_out: Arc<AtomicBool>,
+    pub printed: Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+    pub clock: ManualClock,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    pub fn start(width: f32, height: f32, language: &str) -> App {
+        init_backend();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let clock = ManualClock::new(DEMO_NOW);
+        let (terminal, demo) = demo::open(dir.path(), Arc::new(clock.clone())).expect("demo terminal");
+        let window = AppWindow::new().expect("window");
+        window.window().set_size(slint::LogicalSize::new(width, height));
+        window.show().expect("show");
+        let printer = SimulatedPrinter::new();
+        let paper_out = printer.paper_out.clone();
+        let printed = printer.printed.clone();
+        let prefs = Prefs { language: language.to_owned(), ..Prefs::default() };
+        let controller = Controller::attach(
+            &window,
+            Worker::inline(Box::new(terminal) as Box<dyn Engine>),
+            Worker::inline(Box::new(printer) as Box<dyn ReceiptPrinter>),
+            prefs,
+            None,
+        );
+        App { window, controller, demo, paper_out, printed, clock, _dir: dir }
+    }
+
+    /// The first element whose accessible label is `label` (a button, a key, a list row).
+    pub fn find(&self, label: &str) -> ElementHandle {
+        ElementHandle::find_by_accessible_label(&self.window, label)
+            .next()
+            .unwrap_or_else(|| panic!("no element labelled {label:?} on screen {:?}", self.window.get_screen()))
+    }
+
+    pub fn has(&self, label: &str) -> bool {
+        ElementHandle::find_by_accessible_label(&self.window, label).next().is_some()
+    }
+
+    /// Presses the element labelled `label`, as a touch or Enter would.
+    pub fn tap(&self, label: &str) {
+        self.find(label).invoke_accessible_default_action();
+    }
+
+    pub fn type_digits(&self, digits: &str) {
+        for d in digits.chars() {
+            self.tap(&d.to_string());
+        }
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.window.get_screen()
+    }
+
+    pub fn login(&self) {
+        assert_eq!(self.screen(), Screen::Login);
+        self.type_digits(self.demo.operator_pin);
+        self.tap("OK");
+        assert_eq!(self.screen(), Screen::Home, "login failed: {}", self.window.get_login_error());
+    }
+
+    /// Goes to the scan screen and types `code` into the manual entry, then "Check".
+    pub fn scan(&self, code: &str) {
+        if self.screen() != Screen::Scan {
+            self.window.invoke_navigate(Screen::Scan);
+        }
+        self.window.set_manual_code(code.into());
+        self.tap("Check");
+    }
+
+    pub fn snapshot(&self, path: &std::path::Path) {
+        let shot = self.window.window().take_snapshot().expect("snapshot");
+        image::save_buffer(path, shot.as_bytes(), shot.width(), shot.height(), image::ExtendedColorType::Rgba8)
+            .expect("write png");
+    }
+}
