@@ -23,7 +23,10 @@ use lastmile_terminal::{ManualClock, Terminal};
 use rusqlite::params;
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -52,7 +55,11 @@ fn main() {
     let db = dir.path().join("terminal.sqlite3");
     let mut conn = rusqlite::Connection::open(&db).unwrap();
     let bytes: Vec<u8> = conn
-        .query_row("SELECT bytes FROM log_entries WHERE seq = ?1", [template.seq], |r| r.get(0))
+        .query_row(
+            "SELECT bytes FROM log_entries WHERE seq = ?1",
+            [template.seq],
+            |r| r.get(0),
+        )
         .unwrap();
     let tx = conn.transaction().unwrap();
     {
@@ -72,25 +79,52 @@ fn main() {
             let mut hash = [0u8; 32];
             hash[..8].copy_from_slice(&seq.to_le_bytes());
             let credential = format!("voucher:V-PAST-{n:08}");
-            entry.execute(params![seq, hash.as_slice(), bytes, T0 - DAY + n / 100, credential]).unwrap();
+            entry
+                .execute(params![
+                    seq,
+                    hash.as_slice(),
+                    bytes,
+                    T0 - DAY + n / 100,
+                    credential
+                ])
+                .unwrap();
             balance.execute([&credential]).unwrap();
         }
     }
-    tx.execute("UPDATE sync_state SET acknowledged_seq = ?1", [past as i64 + 1]).unwrap();
+    tx.execute(
+        "UPDATE sync_state SET acknowledged_seq = ?1",
+        [past as i64 + 1],
+    )
+    .unwrap();
     tx.commit().unwrap();
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
     drop(conn);
-    println!("pre-filled {past} past redemptions in {:.1?}", started.elapsed());
+    println!(
+        "pre-filled {past} past redemptions in {:.1?}",
+        started.elapsed()
+    );
 
     let mut terminal = Terminal::open(dir.path(), Arc::new(clock)).unwrap();
     let texts: Vec<String> = (0..samples)
-        .map(|i| voucher(&format!("V-BENCH-{i:06}"), 2_500, RedemptionMode::SingleUse, T0))
+        .map(|i| {
+            voucher(
+                &format!("V-BENCH-{i:06}"),
+                2_500,
+                RedemptionMode::SingleUse,
+                T0,
+            )
+        })
         .collect();
     let mut times = Vec::with_capacity(samples);
     for qr in &texts {
         let start = Instant::now();
         terminal
-            .redeem_voucher(&VoucherRequest { qr, amount: None, id_card: None })
+            .redeem_voucher(&VoucherRequest {
+                qr,
+                amount: None,
+                id_card: None,
+            })
             .unwrap();
         times.push(start.elapsed());
     }

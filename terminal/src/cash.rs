@@ -77,10 +77,17 @@ fn money(minor: i64, currency: &str) -> Result<Money, Error> {
     Ok(Money::new(minor, currency))
 }
 
+/// How a session was closed: log entry, time, counted cash (minor units).
+struct Closed {
+    seq: u64,
+    at: i64,
+    counted_minor: i64,
+}
+
 fn load_session(
     conn: &Connection,
     which: Option<u64>,
-) -> Result<Option<(CashSession, Option<(u64, i64, i64)>)>, Error> {
+) -> Result<Option<(CashSession, Option<Closed>)>, Error> {
     let sql = "SELECT session, operator, opened_at, currency, float_minor, paid_minor, payouts,
                       closed_seq, closed_at, counted_minor
                FROM cash_sessions WHERE (?1 IS NULL AND closed_seq IS NULL) OR session = ?1";
@@ -100,13 +107,27 @@ fn load_session(
             ))
         })
         .optional()?;
-    let Some((session, operator, opened_at, currency, float, paid, payouts, closed_seq, closed_at, counted)) =
-        row
+    let Some((
+        session,
+        operator,
+        opened_at,
+        currency,
+        float,
+        paid,
+        payouts,
+        closed_seq,
+        closed_at,
+        counted,
+    )) = row
     else {
         return Ok(None);
     };
     let closed = match (closed_seq, closed_at, counted) {
-        (Some(seq), Some(at), Some(counted)) => Some((seq, at, counted)),
+        (Some(seq), Some(at), Some(counted_minor)) => Some(Closed {
+            seq,
+            at,
+            counted_minor,
+        }),
         _ => None,
     };
     Ok(Some((
@@ -129,7 +150,10 @@ impl CashReport {
         let m = |money: &Money| money.display_grouped(',', '.');
         let line = |label: &str, value: &str| {
             let used = label.chars().count() + value.chars().count();
-            format!("{label}{}{value}", " ".repeat(columns.saturating_sub(used).max(1)))
+            format!(
+                "{label}{}{value}",
+                " ".repeat(columns.saturating_sub(used).max(1))
+            )
         };
         let rule = "-".repeat(columns);
         let s = &self.session;
@@ -217,7 +241,11 @@ impl Terminal {
         let roster = ready.roster.ok_or(Error::NotProvisioned("roster"))?;
         let mut lines = Vec::new();
         for person in &roster.people {
-            for entitlement in person.entitlements.iter().filter(|e| e.delivery == Delivery::Cash) {
+            for entitlement in person
+                .entitlements
+                .iter()
+                .filter(|e| e.delivery == Delivery::Cash)
+            {
                 let state = credential_state(conn, &entitlement_key(&entitlement.id), false)?;
                 let currency = entitlement.value.currency;
                 let redeemed = state.redeemed_minor.min(entitlement.value.minor);
@@ -247,7 +275,11 @@ impl Terminal {
     }
 
     /// Pays a cash entitlement in full from the open session.
-    pub fn pay_cash(&mut self, id: IdInput<'_>, entitlement: &EntitlementId) -> Result<Receipt, Error> {
+    pub fn pay_cash(
+        &mut self,
+        id: IdInput<'_>,
+        entitlement: &EntitlementId,
+    ) -> Result<Receipt, Error> {
         let now = self.clock.now();
         let (conn, ready) = self.ready()?;
         let (_, identity, person) = redemption::identify(&ready, id, now)?;
@@ -353,8 +385,13 @@ impl Terminal {
 
     /// The end-of-day report of a closed session.
     pub fn cash_report(&self, session: u64) -> Result<CashReport, Error> {
-        let (open, closed) = load_session(&self.conn, Some(session))?.ok_or(Error::NoCashSession)?;
-        let (closed_seq, closed_at, counted_minor) = closed.ok_or(Error::CashSessionOpen(session))?;
+        let (open, closed) =
+            load_session(&self.conn, Some(session))?.ok_or(Error::NoCashSession)?;
+        let Closed {
+            seq: closed_seq,
+            at: closed_at,
+            counted_minor,
+        } = closed.ok_or(Error::CashSessionOpen(session))?;
         let currency = open.float.currency;
         let mut statement = self.conn.prepare(
             "SELECT seq, entitlement, beneficiary, amount_minor FROM cash_payouts

@@ -81,9 +81,7 @@ impl DeviceKey {
         match linked {
             Ok(()) => {
                 if let Some(dir) = path.parent() {
-                    fs::File::open(dir)
-                        .and_then(|d| d.sync_all())
-                        .map_err(io)?;
+                    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
                 }
                 Ok(Self { signing })
             }
@@ -112,9 +110,12 @@ impl DeviceKey {
             .read_to_end(&mut bytes)
             .map_err(io)?;
         let seed: [u8; KEY_FILE_BYTES] =
-            bytes.as_slice().try_into().map_err(|_| DeviceKeyError::Damaged {
-                path: path.to_owned(),
-            })?;
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| DeviceKeyError::Damaged {
+                    path: path.to_owned(),
+                })?;
         Ok(Self {
             signing: SigningKey::from_bytes(&seed),
         })

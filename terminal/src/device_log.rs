@@ -152,12 +152,13 @@ impl Terminal {
             })
             .optional()?
             .ok_or(Error::NoSuchEntry(seq))?;
-        let signed = SignedEntry::open(&bytes, &enrolment.device_kid, &key.public()).map_err(
-            |e| Error::LogDamaged {
-                seq,
-                reason: e.to_string(),
-            },
-        )?;
+        let signed =
+            SignedEntry::open(&bytes, &enrolment.device_kid, &key.public()).map_err(|e| {
+                Error::LogDamaged {
+                    seq,
+                    reason: e.to_string(),
+                }
+            })?;
         Ok(LoggedEntry {
             entry: signed.entry,
             hash: signed.hash,
@@ -206,12 +207,11 @@ impl Terminal {
                 }
             };
             for (seq, hash, bytes) in &rows {
-                let (_, entry) = SignedEntry::parse_unverified(bytes).map_err(|e| {
-                    Error::LogDamaged {
+                let (_, entry) =
+                    SignedEntry::parse_unverified(bytes).map_err(|e| Error::LogDamaged {
                         seq: *seq,
                         reason: e.to_string(),
-                    }
-                })?;
+                    })?;
                 if entry.seq != *seq || EntryHash::of(bytes).0.as_slice() != hash.as_slice() {
                     return Err(Error::LogDamaged {
                         seq: *seq,
@@ -233,9 +233,9 @@ impl Terminal {
     /// number of entries written.
     pub fn export_log(&self, out: &mut dyn Write) -> Result<u64, Error> {
         let acknowledged = acknowledged_seq(&self.conn)?;
-        let mut statement = self.conn.prepare(
-            "SELECT seq, bytes FROM log_entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
+        let mut statement = self
+            .conn
+            .prepare("SELECT seq, bytes FROM log_entries WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
         let mut after = 0u64;
         loop {
             let rows: Vec<(u64, Vec<u8>)> = statement

@@ -278,8 +278,17 @@ impl Enrolment {
                 },
             )
             .optional()?;
-        let Some((server_url, device, device_kid, device_pk, merchant, site, root_kid, root_pk, at)) =
-            row
+        let Some((
+            server_url,
+            device,
+            device_kid,
+            device_pk,
+            merchant,
+            site,
+            root_kid,
+            root_pk,
+            at,
+        )) = row
         else {
             return Ok(None);
         };
@@ -304,7 +313,8 @@ impl Enrolment {
             site: site.as_deref().map(SiteId::parse).transpose()?,
             root: RootKey {
                 kid: KeyId::parse(&root_kid)?,
-                key: envelope::verifying_key(&root_public_key).ok_or_else(|| damaged("root key"))?,
+                key: envelope::verifying_key(&root_public_key)
+                    .ok_or_else(|| damaged("root key"))?,
             },
             enrolled_at: at,
         }))
@@ -372,7 +382,12 @@ impl Terminal {
             (DocumentKind::TrustList, &bundle.trust_list),
             (DocumentKind::Policy, &bundle.policy),
         ];
-        documents.extend(bundle.revocations.iter().map(|b| (DocumentKind::Revocations, b)));
+        documents.extend(
+            bundle
+                .revocations
+                .iter()
+                .map(|b| (DocumentKind::Revocations, b)),
+        );
         documents.extend(bundle.roster.iter().map(|b| (DocumentKind::Roster, b)));
         let verified = documents
             .into_iter()

@@ -54,14 +54,19 @@ pub enum Error {
     #[error("only {available} is left in the cash float, but {needed} is to be paid")]
     FloatTooSmall { available: Money, needed: Money },
     #[error("the cash session is in {session}, but this payment is in {payment}")]
-    SessionCurrency { session: Currency, payment: Currency },
+    SessionCurrency {
+        session: Currency,
+        payment: Currency,
+    },
     #[error("the terminal handles several currencies ({0}); say which one")]
     CurrencyAmbiguous(String),
     #[error("no operator is logged in; log in with your operator id and PIN")]
     NotLoggedIn,
     #[error("wrong PIN; {attempts_left} attempt(s) left before the operator is locked")]
     WrongPin { attempts_left: u32 },
-    #[error("operator {operator} is locked after too many wrong PINs; try again in {minutes_left} minute(s)")]
+    #[error(
+        "operator {operator} is locked after too many wrong PINs; try again in {minutes_left} minute(s)"
+    )]
     LockedOut {
         operator: OperatorId,
         minutes_left: i64,

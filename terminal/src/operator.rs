@@ -44,7 +44,8 @@ pub struct OperatorInfo {
 }
 
 fn check_pin(pin: &str) -> Result<(), Error> {
-    if (PIN_DIGITS_MIN..=PIN_DIGITS_MAX).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit())
+    if (PIN_DIGITS_MIN..=PIN_DIGITS_MAX).contains(&pin.len())
+        && pin.bytes().all(|b| b.is_ascii_digit())
     {
         Ok(())
     } else {
@@ -218,7 +219,11 @@ impl Terminal {
             .conn
             .prepare("SELECT id, name, locked_until FROM operators ORDER BY id")?;
         let rows = statement.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })?;
         rows.map(|row| {
             let (id, name, locked_until) = row?;

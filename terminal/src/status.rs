@@ -104,7 +104,10 @@ impl Terminal {
                         limit.currency,
                     ),
                     unsynced_value_left: Money::new(
-                        limit.unsynced_value_max_minor.saturating_sub(pending).max(0),
+                        limit
+                            .unsynced_value_max_minor
+                            .saturating_sub(pending)
+                            .max(0),
                         limit.currency,
                     ),
                     unsynced_count_left: u64::from(limit.unsynced_count_max)

@@ -222,7 +222,10 @@ impl HttpClient {
 
 /// Sends the enrolment request once: a one-time code must not be retried
 /// blindly, since a lost answer would leave it spent.
-pub(crate) fn enroll(client: &HttpClient, request: &EnrollRequest) -> Result<EnrollResponse, Error> {
+pub(crate) fn enroll(
+    client: &HttpClient,
+    request: &EnrollRequest,
+) -> Result<EnrollResponse, Error> {
     Ok(client.post(ROUTE_ENROLL, request, None, 1)?)
 }
 
@@ -335,7 +338,8 @@ impl Terminal {
             key: key.signing(),
             now,
         };
-        let answer: PullResponse = client.post(ROUTE_PULL, &pull, Some(signer), SYNC_ATTEMPTS_MAX)?;
+        let answer: PullResponse =
+            client.post(ROUTE_PULL, &pull, Some(signer), SYNC_ATTEMPTS_MAX)?;
         report.server_time = answer.server_time;
         let offered = [
             (DocumentKind::TrustList, &answer.trust_list),

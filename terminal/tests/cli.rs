@@ -25,10 +25,29 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
 fn help_documents_subcommands_and_exit_codes() {
     let output = cli(std::path::Path::new("/nonexistent"), &["--help"]);
     let text = stdout(&output);
-    for needle in ["enroll", "redeem", "id-redeem", "cash", "sync", "status", "log", "receipt", "Exit status", "3  refused"] {
-        assert!(text.contains(needle), "{needle} missing from --help:\n{text}");
+    for needle in [
+        "enroll",
+        "redeem",
+        "id-redeem",
+        "cash",
+        "sync",
+        "status",
+        "log",
+        "receipt",
+        "Exit status",
+        "3  refused",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from --help:\n{text}"
+        );
     }
-    assert_eq!(cli(std::path::Path::new("/nonexistent"), &["redeem"]).status.code(), Some(2));
+    assert_eq!(
+        cli(std::path::Path::new("/nonexistent"), &["redeem"])
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -36,7 +55,10 @@ fn redeem_with_json_refusals_and_languages() {
     let (_dir, data) = setup();
     let now = wall_clock();
     let qr = voucher("V-CLI-1", 10_000, RedemptionMode::Partial, now);
-    let output = cli(&data, &["--json", "redeem", "--qr", &qr, "--amount", "40.50"]);
+    let output = cli(
+        &data,
+        &["--json", "redeem", "--qr", &qr, "--amount", "40.50"],
+    );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let value = json(&output);
     assert_eq!(value["receipt"]["status"], "accepted_offline_pending");
@@ -46,11 +68,18 @@ fn redeem_with_json_refusals_and_languages() {
     let output = cli(&data, &["--json", "redeem", "--qr", &qr, "--amount", "60"]);
     assert_eq!(output.status.code(), Some(3));
     assert_eq!(json(&output)["code"], "amount_over_balance");
-    let output = cli(&data, &["--lang", "fr", "redeem", "--qr", &qr, "--amount", "60"]);
+    let output = cli(
+        &data,
+        &["--lang", "fr", "redeem", "--qr", &qr, "--amount", "60"],
+    );
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("Il ne reste que KES 59.50"));
     let output = cli(&data, &["redeem", "--qr", &qr, "--amount", "1.234"]);
-    assert_eq!(output.status.code(), Some(2), "a malformed amount is a usage error");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a malformed amount is a usage error"
+    );
     let output = cli(&data, &["--json", "redeem", "--qr", "LM1:garbage"]);
     assert_eq!(output.status.code(), Some(3));
     assert_eq!(json(&output)["code"], "bad_base45");
@@ -59,7 +88,10 @@ fn redeem_with_json_refusals_and_languages() {
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains("remaining KES 59.50"));
     let output = cli(&data, &["redeem", "--qr", &qr]);
-    assert!(stdout(&output).contains("ACCEPTED OFFLINE — PENDING"), "{output:?}");
+    assert!(
+        stdout(&output).contains("ACCEPTED OFFLINE — PENDING"),
+        "{output:?}"
+    );
 }
 
 #[test]
@@ -74,7 +106,10 @@ fn not_provisioned_and_not_logged_in_have_their_own_exit_codes() {
     assert!(cli(&data, &["operator", "logout"]).status.success());
     let output = cli(&data, &["redeem", "--qr", &qr]);
     assert_eq!(output.status.code(), Some(6));
-    let output = cli(&data, &["operator", "login", "--id", OPERATOR, "--pin", "0000"]);
+    let output = cli(
+        &data,
+        &["operator", "login", "--id", OPERATOR, "--pin", "0000"],
+    );
     assert_eq!(output.status.code(), Some(6));
     // PIN from stdin.
     let mut child = Command::new(env!("CARGO_BIN_EXE_lastmile-terminal"))
@@ -95,7 +130,8 @@ fn redeems_with_the_server_unreachable_and_reports_pending() {
     let (_dir, data) = setup();
     // Point the terminal at a server that does not answer.
     let conn = rusqlite::Connection::open(data.join("terminal.sqlite3")).unwrap();
-    conn.execute("UPDATE enrolment SET server_url = 'http://127.0.0.1:9'", []).unwrap();
+    conn.execute("UPDATE enrolment SET server_url = 'http://127.0.0.1:9'", [])
+        .unwrap();
     drop(conn);
     let qr = voucher("V-OFFLINE", 25_000, RedemptionMode::SingleUse, wall_clock());
     assert!(cli(&data, &["redeem", "--qr", &qr]).status.success());
@@ -105,7 +141,12 @@ fn redeems_with_the_server_unreachable_and_reports_pending() {
     let status = json(&cli(&data, &["--json", "status"]));
     assert_eq!(status["pending_count"], 1);
     assert_eq!(status["pending_value"][0]["minor"], 25_000);
-    assert!(status["last_sync_error"].as_str().unwrap().contains("could not reach"));
+    assert!(
+        status["last_sync_error"]
+            .as_str()
+            .unwrap()
+            .contains("could not reach")
+    );
     assert_eq!(status["operator"]["operator"], OPERATOR);
     let receipt = json(&cli(&data, &["--json", "receipt", "reprint"]));
     assert_eq!(receipt["receipt"]["status"], "accepted_offline_pending");
@@ -116,7 +157,12 @@ fn two_processes_cannot_both_redeem_one_voucher() {
     let (_dir, data) = setup();
     let now = wall_clock();
     for round in 0..6 {
-        let qr = voucher(&format!("V-RACE-{round}"), 5_000, RedemptionMode::SingleUse, now);
+        let qr = voucher(
+            &format!("V-RACE-{round}"),
+            5_000,
+            RedemptionMode::SingleUse,
+            now,
+        );
         let children: Vec<_> = (0..2)
             .map(|_| {
                 Command::new(env!("CARGO_BIN_EXE_lastmile-terminal"))
@@ -144,20 +190,89 @@ fn id_redeem_cash_flow_log_and_receipts() {
     let (dir, data) = setup();
     let output = cli(&data, &["--json", "id-redeem", "--id", PERSON_ID]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert_eq!(json(&output)["entitlements"][0]["entitlement"]["id"], "ENT-FOOD-1");
+    assert_eq!(
+        json(&output)["entitlements"][0]["entitlement"]["id"],
+        "ENT-FOOD-1"
+    );
     let card = id_card(PERSON_ID, &id_authority(), wall_clock());
-    let output = cli(&data, &["--json", "id-redeem", "--id", &card, "--scanned", "--entitlement", "ENT-FOOD-1", "--amount", "1000"]);
+    let output = cli(
+        &data,
+        &[
+            "--json",
+            "id-redeem",
+            "--id",
+            &card,
+            "--scanned",
+            "--entitlement",
+            "ENT-FOOD-1",
+            "--amount",
+            "1000",
+        ],
+    );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert_eq!(json(&output)["receipt"]["item"]["remaining"]["minor"], 400_000);
+    assert_eq!(
+        json(&output)["receipt"]["item"]["remaining"]["minor"],
+        400_000
+    );
 
-    assert_eq!(cli(&data, &["cash", "pay", "--id", PERSON_ID, "--entitlement", "ENT-CASH-1"]).status.code(), Some(3));
-    assert!(cli(&data, &["cash", "open", "--float", "5000"]).status.success());
+    assert_eq!(
+        cli(
+            &data,
+            &[
+                "cash",
+                "pay",
+                "--id",
+                PERSON_ID,
+                "--entitlement",
+                "ENT-CASH-1"
+            ]
+        )
+        .status
+        .code(),
+        Some(3)
+    );
+    assert!(
+        cli(&data, &["cash", "open", "--float", "5000"])
+            .status
+            .success()
+    );
     let list = stdout(&cli(&data, &["cash", "list"]));
-    assert!(list.contains("Baraka Otieno") && list.contains("[    ]"), "{list}");
+    assert!(
+        list.contains("Baraka Otieno") && list.contains("[    ]"),
+        "{list}"
+    );
     let check = stdout(&cli(&data, &["cash", "check", "--id", "KE-87654321"]));
-    assert!(check.contains("Baraka Otieno") && check.contains("Photo on file: yes"), "{check}");
-    assert!(cli(&data, &["cash", "pay", "--id", PERSON_ID, "--entitlement", "ENT-CASH-1"]).status.success());
-    let twice = cli(&data, &["--json", "cash", "pay", "--id", PERSON_ID, "--entitlement", "ENT-CASH-1"]);
+    assert!(
+        check.contains("Baraka Otieno") && check.contains("Photo on file: yes"),
+        "{check}"
+    );
+    assert!(
+        cli(
+            &data,
+            &[
+                "cash",
+                "pay",
+                "--id",
+                PERSON_ID,
+                "--entitlement",
+                "ENT-CASH-1"
+            ]
+        )
+        .status
+        .success()
+    );
+    let twice = cli(
+        &data,
+        &[
+            "--json",
+            "cash",
+            "pay",
+            "--id",
+            PERSON_ID,
+            "--entitlement",
+            "ENT-CASH-1",
+        ],
+    );
     assert_eq!(twice.status.code(), Some(3));
     assert_eq!(json(&twice)["code"], "already_redeemed");
     let close = cli(&data, &["--json", "cash", "close", "--counted", "2000.00"]);
@@ -172,15 +287,41 @@ fn id_redeem_cash_flow_log_and_receipts() {
     let export = stdout(&cli(&data, &["log", "export"]));
     let kinds: Vec<String> = export
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]["kind"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    assert_eq!(kinds, ["entitlement_redeemed", "cash_session_opened", "cash_paid_out", "cash_session_closed"]);
+    assert_eq!(
+        kinds,
+        [
+            "entitlement_redeemed",
+            "cash_session_opened",
+            "cash_paid_out",
+            "cash_session_closed"
+        ]
+    );
     let file = dir.path().join("log.jsonl");
-    assert!(cli(&data, &["log", "export", "--output", file.to_str().unwrap()]).status.success());
+    assert!(
+        cli(
+            &data,
+            &["log", "export", "--output", file.to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), export);
     let reprint = stdout(&cli(&data, &["receipt", "reprint", "3"]));
-    assert!(reprint.contains("*** REPRINT ***") && reprint.contains("CASH PAYOUT"), "{reprint}");
-    assert_eq!(cli(&data, &["receipt", "reprint", "99"]).status.code(), Some(2));
+    assert!(
+        reprint.contains("*** REPRINT ***") && reprint.contains("CASH PAYOUT"),
+        "{reprint}"
+    );
+    assert_eq!(
+        cli(&data, &["receipt", "reprint", "99"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -195,9 +336,15 @@ fn batch_redemption_prints_one_line_per_voucher() {
         voucher("V-B2", 100, RedemptionMode::SingleUse, now),
     ];
     std::fs::write(&file, lines.join("\n")).unwrap();
-    let output = cli(&data, &["--json", "redeem", "--qr-file", file.to_str().unwrap()]);
+    let output = cli(
+        &data,
+        &["--json", "redeem", "--qr-file", file.to_str().unwrap()],
+    );
     assert_eq!(output.status.code(), Some(3));
-    let results: Vec<serde_json::Value> = stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let results: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let oks: Vec<bool> = results.iter().map(|r| r["ok"].as_bool().unwrap()).collect();
     assert_eq!(oks, [true, false, false, true]);
     assert_eq!(results[2]["code"], "already_redeemed");
@@ -211,7 +358,18 @@ fn receipt_reprint_prints_esc_pos_to_a_device_file() {
     let device = dir.path().join("lp0");
     std::fs::write(&device, b"").unwrap();
     let target = format!("file:{}", device.display());
-    let output = cli(&data, &["receipt", "reprint", "1", "--printer", &target, "--paper", "80"]);
+    let output = cli(
+        &data,
+        &[
+            "receipt",
+            "reprint",
+            "1",
+            "--printer",
+            &target,
+            "--paper",
+            "80",
+        ],
+    );
     assert!(output.status.success(), "{output:?}");
     let job = std::fs::read(&device).unwrap();
     assert!(job.starts_with(&[0x1B, b'@']), "ESC @ first");

@@ -42,11 +42,20 @@ impl Rng {
 
 #[test]
 fn acknowledged_redemptions_survive_sigkill() {
-    let runs: u32 = std::env::var("LASTMILE_CRASH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(RUNS_DEFAULT);
+    let runs: u32 = std::env::var("LASTMILE_CRASH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RUNS_DEFAULT);
     let seed: u64 = std::env::var("LASTMILE_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
     println!("crash test: {runs} runs, seed {seed} (replay with LASTMILE_CRASH_SEED={seed})");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -59,7 +68,9 @@ fn acknowledged_redemptions_survive_sigkill() {
     let mut kills = 0;
     let mut started = Instant::now();
     for run in 0..runs {
-        let mut burst: Vec<String> = (0..BURST_NEW_VOUCHERS).map(|i| format!("V-C{run}-{i}")).collect();
+        let mut burst: Vec<String> = (0..BURST_NEW_VOUCHERS)
+            .map(|i| format!("V-C{run}-{i}"))
+            .collect();
         for _ in 0..BURST_OLD_VOUCHERS.min(issued.len()) {
             burst.push(issued[rng.below(issued.len() as u64) as usize].clone());
         }
@@ -68,7 +79,10 @@ fn acknowledged_redemptions_survive_sigkill() {
             burst.swap(i, rng.below(i as u64 + 1) as usize);
         }
         let file = dir.path().join("burst.txt");
-        let texts: Vec<String> = burst.iter().map(|id| voucher(id, 100, RedemptionMode::SingleUse, now)).collect();
+        let texts: Vec<String> = burst
+            .iter()
+            .map(|id| voucher(id, 100, RedemptionMode::SingleUse, now))
+            .collect();
         std::fs::write(&file, texts.join("\n")).unwrap();
         issued.extend((0..BURST_NEW_VOUCHERS).map(|i| format!("V-C{run}-{i}")));
 
@@ -96,14 +110,22 @@ fn acknowledged_redemptions_survive_sigkill() {
         for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
             let value: serde_json::Value = serde_json::from_str(line).unwrap();
             if value["ok"] == true {
-                let voucher = value["receipt"]["item"]["voucher"].as_str().unwrap().to_owned();
+                let voucher = value["receipt"]["item"]["voucher"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
                 let seq = value["receipt"]["seq"].as_u64().unwrap();
-                assert!(acknowledged.insert(voucher.clone(), seq).is_none(), "{voucher} acknowledged twice (seed {seed})");
+                assert!(
+                    acknowledged.insert(voucher.clone(), seq).is_none(),
+                    "{voucher} acknowledged twice (seed {seed})"
+                );
             }
         }
 
         let conn = rusqlite::Connection::open(data.join("terminal.sqlite3")).unwrap();
-        let mut statement = conn.prepare("SELECT seq, credential FROM log_entries WHERE kind = 'voucher_redeemed'").unwrap();
+        let mut statement = conn
+            .prepare("SELECT seq, credential FROM log_entries WHERE kind = 'voucher_redeemed'")
+            .unwrap();
         let logged: Vec<(u64, String)> = statement
             .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
             .unwrap()
@@ -111,9 +133,13 @@ fn acknowledged_redemptions_survive_sigkill() {
             .unwrap();
         let mut seen = HashSet::new();
         for (seq, credential) in &logged {
-            assert!(seen.insert(credential.clone()), "{credential} is in the log twice (entry {seq}, seed {seed})");
+            assert!(
+                seen.insert(credential.clone()),
+                "{credential} is in the log twice (entry {seq}, seed {seed})"
+            );
         }
-        let by_credential: HashMap<&str, u64> = logged.iter().map(|(s, c)| (c.as_str(), *s)).collect();
+        let by_credential: HashMap<&str, u64> =
+            logged.iter().map(|(s, c)| (c.as_str(), *s)).collect();
         for (voucher, seq) in &acknowledged {
             assert_eq!(
                 by_credential.get(format!("voucher:{voucher}").as_str()),
@@ -123,11 +149,23 @@ fn acknowledged_redemptions_survive_sigkill() {
         }
         if run % 10 == 9 || run + 1 == runs {
             let verify = cli(&data, &["log", "verify"]);
-            assert!(verify.status.success(), "log verify after run {run} (seed {seed}): {verify:?}");
-            println!("after {} runs: {kills} kills, {} acknowledged, {} logged, {:?}", run + 1, acknowledged.len(), logged.len(), started.elapsed());
+            assert!(
+                verify.status.success(),
+                "log verify after run {run} (seed {seed}): {verify:?}"
+            );
+            println!(
+                "after {} runs: {kills} kills, {} acknowledged, {} logged, {:?}",
+                run + 1,
+                acknowledged.len(),
+                logged.len(),
+                started.elapsed()
+            );
             started = Instant::now();
         }
     }
-    println!("crash test done: {runs} runs, {kills} kills, {} acknowledged redemptions all in the log once; seed {seed}", acknowledged.len());
+    println!(
+        "crash test done: {runs} runs, {kills} kills, {} acknowledged redemptions all in the log once; seed {seed}",
+        acknowledged.len()
+    );
     assert!(kills > 0, "no run was killed; the bursts end too fast");
 }

@@ -21,7 +21,11 @@ fn setup(revoked: &[&str]) -> (tempfile::TempDir, ManualClock, Terminal) {
     (dir, clock, terminal)
 }
 
-fn redeem(terminal: &mut Terminal, qr: &str, amount: Option<i64>) -> Result<lastmile_terminal::receipt::Receipt, Error> {
+fn redeem(
+    terminal: &mut Terminal,
+    qr: &str,
+    amount: Option<i64>,
+) -> Result<lastmile_terminal::receipt::Receipt, Error> {
     terminal.redeem_voucher(&VoucherRequest {
         qr,
         amount: amount.map(ksh),
@@ -52,14 +56,23 @@ fn full_redemption_is_pending_then_refused_twice() {
     assert_eq!(receipt.status, ReceiptStatus::AcceptedOfflinePending);
     assert_eq!(receipt.operator, operator());
     match &receipt.item {
-        ReceiptItem::Voucher { amount, remaining, .. } => {
+        ReceiptItem::Voucher {
+            amount, remaining, ..
+        } => {
             assert_eq!(*amount, ksh(250_000));
             assert_eq!(*remaining, ksh(0));
         }
         other => panic!("{other:?}"),
     }
-    assert!(receipt.render_text(32).contains("ACCEPTED OFFLINE — PENDING"));
-    assert_eq!(rejected(redeem(&mut terminal, &qr, None)), RejectReason::AlreadyRedeemed);
+    assert!(
+        receipt
+            .render_text(32)
+            .contains("ACCEPTED OFFLINE — PENDING")
+    );
+    assert_eq!(
+        rejected(redeem(&mut terminal, &qr, None)),
+        RejectReason::AlreadyRedeemed
+    );
     assert_eq!(terminal.log_head_seq().unwrap(), 1);
 }
 
@@ -68,17 +81,26 @@ fn partial_redemptions_add_up_to_the_value() {
     let (_dir, _clock, mut terminal) = setup(&[]);
     let qr = voucher("V-2", 10_000, RedemptionMode::Partial, T0);
     let first = redeem(&mut terminal, &qr, Some(2_550)).unwrap();
-    assert!(matches!(first.item, ReceiptItem::Voucher { remaining, .. } if remaining == ksh(7_450)));
+    assert!(
+        matches!(first.item, ReceiptItem::Voucher { remaining, .. } if remaining == ksh(7_450))
+    );
     assert_eq!(
         rejected(redeem(&mut terminal, &qr, Some(7_451))),
-        RejectReason::AmountOverBalance { remaining: ksh(7_450) }
+        RejectReason::AmountOverBalance {
+            remaining: ksh(7_450)
+        }
     );
     let check = terminal.check_voucher(&qr).unwrap();
     assert_eq!(check.remaining, ksh(7_450));
     assert_eq!(check.full_redemption, Ok(ksh(7_450)));
     let rest = redeem(&mut terminal, &qr, None).unwrap();
-    assert!(matches!(rest.item, ReceiptItem::Voucher { amount, remaining, .. } if amount == ksh(7_450) && remaining == ksh(0)));
-    assert_eq!(rejected(redeem(&mut terminal, &qr, Some(1))), RejectReason::AlreadyRedeemed);
+    assert!(
+        matches!(rest.item, ReceiptItem::Voucher { amount, remaining, .. } if amount == ksh(7_450) && remaining == ksh(0))
+    );
+    assert_eq!(
+        rejected(redeem(&mut terminal, &qr, Some(1))),
+        RejectReason::AlreadyRedeemed
+    );
     assert_eq!(
         terminal.check_voucher(&qr).unwrap().full_redemption,
         Err("already_redeemed".into())
@@ -98,7 +120,10 @@ fn every_refusal_names_its_reason_and_changes_nothing() {
         RejectReason::AmountNotPositive
     );
     let revoked = voucher("V-REVOKED", 10_000, RedemptionMode::SingleUse, T0);
-    assert_eq!(rejected(redeem(&mut terminal, &revoked, None)), RejectReason::Revoked);
+    assert_eq!(
+        rejected(redeem(&mut terminal, &revoked, None)),
+        RejectReason::Revoked
+    );
 
     let mut expired = claims("V-OLD", 10_000, RedemptionMode::SingleUse, T0);
     expired.valid_until = T0 - 1;
@@ -116,10 +141,15 @@ fn every_refusal_names_its_reason_and_changes_nothing() {
     over.mode = RedemptionMode::Partial;
     assert_eq!(
         rejected(redeem(&mut terminal, &sign(&over), None)),
-        RejectReason::OverCredentialLimit { allowed: ksh(1_000_000) }
+        RejectReason::OverCredentialLimit {
+            allowed: ksh(1_000_000)
+        }
     );
     let mut dollars = claims("V-USD", 1_000, RedemptionMode::SingleUse, T0);
-    dollars.value = lastmile_shared::money::Money::new(1_000, lastmile_shared::money::Currency::parse("USD").unwrap());
+    dollars.value = lastmile_shared::money::Money::new(
+        1_000,
+        lastmile_shared::money::Currency::parse("USD").unwrap(),
+    );
     assert!(matches!(
         rejected(redeem(&mut terminal, &sign(&dollars), None)),
         RejectReason::NoOfflineLimit(_)
@@ -131,15 +161,27 @@ fn every_refusal_names_its_reason_and_changes_nothing() {
         &kid("ke-2026a"),
         &key(99),
     );
-    assert!(matches!(redeem(&mut terminal, &forged, None), Err(Error::Voucher(VoucherError::BadSignature))));
-    assert!(matches!(redeem(&mut terminal, "hello", None), Err(Error::Voucher(VoucherError::NotAVoucher))));
+    assert!(matches!(
+        redeem(&mut terminal, &forged, None),
+        Err(Error::Voucher(VoucherError::BadSignature))
+    ));
+    assert!(matches!(
+        redeem(&mut terminal, "hello", None),
+        Err(Error::Voucher(VoucherError::NotAVoucher))
+    ));
     let mut damaged = single.clone();
     damaged.replace_range(20..22, "$$");
-    assert!(matches!(redeem(&mut terminal, &damaged, None), Err(Error::Voucher(_))));
+    assert!(matches!(
+        redeem(&mut terminal, &damaged, None),
+        Err(Error::Voucher(_))
+    ));
 
     // Bound vouchers need the holder's ID.
     let bound = bound_voucher("V-BOUND", T0);
-    assert_eq!(rejected(redeem(&mut terminal, &bound, None)), RejectReason::IdentityCheckRequired);
+    assert_eq!(
+        rejected(redeem(&mut terminal, &bound, None)),
+        RejectReason::IdentityCheckRequired
+    );
     let wrong_person = terminal.redeem_voucher(&VoucherRequest {
         qr: &bound,
         amount: None,
@@ -151,7 +193,10 @@ fn every_refusal_names_its_reason_and_changes_nothing() {
     clock.advance(8 * DAY);
     terminal.login(&operator(), PIN).unwrap();
     let fresh = voucher("V-LATE", 10_000, RedemptionMode::SingleUse, T0);
-    assert_eq!(rejected(redeem(&mut terminal, &fresh, None)), RejectReason::OfflineTooLong);
+    assert_eq!(
+        rejected(redeem(&mut terminal, &fresh, None)),
+        RejectReason::OfflineTooLong
+    );
 
     // Nothing was written by any of these.
     assert_eq!(terminal.log_head_seq().unwrap(), 0);
@@ -164,7 +209,10 @@ fn every_refusal_names_its_reason_and_changes_nothing() {
         .redeem_voucher(&VoucherRequest {
             qr: &bound,
             amount: None,
-            id_card: Some(IdInput { text: &card, entry: IdEntry::Scanned }),
+            id_card: Some(IdInput {
+                text: &card,
+                entry: IdEntry::Scanned,
+            }),
         })
         .unwrap();
     assert_eq!(receipt.seq, 1);
@@ -185,14 +233,32 @@ fn offline_limits_of_pending_value_and_count() {
     terminal.provision(&b).unwrap();
     terminal.add_operator(&operator(), "Amina", PIN).unwrap();
     terminal.login(&operator(), PIN).unwrap();
-    redeem(&mut terminal, &voucher("V-A", 10_000, RedemptionMode::SingleUse, T0), None).unwrap();
+    redeem(
+        &mut terminal,
+        &voucher("V-A", 10_000, RedemptionMode::SingleUse, T0),
+        None,
+    )
+    .unwrap();
     assert_eq!(
-        rejected(redeem(&mut terminal, &voucher("V-B", 10_000, RedemptionMode::SingleUse, T0), None)),
+        rejected(redeem(
+            &mut terminal,
+            &voucher("V-B", 10_000, RedemptionMode::SingleUse, T0),
+            None
+        )),
         RejectReason::OverUnsyncedValue { left: ksh(5_000) }
     );
-    redeem(&mut terminal, &voucher("V-C", 1_000, RedemptionMode::SingleUse, T0), None).unwrap();
+    redeem(
+        &mut terminal,
+        &voucher("V-C", 1_000, RedemptionMode::SingleUse, T0),
+        None,
+    )
+    .unwrap();
     assert_eq!(
-        rejected(redeem(&mut terminal, &voucher("V-D", 1_000, RedemptionMode::SingleUse, T0), None)),
+        rejected(redeem(
+            &mut terminal,
+            &voucher("V-D", 1_000, RedemptionMode::SingleUse, T0),
+            None
+        )),
         RejectReason::OverUnsyncedCount
     );
     let status = terminal.status().unwrap();
@@ -207,7 +273,11 @@ fn id_redemption_by_number_and_by_claim_169_card() {
     let (_dir, _clock, mut terminal) = setup(&[]);
     let person = terminal.identify(typed("ke 1234-5678")).unwrap();
     assert_eq!(person.name, "Amina Wanjiru");
-    assert_eq!(person.entitlements.len(), 1, "only merchant entitlements here");
+    assert_eq!(
+        person.entitlements.len(),
+        1,
+        "only merchant entitlements here"
+    );
     let food = EntitlementId::parse("ENT-FOOD-1").unwrap();
     let receipt = terminal
         .redeem_entitlement(typed(PERSON_ID), &food, Some(ksh(120_000)))
@@ -219,7 +289,10 @@ fn id_redemption_by_number_and_by_claim_169_card() {
             if remaining_after == ksh(380_000)
     ));
     let card = id_card(PERSON_ID, &id_authority(), T0);
-    let scanned = IdInput { text: &card, entry: IdEntry::Scanned };
+    let scanned = IdInput {
+        text: &card,
+        entry: IdEntry::Scanned,
+    };
     let person = terminal.identify(scanned).unwrap();
     assert_eq!(person.card_name.as_deref(), Some("Amina Wanjiru"));
     assert_eq!(person.entitlements[0].remaining, ksh(380_000));
@@ -235,11 +308,19 @@ fn id_redemption_by_number_and_by_claim_169_card() {
         RejectReason::AlreadyRedeemed
     );
     // Refusals: unknown person, untrusted card, cash entitlement at a merchant.
-    assert!(matches!(terminal.identify(typed("KE-00000000")), Err(Error::PersonNotFound(_))));
+    assert!(matches!(
+        terminal.identify(typed("KE-00000000")),
+        Err(Error::PersonNotFound(_))
+    ));
     let forged = id_card(PERSON_ID, &key(66), T0);
     assert!(matches!(
-        terminal.identify(IdInput { text: &forged, entry: IdEntry::Scanned }),
-        Err(Error::IdCard(lastmile_shared::id_card::IdCardError::UntrustedSignature))
+        terminal.identify(IdInput {
+            text: &forged,
+            entry: IdEntry::Scanned
+        }),
+        Err(Error::IdCard(
+            lastmile_shared::id_card::IdCardError::UntrustedSignature
+        ))
     ));
     let cash = EntitlementId::parse("ENT-CASH-1").unwrap();
     assert!(matches!(
@@ -254,9 +335,15 @@ fn cash_session_pays_once_and_closes_with_variance() {
     let cash1 = EntitlementId::parse("ENT-CASH-1").unwrap();
     let cash2 = EntitlementId::parse("ENT-CASH-2").unwrap();
     let cash3 = EntitlementId::parse("ENT-CASH-3").unwrap();
-    assert!(matches!(terminal.pay_cash(typed(PERSON_ID), &cash1), Err(Error::NoCashSession)));
+    assert!(matches!(
+        terminal.pay_cash(typed(PERSON_ID), &cash1),
+        Err(Error::NoCashSession)
+    ));
     terminal.open_cash_session(ksh(1_000_000)).unwrap();
-    assert!(matches!(terminal.open_cash_session(ksh(1)), Err(Error::CashSessionOpen(1))));
+    assert!(matches!(
+        terminal.open_cash_session(ksh(1)),
+        Err(Error::CashSessionOpen(1))
+    ));
     let list = terminal.distribution_list().unwrap();
     assert_eq!(list.len(), 3);
     assert!(list.iter().all(|line| !line.paid));
@@ -295,10 +382,18 @@ fn cash_session_pays_once_and_closes_with_variance() {
         RejectReason::AlreadyRedeemed
     );
     terminal.pay_cash(typed("KE-55555555"), &cash3).unwrap();
-    let paid: Vec<bool> = terminal.distribution_list().unwrap().iter().map(|l| l.paid).collect();
+    let paid: Vec<bool> = terminal
+        .distribution_list()
+        .unwrap()
+        .iter()
+        .map(|l| l.paid)
+        .collect();
     assert_eq!(paid, vec![true, true, true]);
     let closed = terminal.receipt(None).unwrap();
-    assert!(matches!(closed.item, ReceiptItem::CashPayout { session: 2, .. }));
+    assert!(matches!(
+        closed.item,
+        ReceiptItem::CashPayout { session: 2, .. }
+    ));
     terminal.verify_log().unwrap();
 }
 
@@ -307,28 +402,61 @@ fn operators_lock_after_repeated_wrong_pins_and_name_every_entry() {
     let (_dir, clock, mut terminal) = setup(&[]);
     let clerk = OperatorId::parse("op-baraka").unwrap();
     terminal.add_operator(&clerk, "Baraka", "90210").unwrap();
-    assert!(matches!(terminal.add_operator(&clerk, "Baraka", "90210"), Err(Error::OperatorExists(_))));
-    assert!(matches!(terminal.add_operator(&OperatorId::parse("x").unwrap(), "X", "12"), Err(Error::BadPin)));
+    assert!(matches!(
+        terminal.add_operator(&clerk, "Baraka", "90210"),
+        Err(Error::OperatorExists(_))
+    ));
+    assert!(matches!(
+        terminal.add_operator(&OperatorId::parse("x").unwrap(), "X", "12"),
+        Err(Error::BadPin)
+    ));
     for left in (1..5).rev() {
-        assert!(matches!(terminal.login(&clerk, "00000"), Err(Error::WrongPin { attempts_left }) if attempts_left == left));
+        assert!(
+            matches!(terminal.login(&clerk, "00000"), Err(Error::WrongPin { attempts_left }) if attempts_left == left)
+        );
     }
-    assert!(matches!(terminal.login(&clerk, "00000"), Err(Error::LockedOut { minutes_left: 15, .. })));
-    assert!(matches!(terminal.login(&clerk, "90210"), Err(Error::LockedOut { .. })));
+    assert!(matches!(
+        terminal.login(&clerk, "00000"),
+        Err(Error::LockedOut {
+            minutes_left: 15,
+            ..
+        })
+    ));
+    assert!(matches!(
+        terminal.login(&clerk, "90210"),
+        Err(Error::LockedOut { .. })
+    ));
     // A failed attempt does not log the current operator out.
-    assert_eq!(terminal.current_login().unwrap().unwrap().operator, operator());
+    assert_eq!(
+        terminal.current_login().unwrap().unwrap().operator,
+        operator()
+    );
     clock.advance(lastmile_terminal::operator::LOCKOUT_SECONDS);
     terminal.login(&clerk, "90210").unwrap();
-    let receipt = redeem(&mut terminal, &voucher("V-OP", 100, RedemptionMode::SingleUse, T0), None).unwrap();
+    let receipt = redeem(
+        &mut terminal,
+        &voucher("V-OP", 100, RedemptionMode::SingleUse, T0),
+        None,
+    )
+    .unwrap();
     assert_eq!(receipt.operator, clerk);
     terminal.logout().unwrap();
     assert!(matches!(
-        redeem(&mut terminal, &voucher("V-OP2", 100, RedemptionMode::SingleUse, T0), None),
+        redeem(
+            &mut terminal,
+            &voucher("V-OP2", 100, RedemptionMode::SingleUse, T0),
+            None
+        ),
         Err(Error::NotLoggedIn)
     ));
     terminal.login(&operator(), PIN).unwrap();
     clock.advance(lastmile_terminal::operator::LOGIN_SECONDS_MAX);
     assert!(matches!(
-        redeem(&mut terminal, &voucher("V-OP3", 100, RedemptionMode::SingleUse, T0), None),
+        redeem(
+            &mut terminal,
+            &voucher("V-OP3", 100, RedemptionMode::SingleUse, T0),
+            None
+        ),
         Err(Error::NotLoggedIn)
     ));
 }
@@ -337,7 +465,12 @@ fn operators_lock_after_repeated_wrong_pins_and_name_every_entry() {
 fn log_survives_reopening_and_verify_names_a_tampered_entry() {
     let (dir, clock, mut terminal) = setup(&[]);
     for i in 0..3 {
-        redeem(&mut terminal, &voucher(&format!("V-T{i}"), 1_000, RedemptionMode::SingleUse, T0), None).unwrap();
+        redeem(
+            &mut terminal,
+            &voucher(&format!("V-T{i}"), 1_000, RedemptionMode::SingleUse, T0),
+            None,
+        )
+        .unwrap();
     }
     let check = terminal.verify_log().unwrap();
     assert_eq!(check.entries, 3);
@@ -365,11 +498,14 @@ fn log_survives_reopening_and_verify_names_a_tampered_entry() {
     // Flip one byte inside the second entry's signed bytes.
     let conn = rusqlite::Connection::open(dir.path().join("terminal.sqlite3")).unwrap();
     let mut bytes: Vec<u8> = conn
-        .query_row("SELECT bytes FROM log_entries WHERE seq = 2", [], |r| r.get(0))
+        .query_row("SELECT bytes FROM log_entries WHERE seq = 2", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
-    conn.execute("UPDATE log_entries SET bytes = ?1 WHERE seq = 2", [&bytes]).unwrap();
+    conn.execute("UPDATE log_entries SET bytes = ?1 WHERE seq = 2", [&bytes])
+        .unwrap();
     drop(conn);
     let terminal = Terminal::open(dir.path(), Arc::new(clock)).unwrap();
     match terminal.verify_log() {
@@ -382,18 +518,28 @@ fn log_survives_reopening_and_verify_names_a_tampered_entry() {
 fn device_key_is_private_and_never_printed() {
     use std::os::unix::fs::PermissionsExt;
     let (dir, _clock, terminal) = setup(&[]);
-    let mode = std::fs::metadata(dir.path().join("device.key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.path().join("device.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
-    let key = lastmile_terminal::device_key::DeviceKey::load(&dir.path().join("device.key")).unwrap();
+    let key =
+        lastmile_terminal::device_key::DeviceKey::load(&dir.path().join("device.key")).unwrap();
     let debug = format!("{key:?}");
     assert!(debug.contains("<redacted>"));
     assert_eq!(Some(key.public()), terminal.device_public_key());
     // A key file others can read is refused.
-    std::fs::set_permissions(dir.path().join("device.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("device.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     drop(terminal);
     assert!(matches!(
         Terminal::open(dir.path(), Arc::new(ManualClock::new(T0))),
-        Err(Error::DeviceKey(lastmile_terminal::device_key::DeviceKeyError::Exposed { .. }))
+        Err(Error::DeviceKey(
+            lastmile_terminal::device_key::DeviceKeyError::Exposed { .. }
+        ))
     ));
 }
 
@@ -404,12 +550,25 @@ fn provisioning_refuses_documents_not_signed_by_the_root() {
     let mut b = bundle(T0, &[]);
     use lastmile_shared::trust_list::RootSigned;
     b.trust_list = serde_bytes::ByteBuf::from(trust_list(T0).seal(&kid("root-1"), &key(77)));
-    assert!(matches!(terminal.provision(&b), Err(Error::Document { what: "trust list", .. })));
+    assert!(matches!(
+        terminal.provision(&b),
+        Err(Error::Document {
+            what: "trust list",
+            ..
+        })
+    ));
     assert!(terminal.enrolment().is_none());
     assert!(matches!(
-        redeem(&mut terminal, &voucher("V-X", 1, RedemptionMode::SingleUse, T0), None),
+        redeem(
+            &mut terminal,
+            &voucher("V-X", 1, RedemptionMode::SingleUse, T0),
+            None
+        ),
         Err(Error::NotEnrolled)
     ));
     terminal.provision(&bundle(T0, &[])).unwrap();
-    assert!(matches!(terminal.provision(&bundle(T0, &[])), Err(Error::AlreadyEnrolled(_))));
+    assert!(matches!(
+        terminal.provision(&bundle(T0, &[])),
+        Err(Error::AlreadyEnrolled(_))
+    ));
 }

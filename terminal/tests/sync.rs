@@ -68,7 +68,10 @@ fn handle(state: &Mutex<Server>, mut stream: std::net::TcpStream) {
     if path == "/v1/terminal/enroll" {
         let request: EnrollRequest = sync::from_cbor(&body).unwrap();
         assert_eq!(request.code, "ONE-TIME-42");
-        server.device_key = Some(VerifyingKey::from_bytes(request.device_public_key.as_slice().try_into().unwrap()).unwrap());
+        server.device_key = Some(
+            VerifyingKey::from_bytes(request.device_public_key.as_slice().try_into().unwrap())
+                .unwrap(),
+        );
         let answer = EnrollResponse {
             device: DeviceId::parse(DEVICE).unwrap(),
             device_kid: kid("term-0001-k1"),
@@ -86,7 +89,8 @@ fn handle(state: &Mutex<Server>, mut stream: std::net::TcpStream) {
         signature: headers["signature"].clone(),
     };
     let device_key = server.device_key.unwrap();
-    http_signature::verify("POST", &path, &body, &signature, |_| Some(device_key), T0).expect("a validly signed request");
+    http_signature::verify("POST", &path, &body, &signature, |_| Some(device_key), T0)
+        .expect("a validly signed request");
     match path.as_str() {
         "/v1/terminal/upload" => {
             let request: UploadRequest = sync::from_cbor(&body).unwrap();
@@ -99,30 +103,58 @@ fn handle(state: &Mutex<Server>, mut stream: std::net::TcpStream) {
                 .collect();
             let device = DeviceId::parse(DEVICE).unwrap();
             let device_kid = kid("term-0001-k1");
-            let head = verify_chain(server.stored.iter().map(Vec::as_slice), &device, &device_kid, &device_key, ChainHead::GENESIS).unwrap();
-            verify_chain(fresh.iter().copied(), &device, &device_kid, &device_key, head).expect("the upload continues the chain");
+            let head = verify_chain(
+                server.stored.iter().map(Vec::as_slice),
+                &device,
+                &device_kid,
+                &device_key,
+                ChainHead::GENESIS,
+            )
+            .unwrap();
+            verify_chain(
+                fresh.iter().copied(),
+                &device,
+                &device_kid,
+                &device_key,
+                head,
+            )
+            .expect("the upload continues the chain");
             let outcomes = fresh
                 .iter()
                 .enumerate()
-                .map(|(i, _)| EntryOutcome::Applied { seq: head_seq + 1 + i as u64 })
+                .map(|(i, _)| EntryOutcome::Applied {
+                    seq: head_seq + 1 + i as u64,
+                })
                 .collect();
             server.stored.extend(fresh.iter().map(|b| b.to_vec()));
-            let answer = UploadResponse { acknowledged_seq: server.stored.len() as u64, outcomes };
+            let answer = UploadResponse {
+                acknowledged_seq: server.stored.len() as u64,
+                outcomes,
+            };
             respond(&mut stream, "200 OK", &sync::to_cbor(&answer));
         }
         "/v1/terminal/pull" => {
             let request: PullRequest = sync::from_cbor(&body).unwrap();
             let cursor = request.cursor;
             server.pulls.push(request);
-            let newer_policy = (cursor.policy < server.policy_version)
-                .then(|| ByteBuf::from(policy(T0, server.policy_version, vec![limits()]).seal(&root_kid, &root_key)));
+            let newer_policy = (cursor.policy < server.policy_version).then(|| {
+                ByteBuf::from(
+                    policy(T0, server.policy_version, vec![limits()]).seal(&root_kid, &root_key),
+                )
+            });
             let answer = PullResponse {
                 server_time: T0,
-                trust_list: (cursor.trust_list == 0).then(|| ByteBuf::from(trust_list(T0).seal(&root_kid, &root_key))),
+                trust_list: (cursor.trust_list == 0)
+                    .then(|| ByteBuf::from(trust_list(T0).seal(&root_kid, &root_key))),
                 revocations: None,
-                roster: (cursor.roster == 0).then(|| ByteBuf::from(roster(T0).seal(&root_kid, &root_key))),
+                roster: (cursor.roster == 0)
+                    .then(|| ByteBuf::from(roster(T0).seal(&root_kid, &root_key))),
                 policy: newer_policy,
-                balances: if cursor.balances == 0 { server.balances.clone() } else { vec![] },
+                balances: if cursor.balances == 0 {
+                    server.balances.clone()
+                } else {
+                    vec![]
+                },
                 balances_cursor: 1,
                 acknowledged_seq: server.stored.len() as u64,
             };
@@ -147,7 +179,10 @@ fn start(state: Arc<Mutex<Server>>) -> String {
 fn enrol_redeem_sync_confirm_and_apply_updates() {
     let state = Arc::new(Mutex::new(Server {
         policy_version: 1,
-        balances: vec![VoucherBalance { voucher: VoucherId::parse("V-SPENT-ELSEWHERE").unwrap(), redeemed: ksh(10_000) }],
+        balances: vec![VoucherBalance {
+            voucher: VoucherId::parse("V-SPENT-ELSEWHERE").unwrap(),
+            redeemed: ksh(10_000),
+        }],
         ..Default::default()
     }));
     let url = start(state.clone());
@@ -161,13 +196,28 @@ fn enrol_redeem_sync_confirm_and_apply_updates() {
     terminal.login(&operator(), PIN).unwrap();
 
     let spent = voucher("V-SPENT-ELSEWHERE", 10_000, RedemptionMode::SingleUse, T0);
-    let refused = terminal.redeem_voucher(&VoucherRequest { qr: &spent, amount: None, id_card: None });
-    assert!(matches!(refused, Err(Error::Rejected(RejectReason::AlreadyRedeemed))));
+    let refused = terminal.redeem_voucher(&VoucherRequest {
+        qr: &spent,
+        amount: None,
+        id_card: None,
+    });
+    assert!(matches!(
+        refused,
+        Err(Error::Rejected(RejectReason::AlreadyRedeemed))
+    ));
 
     let mut receipts = Vec::new();
     for i in 0..3 {
         let qr = voucher(&format!("V-SYNC-{i}"), 1_000, RedemptionMode::SingleUse, T0);
-        receipts.push(terminal.redeem_voucher(&VoucherRequest { qr: &qr, amount: None, id_card: None }).unwrap());
+        receipts.push(
+            terminal
+                .redeem_voucher(&VoucherRequest {
+                    qr: &qr,
+                    amount: None,
+                    id_card: None,
+                })
+                .unwrap(),
+        );
     }
     assert_eq!(terminal.status().unwrap().pending_count, 3);
     state.lock().unwrap().policy_version = 2;
@@ -181,8 +231,14 @@ fn enrol_redeem_sync_confirm_and_apply_updates() {
     let status = terminal.status().unwrap();
     assert_eq!(status.pending_count, 0);
     assert_eq!(status.last_sync_at, Some(T0 + 60));
-    assert_eq!(terminal.receipt(Some(receipts[1].seq)).unwrap().status, ReceiptStatus::Confirmed);
-    assert_eq!(state.lock().unwrap().pulls.last().unwrap().cursor.balances, 1);
+    assert_eq!(
+        terminal.receipt(Some(receipts[1].seq)).unwrap().status,
+        ReceiptStatus::Confirmed
+    );
+    assert_eq!(
+        state.lock().unwrap().pulls.last().unwrap().cursor.balances,
+        1
+    );
 
     // A second round sends nothing new; the server's copy verifies as a chain.
     let report = terminal.sync().unwrap();

@@ -106,7 +106,10 @@ pub fn enroll(terminal: &mut Terminal, args: EnrollArgs, out: &Output) -> anyhow
             "sync": report,
         }),
         || match enrolment {
-            Some(e) => format!("enrolled as device {}; documents: {:?}", e.device, report.updated),
+            Some(e) => format!(
+                "enrolled as device {}; documents: {:?}",
+                e.device, report.updated
+            ),
             None => "enrolled".into(),
         },
     );
@@ -124,7 +127,11 @@ pub fn provision(terminal: &mut Terminal, args: ProvisionArgs, out: &Output) -> 
     Ok(EXIT_OK)
 }
 
-pub fn operator(terminal: &mut Terminal, command: OperatorCommand, out: &Output) -> anyhow::Result<u8> {
+pub fn operator(
+    terminal: &mut Terminal,
+    command: OperatorCommand,
+    out: &Output,
+) -> anyhow::Result<u8> {
     match command {
         OperatorCommand::Add { id, name, pin } => {
             let id = OperatorId::parse(&id).map_err(Error::from)?;
@@ -139,7 +146,11 @@ pub fn operator(terminal: &mut Terminal, command: OperatorCommand, out: &Output)
             let pin = read_pin(pin)?;
             let login = terminal.login(&id, &pin)?;
             out.show(&serde_json::json!({ "ok": true, "login": login }), || {
-                format!("logged in as {} until {}", login.name, utc_text(login.expires_at))
+                format!(
+                    "logged in as {} until {}",
+                    login.name,
+                    utc_text(login.expires_at)
+                )
             });
         }
         OperatorCommand::Logout => {
@@ -152,7 +163,9 @@ pub fn operator(terminal: &mut Terminal, command: OperatorCommand, out: &Output)
                 operators
                     .iter()
                     .map(|o| match o.locked_until {
-                        Some(until) => format!("{}  {}  (locked until {})", o.id, o.name, utc_text(until)),
+                        Some(until) => {
+                            format!("{}  {}  (locked until {})", o.id, o.name, utc_text(until))
+                        }
                         None => format!("{}  {}", o.id, o.name),
                     })
                     .collect::<Vec<_>>()
@@ -171,7 +184,11 @@ pub fn sync(terminal: &mut Terminal, out: &Output) -> anyhow::Result<u8> {
             report.uploaded,
             report.acknowledged_seq,
             report.newly_confirmed,
-            if report.updated.is_empty() { "nothing".into() } else { report.updated.join(", ") }
+            if report.updated.is_empty() {
+                "nothing".into()
+            } else {
+                report.updated.join(", ")
+            }
         );
         for (seq, case) in &report.double_spends {
             text.push_str(&format!("\nentry {seq} was a double spend (case {case})"));
@@ -189,12 +206,26 @@ pub fn status(terminal: &Terminal, out: &Output) -> anyhow::Result<u8> {
     out.show(&status, || {
         let or_none = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         let mut lines = vec![
-            format!("Device: {}", or_none(status.device.as_ref().map(ToString::to_string))),
-            format!("Merchant: {}", or_none(status.merchant.as_ref().map(ToString::to_string))),
-            format!("Site: {}", or_none(status.site.as_ref().map(ToString::to_string))),
+            format!(
+                "Device: {}",
+                or_none(status.device.as_ref().map(ToString::to_string))
+            ),
+            format!(
+                "Merchant: {}",
+                or_none(status.merchant.as_ref().map(ToString::to_string))
+            ),
+            format!(
+                "Site: {}",
+                or_none(status.site.as_ref().map(ToString::to_string))
+            ),
             format!(
                 "Operator: {}",
-                or_none(status.operator.as_ref().map(|l| format!("{} ({})", l.name, l.operator)))
+                or_none(
+                    status
+                        .operator
+                        .as_ref()
+                        .map(|l| format!("{} ({})", l.name, l.operator))
+                )
             ),
             format!(
                 "Pending: {} entries, {}",
@@ -202,10 +233,18 @@ pub fn status(terminal: &Terminal, out: &Output) -> anyhow::Result<u8> {
                 if status.pending_value.is_empty() {
                     "no value".to_owned()
                 } else {
-                    status.pending_value.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    status
+                        .pending_value
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             ),
-            format!("Log: {} entries, confirmed up to {}", status.log_entries, status.acknowledged_seq),
+            format!(
+                "Log: {} entries, confirmed up to {}",
+                status.log_entries, status.acknowledged_seq
+            ),
             format!("Last sync: {}", or_none(status.last_sync_at.map(utc_text))),
         ];
         if let Some(error) = &status.last_sync_error {
@@ -282,7 +321,12 @@ pub fn receipt(terminal: &Terminal, command: ReceiptCommand, out: &Output) -> an
     }
     out.show(
         &serde_json::json!({ "ok": true, "receipt": receipt, "reprint": true }),
-        || format!("*** REPRINT ***\n{}", receipt.render_text(RECEIPT_COLUMNS_58MM)),
+        || {
+            format!(
+                "*** REPRINT ***\n{}",
+                receipt.render_text(RECEIPT_COLUMNS_58MM)
+            )
+        },
     );
     Ok(EXIT_OK)
 }

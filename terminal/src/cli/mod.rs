@@ -68,7 +68,13 @@ pub struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// Language of messages for people: en, fr, sw or ar.
-    #[arg(long, global = true, env = "LASTMILE_LANG", value_name = "LANG", default_value = "en")]
+    #[arg(
+        long,
+        global = true,
+        env = "LASTMILE_LANG",
+        value_name = "LANG",
+        default_value = "en"
+    )]
     lang: String,
     #[command(subcommand)]
     command: Command,

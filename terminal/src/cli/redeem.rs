@@ -68,10 +68,17 @@ fn voucher_amount(qr: &str, amount: Option<&str>) -> Result<Option<Money>, Error
         return Ok(None);
     };
     let decoded = voucher::decode(qr)?;
-    Ok(Some(Money::parse(amount.trim(), decoded.claims().value.currency)?))
+    Ok(Some(Money::parse(
+        amount.trim(),
+        decoded.claims().value.currency,
+    )?))
 }
 
-fn redeem_one(terminal: &mut Terminal, args: &RedeemArgs, qr: &str) -> Result<lastmile_terminal::receipt::Receipt, Error> {
+fn redeem_one(
+    terminal: &mut Terminal,
+    args: &RedeemArgs,
+    qr: &str,
+) -> Result<lastmile_terminal::receipt::Receipt, Error> {
     let amount = voucher_amount(qr, args.amount.as_deref())?;
     let request = VoucherRequest {
         qr,
@@ -108,8 +115,8 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let file = std::fs::File::open(path)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let file =
+            std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Box::new(std::io::BufReader::new(file))
     };
     let mut exit = EXIT_OK;
@@ -183,10 +190,16 @@ pub fn id_redeem(terminal: &mut Terminal, args: IdRedeemArgs, out: &Output) -> a
         return Ok(EXIT_OK);
     };
     let entitlement = EntitlementId::parse(entitlement).map_err(Error::from)?;
-    let amount = match (&args.amount, person.entitlements.iter().find(|e| e.entitlement.id == entitlement)) {
-        (Some(text), Some(view)) => Some(
-            Money::parse(text.trim(), view.entitlement.value.currency).map_err(Error::from)?,
-        ),
+    let amount = match (
+        &args.amount,
+        person
+            .entitlements
+            .iter()
+            .find(|e| e.entitlement.id == entitlement),
+    ) {
+        (Some(text), Some(view)) => {
+            Some(Money::parse(text.trim(), view.entitlement.value.currency).map_err(Error::from)?)
+        }
         _ => None,
     };
     let receipt = terminal.redeem_entitlement(id, &entitlement, amount)?;

@@ -280,6 +280,7 @@ impl Controller {
             w.on_keyboard_text(move |text| weak.upgrade().is_some_and(|c| c.keyboard_text(&text)));
         }
         on!(on_code_scanned, |c, code| c.scanned(code.trim().to_owned()));
+        on!(on_scan_id, |c| c.scan_id());
         on!(on_redeem_all, |c| c.redeem_all());
         on!(on_redeem_part, |c| c.redeem_part());
         on!(on_amount_key, |c, key| c.amount_key(&key));
@@ -466,13 +467,8 @@ impl Controller {
         match screen {
             Screen::Scan => {
                 let mut st = self.state.borrow_mut();
-                // A scan started from the verdict or the cash identity check keeps its purpose.
-                let keep = matches!(self.screen(), Screen::Verdict | Screen::CashPerson)
-                    && st.scan_for != ScanFor::Anything;
-                if !keep {
-                    st.scan_for = ScanFor::Anything;
-                    st.flow = Flow::Idle;
-                }
+                st.scan_for = ScanFor::Anything;
+                st.flow = Flow::Idle;
                 drop(st);
                 if let Some(w) = self.window() {
                     w.set_manual_code(SharedString::new());
@@ -613,6 +609,17 @@ impl Controller {
         if self.window().is_some_and(|w| w.get_busy()) {
             return;
         }
+        // What a code means depends on where the operator is: on the verdict
+        // of a voucher for a named person it is that person's ID card; on the
+        // identity check before a cash payout, the recipient's.
+        let scan_for = match self.screen() {
+            Screen::Verdict if self.state.borrow().verdict.as_ref().is_some_and(|v| v.reason_code == "identity_check_required") => {
+                ScanFor::VoucherHolder
+            }
+            Screen::CashPerson => ScanFor::CashIdentity,
+            Screen::Scan => scan_for,
+            _ => ScanFor::Anything,
+        };
         match scan_for {
             ScanFor::VoucherHolder => self.holder_id_scanned(code),
             ScanFor::CashIdentity => self.cash_id_scanned(code),
@@ -671,11 +678,7 @@ impl Controller {
                     can_redeem: can,
                     can_redeem_part: can && partial,
                 });
-                st.scan_for = if check.full_redemption.as_ref().err().is_some_and(|c| c == "identity_check_required") {
-                    ScanFor::VoucherHolder
-                } else {
-                    ScanFor::Anything
-                };
+                st.scan_for = ScanFor::Anything;
                 st.flow = Flow::Voucher { qr, check, amount: None, id_card: None };
             }
             Err(error) => {
@@ -706,6 +709,21 @@ impl Controller {
                 self.set_screen(Screen::Verdict);
             }
         }
+    }
+
+    /// The operator asked to scan the ID card that the current voucher or payout needs.
+    fn scan_id(&self) {
+        let purpose = match self.state.borrow().flow {
+            Flow::Voucher { .. } => ScanFor::VoucherHolder,
+            Flow::Cash { .. } => ScanFor::CashIdentity,
+            _ => ScanFor::Anything,
+        };
+        self.state.borrow_mut().scan_for = purpose;
+        if let Some(w) = self.window() {
+            w.set_manual_code(SharedString::new());
+        }
+        self.set_screen(Screen::Scan);
+        self.render();
     }
 
     fn holder_id_scanned(&self, code: String) {
@@ -965,7 +983,7 @@ impl Controller {
             st.cash_error = None;
             st.identified = None;
             st.photo = None;
-            st.scan_for = ScanFor::CashIdentity;
+            st.scan_for = ScanFor::Anything;
         }
         self.set_screen(Screen::CashPerson);
         // The roster's photo, for the operator to compare with the face.

@@ -102,7 +102,13 @@ pub fn policy(now: i64, version: u64, limits: Vec<OfflineLimits>) -> TerminalPol
     }
 }
 
-fn entitlement(id: &str, minor: i64, mode: RedemptionMode, delivery: Delivery, now: i64) -> Entitlement {
+fn entitlement(
+    id: &str,
+    minor: i64,
+    mode: RedemptionMode,
+    delivery: Delivery,
+    now: i64,
+) -> Entitlement {
     Entitlement {
         id: EntitlementId::parse(id).unwrap(),
         programme: ProgrammeId::parse("cash-plus-2026").unwrap(),
@@ -129,16 +135,51 @@ pub fn roster(now: i64) -> Roster {
         site: Some(SiteId::parse(SITE).unwrap()),
         merchant: Some(MerchantId::parse(MERCHANT).unwrap()),
         people: vec![
-            person(PERSON_BENEFICIARY, "Amina Wanjiru", PERSON_ID, vec![
-                entitlement("ENT-FOOD-1", 500_000, RedemptionMode::Partial, Delivery::Merchant, now),
-                entitlement("ENT-CASH-1", 300_000, RedemptionMode::SingleUse, Delivery::Cash, now),
-            ]),
-            person("BEN-0002", "Baraka Otieno", "KE-87654321", vec![entitlement(
-                "ENT-CASH-2", 400_000, RedemptionMode::SingleUse, Delivery::Cash, now,
-            )]),
-            person("BEN-0003", "Chausiku Njeri", "KE-55555555", vec![entitlement(
-                "ENT-CASH-3", 900_000, RedemptionMode::SingleUse, Delivery::Cash, now,
-            )]),
+            person(
+                PERSON_BENEFICIARY,
+                "Amina Wanjiru",
+                PERSON_ID,
+                vec![
+                    entitlement(
+                        "ENT-FOOD-1",
+                        500_000,
+                        RedemptionMode::Partial,
+                        Delivery::Merchant,
+                        now,
+                    ),
+                    entitlement(
+                        "ENT-CASH-1",
+                        300_000,
+                        RedemptionMode::SingleUse,
+                        Delivery::Cash,
+                        now,
+                    ),
+                ],
+            ),
+            person(
+                "BEN-0002",
+                "Baraka Otieno",
+                "KE-87654321",
+                vec![entitlement(
+                    "ENT-CASH-2",
+                    400_000,
+                    RedemptionMode::SingleUse,
+                    Delivery::Cash,
+                    now,
+                )],
+            ),
+            person(
+                "BEN-0003",
+                "Chausiku Njeri",
+                "KE-55555555",
+                vec![entitlement(
+                    "ENT-CASH-3",
+                    900_000,
+                    RedemptionMode::SingleUse,
+                    Delivery::Cash,
+                    now,
+                )],
+            ),
         ],
     }
 }
@@ -147,7 +188,10 @@ pub fn revocations(now: i64, vouchers: &[&str]) -> RevocationList {
     RevocationList {
         version: 1,
         issued_at: now,
-        vouchers: vouchers.iter().map(|v| VoucherId::parse(v).unwrap()).collect(),
+        vouchers: vouchers
+            .iter()
+            .map(|v| VoucherId::parse(v).unwrap())
+            .collect(),
         ..Default::default()
     }
 }
@@ -164,7 +208,9 @@ pub fn bundle(now: i64, revoked: &[&str]) -> ProvisionBundle {
         root_public_key: ByteBuf::from(root_key.verifying_key().to_bytes().to_vec()),
         trust_list: ByteBuf::from(trust_list(now).seal(&root_kid, &root_key)),
         policy: ByteBuf::from(policy(now, 1, vec![limits()]).seal(&root_kid, &root_key)),
-        revocations: Some(ByteBuf::from(revocations(now, revoked).seal(&root_kid, &root_key))),
+        revocations: Some(ByteBuf::from(
+            revocations(now, revoked).seal(&root_kid, &root_key),
+        )),
         roster: Some(ByteBuf::from(roster(now).seal(&root_kid, &root_key))),
     }
 }
@@ -263,7 +309,9 @@ pub fn cli_setup(dir: &Path) {
     let data = dir.join("data");
     for args in [
         vec!["provision", "--bundle", bundle_path.to_str().unwrap()],
-        vec!["operator", "add", "--id", OPERATOR, "--name", "Amina", "--pin", PIN],
+        vec![
+            "operator", "add", "--id", OPERATOR, "--name", "Amina", "--pin", PIN,
+        ],
         vec!["operator", "login", "--id", OPERATOR, "--pin", PIN],
     ] {
         let output = cli(&data, &args);

@@ -106,6 +106,13 @@ impl App {
         self.tap("Check");
     }
 
+    /// Types `code` into the scan screen as it is (keeping what the scan is for).
+    pub fn scan_here(&self, code: &str) {
+        assert_eq!(self.screen(), Screen::Scan);
+        self.window.set_manual_code(code.into());
+        self.tap("Check");
+    }
+
     pub fn snapshot(&self, path: &std::path::Path) {
         let shot = self.window.window().take_snapshot().expect("snapshot");
         image::save_buffer(path, shot.as_bytes(), shot.width(), shot.height(), image::ExtendedColorType::Rgba8)

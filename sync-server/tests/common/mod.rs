@@ -1,0 +1,549 @@
+//! Test support: a real server on a random port with a fresh database of
+//! either backend (`spawn_app`), a throwaway PostgreSQL cluster when none is
+//! given, and a test terminal built from `lastmile-shared` alone (device key,
+//! signed log entries, RFC 9421 request signatures) that talks real HTTP.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use lastmile_server::config::Config;
+use lastmile_server::issuance::{self, IssueOptions, IssuedVoucher};
+use lastmile_server::keys::{self, KeyDir};
+use lastmile_server::startup::Server;
+use lastmile_server::storage::{DatabaseUrl, Storage};
+use lastmile_server::terminals;
+use lastmile_server::limits;
+use lastmile_shared::device_log::{ChainHead, LogEntry, LogEvent, SignedEntry};
+use lastmile_shared::http_signature;
+use lastmile_shared::id::{DeviceId, IssuerId, KeyId, MerchantId, OperatorId, SiteId};
+use lastmile_shared::money::{Currency, Money};
+use lastmile_shared::rules::OfflineLimits;
+use lastmile_shared::sync::{
+    self, EnrollRequest, EnrollResponse, Problem, PullRequest, PullResponse, SyncCursor,
+    UploadRequest, UploadResponse,
+};
+use lastmile_shared::voucher;
+use rand_core::{OsRng, RngCore};
+use serde_bytes::ByteBuf;
+
+pub const HQ_TOKEN: &str = "test-hq-token-0123456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates a `sqlite` and a `postgres` variant of each scenario.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::common::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::common::Backend::Postgres) } )*
+        }
+    };
+}
+
+pub fn now() -> i64 {
+    lastmile_server::api::now()
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// The admin URL of a PostgreSQL server: LASTMILE_TEST_POSTGRES_URL, or a
+/// throwaway cluster started once per test binary with scripts/postgres.sh
+/// and stopped by a watchdog when this process exits.
+pub fn postgres_admin_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("LASTMILE_TEST_POSTGRES_URL")
+            && !url.is_empty()
+        {
+            return url;
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh");
+        let output = std::process::Command::new(&script)
+            .arg("start")
+            .output()
+            .expect("running scripts/postgres.sh start");
+        assert!(
+            output.status.success(),
+            "scripts/postgres.sh start failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .map(|v| v.trim_matches('\'').to_owned())
+                .unwrap_or_else(|| panic!("postgres.sh printed no {name}: {text}"))
+        };
+        let dir = value("LASTMILE_PG_DIR");
+        let url = value("LASTMILE_TEST_POSTGRES_URL");
+        let watchdog = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {script} stop {dir}",
+            pid = std::process::id(),
+            script = script.display()
+        );
+        std::process::Command::new("sh")
+            .args(["-c", &watchdog])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the PostgreSQL watchdog");
+        url
+    })
+}
+
+/// A new, empty database of the backend.
+pub fn fresh_database(backend: Backend, dir: &Path) -> DatabaseUrl {
+    match backend {
+        Backend::Sqlite => DatabaseUrl::Sqlite(dir.join("lastmile.sqlite")),
+        Backend::Postgres => {
+            let admin = postgres_admin_url();
+            let name = format!("lastmile_test_{}", random_hex(6));
+            let mut client =
+                postgres::Client::connect(admin, postgres::NoTls).expect("connecting to postgres");
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("creating a test database");
+            let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
+            DatabaseUrl::Postgres(format!("{base}/{name}"))
+        }
+    }
+}
+
+pub fn kes() -> Currency {
+    Currency::parse("KES").unwrap()
+}
+
+pub fn kes_limits() -> OfflineLimits {
+    OfflineLimits {
+        currency: kes(),
+        credential_value_max_minor: 1_000_000,
+        unsynced_value_max_minor: 100_000_000,
+        unsynced_count_max: 10_000,
+        offline_seconds_max: 7 * 24 * 3600,
+    }
+}
+
+/// A running server with its database and data directory.
+pub struct TestApp {
+    pub base_url: String,
+    pub storage: Arc<Storage>,
+    pub keys: KeyDir,
+    pub database: DatabaseUrl,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn config(dir: &Path, database: DatabaseUrl) -> Config {
+    Config {
+        data_dir: dir.to_owned(),
+        database,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        hq_token: Some(HQ_TOKEN.to_owned()),
+        tls: None,
+        allow_plain_http: false,
+        issuer: IssuerId::parse("lastmile-test").unwrap(),
+        log: "warn".to_owned(),
+    }
+}
+
+/// Keys created, KES limits set: what `keys init` and `limits set` do.
+pub fn prepare(storage: &Storage, keys: &KeyDir) {
+    keys::init(storage, keys, &IssuerId::parse("lastmile-test").unwrap(), now()).unwrap();
+    limits::set(storage, keys, &kes_limits(), now()).unwrap();
+}
+
+pub fn spawn_app(backend: Backend) -> TestApp {
+    if let Ok(filter) = std::env::var("LASTMILE_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(backend, dir.path());
+    let storage = Arc::new(Storage::open(&database).unwrap());
+    let keys = KeyDir::new(dir.path());
+    prepare(&storage, &keys);
+    let config = config(dir.path(), database.clone());
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_storage = storage.clone();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let server = Server::with_storage(&config, server_storage).await.unwrap();
+            ready_tx.send(server.local_addr().unwrap()).unwrap();
+            server
+                .run(async {
+                    let _ = shutdown_rx.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    let addr = ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    TestApp {
+        base_url: format!("http://{addr}"),
+        storage,
+        keys,
+        database,
+        dir,
+        shutdown: Some(shutdown_tx),
+        thread: Some(thread),
+    }
+}
+
+impl TestApp {
+    pub fn code(&self, merchant: &str, site: &str) -> String {
+        terminals::create_code(
+            &self.storage,
+            Some(MerchantId::parse(merchant).unwrap()),
+            Some(SiteId::parse(site).unwrap()),
+            3600,
+            now(),
+        )
+        .unwrap()
+        .code
+    }
+
+    /// Enrols a new test terminal at this merchant and site.
+    pub fn terminal(&self, merchant: &str, site: &str) -> TestTerminal {
+        let code = self.code(merchant, site);
+        TestTerminal::enroll(&self.base_url, &code).expect("enrolment")
+    }
+
+    /// Issues `count` vouchers of `amount` KES through the CSV path.
+    pub fn issue(&self, count: usize, amount: &str, mode: &str) -> Vec<IssuedVoucher> {
+        let csv = self.dir.path().join(format!("issue-{}.csv", random_hex(4)));
+        let mut text = String::from(
+            "beneficiary_id,name,amount,currency,programme,valid_from,valid_until,mode\n",
+        );
+        for i in 0..count {
+            text.push_str(&format!(
+                "B-{}-{i},Person {i},{amount},KES,food,2020-01-01,2099-12-31,{mode}\n",
+                random_hex(3)
+            ));
+        }
+        std::fs::write(&csv, text).unwrap();
+        let out = self.dir.path().join(format!("out-{}", random_hex(4)));
+        issuance::issue(
+            &self.storage,
+            &self.keys,
+            &IssueOptions {
+                csv,
+                out,
+                allow_partial_errors: false,
+                bind_beneficiary: false,
+            },
+            now(),
+        )
+        .unwrap()
+        .issued
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.storage.transaction(|tx| tx.entry_count()).unwrap()
+    }
+
+    pub fn hq_get(&self, path: &str) -> (u16, serde_json::Value) {
+        hq_request(&self.base_url, "GET", path, None, Some(HQ_TOKEN))
+    }
+
+    pub fn hq_post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        hq_request(&self.base_url, "POST", path, Some(body), Some(HQ_TOKEN))
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build(),
+    )
+}
+
+pub fn hq_request(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let url = format!("{base}{path}");
+    let agent = agent();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let response = match method {
+        "GET" => {
+            let mut request = agent.get(&url);
+            if let Some(auth) = &auth {
+                request = request.header("authorization", auth);
+            }
+            request.call()
+        }
+        _ => {
+            let mut request = if method == "PUT" {
+                agent.put(&url)
+            } else {
+                agent.post(&url)
+            };
+            if let Some(auth) = &auth {
+                request = request.header("authorization", auth);
+            }
+            request
+                .header("content-type", "application/json")
+                .send(serde_json::to_vec(&body.unwrap_or_default()).unwrap().as_slice())
+        }
+    };
+    let mut response = response.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.body_mut().read_to_vec().unwrap();
+    let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, value)
+}
+
+/// A refusal as the terminal sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub status: u16,
+    pub problem: Problem,
+}
+
+/// How to sign one request (defaults: now, a fresh nonce, the device key).
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    pub created: Option<i64>,
+    pub nonce: Option<String>,
+    pub key: Option<SigningKey>,
+    pub kid: Option<KeyId>,
+}
+
+/// A terminal made of `lastmile-shared` parts only.
+pub struct TestTerminal {
+    pub base_url: String,
+    pub key: SigningKey,
+    pub enrolment: EnrollResponse,
+    pub log: Vec<SignedEntry>,
+    pub cursor: SyncCursor,
+}
+
+pub fn post(base: &str, path: &str, body: &[u8], headers: &[(&str, String)]) -> Result<Vec<u8>, Refused> {
+    let mut request = agent()
+        .post(&format!("{base}{path}"))
+        .header("content-type", sync::CONTENT_TYPE);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let mut response = request.send(body).unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.body_mut().read_to_vec().unwrap();
+    if (200..300).contains(&status) {
+        Ok(bytes)
+    } else {
+        let problem: Problem = sync::from_cbor(&bytes)
+            .unwrap_or_else(|e| panic!("HTTP {status} without a CBOR problem: {e}"));
+        Err(Refused { status, problem })
+    }
+}
+
+/// The headers of a signed request.
+pub fn sign_headers(
+    path: &str,
+    body: &[u8],
+    kid: &KeyId,
+    key: &SigningKey,
+    options: &SignOptions,
+) -> Vec<(&'static str, String)> {
+    let headers = http_signature::sign(
+        "POST",
+        path,
+        body,
+        options.kid.as_ref().unwrap_or(kid),
+        options.key.as_ref().unwrap_or(key),
+        options.created.unwrap_or_else(now),
+        options.nonce.as_deref().unwrap_or(&random_hex(16)),
+    );
+    vec![
+        ("content-digest", headers.content_digest),
+        ("signature-input", headers.signature_input),
+        ("signature", headers.signature),
+    ]
+}
+
+impl TestTerminal {
+    pub fn enroll(base_url: &str, code: &str) -> Result<Self, Refused> {
+        let key = SigningKey::generate(&mut OsRng);
+        let request = EnrollRequest {
+            code: code.to_owned(),
+            device_public_key: ByteBuf::from(key.verifying_key().to_bytes().to_vec()),
+            label: "test counter".to_owned(),
+        };
+        let bytes = post(base_url, "/v1/terminal/enroll", &sync::to_cbor(&request), &[])?;
+        let enrolment: EnrollResponse = sync::from_cbor(&bytes).unwrap();
+        Ok(Self {
+            base_url: base_url.to_owned(),
+            key,
+            enrolment,
+            log: Vec::new(),
+            cursor: SyncCursor::default(),
+        })
+    }
+
+    pub fn device(&self) -> &DeviceId {
+        &self.enrolment.device
+    }
+
+    fn head(&self) -> ChainHead {
+        self.log.last().map_or(ChainHead::GENESIS, |e| ChainHead {
+            seq: e.entry.seq,
+            hash: e.hash,
+        })
+    }
+
+    /// Appends a signed log entry for an event.
+    pub fn record(&mut self, event: LogEvent) -> &SignedEntry {
+        let head = self.head();
+        let entry = LogEntry {
+            seq: head.seq + 1,
+            prev: head.hash,
+            device: self.enrolment.device.clone(),
+            operator: OperatorId::parse("op-1").unwrap(),
+            merchant: self.enrolment.merchant.clone(),
+            site: self.enrolment.site.clone(),
+            at: now(),
+            event,
+        };
+        self.log
+            .push(SignedEntry::sign(entry, &self.enrolment.device_kid, &self.key));
+        self.log.last().unwrap()
+    }
+
+    /// Records an offline redemption of `amount_minor` from a voucher.
+    pub fn redeem(&mut self, voucher_text: &str, amount_minor: i64) -> u64 {
+        let claims = voucher::decode(voucher_text).unwrap().claims().clone();
+        let amount = Money::new(amount_minor, claims.value.currency);
+        let remaining_after = Money::new(claims.value.minor - amount_minor, claims.value.currency);
+        let kid = voucher::decode(voucher_text).unwrap().kid().clone();
+        self.record(LogEvent::VoucherRedeemed {
+            voucher: claims.id,
+            issuer: claims.issuer,
+            programme: claims.programme,
+            kid,
+            amount,
+            remaining_after,
+            credential: voucher_text.to_owned(),
+        })
+        .entry
+        .seq
+    }
+
+    /// Signed entries with sequence numbers in `range` (1-based, inclusive).
+    pub fn entries(&self, range: std::ops::RangeInclusive<u64>) -> Vec<ByteBuf> {
+        self.log
+            .iter()
+            .filter(|e| range.contains(&e.entry.seq))
+            .map(|e| ByteBuf::from(e.bytes.clone()))
+            .collect()
+    }
+
+    pub fn signed_post(&self, path: &str, body: &[u8], options: &SignOptions) -> Result<Vec<u8>, Refused> {
+        let headers = sign_headers(path, body, &self.enrolment.device_kid, &self.key, options);
+        post(&self.base_url, path, body, &headers)
+    }
+
+    pub fn upload_entries(&self, entries: Vec<ByteBuf>) -> Result<UploadResponse, Refused> {
+        let body = sync::to_cbor(&UploadRequest { entries });
+        self.signed_post("/v1/terminal/upload", &body, &SignOptions::default())
+            .map(|bytes| sync::from_cbor(&bytes).unwrap())
+    }
+
+    pub fn upload(&self, range: std::ops::RangeInclusive<u64>) -> Result<UploadResponse, Refused> {
+        self.upload_entries(self.entries(range))
+    }
+
+    /// Pulls with the current cursor and advances it.
+    pub fn pull(&mut self) -> Result<PullResponse, Refused> {
+        let body = sync::to_cbor(&PullRequest {
+            cursor: self.cursor,
+        });
+        let answer: PullResponse = self
+            .signed_post("/v1/terminal/pull", &body, &SignOptions::default())
+            .map(|bytes| sync::from_cbor(&bytes).unwrap())?;
+        use lastmile_shared::trust_list::RootSigned;
+        let root = self.root();
+        if let Some(bytes) = &answer.trust_list {
+            let list = lastmile_shared::trust_list::TrustList::open(bytes, &root, None).unwrap();
+            self.cursor.trust_list = list.version;
+        }
+        if let Some(bytes) = &answer.revocations {
+            let list = lastmile_shared::revocation::RevocationList::open(bytes, &root, None).unwrap();
+            self.cursor.revocations = list.version;
+        }
+        if let Some(bytes) = &answer.roster {
+            let roster = lastmile_shared::roster::Roster::open(bytes, &root, None).unwrap();
+            self.cursor.roster = roster.version;
+        }
+        if let Some(bytes) = &answer.policy {
+            let policy = lastmile_shared::sync::TerminalPolicy::open(bytes, &root, None).unwrap();
+            self.cursor.policy = policy.version;
+        }
+        self.cursor.balances = answer.balances_cursor;
+        Ok(answer)
+    }
+
+    pub fn root(&self) -> lastmile_shared::trust_list::RootKey {
+        let bytes: [u8; 32] = self.enrolment.root_public_key.as_slice().try_into().unwrap();
+        lastmile_shared::trust_list::RootKey {
+            kid: self.enrolment.root_kid.clone(),
+            key: ed25519_dalek::VerifyingKey::from_bytes(&bytes).unwrap(),
+        }
+    }
+}
+
+/// Polls `check` until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
+
+pub fn data_path(app: &TestApp) -> PathBuf {
+    app.dir.path().to_owned()
+}
