@@ -339,11 +339,14 @@ impl FrameDecoder {
                 for frame in frame_rx {
                     let started = Instant::now();
                     let text = decoder.decode(&frame);
-                let result = FrameResult { text, decode_time: started.elapsed() };
-                // Idle before the result is out: whoever sees the result may offer at once.
-                worker_busy.store(false, Ordering::Release);
-                let sent = result_tx.send(result);
-                if sent.is_err() {
+                    let result = FrameResult {
+                        text,
+                        decode_time: started.elapsed(),
+                    };
+                    // Idle before the result is out: whoever sees the result may offer at once.
+                    worker_busy.store(false, Ordering::Release);
+                    let sent = result_tx.send(result);
+                    if sent.is_err() {
                         break;
                     }
                 }

@@ -10,9 +10,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5
-        + i64::from(day)
-        - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -76,11 +75,17 @@ mod tests {
     fn dates_round_trip() {
         assert_eq!(parse_date("1970-01-01"), Some(0));
         assert_eq!(parse_date("2026-03-01"), Some(1_772_323_200));
-        assert_eq!(parse_date("2024-02-29").map(format_date).as_deref(), Some("2024-02-29"));
+        assert_eq!(
+            parse_date("2024-02-29").map(format_date).as_deref(),
+            Some("2024-02-29")
+        );
         assert_eq!(parse_date("2025-02-29"), None);
         assert_eq!(parse_date("2025-13-01"), None);
         assert_eq!(parse_date("25-01-01"), None);
-        assert_eq!(parse_end_date("2026-12-31").map(format_date).as_deref(), Some("2027-01-01"));
+        assert_eq!(
+            parse_end_date("2026-12-31").map(format_date).as_deref(),
+            Some("2027-01-01")
+        );
         for days in [-1000_i64, 0, 59, 60, 10_000, 20_000, 50_000] {
             let text = format_date(days * SECONDS_PER_DAY);
             assert_eq!(parse_date(&text), Some(days * SECONDS_PER_DAY), "{text}");

@@ -101,7 +101,9 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         reason,
     };
-    let size = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| fail(e.to_string()))?
+        .len();
     if size > CONFIG_FILE_BYTES_MAX {
         return Err(fail(format!("larger than {CONFIG_FILE_BYTES_MAX} bytes")));
     }

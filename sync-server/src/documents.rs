@@ -25,11 +25,7 @@ fn next_version(tx: &mut dyn Tx, kind: &str) -> Result<u64, StorageError> {
 }
 
 /// Seals the current issuer keys as a new trust list version.
-pub fn publish_trust_list(
-    tx: &mut dyn Tx,
-    root: &Signer,
-    now: i64,
-) -> Result<u64, StorageError> {
+pub fn publish_trust_list(tx: &mut dyn Tx, root: &Signer, now: i64) -> Result<u64, StorageError> {
     let version = next_version(tx, TRUST_LIST)?;
     let list = TrustList {
         version,
@@ -48,11 +44,7 @@ pub fn publish_trust_list(
 
 /// Seals everything revoked (vouchers, issuer keys, terminals) as a new
 /// revocation list version.
-pub fn publish_revocations(
-    tx: &mut dyn Tx,
-    root: &Signer,
-    now: i64,
-) -> Result<u64, StorageError> {
+pub fn publish_revocations(tx: &mut dyn Tx, root: &Signer, now: i64) -> Result<u64, StorageError> {
     let version = next_version(tx, REVOCATIONS)?;
     let revoked = tx.revoked()?;
     let keys = tx
@@ -114,7 +106,13 @@ pub fn publish_roster(
         merchant: merchant.cloned(),
         people,
     };
-    tx.put_document(ROSTER, &scope, version, &roster.seal(&root.kid, &root.key), now)?;
+    tx.put_document(
+        ROSTER,
+        &scope,
+        version,
+        &roster.seal(&root.kid, &root.key),
+        now,
+    )?;
     Ok(Some(version))
 }
 

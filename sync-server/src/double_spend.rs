@@ -97,13 +97,21 @@ mod tests {
         let usd = Currency::parse("USD").unwrap();
         use RedemptionMode::*;
         let cases = [
-            (voucher(SingleUse, 500, 0), Money::new(500, kes), Verdict::Counted),
+            (
+                voucher(SingleUse, 500, 0),
+                Money::new(500, kes),
+                Verdict::Counted,
+            ),
             (
                 voucher(SingleUse, 500, 500),
                 Money::new(500, kes),
                 Verdict::Conflict(CaseReason::AlreadyRedeemed),
             ),
-            (voucher(Partial, 500, 300), Money::new(200, kes), Verdict::Counted),
+            (
+                voucher(Partial, 500, 300),
+                Money::new(200, kes),
+                Verdict::Counted,
+            ),
             (
                 voucher(Partial, 500, 300),
                 Money::new(201, kes),

@@ -118,7 +118,9 @@ struct Planned {
 }
 
 fn column(headers: &csv::StringRecord, name: &str) -> Option<usize> {
-    headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name))
+    headers
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case(name))
 }
 
 fn id_list<T>(
@@ -140,10 +142,20 @@ fn id_list<T>(
     Ok(items)
 }
 
-fn voucher_id(programme: &ProgrammeId, beneficiary: &BeneficiaryId, value: Money, from: i64, until: i64) -> VoucherId {
+fn voucher_id(
+    programme: &ProgrammeId,
+    beneficiary: &BeneficiaryId,
+    value: Money,
+    from: i64,
+    until: i64,
+) -> VoucherId {
     let mut hasher = Sha256::new();
     hasher.update(b"lastmile/voucher-id/v1\0");
-    for part in [programme.as_str(), beneficiary.as_str(), value.currency.code()] {
+    for part in [
+        programme.as_str(),
+        beneficiary.as_str(),
+        value.currency.code(),
+    ] {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
@@ -217,7 +229,8 @@ fn parse_rows(
         let line = record.position().map_or(index as u64 + 2, |p| p.line());
         let field = |name: &str| at(name).and_then(|i| record.get(i)).unwrap_or("");
         let row = (|| -> Result<Planned, String> {
-            let beneficiary = BeneficiaryId::parse(field("beneficiary_id")).map_err(|e| e.to_string())?;
+            let beneficiary =
+                BeneficiaryId::parse(field("beneficiary_id")).map_err(|e| e.to_string())?;
             let name: String = field("name").to_owned();
             if name.is_empty() || name.chars().count() > NAME_CHARS_MAX {
                 return Err(format!("name must be 1 to {NAME_CHARS_MAX} characters"));
@@ -229,10 +242,16 @@ fn parse_rows(
             }
             let programme = ProgrammeId::parse(field("programme")).map_err(|e| e.to_string())?;
             let valid_from = calendar::parse_date(field("valid_from")).ok_or_else(|| {
-                format!("valid_from {:?} is not a date like 2026-03-01", field("valid_from"))
+                format!(
+                    "valid_from {:?} is not a date like 2026-03-01",
+                    field("valid_from")
+                )
             })?;
             let valid_until = calendar::parse_end_date(field("valid_until")).ok_or_else(|| {
-                format!("valid_until {:?} is not a date like 2026-06-30", field("valid_until"))
+                format!(
+                    "valid_until {:?} is not a date like 2026-06-30",
+                    field("valid_until")
+                )
             })?;
             if valid_until <= valid_from {
                 return Err("valid_until is before valid_from".to_owned());
@@ -391,17 +410,23 @@ fn write_outputs(
     std::fs::write(&sheet_path, voucher_sheet::render_pdf(&sheet)?)
         .map_err(write_error(&sheet_path))?;
     let list_path = out.join("vouchers.csv");
-    let mut list = csv::Writer::from_path(&list_path)
-        .map_err(|e| IssuanceError::Write {
-            path: list_path.clone(),
-            source: e.into(),
-        })?;
+    let mut list = csv::Writer::from_path(&list_path).map_err(|e| IssuanceError::Write {
+        path: list_path.clone(),
+        source: e.into(),
+    })?;
     let csv_error = |e: csv::Error| IssuanceError::Write {
         path: list_path.clone(),
         source: e.into(),
     };
-    list.write_record(["voucher_id", "beneficiary_id", "name", "amount", "currency", "qr_text"])
-        .map_err(csv_error)?;
+    list.write_record([
+        "voucher_id",
+        "beneficiary_id",
+        "name",
+        "amount",
+        "currency",
+        "qr_text",
+    ])
+    .map_err(csv_error)?;
     for v in &issued {
         list.write_record([
             v.voucher.as_str(),

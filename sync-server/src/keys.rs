@@ -35,7 +35,9 @@ const KID_RANDOM_BYTES: usize = 4;
 pub enum KeyError {
     #[error(transparent)]
     Storage(#[from] StorageError),
-    #[error("the keys are already initialised (root key {0}); use `keys rotate` for a new issuer key")]
+    #[error(
+        "the keys are already initialised (root key {0}); use `keys rotate` for a new issuer key"
+    )]
     AlreadyInitialised(KeyId),
     #[error("no root key yet: run `lastmile-server keys init` first")]
     NotInitialised,
@@ -118,7 +120,11 @@ impl KeyDir {
             path: path.clone(),
             source,
         };
-        let mode = fs::metadata(&path).map_err(file_error)?.permissions().mode() & 0o777;
+        let mode = fs::metadata(&path)
+            .map_err(file_error)?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode & 0o077 != 0 {
             return Err(KeyError::Exposed { path, mode });
         }

@@ -44,7 +44,10 @@ pub enum RosterError {
     Rows(Vec<RowError>),
 }
 
-fn parse_row(record: &csv::StringRecord, headers: &csv::StringRecord) -> Result<(BeneficiaryId, String, Vec<String>, Entitlement), String> {
+fn parse_row(
+    record: &csv::StringRecord,
+    headers: &csv::StringRecord,
+) -> Result<(BeneficiaryId, String, Vec<String>, Entitlement), String> {
     let field = |name: &str| {
         headers
             .iter()
@@ -65,10 +68,18 @@ fn parse_row(record: &csv::StringRecord, headers: &csv::StringRecord) -> Result<
     if value.minor <= 0 {
         return Err(format!("amount {value} must be more than zero"));
     }
-    let valid_from = calendar::parse_date(field("valid_from"))
-        .ok_or_else(|| format!("valid_from {:?} is not a date like 2026-03-01", field("valid_from")))?;
-    let valid_until = calendar::parse_end_date(field("valid_until"))
-        .ok_or_else(|| format!("valid_until {:?} is not a date like 2026-06-30", field("valid_until")))?;
+    let valid_from = calendar::parse_date(field("valid_from")).ok_or_else(|| {
+        format!(
+            "valid_from {:?} is not a date like 2026-03-01",
+            field("valid_from")
+        )
+    })?;
+    let valid_until = calendar::parse_end_date(field("valid_until")).ok_or_else(|| {
+        format!(
+            "valid_until {:?} is not a date like 2026-06-30",
+            field("valid_until")
+        )
+    })?;
     let mode = match field("mode") {
         "" | "single_use" => RedemptionMode::SingleUse,
         "partial" => RedemptionMode::Partial,
@@ -113,7 +124,10 @@ pub fn publish(
         .flexible(true)
         .from_path(csv_path)
         .map_err(|e| read_error(e.to_string()))?;
-    let headers = reader.headers().map_err(|e| read_error(e.to_string()))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| read_error(e.to_string()))?
+        .clone();
     let mut people: BTreeMap<BeneficiaryId, RosterPerson> = BTreeMap::new();
     let mut errors = Vec::new();
     for (index, record) in reader.records().enumerate() {
@@ -126,14 +140,16 @@ pub fn publish(
             .and_then(|r| parse_row(&r, &headers));
         match parsed {
             Ok((beneficiary, name, id_numbers, entitlement)) => {
-                let person = people.entry(beneficiary.clone()).or_insert_with(|| RosterPerson {
-                    beneficiary,
-                    name,
-                    id_numbers,
-                    date_of_birth: None,
-                    photo: None,
-                    entitlements: Vec::new(),
-                });
+                let person = people
+                    .entry(beneficiary.clone())
+                    .or_insert_with(|| RosterPerson {
+                        beneficiary,
+                        name,
+                        id_numbers,
+                        date_of_birth: None,
+                        photo: None,
+                        entitlements: Vec::new(),
+                    });
                 person.entitlements.push(entitlement);
             }
             Err(message) => errors.push(RowError { line, message }),
@@ -145,8 +161,14 @@ pub fn publish(
     let count = people.len();
     let version = storage.transaction(|tx| {
         let root = keys::root_signer(tx, keys)?;
-        let version =
-            documents::publish_roster(tx, &root, site, merchant, people.into_values().collect(), now)?;
+        let version = documents::publish_roster(
+            tx,
+            &root,
+            site,
+            merchant,
+            people.into_values().collect(),
+            now,
+        )?;
         Ok::<_, RosterError>(version.unwrap_or(0))
     })?;
     Ok((version, count))

@@ -59,12 +59,13 @@ impl Server {
             Some((cert, key)) => Some(tls::acceptor(cert, key)?),
             None => None,
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let state = AppState {
             storage: storage.clone(),
             keys: KeyDir::new(&config.data_dir),
@@ -93,8 +94,7 @@ impl Server {
     ) -> Result<(), StartError> {
         let storage = self.storage.clone();
         let pruner = tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(Duration::from_secs(NONCE_PRUNE_INTERVAL_SECONDS));
+            let mut tick = tokio::time::interval(Duration::from_secs(NONCE_PRUNE_INTERVAL_SECONDS));
             loop {
                 tick.tick().await;
                 let storage = storage.clone();

@@ -26,8 +26,8 @@ use lastmile_shared::envelope::{self, Envelope};
 use lastmile_shared::id::{DeviceId, VoucherId};
 use lastmile_shared::money::Money;
 use lastmile_shared::sync::{
-    EntryOutcome, PULL_BALANCES_MAX, PullResponse, SyncCursor, UPLOAD_ENTRIES_MAX,
-    UploadResponse, VoucherBalance,
+    EntryOutcome, PULL_BALANCES_MAX, PullResponse, SyncCursor, UPLOAD_ENTRIES_MAX, UploadResponse,
+    VoucherBalance,
 };
 use lastmile_shared::trust_list::{TrustList, TrustStore};
 use lastmile_shared::voucher;
@@ -288,9 +288,10 @@ fn apply(
     let mut head_seq = device.head_seq;
     let mut head_hash = EntryHash(device.head_hash);
     let stored: HashMap<u64, Vec<u8>> = match checked.first() {
-        Some(first) if first.entry.seq <= held_seq => {
-            tx.entries(id, first.entry.seq, held_seq)?.into_iter().collect()
-        }
+        Some(first) if first.entry.seq <= held_seq => tx
+            .entries(id, first.entry.seq, held_seq)?
+            .into_iter()
+            .collect(),
         _ => HashMap::new(),
     };
     let mut outcomes = Vec::with_capacity(checked.len());
@@ -467,11 +468,10 @@ pub fn pull(
         };
         let trust_list = newer(documents::TRUST_LIST, GLOBAL_SCOPE, cursor.trust_list)?;
         let revocations = newer(documents::REVOCATIONS, GLOBAL_SCOPE, cursor.revocations)?;
-        let roster =
-            match documents::roster_scope(device.site.as_ref(), device.merchant.as_ref()) {
-                Some(scope) => newer(documents::ROSTER, &scope, cursor.roster)?,
-                None => None,
-            };
+        let roster = match documents::roster_scope(device.site.as_ref(), device.merchant.as_ref()) {
+            Some(scope) => newer(documents::ROSTER, &scope, cursor.roster)?,
+            None => None,
+        };
         let policy = newer(
             documents::POLICY,
             &documents::policy_scope(&device.device),

@@ -183,7 +183,9 @@ pub fn enroll(
     let hash = code_hash(&request.code);
     storage.transaction(|tx| {
         let root = keys::root_signer(tx, keys)?;
-        let code = tx.lock_enrolment_code(&hash)?.ok_or(TerminalError::UnknownCode)?;
+        let code = tx
+            .lock_enrolment_code(&hash)?
+            .ok_or(TerminalError::UnknownCode)?;
         if code.used_at.is_some() {
             return Err(TerminalError::CodeUsed);
         }
@@ -279,7 +281,10 @@ mod tests {
     fn codes_read_the_same_however_typed() {
         let code = new_code();
         assert_eq!(code.len(), ENROLMENT_CODE_CHARS + 2);
-        assert_eq!(code_hash(&code), code_hash(&code.to_lowercase().replace('-', " ")));
+        assert_eq!(
+            code_hash(&code),
+            code_hash(&code.to_lowercase().replace('-', " "))
+        );
         assert_eq!(code_hash("ABO0-1IL1"), code_hash("ab00-1111"));
         assert_ne!(code_hash(&code), code_hash(&new_code()));
     }

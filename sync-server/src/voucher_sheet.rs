@@ -63,7 +63,11 @@ pub fn modules(text: &str) -> Result<(Vec<bool>, u32), SheetError> {
         return Err(SheetError::TooLarge(version));
     }
     let width = u32::try_from(code.width()).map_err(|e| SheetError::Qr(e.to_string()))?;
-    let dark = code.to_colors().into_iter().map(|c| c == Color::Dark).collect();
+    let dark = code
+        .to_colors()
+        .into_iter()
+        .map(|c| c == Color::Dark)
+        .collect();
     Ok((dark, width))
 }
 
@@ -75,9 +79,7 @@ pub fn write_png(text: &str, path: &std::path::Path) -> Result<(), SheetError> {
         let mx = (x / PNG_MODULE_PIXELS).checked_sub(QUIET_ZONE_MODULES);
         let my = (y / PNG_MODULE_PIXELS).checked_sub(QUIET_ZONE_MODULES);
         let is_dark = match (mx, my) {
-            (Some(mx), Some(my)) if mx < width && my < width => {
-                dark[(my * width + mx) as usize]
-            }
+            (Some(mx), Some(my)) if mx < width && my < width => dark[(my * width + mx) as usize],
             _ => false,
         };
         Luma([if is_dark { 0 } else { 255 }])

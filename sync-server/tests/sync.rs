@@ -32,16 +32,37 @@ fn enrolment_codes_are_single_use_and_expire(backend: Backend) {
     let app = spawn_app(backend);
     let code = app.code("shop-1", "site-1");
     let terminal = TestTerminal::enroll(&app.base_url, &code).unwrap();
-    assert_eq!(terminal.enrolment.merchant.as_ref().map(MerchantId::as_str), Some("shop-1"));
-    assert_eq!(terminal.enrolment.site.as_ref().map(SiteId::as_str), Some("site-1"));
-    let root = app.storage.transaction(|tx| tx.root_key()).unwrap().unwrap();
+    assert_eq!(
+        terminal.enrolment.merchant.as_ref().map(MerchantId::as_str),
+        Some("shop-1")
+    );
+    assert_eq!(
+        terminal.enrolment.site.as_ref().map(SiteId::as_str),
+        Some("site-1")
+    );
+    let root = app
+        .storage
+        .transaction(|tx| tx.root_key())
+        .unwrap()
+        .unwrap();
     assert_eq!(terminal.enrolment.root_kid, root.kid);
-    assert_eq!(terminal.enrolment.root_public_key.as_slice(), root.public_key);
+    assert_eq!(
+        terminal.enrolment.root_public_key.as_slice(),
+        root.public_key
+    );
 
     let again = TestTerminal::enroll(&app.base_url, &code).err().unwrap();
-    assert_eq!((again.status, again.problem.code.as_str()), (409, "code_used"));
-    let unknown = TestTerminal::enroll(&app.base_url, "AAAA-BBBB-CCCC").err().unwrap();
-    assert_eq!((unknown.status, unknown.problem.code.as_str()), (404, "unknown_code"));
+    assert_eq!(
+        (again.status, again.problem.code.as_str()),
+        (409, "code_used")
+    );
+    let unknown = TestTerminal::enroll(&app.base_url, "AAAA-BBBB-CCCC")
+        .err()
+        .unwrap();
+    assert_eq!(
+        (unknown.status, unknown.problem.code.as_str()),
+        (404, "unknown_code")
+    );
 
     let (status, body) = app.hq_post(
         "/v1/hq/enrolment-codes",
@@ -52,7 +73,10 @@ fn enrolment_codes_are_single_use_and_expire(backend: Backend) {
     let expired = TestTerminal::enroll(&app.base_url, body["code"].as_str().unwrap())
         .err()
         .unwrap();
-    assert_eq!((expired.status, expired.problem.code.as_str()), (410, "code_expired"));
+    assert_eq!(
+        (expired.status, expired.problem.code.as_str()),
+        (410, "code_expired")
+    );
 
     let (status, terminals) = app.hq_get("/v1/hq/terminals");
     assert_eq!(status, 200);
@@ -79,12 +103,20 @@ fn uploads_are_idempotent_under_retries_duplicates_and_reordering(backend: Backe
     }
     let first = terminal.upload(1..=5).unwrap();
     assert_eq!(first.acknowledged_seq, 5);
-    assert_eq!(outcome_kinds(&first.outcomes), [('A', 1), ('A', 2), ('A', 3), ('A', 4), ('A', 5)]);
+    assert_eq!(
+        outcome_kinds(&first.outcomes),
+        [('A', 1), ('A', 2), ('A', 3), ('A', 4), ('A', 5)]
+    );
 
     // A retry of the same batch: all duplicates, nothing new.
     let retry = terminal.upload(1..=5).unwrap();
     assert_eq!(retry.acknowledged_seq, 5);
-    assert!(retry.outcomes.iter().all(|o| matches!(o, EntryOutcome::Duplicate { .. })));
+    assert!(
+        retry
+            .outcomes
+            .iter()
+            .all(|o| matches!(o, EntryOutcome::Duplicate { .. }))
+    );
 
     // Overlapping and out of order inside the batch, with an entry twice.
     let mut shuffled = terminal.entries(4..=7);
@@ -101,11 +133,17 @@ fn uploads_are_idempotent_under_retries_duplicates_and_reordering(backend: Backe
     // the terminal keeps it and sends it again.
     terminal.redeem(&vouchers[0].qr_text, 1000); // seq 9 after 8 below
     let early = terminal.upload(9..=9).unwrap_err();
-    assert_eq!((early.status, early.problem.code.as_str()), (409, "sequence_gap"));
+    assert_eq!(
+        (early.status, early.problem.code.as_str()),
+        (409, "sequence_gap")
+    );
     let rest = terminal.upload(8..=9).unwrap();
     assert_eq!(rest.acknowledged_seq, 9);
     // Entry 9 re-redeemed voucher 0 on the same terminal: a case, still stored.
-    assert!(matches!(rest.outcomes[1], EntryOutcome::DoubleSpend { seq: 9, .. }));
+    assert!(matches!(
+        rest.outcomes[1],
+        EntryOutcome::DoubleSpend { seq: 9, .. }
+    ));
     assert_eq!(app.entry_count(), 9);
 
     let (_, terminals) = app.hq_get("/v1/hq/terminals");
@@ -122,7 +160,10 @@ fn a_different_entry_with_a_held_sequence_is_refused_and_raised(backend: Backend
     terminal.log.clear();
     terminal.redeem(&vouchers[1].qr_text, 1000);
     let refused = terminal.upload(1..=1).unwrap_err();
-    assert_eq!((refused.status, refused.problem.code.as_str()), (409, "sequence_conflict"));
+    assert_eq!(
+        (refused.status, refused.problem.code.as_str()),
+        (409, "sequence_conflict")
+    );
     assert_eq!(app.entry_count(), 1);
     let (_, alarms) = app.hq_get("/v1/hq/alarms");
     let alarms = alarms.as_array().unwrap();
@@ -136,7 +177,12 @@ fn a_different_entry_with_a_held_sequence_is_refused_and_raised(backend: Backend
 
 /// Sends a signed upload over a raw socket, reads `read_bytes` of the
 /// answer (0: none), and hangs up.
-fn upload_and_hang_up(app: &common::TestApp, terminal: &TestTerminal, range: std::ops::RangeInclusive<u64>, read_bytes: usize) {
+fn upload_and_hang_up(
+    app: &common::TestApp,
+    terminal: &TestTerminal,
+    range: std::ops::RangeInclusive<u64>,
+    read_bytes: usize,
+) {
     let body = sync::to_cbor(&UploadRequest {
         entries: terminal.entries(range),
     });
@@ -187,7 +233,12 @@ fn a_connection_cut_after_the_request_loses_and_duplicates_nothing(backend: Back
     assert!(eventually(Duration::from_secs(10), || app.entry_count() == 40));
     let retry = terminal.upload(21..=40).unwrap();
     assert_eq!(retry.acknowledged_seq, 40);
-    assert!(retry.outcomes.iter().all(|o| matches!(o, EntryOutcome::Duplicate { .. })));
+    assert!(
+        retry
+            .outcomes
+            .iter()
+            .all(|o| matches!(o, EntryOutcome::Duplicate { .. }))
+    );
     assert_eq!(app.entry_count(), 40);
     let (_, cases) = app.hq_get("/v1/hq/cases");
     assert_eq!(cases.as_array().unwrap().len(), 0);
@@ -226,8 +277,14 @@ fn the_same_voucher_on_two_offline_terminals_becomes_a_case(backend: Backend) {
     assert_eq!(case["second_device"], b.device().as_str());
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
-    assert_eq!(b64.decode(case["first_entry"].as_str().unwrap()).unwrap(), a.log[0].bytes);
-    assert_eq!(b64.decode(case["second_entry"].as_str().unwrap()).unwrap(), b.log[0].bytes);
+    assert_eq!(
+        b64.decode(case["first_entry"].as_str().unwrap()).unwrap(),
+        a.log[0].bytes
+    );
+    assert_eq!(
+        b64.decode(case["second_entry"].as_str().unwrap()).unwrap(),
+        b.log[0].bytes
+    );
     assert_eq!(cases[1]["reason"], "over_value");
     assert_eq!(cases[1]["redeemed_before_minor"], 9000);
     assert_eq!(cases[1]["first_device"], b.device().as_str());
@@ -246,7 +303,11 @@ fn decide_after_pull(
     voucher_text: &str,
 ) -> Decision {
     let root = terminal.root();
-    let trust_bytes = pulls.iter().rev().find_map(|p| p.trust_list.clone()).unwrap();
+    let trust_bytes = pulls
+        .iter()
+        .rev()
+        .find_map(|p| p.trust_list.clone())
+        .unwrap();
     let trust = TrustList::open(&trust_bytes, &root, None).unwrap();
     let store = TrustStore::new(&trust).unwrap();
     let revocations = pulls
@@ -299,7 +360,10 @@ fn vouchers_spent_or_revoked_are_refused_elsewhere_after_sync(backend: Backend) 
     );
     a.redeem(&vouchers[0].qr_text, 2000);
     a.upload(1..=1).unwrap();
-    let (status, body) = app.hq_post(&format!("/v1/hq/vouchers/{}/revoke", vouchers[1].voucher), serde_json::json!({}));
+    let (status, body) = app.hq_post(
+        &format!("/v1/hq/vouchers/{}/revoke", vouchers[1].voucher),
+        serde_json::json!({}),
+    );
     assert_eq!(status, 200, "{body}");
 
     let after = b.pull().unwrap();
@@ -336,7 +400,10 @@ fn forged_replayed_revoked_and_unknown_requests_change_nothing(backend: Backend)
     let path = "/v1/terminal/upload";
     let expect = |result: Result<Vec<u8>, common::Refused>, status: u16, code: &str| {
         let refused = result.unwrap_err();
-        assert_eq!((refused.status, refused.problem.code.as_str()), (status, code));
+        assert_eq!(
+            (refused.status, refused.problem.code.as_str()),
+            (status, code)
+        );
     };
 
     // Forged: signed by another key under this device's key id.
@@ -345,32 +412,62 @@ fn forged_replayed_revoked_and_unknown_requests_change_nothing(backend: Backend)
         key: Some(forger.clone()),
         ..SignOptions::default()
     };
-    expect(terminal.signed_post(path, &body, &forged), 401, "bad_request_signature");
+    expect(
+        terminal.signed_post(path, &body, &forged),
+        401,
+        "bad_request_signature",
+    );
     // Unknown device.
     let unknown = SignOptions {
         key: Some(forger),
         kid: Some(KeyId::parse("T-000000000000").unwrap()),
         ..SignOptions::default()
     };
-    expect(terminal.signed_post(path, &body, &unknown), 401, "unknown_device");
+    expect(
+        terminal.signed_post(path, &body, &unknown),
+        401,
+        "unknown_device",
+    );
     // Stale.
     let stale = SignOptions {
         created: Some(common::now() - 3600),
         ..SignOptions::default()
     };
-    expect(terminal.signed_post(path, &body, &stale), 401, "stale_request");
+    expect(
+        terminal.signed_post(path, &body, &stale),
+        401,
+        "stale_request",
+    );
     // Unsigned, and a body that does not match its digest.
-    expect(common::post(&app.base_url, path, &body, &[]), 401, "unsigned_request");
-    let mut headers = common::sign_headers(path, &body, &terminal.enrolment.device_kid, &terminal.key, &SignOptions::default());
+    expect(
+        common::post(&app.base_url, path, &body, &[]),
+        401,
+        "unsigned_request",
+    );
+    let mut headers = common::sign_headers(
+        path,
+        &body,
+        &terminal.enrolment.device_kid,
+        &terminal.key,
+        &SignOptions::default(),
+    );
     let tampered = sync::to_cbor(&UploadRequest {
         entries: terminal.entries(1..=2),
     });
-    expect(common::post(&app.base_url, path, &tampered, &headers), 400, "digest_mismatch");
+    expect(
+        common::post(&app.base_url, path, &tampered, &headers),
+        400,
+        "digest_mismatch",
+    );
     // Another device's entries under this device's signature.
     let foreign = sync::to_cbor(&UploadRequest {
         entries: other.entries(1..=1),
     });
-    expect(terminal.signed_post(path, &foreign, &SignOptions::default()), 422, "bad_entry");
+    expect(
+        terminal.signed_post(path, &foreign, &SignOptions::default()),
+        422,
+        "bad_entry",
+    );
     assert_eq!(app.entry_count(), 0);
 
     // Replayed: the same signed request twice.
@@ -378,16 +475,35 @@ fn forged_replayed_revoked_and_unknown_requests_change_nothing(backend: Backend)
         nonce: Some("fixednonce123".to_owned()),
         ..SignOptions::default()
     };
-    headers = common::sign_headers(path, &body, &terminal.enrolment.device_kid, &terminal.key, &replay);
+    headers = common::sign_headers(
+        path,
+        &body,
+        &terminal.enrolment.device_kid,
+        &terminal.key,
+        &replay,
+    );
     assert!(common::post(&app.base_url, path, &body, &headers).is_ok());
     assert_eq!(app.entry_count(), 3);
-    expect(common::post(&app.base_url, path, &body, &headers), 401, "replayed_request");
+    expect(
+        common::post(&app.base_url, path, &body, &headers),
+        401,
+        "replayed_request",
+    );
 
     // Revoked: the next request is refused, and nothing it sends is stored.
-    let (status, _) = app.hq_post(&format!("/v1/hq/terminals/{}/revoke", other.device()), serde_json::json!({}));
+    let (status, _) = app.hq_post(
+        &format!("/v1/hq/terminals/{}/revoke", other.device()),
+        serde_json::json!({}),
+    );
     assert_eq!(status, 200);
     expect(
-        other.signed_post(path, &sync::to_cbor(&UploadRequest { entries: other.entries(1..=1) }), &SignOptions::default()),
+        other.signed_post(
+            path,
+            &sync::to_cbor(&UploadRequest {
+                entries: other.entries(1..=1),
+            }),
+            &SignOptions::default(),
+        ),
         403,
         "device_revoked",
     );
@@ -398,14 +514,25 @@ fn forged_replayed_revoked_and_unknown_requests_change_nothing(backend: Backend)
     assert_eq!(cases.as_array().unwrap().len(), 0);
     // The revocation list names the revoked terminal.
     let pulled = terminal.pull().unwrap();
-    let list = RevocationList::open(pulled.revocations.as_ref().unwrap(), &terminal.root(), None).unwrap();
+    let list =
+        RevocationList::open(pulled.revocations.as_ref().unwrap(), &terminal.root(), None).unwrap();
     assert!(list.devices.contains(other.device()));
-    assert!(!list.devices.contains(&DeviceId::parse(terminal.device().as_str()).unwrap()));
+    assert!(
+        !list
+            .devices
+            .contains(&DeviceId::parse(terminal.device().as_str()).unwrap())
+    );
 
     // The HQ API needs its token.
     let (status, body) = common::hq_request(&app.base_url, "GET", "/v1/hq/cases", None, None);
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
-    let (status, _) = common::hq_request(&app.base_url, "GET", "/v1/hq/cases", None, Some("wrong-token-wrong-token"));
+    let (status, _) = common::hq_request(
+        &app.base_url,
+        "GET",
+        "/v1/hq/cases",
+        None,
+        Some("wrong-token-wrong-token"),
+    );
     assert_eq!(status, 401);
 }
 
@@ -417,7 +544,12 @@ fn pull_sends_only_what_is_newer_than_the_cursor(backend: Backend) {
     assert!(first.revocations.is_some());
     assert!(first.policy.is_some());
     assert!(first.roster.is_none());
-    let policy = lastmile_shared::sync::TerminalPolicy::open(first.policy.as_ref().unwrap(), &terminal.root(), None).unwrap();
+    let policy = lastmile_shared::sync::TerminalPolicy::open(
+        first.policy.as_ref().unwrap(),
+        &terminal.root(),
+        None,
+    )
+    .unwrap();
     assert_eq!(&policy.device, terminal.device());
     assert_eq!(policy.limits, vec![common::kes_limits()]);
     let second = terminal.pull().unwrap();
@@ -433,19 +565,50 @@ fn pull_sends_only_what_is_newer_than_the_cursor(backend: Backend) {
          B-2,Otieno,ID-456,E-3,cash,40.00,KES,2026-01-01,2099-12-31,single_use,cash\n",
     )
     .unwrap();
-    lastmile_server::rosters::publish(&app.storage, &app.keys, &csv, Some(&SiteId::parse("site-1").unwrap()), None, common::now()).unwrap();
-    lastmile_server::keys::rotate(&app.storage, &app.keys, &lastmile_shared::id::IssuerId::parse("lastmile-test").unwrap(), common::now()).unwrap();
+    lastmile_server::rosters::publish(
+        &app.storage,
+        &app.keys,
+        &csv,
+        Some(&SiteId::parse("site-1").unwrap()),
+        None,
+        common::now(),
+    )
+    .unwrap();
+    lastmile_server::keys::rotate(
+        &app.storage,
+        &app.keys,
+        &lastmile_shared::id::IssuerId::parse("lastmile-test").unwrap(),
+        common::now(),
+    )
+    .unwrap();
     let mut limits = common::kes_limits();
     limits.unsynced_count_max = 5;
-    let (status, _) = common::hq_request(&app.base_url, "PUT", "/v1/hq/limits", Some(serde_json::to_value(&limits).unwrap()), Some(common::HQ_TOKEN));
+    let (status, _) = common::hq_request(
+        &app.base_url,
+        "PUT",
+        "/v1/hq/limits",
+        Some(serde_json::to_value(&limits).unwrap()),
+        Some(common::HQ_TOKEN),
+    );
     assert_eq!(status, 200);
     let third = terminal.pull().unwrap();
-    let roster = lastmile_shared::roster::Roster::open(third.roster.as_ref().unwrap(), &terminal.root(), None).unwrap();
+    let roster = lastmile_shared::roster::Roster::open(
+        third.roster.as_ref().unwrap(),
+        &terminal.root(),
+        None,
+    )
+    .unwrap();
     assert_eq!(roster.people.len(), 2);
     assert_eq!(roster.find("card9").unwrap().entitlements.len(), 2);
-    let trust = TrustList::open(third.trust_list.as_ref().unwrap(), &terminal.root(), None).unwrap();
+    let trust =
+        TrustList::open(third.trust_list.as_ref().unwrap(), &terminal.root(), None).unwrap();
     assert_eq!(trust.keys.len(), 2);
-    let policy = lastmile_shared::sync::TerminalPolicy::open(third.policy.as_ref().unwrap(), &terminal.root(), None).unwrap();
+    let policy = lastmile_shared::sync::TerminalPolicy::open(
+        third.policy.as_ref().unwrap(),
+        &terminal.root(),
+        None,
+    )
+    .unwrap();
     assert_eq!(policy.limits[0].unsynced_count_max, 5);
     assert!(third.revocations.is_none());
     // A terminal at another site does not get that roster.
@@ -464,12 +627,18 @@ fn bad_entries_and_oversize_bodies_are_refused(backend: Backend) {
     let last = entries[1].len() - 1;
     entries[1][last] ^= 1;
     let refused = terminal.upload_entries(entries).unwrap_err();
-    assert_eq!((refused.status, refused.problem.code.as_str()), (422, "bad_entry_signature"));
+    assert_eq!(
+        (refused.status, refused.problem.code.as_str()),
+        (422, "bad_entry_signature")
+    );
     // Not CBOR at all.
     let refused = terminal
         .signed_post("/v1/terminal/upload", b"not cbor", &SignOptions::default())
         .unwrap_err();
-    assert_eq!((refused.status, refused.problem.code.as_str()), (400, "bad_body"));
+    assert_eq!(
+        (refused.status, refused.problem.code.as_str()),
+        (400, "bad_body")
+    );
     // An entry that does not link to the one before it.
     terminal.upload(1..=1).unwrap();
     let unlinked = LogEntry {
@@ -477,14 +646,22 @@ fn bad_entries_and_oversize_bodies_are_refused(backend: Backend) {
         ..terminal.log[1].entry.clone()
     };
     let signed = SignedEntry::sign(unlinked, &terminal.enrolment.device_kid, &terminal.key);
-    let refused = terminal.upload_entries(vec![ByteBuf::from(signed.bytes)]).unwrap_err();
-    assert_eq!((refused.status, refused.problem.code.as_str()), (409, "chain_broken"));
+    let refused = terminal
+        .upload_entries(vec![ByteBuf::from(signed.bytes)])
+        .unwrap_err();
+    assert_eq!(
+        (refused.status, refused.problem.code.as_str()),
+        (409, "chain_broken")
+    );
     assert_eq!(app.entry_count(), 1);
     // Oversize body.
     let huge = vec![0u8; lastmile_shared::sync::REQUEST_BODY_BYTES_MAX + 1];
     let refused = terminal
         .signed_post("/v1/terminal/upload", &huge, &SignOptions::default())
         .unwrap_err();
-    assert_eq!((refused.status, refused.problem.code.as_str()), (413, "body_too_large"));
+    assert_eq!(
+        (refused.status, refused.problem.code.as_str()),
+        (413, "body_too_large")
+    );
     assert_eq!(terminal.upload(2..=2).unwrap().acknowledged_seq, 2);
 }

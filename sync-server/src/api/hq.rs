@@ -14,12 +14,12 @@ use lastmile_shared::rules::OfflineLimits;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiProblem, AppState, Audience, blocking, now};
+use crate::double_spend;
 use crate::keys::KeyError;
 use crate::limits::{self, LimitsError};
 use crate::storage::StorageError;
 use crate::terminals::{self, ENROLMENT_CODE_TTL_HOURS_DEFAULT, TerminalError};
 use crate::vouchers::{self, VoucherError};
-use crate::double_spend;
 
 /// Largest HQ request body, in bytes.
 pub const HQ_BODY_BYTES_MAX: usize = 64 * 1024;
@@ -40,10 +40,20 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             Hq,
             put(assign_terminal),
         ),
-        (Method::POST, "/v1/hq/enrolment-codes", Hq, post(create_code)),
+        (
+            Method::POST,
+            "/v1/hq/enrolment-codes",
+            Hq,
+            post(create_code),
+        ),
         (Method::GET, "/v1/hq/cases", Hq, get(list_cases)),
         (Method::GET, "/v1/hq/alarms", Hq, get(list_alarms)),
-        (Method::GET, "/v1/hq/vouchers/{voucher}", Hq, get(show_voucher)),
+        (
+            Method::GET,
+            "/v1/hq/vouchers/{voucher}",
+            Hq,
+            get(show_voucher),
+        ),
         (
             Method::POST,
             "/v1/hq/vouchers/{voucher}/revoke",
@@ -61,7 +71,11 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = &state.hq_token else {
         return ApiProblem::json(
             StatusCode::UNAUTHORIZED,

@@ -56,12 +56,7 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             Method::GET,
             "/openapi.yaml",
             Audience::Public,
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "application/yaml")],
-                    OPENAPI_YAML,
-                )
-            }),
+            get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML) }),
         ),
     ];
     all.extend(terminal::routes());
@@ -114,10 +109,7 @@ impl ApiProblem {
             status,
             problem: Problem {
                 code: code.to_owned(),
-                title: status
-                    .canonical_reason()
-                    .unwrap_or("Error")
-                    .to_owned(),
+                title: status.canonical_reason().unwrap_or("Error").to_owned(),
                 detail: detail.to_string(),
             },
             cbor,

@@ -59,9 +59,7 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiProblem>
 
 fn signature_headers(headers: &HeaderMap) -> Result<SignatureHeaders, AuthError> {
     let get = |name: &'static str| -> Result<String, AuthError> {
-        let value = headers
-            .get(name)
-            .ok_or(HttpSignatureError::Missing(name))?;
+        let value = headers.get(name).ok_or(HttpSignatureError::Missing(name))?;
         Ok(value
             .to_str()
             .map_err(|_| HttpSignatureError::Malformed(name))?
@@ -209,8 +207,7 @@ async fn pull(State(state): State<AppState>, request: Request) -> Response {
         )
         .map_err(|e| auth_problem(&e))?;
         let pull: PullRequest = decode(&signed.body)?;
-        crate::sync::pull(&state.storage, &verified, pull.cursor, now)
-            .map_err(|e| sync_problem(&e))
+        crate::sync::pull(&state.storage, &verified, pull.cursor, now).map_err(|e| sync_problem(&e))
     })
     .await;
     match outcome {

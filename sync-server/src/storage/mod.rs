@@ -15,6 +15,7 @@
 //! caller's transaction, so an error rolls everything back.
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -353,8 +354,12 @@ pub trait Tx {
         site: Option<&SiteId>,
     ) -> Result<bool, StorageError>;
     /// Records a request nonce; false when this key already used it.
-    fn insert_nonce(&mut self, kid: &KeyId, nonce: &str, created: i64)
-    -> Result<bool, StorageError>;
+    fn insert_nonce(
+        &mut self,
+        kid: &KeyId,
+        nonce: &str,
+        created: i64,
+    ) -> Result<bool, StorageError>;
     fn prune_nonces(&mut self, created_before: i64) -> Result<u64, StorageError>;
 
     // Sync.

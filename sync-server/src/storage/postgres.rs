@@ -16,9 +16,9 @@ use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
-use super::sqlite::{
-    CASE_QUERY as SQLITE_CASE_QUERY, CaseRowRaw, DeviceRowRaw, VoucherRowRaw, parse_alarm,
-    parse_issuer_key, parse_limits,
+use super::rows::{
+    CASE_QUERY, CaseRowRaw, DeviceRowRaw, VoucherRowRaw, parse_alarm, parse_issuer_key,
+    parse_limits,
 };
 use super::{
     AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, Migration, NewAlarm, NewCase,
@@ -137,7 +137,10 @@ impl PostgresStore {
                  version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
         )?;
         let applied: i64 = tx
-            .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])?
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                &[],
+            )?
             .try_get(0)?;
         for migration in MIGRATIONS.iter().filter(|m| m.version > applied) {
             tx.batch_execute(migration.sql)
@@ -193,11 +196,7 @@ impl PgTx<'_> {
         Ok(self.tx.query(&statement, params)?)
     }
 
-    fn query_opt(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Res<Option<Row>> {
+    fn query_opt(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Res<Option<Row>> {
         let statement = self.statement(sql)?;
         Ok(self.tx.query_opt(&statement, params)?)
     }
@@ -248,9 +247,6 @@ fn voucher_row(r: &Row) -> Res<VoucherRow> {
     }
     .parse()
 }
-
-/// The case query is plain SQL without placeholders, the same on both backends.
-const CASE_QUERY: &str = SQLITE_CASE_QUERY;
 
 impl Tx for PgTx<'_> {
     fn next_counter(&mut self, name: &str) -> Res<u64> {
@@ -463,7 +459,9 @@ impl Tx for PgTx<'_> {
 
     fn devices(&mut self) -> Res<Vec<DeviceRow>> {
         let sql: &'static str = DEVICE_SELECT;
-        let rows = self.tx.query(&format!("{sql} ORDER BY enrolled_at, device"), &[])?;
+        let rows = self
+            .tx
+            .query(&format!("{sql} ORDER BY enrolled_at, device"), &[])?;
         rows.iter().map(device_row).collect()
     }
 
@@ -567,7 +565,13 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn set_device_head(&mut self, device: &DeviceId, seq: u64, hash: &[u8; 32], now: i64) -> Res<()> {
+    fn set_device_head(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+        hash: &[u8; 32],
+        now: i64,
+    ) -> Res<()> {
         self.execute(
             "UPDATE devices SET head_seq = $2, head_hash = $3, last_seen_at = $4 WHERE device = $1",
             &[&device.as_str(), &seq_to(seq), &&hash[..], &now],

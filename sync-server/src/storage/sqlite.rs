@@ -7,20 +7,20 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lastmile_shared::id::{DeviceId, IssuerId, KeyId, MerchantId, ProgrammeId, SiteId, VoucherId};
-use lastmile_shared::money::Currency;
+use lastmile_shared::id::{DeviceId, KeyId, MerchantId, SiteId, VoucherId};
 use lastmile_shared::rules::OfflineLimits;
 use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::rows::{
+    CASE_QUERY, CaseRowRaw, DeviceRowRaw, VoucherRowRaw, parse_alarm, parse_issuer_key,
+    parse_limits,
+};
 use super::{
     AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, Migration, NewAlarm, NewCase,
     RevokedSets, RootKeyRow, SQLITE_BUSY_TIMEOUT_MS, StorageError, StoredEntry, Tx, VoucherRow,
-    key_status_from_text, key_status_to_text, key32, mode_from_text, mode_to_text, money, opt_id,
-    seq_from, seq_to,
+    key_status_to_text, key32, mode_to_text, money, opt_id, seq_from, seq_to,
 };
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -127,85 +127,9 @@ fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRowRaw> {
 const DEVICE_COLUMNS: &str = "device, kid, public_key, label, merchant, site, enrolled_at, \
      revoked_at, head_seq, head_hash, last_seen_at";
 
-/// A device row as read, before its values are parsed.
-pub(super) struct DeviceRowRaw {
-    pub device: String,
-    pub kid: String,
-    pub public_key: Vec<u8>,
-    pub label: String,
-    pub merchant: Option<String>,
-    pub site: Option<String>,
-    pub enrolled_at: i64,
-    pub revoked_at: Option<i64>,
-    pub head_seq: i64,
-    pub head_hash: Vec<u8>,
-    pub last_seen_at: Option<i64>,
-}
-
-impl DeviceRowRaw {
-    pub(super) fn parse(self) -> Res<DeviceRow> {
-        Ok(DeviceRow {
-            device: DeviceId::parse(&self.device)?,
-            kid: KeyId::parse(&self.kid)?,
-            public_key: key32(self.public_key, "devices.public_key")?,
-            label: self.label,
-            merchant: opt_id(self.merchant, MerchantId::parse)?,
-            site: opt_id(self.site, SiteId::parse)?,
-            enrolled_at: self.enrolled_at,
-            revoked_at: self.revoked_at,
-            head_seq: seq_from(self.head_seq)?,
-            head_hash: key32(self.head_hash, "devices.head_hash")?,
-            last_seen_at: self.last_seen_at,
-        })
-    }
-}
-
 const VOUCHER_COLUMNS: &str = "voucher, issuer, programme, value_minor, currency, mode, \
      valid_from, valid_until, beneficiary, credential, issued_here, revoked_at, redeemed_minor, \
      winner_device, winner_seq";
-
-/// A voucher row as read, before its values are parsed.
-pub(super) struct VoucherRowRaw {
-    pub voucher: String,
-    pub issuer: String,
-    pub programme: String,
-    pub value_minor: i64,
-    pub currency: String,
-    pub mode: String,
-    pub valid_from: i64,
-    pub valid_until: i64,
-    pub beneficiary: Option<String>,
-    pub credential: String,
-    pub issued_here: i64,
-    pub revoked_at: Option<i64>,
-    pub redeemed_minor: i64,
-    pub winner_device: Option<String>,
-    pub winner_seq: Option<i64>,
-}
-
-impl VoucherRowRaw {
-    pub(super) fn parse(self) -> Res<VoucherRow> {
-        let winner = match (self.winner_device, self.winner_seq) {
-            (Some(d), Some(s)) => Some((DeviceId::parse(&d)?, seq_from(s)?)),
-            _ => None,
-        };
-        Ok(VoucherRow {
-            voucher: VoucherId::parse(&self.voucher)?,
-            issuer: IssuerId::parse(&self.issuer)?,
-            programme: ProgrammeId::parse(&self.programme)?,
-            value: money(self.value_minor, &self.currency)?,
-            mode: mode_from_text(&self.mode)?,
-            valid_from: self.valid_from,
-            valid_until: self.valid_until,
-            beneficiary: self.beneficiary,
-            credential: self.credential,
-            issued_here: self.issued_here != 0,
-            revoked_at: self.revoked_at,
-            redeemed_minor: self.redeemed_minor,
-            winner,
-        })
-    }
-}
 
 fn voucher_row(r: &Row<'_>) -> rusqlite::Result<VoucherRowRaw> {
     Ok(VoucherRowRaw {
@@ -224,114 +148,6 @@ fn voucher_row(r: &Row<'_>) -> rusqlite::Result<VoucherRowRaw> {
         redeemed_minor: r.get(12)?,
         winner_device: r.get(13)?,
         winner_seq: r.get(14)?,
-    })
-}
-
-/// A case row as read, before its values are parsed.
-pub(super) struct CaseRowRaw {
-    pub id: i64,
-    pub voucher: String,
-    pub reason: String,
-    pub first_device: Option<String>,
-    pub first_seq: Option<i64>,
-    pub first_entry: Option<Vec<u8>>,
-    pub second_device: String,
-    pub second_seq: i64,
-    pub second_entry: Option<Vec<u8>>,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub redeemed_before_minor: i64,
-    pub value_minor: i64,
-    pub opened_at: i64,
-    pub status: String,
-}
-
-pub(super) const CASE_QUERY: &str = "SELECT c.id, c.voucher, c.reason, c.first_device, \
-     c.first_seq, f.bytes, c.second_device, c.second_seq, s.bytes, c.amount_minor, c.currency, \
-     c.redeemed_before_minor, c.value_minor, c.opened_at, c.status \
-     FROM double_spend_cases c \
-     LEFT JOIN log_entries f ON f.device = c.first_device AND f.seq = c.first_seq \
-     LEFT JOIN log_entries s ON s.device = c.second_device AND s.seq = c.second_seq \
-     ORDER BY c.id";
-
-impl CaseRowRaw {
-    pub(super) fn parse(self) -> Res<CaseRow> {
-        Ok(CaseRow {
-            id: seq_from(self.id)?,
-            voucher: VoucherId::parse(&self.voucher)?,
-            reason: self.reason,
-            first_device: opt_id(self.first_device, DeviceId::parse)?,
-            first_seq: self.first_seq.map(seq_from).transpose()?,
-            first_entry: self.first_entry.map(|b| B64.encode(b)),
-            second_device: DeviceId::parse(&self.second_device)?,
-            second_seq: seq_from(self.second_seq)?,
-            second_entry: self
-                .second_entry
-                .map(|b| B64.encode(b))
-                .ok_or_else(|| StorageError::corrupt("double_spend_cases", "evidence missing"))?,
-            amount: money(self.amount_minor, &self.currency)?,
-            redeemed_before_minor: self.redeemed_before_minor,
-            value_minor: self.value_minor,
-            opened_at: self.opened_at,
-            status: self.status,
-        })
-    }
-}
-
-pub(super) fn parse_alarm(
-    id: i64,
-    kind: String,
-    device: Option<String>,
-    seq: Option<i64>,
-    detail: String,
-    evidence: Option<Vec<u8>>,
-    raised_at: i64,
-) -> Res<AlarmRow> {
-    Ok(AlarmRow {
-        id: seq_from(id)?,
-        kind,
-        device: opt_id(device, DeviceId::parse)?,
-        seq: seq.map(seq_from).transpose()?,
-        detail,
-        evidence: evidence.map(|b| B64.encode(b)),
-        raised_at,
-    })
-}
-
-pub(super) fn parse_issuer_key(
-    kid: String,
-    issuer: String,
-    public_key: Vec<u8>,
-    valid_from: i64,
-    valid_until: i64,
-    status: String,
-    since: Option<i64>,
-) -> Res<IssuerKey> {
-    Ok(IssuerKey {
-        kid: KeyId::parse(&kid)?,
-        issuer: IssuerId::parse(&issuer)?,
-        public_key: key32(public_key, "issuer_keys.public_key")?,
-        valid_from,
-        valid_until,
-        status: key_status_from_text(&status, since)?,
-        programmes: Vec::new(),
-    })
-}
-
-pub(super) fn parse_limits(
-    currency: String,
-    credential: i64,
-    unsynced_value: i64,
-    unsynced_count: i64,
-    offline_seconds: i64,
-) -> Res<OfflineLimits> {
-    Ok(OfflineLimits {
-        currency: Currency::parse(&currency)?,
-        credential_value_max_minor: credential,
-        unsynced_value_max_minor: unsynced_value,
-        unsynced_count_max: u32::try_from(unsynced_count)
-            .map_err(|_| StorageError::corrupt("offline_limits.unsynced_count_max", unsynced_count))?,
-        offline_seconds_max: offline_seconds,
     })
 }
 
@@ -475,24 +291,21 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn lock_enrolment_code(&mut self, code_hash: &[u8; 32]) -> Res<Option<EnrolmentCodeRow>> {
-        let row: Option<(Option<String>, Option<String>, i64, Option<i64>)> = self
-            .tx
-            .query_row(
-                "SELECT merchant, site, expires_at, used_at FROM enrolment_codes
-                 WHERE code_hash = ?1",
-                [&code_hash[..]],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        row.map(|(merchant, site, expires_at, used_at)| {
-            Ok(EnrolmentCodeRow {
-                merchant: opt_id(merchant, MerchantId::parse)?,
-                site: opt_id(site, SiteId::parse)?,
-                expires_at,
-                used_at,
-            })
-        })
-        .transpose()
+        // The transaction already holds SQLite's single write lock.
+        let mut statement = self.tx.prepare_cached(
+            "SELECT merchant, site, expires_at, used_at FROM enrolment_codes
+             WHERE code_hash = ?1",
+        )?;
+        let mut rows = statement.query([&code_hash[..]])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        Ok(Some(EnrolmentCodeRow {
+            merchant: opt_id(r.get(0)?, MerchantId::parse)?,
+            site: opt_id(r.get(1)?, SiteId::parse)?,
+            expires_at: r.get(2)?,
+            used_at: r.get(3)?,
+        }))
     }
 
     fn use_enrolment_code(&mut self, code_hash: &[u8; 32], device: &DeviceId, now: i64) -> Res<()> {
@@ -540,7 +353,9 @@ impl Tx for SqliteTx<'_> {
 
     fn device_by_kid(&mut self, kid: &KeyId) -> Res<Option<DeviceRow>> {
         self.tx
-            .prepare_cached(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE kid = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE kid = ?1"
+            ))?
             .query_row([kid.as_str()], device_row)
             .optional()?
             .map(DeviceRowRaw::parse)
@@ -560,9 +375,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn devices(&mut self) -> Res<Vec<DeviceRow>> {
-        let mut statement = self
-            .tx
-            .prepare_cached(&format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at, device"))?;
+        let mut statement = self.tx.prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at, device"
+        ))?;
         let rows = statement.query_map([], device_row)?;
         rows.map(|r| r?.parse()).collect()
     }
@@ -616,9 +431,10 @@ impl Tx for SqliteTx<'_> {
             "SELECT seq, bytes FROM log_entries WHERE device = ?1 AND seq BETWEEN ?2 AND ?3
              ORDER BY seq",
         )?;
-        let rows = statement.query_map(params![device.as_str(), seq_to(from), seq_to(to)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
+        let rows = statement
+            .query_map(params![device.as_str(), seq_to(from), seq_to(to)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
         rows.map(|r| {
             let (seq, bytes) = r?;
             Ok((seq_from(seq)?, bytes))
@@ -657,7 +473,13 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn set_device_head(&mut self, device: &DeviceId, seq: u64, hash: &[u8; 32], now: i64) -> Res<()> {
+    fn set_device_head(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+        hash: &[u8; 32],
+        now: i64,
+    ) -> Res<()> {
         self.tx
             .prepare_cached(
                 "UPDATE devices SET head_seq = ?2, head_hash = ?3, last_seen_at = ?4
@@ -764,9 +586,9 @@ impl Tx for SqliteTx<'_> {
 
     fn revoked(&mut self) -> Res<RevokedSets> {
         let mut sets = RevokedSets::default();
-        let mut statement = self
-            .tx
-            .prepare("SELECT voucher FROM vouchers WHERE revoked_at IS NOT NULL ORDER BY voucher")?;
+        let mut statement = self.tx.prepare(
+            "SELECT voucher FROM vouchers WHERE revoked_at IS NOT NULL ORDER BY voucher",
+        )?;
         for id in statement.query_map([], |r| r.get::<_, String>(0))? {
             sets.vouchers.push(VoucherId::parse(&id?)?);
         }

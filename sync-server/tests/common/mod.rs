@@ -13,10 +13,10 @@ use ed25519_dalek::SigningKey;
 use lastmile_server::config::Config;
 use lastmile_server::issuance::{self, IssueOptions, IssuedVoucher};
 use lastmile_server::keys::{self, KeyDir};
+use lastmile_server::limits;
 use lastmile_server::startup::Server;
 use lastmile_server::storage::{DatabaseUrl, Storage};
 use lastmile_server::terminals;
-use lastmile_server::limits;
 use lastmile_shared::device_log::{ChainHead, LogEntry, LogEvent, SignedEntry};
 use lastmile_shared::http_signature;
 use lastmile_shared::id::{DeviceId, IssuerId, KeyId, MerchantId, OperatorId, SiteId};
@@ -96,6 +96,8 @@ pub fn postgres_admin_url() -> &'static str {
             pid = std::process::id(),
             script = script.display()
         );
+        // The watchdog must outlive this process to stop the cluster after it.
+        #[allow(clippy::zombie_processes)]
         std::process::Command::new("sh")
             .args(["-c", &watchdog])
             .stdin(std::process::Stdio::null())
@@ -176,7 +178,13 @@ pub fn config(dir: &Path, database: DatabaseUrl) -> Config {
 
 /// Keys created, KES limits set: what `keys init` and `limits set` do.
 pub fn prepare(storage: &Storage, keys: &KeyDir) {
-    keys::init(storage, keys, &IssuerId::parse("lastmile-test").unwrap(), now()).unwrap();
+    keys::init(
+        storage,
+        keys,
+        &IssuerId::parse("lastmile-test").unwrap(),
+        now(),
+    )
+    .unwrap();
     limits::set(storage, keys, &kes_limits(), now()).unwrap();
 }
 
@@ -322,9 +330,11 @@ pub fn hq_request(
             if let Some(auth) = &auth {
                 request = request.header("authorization", auth);
             }
-            request
-                .header("content-type", "application/json")
-                .send(serde_json::to_vec(&body.unwrap_or_default()).unwrap().as_slice())
+            request.header("content-type", "application/json").send(
+                serde_json::to_vec(&body.unwrap_or_default())
+                    .unwrap()
+                    .as_slice(),
+            )
         }
     };
     let mut response = response.unwrap();
@@ -359,7 +369,12 @@ pub struct TestTerminal {
     pub cursor: SyncCursor,
 }
 
-pub fn post(base: &str, path: &str, body: &[u8], headers: &[(&str, String)]) -> Result<Vec<u8>, Refused> {
+pub fn post(
+    base: &str,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, String)],
+) -> Result<Vec<u8>, Refused> {
     let mut request = agent()
         .post(&format!("{base}{path}"))
         .header("content-type", sync::CONTENT_TYPE);
@@ -410,7 +425,12 @@ impl TestTerminal {
             device_public_key: ByteBuf::from(key.verifying_key().to_bytes().to_vec()),
             label: "test counter".to_owned(),
         };
-        let bytes = post(base_url, "/v1/terminal/enroll", &sync::to_cbor(&request), &[])?;
+        let bytes = post(
+            base_url,
+            "/v1/terminal/enroll",
+            &sync::to_cbor(&request),
+            &[],
+        )?;
         let enrolment: EnrollResponse = sync::from_cbor(&bytes).unwrap();
         Ok(Self {
             base_url: base_url.to_owned(),
@@ -445,8 +465,11 @@ impl TestTerminal {
             at: now(),
             event,
         };
-        self.log
-            .push(SignedEntry::sign(entry, &self.enrolment.device_kid, &self.key));
+        self.log.push(SignedEntry::sign(
+            entry,
+            &self.enrolment.device_kid,
+            &self.key,
+        ));
         self.log.last().unwrap()
     }
 
@@ -478,7 +501,12 @@ impl TestTerminal {
             .collect()
     }
 
-    pub fn signed_post(&self, path: &str, body: &[u8], options: &SignOptions) -> Result<Vec<u8>, Refused> {
+    pub fn signed_post(
+        &self,
+        path: &str,
+        body: &[u8],
+        options: &SignOptions,
+    ) -> Result<Vec<u8>, Refused> {
         let headers = sign_headers(path, body, &self.enrolment.device_kid, &self.key, options);
         post(&self.base_url, path, body, &headers)
     }
@@ -508,7 +536,8 @@ impl TestTerminal {
             self.cursor.trust_list = list.version;
         }
         if let Some(bytes) = &answer.revocations {
-            let list = lastmile_shared::revocation::RevocationList::open(bytes, &root, None).unwrap();
+            let list =
+                lastmile_shared::revocation::RevocationList::open(bytes, &root, None).unwrap();
             self.cursor.revocations = list.version;
         }
         if let Some(bytes) = &answer.roster {
@@ -524,7 +553,12 @@ impl TestTerminal {
     }
 
     pub fn root(&self) -> lastmile_shared::trust_list::RootKey {
-        let bytes: [u8; 32] = self.enrolment.root_public_key.as_slice().try_into().unwrap();
+        let bytes: [u8; 32] = self
+            .enrolment
+            .root_public_key
+            .as_slice()
+            .try_into()
+            .unwrap();
         lastmile_shared::trust_list::RootKey {
             kid: self.enrolment.root_kid.clone(),
             key: ed25519_dalek::VerifyingKey::from_bytes(&bytes).unwrap(),

@@ -3,6 +3,7 @@
 //! (`lastmile_terminal::Terminal`).
 
 mod cash;
+mod gui;
 mod manage;
 mod output;
 mod printer;
@@ -76,8 +77,9 @@ pub struct Cli {
         default_value = "en"
     )]
     lang: String,
+    /// Without a subcommand, the touch interface opens when there is a display.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,13 +113,26 @@ enum Command {
     Scan(scan::Args),
     /// Thermal printer tools: render ESC/POS bytes to a picture.
     Printer(printer::Args),
+    /// Open the touch interface (the default when there is a display).
+    Gui(gui::Args),
 }
 
 impl Cli {
     pub fn run(self) -> ExitCode {
         let language = Language::parse(&self.lang).unwrap_or_default();
         let out = Output::new(self.json, language);
-        let result = match self.command {
+        let command = match self.command {
+            Some(command) => command,
+            None if gui::display_available() => Command::Gui(gui::Args::default()),
+            None => {
+                eprintln!("no display: give a subcommand (see --help), or run `gui` with DISPLAY or SLINT_BACKEND set");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        let result = match command {
+            Command::Gui(args) => data_dir(self.data_dir)
+                .and_then(|dir| gui::run(args, dir, &self.lang))
+                .map(|()| EXIT_OK),
             Command::Scan(args) => scan::run(args).map(|()| EXIT_OK),
             Command::Printer(args) => printer::run(args).map(|()| EXIT_OK),
             command => open(self.data_dir).and_then(|terminal| dispatch(terminal, command, &out)),
@@ -130,7 +145,11 @@ impl Cli {
 }
 
 fn open(data_dir: Option<PathBuf>) -> anyhow::Result<Terminal> {
-    let dir = match data_dir {
+    Ok(Terminal::open(&self::data_dir(data_dir)?, Arc::new(SystemClock))?)
+}
+
+fn data_dir(data_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(match data_dir {
         Some(dir) => dir,
         None => {
             let home = std::env::var_os("HOME").ok_or_else(|| {
@@ -138,8 +157,7 @@ fn open(data_dir: Option<PathBuf>) -> anyhow::Result<Terminal> {
             })?;
             PathBuf::from(home).join(".local/share/lastmile-terminal")
         }
-    };
-    Ok(Terminal::open(&dir, Arc::new(SystemClock))?)
+    })
 }
 
 fn dispatch(mut terminal: Terminal, command: Command, out: &Output) -> anyhow::Result<u8> {
@@ -154,6 +172,6 @@ fn dispatch(mut terminal: Terminal, command: Command, out: &Output) -> anyhow::R
         Command::Status => manage::status(&terminal, out),
         Command::Log(command) => manage::log(&terminal, command, out),
         Command::Receipt(command) => manage::receipt(&terminal, command, out),
-        Command::Scan(_) | Command::Printer(_) => unreachable!("handled before opening the store"),
+        Command::Scan(_) | Command::Printer(_) | Command::Gui(_) => unreachable!("handled before opening the store"),
     }
 }

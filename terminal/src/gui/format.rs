@@ -42,9 +42,11 @@ fn convention(language: Language) -> Convention {
         Language::English | Language::Swahili => Convention { group: ",", decimal: ".", code_first: true },
         // French: 1 250,00 KES (narrow no-break space between groups).
         Language::French => Convention { group: "\u{202F}", decimal: ",", code_first: false },
-        // Arabic: Western digits (as on the vouchers and receipts), Arabic separators,
-        // the code after the number: 1٬250٫00 KES
-        Language::Arabic => Convention { group: "\u{066C}", decimal: "\u{066B}", code_first: false },
+        // Arabic: Western digits and marks (as on the vouchers and receipts, and
+        // as CLDR writes Arabic with Latin digits), the code after the number:
+        // 1,250.00 KES. The Arabic separators (٬ ٫) read as stray apostrophes
+        // next to Latin digits on a small screen.
+        Language::Arabic => Convention { group: ",", decimal: ".", code_first: false },
     }
 }
 
@@ -111,12 +113,20 @@ pub fn date_time(at: i64) -> String {
     crate::receipt::utc_text(at)
 }
 
-/// A duration in hours and minutes, e.g. `47 h 05 min`.
+/// The date of a Unix time, `YYYY-MM-DD` (UTC).
+pub fn date(at: i64) -> String {
+    date_time(at).chars().take(10).collect()
+}
+
+/// A duration for people: `3 d 4 h`, `47 h 05 min` … `5 min`.
 pub fn duration(seconds: i64) -> String {
     let seconds = seconds.max(0);
-    let hours = seconds / 3600;
-    let minutes = seconds % 3600 / 60;
-    if hours > 0 { format!("{hours} h {minutes:02} min") } else { format!("{minutes} min") }
+    let (days, hours, minutes) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60);
+    match (days, hours) {
+        (2.., _) => format!("{days} d {hours} h"),
+        (_, _) if seconds >= 3600 => format!("{} h {minutes:02} min", seconds / 3600),
+        _ => format!("{minutes} min"),
+    }
 }
 
 #[cfg(test)]
@@ -133,11 +143,18 @@ mod tests {
         assert_eq!(money(kes(125_000), Language::English), "KES 1,250.00");
         assert_eq!(money(kes(125_000), Language::Swahili), "KES 1,250.00");
         assert_eq!(money(kes(125_000), Language::French), "1\u{202F}250,00\u{00A0}KES");
-        assert_eq!(money(kes(125_000), Language::Arabic), "1\u{066C}250\u{066B}00\u{00A0}KES");
+        assert_eq!(money(kes(125_000), Language::Arabic), "1,250.00\u{00A0}KES");
         assert_eq!(money(kes(5), Language::English), "KES 0.05");
         assert_eq!(money(kes(-1_000_000), Language::English), "KES -10,000.00");
         let xof = Money::new(1_500_000, Currency::parse("XOF").unwrap());
         assert_eq!(money(xof, Language::French), "1\u{202F}500\u{202F}000\u{00A0}XOF");
+    }
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(300), "5 min");
+        assert_eq!(duration(47 * 3600 + 300), "47 h 05 min");
+        assert_eq!(duration(3 * 86_400 + 4 * 3600), "3 d 4 h");
     }
 
     #[test]

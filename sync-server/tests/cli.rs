@@ -1,0 +1,175 @@
+//! The command line end to end: keys, a merchant terminal's code, voucher
+//! issuance from a CSV (row errors, QR PNGs, PDF sheet), revocation, lists.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use lastmile_server::storage::{DatabaseUrl, Storage};
+use lastmile_shared::trust_list::{TrustList, TrustStore};
+
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lastmile-server"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("LASTMILE_LOG", "warn")
+        .env_remove("LASTMILE_DATABASE")
+        .output()
+        .expect("running lastmile-server")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let output = cli(dir, args);
+    assert!(
+        output.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn keys_codes_and_vouchers_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = ok(&data, &["keys", "init"]);
+    assert!(out.starts_with("root key root-"), "{out}");
+    assert!(
+        !cli(&data, &["keys", "init"]).status.success(),
+        "init twice is refused"
+    );
+    for entry in std::fs::read_dir(data.join("keys")).unwrap() {
+        let mode = entry.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    ok(
+        &data,
+        &[
+            "limits",
+            "set",
+            "--currency",
+            "KES",
+            "--credential-max",
+            "5000",
+            "--unsynced-value-max",
+            "50000",
+            "--unsynced-count-max",
+            "200",
+            "--offline-hours-max",
+            "72",
+        ],
+    );
+    let code = ok(
+        &data,
+        &[
+            "terminals",
+            "code",
+            "--merchant",
+            "shop-12",
+            "--site",
+            "nairobi-3",
+        ],
+    );
+    assert_eq!(code.trim().len(), 14);
+
+    let csv = dir.path().join("beneficiaries.csv");
+    std::fs::write(
+        &csv,
+        "beneficiary_id,name,amount,currency,programme,valid_from,valid_until,mode\n\
+         B-1,Amina Otieno,1500.00,KES,food-2026,2026-01-01,2099-12-31,single_use\n\
+         B-2,José Ñúñez,2500.5,KES,food-2026,2026-01-01,2099-12-31,partial\n\
+         B-3,Bad Amount,12.345,KES,food-2026,2026-01-01,2099-12-31,\n\
+         B 4,Bad Id,10,KES,food-2026,2026-01-01,2099-12-31,\n",
+    )
+    .unwrap();
+    let vouchers_dir = dir.path().join("vouchers");
+    let refused = cli(
+        &data,
+        &[
+            "vouchers",
+            "issue",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--out",
+            vouchers_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("line 4:") && stderr.contains("line 5:"),
+        "{stderr}"
+    );
+    assert!(
+        !vouchers_dir.exists(),
+        "nothing issued from a file with errors"
+    );
+
+    let issued = ok(
+        &data,
+        &[
+            "vouchers",
+            "issue",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--out",
+            vouchers_dir.to_str().unwrap(),
+            "--allow-partial-errors",
+        ],
+    );
+    assert!(issued.starts_with("2 voucher(s) issued"), "{issued}");
+    let pdf = std::fs::read(vouchers_dir.join("vouchers.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let pngs: Vec<_> = std::fs::read_dir(vouchers_dir.join("qr"))
+        .unwrap()
+        .collect();
+    assert_eq!(pngs.len(), 2);
+    let list = std::fs::read_to_string(vouchers_dir.join("vouchers.csv")).unwrap();
+    let storage = Storage::open(&DatabaseUrl::Sqlite(data.join("lastmile.sqlite"))).unwrap();
+    let (_, trust_bytes) = storage
+        .transaction(|tx| tx.document("trust_list", ""))
+        .unwrap()
+        .unwrap();
+    let root = storage.transaction(|tx| tx.root_key()).unwrap().unwrap();
+    let root = lastmile_shared::trust_list::RootKey {
+        kid: root.kid,
+        key: ed25519_dalek::VerifyingKey::from_bytes(&root.public_key).unwrap(),
+    };
+    let (_, store): (TrustList, TrustStore) =
+        TrustList::open_with_store(&trust_bytes, &root, None).unwrap();
+    let mut ids = Vec::new();
+    for line in list.lines().skip(1) {
+        let qr = line.rsplit(',').next().unwrap();
+        let verified = lastmile_shared::voucher::verify(qr, &store, common::now()).unwrap();
+        ids.push(verified.claims.id.to_string());
+    }
+    assert_eq!(ids.len(), 2);
+    // The same file again issues nothing twice.
+    let again = ok(
+        &data,
+        &[
+            "vouchers",
+            "issue",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--out",
+            dir.path().join("again").to_str().unwrap(),
+            "--allow-partial-errors",
+        ],
+    );
+    assert!(again.starts_with("0 voucher(s) issued"), "{again}");
+
+    ok(&data, &["vouchers", "revoke", &ids[0]]);
+    let shown = ok(&data, &["vouchers", "show", &ids[0]]);
+    assert!(shown.contains("\"status\":\"revoked\""), "{shown}");
+    let rotated = ok(&data, &["keys", "rotate"]);
+    assert!(rotated.starts_with("issuer key iss-"));
+    let keys = ok(&data, &["keys", "show"]);
+    assert_eq!(keys.lines().count(), 3);
+    assert!(keys.contains("retired"));
+    assert_eq!(ok(&data, &["cases", "list"]), "");
+    assert_eq!(ok(&data, &["terminals", "list"]), "");
+}

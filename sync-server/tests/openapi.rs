@@ -1,0 +1,66 @@
+//! `openapi.yaml` documents exactly the routes the router serves, and the
+//! server serves that document.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+/// `(METHOD, path)` pairs under `paths:` in the document (two-space path
+/// keys, four-space method keys).
+fn documented(yaml: &str) -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    let mut in_paths = false;
+    let mut path = None;
+    for line in yaml.lines() {
+        if !line.starts_with(' ') {
+            in_paths = line.trim_end() == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(key) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+            && key.starts_with('/')
+        {
+            path = Some(key.to_owned());
+        } else if let Some(method) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':'))
+            && ["get", "post", "put", "delete", "patch"].contains(&method)
+        {
+            found.insert((
+                method.to_uppercase(),
+                path.clone().expect("a method under a path"),
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_route_is_documented_and_every_documented_route_exists() {
+    let served: BTreeSet<(String, String)> = lastmile_server::api::route_table()
+        .into_iter()
+        .map(|(method, path)| (method, path.to_owned()))
+        .collect();
+    let documented = documented(lastmile_server::api::OPENAPI_YAML);
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from openapi.yaml: {undocumented:?}"
+    );
+    assert!(
+        unserved.is_empty(),
+        "openapi.yaml documents routes the server lacks: {unserved:?}"
+    );
+    assert!(served.len() >= 16);
+}
+
+#[test]
+fn the_server_serves_its_document() {
+    let app = common::spawn_app(common::Backend::Sqlite);
+    let mut response = ureq::get(&format!("{}/openapi.yaml", app.base_url))
+        .call()
+        .unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+    assert_eq!(text, lastmile_server::api::OPENAPI_YAML);
+}

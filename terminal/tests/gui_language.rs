@@ -1,0 +1,26 @@
+//! Switching language at any time: every text and amount follows, and
+//! Arabic mirrors the layout. In its own test binary because the selected
+//! translation is process-wide and would change the other tests' labels.
+
+#[path = "support/gui.rs"]
+mod support;
+
+use support::App;
+
+#[test]
+fn language_switch_reformats_amounts_and_mirrors_arabic() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.scan(&app.demo.vouchers.good.clone());
+    app.controller.language_chosen("fr");
+    assert_eq!(app.window.get_verdict().amount, "1\u{202F}250,00\u{00A0}KES");
+    assert!(app.has("Bon valide. Vous pouvez l'encaisser."));
+    assert!(app.has("Encaisser 1\u{202F}250,00\u{00A0}KES"), "button labels follow too");
+    app.controller.language_chosen("ar");
+    assert!(app.window.get_rtl());
+    assert!(app.has("قسيمة صالحة. يمكنك صرفها."));
+    app.controller.language_chosen("sw");
+    assert!(!app.window.get_rtl());
+    assert!(app.has("Vocha ni halali. Unaweza kuitumia."));
+    assert_eq!(app.window.get_verdict().amount, "KES 1,250.00");
+}
