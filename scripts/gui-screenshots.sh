@@ -44,6 +44,7 @@ DISPLAY="$display" import -window "$window" "$out/xvfb-800x480-en-login.png"
 # Touch: tap "1" on the keypad (which also gives the window keyboard focus
 # on an X server without a window manager); keyboard: type the rest and Enter.
 DISPLAY="$display" xdotool mousemove --window "$window" 457 72 click 1
+DISPLAY="$display" xdotool windowfocus "$window" 2>/dev/null || true
 sleep 0.3
 DISPLAY="$display" xdotool type --delay 150 234 2>/dev/null
 DISPLAY="$display" xdotool key Return 2>/dev/null

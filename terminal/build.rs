@@ -6,8 +6,15 @@ fn main() {
     let manifest = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     // Cargo watches a directory's own timestamp only: name every .po file.
     println!("cargo:rerun-if-changed=lang");
-    for language in std::fs::read_dir(manifest.join("lang")).into_iter().flatten().flatten() {
-        let po = language.path().join("LC_MESSAGES").join("lastmile-terminal.po");
+    for language in std::fs::read_dir(manifest.join("lang"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let po = language
+            .path()
+            .join("LC_MESSAGES")
+            .join("lastmile-terminal.po");
         if po.exists() {
             println!("cargo:rerun-if-changed={}", po.display());
         }

@@ -20,7 +20,10 @@ fn full_redemption_records_prints_and_shows_pending() {
     assert_eq!(verdict.kind, VerdictKind::Good);
     assert_eq!(verdict.amount, "KES 1,250.00");
     assert!(verdict.can_redeem && verdict.can_redeem_part);
-    assert!(app.has("Good voucher. You can redeem it."), "the reason is shown in plain words");
+    assert!(
+        app.has("Good voucher. You can redeem it."),
+        "the reason is shown in plain words"
+    );
 
     app.tap("Redeem KES 1,250.00");
     assert_eq!(app.screen(), Screen::Confirm);
@@ -31,7 +34,10 @@ fn full_redemption_records_prints_and_shows_pending() {
     assert_eq!(app.screen(), Screen::Receipt);
     let receipt = app.window.get_receipt();
     assert_eq!(receipt.status, PrintStatus::Printed);
-    assert!(receipt.pending, "accepted offline: pending until a sync confirms it");
+    assert!(
+        receipt.pending,
+        "accepted offline: pending until a sync confirms it"
+    );
     assert_eq!(app.printed.lock().unwrap().len(), 1);
     assert_eq!(app.window.get_sync().pending_count, 1);
 
@@ -51,13 +57,22 @@ fn rejections_are_red_or_amber_with_the_reason_in_plain_words() {
 
     app.scan(&app.demo.vouchers.revoked.clone());
     let verdict = app.window.get_verdict();
-    assert_eq!((verdict.kind, verdict.reason_code.as_str()), (VerdictKind::Bad, "revoked"));
+    assert_eq!(
+        (verdict.kind, verdict.reason_code.as_str()),
+        (VerdictKind::Bad, "revoked")
+    );
     assert!(!verdict.can_redeem);
     assert!(app.has("This voucher was cancelled by the programme. Do not accept it."));
 
     app.scan(&app.demo.vouchers.expired.clone());
     let v = app.window.get_verdict();
-    assert_eq!(v.kind, VerdictKind::Bad, "{} {}", v.reason_code, v.reason_arg);
+    assert_eq!(
+        v.kind,
+        VerdictKind::Bad,
+        "{} {}",
+        v.reason_code,
+        v.reason_arg
+    );
 
     app.scan(&app.demo.vouchers.other_shop.clone());
     assert_eq!(app.window.get_verdict().reason_code, "wrong_merchant");
@@ -65,22 +80,40 @@ fn rejections_are_red_or_amber_with_the_reason_in_plain_words() {
     // A voucher for a named person is amber: scan their ID card first.
     app.scan(&app.demo.vouchers.named.clone());
     let verdict = app.window.get_verdict();
-    assert_eq!((verdict.kind, verdict.reason_code.as_str()), (VerdictKind::Warn, "identity_check_required"));
+    assert_eq!(
+        (verdict.kind, verdict.reason_code.as_str()),
+        (VerdictKind::Warn, "identity_check_required")
+    );
     // Scanning her ID card right there (any scanner) lets the engine check the binding.
     app.tap("Scan their ID card");
     app.scan_here(app.demo.id_with_entitlement);
     assert_eq!(app.screen(), Screen::Confirm);
     app.tap("Confirm payment");
-    assert_eq!(app.screen(), Screen::Receipt, "{:?}", app.window.get_verdict());
+    assert_eq!(
+        app.screen(),
+        Screen::Receipt,
+        "{:?}",
+        app.window.get_verdict()
+    );
     assert_eq!(app.window.get_receipt().amount, "KES 800.00");
     app.tap("Next customer");
 
     // A forged code: red, with the engine's own message, and nothing recorded.
     app.scan(&app.demo.vouchers.forged.clone());
     let v = app.window.get_verdict();
-    assert_eq!(v.kind, VerdictKind::Bad, "{} {}", v.reason_code, v.reason_arg);
+    assert_eq!(
+        v.kind,
+        VerdictKind::Bad,
+        "{} {}",
+        v.reason_code,
+        v.reason_arg
+    );
     assert!(!v.reason_arg.is_empty());
-    assert_eq!(app.window.get_sync().pending_count, 1, "only the named voucher was recorded");
+    assert_eq!(
+        app.window.get_sync().pending_count,
+        1,
+        "only the named voucher was recorded"
+    );
 
     // "Scan again" goes back to scanning.
     app.tap("Scan again");
@@ -104,14 +137,20 @@ fn partial_redemption_then_paper_out_retry_and_balance() {
     assert_eq!(app.window.get_confirmation().amount, "KES 500.00");
     assert_eq!(app.window.get_confirmation().remaining_after, "KES 750.00");
 
-    app.paper_out.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.paper_out
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     app.tap("Confirm payment");
     assert_eq!(app.screen(), Screen::Receipt);
     assert_eq!(app.window.get_receipt().status, PrintStatus::PaperOut);
     assert!(app.has("PAPER OUT"));
-    assert_eq!(app.window.get_sync().pending_count, 1, "the payment is saved even without paper");
+    assert_eq!(
+        app.window.get_sync().pending_count,
+        1,
+        "the payment is saved even without paper"
+    );
 
-    app.paper_out.store(false, std::sync::atomic::Ordering::SeqCst);
+    app.paper_out
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     app.tap("Retry");
     assert_eq!(app.window.get_receipt().status, PrintStatus::Printed);
     app.tap("Reprint");
@@ -137,7 +176,12 @@ fn id_card_redemption_shows_the_person_and_their_entitlements() {
     assert_eq!(app.screen(), Screen::IdRedemption);
     assert_eq!(app.window.get_person().name, "Amina Wanjiru");
     assert!(app.window.get_person().has_photo);
-    let food = app.window.get_entitlements().iter().find(|e| e.id == "food-05-amina-w").expect("merchant entitlement");
+    let food = app
+        .window
+        .get_entitlements()
+        .iter()
+        .find(|e| e.id == "food-05-amina-w")
+        .expect("merchant entitlement");
     assert_eq!(food.remaining, "KES 3,000.00");
     app.window.invoke_entitlement_chosen(food.id.clone());
     // A partial entitlement asks how much.
@@ -180,7 +224,12 @@ fn cash_payout_with_float_open_and_close() {
 
     app.tap("Next customer");
     assert_eq!(app.screen(), Screen::CashList);
-    let joseph = app.window.get_cash_rows().iter().find(|r| r.name == "Joseph Otieno").unwrap();
+    let joseph = app
+        .window
+        .get_cash_rows()
+        .iter()
+        .find(|r| r.name == "Joseph Otieno")
+        .unwrap();
     assert!(joseph.paid);
     assert_eq!(app.window.get_cash_float().expected, "KES 7,500.00");
 

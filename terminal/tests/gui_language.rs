@@ -13,9 +13,15 @@ fn language_switch_reformats_amounts_and_mirrors_arabic() {
     app.login();
     app.scan(&app.demo.vouchers.good.clone());
     app.controller.language_chosen("fr");
-    assert_eq!(app.window.get_verdict().amount, "1\u{202F}250,00\u{00A0}KES");
+    assert_eq!(
+        app.window.get_verdict().amount,
+        "1\u{202F}250,00\u{00A0}KES"
+    );
     assert!(app.has("Bon valide. Vous pouvez l'encaisser."));
-    assert!(app.has("Encaisser 1\u{202F}250,00\u{00A0}KES"), "button labels follow too");
+    assert!(
+        app.has("Encaisser 1\u{202F}250,00\u{00A0}KES"),
+        "button labels follow too"
+    );
     app.controller.language_chosen("ar");
     assert!(app.window.get_rtl());
     assert!(app.has("قسيمة صالحة. يمكنك صرفها."));

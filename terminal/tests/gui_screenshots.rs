@@ -17,9 +17,9 @@ use support::App;
 const LANGUAGES: [&str; 4] = ["en", "fr", "sw", "ar"];
 
 fn out_dir() -> PathBuf {
-    let dir = std::env::var_os("LASTMILE_SCREENSHOTS").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
-    });
+    let dir = std::env::var_os("LASTMILE_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"));
     std::fs::create_dir_all(&dir).expect("screenshot directory");
     dir
 }
@@ -61,10 +61,12 @@ fn scenes(language: &str, width: f32, height: f32, high_contrast: bool, only: Op
     shot("07-amount");
     app.window.invoke_amount_accepted();
     shot("08-confirm");
-    app.paper_out.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.paper_out
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     app.window.invoke_redeem_confirmed();
     shot("09-receipt-paper-out");
-    app.paper_out.store(false, std::sync::atomic::Ordering::SeqCst);
+    app.paper_out
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     app.window.invoke_print_retry();
     shot("10-receipt-printed");
     app.scan(app.demo.id_with_entitlement);
@@ -74,7 +76,11 @@ fn scenes(language: &str, width: f32, height: f32, high_contrast: bool, only: Op
     shot("12-float-open");
     app.window.invoke_float_open();
     shot("13-cash-list");
-    let first = app.window.get_cash_rows().row_data(1).expect("a distribution line");
+    let first = app
+        .window
+        .get_cash_rows()
+        .row_data(1)
+        .expect("a distribution line");
     app.window.invoke_cash_selected(first.id.clone());
     shot("14-cash-identity");
     app.window.invoke_cash_pay(first.id);
@@ -102,9 +108,28 @@ fn screenshots_800x480_every_language() {
 #[test]
 #[ignore = "writes pictures; run by scripts/gui-screenshots.sh"]
 fn screenshots_1280x800_and_high_contrast() {
-    let some: &[&str] = &["02-home", "04-verdict-good", "06-verdict-red", "09-receipt-paper-out", "13-cash-list", "14-cash-identity", "17-sync"];
+    let some: &[&str] = &[
+        "02-home",
+        "04-verdict-good",
+        "06-verdict-red",
+        "09-receipt-paper-out",
+        "13-cash-list",
+        "14-cash-identity",
+        "17-sync",
+    ];
     for language in ["en", "ar"] {
         scenes(language, 1280.0, 800.0, false, Some(some));
     }
-    scenes("en", 800.0, 480.0, true, Some(&["04-verdict-good", "05-verdict-amber", "06-verdict-red", "09-receipt-paper-out"]));
+    scenes(
+        "en",
+        800.0,
+        480.0,
+        true,
+        Some(&[
+            "04-verdict-good",
+            "05-verdict-amber",
+            "06-verdict-red",
+            "09-receipt-paper-out",
+        ]),
+    );
 }

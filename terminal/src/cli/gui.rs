@@ -26,32 +26,51 @@ pub struct Args {
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
-    let (w, h) = text.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 800x480")?;
-    let number = |t: &str| t.trim().parse::<u32>().map_err(|_| format!("{t:?} is not a number of pixels"));
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or("expected WIDTHxHEIGHT, e.g. 800x480")?;
+    let number = |t: &str| {
+        t.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{t:?} is not a number of pixels"))
+    };
     Ok((number(w)?, number(h)?))
 }
 
 /// Whether a window can be opened: an X11 or Wayland display, or the Linux
 /// KMS backend chosen explicitly with `SLINT_BACKEND=linuxkms`.
 pub fn display_available() -> bool {
-    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
         || std::env::var("SLINT_BACKEND").is_ok_and(|b| b.starts_with("linuxkms"))
 }
 
 pub fn run(args: Args, data_dir: PathBuf, language: &str) -> anyhow::Result<()> {
     if args.demo {
-        let (_, demo) = gui::demo::open(&data_dir, std::sync::Arc::new(lastmile_terminal::SystemClock))?;
-        eprintln!("demo terminal in {}: operator PIN {}", data_dir.display(), demo.operator_pin);
+        let (_, demo) = gui::demo::open(
+            &data_dir,
+            std::sync::Arc::new(lastmile_terminal::SystemClock),
+        )?;
+        eprintln!(
+            "demo terminal in {}: operator PIN {}",
+            data_dir.display(),
+            demo.operator_pin
+        );
         eprintln!("  good voucher:      {}", demo.vouchers.good);
         eprintln!("  single use:        {}", demo.vouchers.single_use);
-        eprintln!("  named holder:      {}  (then scan ID {})", demo.vouchers.named, demo.id_with_entitlement);
+        eprintln!(
+            "  named holder:      {}  (then scan ID {})",
+            demo.vouchers.named, demo.id_with_entitlement
+        );
         eprintln!("  revoked:           {}", demo.vouchers.revoked);
         eprintln!("  expired:           {}", demo.vouchers.expired);
         eprintln!("  ID with food:      {}", demo.id_with_entitlement);
     }
     gui::run(GuiOptions {
         data_dir,
-        language: (language != "en" || std::env::var_os("LASTMILE_LANG").is_some()).then(|| language.to_owned()),
+        language: (language != "en" || std::env::var_os("LASTMILE_LANG").is_some())
+            .then(|| language.to_owned()),
         high_contrast: args.high_contrast.then_some(true),
         demo: args.demo,
         size: args.size,

@@ -125,7 +125,9 @@ impl Cli {
             Some(command) => command,
             None if gui::display_available() => Command::Gui(gui::Args::default()),
             None => {
-                eprintln!("no display: give a subcommand (see --help), or run `gui` with DISPLAY or SLINT_BACKEND set");
+                eprintln!(
+                    "no display: give a subcommand (see --help), or run `gui` with DISPLAY or SLINT_BACKEND set"
+                );
                 return ExitCode::from(EXIT_USAGE);
             }
         };
@@ -145,7 +147,10 @@ impl Cli {
 }
 
 fn open(data_dir: Option<PathBuf>) -> anyhow::Result<Terminal> {
-    Ok(Terminal::open(&self::data_dir(data_dir)?, Arc::new(SystemClock))?)
+    Ok(Terminal::open(
+        &self::data_dir(data_dir)?,
+        Arc::new(SystemClock),
+    )?)
 }
 
 fn data_dir(data_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -172,6 +177,8 @@ fn dispatch(mut terminal: Terminal, command: Command, out: &Output) -> anyhow::R
         Command::Status => manage::status(&terminal, out),
         Command::Log(command) => manage::log(&terminal, command, out),
         Command::Receipt(command) => manage::receipt(&terminal, command, out),
-        Command::Scan(_) | Command::Printer(_) | Command::Gui(_) => unreachable!("handled before opening the store"),
+        Command::Scan(_) | Command::Printer(_) | Command::Gui(_) => {
+            unreachable!("handled before opening the store")
+        }
     }
 }

@@ -63,7 +63,12 @@ impl Localized {
     }
 }
 
-const LANGS: [Language; 4] = [Language::English, Language::French, Language::Swahili, Language::Arabic];
+const LANGS: [Language; 4] = [
+    Language::English,
+    Language::French,
+    Language::Swahili,
+    Language::Arabic,
+];
 
 fn lang_index(language: Language) -> usize {
     LANGS.iter().position(|l| *l == language).unwrap_or(0)
@@ -89,9 +94,16 @@ struct VerdictModel {
 /// right here (sync, check the ID, come back later), red otherwise.
 fn refusal_kind(code: &str) -> VerdictKind {
     match code {
-        "identity_check_required" | "no_offline_limit" | "offline_too_long" | "over_credential_limit"
-        | "over_unsynced_value" | "over_unsynced_count" | "not_yet_valid" | "not_logged_in"
-        | "not_provisioned" | "not_enrolled" => VerdictKind::Warn,
+        "identity_check_required"
+        | "no_offline_limit"
+        | "offline_too_long"
+        | "over_credential_limit"
+        | "over_unsynced_value"
+        | "over_unsynced_count"
+        | "not_yet_valid"
+        | "not_logged_in"
+        | "not_provisioned"
+        | "not_enrolled" => VerdictKind::Warn,
         _ => VerdictKind::Bad,
     }
 }
@@ -115,9 +127,23 @@ enum ScanFor {
 #[derive(Debug, Clone)]
 enum Flow {
     Idle,
-    Voucher { qr: String, check: VoucherCheck, amount: Option<Money>, id_card: Option<String> },
-    Entitlement { id_text: String, entry: IdEntry, chosen: Option<EntitlementId>, amount: Option<Money> },
-    Cash { line: DistributionLine, id_text: String, entry: IdEntry },
+    Voucher {
+        qr: String,
+        check: VoucherCheck,
+        amount: Option<Money>,
+        id_card: Option<String>,
+    },
+    Entitlement {
+        id_text: String,
+        entry: IdEntry,
+        chosen: Option<EntitlementId>,
+        amount: Option<Money>,
+    },
+    Cash {
+        line: DistributionLine,
+        id_text: String,
+        entry: IdEntry,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -253,7 +279,10 @@ impl Controller {
         window.set_languages(ModelRc::new(VecModel::from(
             format::LANGUAGES
                 .iter()
-                .map(|(code, name)| LanguageChoice { code: s(code), name: s(name) })
+                .map(|(code, name)| LanguageChoice {
+                    code: s(code),
+                    name: s(name),
+                })
                 .collect::<Vec<_>>(),
         )));
         controller.start();
@@ -290,7 +319,8 @@ impl Controller {
         on!(on_reprint, |c| c.print_current());
         on!(on_receipt_done, |c| c.receipt_done());
         on!(on_entitlement_chosen, |c, id| c.entitlement_chosen(&id));
-        on!(on_cash_search_edited, |c, text| c.cash_search(text.to_string()));
+        on!(on_cash_search_edited, |c, text| c
+            .cash_search(text.to_string()));
         on!(on_cash_selected, |c, id| c.cash_selected(&id));
         on!(on_cash_pay, |c, _id| c.cash_pay());
         on!(on_cash_mismatch, |c| c.cash_mismatch());
@@ -300,8 +330,10 @@ impl Controller {
         on!(on_history_reprint, |c, id| c.history_reprint(&id));
         on!(on_sync_now, |c| c.sync_now());
         on!(on_language_chosen, |c, code| c.language_chosen(&code));
-        on!(on_high_contrast_changed, |c, on| c.high_contrast_changed(on));
-        on!(on_settings_save, |c, server, scanner, printer| c.settings_save(&server, &scanner, &printer));
+        on!(on_high_contrast_changed, |c, on| c
+            .high_contrast_changed(on));
+        on!(on_settings_save, |c, server, scanner, printer| c
+            .settings_save(&server, &scanner, &printer));
         on!(on_test_print, |c| c.test_print());
     }
 
@@ -337,11 +369,15 @@ impl Controller {
             w.set_toast(s(text));
         }
         let weak = self.window.clone();
-        self.toast_timer.start(slint::TimerMode::SingleShot, Duration::from_millis(TOAST_MS), move || {
-            if let Some(w) = weak.upgrade() {
-                w.set_toast(SharedString::new());
-            }
-        });
+        self.toast_timer.start(
+            slint::TimerMode::SingleShot,
+            Duration::from_millis(TOAST_MS),
+            move || {
+                if let Some(w) = weak.upgrade() {
+                    w.set_toast(SharedString::new());
+                }
+            },
+        );
     }
 
     /// Queues an engine job; `apply` runs on the event loop with its result.
@@ -392,13 +428,21 @@ impl Controller {
                     st.cash_session = status.cash_session.clone();
                     st.status = Some(status);
                 }
-                let first = st.operators.first().map(|o| o.id.to_string()).unwrap_or_default();
+                let first = st
+                    .operators
+                    .first()
+                    .map(|o| o.id.to_string())
+                    .unwrap_or_default();
                 let login = login.ok().flatten();
                 st.logged_in = login.as_ref().map(|l| l.name.clone());
                 drop(st);
                 if let Some(w) = c.window() {
                     w.set_operator_id(s(first));
-                    w.set_screen(if login.is_some() { Screen::Home } else { Screen::Login });
+                    w.set_screen(if login.is_some() {
+                        Screen::Home
+                    } else {
+                        Screen::Login
+                    });
                 }
             },
         );
@@ -511,7 +555,10 @@ impl Controller {
                     |e| {
                         let head = e.log_head_seq()?;
                         let first = head.saturating_sub(HISTORY_ROWS_MAX) + 1;
-                        (first..=head).rev().map(|seq| e.receipt(Some(seq))).collect::<Result<Vec<_>, _>>()
+                        (first..=head)
+                            .rev()
+                            .map(|seq| e.receipt(Some(seq)))
+                            .collect::<Result<Vec<_>, _>>()
                     },
                     |c, result| {
                         match result {
@@ -567,7 +614,12 @@ impl Controller {
         let mut st = self.state.borrow_mut();
         let bytes: &[u8] = match text {
             "\n" | "\r" => b"\n",
-            t if t.chars().all(|ch| !ch.is_control() && !('\u{E000}'..='\u{F8FF}').contains(&ch)) => t.as_bytes(),
+            t if t
+                .chars()
+                .all(|ch| !ch.is_control() && !('\u{E000}'..='\u{F8FF}').contains(&ch)) =>
+            {
+                t.as_bytes()
+            }
             _ => {
                 // Arrows, Tab, function keys: not from a scanner.
                 st.wedge.clear();
@@ -613,7 +665,14 @@ impl Controller {
         // of a voucher for a named person it is that person's ID card; on the
         // identity check before a cash payout, the recipient's.
         let scan_for = match self.screen() {
-            Screen::Verdict if self.state.borrow().verdict.as_ref().is_some_and(|v| v.reason_code == "identity_check_required") => {
+            Screen::Verdict
+                if self
+                    .state
+                    .borrow()
+                    .verdict
+                    .as_ref()
+                    .is_some_and(|v| v.reason_code == "identity_check_required") =>
+            {
                 ScanFor::VoucherHolder
             }
             Screen::CashPerson => ScanFor::CashIdentity,
@@ -633,7 +692,10 @@ impl Controller {
                 let checked = e.check_voucher(&code);
                 match checked {
                     Err(Error::Voucher(VoucherError::NotAVoucher)) => {
-                        let input = IdInput { text: &code, entry: IdEntry::Scanned };
+                        let input = IdInput {
+                            text: &code,
+                            entry: IdEntry::Scanned,
+                        };
                         let person = e.identify(input).map(|p| {
                             let photo = p.photo.as_deref().and_then(decode_photo);
                             (p, photo)
@@ -670,7 +732,12 @@ impl Controller {
                     reason_code: code,
                     reason_arg,
                     message: None,
-                    amount: check.full_redemption.as_ref().ok().copied().or(Some(check.remaining)),
+                    amount: check
+                        .full_redemption
+                        .as_ref()
+                        .ok()
+                        .copied()
+                        .or(Some(check.remaining)),
                     remaining: Some(check.remaining),
                     named_holder: claims.beneficiary.is_some(),
                     programme: claims.programme.to_string(),
@@ -679,7 +746,12 @@ impl Controller {
                     can_redeem_part: can && partial,
                 });
                 st.scan_for = ScanFor::Anything;
-                st.flow = Flow::Voucher { qr, check, amount: None, id_card: None };
+                st.flow = Flow::Voucher {
+                    qr,
+                    check,
+                    amount: None,
+                    id_card: None,
+                };
             }
             Err(error) => {
                 st.verdict = Some(error_verdict(&error));
@@ -691,14 +763,24 @@ impl Controller {
         self.set_screen(Screen::Verdict);
     }
 
-    fn show_person(&self, id_text: String, entry: IdEntry, result: Result<(Identified, Option<Photo>), Error>) {
+    fn show_person(
+        &self,
+        id_text: String,
+        entry: IdEntry,
+        result: Result<(Identified, Option<Photo>), Error>,
+    ) {
         let mut st = self.state.borrow_mut();
         match result {
             Ok((person, photo)) => {
                 st.photo = photo;
                 st.id_message = None;
                 st.identified = Some(person);
-                st.flow = Flow::Entitlement { id_text, entry, chosen: None, amount: None };
+                st.flow = Flow::Entitlement {
+                    id_text,
+                    entry,
+                    chosen: None,
+                    amount: None,
+                };
                 drop(st);
                 self.set_screen(Screen::IdRedemption);
             }
@@ -752,7 +834,11 @@ impl Controller {
 
     fn redeem_part(&self) {
         let mut st = self.state.borrow_mut();
-        st.amount_for = if matches!(st.flow, Flow::Entitlement { .. }) { AmountFor::Entitlement } else { AmountFor::Voucher };
+        st.amount_for = if matches!(st.flow, Flow::Entitlement { .. }) {
+            AmountFor::Entitlement
+        } else {
+            AmountFor::Voucher
+        };
         st.amount_text.clear();
         st.amount_error = None;
         drop(st);
@@ -764,7 +850,12 @@ impl Controller {
         let st = self.state.borrow();
         match (&st.amount_for, &st.flow) {
             (AmountFor::Voucher, Flow::Voucher { check, .. }) => Some(check.claims.value.currency),
-            (AmountFor::Entitlement, Flow::Entitlement { chosen: Some(id), .. }) => st
+            (
+                AmountFor::Entitlement,
+                Flow::Entitlement {
+                    chosen: Some(id), ..
+                },
+            ) => st
                 .identified
                 .as_ref()
                 .and_then(|p| p.entitlements.iter().find(|e| &e.entitlement.id == id))
@@ -773,8 +864,16 @@ impl Controller {
                 .cash_session
                 .as_ref()
                 .map(|s| s.float.currency)
-                .or_else(|| st.cash_lines.first().map(|l| l.entitlement.entitlement.value.currency))
-                .or_else(|| st.status.as_ref().and_then(|s| s.limits.first().map(|l| l.currency))),
+                .or_else(|| {
+                    st.cash_lines
+                        .first()
+                        .map(|l| l.entitlement.entitlement.value.currency)
+                })
+                .or_else(|| {
+                    st.status
+                        .as_ref()
+                        .and_then(|s| s.limits.first().map(|l| l.currency))
+                }),
             _ => None,
         }
     }
@@ -794,7 +893,10 @@ impl Controller {
                 }
                 text.push('.');
             }
-            d if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() && text.len() < AMOUNT_TEXT_CHARS_MAX => {
+            d if d.len() == 1
+                && d.as_bytes()[0].is_ascii_digit()
+                && text.len() < AMOUNT_TEXT_CHARS_MAX =>
+            {
                 let decimals = text.split_once('.').map(|(_, f)| f.len());
                 if decimals.is_none_or(|n| n < exponent) && !(text == "0" && d == "0") {
                     if text == "0" {
@@ -816,10 +918,14 @@ impl Controller {
     }
 
     fn amount_accepted(&self) {
-        let Some(amount) = self.typed_amount() else { return };
+        let Some(amount) = self.typed_amount() else {
+            return;
+        };
         let mut st = self.state.borrow_mut();
         match &mut st.flow {
-            Flow::Voucher { amount: a, .. } | Flow::Entitlement { amount: a, .. } => *a = Some(amount),
+            Flow::Voucher { amount: a, .. } | Flow::Entitlement { amount: a, .. } => {
+                *a = Some(amount)
+            }
             _ => return,
         }
         drop(st);
@@ -829,7 +935,9 @@ impl Controller {
 
     fn entitlement_chosen(&self, id: &str) {
         let mut st = self.state.borrow_mut();
-        let Ok(id) = EntitlementId::parse(id) else { return };
+        let Ok(id) = EntitlementId::parse(id) else {
+            return;
+        };
         let partial = st
             .identified
             .as_ref()
@@ -851,15 +959,41 @@ impl Controller {
     fn confirmed(&self) {
         let flow = self.state.borrow().flow.clone();
         match flow {
-            Flow::Voucher { qr, amount, id_card, .. } => self.engine(
+            Flow::Voucher {
+                qr,
+                amount,
+                id_card,
+                ..
+            } => self.engine(
                 move |e| {
-                    let id = id_card.as_deref().map(|text| IdInput { text, entry: IdEntry::Scanned });
-                    e.redeem_voucher(&VoucherRequest { qr: &qr, amount, id_card: id })
+                    let id = id_card.as_deref().map(|text| IdInput {
+                        text,
+                        entry: IdEntry::Scanned,
+                    });
+                    e.redeem_voucher(&VoucherRequest {
+                        qr: &qr,
+                        amount,
+                        id_card: id,
+                    })
                 },
                 |c, result| c.recorded(result),
             ),
-            Flow::Entitlement { id_text, entry, chosen: Some(chosen), amount } => self.engine(
-                move |e| e.redeem_entitlement(IdInput { text: &id_text, entry }, &chosen, amount),
+            Flow::Entitlement {
+                id_text,
+                entry,
+                chosen: Some(chosen),
+                amount,
+            } => self.engine(
+                move |e| {
+                    e.redeem_entitlement(
+                        IdInput {
+                            text: &id_text,
+                            entry,
+                        },
+                        &chosen,
+                        amount,
+                    )
+                },
                 |c, result| c.recorded(result),
             ),
             _ => {}
@@ -882,11 +1016,25 @@ impl Controller {
             Err(error) => {
                 let amount_problem = matches!(
                     error.code(),
-                    "amount_over_balance" | "amount_not_positive" | "partial_not_allowed" | "currency_mismatch"
+                    "amount_over_balance"
+                        | "amount_not_positive"
+                        | "partial_not_allowed"
+                        | "currency_mismatch"
                 );
                 let screen = self.screen();
                 let mut st = self.state.borrow_mut();
-                if amount_problem && matches!(&st.flow, Flow::Voucher { amount: Some(_), .. } | Flow::Entitlement { amount: Some(_), .. }) {
+                if amount_problem
+                    && matches!(
+                        &st.flow,
+                        Flow::Voucher {
+                            amount: Some(_),
+                            ..
+                        } | Flow::Entitlement {
+                            amount: Some(_),
+                            ..
+                        }
+                    )
+                {
                     st.amount_error = Some(Localized::of(&error));
                     drop(st);
                     self.set_screen(Screen::Amount);
@@ -923,7 +1071,8 @@ impl Controller {
             },
         );
         if !queued {
-            self.state.borrow_mut().print = PrintState::Done(PrintOutcome::Failed("printer busy".into()));
+            self.state.borrow_mut().print =
+                PrintState::Done(PrintOutcome::Failed("printer busy".into()));
             self.render();
         }
     }
@@ -958,7 +1107,11 @@ impl Controller {
     }
 
     fn test_print(&self) {
-        let lines = vec!["Lastmile".to_owned(), "Test print / Essai / Jaribio".to_owned(), String::new()];
+        let lines = vec![
+            "Lastmile".to_owned(),
+            "Test print / Essai / Jaribio".to_owned(),
+            String::new(),
+        ];
         self.print(lines, None);
         self.toast("Test page sent to the printer.");
     }
@@ -973,13 +1126,24 @@ impl Controller {
     fn cash_selected(&self, entitlement: &str) {
         let line = {
             let st = self.state.borrow();
-            st.cash_lines.iter().find(|l| l.entitlement.entitlement.id.as_str() == entitlement).cloned()
+            st.cash_lines
+                .iter()
+                .find(|l| l.entitlement.entitlement.id.as_str() == entitlement)
+                .cloned()
         };
         let Some(line) = line else { return };
-        let id_text = line.id_numbers.first().cloned().unwrap_or_else(|| line.beneficiary.to_string());
+        let id_text = line
+            .id_numbers
+            .first()
+            .cloned()
+            .unwrap_or_else(|| line.beneficiary.to_string());
         {
             let mut st = self.state.borrow_mut();
-            st.flow = Flow::Cash { line, id_text: id_text.clone(), entry: IdEntry::Typed };
+            st.flow = Flow::Cash {
+                line,
+                id_text: id_text.clone(),
+                entry: IdEntry::Typed,
+            };
             st.cash_error = None;
             st.identified = None;
             st.photo = None;
@@ -989,7 +1153,10 @@ impl Controller {
         // The roster's photo, for the operator to compare with the face.
         self.engine(
             move |e| {
-                let person = e.identify_for_cash(IdInput { text: &id_text, entry: IdEntry::Typed });
+                let person = e.identify_for_cash(IdInput {
+                    text: &id_text,
+                    entry: IdEntry::Typed,
+                });
                 person.map(|p| {
                     let photo = p.photo.as_deref().and_then(decode_photo);
                     (p, photo)
@@ -1012,7 +1179,11 @@ impl Controller {
         let code2 = code.clone();
         self.engine(
             move |e| {
-                e.identify_for_cash(IdInput { text: &code2, entry: IdEntry::Scanned }).map(|p| {
+                e.identify_for_cash(IdInput {
+                    text: &code2,
+                    entry: IdEntry::Scanned,
+                })
+                .map(|p| {
                     let photo = p.photo.as_deref().and_then(decode_photo);
                     (p, photo)
                 })
@@ -1038,10 +1209,25 @@ impl Controller {
     }
 
     fn cash_pay(&self) {
-        let Flow::Cash { line, id_text, entry } = self.state.borrow().flow.clone() else { return };
+        let Flow::Cash {
+            line,
+            id_text,
+            entry,
+        } = self.state.borrow().flow.clone()
+        else {
+            return;
+        };
         let entitlement = line.entitlement.entitlement.id.clone();
         self.engine(
-            move |e| e.pay_cash(IdInput { text: &id_text, entry }, &entitlement),
+            move |e| {
+                e.pay_cash(
+                    IdInput {
+                        text: &id_text,
+                        entry,
+                    },
+                    &entitlement,
+                )
+            },
             |c, result| {
                 let paid = result.is_ok();
                 c.recorded(result);
@@ -1071,7 +1257,9 @@ impl Controller {
     }
 
     fn float_open(&self) {
-        let Some(float) = self.typed_amount() else { return };
+        let Some(float) = self.typed_amount() else {
+            return;
+        };
         self.engine(
             move |e| e.open_cash_session(float),
             |c, result| match result {
@@ -1088,9 +1276,13 @@ impl Controller {
     }
 
     fn float_close(&self) {
-        let Some(currency) = self.amount_currency() else { return };
+        let Some(currency) = self.amount_currency() else {
+            return;
+        };
         let text = self.state.borrow().amount_text.clone();
-        let Ok(counted) = Money::parse(if text.is_empty() { "0" } else { &text }, currency) else { return };
+        let Ok(counted) = Money::parse(if text.is_empty() { "0" } else { &text }, currency) else {
+            return;
+        };
         self.engine(
             move |e| e.close_cash_session(counted),
             |c, result| {
@@ -1111,7 +1303,11 @@ impl Controller {
     fn float_report(&self) {
         let report = self.state.borrow().cash_report.clone();
         if let Some(report) = report {
-            let lines = report.render_text(crate::receipt::RECEIPT_COLUMNS_58MM).lines().map(str::to_owned).collect();
+            let lines = report
+                .render_text(crate::receipt::RECEIPT_COLUMNS_58MM)
+                .lines()
+                .map(str::to_owned)
+                .collect();
             self.print(lines, None);
             self.toast("Day report sent to the printer.");
         }
@@ -1142,7 +1338,9 @@ impl Controller {
     }
 
     pub fn language_chosen(&self, code: &str) {
-        let Some(language) = Language::parse(code) else { return };
+        let Some(language) = Language::parse(code) else {
+            return;
+        };
         {
             let mut st = self.state.borrow_mut();
             st.language = language;
@@ -1184,11 +1382,17 @@ impl Controller {
         let printer_text = printer.trim().to_owned();
         match super::open_printer(&printer_text) {
             Ok(p) => {
-                *self.printer.borrow_mut() = Worker::spawn("printer", move || p).unwrap_or_else(|_| {
-                    Worker::inline(Box::new(super::printing::NoPrinter) as Box<dyn ReceiptPrinter>)
-                });
-                self.state.borrow_mut().settings_message =
-                    if saved { "Saved.".to_owned() } else { "Could not save the settings file.".to_owned() };
+                *self.printer.borrow_mut() =
+                    Worker::spawn("printer", move || p).unwrap_or_else(|_| {
+                        Worker::inline(
+                            Box::new(super::printing::NoPrinter) as Box<dyn ReceiptPrinter>
+                        )
+                    });
+                self.state.borrow_mut().settings_message = if saved {
+                    "Saved.".to_owned()
+                } else {
+                    "Could not save the settings file.".to_owned()
+                };
             }
             Err(e) => self.state.borrow_mut().settings_message = e.to_string(),
         }
@@ -1231,7 +1435,10 @@ impl Controller {
         w.set_operators(ModelRc::new(VecModel::from(
             st.operators
                 .iter()
-                .map(|o| LanguageChoice { code: s(o.id.as_str()), name: s(&o.name) })
+                .map(|o| LanguageChoice {
+                    code: s(o.id.as_str()),
+                    name: s(&o.name),
+                })
                 .collect::<Vec<_>>(),
         )));
         let terminal = st
@@ -1244,14 +1451,22 @@ impl Controller {
 
         // Sync status and the header badge.
         if let Some(status) = &st.status {
-            w.set_sync(sync_view(status, lang, w.get_sync().syncing && w.get_busy()));
+            w.set_sync(sync_view(
+                status,
+                lang,
+                w.get_sync().syncing && w.get_busy(),
+            ));
         }
 
         // Verdict.
         if let Some(v) = &st.verdict {
             w.set_verdict(Verdict {
                 kind: v.kind,
-                reason_code: s(if v.message.is_some() { "" } else { &v.reason_code }),
+                reason_code: s(if v.message.is_some() {
+                    ""
+                } else {
+                    &v.reason_code
+                }),
                 reason_arg: s(match (&v.message, v.reason_arg) {
                     (Some(message), _) => message.get(lang).to_owned(),
                     (None, Some(m)) => money(m),
@@ -1259,7 +1474,11 @@ impl Controller {
                 }),
                 amount: s(v.amount.map(money).unwrap_or_default()),
                 remaining: s(v.remaining.map(money).unwrap_or_default()),
-                holder: s(if v.named_holder { holder_hint(lang) } else { "" }),
+                holder: s(if v.named_holder {
+                    holder_hint(lang)
+                } else {
+                    ""
+                }),
                 programme: s(&v.programme),
                 credential: s(&v.credential),
                 can_redeem: v.can_redeem,
@@ -1277,19 +1496,25 @@ impl Controller {
         let st = self.state.borrow();
         let typed = format::typed_amount(&st.amount_text, lang);
         let display = match currency {
-            Some(c) if lang == Language::English || lang == Language::Swahili => format!("{} {typed}", c.code()),
+            Some(c) if lang == Language::English || lang == Language::Swahili => {
+                format!("{} {typed}", c.code())
+            }
             Some(c) => format!("{typed}\u{00A0}{}", c.code()),
             None => typed,
         };
         w.set_amount_display(s(display));
         let valid = currency
             .and_then(|c| Money::parse(&st.amount_text, c).ok())
-            .is_some_and(|m| m.minor > 0 || (st.amount_for == AmountFor::Float && st.cash_session.is_some()));
+            .is_some_and(|m| {
+                m.minor > 0 || (st.amount_for == AmountFor::Float && st.cash_session.is_some())
+            });
         w.set_amount_valid(valid);
         w.set_amount_error(s(st.amount_error.as_ref().map_or("", |l| l.get(lang))));
         let maximum = match &st.flow {
             Flow::Voucher { check, .. } => Some(check.remaining),
-            Flow::Entitlement { chosen: Some(id), .. } => st
+            Flow::Entitlement {
+                chosen: Some(id), ..
+            } => st
                 .identified
                 .as_ref()
                 .and_then(|p| p.entitlements.iter().find(|e| &e.entitlement.id == id))
@@ -1300,23 +1525,39 @@ impl Controller {
 
         // Confirmation.
         match &st.flow {
-            Flow::Voucher { check, amount, id_card, .. } => {
-                let pay = amount.or(check.full_redemption.as_ref().ok().copied()).unwrap_or(check.remaining);
+            Flow::Voucher {
+                check,
+                amount,
+                id_card,
+                ..
+            } => {
+                let pay = amount
+                    .or(check.full_redemption.as_ref().ok().copied())
+                    .unwrap_or(check.remaining);
                 let after = check.remaining.checked_sub(pay).unwrap_or(check.remaining);
                 w.set_confirmation(Confirmation {
                     amount: s(money(pay)),
                     remaining_after: s(money(after)),
-                    holder: s(if id_card.is_some() { id_card_read(lang) } else { "" }),
+                    holder: s(if id_card.is_some() {
+                        id_card_read(lang)
+                    } else {
+                        ""
+                    }),
                     programme: s(check.claims.programme.as_str()),
                     credential: s(check.claims.id.as_str()),
                 });
             }
-            Flow::Entitlement { chosen: Some(id), amount, .. } => {
-                if let Some((person, e)) = st
-                    .identified
-                    .as_ref()
-                    .and_then(|p| p.entitlements.iter().find(|e| &e.entitlement.id == id).map(|e| (p, e)))
-                {
+            Flow::Entitlement {
+                chosen: Some(id),
+                amount,
+                ..
+            } => {
+                if let Some((person, e)) = st.identified.as_ref().and_then(|p| {
+                    p.entitlements
+                        .iter()
+                        .find(|e| &e.entitlement.id == id)
+                        .map(|e| (p, e))
+                }) {
                     let pay = amount.unwrap_or(e.remaining);
                     let after = e.remaining.checked_sub(pay).unwrap_or(e.remaining);
                     w.set_confirmation(Confirmation {
@@ -1340,7 +1581,9 @@ impl Controller {
                 PrintState::Done(PrintOutcome::PaperOut) => (PrintStatus::PaperOut, String::new()),
                 PrintState::Done(PrintOutcome::Offline(t)) => (PrintStatus::Offline, t.clone()),
                 PrintState::Done(PrintOutcome::Failed(t)) => (PrintStatus::Failed, t.clone()),
-                PrintState::Done(PrintOutcome::NoPrinter) => (PrintStatus::NoPrinter, String::new()),
+                PrintState::Done(PrintOutcome::NoPrinter) => {
+                    (PrintStatus::NoPrinter, String::new())
+                }
             };
             let (amount, remaining) = receipt_amounts(&r.item);
             w.set_receipt(ReceiptView {
@@ -1350,7 +1593,12 @@ impl Controller {
                 remaining_after: s(remaining.map(money).unwrap_or_default()),
                 reference: s(format!("#{}", r.seq)),
                 pending: r.status == ReceiptStatus::AcceptedOfflinePending,
-                lines: ModelRc::new(VecModel::from(receipt_lines(r).into_iter().map(SharedString::from).collect::<Vec<_>>())),
+                lines: ModelRc::new(VecModel::from(
+                    receipt_lines(r)
+                        .into_iter()
+                        .map(SharedString::from)
+                        .collect::<Vec<_>>(),
+                )),
             });
         }
 
@@ -1360,14 +1608,19 @@ impl Controller {
             name: s(name),
             id_number: s(id_number),
             detail: s(detail),
-            photo: photo.clone().map(slint::Image::from_rgb8).unwrap_or_default(),
+            photo: photo
+                .clone()
+                .map(slint::Image::from_rgb8)
+                .unwrap_or_default(),
             has_photo: photo.is_some(),
         };
         match (&st.flow, &st.identified) {
             (Flow::Cash { line, id_text, .. }, identified) => {
                 let shown = identified.as_ref();
                 let name = shown.map_or(line.name.as_str(), |p| p.name.as_str());
-                let detail = shown.and_then(|p| p.date_of_birth.clone()).unwrap_or_default();
+                let detail = shown
+                    .and_then(|p| p.date_of_birth.clone())
+                    .unwrap_or_default();
                 w.set_person(person(name, id_text, detail));
                 w.set_cash_row(cash_row(line, lang));
             }
@@ -1393,7 +1646,11 @@ impl Controller {
                         })
                         .collect::<Vec<_>>(),
                 )));
-                w.set_id_message(s(if p.entitlements.is_empty() { nothing_to_pay(lang) } else { "" }));
+                w.set_id_message(s(if p.entitlements.is_empty() {
+                    nothing_to_pay(lang)
+                } else {
+                    ""
+                }));
             }
             _ => {}
         }
@@ -1407,15 +1664,25 @@ impl Controller {
                 .filter(|l| {
                     needle.is_empty()
                         || l.name.to_lowercase().contains(&needle)
-                        || l.id_numbers.iter().any(|n| n.to_lowercase().contains(&needle))
+                        || l.id_numbers
+                            .iter()
+                            .any(|n| n.to_lowercase().contains(&needle))
                 })
                 .map(|l| cash_row(l, lang))
                 .collect::<Vec<_>>(),
         )));
-        w.set_cash_float(float_view(st.cash_session.as_ref(), st.cash_report.as_ref(), lang));
+        w.set_cash_float(float_view(
+            st.cash_session.as_ref(),
+            st.cash_report.as_ref(),
+            lang,
+        ));
 
         // History.
-        let pending = st.history.iter().filter(|r| r.status == ReceiptStatus::AcceptedOfflinePending).count();
+        let pending = st
+            .history
+            .iter()
+            .filter(|r| r.status == ReceiptStatus::AcceptedOfflinePending)
+            .count();
         w.set_history_totals(s(history_totals(lang, st.history.len(), pending)));
         w.set_history(ModelRc::new(VecModel::from(
             st.history
@@ -1437,7 +1704,11 @@ impl Controller {
 
         // Settings.
         w.set_settings(Settings {
-            server_url: s(st.status.as_ref().and_then(|s| s.server_url.clone()).unwrap_or_default()),
+            server_url: s(st
+                .status
+                .as_ref()
+                .and_then(|s| s.server_url.clone())
+                .unwrap_or_default()),
             terminal_id: s(&terminal),
             scanner_port: s(&st.prefs.scanner_port),
             scanner_status: s(&st.scanner_status),
@@ -1486,10 +1757,11 @@ fn reason_money(code: &str, check: &VoucherCheck, status: Option<&Status>) -> Op
 
 fn sync_view(status: &Status, lang: Language, syncing: bool) -> SyncStatus {
     let limit = status.limits.first();
-    let needs_sync = status
-        .limits
-        .iter()
-        .any(|l| l.unsynced_value_left.minor <= 0 || l.unsynced_count_left == 0 || l.offline_seconds_left <= 0);
+    let needs_sync = status.limits.iter().any(|l| {
+        l.unsynced_value_left.minor <= 0
+            || l.unsynced_count_left == 0
+            || l.offline_seconds_left <= 0
+    });
     SyncStatus {
         online: status.server_url.is_some()
             && status.last_sync_error.is_none()
@@ -1498,10 +1770,19 @@ fn sync_view(status: &Status, lang: Language, syncing: bool) -> SyncStatus {
         pending_count: i32::try_from(status.pending_count).unwrap_or(i32::MAX),
         pending_value: s(format::money_list(&status.pending_value, lang)),
         confirmed_count: i32::try_from(status.acknowledged_seq).unwrap_or(i32::MAX),
-        limit_value_left: s(limit.map(|l| format::money(l.unsynced_value_left, lang)).unwrap_or_else(|| "—".into())),
-        limit_count_left: limit.map_or(0, |l| i32::try_from(l.unsynced_count_left).unwrap_or(i32::MAX)),
-        offline_time_left: s(limit.map(|l| format::duration(l.offline_seconds_left)).unwrap_or_else(|| "—".into())),
-        last_sync: s(status.last_sync_at.map(format::date_time).unwrap_or_else(|| "—".into())),
+        limit_value_left: s(limit
+            .map(|l| format::money(l.unsynced_value_left, lang))
+            .unwrap_or_else(|| "—".into())),
+        limit_count_left: limit.map_or(0, |l| {
+            i32::try_from(l.unsynced_count_left).unwrap_or(i32::MAX)
+        }),
+        offline_time_left: s(limit
+            .map(|l| format::duration(l.offline_seconds_left))
+            .unwrap_or_else(|| "—".into())),
+        last_sync: s(status
+            .last_sync_at
+            .map(format::date_time)
+            .unwrap_or_else(|| "—".into())),
         last_error: s(status.last_sync_error.clone().unwrap_or_default()),
         needs_sync,
     }
@@ -1517,7 +1798,11 @@ fn cash_row(line: &DistributionLine, lang: Language) -> CashRow {
     }
 }
 
-fn float_view(session: Option<&CashSession>, report: Option<&CashReport>, lang: Language) -> CashFloat {
+fn float_view(
+    session: Option<&CashSession>,
+    report: Option<&CashReport>,
+    lang: Language,
+) -> CashFloat {
     let money = |m: Money| s(format::money(m, lang));
     match (session, report) {
         (Some(open), _) => CashFloat {
@@ -1552,9 +1837,12 @@ fn float_view(session: Option<&CashSession>, report: Option<&CashReport>, lang: 
 
 fn receipt_amounts(item: &ReceiptItem) -> (Option<Money>, Option<Money>) {
     match item {
-        ReceiptItem::Voucher { amount, remaining, .. } | ReceiptItem::Entitlement { amount, remaining, .. } => {
-            (Some(*amount), Some(*remaining))
+        ReceiptItem::Voucher {
+            amount, remaining, ..
         }
+        | ReceiptItem::Entitlement {
+            amount, remaining, ..
+        } => (Some(*amount), Some(*remaining)),
         ReceiptItem::CashPayout { amount, .. } => (Some(*amount), None),
         ReceiptItem::CashSessionOpened { float, .. } => (Some(*float), None),
         ReceiptItem::CashSessionClosed { counted, .. } => (Some(*counted), None),
@@ -1566,8 +1854,12 @@ fn receipt_kind(item: &ReceiptItem) -> (&'static str, String) {
         ReceiptItem::Voucher { voucher, .. } => ("voucher", voucher.to_string()),
         ReceiptItem::Entitlement { entitlement, .. } => ("entitlement", entitlement.to_string()),
         ReceiptItem::CashPayout { entitlement, .. } => ("cash-payout", entitlement.to_string()),
-        ReceiptItem::CashSessionOpened { session, .. } => ("float-open", format!("session {session}")),
-        ReceiptItem::CashSessionClosed { session, .. } => ("float-close", format!("session {session}")),
+        ReceiptItem::CashSessionOpened { session, .. } => {
+            ("float-open", format!("session {session}"))
+        }
+        ReceiptItem::CashSessionClosed { session, .. } => {
+            ("float-close", format!("session {session}"))
+        }
     }
 }
 
@@ -1625,5 +1917,9 @@ fn history_totals(lang: Language, entries: usize, pending: usize) -> String {
 /// A roster photo (JPEG or PNG bytes) as pixels for the identity check.
 pub fn decode_photo(bytes: &[u8]) -> Option<Photo> {
     let image = image::load_from_memory(bytes).ok()?.to_rgb8();
-    Some(SharedPixelBuffer::clone_from_slice(image.as_raw(), image.width(), image.height()))
+    Some(SharedPixelBuffer::clone_from_slice(
+        image.as_raw(),
+        image.width(),
+        image.height(),
+    ))
 }

@@ -74,7 +74,10 @@ fn id<T, E: std::fmt::Debug>(parse: fn(&str) -> Result<T, E>, text: &str) -> T {
 }
 
 fn kes(major: i64) -> Money {
-    Money::new(major * 100, Currency::parse("KES").expect("KES is an ISO 4217 currency"))
+    Money::new(
+        major * 100,
+        Currency::parse("KES").expect("KES is an ISO 4217 currency"),
+    )
 }
 
 /// A plain avatar (head and shoulders on a tinted background), so the
@@ -83,9 +86,16 @@ fn avatar(tint: [u8; 3]) -> Vec<u8> {
     let (w, h) = (120u32, 150u32);
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         let (fx, fy) = (x as f32, y as f32);
-        let head = (fx - 60.0).powi(2) / 26.0f32.powi(2) + (fy - 58.0).powi(2) / 32.0f32.powi(2) <= 1.0;
-        let body = fy > 100.0 && (fx - 60.0).powi(2) / 52.0f32.powi(2) + (fy - 160.0).powi(2) / 62.0f32.powi(2) <= 1.0;
-        if head || body { image::Rgb([70, 52, 40]) } else { image::Rgb(tint) }
+        let head =
+            (fx - 60.0).powi(2) / 26.0f32.powi(2) + (fy - 58.0).powi(2) / 32.0f32.powi(2) <= 1.0;
+        let body = fy > 100.0
+            && (fx - 60.0).powi(2) / 52.0f32.powi(2) + (fy - 160.0).powi(2) / 62.0f32.powi(2)
+                <= 1.0;
+        if head || body {
+            image::Rgb([70, 52, 40])
+        } else {
+            image::Rgb(tint)
+        }
     });
     let mut png = Vec::new();
     // Encoding an in-memory image cannot fail short of running out of memory.
@@ -112,7 +122,12 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
     let start = DEMO_NOW - 30 * DAY;
     let end = DEMO_NOW + 365 * DAY;
 
-    let voucher = |n: &str, value: Money, mode, valid_until: i64, beneficiary: Option<BeneficiaryBinding>, merchants: Vec<MerchantId>| {
+    let voucher = |n: &str,
+                   value: Money,
+                   mode,
+                   valid_until: i64,
+                   beneficiary: Option<BeneficiaryBinding>,
+                   merchants: Vec<MerchantId>| {
         let claims = VoucherClaims {
             id: id(VoucherId::parse, n),
             issuer: issuer.clone(),
@@ -130,18 +145,49 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
     };
     let amina = id(BeneficiaryId::parse, "ben-amina-w");
     let vouchers = DemoVouchers {
-        good: voucher("v-1001", kes(1250), RedemptionMode::Partial, end, None, Vec::new()),
-        single_use: voucher("v-1002", kes(500), RedemptionMode::SingleUse, end, None, Vec::new()),
+        good: voucher(
+            "v-1001",
+            kes(1250),
+            RedemptionMode::Partial,
+            end,
+            None,
+            Vec::new(),
+        ),
+        single_use: voucher(
+            "v-1002",
+            kes(500),
+            RedemptionMode::SingleUse,
+            end,
+            None,
+            Vec::new(),
+        ),
         named: voucher(
             "v-1003",
             kes(800),
             RedemptionMode::SingleUse,
             end,
-            Some(BeneficiaryBinding::compute(&id(VoucherId::parse, "v-1003"), &amina)),
+            Some(BeneficiaryBinding::compute(
+                &id(VoucherId::parse, "v-1003"),
+                &amina,
+            )),
             Vec::new(),
         ),
-        revoked: voucher("v-1004", kes(1000), RedemptionMode::Partial, end, None, Vec::new()),
-        expired: voucher("v-1005", kes(700), RedemptionMode::Partial, DEMO_NOW - DAY, None, Vec::new()),
+        revoked: voucher(
+            "v-1004",
+            kes(1000),
+            RedemptionMode::Partial,
+            end,
+            None,
+            Vec::new(),
+        ),
+        expired: voucher(
+            "v-1005",
+            kes(700),
+            RedemptionMode::Partial,
+            DEMO_NOW - DAY,
+            None,
+            Vec::new(),
+        ),
         other_shop: voucher(
             "v-1006",
             kes(600),
@@ -154,15 +200,53 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
     };
 
     let people = [
-        ("ben-amina-w", "Amina Wanjiru", "12345678", 2_500, [236, 201, 160]),
-        ("ben-joseph-o", "Joseph Otieno", "23456789", 2_500, [180, 205, 230]),
-        ("ben-fatuma-h", "Fatuma Hassan Abdallah", "34567890", 4_000, [200, 225, 190]),
-        ("ben-peter-k", "Peter Kamau", "45678901", 2_500, [230, 200, 220]),
-        ("ben-grace-a", "Grace Achieng", "56789012", 3_000, [225, 215, 170]),
-        ("ben-said-m", "Said Mwinyi", "67890123", 2_500, [190, 190, 230]),
+        (
+            "ben-amina-w",
+            "Amina Wanjiru",
+            "12345678",
+            2_500,
+            [236, 201, 160],
+        ),
+        (
+            "ben-joseph-o",
+            "Joseph Otieno",
+            "23456789",
+            2_500,
+            [180, 205, 230],
+        ),
+        (
+            "ben-fatuma-h",
+            "Fatuma Hassan Abdallah",
+            "34567890",
+            4_000,
+            [200, 225, 190],
+        ),
+        (
+            "ben-peter-k",
+            "Peter Kamau",
+            "45678901",
+            2_500,
+            [230, 200, 220],
+        ),
+        (
+            "ben-grace-a",
+            "Grace Achieng",
+            "56789012",
+            3_000,
+            [225, 215, 170],
+        ),
+        (
+            "ben-said-m",
+            "Said Mwinyi",
+            "67890123",
+            2_500,
+            [190, 190, 230],
+        ),
     ];
-    let cash_entitlements: Vec<EntitlementId> =
-        people.iter().map(|(b, ..)| id(EntitlementId::parse, &format!("cash-05-{}", &b[4..]))).collect();
+    let cash_entitlements: Vec<EntitlementId> = people
+        .iter()
+        .map(|(b, ..)| id(EntitlementId::parse, &format!("cash-05-{}", &b[4..])))
+        .collect();
     let roster = Roster {
         version: 1,
         issued_at: start,

@@ -50,7 +50,12 @@ impl Drop for Devices {
 }
 
 /// Starts the serial scanner (when a port is configured) and the camera (when one exists).
-pub fn start(window: &AppWindow, controller: &Rc<Controller>, scanner_port: &str, camera: Option<u32>) -> Devices {
+pub fn start(
+    window: &AppWindow,
+    controller: &Rc<Controller>,
+    scanner_port: &str,
+    camera: Option<u32>,
+) -> Devices {
     let (events_tx, events_rx) = mpsc::channel::<ScanEvent>();
     let serial = if scanner_port.is_empty() {
         controller.set_device_status(Some("Keyboard scanners listening".into()), None);
@@ -87,14 +92,21 @@ pub fn start(window: &AppWindow, controller: &Rc<Controller>, scanner_port: &str
 
     let camera_stop = Arc::new(AtomicBool::new(false));
     let camera = start_camera(window, controller, camera, camera_stop.clone());
-    Devices { _serial: serial, camera_stop, camera, events }
+    Devices {
+        _serial: serial,
+        camera_stop,
+        camera,
+        events,
+    }
 }
 
 fn with_scan_event(event: ScanEvent) {
     super::controller::with_current(|c| match event {
         ScanEvent::Code { text, .. } => c.scanned(text),
         ScanEvent::Rejected { reason, .. } => c.toast(&reason.to_string()),
-        ScanEvent::Connected { port } => c.set_device_status(Some(format!("Scanner {port} connected")), None),
+        ScanEvent::Connected { port } => {
+            c.set_device_status(Some(format!("Scanner {port} connected")), None)
+        }
         ScanEvent::Unavailable { port, reason } | ScanEvent::Disconnected { port, reason } => {
             c.set_device_status(Some(format!("Scanner {port}: {reason}")), None)
         }
@@ -110,7 +122,11 @@ fn start_camera(
     stop: Arc<AtomicBool>,
 ) -> Option<JoinHandle<()>> {
     let cameras = list_cameras().unwrap_or_default();
-    let Some(info) = cameras.iter().find(|c| index.is_none_or(|i| c.index == i)).cloned() else {
+    let Some(info) = cameras
+        .iter()
+        .find(|c| index.is_none_or(|i| c.index == i))
+        .cloned()
+    else {
         controller.set_device_status(None, Some("No camera".into()));
         return None;
     };
@@ -125,7 +141,9 @@ fn start_camera(
                 let _ = weak.upgrade_in_event_loop(|w| w.set_camera_available(false));
                 return;
             };
-            let Ok(decoder) = FrameDecoder::spawn(QrDecoder::default()) else { return };
+            let Ok(decoder) = FrameDecoder::spawn(QrDecoder::default()) else {
+                return;
+            };
             let preview_every = Duration::from_millis(1000 / PREVIEW_FPS_MAX);
             let mut last_preview = Instant::now() - preview_every;
             let mut last_code: Option<(String, Instant)> = None;
@@ -169,7 +187,11 @@ fn preview_pixels(frame: &GrayFrame) -> SharedPixelBuffer<slint::Rgb8Pixel> {
     let frame = small.as_ref().unwrap_or(frame);
     let mut buffer = SharedPixelBuffer::<slint::Rgb8Pixel>::new(frame.width(), frame.height());
     for (out, &grey) in buffer.make_mut_slice().iter_mut().zip(frame.pixels()) {
-        *out = slint::Rgb8Pixel { r: grey, g: grey, b: grey };
+        *out = slint::Rgb8Pixel {
+            r: grey,
+            g: grey,
+            b: grey,
+        };
     }
     buffer
 }
@@ -177,6 +199,9 @@ fn preview_pixels(frame: &GrayFrame) -> SharedPixelBuffer<slint::Rgb8Pixel> {
 /// `VmRSS` of this process, from `/proc/self/status` (Linux).
 pub fn resident_memory() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
         .map(|v| format!("resident memory {v}"))
 }

@@ -39,14 +39,26 @@ struct Convention {
 fn convention(language: Language) -> Convention {
     match language {
         // English and Swahili (as written in Kenya and Tanzania): KES 1,250.00
-        Language::English | Language::Swahili => Convention { group: ",", decimal: ".", code_first: true },
+        Language::English | Language::Swahili => Convention {
+            group: ",",
+            decimal: ".",
+            code_first: true,
+        },
         // French: 1 250,00 KES (narrow no-break space between groups).
-        Language::French => Convention { group: "\u{202F}", decimal: ",", code_first: false },
+        Language::French => Convention {
+            group: "\u{202F}",
+            decimal: ",",
+            code_first: false,
+        },
         // Arabic: Western digits and marks (as on the vouchers and receipts, and
         // as CLDR writes Arabic with Latin digits), the code after the number:
         // 1,250.00 KES. The Arabic separators (٬ ٫) read as stray apostrophes
         // next to Latin digits on a small screen.
-        Language::Arabic => Convention { group: ",", decimal: ".", code_first: false },
+        Language::Arabic => Convention {
+            group: ",",
+            decimal: ".",
+            code_first: false,
+        },
     }
 }
 
@@ -65,7 +77,11 @@ pub fn money(money: Money, language: Language) -> String {
 
 /// Several amounts (one per currency) on one line.
 pub fn money_list(amounts: &[Money], language: Language) -> String {
-    amounts.iter().map(|m| money(*m, language)).collect::<Vec<_>>().join(" + ")
+    amounts
+        .iter()
+        .map(|m| money(*m, language))
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 /// A decimal text being typed (`"1250.5"`) shown with the language's marks, no currency.
@@ -121,7 +137,11 @@ pub fn date(at: i64) -> String {
 /// A duration for people: `3 d 4 h`, `47 h 05 min` … `5 min`.
 pub fn duration(seconds: i64) -> String {
     let seconds = seconds.max(0);
-    let (days, hours, minutes) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60);
+    let (days, hours, minutes) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
     match (days, hours) {
         (2.., _) => format!("{days} d {hours} h"),
         (_, _) if seconds >= 3600 => format!("{} h {minutes:02} min", seconds / 3600),
@@ -142,12 +162,18 @@ mod tests {
     fn amounts_follow_each_language() {
         assert_eq!(money(kes(125_000), Language::English), "KES 1,250.00");
         assert_eq!(money(kes(125_000), Language::Swahili), "KES 1,250.00");
-        assert_eq!(money(kes(125_000), Language::French), "1\u{202F}250,00\u{00A0}KES");
+        assert_eq!(
+            money(kes(125_000), Language::French),
+            "1\u{202F}250,00\u{00A0}KES"
+        );
         assert_eq!(money(kes(125_000), Language::Arabic), "1,250.00\u{00A0}KES");
         assert_eq!(money(kes(5), Language::English), "KES 0.05");
         assert_eq!(money(kes(-1_000_000), Language::English), "KES -10,000.00");
         let xof = Money::new(1_500_000, Currency::parse("XOF").unwrap());
-        assert_eq!(money(xof, Language::French), "1\u{202F}500\u{202F}000\u{00A0}XOF");
+        assert_eq!(
+            money(xof, Language::French),
+            "1\u{202F}500\u{202F}000\u{00A0}XOF"
+        );
     }
 
     #[test]

@@ -52,7 +52,9 @@ pub struct GuiOptions {
 }
 
 /// A printer from its configuration text; empty means none.
-pub fn open_printer(target: &str) -> Result<Box<dyn ReceiptPrinter>, lastmile_hardware::printer::PrintError> {
+pub fn open_printer(
+    target: &str,
+) -> Result<Box<dyn ReceiptPrinter>, lastmile_hardware::printer::PrintError> {
     if target.trim().is_empty() {
         Ok(Box::new(NoPrinter))
     } else {
@@ -73,7 +75,9 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
     }
     let window = AppWindow::new()?;
     if let Some((w, h)) = options.size {
-        window.window().set_size(slint::LogicalSize::new(w as f32, h as f32));
+        window
+            .window()
+            .set_size(slint::LogicalSize::new(w as f32, h as f32));
     }
     if options.fullscreen {
         window.window().set_fullscreen(true);
@@ -87,7 +91,8 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
     } else {
         Terminal::open(&options.data_dir, clock)?
     };
-    let engine: Worker<dyn Engine> = Worker::spawn("engine", move || Box::new(terminal) as Box<dyn Engine>)?;
+    let engine: Worker<dyn Engine> =
+        Worker::spawn("engine", move || Box::new(terminal) as Box<dyn Engine>)?;
     let printer: Box<dyn ReceiptPrinter> = if options.demo && prefs.printer.is_empty() {
         Box::new(SimulatedPrinter::new())
     } else {
@@ -96,7 +101,8 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
     let printer = Worker::spawn("printer", move || printer)?;
     let scanner_port = prefs.scanner_port.clone();
     let camera = prefs.camera;
-    let controller: Rc<Controller> = Controller::attach(&window, engine, printer, prefs, Some(prefs_path));
+    let controller: Rc<Controller> =
+        Controller::attach(&window, engine, printer, prefs, Some(prefs_path));
     let _devices = devices::start(&window, &controller, &scanner_port, camera);
 
     if let Some(ms) = options.quit_after_ms {
@@ -107,13 +113,17 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
     // Start-up time and memory, for the measurement in the README.
     if std::env::var_os("LASTMILE_GUI_REPORT_STARTUP").is_some() {
         let timer = slint::Timer::default();
-        timer.start(slint::TimerMode::SingleShot, std::time::Duration::from_millis(0), move || {
-            eprintln!(
-                "gui: first frame after {} ms, {}",
-                started.elapsed().as_millis(),
-                devices::resident_memory().unwrap_or_default()
-            );
-        });
+        timer.start(
+            slint::TimerMode::SingleShot,
+            std::time::Duration::from_millis(0),
+            move || {
+                eprintln!(
+                    "gui: first frame after {} ms, {}",
+                    started.elapsed().as_millis(),
+                    devices::resident_memory().unwrap_or_default()
+                );
+            },
+        );
         std::mem::forget(timer);
     }
     window.run()?;

@@ -42,11 +42,16 @@ impl Prefs {
     /// Reads the file; a missing or unreadable file gives the defaults (the
     /// terminal must start even if its settings file is damaged).
     pub fn load(path: &Path) -> Prefs {
-        let Ok(meta) = std::fs::metadata(path) else { return Prefs::default() };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Prefs::default();
+        };
         if meta.len() > PREFS_FILE_BYTES_MAX {
             return Prefs::default();
         }
-        std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
     }
 
     /// Writes the file through a temporary file and a rename, so a power cut

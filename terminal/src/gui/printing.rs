@@ -31,7 +31,11 @@ pub trait ReceiptPrinter: Send {
 
 /// The receipt as text lines, as printed on a 58 mm roll (also the preview).
 pub fn receipt_lines(receipt: &Receipt) -> Vec<String> {
-    receipt.render_text(RECEIPT_COLUMNS_58MM).lines().map(str::to_owned).collect()
+    receipt
+        .render_text(RECEIPT_COLUMNS_58MM)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn escpos_job(lines: &[String], qr: Option<&str>) -> Result<Vec<u8>, String> {
@@ -67,7 +71,10 @@ pub struct EscPosPrinter {
 
 impl EscPosPrinter {
     pub fn new(target_text: &str) -> Result<EscPosPrinter, PrintError> {
-        Ok(EscPosPrinter { target: PrinterTarget::parse(target_text)?, text: target_text.to_owned() })
+        Ok(EscPosPrinter {
+            target: PrinterTarget::parse(target_text)?,
+            text: target_text.to_owned(),
+        })
     }
 }
 
@@ -77,11 +84,16 @@ impl ReceiptPrinter for EscPosPrinter {
             Ok(job) => job,
             Err(reason) => return PrintOutcome::Failed(reason),
         };
-        let outcome = self.target.open().and_then(|transport| Printer::new(transport).print(&job));
+        let outcome = self
+            .target
+            .open()
+            .and_then(|transport| Printer::new(transport).print(&job));
         match outcome {
             Ok(_) => PrintOutcome::Printed,
             Err(PrintError::PaperOut) => PrintOutcome::PaperOut,
-            Err(e @ (PrintError::Offline | PrintError::Io { .. })) => PrintOutcome::Offline(e.to_string()),
+            Err(e @ (PrintError::Offline | PrintError::Io { .. })) => {
+                PrintOutcome::Offline(e.to_string())
+            }
             Err(e) => PrintOutcome::Failed(e.to_string()),
         }
     }
@@ -99,7 +111,10 @@ pub struct SimulatedPrinter {
 
 impl SimulatedPrinter {
     pub fn new() -> SimulatedPrinter {
-        SimulatedPrinter { paper_out: Arc::default(), printed: Arc::default() }
+        SimulatedPrinter {
+            paper_out: Arc::default(),
+            printed: Arc::default(),
+        }
     }
 }
 

@@ -19,7 +19,10 @@ pub const WORKER_JOBS_QUEUED_MAX: usize = 32;
 type Job<R> = Box<dyn FnOnce(&mut R) + Send>;
 
 enum Mode<R: ?Sized + 'static> {
-    Thread { jobs: Option<mpsc::SyncSender<Job<R>>>, thread: Option<JoinHandle<()>> },
+    Thread {
+        jobs: Option<mpsc::SyncSender<Job<R>>>,
+        thread: Option<JoinHandle<()>>,
+    },
     Inline(RefCell<Box<R>>),
 }
 
@@ -34,18 +37,27 @@ impl<R: ?Sized + Send + 'static> Worker<R> {
         F: FnOnce() -> Box<R> + Send + 'static,
     {
         let (jobs, queue) = mpsc::sync_channel::<Job<R>>(WORKER_JOBS_QUEUED_MAX);
-        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
-            let mut resource = open();
-            for job in queue {
-                job(&mut resource);
-            }
-        })?;
-        Ok(Worker { mode: Mode::Thread { jobs: Some(jobs), thread: Some(thread) } })
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let mut resource = open();
+                for job in queue {
+                    job(&mut resource);
+                }
+            })?;
+        Ok(Worker {
+            mode: Mode::Thread {
+                jobs: Some(jobs),
+                thread: Some(thread),
+            },
+        })
     }
 
     /// Runs every job at once on the caller's thread (tests, screenshots).
     pub fn inline(resource: Box<R>) -> Worker<R> {
-        Worker { mode: Mode::Inline(RefCell::new(resource)) }
+        Worker {
+            mode: Mode::Inline(RefCell::new(resource)),
+        }
     }
 
     /// Runs `work` with the resource, then `apply` with its result on the
@@ -57,7 +69,9 @@ impl<R: ?Sized + Send + 'static> Worker<R> {
         A: FnOnce(T) + Send + 'static,
     {
         match &self.mode {
-            Mode::Thread { jobs: Some(jobs), .. } => jobs
+            Mode::Thread {
+                jobs: Some(jobs), ..
+            } => jobs
                 .try_send(Box::new(move |resource: &mut R| {
                     let result = work(resource);
                     // Fails only when the event loop has ended: nobody is left to tell.

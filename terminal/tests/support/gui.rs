@@ -46,14 +46,20 @@ impl App {
         init_backend();
         let dir = tempfile::tempdir().expect("temporary directory");
         let clock = ManualClock::new(DEMO_NOW);
-        let (terminal, demo) = demo::open(dir.path(), Arc::new(clock.clone())).expect("demo terminal");
+        let (terminal, demo) =
+            demo::open(dir.path(), Arc::new(clock.clone())).expect("demo terminal");
         let window = AppWindow::new().expect("window");
-        window.window().set_size(slint::LogicalSize::new(width, height));
+        window
+            .window()
+            .set_size(slint::LogicalSize::new(width, height));
         window.show().expect("show");
         let printer = SimulatedPrinter::new();
         let paper_out = printer.paper_out.clone();
         let printed = printer.printed.clone();
-        let prefs = Prefs { language: language.to_owned(), ..Prefs::default() };
+        let prefs = Prefs {
+            language: language.to_owned(),
+            ..Prefs::default()
+        };
         let controller = Controller::attach(
             &window,
             Worker::inline(Box::new(terminal) as Box<dyn Engine>),
@@ -61,18 +67,33 @@ impl App {
             prefs,
             None,
         );
-        App { window, controller, demo, paper_out, printed, clock, _dir: dir }
+        App {
+            window,
+            controller,
+            demo,
+            paper_out,
+            printed,
+            clock,
+            _dir: dir,
+        }
     }
 
     /// The first element whose accessible label is `label` (a button, a key, a list row).
     pub fn find(&self, label: &str) -> ElementHandle {
         ElementHandle::find_by_accessible_label(&self.window, label)
             .next()
-            .unwrap_or_else(|| panic!("no element labelled {label:?} on screen {:?}", self.window.get_screen()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no element labelled {label:?} on screen {:?}",
+                    self.window.get_screen()
+                )
+            })
     }
 
     pub fn has(&self, label: &str) -> bool {
-        ElementHandle::find_by_accessible_label(&self.window, label).next().is_some()
+        ElementHandle::find_by_accessible_label(&self.window, label)
+            .next()
+            .is_some()
     }
 
     /// Presses the element labelled `label`, as a touch or Enter would.
@@ -94,7 +115,12 @@ impl App {
         assert_eq!(self.screen(), Screen::Login);
         self.type_digits(self.demo.operator_pin);
         self.tap("OK");
-        assert_eq!(self.screen(), Screen::Home, "login failed: {}", self.window.get_login_error());
+        assert_eq!(
+            self.screen(),
+            Screen::Home,
+            "login failed: {}",
+            self.window.get_login_error()
+        );
     }
 
     /// Finishes a login whose first digits were already typed.
@@ -136,7 +162,13 @@ impl App {
 
     pub fn snapshot(&self, path: &std::path::Path) {
         let shot = self.window.window().take_snapshot().expect("snapshot");
-        image::save_buffer(path, shot.as_bytes(), shot.width(), shot.height(), image::ExtendedColorType::Rgba8)
-            .expect("write png");
+        image::save_buffer(
+            path,
+            shot.as_bytes(),
+            shot.width(),
+            shot.height(),
+            image::ExtendedColorType::Rgba8,
+        )
+        .expect("write png");
     }
 }
