@@ -13,7 +13,7 @@ use lastmile_shared::sync::{
 };
 
 use super::{ApiProblem, AppState, Audience, Cbor, blocking, now};
-use crate::device_auth::{self, AuthError};
+use crate::device_auth::{self, AuthError, SignedRequest};
 use crate::sync::SyncError;
 use crate::terminals::{self, TerminalError};
 
@@ -159,7 +159,14 @@ async fn signed(request: Request) -> Result<Signed, ApiProblem> {
     })
 }
 
-async fn upload(State(state): State<AppState>, request: Request) -> Response {
+/// Runs `handle` for a device-signed request: reads the body, checks the
+/// RFC 9421 signature (and replay) on the blocking pool, then answers in CBOR
+/// or with a problem.
+async fn authenticated<T, F>(state: AppState, request: Request, handle: F) -> Response
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(&AppState, &SignedRequest, &[u8], i64) -> Result<T, ApiProblem> + Send + 'static,
+{
     let signed = match signed(request).await {
         Ok(s) => s,
         Err(problem) => return problem.into_response(),
@@ -175,13 +182,7 @@ async fn upload(State(state): State<AppState>, request: Request) -> Response {
             now,
         )
         .map_err(|e| auth_problem(&e))?;
-        let upload: UploadRequest = decode(&signed.body)?;
-        let count = upload.entries.len();
-        let answer = crate::sync::upload(&state.storage, &verified, upload.entries, now)
-            .map_err(|e| sync_problem(&e))?;
-        tracing::debug!(device = %verified.device.device, entries = count,
-            acknowledged = answer.acknowledged_seq, "upload");
-        Ok(answer)
+        handle(&state, &verified, &signed.body, now)
     })
     .await;
     match outcome {
@@ -190,28 +191,23 @@ async fn upload(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
-async fn pull(State(state): State<AppState>, request: Request) -> Response {
-    let signed = match signed(request).await {
-        Ok(s) => s,
-        Err(problem) => return problem.into_response(),
-    };
-    let outcome = blocking(true, move || -> Result<_, ApiProblem> {
-        let now = now();
-        let verified = device_auth::verify(
-            &state.storage,
-            &signed.method,
-            &signed.path,
-            &signed.body,
-            &signed.headers,
-            now,
-        )
-        .map_err(|e| auth_problem(&e))?;
-        let pull: PullRequest = decode(&signed.body)?;
-        crate::sync::pull(&state.storage, &verified, pull.cursor, now).map_err(|e| sync_problem(&e))
+async fn upload(State(state): State<AppState>, request: Request) -> Response {
+    authenticated(state, request, |state, verified, body, now| {
+        let upload: UploadRequest = decode(body)?;
+        let count = upload.entries.len();
+        let answer = crate::sync::upload(&state.storage, verified, upload.entries, now)
+            .map_err(|e| sync_problem(&e))?;
+        tracing::debug!(device = %verified.device.device, entries = count,
+            acknowledged = answer.acknowledged_seq, "upload");
+        Ok(answer)
     })
-    .await;
-    match outcome {
-        Ok(Ok(answer)) => Cbor(answer).into_response(),
-        Ok(Err(problem)) | Err(problem) => problem.into_response(),
-    }
+    .await
+}
+
+async fn pull(State(state): State<AppState>, request: Request) -> Response {
+    authenticated(state, request, |state, verified, body, now| {
+        let pull: PullRequest = decode(body)?;
+        crate::sync::pull(&state.storage, verified, pull.cursor, now).map_err(|e| sync_problem(&e))
+    })
+    .await
 }
