@@ -25,7 +25,7 @@ pub struct Args {
     quit_after_ms: Option<u64>,
 }
 
-fn parse_size(text: &str) -> Result<(u32, u32), String> {
+pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let (w, h) = text
         .split_once(['x', 'X'])
         .ok_or("expected WIDTHxHEIGHT, e.g. 800x480")?;

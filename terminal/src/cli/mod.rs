@@ -3,6 +3,7 @@
 //! (`lastmile_terminal::Terminal`).
 
 mod cash;
+mod demo;
 mod gui;
 mod manage;
 mod output;
@@ -115,6 +116,11 @@ enum Command {
     Printer(printer::Args),
     /// Open the touch interface (the default when there is a display).
     Gui(gui::Args),
+    /// The whole system on this machine: an embedded sync server with a demo
+    /// programme and issued vouchers, this terminal enrolled against it, and a
+    /// virtual receipt printer; the touch interface when there is a display,
+    /// otherwise a guided tour on the command line.
+    Demo(demo::Args),
 }
 
 impl Cli {
@@ -135,6 +141,7 @@ impl Cli {
             Command::Gui(args) => data_dir(self.data_dir)
                 .and_then(|dir| gui::run(args, dir, &self.lang))
                 .map(|()| EXIT_OK),
+            Command::Demo(args) => demo::run(args, &self.lang).map(|()| EXIT_OK),
             Command::Scan(args) => scan::run(args).map(|()| EXIT_OK),
             Command::Printer(args) => printer::run(args).map(|()| EXIT_OK),
             command => open(self.data_dir).and_then(|terminal| dispatch(terminal, command, &out)),
@@ -177,7 +184,7 @@ fn dispatch(mut terminal: Terminal, command: Command, out: &Output) -> anyhow::R
         Command::Status => manage::status(&terminal, out),
         Command::Log(command) => manage::log(&terminal, command, out),
         Command::Receipt(command) => manage::receipt(&terminal, command, out),
-        Command::Scan(_) | Command::Printer(_) | Command::Gui(_) => {
+        Command::Scan(_) | Command::Printer(_) | Command::Gui(_) | Command::Demo(_) => {
             unreachable!("handled before opening the store")
         }
     }

@@ -1,0 +1,743 @@
+//! `lastmile-terminal demo`: the whole system on one machine.
+//!
+//! One process runs the sync server (the `lastmile-server` library on an
+//! embedded SQLite file) on loopback, a virtual receipt printer that saves
+//! every receipt as a PNG, and this terminal enrolled against that server
+//! over real HTTP. On first run it loads the demo programme from
+//! `assets/demo/` (compiled in): keys, offline limits, a roster, issued
+//! vouchers with their QR PNGs and printable PDF sheet, one voucher revoked
+//! at HQ. Then it opens the touch interface when there is a display, and
+//! otherwise walks through a redemption on the command line, running the
+//! same commands a person would type.
+//!
+//! Everything lives under one directory (`lastmile-demo/` by default):
+//!
+//! ```text
+//! lastmile-demo/
+//!   demo.json      what the walkthrough needs to find things again
+//!   hq-token       the HQ API bearer token (mode 0600)
+//!   server/        the server's SQLite database and keys
+//!   terminal/      the terminal's database, device key and settings
+//!   vouchers/      vouchers.pdf, vouchers.csv, qr/ with one PNG per voucher
+//!   receipts/      job-NNNN.png, one per printed receipt
+//! ```
+//!
+//! A second run reuses the directory (redemptions and all); `--reset`
+//! starts again from nothing.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use lastmile_hardware::emulator::VirtualPrinter;
+use lastmile_hardware::escpos::PaperWidth;
+use lastmile_server::config::{Config, Overrides};
+use lastmile_server::issuance::{self, IssueOptions};
+use lastmile_server::keys::{self, KeyDir};
+use lastmile_server::startup::Server;
+use lastmile_server::storage::Storage;
+use lastmile_server::{limits, rosters, terminals, vouchers};
+use lastmile_shared::id::{MerchantId, OperatorId, SiteId, VoucherId};
+use lastmile_shared::money::{Currency, Money};
+use lastmile_shared::rules::OfflineLimits;
+use lastmile_shared::voucher::RedemptionMode;
+use lastmile_terminal::gui::prefs::{PREFS_FILE, Prefs};
+use lastmile_terminal::{SystemClock, Terminal};
+use serde::{Deserialize, Serialize};
+
+use super::gui;
+
+/// The demo programme's beneficiaries, one voucher each.
+const VOUCHERS_CSV: &str = include_str!("../../../assets/demo/vouchers.csv");
+/// The demo site's roster: cash distribution list and an ID entitlement.
+const ROSTER_CSV: &str = include_str!("../../../assets/demo/roster.csv");
+/// The shop the demo terminal belongs to, and its site.
+const MERCHANT: &str = "shop-017";
+const SITE: &str = "site-kibera";
+/// The voucher the demo revokes at HQ, so that a red "revoked" verdict can be seen.
+const REVOKED_BENEFICIARY: &str = "ben-john-m";
+/// The demo operators: (id, name, PIN).
+const OPERATORS: [(&str, &str, &str); 2] = [
+    ("op-1", "Grace Muthoni", "1234"),
+    ("op-2", "Daniel Kiprop", "5678"),
+];
+/// The file that marks a complete demo directory.
+const STATE_FILE: &str = "demo.json";
+/// What a demo directory may hold; `--reset` deletes nothing else.
+const DEMO_ENTRIES: [&str; 6] = [
+    STATE_FILE, "hq-token", "server", "terminal", "vouchers", "receipts",
+];
+/// How long the embedded server may take to open its database and bind.
+const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the demo keeps everything (server, terminal, voucher sheet, receipts).
+    #[arg(long, value_name = "DIR", default_value = "lastmile-demo")]
+    dir: PathBuf,
+    /// Delete the demo directory first and start again from nothing.
+    #[arg(long)]
+    reset: bool,
+    /// Where the embedded server listens (loopback only; port 0 for any free
+    /// port). Fixed when the demo is first set up, because the terminal is
+    /// enrolled against it; later runs use the same address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8470")]
+    listen: SocketAddr,
+    /// Walk through on the command line even when a display exists.
+    #[arg(long)]
+    headless: bool,
+    /// Window size for the touch interface, e.g. 800x480.
+    #[arg(long, value_name = "WxH", value_parser = gui::parse_size)]
+    size: Option<(u32, u32)>,
+}
+
+/// What a set-up demo directory records for later runs.
+#[derive(Debug, Serialize, Deserialize)]
+struct DemoState {
+    listen: SocketAddr,
+    /// The issued vouchers in the order of the sheet.
+    vouchers: Vec<DemoVoucher>,
+    /// The voucher revoked at HQ.
+    revoked: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DemoVoucher {
+    id: String,
+    name: String,
+    qr_text: String,
+    qr_png: PathBuf,
+}
+
+/// The demo directory's parts.
+struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    fn server(&self) -> PathBuf {
+        self.root.join("server")
+    }
+    fn terminal(&self) -> PathBuf {
+        self.root.join("terminal")
+    }
+    fn vouchers(&self) -> PathBuf {
+        self.root.join("vouchers")
+    }
+    fn receipts(&self) -> PathBuf {
+        self.root.join("receipts")
+    }
+    fn token(&self) -> PathBuf {
+        self.root.join("hq-token")
+    }
+    fn state(&self) -> PathBuf {
+        self.root.join(STATE_FILE)
+    }
+}
+
+pub fn run(args: Args, language: &str) -> anyhow::Result<()> {
+    let layout = Layout {
+        root: args.dir.clone(),
+    };
+    if !args.listen.ip().is_loopback() {
+        bail!(
+            "the demo server listens on loopback only; {} is not a loopback address",
+            args.listen
+        );
+    }
+    let existing = read_state(&layout)?;
+    let state = match existing {
+        Some(_) if args.reset => {
+            clear(&layout)?;
+            None
+        }
+        Some(state) => Some(state),
+        None => {
+            // An earlier run stopped during set-up: start again.
+            clear(&layout)?;
+            None
+        }
+    };
+    let (state, server) = match state {
+        Some(state) => {
+            eprintln!(
+                "Reusing the demo in {} (--reset starts again).",
+                layout.root.display()
+            );
+            let config = server_config(&layout, state.listen)?;
+            let server = EmbeddedServer::start(config)?;
+            (state, server)
+        }
+        None => set_up(&layout, args.listen)?,
+    };
+    let printer = VirtualPrinter::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        &layout.receipts(),
+        PaperWidth::Mm58,
+    )
+    .context("cannot start the virtual printer")?;
+    let printer_target = format!("tcp:{}", printer.local_addr());
+    let prefs_path = layout.terminal().join(PREFS_FILE);
+    let mut prefs = Prefs::load(&prefs_path);
+    prefs.printer = printer_target.clone();
+    prefs
+        .save(&prefs_path)
+        .with_context(|| format!("cannot write {}", prefs_path.display()))?;
+
+    let tour = Tour {
+        layout: &layout,
+        state: &state,
+        server_url: server.url.clone(),
+        printer_target,
+    };
+    tour.introduce();
+    if gui::display_available() && !args.headless {
+        eprintln!("Opening the terminal window. Log in as Grace Muthoni with PIN 1234.");
+        let result = lastmile_terminal::gui::run(lastmile_terminal::gui::GuiOptions {
+            data_dir: layout.terminal(),
+            language: (language != "en").then(|| language.to_owned()),
+            high_contrast: None,
+            demo: false,
+            size: args.size,
+            fullscreen: false,
+            quit_after_ms: None,
+        });
+        tour.receipts(&printer);
+        result
+    } else {
+        if !args.headless {
+            eprintln!(
+                "No display (DISPLAY and WAYLAND_DISPLAY are not set), so here is a guided tour \
+                 on the command line instead of the touch interface."
+            );
+        }
+        tour.walk(&printer)?;
+        tour.keep_running();
+        Ok(())
+    }
+}
+
+fn read_state(layout: &Layout) -> anyhow::Result<Option<DemoState>> {
+    match std::fs::read(layout.state()) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{} is damaged; run with --reset to start again",
+                layout.state().display()
+            )
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", layout.state().display())),
+    }
+}
+
+/// Deletes the demo's own entries; refuses a directory holding anything else.
+fn clear(layout: &Layout) -> anyhow::Result<()> {
+    let entries = match std::fs::read_dir(&layout.root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", layout.root.display())),
+    };
+    let mut ours = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        if !DEMO_ENTRIES.iter().any(|n| name == *n) {
+            bail!(
+                "{} holds {:?}, which the demo did not make; choose another --dir",
+                layout.root.display(),
+                name
+            );
+        }
+        ours.push(entry.path());
+    }
+    for path in ours {
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        }
+        .with_context(|| format!("cannot delete {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn server_config(layout: &Layout, listen: SocketAddr) -> anyhow::Result<Config> {
+    let mut config = Config::load(&Overrides {
+        data_dir: Some(layout.server()),
+        listen: Some(listen.to_string()),
+        ..Overrides::default()
+    })?;
+    let token = std::fs::read_to_string(layout.token())
+        .with_context(|| format!("cannot read {}", layout.token().display()))?;
+    config.hq_token = Some(token.trim().to_owned());
+    Ok(config)
+}
+
+/// Loads the demo programme into a new server, starts it, enrols the terminal.
+fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, EmbeddedServer)> {
+    eprintln!("Setting up the demo in {} ...", layout.root.display());
+    std::fs::create_dir_all(layout.server())
+        .with_context(|| format!("cannot create {}", layout.server().display()))?;
+    write_private(&layout.token(), &hex::encode(random_bytes()))?;
+    let config = server_config(layout, listen)?;
+    let keys = KeyDir::new(&config.data_dir);
+    let now = lastmile_server::api::now();
+    let merchant = MerchantId::parse(MERCHANT)?;
+    let site = SiteId::parse(SITE)?;
+    let (vouchers, revoked, code) = {
+        let storage = Storage::open(&config.database)?;
+        keys::init(&storage, &keys, &config.issuer, now)?;
+        let kes = Currency::parse("KES")?;
+        let major = |units: i64| Money::new(units * 100, kes).minor;
+        limits::set(
+            &storage,
+            &keys,
+            &OfflineLimits {
+                currency: kes,
+                credential_value_max_minor: major(5_000),
+                unsynced_value_max_minor: major(50_000),
+                unsynced_count_max: 200,
+                offline_seconds_max: 72 * 3600,
+            },
+            now,
+        )?;
+        let inputs = layout.server().join("demo-input");
+        std::fs::create_dir_all(&inputs)?;
+        let roster_csv = inputs.join("roster.csv");
+        let vouchers_csv = inputs.join("vouchers.csv");
+        std::fs::write(&roster_csv, ROSTER_CSV)?;
+        std::fs::write(&vouchers_csv, VOUCHERS_CSV)?;
+        rosters::publish(
+            &storage,
+            &keys,
+            &roster_csv,
+            Some(&site),
+            Some(&merchant),
+            now,
+        )?;
+        let report = issuance::issue(
+            &storage,
+            &keys,
+            &IssueOptions {
+                csv: vouchers_csv,
+                out: layout.vouchers(),
+                allow_partial_errors: false,
+                bind_beneficiary: false,
+            },
+            now,
+        )?;
+        let revoked = report
+            .issued
+            .iter()
+            .find(|v| v.beneficiary.as_str() == REVOKED_BENEFICIARY)
+            .map(|v| v.voucher.clone())
+            .context("the demo vouchers lack the one to revoke")?;
+        vouchers::revoke(&storage, &keys, &revoked, now)?;
+        let code = terminals::create_code(&storage, Some(merchant), Some(site), 3600, now)?;
+        let issued = report
+            .issued
+            .into_iter()
+            .map(|v| DemoVoucher {
+                id: v.voucher.to_string(),
+                name: v.name,
+                qr_text: v.qr_text,
+                qr_png: v.qr_png,
+            })
+            .collect();
+        (issued, revoked, code.code)
+    };
+    let server = EmbeddedServer::start(config)?;
+    let mut terminal = Terminal::open(&layout.terminal(), Arc::new(SystemClock))?;
+    terminal
+        .enroll(&server.url, &code, "Demo shop counter")
+        .context("the demo terminal could not enrol with the embedded server")?;
+    let [(first_id, first_name, first_pin), rest @ ..] = OPERATORS;
+    let first = OperatorId::parse(first_id)?;
+    terminal.add_operator(&first, first_name, first_pin)?;
+    // Further operators are added by a logged-in one.
+    terminal.login(&first, first_pin)?;
+    for (id, name, pin) in rest {
+        terminal.add_operator(&OperatorId::parse(id)?, name, pin)?;
+    }
+    terminal.logout()?;
+    let state = DemoState {
+        // The address actually bound (`--listen` may give port 0).
+        listen: server.address,
+        vouchers,
+        revoked: revoked.to_string(),
+    };
+    std::fs::write(layout.state(), serde_json::to_vec_pretty(&state)?)?;
+    Ok((state, server))
+}
+
+fn random_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+    bytes
+}
+
+/// Writes a secret readable by this user only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// The sync server running on its own threads inside this process.
+struct EmbeddedServer {
+    address: SocketAddr,
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EmbeddedServer {
+    fn start(config: Config) -> anyhow::Result<EmbeddedServer> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sync-server".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(anyhow::Error::from(e)));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match Server::build(&config).await {
+                        Ok(server) => {
+                            let address = server.local_addr().map_err(anyhow::Error::from);
+                            let _ = ready_tx.send(address);
+                            let stopped = async {
+                                let _ = stop_rx.await;
+                            };
+                            if let Err(e) = server.run(stopped).await {
+                                eprintln!("the embedded server stopped: {e}");
+                            }
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(anyhow::Error::from(e)));
+                        }
+                    }
+                });
+            })?;
+        let address = ready_rx
+            .recv_timeout(SERVER_START_TIMEOUT)
+            .context("the embedded server did not start in time")?
+            .context(
+                "the embedded server could not start (is another demo running? try --listen)",
+            )?;
+        Ok(EmbeddedServer {
+            address,
+            url: format!("http://{address}"),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EmbeddedServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the newcomer is shown, and the walkthrough.
+struct Tour<'a> {
+    layout: &'a Layout,
+    state: &'a DemoState,
+    server_url: String,
+    printer_target: String,
+}
+
+impl Tour<'_> {
+    fn terminal_dir(&self) -> String {
+        self.layout.terminal().display().to_string()
+    }
+
+    fn introduce(&self) {
+        let root = self.layout.root.display();
+        println!();
+        println!("Lastmile demo is running.");
+        println!(
+            "  HQ sync server   {} (SQLite in {root}/server)",
+            self.server_url
+        );
+        println!("  HQ API token     {root}/hq-token");
+        println!(
+            "  voucher sheet    {root}/vouchers/vouchers.pdf (vouchers.csv beside it, QR PNGs in qr/)"
+        );
+        println!(
+            "  receipts         {root}/receipts/ (virtual printer at {})",
+            self.printer_target
+        );
+        println!("  terminal         {root}/terminal, enrolled at shop {MERCHANT}, site {SITE}");
+        println!(
+            "  operators        Grace Muthoni (op-1, PIN 1234), Daniel Kiprop (op-2, PIN 5678)"
+        );
+        println!(
+            "  to try           every voucher on the sheet; {} is revoked at HQ, Said Mwinyi's is for another shop; ID number 12345678 has a food \
+             entitlement",
+            self.state.revoked
+        );
+        println!();
+    }
+
+    /// Runs this program with the demo terminal's data directory, showing the command.
+    fn step(&self, title: &str, shown: &str, args: &[&str], env: Option<(&str, &str)>) -> i32 {
+        println!("── {title}");
+        let prefix = env.map(|(k, v)| format!("{k}={v} ")).unwrap_or_default();
+        println!("$ {prefix}lastmile-terminal {shown}");
+        let _ = std::io::stdout().flush();
+        let mut command = match std::env::current_exe() {
+            Ok(exe) => Command::new(exe),
+            Err(e) => {
+                println!("(cannot find this program: {e})");
+                return -1;
+            }
+        };
+        command.args(args).env_remove("LASTMILE_TERMINAL_DIR");
+        if let Some((k, v)) = env {
+            command.env(k, v);
+        }
+        let status = match command.status() {
+            Ok(status) => status.code().unwrap_or(-1),
+            Err(e) => {
+                println!("(could not run: {e})");
+                -1
+            }
+        };
+        println!();
+        status
+    }
+
+    /// Waits for Enter between steps when a person is watching.
+    fn pause(&self) {
+        if std::io::stdin().is_terminal() {
+            print!("(press Enter for the next step) ");
+            let _ = std::io::stdout().flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+        }
+    }
+
+    /// The first voucher on the sheet that can still be redeemed here, and
+    /// what it would redeem in full.
+    fn redeemable(&self) -> anyhow::Result<Option<(&DemoVoucher, Money, RedemptionMode)>> {
+        let mut terminal = Terminal::open(&self.layout.terminal(), Arc::new(SystemClock))?;
+        for voucher in &self.state.vouchers {
+            if let Ok(check) = terminal.check_voucher(&voucher.qr_text)
+                && let Ok(amount) = check.full_redemption
+            {
+                return Ok(Some((voucher, amount, check.claims.mode)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn walk(&self, printer: &VirtualPrinter) -> anyhow::Result<()> {
+        let dir = self.terminal_dir();
+        let Some((voucher, remaining, mode)) = self.redeemable()? else {
+            println!(
+                "Every demo voucher has been used. Run the demo again with --reset to start over."
+            );
+            return Ok(());
+        };
+        let (id, qr) = (&voucher.id, &voucher.qr_text);
+        let png = voucher.qr_png.display().to_string();
+        println!(
+            "The first voucher on the sheet that can still be used is {}'s ({id}).\n",
+            voucher.name
+        );
+        self.pause();
+        self.step(
+            "1. Scan the voucher's QR code from its PNG (a webcam or a serial scanner gives the same text)",
+            &format!("scan --image {png}"),
+            &["scan", "--image", &png],
+            None,
+        );
+        self.pause();
+        self.step(
+            "2. Check it: signature, validity, balance and limits, offline; nothing changes",
+            &format!("--data-dir {dir} redeem --check --qr '{}…'", short(qr)),
+            &["--data-dir", &dir, "redeem", "--check", "--qr", qr],
+            None,
+        );
+        self.pause();
+        self.step(
+            "3. The shop assistant logs in",
+            &format!("--data-dir {dir} operator login --id op-1"),
+            &["--data-dir", &dir, "operator", "login", "--id", "op-1"],
+            Some(("LASTMILE_PIN", "1234")),
+        );
+        let amount = match mode {
+            RedemptionMode::Partial if remaining.minor >= 2 => {
+                Money::new(remaining.minor / 2, remaining.currency)
+            }
+            _ => remaining,
+        };
+        let amount_text = amount.decimal();
+        self.pause();
+        self.step(
+            &format!(
+                "4. Redeem {} {} of it, with no network needed: the signed entry is on disk before this answers",
+                amount.currency.code(),
+                amount_text
+            ),
+            &format!(
+                "--data-dir {dir} redeem --qr '{}…' --amount {amount_text}",
+                short(qr)
+            ),
+            &[
+                "--data-dir",
+                &dir,
+                "redeem",
+                "--qr",
+                qr,
+                "--amount",
+                &amount_text,
+            ],
+            None,
+        );
+        self.pause();
+        let before = printer.jobs().len();
+        self.step(
+            "5. Print the receipt on the (virtual) thermal printer",
+            &format!(
+                "--data-dir {dir} receipt reprint --printer {}",
+                self.printer_target
+            ),
+            &[
+                "--data-dir",
+                &dir,
+                "receipt",
+                "reprint",
+                "--printer",
+                &self.printer_target,
+            ],
+            None,
+        );
+        wait_for_jobs(printer, before + 1);
+        if let Some(job) = printer.jobs().last() {
+            println!("   The printed receipt: {}\n", job.display());
+        }
+        self.pause();
+        self.step(
+            "6. Sync with HQ: the entry is uploaded, verified and confirmed",
+            &format!("--data-dir {dir} sync"),
+            &["--data-dir", &dir, "sync"],
+            None,
+        );
+        self.step(
+            "7. The terminal now shows it confirmed",
+            &format!("--data-dir {dir} status"),
+            &["--data-dir", &dir, "status"],
+            None,
+        );
+        self.pause();
+        println!("── 8. What HQ sees (GET /v1/hq/vouchers/{id})");
+        match self.hq_voucher(&id) {
+            Ok(text) => println!("{text}\n"),
+            Err(e) => println!("(the HQ API did not answer: {e:#})\n"),
+        }
+        self.pause();
+        let revoked_qr = self
+            .state
+            .vouchers
+            .iter()
+            .find(|v| v.id == self.state.revoked)
+            .map(|v| v.qr_text.as_str())
+            .context("the revoked voucher is not in the demo's list")?;
+        self.step(
+            "9. A voucher revoked at HQ is refused, offline, with the reason",
+            &format!("--data-dir {dir} redeem --qr '{}…'", short(revoked_qr)),
+            &["--data-dir", &dir, "redeem", "--qr", revoked_qr],
+            None,
+        );
+        Ok(())
+    }
+
+    fn hq_voucher(&self, id: &str) -> anyhow::Result<String> {
+        VoucherId::parse(id)?;
+        let token = std::fs::read_to_string(self.layout.token())?;
+        let body = ureq::get(&format!("{}/v1/hq/vouchers/{id}", self.server_url))
+            .header("Authorization", &format!("Bearer {}", token.trim()))
+            .call()?
+            .body_mut()
+            .read_to_string()?;
+        let mut value: serde_json::Value = serde_json::from_str(&body)?;
+        // The credential is the whole QR text: shown above already.
+        if let Some(fields) = value.as_object_mut() {
+            fields.remove("credential");
+        }
+        Ok(serde_json::to_string_pretty(&value)?)
+    }
+
+    fn receipts(&self, printer: &VirtualPrinter) {
+        let jobs = printer.jobs();
+        if !jobs.is_empty() {
+            println!("{} receipt(s) printed this session:", jobs.len());
+            for job in jobs {
+                println!("  {}", job.display());
+            }
+        }
+    }
+
+    /// Keeps the server and printer up while a person tries things, when one is watching.
+    fn keep_running(&self) {
+        let dir = self.terminal_dir();
+        let root = self.layout.root.display();
+        println!("Try it yourself (another shell, from this directory):");
+        println!("  lastmile-terminal scan --image {root}/vouchers/qr/<a voucher>.png");
+        println!("  lastmile-terminal --data-dir {dir} redeem --qr 'LM1:…'");
+        println!("  lastmile-terminal --data-dir {dir} id-redeem --id 12345678");
+        println!("  lastmile-terminal --data-dir {dir} sync");
+        println!(
+            "  curl -H \"Authorization: Bearer $(cat {root}/hq-token)\" {}/v1/hq/cases",
+            self.server_url
+        );
+        println!("(`lastmile-terminal` is target/release/lastmile-terminal after the build.)");
+        if std::io::stdin().is_terminal() {
+            print!("\nThe server and the virtual printer keep running. Press Enter to stop. ");
+            let _ = std::io::stdout().flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+        }
+    }
+}
+
+/// The start of a QR text, for showing commands without a 250-character line.
+fn short(qr: &str) -> &str {
+    qr.get(..24).unwrap_or(qr)
+}
+
+/// The virtual printer renders a job after the connection closes; give it a moment.
+fn wait_for_jobs(printer: &VirtualPrinter, count: usize) {
+    for _ in 0..50 {
+        if printer.jobs().len() >= count {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,120 @@
+//! `lastmile-terminal demo --headless`: the README's run command without a
+//! display. Runs the real binary, which runs the embedded server, the
+//! virtual printer and the guided tour (itself running the CLI).
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn demo(dir: &Path, extra: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_lastmile-terminal"))
+        .args(["demo", "--headless", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .args(extra)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("LASTMILE_TERMINAL_DIR")
+        .env_remove("LASTMILE_HQ_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lastmile-terminal demo");
+    assert!(
+        output.status.success(),
+        "demo failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The `"name": value` line of the HQ view printed by the tour.
+fn hq_field(stdout: &str, name: &str) -> String {
+    let key = format!("\"{name}\": ");
+    stdout
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no {name} in the HQ view:\n{stdout}"))
+        .trim_end_matches(',')
+        .to_owned()
+}
+
+fn device(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Device: "))
+        .unwrap_or_else(|| panic!("no device in the status output:\n{stdout}"))
+        .to_owned()
+}
+
+#[test]
+fn the_headless_demo_redeems_syncs_and_shows_hq_then_reuses_and_resets() {
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("demo");
+
+    let first = text(&demo(&dir, &[]));
+    // Everything the README promises is on disk.
+    assert!(dir.join("vouchers/vouchers.pdf").is_file());
+    let pngs = std::fs::read_dir(dir.join("vouchers/qr")).unwrap().count();
+    assert_eq!(
+        pngs,
+        include_str!("../../assets/demo/vouchers.csv")
+            .lines()
+            .count()
+            - 1,
+        "one QR PNG per demo voucher"
+    );
+    assert!(dir.join("receipts/job-0001.png").is_file(), "{first}");
+    // Half of Amina's KES 1,250.00 was redeemed offline, then confirmed.
+    assert!(
+        first.contains("Amount                KES 625.00"),
+        "{first}"
+    );
+    assert!(first.contains("ACCEPTED OFFLINE — PENDING"), "{first}");
+    assert!(first.contains("confirmed up to 1 (1 newly)"), "{first}");
+    assert!(first.contains("Pending: 0 entries"), "{first}");
+    assert_eq!(hq_field(&first, "redeemed_minor"), "62500");
+    assert_eq!(hq_field(&first, "status"), "\"partly_redeemed\"");
+    assert!(first.contains("this voucher has been revoked"), "{first}");
+    let enrolled = device(&first);
+
+    // A second run reuses everything: the same terminal, the next half.
+    let second = demo(&dir, &[]);
+    assert!(String::from_utf8_lossy(&second.stderr).contains("Reusing the demo"));
+    let second = text(&second);
+    assert_eq!(device(&second), enrolled);
+    assert!(
+        second.contains("Amount                KES 312.50"),
+        "{second}"
+    );
+    assert!(second.contains("confirmed up to 2 (1 newly)"), "{second}");
+    assert_eq!(hq_field(&second, "redeemed_minor"), "93750");
+
+    // --reset starts again: a new terminal, nothing redeemed before.
+    let third = text(&demo(&dir, &["--reset"]));
+    assert_ne!(device(&third), enrolled);
+    assert_eq!(hq_field(&third, "redeemed_minor"), "62500");
+}
+
+#[test]
+fn reset_refuses_a_directory_the_demo_did_not_make() {
+    let base = tempfile::tempdir().unwrap();
+    std::fs::write(base.path().join("thesis.tex"), "keep me").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lastmile-terminal"))
+        .args(["demo", "--headless", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(base.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("which the demo did not make"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(base.path().join("thesis.tex")).unwrap(),
+        "keep me"
+    );
+}
