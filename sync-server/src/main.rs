@@ -18,6 +18,28 @@ use lastmile_shared::id::{DeviceId, KeyId, MerchantId, SiteId, VoucherId};
 use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::rules::OfflineLimits;
 
+const AFTER_HELP: &str = "\
+First steps on a new machine:
+  lastmile-server keys init
+  lastmile-server limits set --currency KES --credential-max 5000 \\
+      --unsynced-value-max 50000 --unsynced-count-max 200 --offline-hours-max 72
+  lastmile-server vouchers issue --csv beneficiaries.csv --out vouchers/
+  lastmile-server rosters publish --csv roster.csv --site nairobi-3
+  lastmile-server terminals code --merchant shop-12 --site nairobi-3
+  LASTMILE_HQ_TOKEN=... lastmile-server serve
+then, on the terminal: lastmile-terminal enroll --server URL --code CODE.
+`lastmile-terminal demo` does all of this on one machine.
+
+Settings (file key / environment variable): data_dir / LASTMILE_DATA_DIR
+(default ./lastmile-data), database / LASTMILE_DATABASE, listen /
+LASTMILE_LISTEN (default 127.0.0.1:8470), hq_token / LASTMILE_HQ_TOKEN (at
+least 16 bytes; without it the HQ API is closed), tls_cert, tls_key /
+LASTMILE_TLS_CERT, LASTMILE_TLS_KEY, allow_plain_http /
+LASTMILE_ALLOW_PLAIN_HTTP, issuer / LASTMILE_ISSUER, log / LASTMILE_LOG.
+
+Lists print one JSON object per line. Exit status: 0 done, 1 failed (the
+message on stderr says why).";
+
 /// Lastmile's sync server: enrols terminals, ingests their signed logs,
 /// detects double spends across terminals, issues vouchers.
 ///
@@ -25,16 +47,8 @@ use lastmile_shared::rules::OfflineLimits;
 /// TOML file given with --config (or LASTMILE_CONFIG), LASTMILE_* environment
 /// variables, then these flags. The database is an embedded SQLite file in
 /// the data directory unless --database names a postgres:// URL.
-///
-/// First steps on a new machine:
-///
-///   lastmile-server keys init
-///   lastmile-server limits set --currency KES --credential-max 5000 \
-///       --unsynced-value-max 50000 --unsynced-count-max 200 --offline-hours-max 72
-///   lastmile-server terminals code --merchant shop-12 --site nairobi-3
-///   LASTMILE_HQ_TOKEN=... lastmile-server serve
 #[derive(Debug, Parser)]
-#[command(name = "lastmile-server", version, about, long_about)]
+#[command(name = "lastmile-server", version, about, long_about, after_long_help = AFTER_HELP)]
 struct Cli {
     /// TOML configuration file.
     #[arg(long, global = true, value_name = "FILE")]
