@@ -66,6 +66,85 @@ pub fn list(storage: &Storage) -> Result<Vec<CaseRow>, StorageError> {
     storage.transaction(|tx| tx.cases())
 }
 
+/// Longest resolution note, in characters.
+pub const RESOLUTION_NOTE_CHARS_MAX: usize = 1000;
+
+/// How a person at HQ closed a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The money paid out by the later redemption was recovered.
+    Recovered,
+    /// The loss is accepted and booked.
+    WrittenOff,
+    /// Not a double spend after all (e.g. a test, or a voucher reissued on purpose).
+    Dismissed,
+}
+
+impl Resolution {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Recovered => "recovered",
+            Self::WrittenOff => "written_off",
+            Self::Dismissed => "dismissed",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("there is no case {0}")]
+    UnknownCase(u64),
+    #[error("case {0} is already resolved")]
+    AlreadyResolved(u64),
+    #[error("the note is empty: say what was done")]
+    EmptyNote,
+    #[error("the note is longer than {RESOLUTION_NOTE_CHARS_MAX} characters")]
+    NoteTooLong,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl ResolveError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownCase(_) => "unknown_case",
+            Self::AlreadyResolved(_) => "case_resolved",
+            Self::EmptyNote => "empty_note",
+            Self::NoteTooLong => "note_too_long",
+            Self::Storage(_) => "storage_error",
+        }
+    }
+}
+
+/// Closes an open case with an outcome and a note saying what was done.
+pub fn resolve(
+    storage: &Storage,
+    id: u64,
+    resolution: Resolution,
+    note: &str,
+    now: i64,
+) -> Result<(), ResolveError> {
+    let note = note.trim();
+    if note.is_empty() {
+        return Err(ResolveError::EmptyNote);
+    }
+    if note.chars().count() > RESOLUTION_NOTE_CHARS_MAX {
+        return Err(ResolveError::NoteTooLong);
+    }
+    storage.transaction(|tx| {
+        match tx.lock_case(id)? {
+            None => return Err(ResolveError::UnknownCase(id)),
+            Some(status) if status != "open" => return Err(ResolveError::AlreadyResolved(id)),
+            Some(_) => {}
+        }
+        if !tx.resolve_case(id, resolution.code(), note, now)? {
+            return Err(ResolveError::AlreadyResolved(id));
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,7 +85,7 @@ enum Command {
     Vouchers(VouchersCommand),
     /// Double-spend cases, each with both terminals' signed entries.
     #[command(subcommand)]
-    Cases(ListCommand),
+    Cases(CasesCommand),
     /// Alarms: sequence conflicts, unverifiable vouchers and the like.
     #[command(subcommand)]
     Alarms(ListCommand),
@@ -183,6 +183,36 @@ enum VouchersCommand {
     Revoke { voucher: VoucherId },
     /// Show a voucher's state as JSON.
     Show { voucher: VoucherId },
+}
+
+#[derive(Debug, Subcommand)]
+enum CasesCommand {
+    /// One JSON object per line, oldest first; `--open` for those not yet resolved.
+    List {
+        #[arg(long)]
+        open: bool,
+    },
+    /// Close a case once the money was recovered, written off, or it was no double spend.
+    Resolve {
+        /// The case number (`id` in `cases list`).
+        case: u64,
+        /// What was done.
+        #[arg(long, value_enum)]
+        outcome: CaseOutcome,
+        /// A note for the record: who decided what, and why.
+        #[arg(long, value_name = "TEXT")]
+        note: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CaseOutcome {
+    /// The money paid by the later redemption was recovered.
+    Recovered,
+    /// The loss is accepted and booked.
+    WrittenOff,
+    /// Not a double spend after all.
+    Dismissed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,7 +414,27 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Cases(ListCommand::List) => json_lines(&double_spend::list(&open(&config)?)?),
+        Command::Cases(CasesCommand::List { open: only_open }) => {
+            let mut cases = double_spend::list(&open(&config)?)?;
+            if only_open {
+                cases.retain(|c| c.status == "open");
+            }
+            json_lines(&cases)
+        }
+        Command::Cases(CasesCommand::Resolve {
+            case,
+            outcome,
+            note,
+        }) => {
+            let resolution = match outcome {
+                CaseOutcome::Recovered => double_spend::Resolution::Recovered,
+                CaseOutcome::WrittenOff => double_spend::Resolution::WrittenOff,
+                CaseOutcome::Dismissed => double_spend::Resolution::Dismissed,
+            };
+            double_spend::resolve(&open(&config)?, case, resolution, &note, now())?;
+            println!("case {case} resolved: {}", resolution.code());
+            Ok(())
+        }
         Command::Alarms(ListCommand::List) => {
             json_lines(&open(&config)?.transaction(|tx| tx.alarms())?)
         }

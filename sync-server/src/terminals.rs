@@ -243,8 +243,8 @@ pub fn revoke(
     })
 }
 
-/// Moves a terminal to another merchant and/or site; its next pull brings
-/// the new policy and roster.
+/// Moves a terminal to another merchant and/or site; what is not given
+/// stays as it was. Its next pull brings the new policy and roster.
 pub fn assign(
     storage: &Storage,
     keys: &KeyDir,
@@ -258,6 +258,11 @@ pub fn assign(
     }
     storage.transaction(|tx| {
         let root = keys::root_signer(tx, keys)?;
+        let current = tx
+            .lock_device(device)?
+            .ok_or_else(|| TerminalError::UnknownDevice(device.clone()))?;
+        let merchant = merchant.or(current.merchant);
+        let site = site.or(current.site);
         if !tx.assign_device(device, merchant.as_ref(), site.as_ref())? {
             return Err(TerminalError::UnknownDevice(device.clone()));
         }

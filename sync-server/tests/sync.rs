@@ -81,6 +81,20 @@ fn enrolment_codes_are_single_use_and_expire(backend: Backend) {
     let (status, terminals) = app.hq_get("/v1/hq/terminals");
     assert_eq!(status, 200);
     assert_eq!(terminals.as_array().unwrap().len(), 1);
+
+    // Moving the terminal to another site keeps its merchant.
+    let (status, row) = common::hq_request(
+        &app.base_url,
+        "PUT",
+        &format!("/v1/hq/terminals/{}/assignment", terminal.device()),
+        Some(serde_json::json!({"site": "site-2"})),
+        Some(common::HQ_TOKEN),
+    );
+    assert_eq!(status, 200, "{row}");
+    assert_eq!(
+        (row["merchant"].as_str(), row["site"].as_str()),
+        (Some("shop-1"), Some("site-2"))
+    );
 }
 
 fn outcome_kinds(outcomes: &[EntryOutcome]) -> Vec<(char, u64)> {
@@ -293,6 +307,41 @@ fn the_same_voucher_on_two_offline_terminals_becomes_a_case(backend: Backend) {
     assert_eq!(v["status"], "partly_redeemed");
     let (_, v) = app.hq_get(&format!("/v1/hq/vouchers/{}", single.voucher));
     assert_eq!(v["status"], "redeemed");
+
+    // A person at HQ closes the first case; it cannot be closed twice.
+    let id = cases[0]["id"].as_u64().unwrap();
+    let resolve =
+        |body: serde_json::Value| app.hq_post(&format!("/v1/hq/cases/{id}/resolve"), body);
+    let (status, problem) = resolve(serde_json::json!({"resolution": "recovered", "note": " "}));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("empty_note"))
+    );
+    let (status, body) = resolve(serde_json::json!({
+        "resolution": "recovered",
+        "note": "shop refunded KES 50 on 3 May",
+    }));
+    assert_eq!(status, 200, "{body}");
+    let (status, problem) = resolve(serde_json::json!({"resolution": "dismissed", "note": "x"}));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("case_resolved"))
+    );
+    let (status, problem) = app.hq_post(
+        "/v1/hq/cases/999/resolve",
+        serde_json::json!({"resolution": "dismissed", "note": "x"}),
+    );
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (404, Some("unknown_case"))
+    );
+    let (_, cases) = app.hq_get("/v1/hq/cases");
+    assert_eq!(cases[0]["status"], "resolved");
+    assert_eq!(cases[0]["resolution"], "recovered");
+    assert_eq!(cases[0]["resolution_note"], "shop refunded KES 50 on 3 May");
+    assert!(cases[0]["resolved_at"].as_i64().is_some());
+    assert_eq!(cases[1]["status"], "open");
+    assert_eq!(cases[1]["resolution"], serde_json::Value::Null);
 }
 
 /// What the terminal's redemption decision says about a voucher, given what
@@ -335,6 +384,7 @@ fn decide_after_pull(
         now,
         merchant: terminal.enrolment.merchant.as_ref(),
         site: terminal.enrolment.site.as_ref(),
+        device_revoked: false,
         merchant_revoked: false,
         limits: Some(&limits),
         unsynced_value_minor: 0,

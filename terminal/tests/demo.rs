@@ -26,8 +26,13 @@ fn demo(dir: &Path, extra: &[&str]) -> Output {
     output
 }
 
+/// What the tour printed, its own and its commands' error output included.
 fn text(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 /// The `"name": value` line of the HQ view printed by the tour.
@@ -77,13 +82,17 @@ fn the_headless_demo_redeems_syncs_and_shows_hq_then_reuses_and_resets() {
     assert!(first.contains("Pending: 0 entries"), "{first}");
     assert_eq!(hq_field(&first, "redeemed_minor"), "62500");
     assert_eq!(hq_field(&first, "status"), "\"partly_redeemed\"");
-    assert!(first.contains("this voucher has been revoked"), "{first}");
+    // The revoked voucher is refused (exit status 3: refused, nothing changed).
+    let refusal = first
+        .split("A voucher revoked at HQ is refused")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(refusal.contains("(exit status 3;"), "{first}");
     let enrolled = device(&first);
 
     // A second run reuses everything: the same terminal, the next half.
-    let second = demo(&dir, &[]);
-    assert!(String::from_utf8_lossy(&second.stderr).contains("Reusing the demo"));
-    let second = text(&second);
+    let second = text(&demo(&dir, &[]));
+    assert!(second.contains("Reusing the demo"), "{second}");
     assert_eq!(device(&second), enrolled);
     assert!(
         second.contains("Amount                KES 312.50"),

@@ -47,6 +47,12 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             post(create_code),
         ),
         (Method::GET, "/v1/hq/cases", Hq, get(list_cases)),
+        (
+            Method::POST,
+            "/v1/hq/cases/{case}/resolve",
+            Hq,
+            post(resolve_case),
+        ),
         (Method::GET, "/v1/hq/alarms", Hq, get(list_alarms)),
         (
             Method::GET,
@@ -246,6 +252,52 @@ async fn create_code(State(state): State<AppState>, body: Bytes) -> Response {
 async fn list_cases(State(state): State<AppState>) -> Response {
     answer(StatusCode::OK, move || {
         double_spend::list(&state.storage).map_err(|e| storage_problem(&e))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseResolution {
+    resolution: double_spend::Resolution,
+    note: String,
+}
+
+#[derive(Serialize)]
+struct CaseResolved {
+    case: u64,
+    resolution: &'static str,
+}
+
+async fn resolve_case(
+    State(state): State<AppState>,
+    Path(case): Path<String>,
+    body: Bytes,
+) -> Response {
+    answer(StatusCode::OK, move || {
+        let id: u64 = case
+            .parse()
+            .map_err(|_| bad_request("bad_id", format!("{case:?} is not a case number")))?;
+        let request: CaseResolution = parse_json(&body)?;
+        double_spend::resolve(&state.storage, id, request.resolution, &request.note, now())
+            .map_err(|e| {
+                let status = match &e {
+                    double_spend::ResolveError::UnknownCase(_) => StatusCode::NOT_FOUND,
+                    double_spend::ResolveError::AlreadyResolved(_) => StatusCode::CONFLICT,
+                    double_spend::ResolveError::Storage(e) => return storage_problem(e),
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiProblem::json(status, e.code(), &e)
+            })?;
+        tracing::info!(
+            case = id,
+            resolution = request.resolution.code(),
+            "case resolved"
+        );
+        Ok(CaseResolved {
+            case: id,
+            resolution: request.resolution.code(),
+        })
     })
     .await
 }

@@ -247,7 +247,12 @@ pub struct CaseRow {
     pub redeemed_before_minor: i64,
     pub value_minor: i64,
     pub opened_at: i64,
+    /// `open`, or `resolved` once a person closed it.
     pub status: String,
+    /// `recovered`, `written_off` or `dismissed`, with a note and when.
+    pub resolution: Option<String>,
+    pub resolution_note: Option<String>,
+    pub resolved_at: Option<i64>,
 }
 
 /// Something a person must look at that is not a double spend.
@@ -413,6 +418,16 @@ pub trait Tx {
     ) -> Result<Vec<BalanceRow>, StorageError>;
     fn insert_case(&mut self, case: &NewCase) -> Result<u64, StorageError>;
     fn cases(&mut self) -> Result<Vec<CaseRow>, StorageError>;
+    /// The case's status, locking its row; `None` if there is no such case.
+    fn lock_case(&mut self, id: u64) -> Result<Option<String>, StorageError>;
+    /// Closes an open case; false if it was not open.
+    fn resolve_case(
+        &mut self,
+        id: u64,
+        resolution: &str,
+        note: &str,
+        now: i64,
+    ) -> Result<bool, StorageError>;
     fn insert_alarm(&mut self, alarm: &NewAlarm) -> Result<u64, StorageError>;
     fn alarms(&mut self) -> Result<Vec<AlarmRow>, StorageError>;
     fn entry_count(&mut self) -> Result<u64, StorageError>;

@@ -26,10 +26,16 @@ use super::{
     key_status_to_text, key32, mode_to_text, money, opt_id, seq_from, seq_to,
 };
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/postgres/0002_case_resolution.sql"),
+    },
+];
 /// The advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK_KEY: i64 = 0x4c4d_5345_5256;
 
@@ -767,10 +773,33 @@ impl Tx for PgTx<'_> {
                     value_minor: r.try_get(12)?,
                     opened_at: r.try_get(13)?,
                     status: r.try_get(14)?,
+                    resolution: r.try_get(15)?,
+                    resolution_note: r.try_get(16)?,
+                    resolved_at: r.try_get(17)?,
                 }
                 .parse()
             })
             .collect()
+    }
+
+    fn lock_case(&mut self, id: u64) -> Res<Option<String>> {
+        Ok(self
+            .query_opt(
+                "SELECT status FROM double_spend_cases WHERE id = $1 FOR UPDATE",
+                &[&seq_to(id)],
+            )?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+    }
+
+    fn resolve_case(&mut self, id: u64, resolution: &str, note: &str, now: i64) -> Res<bool> {
+        let n = self.execute(
+            "UPDATE double_spend_cases
+             SET status = 'resolved', resolution = $2, resolution_note = $3, resolved_at = $4
+             WHERE id = $1 AND status = 'open'",
+            &[&seq_to(id), &resolution, &note, &now],
+        )?;
+        Ok(n == 1)
     }
 
     fn insert_alarm(&mut self, alarm: &NewAlarm) -> Res<u64> {

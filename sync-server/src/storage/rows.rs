@@ -106,11 +106,15 @@ pub(crate) struct CaseRowRaw {
     pub value_minor: i64,
     pub opened_at: i64,
     pub status: String,
+    pub resolution: Option<String>,
+    pub resolution_note: Option<String>,
+    pub resolved_at: Option<i64>,
 }
 
 pub(crate) const CASE_QUERY: &str = "SELECT c.id, c.voucher, c.reason, c.first_device, \
      c.first_seq, f.bytes, c.second_device, c.second_seq, s.bytes, c.amount_minor, c.currency, \
-     c.redeemed_before_minor, c.value_minor, c.opened_at, c.status \
+     c.redeemed_before_minor, c.value_minor, c.opened_at, c.status, c.resolution, \
+     c.resolution_note, c.resolved_at \
      FROM double_spend_cases c \
      LEFT JOIN log_entries f ON f.device = c.first_device AND f.seq = c.first_seq \
      LEFT JOIN log_entries s ON s.device = c.second_device AND s.seq = c.second_seq \
@@ -136,6 +140,9 @@ impl CaseRowRaw {
             value_minor: self.value_minor,
             opened_at: self.opened_at,
             status: self.status,
+            resolution: self.resolution,
+            resolution_note: self.resolution_note,
+            resolved_at: self.resolved_at,
         })
     }
 }

@@ -22,10 +22,16 @@ use super::{
     key_status_to_text, key32, mode_to_text, money, opt_id, seq_from, seq_to,
 };
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/sqlite/0002_case_resolution.sql"),
+    },
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -669,9 +675,34 @@ impl Tx for SqliteTx<'_> {
                 value_minor: r.get(12)?,
                 opened_at: r.get(13)?,
                 status: r.get(14)?,
+                resolution: r.get(15)?,
+                resolution_note: r.get(16)?,
+                resolved_at: r.get(17)?,
             })
         })?;
         rows.map(|r| r?.parse()).collect()
+    }
+
+    fn lock_case(&mut self, id: u64) -> Res<Option<String>> {
+        // The connection's write transaction already excludes other writers.
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT status FROM double_spend_cases WHERE id = ?1",
+                [seq_to(id)],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn resolve_case(&mut self, id: u64, resolution: &str, note: &str, now: i64) -> Res<bool> {
+        let n = self.tx.execute(
+            "UPDATE double_spend_cases
+             SET status = 'resolved', resolution = ?2, resolution_note = ?3, resolved_at = ?4
+             WHERE id = ?1 AND status = 'open'",
+            params![seq_to(id), resolution, note, now],
+        )?;
+        Ok(n == 1)
     }
 
     fn insert_alarm(&mut self, alarm: &NewAlarm) -> Res<u64> {

@@ -528,6 +528,9 @@ impl Tour<'_> {
                 -1
             }
         };
+        if status != 0 {
+            println!("(exit status {status}; see `lastmile-terminal --help` for what it means)");
+        }
         println!();
         status
     }
