@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of lastmile-shared for SECONDS each (default 60).
+# Runs every fuzz target in shared/fuzz (lastmile-shared's decoders and the ESC/POS printer
+# emulator of lastmile-hardware) for SECONDS each (default 60).
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); uses the stable toolchain
 # with RUSTC_BOOTSTRAP=1 for the sanitizer flags.
 set -euo pipefail
@@ -8,8 +9,11 @@ seconds=${1:-60}
 export RUSTC_BOOTSTRAP=1
 # A target dir of its own, so seeding never waits for another build.
 CARGO_TARGET_DIR=target/fuzz-seeds cargo run -q -p lastmile-shared --example fuzz_seeds
+# The emulator starts from the pinned receipts (raster and native QR, styles, cut).
+mkdir -p shared/fuzz/corpus/escpos_render
+cp docs/receipt-58mm.bin docs/receipt-80mm.bin shared/fuzz/corpus/escpos_render/
 cd shared
-for target in voucher trust_list id_card log_entry sync_message; do
+for target in voucher trust_list id_card log_entry sync_message escpos_render; do
   echo "== $target: ${seconds}s"
   cargo fuzz run -O "$target" -- -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 2>&1 \
     | grep -E '^(#[0-9]+ +DONE|Done|==[0-9]+==|SUMMARY|thread|panicked)' || true

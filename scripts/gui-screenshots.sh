@@ -15,9 +15,9 @@ cd "$(dirname "$0")/.."
 out="$(realpath -m "${1:-docs/screenshots}")"
 mkdir -p "$out"
 
-LASTMILE_SCREENSHOTS="$out" cargo test -p lastmile-terminal --test gui_screenshots -- --ignored --test-threads=1
+LASTMILE_SCREENSHOTS="$out" cargo test --workspace --test gui_screenshots -- --ignored --test-threads=1
 
-cargo build -p lastmile-terminal --release
+cargo build --workspace --release --bin lastmile-terminal
 work="$(mktemp -d)"
 cleanup() {
     [[ -n "${app:-}" ]] && kill "$app" 2>/dev/null || true

@@ -26,6 +26,12 @@ impl Bitmap {
         self.height
     }
 
+    /// Makes the image `height` rows tall: new rows are white, rows beyond it are cut off.
+    pub fn set_height(&mut self, height: usize) {
+        self.dots.resize(self.width * height, false);
+        self.height = height;
+    }
+
     pub fn get(&self, x: usize, y: usize) -> bool {
         x < self.width && y < self.height && self.dots[y * self.width + x]
     }

@@ -4,7 +4,9 @@
 //! is not complete yet); [`Emulator`] draws them on paper; [`VirtualPrinter`] does both
 //! behind a TCP port like a network printer on 9100, answers `DLE EOT` status queries and
 //! writes each job as a PNG. Commands it does not draw are skipped by their documented length,
-//! and bytes it cannot place are skipped one at a time: no input makes it panic.
+//! and bytes it cannot place are skipped one at a time: no input makes it panic. Paper stops
+//! at [`EMULATOR_PAPER_HEIGHT_DOTS_MAX`]: past it nothing more is drawn and the job is
+//! [`EmulatorError::PaperTooLong`], so memory and drawing work are bounded by that one sheet.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -313,7 +315,9 @@ struct Glyph {
 pub struct Emulator {
     paper: PaperWidth,
     pending: Vec<u8>,
-    dots: Vec<bool>,
+    /// The paper so far, grown as lines are printed, never past
+    /// [`EMULATOR_PAPER_HEIGHT_DOTS_MAX`].
+    sheet: Bitmap,
     y: usize,
     style: CharStyle,
     align: Align,
@@ -333,7 +337,7 @@ impl Emulator {
         Emulator {
             paper,
             pending: Vec::new(),
-            dots: Vec::new(),
+            sheet: Bitmap::new(paper.dots(), 0),
             y: 0,
             style: CharStyle::default(),
             align: Align::Left,
@@ -362,7 +366,9 @@ impl Emulator {
                     at += len;
                     if let Command::StatusQuery(n) = command {
                         queries.push(n);
-                    } else {
+                    } else if self.error.is_none() {
+                        // Past the end of the paper nothing more is drawn: the job fails as
+                        // a whole, and hostile bytes cannot make us draw without end.
                         self.apply(command);
                     }
                 }
@@ -384,14 +390,8 @@ impl Emulator {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let width = self.paper.dots();
-        let mut image = Bitmap::new(width, self.y);
-        for (i, &black) in self.dots.iter().enumerate().take(width * self.y) {
-            if black {
-                image.set(i % width, i / width, true);
-            }
-        }
-        Ok(image)
+        self.sheet.set_height(self.y);
+        Ok(self.sheet)
     }
 
     fn apply(&mut self, command: Command) {
@@ -558,13 +558,19 @@ impl Emulator {
                 .or_insert_with(|| typeface::render_cell(glyph.ch, base_w, base_h))
                 .clone();
             let top = self.y + height - h;
-            for cy in 0..h {
-                for cx in 0..w {
-                    let (sx, sy) = (cx / glyph.style.width, cy / glyph.style.height);
+            let (scale_x, scale_y) = (glyph.style.width, glyph.style.height);
+            // Each black dot of the cell becomes a scale_x × scale_y block.
+            for sy in 0..base_h {
+                for sx in 0..base_w {
                     let black =
                         cell.get(sx, sy) || (glyph.style.bold && sx > 0 && cell.get(sx - 1, sy));
                     if black {
-                        self.set(x + cx, top + cy);
+                        for d in 0..scale_x * scale_y {
+                            self.set(
+                                x + sx * scale_x + d % scale_x,
+                                top + sy * scale_y + d / scale_x,
+                            );
+                        }
                     }
                 }
             }
@@ -609,19 +615,13 @@ impl Emulator {
             self.y = self.y.min(EMULATOR_PAPER_HEIGHT_DOTS_MAX);
             return;
         }
-        let needed = height * self.paper.dots();
-        if self.dots.len() < needed {
-            self.dots.resize(needed, false);
+        if self.sheet.height() < height {
+            self.sheet.set_height(height);
         }
     }
 
     fn set(&mut self, x: usize, y: usize) {
-        let width = self.paper.dots();
-        if x < width
-            && let Some(dot) = self.dots.get_mut(y * width + x)
-        {
-            *dot = true;
-        }
+        self.sheet.set(x, y, true);
     }
 }
 

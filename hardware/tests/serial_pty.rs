@@ -1,100 +1,33 @@
-//! The serial scanner driver against real pseudo-terminals made by `socat`: bursts, codes
-//! split across writes, the three line endings, and unplug/replug.
+//! Serial devices against real pseudo-terminals made by `socat`: the scanner driver (bursts,
+//! codes split across writes, the three line endings, unplug/replug) and the serial printer
+//! transport (a receipt arrives byte for byte; `DLE EOT` answered by the test, paper out).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "support/pty.rs"]
+mod pty;
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
+use lastmile_hardware::emulator::{self, Emulator};
+use lastmile_hardware::escpos::{
+    PaperWidth, PrinterStatus, QrMode, Receipt, StatusQuery, status_bits,
+};
+use lastmile_hardware::printer::{PrintError, Printed, Printer, PrinterTarget};
 use lastmile_hardware::scanner::{
     Framing, ScanEvent, ScanSource, SerialScanner, SerialScannerConfig,
 };
+use pty::PtyPair;
 
 const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A socat pty pair: the scanner end (`scanner`) and the end the test writes to (`host`).
-struct PtyPair {
-    dir: PathBuf,
-    socat: Child,
-}
-
-impl PtyPair {
-    fn start(dir: &Path) -> Option<PtyPair> {
-        let socat = spawn_socat(dir)?;
-        Some(PtyPair {
-            dir: dir.to_owned(),
-            socat,
-        })
-    }
-
-    fn scanner(&self) -> String {
-        self.dir.join("scanner").display().to_string()
-    }
-
-    fn write(&self, bytes: &[u8]) {
-        let mut host = std::fs::OpenOptions::new()
-            .write(true)
-            .open(self.dir.join("host"))
-            .expect("open host pty");
-        host.write_all(bytes).expect("write to pty");
-        host.flush().expect("flush pty");
-    }
-
-    /// Unplug: socat exits, both ptys vanish.
-    fn unplug(&mut self) {
-        self.socat.kill().ok();
-        self.socat.wait().ok();
-        let deadline = Instant::now() + EVENT_TIMEOUT;
-        while self.dir.join("scanner").exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Replug: a new pty pair under the same names.
-    fn replug(&mut self) {
-        self.socat = spawn_socat(&self.dir).expect("socat restarts");
-    }
-}
-
-impl Drop for PtyPair {
-    fn drop(&mut self) {
-        self.socat.kill().ok();
-        self.socat.wait().ok();
-        std::fs::remove_dir_all(&self.dir).ok();
-    }
-}
-
-fn spawn_socat(dir: &Path) -> Option<Child> {
-    let link = |name: &str| format!("pty,raw,echo=0,link={}", dir.join(name).display());
-    let child = Command::new("socat")
-        .args(["-d", "-d", &link("scanner"), &link("host")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    while !(dir.join("scanner").exists() && dir.join("host").exists()) {
-        assert!(Instant::now() < deadline, "socat did not create the ptys");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Some(child)
-}
-
-fn pty_pair(name: &str) -> Option<PtyPair> {
-    let dir = std::env::temp_dir().join(format!("lastmile-pty-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let pair = PtyPair::start(&dir);
-    if pair.is_none() {
-        eprintln!("skipping: socat is not installed (apt-get install socat)");
-    }
-    pair
-}
 
 fn scanner(pair: &PtyPair, framing: Framing) -> (SerialScanner, Receiver<ScanEvent>) {
     let (tx, rx) = channel();
     let config = SerialScannerConfig {
-        port: pair.scanner(),
+        port: pair.device(),
         baud_rate: 9600,
         framing,
     };
@@ -119,7 +52,7 @@ fn next_code(rx: &Receiver<ScanEvent>) -> String {
 
 #[test]
 fn codes_in_a_burst_with_all_three_line_endings() {
-    let Some(pair) = pty_pair("burst") else {
+    let Some(pair) = PtyPair::start("burst") else {
         return;
     };
     let (_scanner, rx) = scanner(&pair, Framing::default());
@@ -131,7 +64,7 @@ fn codes_in_a_burst_with_all_three_line_endings() {
 
 #[test]
 fn a_code_split_across_writes_arrives_whole() {
-    let Some(pair) = pty_pair("split") else {
+    let Some(pair) = PtyPair::start("split") else {
         return;
     };
     let (_scanner, rx) = scanner(&pair, Framing::default());
@@ -151,7 +84,7 @@ fn a_code_split_across_writes_arrives_whole() {
 
 #[test]
 fn survives_unplug_and_replug() {
-    let Some(mut pair) = pty_pair("replug") else {
+    let Some(mut pair) = PtyPair::start("replug") else {
         return;
     };
     let (_scanner, rx) = scanner(&pair, Framing::default());
@@ -171,4 +104,130 @@ fn survives_unplug_and_replug() {
     }
     pair.write(b"LM1:AFTER\r\n");
     assert_eq!(next_code(&rx), "LM1:AFTER");
+}
+
+/// A serial printer played by the test on the host end of a pty: records every byte, answers
+/// `DLE EOT n` with `answers[n - 1]`, until stopped.
+struct PlayedPrinter {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Vec<u8>>,
+}
+
+impl PlayedPrinter {
+    fn start(pair: &PtyPair, answers: [u8; 4]) -> PlayedPrinter {
+        let mut host = serialport::new(pair.host().display().to_string(), 9600)
+            .timeout(Duration::from_millis(20))
+            .open()
+            .expect("open host pty");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut emulator = Emulator::new(PaperWidth::Mm58);
+            let mut received = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !stopped.load(Ordering::Acquire) {
+                let n = match host.read(&mut buffer) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                    Err(e) => panic!("host pty read: {e}"),
+                };
+                received.extend_from_slice(&buffer[..n]);
+                for query in emulator.feed(&buffer[..n]) {
+                    let answer = answers[usize::from(query) - 1];
+                    host.write_all(&[answer]).expect("answer status");
+                }
+            }
+            received
+        });
+        PlayedPrinter { stop, thread }
+    }
+
+    /// Every byte the printer received.
+    fn finish(self) -> Vec<u8> {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().expect("printer thread")
+    }
+}
+
+fn status_queries() -> Vec<u8> {
+    [
+        StatusQuery::Printer,
+        StatusQuery::OfflineCause,
+        StatusQuery::ErrorCause,
+        StatusQuery::PaperSensor,
+    ]
+    .iter()
+    .flat_map(|q| q.bytes())
+    .collect()
+}
+
+fn serial_printer(pair: &PtyPair) -> Printer {
+    let target = PrinterTarget::parse(&format!("serial:{}@9600", pair.device_pts())).unwrap();
+    assert!(
+        matches!(&target, PrinterTarget::Serial { path, baud_rate: 9600 } if path.starts_with("/dev/pts/")),
+        "{target:?}"
+    );
+    Printer::new(target.open().expect("open the serial printer"))
+}
+
+#[test]
+fn a_receipt_reaches_a_serial_printer_byte_for_byte() {
+    let Some(pair) = PtyPair::start("printer") else {
+        return;
+    };
+    let job = Receipt::new(PaperWidth::Mm58)
+        .line("Reçu — Montant payé")
+        .line("KES 1,250.00")
+        .qr("LM1:SERIAL", QrMode::Native)
+        .cut()
+        .finish()
+        .unwrap();
+    let played = PlayedPrinter::start(&pair, PrinterStatus::default().answers());
+    assert_eq!(
+        serial_printer(&pair).print(&job).unwrap(),
+        Printed::Confirmed
+    );
+    let received = played.finish();
+    // Status before and after the job, and the job itself unchanged in between.
+    let queries = status_queries();
+    assert_eq!(received.len(), job.len() + 2 * queries.len());
+    assert_eq!(received[..queries.len()], queries[..]);
+    assert!(
+        received[queries.len()..].starts_with(&job),
+        "the job arrived changed"
+    );
+    assert_eq!(received[queries.len() + job.len()..], queries[..]);
+    assert_eq!(
+        emulator::render(&received, PaperWidth::Mm58).unwrap(),
+        emulator::render(&job, PaperWidth::Mm58).unwrap(),
+        "the paper printed from the wire is the receipt's"
+    );
+}
+
+#[test]
+fn a_serial_printer_out_of_paper_is_a_clear_error_and_gets_no_job() {
+    let Some(pair) = PtyPair::start("paper-out") else {
+        return;
+    };
+    let job = Receipt::new(PaperWidth::Mm58)
+        .line("not printed")
+        .cut()
+        .finish()
+        .unwrap();
+    // Online, no offline or error cause; the paper roll sensor says "paper end".
+    let fine = status_bits::FIXED_VALUE;
+    let played = PlayedPrinter::start(&pair, [fine, fine, fine, fine | status_bits::PAPER_END]);
+    let mut printer = serial_printer(&pair);
+    let paper_out = PrinterStatus {
+        paper_out: true,
+        ..PrinterStatus::default()
+    };
+    assert_eq!(printer.status().unwrap(), Some(paper_out));
+    let error = printer.print(&job).unwrap_err();
+    assert!(matches!(error, PrintError::PaperOut), "{error:?}");
+    assert!(error.to_string().contains("out of paper"), "{error}");
+    assert_eq!(
+        played.finish(),
+        [status_queries(), status_queries()].concat()
+    );
 }

@@ -68,6 +68,9 @@ pub struct TerminalContext<'a> {
     pub now: i64,
     pub merchant: Option<&'a MerchantId>,
     pub site: Option<&'a SiteId>,
+    /// This terminal's own device id is on the revocation list.
+    pub device_revoked: bool,
+    /// This terminal's merchant is on the revocation list.
     pub merchant_revoked: bool,
     /// Limits for the credential's currency, if the server set any.
     pub limits: Option<&'a OfflineLimits>,
@@ -93,6 +96,8 @@ pub enum Decision {
 /// Why a redemption is refused. `code()` is stable for scripts and translations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RejectReason {
+    #[error("this terminal has been revoked and may not redeem or pay out; contact headquarters")]
+    DeviceRevoked,
     #[error("this voucher has been revoked")]
     Revoked,
     #[error("this merchant has been suspended")]
@@ -137,6 +142,7 @@ pub enum RejectReason {
 impl RejectReason {
     pub fn code(&self) -> &'static str {
         match self {
+            Self::DeviceRevoked => "device_revoked",
             Self::Revoked => "revoked",
             Self::MerchantRevoked => "merchant_revoked",
             Self::WrongMerchant => "wrong_merchant",
@@ -184,6 +190,10 @@ fn check(
 ) -> Result<(Money, Money), RejectReason> {
     use RejectReason as R;
     let currency = terms.value.currency;
+    // A revoked terminal may not move money at all, whatever the credential.
+    if ctx.device_revoked {
+        return Err(R::DeviceRevoked);
+    }
     if state.revoked {
         return Err(R::Revoked);
     }

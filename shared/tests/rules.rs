@@ -39,6 +39,7 @@ struct Ctx {
     now: i64,
     merchant: Option<MerchantId>,
     site: Option<SiteId>,
+    device_revoked: bool,
     merchant_revoked: bool,
     limits: Option<OfflineLimits>,
     unsynced_value: i64,
@@ -52,6 +53,7 @@ fn default_ctx() -> Ctx {
         now: T0 + DAY,
         merchant: Some(MerchantId::parse("shop-kisumu-012").unwrap()),
         site: Some(SiteId::parse("kisumu-east").unwrap()),
+        device_revoked: false,
         merchant_revoked: false,
         limits: Some(limits()),
         unsynced_value: 0,
@@ -185,6 +187,39 @@ fn decision_table() {
             context: |_| {},
             requested: None,
             expected: Err(RejectReason::Revoked),
+        },
+        Case {
+            name: "terminal revoked",
+            claims,
+            state: FRESH,
+            context: |c| c.device_revoked = true,
+            requested: None,
+            expected: Err(RejectReason::DeviceRevoked),
+        },
+        Case {
+            name: "terminal revoked comes before everything about the credential",
+            claims: bound,
+            state: CredentialState {
+                revoked: true,
+                redeemed_minor: 250_000,
+                ..FRESH
+            },
+            context: |c| {
+                c.device_revoked = true;
+                c.merchant_revoked = true;
+                c.now = T0 + 400 * DAY;
+                c.limits = None;
+            },
+            requested: Some(0),
+            expected: Err(RejectReason::DeviceRevoked),
+        },
+        Case {
+            name: "terminal revoked refuses even a small partial redemption",
+            claims,
+            state: FRESH,
+            context: |c| c.device_revoked = true,
+            requested: Some(1),
+            expected: Err(RejectReason::DeviceRevoked),
         },
         Case {
             name: "merchant suspended",
@@ -355,6 +390,7 @@ fn decision_table() {
             now: ctx.now,
             merchant: ctx.merchant.as_ref(),
             site: ctx.site.as_ref(),
+            device_revoked: ctx.device_revoked,
             merchant_revoked: ctx.merchant_revoked,
             limits: ctx.limits.as_ref(),
             unsynced_value_minor: ctx.unsynced_value,
@@ -377,6 +413,7 @@ fn decision_table() {
 #[test]
 fn reason_codes_are_distinct() {
     let reasons = [
+        RejectReason::DeviceRevoked,
         RejectReason::Revoked,
         RejectReason::MerchantRevoked,
         RejectReason::WrongMerchant,

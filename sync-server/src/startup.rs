@@ -51,7 +51,15 @@ impl Server {
         let storage = tokio::task::spawn_blocking(move || Storage::open(&url))
             .await
             .map_err(|_| StorageError::WorkerGone)??;
-        Self::with_storage(config, Arc::new(storage)).await
+        let storage = Arc::new(storage);
+        match Self::with_storage(config, storage.clone()).await {
+            Ok(server) => Ok(server),
+            Err(e) => {
+                // As in `run`: a PostgreSQL pool is closed off the async threads.
+                let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
+                Err(e)
+            }
+        }
     }
 
     pub async fn with_storage(config: &Config, storage: Arc<Storage>) -> Result<Self, StartError> {
@@ -92,12 +100,13 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let storage = self.storage.clone();
+        let storage = self.storage;
+        let pruned = storage.clone();
         let pruner = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(NONCE_PRUNE_INTERVAL_SECONDS));
             loop {
                 tick.tick().await;
-                let storage = storage.clone();
+                let storage = pruned.clone();
                 let result = tokio::task::spawn_blocking(move || {
                     device_auth::prune_nonces(&storage, api::now())
                 })
@@ -120,6 +129,12 @@ impl Server {
             }
         };
         pruner.abort();
+        // Wait for the aborted task to be dropped with its handle on the store.
+        let _ = pruner.await;
+        // The last handle on a PostgreSQL pool is dropped off the async
+        // threads: its blocking clients shut down their own runtime, which
+        // panics inside an async task.
+        let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
         result.map_err(StartError::Serve)
     }
 }

@@ -2,23 +2,28 @@
 //! key, and the sync outbox. Entries are only appended inside a caller's
 //! transaction, together with the derived state they change.
 
+use std::fmt;
 use std::io::Write;
 
 use lastmile_shared::device_log::{
     ChainHead, EntryHash, LogEntry, LogEvent, SignedEntry, verify_chain,
 };
 use lastmile_shared::id::OperatorId;
-use lastmile_shared::money::Money;
+use lastmile_shared::money::{Currency, Money};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::device_key::DeviceKey;
 use crate::enrolment::Enrolment;
 use crate::error::Error;
+use crate::redemption::{entitlement_key, voucher_key};
 use crate::terminal::Terminal;
 
 /// Entries read per step when verifying or exporting the whole log.
 const LOG_READ_CHUNK_ENTRIES: i64 = 1024;
+/// Most balance differences `verify_log` names (a wholesale damaged table would list
+/// thousands).
+pub const BALANCE_DIFFERENCES_REPORTED_MAX: usize = 20;
 
 /// A stored entry, with whether the server has confirmed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +41,109 @@ pub struct LogCheck {
     pub entries: u64,
     /// Hex SHA-256 of the last entry, if any.
     pub head_hash: Option<String>,
+    /// Entries not yet confirmed by the server, and the value they move per currency, as
+    /// recomputed from the signed entries (and found equal to the stored balances).
+    pub pending_count: u64,
+    pub pending_value: Vec<Money>,
+}
+
+/// One way the stored balances (the `credentials` table, the acknowledgement mark) disagree
+/// with what the signed log adds up to. Amounts in minor units of `currency`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BalanceDifference {
+    /// What was spent on one voucher (`voucher:ID`) or entitlement (`entitlement:ID`).
+    Credential {
+        credential: String,
+        currency: String,
+        confirmed_in_log: i64,
+        confirmed_stored: i64,
+        pending_in_log: i64,
+        pending_stored: i64,
+    },
+    /// The total waiting for the server in one currency.
+    PendingValue {
+        currency: String,
+        in_log: i64,
+        stored: i64,
+    },
+    /// The server's acknowledgement lies beyond the last entry, so the pending count is wrong.
+    AcknowledgedBeyondLog { acknowledged: u64, head: u64 },
+}
+
+/// The differences found, at most [`BALANCE_DIFFERENCES_REPORTED_MAX`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BalanceDifferences(pub Vec<BalanceDifference>);
+
+/// `minor` in `currency` for people, also when the stored currency code is damaged.
+fn amount(minor: i64, currency: &str) -> String {
+    match Currency::parse(currency) {
+        Ok(currency) => Money::new(minor, currency).to_string(),
+        Err(_) => format!("{minor} minor units of {currency:?}"),
+    }
+}
+
+impl fmt::Display for BalanceDifference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BalanceDifference::Credential {
+                credential,
+                currency,
+                confirmed_in_log,
+                confirmed_stored,
+                pending_in_log,
+                pending_stored,
+            } => {
+                write!(f, "{credential}:")?;
+                if confirmed_in_log != confirmed_stored {
+                    write!(
+                        f,
+                        " confirmed {} in the log, {} stored",
+                        amount(*confirmed_in_log, currency),
+                        amount(*confirmed_stored, currency)
+                    )?;
+                }
+                if pending_in_log != pending_stored {
+                    write!(
+                        f,
+                        " pending {} in the log, {} stored",
+                        amount(*pending_in_log, currency),
+                        amount(*pending_stored, currency)
+                    )?;
+                }
+                Ok(())
+            }
+            BalanceDifference::PendingValue {
+                currency,
+                in_log,
+                stored,
+            } => write!(
+                f,
+                "pending value: {} in the log, {} stored",
+                amount(*in_log, currency),
+                amount(*stored, currency)
+            ),
+            BalanceDifference::AcknowledgedBeyondLog { acknowledged, head } => write!(
+                f,
+                "the server's acknowledgement ({acknowledged}) is beyond the last entry ({head})"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for BalanceDifferences {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, difference) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{difference}")?;
+        }
+        if self.0.len() >= BALANCE_DIFFERENCES_REPORTED_MAX {
+            write!(f, " (the first {BALANCE_DIFFERENCES_REPORTED_MAX})")?;
+        }
+        Ok(())
+    }
 }
 
 /// A stable name for each event kind (the `kind` column and JSON exports).
@@ -70,6 +178,113 @@ pub(crate) fn head(conn: &Connection) -> Result<ChainHead, Error> {
             })
         }
     }
+}
+
+/// The credential and amount a signed event moves money against, if any: what the
+/// `credential`, `amount_minor` and `currency` columns index.
+fn event_movement(event: &LogEvent) -> Option<(String, Money)> {
+    match event {
+        LogEvent::VoucherRedeemed {
+            voucher, amount, ..
+        } => Some((voucher_key(voucher), *amount)),
+        LogEvent::EntitlementRedeemed {
+            entitlement,
+            amount,
+            ..
+        }
+        | LogEvent::CashPaidOut {
+            entitlement,
+            amount,
+            ..
+        } => Some((entitlement_key(entitlement), *amount)),
+        LogEvent::CashSessionOpened { .. } | LogEvent::CashSessionClosed { .. } => None,
+    }
+}
+
+/// Unconfirmed value per currency, from the indexed amounts of entries after `acknowledged`.
+pub(crate) fn pending_value(conn: &Connection, acknowledged: u64) -> Result<Vec<Money>, Error> {
+    let mut statement = conn.prepare(
+        "SELECT currency, sum(amount_minor) FROM log_entries
+         WHERE seq > ?1 AND currency IS NOT NULL GROUP BY currency ORDER BY currency",
+    )?;
+    statement
+        .query_map([acknowledged], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .map(|row| {
+            let (code, minor) = row?;
+            let currency = Currency::parse(&code).map_err(|e| Error::LogDamaged {
+                seq: acknowledged,
+                reason: format!("a pending entry has an invalid currency: {e}"),
+            })?;
+            Ok(Money::new(minor, currency))
+        })
+        .collect()
+}
+
+/// Compares the `credentials` table and the acknowledgement mark with what the log's
+/// entries add up to (their indexed columns, already checked against the signed bytes).
+fn balance_differences(
+    conn: &Connection,
+    head: u64,
+    acknowledged: u64,
+) -> Result<Vec<BalanceDifference>, Error> {
+    let limit = BALANCE_DIFFERENCES_REPORTED_MAX as i64;
+    let mut differences = Vec::new();
+    if acknowledged > head {
+        differences.push(BalanceDifference::AcknowledgedBeyondLog { acknowledged, head });
+    }
+    let mut credentials = conn.prepare(
+        "WITH logged AS (
+             SELECT credential, min(currency) AS currency,
+                    sum(CASE WHEN seq <= ?1 THEN amount_minor ELSE 0 END) AS confirmed,
+                    sum(CASE WHEN seq > ?1 THEN amount_minor ELSE 0 END) AS pending
+             FROM log_entries WHERE credential IS NOT NULL GROUP BY credential)
+         SELECT coalesce(l.credential, c.credential), coalesce(l.currency, c.currency),
+                coalesce(l.confirmed, 0), coalesce(c.local_confirmed_minor, 0),
+                coalesce(l.pending, 0), coalesce(c.local_pending_minor, 0)
+         FROM logged AS l FULL OUTER JOIN credentials AS c ON c.credential = l.credential
+         WHERE coalesce(l.confirmed, 0) != coalesce(c.local_confirmed_minor, 0)
+            OR coalesce(l.pending, 0) != coalesce(c.local_pending_minor, 0)
+         ORDER BY 1 LIMIT ?2",
+    )?;
+    let rows = credentials.query_map(params![acknowledged, limit], |r| {
+        Ok(BalanceDifference::Credential {
+            credential: r.get(0)?,
+            currency: r.get(1)?,
+            confirmed_in_log: r.get(2)?,
+            confirmed_stored: r.get(3)?,
+            pending_in_log: r.get(4)?,
+            pending_stored: r.get(5)?,
+        })
+    })?;
+    for row in rows {
+        differences.push(row?);
+    }
+    let mut pending = conn.prepare(
+        "WITH logged AS (
+             SELECT currency, sum(amount_minor) AS minor FROM log_entries
+             WHERE seq > ?1 AND currency IS NOT NULL GROUP BY currency),
+         stored AS (
+             SELECT currency, sum(local_pending_minor) AS minor FROM credentials
+             GROUP BY currency HAVING sum(local_pending_minor) != 0)
+         SELECT coalesce(l.currency, s.currency), coalesce(l.minor, 0), coalesce(s.minor, 0)
+         FROM logged AS l FULL OUTER JOIN stored AS s ON s.currency = l.currency
+         WHERE coalesce(l.minor, 0) != coalesce(s.minor, 0)
+         ORDER BY 1 LIMIT ?2",
+    )?;
+    let rows = pending.query_map(params![acknowledged, limit], |r| {
+        Ok(BalanceDifference::PendingValue {
+            currency: r.get(0)?,
+            in_log: r.get(1)?,
+            stored: r.get(2)?,
+        })
+    })?;
+    for row in rows {
+        differences.push(row?);
+    }
+    differences.truncate(BALANCE_DIFFERENCES_REPORTED_MAX);
+    Ok(differences)
 }
 
 /// Money an entry moves against one voucher or entitlement.
@@ -141,6 +356,48 @@ pub(crate) fn acknowledged_seq(conn: &Connection) -> Result<u64, Error> {
     )?)
 }
 
+/// A `log_entries` row: the signed bytes and the columns indexing them.
+struct StoredRow {
+    seq: u64,
+    hash: Vec<u8>,
+    bytes: Vec<u8>,
+    credential: Option<String>,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+}
+
+impl StoredRow {
+    /// The indexed columns (which balances and the pending value are computed from) say
+    /// what the signed entry says.
+    fn check_index(&self) -> Result<(), Error> {
+        let damaged = |reason: &str| Error::LogDamaged {
+            seq: self.seq,
+            reason: reason.into(),
+        };
+        let (_, entry) =
+            SignedEntry::parse_unverified(&self.bytes).map_err(|e| damaged(&e.to_string()))?;
+        if entry.seq != self.seq || EntryHash::of(&self.bytes).0.as_slice() != self.hash.as_slice()
+        {
+            return Err(damaged("the stored index does not match the signed entry"));
+        }
+        let signed = event_movement(&entry.event)
+            .map(|(credential, amount)| (credential, amount.minor, amount.currency.code()));
+        let stored = match (&self.credential, self.amount_minor, &self.currency) {
+            (Some(credential), Some(minor), Some(currency)) => {
+                Some((credential.clone(), minor, currency.as_str()))
+            }
+            (None, None, None) => None,
+            _ => return Err(damaged("the stored credential and amount are incomplete")),
+        };
+        if signed != stored {
+            return Err(damaged(
+                "the stored credential and amount do not match the signed entry",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Terminal {
     /// One entry, verified against the device key.
     pub fn log_entry(&self, seq: u64) -> Result<LoggedEntry, Error> {
@@ -172,26 +429,37 @@ impl Terminal {
         Ok(head(&self.conn)?.seq)
     }
 
-    /// Verifies the whole log: every signature, every link, no gaps, and
-    /// that the stored sequence and hash columns match the signed bytes.
-    /// A damaged entry is named by its sequence number.
+    /// Verifies the whole log: every signature, every link, no gaps, that
+    /// the stored sequence, hash, credential and amount columns match the
+    /// signed bytes, and that the stored balances (spent and pending per
+    /// voucher and entitlement, pending value per currency, the server's
+    /// acknowledgement) are what the entries add up to. A damaged entry is
+    /// named by its sequence number; balance differences are listed.
     pub fn verify_log(&self) -> Result<LogCheck, Error> {
         let (enrolment, key) = self.enrolled()?;
         let public = key.public();
         let mut head = ChainHead::GENESIS;
         let mut statement = self.conn.prepare(
-            "SELECT seq, hash, bytes FROM log_entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT seq, hash, bytes, credential, amount_minor, currency FROM log_entries
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
         loop {
-            let rows: Vec<(u64, Vec<u8>, Vec<u8>)> = statement
+            let rows: Vec<StoredRow> = statement
                 .query_map(params![head.seq, LOG_READ_CHUNK_ENTRIES], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    Ok(StoredRow {
+                        seq: r.get(0)?,
+                        hash: r.get(1)?,
+                        bytes: r.get(2)?,
+                        credential: r.get(3)?,
+                        amount_minor: r.get(4)?,
+                        currency: r.get(5)?,
+                    })
                 })?
                 .collect::<Result<_, _>>()?;
             let Some(last) = rows.last() else { break };
-            let last_seq = last.0;
+            let last_seq = last.seq;
             let checked = verify_chain(
-                rows.iter().map(|(_, _, bytes)| bytes.as_slice()),
+                rows.iter().map(|row| row.bytes.as_slice()),
                 &enrolment.device,
                 &enrolment.device_kid,
                 &public,
@@ -201,30 +469,27 @@ impl Terminal {
                 Ok(new_head) => new_head,
                 Err(error) => {
                     return Err(Error::LogDamaged {
-                        seq: rows.get(error.index).map_or(error.seq, |row| row.0),
+                        seq: rows.get(error.index).map_or(error.seq, |row| row.seq),
                         reason: error.kind.to_string(),
                     });
                 }
             };
-            for (seq, hash, bytes) in &rows {
-                let (_, entry) =
-                    SignedEntry::parse_unverified(bytes).map_err(|e| Error::LogDamaged {
-                        seq: *seq,
-                        reason: e.to_string(),
-                    })?;
-                if entry.seq != *seq || EntryHash::of(bytes).0.as_slice() != hash.as_slice() {
-                    return Err(Error::LogDamaged {
-                        seq: *seq,
-                        reason: "the stored index does not match the signed entry".into(),
-                    });
-                }
+            for row in &rows {
+                row.check_index()?;
             }
             debug_assert_eq!(new_head.seq, last_seq);
             head = new_head;
         }
+        let acknowledged = acknowledged_seq(&self.conn)?;
+        let differences = balance_differences(&self.conn, head.seq, acknowledged)?;
+        if !differences.is_empty() {
+            return Err(Error::BalancesDiffer(BalanceDifferences(differences)));
+        }
         Ok(LogCheck {
             entries: head.seq,
             head_hash: (head.seq > 0).then(|| head.hash.to_hex()),
+            pending_count: head.seq - acknowledged,
+            pending_value: pending_value(&self.conn, acknowledged)?,
         })
     }
 

@@ -103,6 +103,10 @@ pub enum Error {
     NothingToReprint,
     #[error("the device log is damaged at sequence {seq}: {reason}")]
     LogDamaged { seq: u64, reason: String },
+    #[error(
+        "the stored balances do not match the device log: {0}; the signed log is the record, so restore the terminal from a backup or ask HQ before redeeming"
+    )]
+    BalancesDiffer(crate::device_log::BalanceDifferences),
     #[error("{0}")]
     DeviceKey(#[from] DeviceKeyError),
     #[error("terminal database: {0}")]
@@ -181,6 +185,7 @@ impl Error {
             Error::NoSuchEntry(_) => "no_such_entry",
             Error::NothingToReprint => "nothing_to_reprint",
             Error::LogDamaged { .. } => "log_damaged",
+            Error::BalancesDiffer(_) => "balances_differ",
             Error::DeviceKey(_) => "device_key",
             Error::Database(_) => "database",
             Error::Io { .. } => "io",
@@ -218,6 +223,7 @@ impl Error {
             | Error::LockedOut { .. }
             | Error::UnknownOperator(_) => C::Operator,
             Error::LogDamaged { .. }
+            | Error::BalancesDiffer(_)
             | Error::DeviceKey(_)
             | Error::PinHash(_)
             | Error::Database(_)

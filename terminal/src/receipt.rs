@@ -1,6 +1,16 @@
 //! Receipts: what the person at the counter takes away. A receipt is a
 //! model built from one log entry; rendering is separate (plain text here;
 //! ESC/POS bytes come from the hardware crate's encoder).
+//!
+//! Receipts are printed in the operator's language ([`Language`]): labels
+//! from the catalogues (`crate::i18n`), amounts with the language's marks.
+//! French and Swahili fit the printer's Windows-1252 code page and print as
+//! text. Arabic does not: the hardware crate draws any line outside the code
+//! page with its built-in font (DejaVu Sans, shaped by rustybuzz) and sends
+//! it as a raster image, so it prints on every printer. A shaped line runs in
+//! one direction only, so in a right-to-left language each label and its
+//! value go on two lines of their own, right-aligned, and an Arabic label
+//! never shares a line with Latin digits.
 
 use lastmile_hardware::escpos::{self, Align, PaperWidth, QrMode, ReceiptError};
 use lastmile_shared::device_log::{EntryHash, LogEntry, LogEvent};
@@ -11,6 +21,7 @@ use lastmile_shared::money::Money;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::i18n::{self, Language, Text};
 use crate::terminal::Terminal;
 
 /// Prefix of the verification text printed as a QR on every receipt.
@@ -28,11 +39,16 @@ pub enum ReceiptStatus {
 }
 
 impl ReceiptStatus {
-    pub fn label(self) -> &'static str {
+    pub fn text(self) -> Text {
         match self {
-            ReceiptStatus::AcceptedOfflinePending => "ACCEPTED OFFLINE — PENDING",
-            ReceiptStatus::Confirmed => "CONFIRMED",
+            ReceiptStatus::AcceptedOfflinePending => Text::ReceiptPending,
+            ReceiptStatus::Confirmed => Text::ReceiptConfirmed,
         }
+    }
+
+    /// The status in English, as printed on English receipts.
+    pub fn label(self) -> &'static str {
+        self.text().msgid()
     }
 }
 
@@ -171,29 +187,33 @@ impl Receipt {
         }
     }
 
-    /// The receipt's content, line by line, for any renderer.
-    pub fn lines(&self) -> Vec<ReceiptLine> {
+    /// The receipt's content in `language`, line by line, for any renderer.
+    pub fn lines(&self, language: Language) -> Vec<ReceiptLine> {
         use ReceiptLine::{Pair, Rule, Title};
-        let pair = |label: &str, value: String| Pair(label.to_owned(), value);
-        let money = |m: &Money| m.display_grouped(',', '.');
+        let pair = |label: Text, value: String| Pair(i18n::text(language, label).to_owned(), value);
+        let money = |m: &Money| i18n::money_on_paper(*m, language);
         let title = match &self.item {
-            ReceiptItem::Voucher { .. } => "VOUCHER REDEMPTION",
-            ReceiptItem::Entitlement { .. } => "ENTITLEMENT REDEMPTION",
-            ReceiptItem::CashPayout { .. } => "CASH PAYOUT",
-            ReceiptItem::CashSessionOpened { .. } => "CASH SESSION OPENED",
-            ReceiptItem::CashSessionClosed { .. } => "CASH SESSION CLOSED",
+            ReceiptItem::Voucher { .. } => Text::ReceiptVoucher,
+            ReceiptItem::Entitlement { .. } => Text::ReceiptEntitlement,
+            ReceiptItem::CashPayout { .. } => Text::ReceiptCashPayout,
+            ReceiptItem::CashSessionOpened { .. } => Text::ReceiptSessionOpened,
+            ReceiptItem::CashSessionClosed { .. } => Text::ReceiptSessionClosed,
         };
-        let mut lines = vec![Title("LASTMILE".into()), Title(title.into()), Rule];
+        let mut lines = vec![
+            Title("LASTMILE".into()),
+            Title(i18n::text(language, title).into()),
+            Rule,
+        ];
         if let Some(merchant) = &self.merchant {
-            lines.push(pair("Merchant", merchant.to_string()));
+            lines.push(pair(Text::ReceiptMerchant, merchant.to_string()));
         }
         if let Some(site) = &self.site {
-            lines.push(pair("Site", site.to_string()));
+            lines.push(pair(Text::ReceiptSite, site.to_string()));
         }
-        lines.push(pair("Terminal", self.device.to_string()));
-        lines.push(pair("Operator", self.operator.to_string()));
-        lines.push(pair("Date", utc_text(self.at)));
-        lines.push(pair("Receipt no.", self.seq.to_string()));
+        lines.push(pair(Text::ReceiptTerminal, self.device.to_string()));
+        lines.push(pair(Text::ReceiptOperator, self.operator.to_string()));
+        lines.push(pair(Text::ReceiptDate, utc_text(self.at)));
+        lines.push(pair(Text::ReceiptNumber, self.seq.to_string()));
         lines.push(Rule);
         match &self.item {
             ReceiptItem::Voucher {
@@ -202,10 +222,10 @@ impl Receipt {
                 amount,
                 remaining,
             } => {
-                lines.push(pair("Voucher", voucher.to_string()));
-                lines.push(pair("Programme", programme.to_string()));
-                lines.push(pair("Amount", money(amount)));
-                lines.push(pair("Remaining", money(remaining)));
+                lines.push(pair(Text::ReceiptVoucherId, voucher.to_string()));
+                lines.push(pair(Text::ReceiptProgramme, programme.to_string()));
+                lines.push(pair(Text::ReceiptAmount, money(amount)));
+                lines.push(pair(Text::ReceiptRemaining, money(remaining)));
             }
             ReceiptItem::Entitlement {
                 entitlement,
@@ -214,11 +234,11 @@ impl Receipt {
                 amount,
                 remaining,
             } => {
-                lines.push(pair("Entitlement", entitlement.to_string()));
-                lines.push(pair("Beneficiary", beneficiary.to_string()));
-                lines.push(pair("Programme", programme.to_string()));
-                lines.push(pair("Amount", money(amount)));
-                lines.push(pair("Remaining", money(remaining)));
+                lines.push(pair(Text::ReceiptEntitlementId, entitlement.to_string()));
+                lines.push(pair(Text::ReceiptBeneficiary, beneficiary.to_string()));
+                lines.push(pair(Text::ReceiptProgramme, programme.to_string()));
+                lines.push(pair(Text::ReceiptAmount, money(amount)));
+                lines.push(pair(Text::ReceiptRemaining, money(remaining)));
             }
             ReceiptItem::CashPayout {
                 session,
@@ -227,15 +247,15 @@ impl Receipt {
                 programme,
                 amount,
             } => {
-                lines.push(pair("Session", session.to_string()));
-                lines.push(pair("Entitlement", entitlement.to_string()));
-                lines.push(pair("Beneficiary", beneficiary.to_string()));
-                lines.push(pair("Programme", programme.to_string()));
-                lines.push(pair("Paid in cash", money(amount)));
+                lines.push(pair(Text::ReceiptSession, session.to_string()));
+                lines.push(pair(Text::ReceiptEntitlementId, entitlement.to_string()));
+                lines.push(pair(Text::ReceiptBeneficiary, beneficiary.to_string()));
+                lines.push(pair(Text::ReceiptProgramme, programme.to_string()));
+                lines.push(pair(Text::ReceiptPaidInCash, money(amount)));
             }
             ReceiptItem::CashSessionOpened { session, float } => {
-                lines.push(pair("Session", session.to_string()));
-                lines.push(pair("Opening float", money(float)));
+                lines.push(pair(Text::ReceiptSession, session.to_string()));
+                lines.push(pair(Text::ReceiptOpeningFloat, money(float)));
             }
             ReceiptItem::CashSessionClosed {
                 session,
@@ -243,42 +263,76 @@ impl Receipt {
                 counted,
                 variance,
             } => {
-                lines.push(pair("Session", session.to_string()));
-                lines.push(pair("Expected", money(expected)));
-                lines.push(pair("Counted", money(counted)));
-                lines.push(pair("Variance", money(variance)));
+                lines.push(pair(Text::ReceiptSession, session.to_string()));
+                lines.push(pair(Text::ReceiptExpected, money(expected)));
+                lines.push(pair(Text::ReceiptCounted, money(counted)));
+                lines.push(pair(Text::ReceiptVariance, money(variance)));
             }
         }
         lines.push(Rule);
-        lines.push(Title(self.status.label().into()));
-        lines.push(ReceiptLine::Qr(self.verification.clone()));
+        lines.push(Title(i18n::text(language, self.status.text()).into()));
+        lines.push(ReceiptLine::Qr(
+            i18n::text(language, Text::ReceiptVerify).into(),
+            self.verification.clone(),
+        ));
         lines
     }
 
-    /// The receipt as plain text, `columns` characters wide.
+    /// The receipt as plain text in English, `columns` characters wide.
     pub fn render_text(&self, columns: usize) -> String {
-        let mut text = String::new();
-        for line in self.lines() {
-            let rendered = match line {
-                ReceiptLine::Title(title) => center(&title, columns),
-                ReceiptLine::Pair(label, value) => pair(&label, &value, columns),
-                ReceiptLine::Rule => "-".repeat(columns),
-                ReceiptLine::Qr(data) => format!("Verify: {data}"),
-            };
-            text.push_str(&rendered);
-            text.push('\n');
-        }
-        text
+        self.render_text_in(Language::English, columns)
     }
 
-    /// The receipt as an ESC/POS print job (through the hardware crate's
-    /// encoder), with the verification text as a QR code.
+    /// The receipt as plain text in `language`, `columns` characters wide.
+    pub fn render_text_in(&self, language: Language, columns: usize) -> String {
+        let rtl = language.is_right_to_left();
+        let mut rows: Vec<String> = Vec::new();
+        for line in self.lines(language) {
+            match line {
+                // Right to left, every line is set flush right (as printed):
+                // padding would land on the wrong side.
+                ReceiptLine::Title(title) if rtl => rows.push(title),
+                ReceiptLine::Title(title) => {
+                    rows.extend(
+                        wrap_words(&title, columns)
+                            .iter()
+                            .map(|r| center(r, columns)),
+                    );
+                }
+                ReceiptLine::Pair(label, value) if rtl => rows.extend([label, value]),
+                ReceiptLine::Pair(label, value) => rows.push(pair(&label, &value, columns)),
+                ReceiptLine::Rule => rows.push("-".repeat(columns)),
+                ReceiptLine::Qr(verify, data) if rtl => rows.extend([verify, data]),
+                ReceiptLine::Qr(verify, data) => rows.push(format!("{verify} {data}")),
+            }
+        }
+        rows.iter().map(|row| format!("{row}\n")).collect()
+    }
+
+    /// The receipt in English as an ESC/POS print job (through the hardware
+    /// crate's encoder), with the verification text as a QR code.
     pub fn render_escpos(&self, paper: PaperWidth) -> Result<Vec<u8>, ReceiptError> {
+        self.render_escpos_in(Language::English, paper)
+    }
+
+    /// The receipt in `language` as an ESC/POS print job. Lines outside the
+    /// printer's code page (Arabic) become raster images in the encoder.
+    pub fn render_escpos_in(
+        &self,
+        language: Language,
+        paper: PaperWidth,
+    ) -> Result<Vec<u8>, ReceiptError> {
+        let rtl = language.is_right_to_left();
+        let start = if rtl { Align::Right } else { Align::Left };
         let mut job = escpos::Receipt::new(paper);
-        for line in self.lines() {
+        job.align(start);
+        for line in self.lines(language) {
             match line {
                 ReceiptLine::Title(title) => {
-                    job.align(Align::Center).line(&title).align(Align::Left);
+                    job.align(Align::Center).line(&title).align(start);
+                }
+                ReceiptLine::Pair(label, value) if rtl => {
+                    job.line(&label).line(&value);
                 }
                 ReceiptLine::Pair(label, value) => {
                     job.columns_line(&label, &value);
@@ -286,11 +340,12 @@ impl Receipt {
                 ReceiptLine::Rule => {
                     job.rule();
                 }
-                ReceiptLine::Qr(data) => {
+                ReceiptLine::Qr(verify, data) => {
                     job.align(Align::Center)
+                        .line(&verify)
                         .qr(&data, QrMode::Raster)
                         .line(&data)
-                        .align(Align::Left);
+                        .align(start);
                 }
             }
         }
@@ -306,13 +361,28 @@ pub enum ReceiptLine {
     /// A label on the left, a value on the right.
     Pair(String, String),
     Rule,
-    /// The verification QR code (and its text).
-    Qr(String),
+    /// The verification QR code: its caption, and its text.
+    Qr(String, String),
 }
 
 fn center(text: &str, columns: usize) -> String {
     let len = text.chars().count();
     format!("{}{text}", " ".repeat(columns.saturating_sub(len) / 2))
+}
+
+/// Greedy word wrap of a title to `columns` characters (longer words stay whole).
+fn wrap_words(text: &str, columns: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match rows.last_mut() {
+            Some(row) if row.chars().count() + 1 + word.chars().count() <= columns => {
+                row.push(' ');
+                row.push_str(word);
+            }
+            _ => rows.push(word.to_owned()),
+        }
+    }
+    rows
 }
 
 fn pair(label: &str, value: &str, columns: usize) -> String {
@@ -367,7 +437,98 @@ impl Terminal {
 
 #[cfg(test)]
 mod tests {
-    use super::utc_text;
+    use super::*;
+    use lastmile_hardware::escpos::GS;
+    use lastmile_shared::money::Currency;
+
+    fn voucher_receipt() -> Receipt {
+        let kes = |minor| Money::new(minor, Currency::parse("KES").unwrap());
+        Receipt {
+            seq: 7,
+            at: 1_793_491_200 + 14 * 3600 + 3 * 60,
+            device: DeviceId::parse("T-0001").unwrap(),
+            merchant: Some(MerchantId::parse("M-DUKA").unwrap()),
+            site: Some(SiteId::parse("S-KIBERA").unwrap()),
+            operator: OperatorId::parse("amina").unwrap(),
+            item: ReceiptItem::Voucher {
+                voucher: VoucherId::parse("V-0042").unwrap(),
+                programme: ProgrammeId::parse("FOOD-2026").unwrap(),
+                amount: kes(125_000),
+                remaining: kes(50_050),
+            },
+            status: ReceiptStatus::AcceptedOfflinePending,
+            entry_hash: "ab".repeat(32),
+            verification: "LMR1:T-0001:7:abab".to_owned(),
+        }
+    }
+
+    /// How many `GS v 0` raster images a job holds.
+    fn rasters(job: &[u8]) -> usize {
+        job.windows(3).filter(|w| *w == [GS, b'v', b'0']).count()
+    }
+
+    #[test]
+    fn french_receipt_text() {
+        let text = voucher_receipt().render_text_in(Language::French, RECEIPT_COLUMNS_58MM);
+        let expected = "            LASTMILE
+     ENCAISSEMENT D'UN BON
+--------------------------------
+Commerçant                M-DUKA
+Site                    S-KIBERA
+Terminal                  T-0001
+Opérateur                  amina
+Date        2026-11-01 14:03 UTC
+Reçu n°                        7
+--------------------------------
+Bon                       V-0042
+Programme              FOOD-2026
+Montant             1\u{a0}250,00\u{a0}KES
+Reste                 500,50\u{a0}KES
+--------------------------------
+ACCEPTÉ HORS LIGNE — EN ATTENTE
+Vérifier : LMR1:T-0001:7:abab
+";
+        assert_eq!(text, expected, "\n{text}");
+    }
+
+    #[test]
+    fn french_receipt_prints_as_text() {
+        let receipt = voucher_receipt();
+        let job = receipt
+            .render_escpos_in(Language::French, PaperWidth::Mm58)
+            .unwrap();
+        // Windows-1252: é is 0xE9, the no-break space 0xA0.
+        let amount = b"Montant             1\xa0250,00\xa0KES";
+        assert!(job.windows(amount.len()).any(|w| w == amount));
+        let status = b"ACCEPT\xc9 HORS LIGNE \x97 EN ATTENTE";
+        assert!(job.windows(status.len()).any(|w| w == status));
+        let english = receipt.render_escpos(PaperWidth::Mm58).unwrap();
+        assert_eq!(
+            rasters(&job),
+            rasters(&english),
+            "only the QR code is an image in French, as in English"
+        );
+    }
+
+    #[test]
+    fn arabic_labels_print_as_images_and_values_as_text() {
+        let receipt = voucher_receipt();
+        let job = receipt
+            .render_escpos_in(Language::Arabic, PaperWidth::Mm58)
+            .unwrap();
+        let english = receipt.render_escpos(PaperWidth::Mm58).unwrap();
+        assert!(
+            rasters(&job) > rasters(&english) + 10,
+            "each Arabic label is an image"
+        );
+        let amount = b"1,250.00\xa0KES\n";
+        assert!(
+            job.windows(amount.len()).any(|w| w == amount),
+            "amounts stay text"
+        );
+        let text = receipt.render_text_in(Language::Arabic, RECEIPT_COLUMNS_58MM);
+        assert!(text.contains("المبلغ\n1,250.00\u{a0}KES\n"), "{text}");
+    }
 
     #[test]
     fn utc_dates() {

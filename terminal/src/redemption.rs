@@ -143,6 +143,11 @@ pub(crate) fn decide_spend(
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let enrolment = ready.enrolment;
+    // The revocation list comes root-signed through sync; it may name this very terminal
+    // or its merchant.
+    let device_revoked = ready
+        .revocations
+        .is_some_and(|list| list.devices.contains(&enrolment.device));
     let merchant_revoked = match (&enrolment.merchant, ready.revocations) {
         (Some(merchant), Some(list)) => list.merchants.contains(merchant),
         _ => false,
@@ -151,6 +156,7 @@ pub(crate) fn decide_spend(
         now,
         merchant: enrolment.merchant.as_ref(),
         site: enrolment.site.as_ref(),
+        device_revoked,
         merchant_revoked,
         limits: ready.policy.limits.iter().find(|l| l.currency == currency),
         unsynced_value_minor,

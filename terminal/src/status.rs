@@ -68,23 +68,7 @@ impl Terminal {
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
-        let mut statement = self.conn.prepare(
-            "SELECT currency, sum(amount_minor) FROM log_entries
-             WHERE seq > ?1 AND currency IS NOT NULL GROUP BY currency ORDER BY currency",
-        )?;
-        let pending_value = statement
-            .query_map([acknowledged], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?
-            .map(|row| {
-                let (code, minor) = row?;
-                let currency = Currency::parse(&code).map_err(|e| Error::LogDamaged {
-                    seq: acknowledged,
-                    reason: format!("a pending entry has an invalid currency: {e}"),
-                })?;
-                Ok(Money::new(minor, currency))
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        let pending_value = device_log::pending_value(&self.conn, acknowledged)?;
         let pending_count = head.saturating_sub(acknowledged);
         let enrolled = self.enrolment.is_some();
         let limits = self

@@ -2,7 +2,10 @@
 //! redemption without a network, concurrent processes, cash, log, receipts.
 
 mod common;
+#[path = "../../hardware/tests/support/pty.rs"]
+mod pty;
 
+use std::io::BufRead;
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -374,4 +377,189 @@ fn receipt_reprint_prints_esc_pos_to_a_device_file() {
     let job = std::fs::read(&device).unwrap();
     assert!(job.starts_with(&[0x1B, b'@']), "ESC @ first");
     assert!(job.windows(7).any(|w| w == b"V-PRINT"));
+}
+
+#[test]
+fn scan_images_prints_one_line_per_file_even_when_unreadable() {
+    use lastmile_hardware::escpos::{PaperWidth, QrMode, Receipt};
+    let dir = tempfile::tempdir().unwrap();
+    let job = Receipt::new(PaperWidth::Mm58)
+        .qr("LM1:SCAN-ME", QrMode::Raster)
+        .finish()
+        .unwrap();
+    let paper = lastmile_hardware::emulator::render(&job, PaperWidth::Mm58).unwrap();
+    let code = dir.path().join("code.png");
+    std::fs::write(&code, paper.to_png()).unwrap();
+    let blank = dir.path().join("blank.png");
+    let empty = lastmile_hardware::emulator::render(b"", PaperWidth::Mm58).unwrap();
+    std::fs::write(&blank, empty.to_png()).unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not an image").unwrap();
+    let missing = dir.path().join("missing.png");
+    let paths = [&code, &blank, &text, &missing].map(|p| p.to_str().unwrap().to_owned());
+    let mut args = vec!["scan", "--image"];
+    args.extend(paths.iter().map(String::as_str));
+    let output = cli(dir.path(), &args);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let expected: Vec<String> = paths
+        .iter()
+        .zip(["LM1:SCAN-ME", "", "", ""])
+        .map(|(path, text)| format!("{path}\t{text}"))
+        .collect();
+    assert_eq!(stdout(&output).lines().collect::<Vec<_>>(), expected);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for unreadable in [&paths[2], &paths[3]] {
+        assert!(
+            stderr.contains(&format!("{unreadable}: not scanned: cannot read image")),
+            "{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains(&paths[1]),
+        "a blank picture is no error: {stderr}"
+    );
+}
+
+#[test]
+fn redeem_reads_the_voucher_from_a_serial_scanner() {
+    let Some(pair) = pty::PtyPair::start("redeem-scanner") else {
+        return;
+    };
+    let (_dir, data) = setup();
+    let qr = voucher("V-SCANNED", 2_500, RedemptionMode::SingleUse, wall_clock());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lastmile-terminal"))
+        .env("LASTMILE_TERMINAL_DIR", &data)
+        .args([
+            "--json",
+            "redeem",
+            "--scanner",
+            &pair.device(),
+            "--baud",
+            "9600",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Scan only once the port is open, as a person would after the till is ready.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("scanner connected") {
+        line.clear();
+        assert_ne!(
+            stderr.read_line(&mut line).unwrap(),
+            0,
+            "no connect message"
+        );
+    }
+    pair.write(format!("{qr}\r\n").as_bytes());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let value = json(&output);
+    assert_eq!(value["receipt"]["status"], "accepted_offline_pending");
+    assert_eq!(value["receipt"]["item"]["amount"]["minor"], 2_500);
+    // Exactly as --qr: the voucher is spent now.
+    let again = cli(&data, &["--json", "redeem", "--qr", &qr]);
+    assert_eq!(json(&again)["code"], "already_redeemed");
+
+    let output = cli(
+        &data,
+        &["redeem", "--scanner", &pair.device(), "--scan-timeout", "1"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no code from the scanner") && stderr.contains("within 1 s"),
+        "{stderr}"
+    );
+    assert_eq!(
+        cli(
+            &data,
+            &["redeem", "--scanner", &pair.device(), "--scan-timeout", "0"]
+        )
+        .status
+        .code(),
+        Some(2),
+        "a timeout of 0 is a usage error"
+    );
+}
+
+#[test]
+fn log_verify_recomputes_balances_and_names_every_difference() {
+    let (_dir, data) = setup();
+    let now = wall_clock();
+    let partial = voucher("V-BAL-1", 10_000, RedemptionMode::Partial, now);
+    let single = voucher("V-BAL-2", 2_500, RedemptionMode::SingleUse, now);
+    for args in [
+        vec!["redeem", "--qr", &partial, "--amount", "40.00"],
+        vec!["redeem", "--qr", &partial, "--amount", "10.00"],
+        vec!["redeem", "--qr", &single],
+    ] {
+        assert!(cli(&data, &args).status.success(), "{args:?}");
+    }
+    let output = cli(&data, &["--json", "log", "verify"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let check = &json(&output)["log"];
+    assert_eq!(check["entries"], 3);
+    assert_eq!(check["pending_count"], 3);
+    assert_eq!(check["pending_value"][0]["minor"], 7_500);
+
+    let database = data.join("terminal.sqlite3");
+    let sql = |statement: &str| {
+        let conn = rusqlite::Connection::open(&database).unwrap();
+        conn.execute(statement, []).unwrap();
+    };
+    // One voucher's pending balance lowered, as if a redemption had been forgotten.
+    sql("UPDATE credentials SET local_pending_minor = 4000 WHERE credential = 'voucher:V-BAL-1'");
+    let output = cli(&data, &["--json", "log", "verify"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let value = json(&output);
+    assert_eq!(value["code"], "balances_differ");
+    let message = value["message"].as_str().unwrap();
+    for needle in [
+        "voucher:V-BAL-1: pending KES 50.00 in the log, KES 40.00 stored",
+        "pending value: KES 75.00 in the log, KES 65.00 stored",
+    ] {
+        assert!(message.contains(needle), "{needle} missing from {message}");
+    }
+    assert!(!message.contains("V-BAL-2"), "{message}");
+
+    // A balance row gone, and a confirmed amount nobody redeemed here.
+    sql("DELETE FROM credentials WHERE credential = 'voucher:V-BAL-2'");
+    sql(
+        "INSERT INTO credentials (credential, currency, local_confirmed_minor)
+         VALUES ('entitlement:ENT-GHOST', 'KES', 999)",
+    );
+    let output = cli(&data, &["log", "verify"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for needle in [
+        "entitlement:ENT-GHOST: confirmed KES 0.00 in the log, KES 9.99 stored",
+        "voucher:V-BAL-2: pending KES 25.00 in the log, KES 0.00 stored",
+        "pending value: KES 75.00 in the log, KES 40.00 stored",
+    ] {
+        assert!(stderr.contains(needle), "{needle} missing from {stderr}");
+    }
+
+    // The server's acknowledgement moved past the end of the log.
+    sql("UPDATE sync_state SET acknowledged_seq = 7 WHERE id = 1");
+    let stderr = String::from_utf8_lossy(&cli(&data, &["log", "verify"]).stderr).into_owned();
+    assert!(
+        stderr.contains("the server's acknowledgement (7) is beyond the last entry (3)"),
+        "{stderr}"
+    );
+
+    // The indexed amount of an entry no longer says what the signed entry says.
+    sql("UPDATE log_entries SET amount_minor = 1 WHERE seq = 2");
+    let output = cli(&data, &["--json", "log", "verify"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let value = json(&output);
+    assert_eq!(value["code"], "log_damaged");
+    assert!(
+        value["message"]
+            .as_str()
+            .unwrap()
+            .contains("sequence 2: the stored credential and amount do not match"),
+        "{value}"
+    );
 }

@@ -572,3 +572,81 @@ fn provisioning_refuses_documents_not_signed_by_the_root() {
         Err(Error::AlreadyEnrolled(_))
     ));
 }
+
+/// A terminal provisioned with a revocation list that names `devices` and `merchants`.
+fn setup_with_revoked(
+    devices: &[&str],
+    merchants: &[&str],
+) -> (tempfile::TempDir, ManualClock, Terminal) {
+    use lastmile_shared::id::{DeviceId, MerchantId};
+    use lastmile_shared::trust_list::RootSigned;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut list = revocations(T0, &[]);
+    list.devices = devices
+        .iter()
+        .map(|d| DeviceId::parse(d).unwrap())
+        .collect();
+    list.merchants = merchants
+        .iter()
+        .map(|m| MerchantId::parse(m).unwrap())
+        .collect();
+    let (root_kid, root_key) = root();
+    let mut bundle = bundle(T0, &[]);
+    bundle.revocations = Some(serde_bytes::ByteBuf::from(list.seal(&root_kid, &root_key)));
+    let mut terminal = Terminal::open(dir.path(), Arc::new(clock.clone())).unwrap();
+    terminal.provision(&bundle).unwrap();
+    terminal.add_operator(&operator(), "Amina", PIN).unwrap();
+    terminal.login(&operator(), PIN).unwrap();
+    (dir, clock, terminal)
+}
+
+/// Every way of moving money is refused with `reason`, and nothing but the cash session
+/// opening is logged.
+fn refuses_every_spend(terminal: &mut Terminal, reason: &RejectReason) {
+    let qr = voucher("V-R", 10_000, RedemptionMode::SingleUse, T0);
+    assert_eq!(&rejected(redeem(terminal, &qr, None)), reason);
+    assert_eq!(
+        terminal.check_voucher(&qr).unwrap().full_redemption,
+        Err(reason.code().to_owned())
+    );
+    let food = EntitlementId::parse("ENT-FOOD-1").unwrap();
+    assert_eq!(
+        &rejected(terminal.redeem_entitlement(typed(PERSON_ID), &food, None)),
+        reason
+    );
+    terminal.open_cash_session(ksh(1_000_000)).unwrap();
+    let cash = EntitlementId::parse("ENT-CASH-1").unwrap();
+    assert_eq!(
+        &rejected(terminal.pay_cash(typed(PERSON_ID), &cash)),
+        reason
+    );
+    assert_eq!(
+        terminal.verify_log().unwrap().entries,
+        1,
+        "only the session opened"
+    );
+}
+
+#[test]
+fn a_revoked_terminal_refuses_to_redeem_or_pay_out() {
+    let (_dir, _clock, mut terminal) = setup_with_revoked(&[DEVICE], &[]);
+    refuses_every_spend(&mut terminal, &RejectReason::DeviceRevoked);
+    let error = Error::Rejected(RejectReason::DeviceRevoked);
+    assert_eq!(error.code(), "device_revoked");
+    assert_eq!(
+        lastmile_terminal::i18n::message(lastmile_terminal::i18n::Language::English, &error),
+        "this terminal has been revoked and may not redeem or pay out; contact headquarters"
+    );
+
+    // Another terminal on the list changes nothing here.
+    let (_dir, _clock, mut terminal) = setup_with_revoked(&["term-0002"], &["other-shop"]);
+    let qr = voucher("V-FINE", 10_000, RedemptionMode::SingleUse, T0);
+    redeem(&mut terminal, &qr, None).unwrap();
+}
+
+#[test]
+fn a_terminal_of_a_revoked_merchant_refuses_to_redeem_or_pay_out() {
+    let (_dir, _clock, mut terminal) = setup_with_revoked(&[], &[MERCHANT]);
+    refuses_every_spend(&mut terminal, &RejectReason::MerchantRevoked);
+}

@@ -1,5 +1,6 @@
-//! Switching language at any time: every text and amount follows, and
-//! Arabic mirrors the layout. In its own test binary because the selected
+//! Switching language at any time: every text and amount follows (the
+//! .slint labels and the sentences built in Rust alike), and Arabic mirrors
+//! the layout. In its own test binary because the selected
 //! translation is process-wide and would change the other tests' labels.
 
 #[path = "support/gui.rs"]
@@ -29,4 +30,37 @@ fn language_switch_reformats_amounts_and_mirrors_arabic() {
     assert!(!app.window.get_rtl());
     assert!(app.has("Vocha ni halali. Unaweza kuitumia."));
     assert_eq!(app.window.get_verdict().amount, "KES 1,250.00");
+}
+
+#[test]
+fn a_toast_built_in_rust_follows_a_language_switch() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.window.invoke_test_print();
+    assert_eq!(app.window.get_toast(), "Test page sent to the printer.");
+    app.controller.language_chosen("fr");
+    assert_eq!(
+        app.window.get_toast(),
+        "Page de test envoyée à l'imprimante."
+    );
+    app.controller.language_chosen("sw");
+    assert_eq!(
+        app.window.get_toast(),
+        "Ukurasa wa majaribio umetumwa kwa printa."
+    );
+    app.controller.language_chosen("ar");
+    assert_eq!(app.window.get_toast(), "أُرسلت صفحة الاختبار إلى الطابعة.");
+
+    // A refusal built from the engine's answer, with its amount in the language's way.
+    app.controller.language_chosen("fr");
+    app.scan(&app.demo.vouchers.revoked.clone());
+    assert_eq!(
+        app.window.get_verdict().message,
+        "Ce bon a été annulé par le programme. Ne l'acceptez pas."
+    );
+    app.controller.language_chosen("en");
+    assert_eq!(
+        app.window.get_verdict().message,
+        "This voucher was cancelled by the programme. Do not accept it."
+    );
 }

@@ -2,7 +2,7 @@
 //! software renderer from the real window over a demo terminal.
 //!
 //! Ignored by default (it writes files); `scripts/gui-screenshots.sh` runs it:
-//!     LASTMILE_SCREENSHOTS=docs/screenshots cargo test -p lastmile-terminal \
+//!     LASTMILE_SCREENSHOTS=docs/screenshots cargo test --workspace \
 //!         --test gui_screenshots -- --ignored
 
 #[path = "support/gui.rs"]

@@ -660,7 +660,7 @@ impl Tour<'_> {
         );
         self.pause();
         println!("── 8. What HQ sees (GET /v1/hq/vouchers/{id})");
-        match self.hq_voucher(&id) {
+        match self.hq_voucher(id) {
             Ok(text) => println!("{text}\n"),
             Err(e) => println!("(the HQ API did not answer: {e:#})\n"),
         }

@@ -2,6 +2,7 @@
 
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use lastmile_shared::id::EntitlementId;
 use lastmile_shared::money::Money;
@@ -10,10 +11,15 @@ use lastmile_terminal::redemption::{IdEntry, IdInput, Identified, VoucherRequest
 use lastmile_terminal::{Error, Terminal};
 
 use super::output::Output;
-use super::{EXIT_OK, EXIT_REFUSED};
+use super::{EXIT_OK, EXIT_REFUSED, scan};
+
+/// How long `redeem --scanner` waits for a code by default, in seconds.
+const SCAN_TIMEOUT_SECONDS_DEFAULT: u64 = 60;
+/// The longest `--scan-timeout` accepted, in seconds.
+const SCAN_TIMEOUT_SECONDS_MAX: u64 = 3_600;
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["qr", "qr_file"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["qr", "qr_file", "scanner"])))]
 pub struct RedeemArgs {
     /// The voucher's QR text (`LM1:...`), as scanned or typed.
     #[arg(long, value_name = "TEXT")]
@@ -22,6 +28,22 @@ pub struct RedeemArgs {
     /// Prints one result per line as soon as it is durable.
     #[arg(long, value_name = "FILE")]
     qr_file: Option<PathBuf>,
+    /// Read the voucher from the serial barcode scanner on DEVICE (e.g. /dev/ttyACM0):
+    /// waits for one code, then redeems it as --qr does.
+    #[arg(long, value_name = "DEVICE")]
+    scanner: Option<String>,
+    /// Baud rate of the serial scanner.
+    #[arg(long, value_name = "N", default_value_t = 9600, requires = "scanner")]
+    baud: u32,
+    /// How long to wait for the scanner, in seconds (1–3600).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = SCAN_TIMEOUT_SECONDS_DEFAULT,
+        requires = "scanner",
+        value_parser = clap::value_parser!(u64).range(1..=SCAN_TIMEOUT_SECONDS_MAX)
+    )]
+    scan_timeout: u64,
     /// Amount to redeem in major units (e.g. 12.50); default: all that is left.
     #[arg(long, value_name = "AMOUNT")]
     amount: Option<String>,
@@ -89,7 +111,15 @@ fn redeem_one(
 }
 
 pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow::Result<u8> {
-    if let Some(qr) = &args.qr {
+    let scanned = match &args.scanner {
+        Some(device) => Some(scan::read_one_code(
+            device,
+            args.baud,
+            Duration::from_secs(args.scan_timeout),
+        )?),
+        None => None,
+    };
+    if let Some(qr) = args.qr.as_deref().or(scanned.as_deref()) {
         if args.check {
             let check = terminal.check_voucher(qr)?;
             out.show(&check, || {
@@ -110,7 +140,7 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
         return Ok(EXIT_OK);
     }
     let Some(path) = &args.qr_file else {
-        anyhow::bail!("give --qr TEXT or --qr-file FILE");
+        anyhow::bail!("give --qr TEXT, --qr-file FILE or --scanner DEVICE");
     };
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())

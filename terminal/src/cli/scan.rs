@@ -2,8 +2,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use lastmile_hardware::frame::GrayFrame;
@@ -15,7 +15,8 @@ use lastmile_hardware::scanner::{
 /// Decode QR codes from image files, or read codes from a serial barcode scanner.
 ///
 /// With --image, prints one line per file: the path, a tab, and the decoded text (empty when
-/// no code was found). With --serial, prints each code on its own line; connection changes
+/// no code was found or the file could not be read; the reason goes to standard error), and
+/// exits 0. With --serial, prints each code on its own line; connection changes
 /// go to standard error.
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["image", "serial"])))]
@@ -69,30 +70,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// One line per file, always, and exit status 0: a file that cannot be read (missing, not a
+/// PNG or JPEG, too large) gets an empty text like a frame with no code, and the reason goes
+/// to standard error.
 fn decode_images(paths: &[PathBuf]) -> anyhow::Result<()> {
     let decoder = QrDecoder::default();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut unreadable = 0usize;
     for path in paths {
         // The same path as camera frames: load to grayscale, then decode.
         let text = match GrayFrame::load(path) {
             Ok(frame) => decoder.decode(&frame).unwrap_or_default(),
             Err(error) => {
-                eprintln!("warning: {error}");
-                unreadable += 1;
+                eprintln!("{}: not scanned: {error}", path.display());
                 String::new()
             }
         };
         writeln!(out, "{}\t{text}", path.display())?;
     }
     out.flush()?;
-    if unreadable > 0 {
-        anyhow::bail!(
-            "{unreadable} of {} image file(s) could not be read",
-            paths.len()
-        );
-    }
     Ok(())
 }
 
@@ -109,24 +105,68 @@ fn read_serial(device: &str, args: &Args) -> anyhow::Result<()> {
         suffix: args.suffix.as_bytes().to_vec(),
         inter_char_timeout: Some(Duration::from_millis(args.inter_char_timeout_ms)),
     };
-    let (events, received) = mpsc::channel();
-    let config = SerialScannerConfig {
-        port: device.to_owned(),
-        baud_rate: args.baud,
-        framing,
-    };
-    let _scanner =
-        SerialScanner::spawn(config, events).context("cannot start the scanner thread")?;
+    let (_scanner, received) = start_serial(device, args.baud, framing)?;
     let stdout = std::io::stdout();
     let mut printed = 0u64;
     while args.count.is_none_or(|count| printed < count) {
-        match received.recv().context("scanner thread stopped")? {
-            ScanEvent::Code { text, .. } => {
-                let mut out = stdout.lock();
-                writeln!(out, "{text}")?;
-                out.flush()?;
-                printed += 1;
+        if let Some(text) = next_code(&received, None)? {
+            let mut out = stdout.lock();
+            writeln!(out, "{text}")?;
+            out.flush()?;
+            printed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Reads one code from the serial scanner on `device` (default framing: any line ending),
+/// waiting at most `timeout`; connection changes go to standard error.
+pub fn read_one_code(device: &str, baud: u32, timeout: Duration) -> anyhow::Result<String> {
+    let (_scanner, received) = start_serial(device, baud, Framing::default())?;
+    next_code(&received, Some(Instant::now() + timeout))?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no code from the scanner on {device} within {} s; scan the code again",
+            timeout.as_secs()
+        )
+    })
+}
+
+/// Starts the scanner thread; it stops when the returned `SerialScanner` is dropped.
+fn start_serial(
+    device: &str,
+    baud: u32,
+    framing: Framing,
+) -> anyhow::Result<(SerialScanner, Receiver<ScanEvent>)> {
+    let (events, received) = mpsc::channel();
+    let config = SerialScannerConfig {
+        port: device.to_owned(),
+        baud_rate: baud,
+        framing,
+    };
+    let scanner =
+        SerialScanner::spawn(config, events).context("cannot start the scanner thread")?;
+    Ok((scanner, received))
+}
+
+/// Waits for the next code, reporting every other event on standard error; `None` when the
+/// deadline passes first.
+fn next_code(
+    received: &Receiver<ScanEvent>,
+    deadline: Option<Instant>,
+) -> anyhow::Result<Option<String>> {
+    loop {
+        let event = match deadline {
+            None => received.recv().context("scanner thread stopped")?,
+            Some(deadline) => {
+                match received.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(event) => event,
+                    Err(RecvTimeoutError::Timeout) => return Ok(None),
+                    Err(RecvTimeoutError::Disconnected) => anyhow::bail!("scanner thread stopped"),
+                }
             }
+        };
+        match event {
+            ScanEvent::Code { text, .. } => return Ok(Some(text)),
             ScanEvent::Rejected { reason, .. } => eprintln!("rejected: {reason}"),
             ScanEvent::Connected { port } => eprintln!("scanner connected on {port}"),
             ScanEvent::Unavailable { port, reason } => {
@@ -139,5 +179,4 @@ fn read_serial(device: &str, args: &Args) -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
 }

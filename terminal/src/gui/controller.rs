@@ -29,7 +29,7 @@ use super::{
 };
 use crate::cash::{CashReport, CashSession, DistributionLine};
 use crate::error::Error;
-use crate::i18n::{self, Language};
+use crate::i18n::{self, Language, Text};
 use crate::operator::OperatorInfo;
 use crate::receipt::{Receipt, ReceiptItem, ReceiptStatus};
 use crate::redemption::{IdEntry, IdInput, Identified, VoucherCheck, VoucherRequest};
@@ -49,29 +49,71 @@ pub const AMOUNT_TEXT_CHARS_MAX: usize = 12;
 pub const TOAST_MS: u64 = 4_000;
 /// How often the status (pending count, limits) is refreshed while idle.
 pub const STATUS_REFRESH_MS: u64 = 30_000;
+/// Shortest time between two background syncs, whatever `gui.json` says.
+pub const SYNC_INTERVAL_S_MIN: u64 = 10;
+/// Longest wait between background syncs after failures (the back-off's cap).
+pub const SYNC_BACKOFF_S_MAX: u64 = 15 * 60;
 
-/// A message in every language, so a language switch can show it again.
-#[derive(Debug, Clone, Default)]
-struct Localized([String; 4]);
-
-impl Localized {
-    fn of(error: &Error) -> Localized {
-        Localized(LANGS.map(|l| i18n::message(l, error)))
-    }
-    fn get(&self, language: Language) -> &str {
-        &self.0[lang_index(language)]
-    }
+/// How long to wait before the next background sync after `failures`
+/// failures in a row: the interval, doubled per failure, at most
+/// [`SYNC_BACKOFF_S_MAX`] (a long outage costs no battery or data).
+pub fn sync_delay(interval_s: u64, failures: u32) -> Duration {
+    let interval = interval_s.max(SYNC_INTERVAL_S_MIN);
+    let factor = 1u64 << failures.min(16);
+    let seconds = interval.saturating_mul(factor);
+    Duration::from_secs(if failures == 0 {
+        interval
+    } else {
+        seconds.min(SYNC_BACKOFF_S_MAX.max(interval))
+    })
 }
 
-const LANGS: [Language; 4] = [
-    Language::English,
-    Language::French,
-    Language::Swahili,
-    Language::Arabic,
-];
+/// A message in every language, so a language switch can show it again.
+/// Every sentence comes from the catalogues, through [`i18n`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Localized([String; 4]);
 
-fn lang_index(language: Language) -> usize {
-    LANGS.iter().position(|l| *l == language).unwrap_or(0)
+impl Localized {
+    /// Builds the message once per language.
+    pub fn with(write: impl Fn(Language) -> String) -> Localized {
+        Localized(Language::ALL.map(write))
+    }
+
+    /// A sentence of the catalogues with its placeholders filled.
+    pub fn text(text: Text, values: &[(&str, &str)]) -> Localized {
+        Localized::with(|l| i18n::fill(i18n::text(l, text), values))
+    }
+
+    /// Text that is the same in every language (names, devices' own words).
+    pub fn verbatim(text: &str) -> Localized {
+        Localized::with(|_| text.to_owned())
+    }
+
+    /// The sentence for an engine error; one without a sentence of its own
+    /// (an internal failure) is shown as "Something went wrong" with its detail.
+    pub fn of(error: &Error) -> Localized {
+        match i18n::refusal_msgid(error.code()) {
+            Some(_) => Localized::with(|l| i18n::localized_message(l, error)),
+            None => Localized::text(Text::SomethingWentWrong, &[("detail", &error.to_string())]),
+        }
+    }
+
+    /// The sentence for a refusal `code` (from a voucher check), with the
+    /// amount it mentions written in each language's way.
+    fn refusal(code: &str, amount: Option<Money>, currency: Currency) -> Localized {
+        Localized::with(|l| {
+            let amount = amount.map(|m| i18n::money(m, l)).unwrap_or_default();
+            let values = [("amount", amount.as_str()), ("currency", currency.code())];
+            i18n::refusal(l, code, &values).unwrap_or_else(|| {
+                i18n::fill(i18n::text(l, Text::SomethingWentWrong), &[("detail", code)])
+            })
+        })
+    }
+
+    pub fn get(&self, language: Language) -> &str {
+        let index = Language::ALL.iter().position(|l| *l == language);
+        &self.0[index.unwrap_or(0)]
+    }
 }
 
 /// What the verdict screen shows, kept raw so it can be rendered in any language.
@@ -79,8 +121,7 @@ fn lang_index(language: Language) -> usize {
 struct VerdictModel {
     kind: VerdictKind,
     reason_code: String,
-    reason_arg: Option<Money>,
-    message: Option<Localized>,
+    message: Localized,
     amount: Option<Money>,
     remaining: Option<Money>,
     named_holder: bool,
@@ -159,6 +200,7 @@ struct State {
     operators: Vec<OperatorInfo>,
     logged_in: Option<String>,
     login_error: Option<Localized>,
+    toast: Option<Localized>,
     status: Option<Status>,
     flow: Flow,
     scan_for: ScanFor,
@@ -177,9 +219,15 @@ struct State {
     cash_report: Option<CashReport>,
     cash_error: Option<Localized>,
     history: Vec<Receipt>,
-    settings_message: String,
-    scanner_status: String,
-    camera: String,
+    /// A sync is queued or running on the engine worker.
+    syncing: bool,
+    /// Background syncs that failed in a row (for the back-off).
+    sync_failures: u32,
+    /// What the last background sync left to say (failure and next try).
+    sync_note: Option<Localized>,
+    settings_message: Option<Localized>,
+    scanner_status: Localized,
+    camera: Localized,
     wedge: LineFramer,
     prefs: Prefs,
 }
@@ -193,6 +241,7 @@ pub struct Controller {
     prefs_path: Option<PathBuf>,
     toast_timer: slint::Timer,
     status_timer: slint::Timer,
+    sync_timer: slint::Timer,
 }
 
 /// Pixels of a person's photo (decoded on a worker thread).
@@ -241,6 +290,7 @@ impl Controller {
                 operators: Vec::new(),
                 logged_in: None,
                 login_error: None,
+                toast: None,
                 status: None,
                 flow: Flow::Idle,
                 scan_for: ScanFor::Anything,
@@ -259,9 +309,12 @@ impl Controller {
                 cash_report: None,
                 cash_error: None,
                 history: Vec::new(),
-                settings_message: String::new(),
-                scanner_status: String::new(),
-                camera: String::new(),
+                syncing: false,
+                sync_failures: 0,
+                sync_note: None,
+                settings_message: None,
+                scanner_status: Localized::default(),
+                camera: Localized::default(),
                 wedge: LineFramer::new(Framing {
                     line_ending: LineEnding::Any,
                     inter_char_timeout: Some(Duration::from_millis(WEDGE_INTER_KEY_MS_MAX)),
@@ -272,6 +325,7 @@ impl Controller {
             prefs_path,
             toast_timer: slint::Timer::default(),
             status_timer: slint::Timer::default(),
+            sync_timer: slint::Timer::default(),
         });
         CONTROLLER.with(|c| *c.borrow_mut() = Some(controller.clone()));
         controller.connect(window);
@@ -363,19 +417,19 @@ impl Controller {
         }
     }
 
-    /// Shows a short message over the bottom of the window.
-    pub fn toast(&self, text: &str) {
-        if let Some(w) = self.window() {
-            w.set_toast(s(text));
-        }
-        let weak = self.window.clone();
+    /// Shows a short message over the bottom of the window (in the current
+    /// language, and in the next one if the operator switches meanwhile).
+    pub fn toast(&self, message: Localized) {
+        self.state.borrow_mut().toast = Some(message);
+        self.render();
         self.toast_timer.start(
             slint::TimerMode::SingleShot,
             Duration::from_millis(TOAST_MS),
-            move || {
-                if let Some(w) = weak.upgrade() {
-                    w.set_toast(SharedString::new());
-                }
+            || {
+                with_controller(|c| {
+                    c.state.borrow_mut().toast = None;
+                    c.render();
+                })
             },
         );
     }
@@ -396,7 +450,7 @@ impl Controller {
         });
         if !queued {
             self.set_busy(false);
-            self.toast("The terminal is busy; try again in a moment.");
+            self.toast(Localized::text(Text::Busy, &[]));
         }
     }
 
@@ -447,6 +501,8 @@ impl Controller {
             },
         );
         let weak = Rc::downgrade(self);
+        let interval = self.state.borrow().prefs.sync_interval_s;
+        self.schedule_sync(sync_delay(interval, 0));
         self.status_timer.start(
             slint::TimerMode::Repeated,
             Duration::from_millis(STATUS_REFRESH_MS),
@@ -527,9 +583,8 @@ impl Controller {
                         match lines {
                             Ok(lines) => st.cash_lines = lines,
                             Err(error) => {
-                                let text = Localized::of(&error);
                                 drop(st);
-                                c.toast(text.get(c.language()));
+                                c.toast(Localized::of(&error));
                                 st = c.state.borrow_mut();
                             }
                         }
@@ -563,7 +618,7 @@ impl Controller {
                     |c, result| {
                         match result {
                             Ok(history) => c.state.borrow_mut().history = history,
-                            Err(error) => c.toast(Localized::of(&error).get(c.language())),
+                            Err(error) => c.toast(Localized::of(&error)),
                         }
                         c.set_screen(Screen::History);
                     },
@@ -726,12 +781,16 @@ impl Controller {
                     Ok(_) => (VerdictKind::Good, "accepted".to_owned(), true),
                     Err(code) => (refusal_kind(code), code.clone(), false),
                 };
-                let reason_arg = reason_money(&code, &check, st.status.as_ref());
+                let message = if can {
+                    Localized::text(Text::GoodVoucher, &[])
+                } else {
+                    let amount = reason_money(&code, &check, st.status.as_ref());
+                    Localized::refusal(&code, amount, claims.value.currency)
+                };
                 st.verdict = Some(VerdictModel {
                     kind,
                     reason_code: code,
-                    reason_arg,
-                    message: None,
+                    message,
                     amount: check
                         .full_redemption
                         .as_ref()
@@ -1012,6 +1071,8 @@ impl Controller {
                 self.set_screen(Screen::Receipt);
                 self.print_current();
                 self.refresh_status();
+                // Tell the server at once; the receipt turns "confirmed" when it answers.
+                self.background_sync();
             }
             Err(error) => {
                 let amount_problem = matches!(
@@ -1055,7 +1116,10 @@ impl Controller {
     fn print_current(&self) {
         let receipt = self.state.borrow().receipt.clone();
         let Some(receipt) = receipt else { return };
-        self.print(receipt_lines(&receipt), Some(receipt.verification.clone()));
+        self.print(
+            receipt_lines(&receipt, self.language()),
+            Some(receipt.verification.clone()),
+        );
     }
 
     fn print(&self, lines: Vec<String>, qr: Option<String>) {
@@ -1071,8 +1135,9 @@ impl Controller {
             },
         );
         if !queued {
-            self.state.borrow_mut().print =
-                PrintState::Done(PrintOutcome::Failed("printer busy".into()));
+            self.state.borrow_mut().print = PrintState::Done(PrintOutcome::Failed(
+                i18n::text(self.language(), Text::PrinterBusy).to_owned(),
+            ));
             self.render();
         }
     }
@@ -1096,12 +1161,12 @@ impl Controller {
             move |e| e.receipt(Some(seq)),
             |c, result| match result {
                 Ok(receipt) => {
-                    let lines = receipt_lines(&receipt);
+                    let lines = receipt_lines(&receipt, c.language());
                     c.state.borrow_mut().receipt = Some(receipt.clone());
                     c.print(lines, Some(receipt.verification));
                     c.set_screen(Screen::Receipt);
                 }
-                Err(error) => c.toast(Localized::of(&error).get(c.language())),
+                Err(error) => c.toast(Localized::of(&error)),
             },
         );
     }
@@ -1109,11 +1174,11 @@ impl Controller {
     fn test_print(&self) {
         let lines = vec![
             "Lastmile".to_owned(),
-            "Test print / Essai / Jaribio".to_owned(),
+            i18n::text(self.language(), Text::TestPrint).to_owned(),
             String::new(),
         ];
         self.print(lines, None);
-        self.toast("Test page sent to the printer.");
+        self.toast(Localized::text(Text::TestPageSent, &[]));
     }
 
     // ----- Cash distribution -----------------------------------------------------------------
@@ -1252,7 +1317,7 @@ impl Controller {
             st.flow = Flow::Idle;
             st.scan_for = ScanFor::Anything;
         }
-        self.toast("Not paid: the person did not match.");
+        self.toast(Localized::text(Text::NotPaidNoMatch, &[]));
         self.navigate(Screen::CashList);
     }
 
@@ -1264,7 +1329,7 @@ impl Controller {
             move |e| e.open_cash_session(float),
             |c, result| match result {
                 Ok(receipt) => {
-                    let lines = receipt_lines(&receipt);
+                    let lines = receipt_lines(&receipt, c.language());
                     c.print(lines, Some(receipt.verification));
                     c.state.borrow_mut().amount_text.clear();
                     c.refresh_status();
@@ -1309,32 +1374,119 @@ impl Controller {
                 .map(str::to_owned)
                 .collect();
             self.print(lines, None);
-            self.toast("Day report sent to the printer.");
+            self.toast(Localized::text(Text::DayReportSent, &[]));
         }
     }
 
     // ----- Sync and settings -----------------------------------------------------------------
 
+    /// The operator pressed "Sync now".
     fn sync_now(&self) {
-        if let Some(w) = self.window() {
-            let mut sync = w.get_sync();
-            sync.syncing = true;
-            w.set_sync(sync);
+        self.run_sync(true);
+    }
+
+    /// Starts the background syncs: every `sync_interval_s` of `gui.json`.
+    fn schedule_sync(&self, after: Duration) {
+        self.sync_timer
+            .start(slint::TimerMode::SingleShot, after, || {
+                with_controller(|c| c.background_sync())
+            });
+    }
+
+    /// A sync nobody asked for (timer, after a redemption): only when the
+    /// terminal is enrolled with a server, and never twice at once.
+    fn background_sync(&self) {
+        let enrolled = self
+            .state
+            .borrow()
+            .status
+            .as_ref()
+            .is_some_and(|s| s.server_url.is_some());
+        if enrolled {
+            self.run_sync(false);
+        } else {
+            let interval = self.state.borrow().prefs.sync_interval_s;
+            self.schedule_sync(sync_delay(interval, 0));
         }
-        self.engine(
-            |e| (e.sync().map(|_| ()), e.status()),
-            |c, (result, status)| {
-                if let Ok(status) = status {
-                    let mut st = c.state.borrow_mut();
-                    st.cash_session = status.cash_session.clone();
-                    st.status = Some(status);
-                }
-                match result {
-                    Ok(()) => c.toast("Sync done."),
-                    Err(error) => c.toast(Localized::of(&error).get(c.language())),
-                }
+    }
+
+    /// Queues one sync round on the engine worker (the event loop never
+    /// waits for the network), then the status and the receipt on screen
+    /// again, so "pending" turns "confirmed" by itself.
+    fn run_sync(&self, asked: bool) {
+        let receipt_seq = {
+            let mut st = self.state.borrow_mut();
+            if st.syncing {
+                return;
+            }
+            st.syncing = true;
+            st.receipt.as_ref().map(|r| r.seq)
+        };
+        self.render();
+        let queued = self.engine.run(
+            move |e| {
+                let result = e.sync().map(|_| ());
+                let receipt = receipt_seq.map(|seq| e.receipt(Some(seq)));
+                (result, e.status(), receipt)
+            },
+            move |(result, status, receipt)| {
+                with_controller(|c| c.synced(asked, result, status, receipt))
             },
         );
+        if !queued {
+            let interval = {
+                let mut st = self.state.borrow_mut();
+                st.syncing = false;
+                st.prefs.sync_interval_s
+            };
+            self.schedule_sync(sync_delay(interval, 0));
+            if asked {
+                self.toast(Localized::text(Text::Busy, &[]));
+            }
+        }
+    }
+
+    fn synced(
+        &self,
+        asked: bool,
+        result: Result<(), Error>,
+        status: Result<Status, Error>,
+        receipt: Option<Result<Receipt, Error>>,
+    ) {
+        let mut st = self.state.borrow_mut();
+        st.syncing = false;
+        if let Ok(status) = status {
+            st.cash_session = status.cash_session.clone();
+            st.status = Some(status);
+        }
+        if let Some(Ok(receipt)) = receipt
+            && st.receipt.as_ref().is_some_and(|r| r.seq == receipt.seq)
+        {
+            st.receipt = Some(receipt);
+        }
+        st.sync_failures = match &result {
+            Ok(()) => 0,
+            Err(_) => st.sync_failures.saturating_add(1),
+        };
+        let next = sync_delay(st.prefs.sync_interval_s, st.sync_failures);
+        st.sync_note = result.as_ref().err().map(|_| {
+            // Whole minutes, rounded up: "2 min", never "0 min".
+            let wait = next.as_secs().div_ceil(60) * 60;
+            let wait = i64::try_from(wait).unwrap_or(i64::MAX);
+            Localized::with(|l| {
+                let time = i18n::duration(wait, l);
+                i18n::fill(i18n::text(l, Text::SyncFailedRetry), &[("time", &time)])
+            })
+        });
+        drop(st);
+        self.schedule_sync(next);
+        if asked {
+            self.toast(match &result {
+                Ok(()) => Localized::text(Text::SyncDone, &[]),
+                Err(error) => Localized::of(error),
+            });
+        }
+        self.render();
     }
 
     pub fn language_chosen(&self, code: &str) {
@@ -1344,7 +1496,7 @@ impl Controller {
         {
             let mut st = self.state.borrow_mut();
             st.language = language;
-            st.prefs.language = format::language_code(language).to_owned();
+            st.prefs.language = language.code().to_owned();
         }
         self.save_prefs();
         self.apply_language();
@@ -1353,12 +1505,12 @@ impl Controller {
 
     fn apply_language(&self) {
         let language = self.language();
-        let code = format::language_code(language);
+        let code = language.code();
         // "en" selects the untranslated strings of the .slint files.
         let _ = slint::select_bundled_translation(code);
         if let Some(w) = self.window() {
             w.set_language(s(code));
-            w.set_rtl(format::is_right_to_left(language));
+            w.set_rtl(language.is_right_to_left());
         }
     }
 
@@ -1388,13 +1540,18 @@ impl Controller {
                             Box::new(super::printing::NoPrinter) as Box<dyn ReceiptPrinter>
                         )
                     });
-                self.state.borrow_mut().settings_message = if saved {
-                    "Saved.".to_owned()
+                self.state.borrow_mut().settings_message = Some(if saved {
+                    Localized::text(Text::Saved, &[])
                 } else {
-                    "Could not save the settings file.".to_owned()
-                };
+                    Localized::text(Text::SettingsNotSaved, &[])
+                });
             }
-            Err(e) => self.state.borrow_mut().settings_message = e.to_string(),
+            Err(e) => {
+                self.state.borrow_mut().settings_message = Some(Localized::text(
+                    Text::PrinterSettingInvalid,
+                    &[("detail", &e.to_string())],
+                ))
+            }
         }
         self.render();
     }
@@ -1408,7 +1565,7 @@ impl Controller {
     }
 
     /// Shows what the scanner and camera threads report.
-    pub fn set_device_status(&self, scanner: Option<String>, camera: Option<String>) {
+    pub fn set_device_status(&self, scanner: Option<Localized>, camera: Option<Localized>) {
         let mut st = self.state.borrow_mut();
         if let Some(text) = scanner {
             st.scanner_status = text;
@@ -1427,7 +1584,7 @@ impl Controller {
         let Some(w) = self.window() else { return };
         let st = self.state.borrow();
         let lang = st.language;
-        let money = |m: Money| format::money(m, lang);
+        let money = |m: Money| i18n::money(m, lang);
 
         w.set_high_contrast(st.high_contrast);
         w.set_operator_name(s(st.logged_in.clone().unwrap_or_default()));
@@ -1447,35 +1604,24 @@ impl Controller {
             .and_then(|s| s.device.as_ref().map(|d| d.to_string()))
             .unwrap_or_default();
         w.set_terminal_name(s(&terminal));
-        w.set_scanner_status(s(&st.scanner_status));
+        w.set_scanner_status(s(st.scanner_status.get(lang)));
+        w.set_toast(s(st.toast.as_ref().map_or("", |t| t.get(lang))));
 
         // Sync status and the header badge.
         if let Some(status) = &st.status {
-            w.set_sync(sync_view(
-                status,
-                lang,
-                w.get_sync().syncing && w.get_busy(),
-            ));
+            w.set_sync(sync_view(status, lang, st.syncing, st.sync_note.as_ref()));
         }
 
         // Verdict.
         if let Some(v) = &st.verdict {
             w.set_verdict(Verdict {
                 kind: v.kind,
-                reason_code: s(if v.message.is_some() {
-                    ""
-                } else {
-                    &v.reason_code
-                }),
-                reason_arg: s(match (&v.message, v.reason_arg) {
-                    (Some(message), _) => message.get(lang).to_owned(),
-                    (None, Some(m)) => money(m),
-                    (None, None) => String::new(),
-                }),
+                reason_code: s(&v.reason_code),
+                message: s(v.message.get(lang)),
                 amount: s(v.amount.map(money).unwrap_or_default()),
                 remaining: s(v.remaining.map(money).unwrap_or_default()),
                 holder: s(if v.named_holder {
-                    holder_hint(lang)
+                    i18n::text(lang, Text::NamedPerson)
                 } else {
                     ""
                 }),
@@ -1494,13 +1640,17 @@ impl Controller {
         drop(st);
         let currency = currency.or_else(|| self.amount_currency());
         let st = self.state.borrow();
-        let typed = format::typed_amount(&st.amount_text, lang);
         let display = match currency {
-            Some(c) if lang == Language::English || lang == Language::Swahili => {
-                format!("{} {typed}", c.code())
-            }
-            Some(c) => format!("{typed}\u{00A0}{}", c.code()),
-            None => typed,
+            Some(c) => i18n::number_with_code(
+                if st.amount_text.is_empty() {
+                    "0"
+                } else {
+                    &st.amount_text
+                },
+                c.code(),
+                lang,
+            ),
+            None => i18n::typed_amount(&st.amount_text, lang),
         };
         w.set_amount_display(s(display));
         let valid = currency
@@ -1539,7 +1689,7 @@ impl Controller {
                     amount: s(money(pay)),
                     remaining_after: s(money(after)),
                     holder: s(if id_card.is_some() {
-                        id_card_read(lang)
+                        i18n::text(lang, Text::IdCardScanned)
                     } else {
                         ""
                     }),
@@ -1594,7 +1744,7 @@ impl Controller {
                 reference: s(format!("#{}", r.seq)),
                 pending: r.status == ReceiptStatus::AcceptedOfflinePending,
                 lines: ModelRc::new(VecModel::from(
-                    receipt_lines(r)
+                    receipt_lines(r, lang)
                         .into_iter()
                         .map(SharedString::from)
                         .collect::<Vec<_>>(),
@@ -1647,7 +1797,7 @@ impl Controller {
                         .collect::<Vec<_>>(),
                 )));
                 w.set_id_message(s(if p.entitlements.is_empty() {
-                    nothing_to_pay(lang)
+                    i18n::text(lang, Text::NothingToPayHere)
                 } else {
                     ""
                 }));
@@ -1683,13 +1833,19 @@ impl Controller {
             .iter()
             .filter(|r| r.status == ReceiptStatus::AcceptedOfflinePending)
             .count();
-        w.set_history_totals(s(history_totals(lang, st.history.len(), pending)));
+        w.set_history_totals(s(i18n::fill(
+            i18n::text(lang, Text::HistoryTotals),
+            &[
+                ("entries", &st.history.len().to_string()),
+                ("pending", &pending.to_string()),
+            ],
+        )));
         w.set_history(ModelRc::new(VecModel::from(
             st.history
                 .iter()
                 .map(|r| {
                     let (amount, _) = receipt_amounts(&r.item);
-                    let (kind, title) = receipt_kind(&r.item);
+                    let (kind, title) = receipt_kind(&r.item, lang);
                     HistoryRow {
                         id: s(r.seq.to_string()),
                         time: s(format::time_of_day(r.at)),
@@ -1711,15 +1867,15 @@ impl Controller {
                 .unwrap_or_default()),
             terminal_id: s(&terminal),
             scanner_port: s(&st.prefs.scanner_port),
-            scanner_status: s(&st.scanner_status),
-            camera: s(&st.camera),
+            scanner_status: s(st.scanner_status.get(lang)),
+            camera: s(st.camera.get(lang)),
             printer: s(&st.prefs.printer),
             printer_status: s(match &st.print {
                 PrintState::Done(PrintOutcome::Offline(t) | PrintOutcome::Failed(t)) => t.as_str(),
                 _ => "",
             }),
         });
-        w.set_settings_message(s(&st.settings_message));
+        w.set_settings_message(s(st.settings_message.as_ref().map_or("", |m| m.get(lang))));
     }
 }
 
@@ -1729,8 +1885,7 @@ fn error_verdict(error: &Error) -> VerdictModel {
     VerdictModel {
         kind: refusal_kind(error.code()),
         reason_code: error.code().to_owned(),
-        reason_arg: None,
-        message: Some(Localized::of(error)),
+        message: Localized::of(error),
         amount: None,
         remaining: None,
         named_holder: false,
@@ -1755,7 +1910,20 @@ fn reason_money(code: &str, check: &VoucherCheck, status: Option<&Status>) -> Op
     }
 }
 
-fn sync_view(status: &Status, lang: Language, syncing: bool) -> SyncStatus {
+fn sync_view(
+    status: &Status,
+    lang: Language,
+    syncing: bool,
+    note: Option<&Localized>,
+) -> SyncStatus {
+    // The back-off's note when there is one; else the engine's last failure
+    // (perhaps from the command line), in the operator's language.
+    let last_error = match (note, &status.last_sync_error) {
+        (Some(note), _) => note.get(lang).to_owned(),
+        (None, Some(detail)) => i18n::refusal(lang, "sync_failed", &[("detail", detail)])
+            .unwrap_or_else(|| detail.clone()),
+        (None, None) => String::new(),
+    };
     let limit = status.limits.first();
     let needs_sync = status.limits.iter().any(|l| {
         l.unsynced_value_left.minor <= 0
@@ -1771,19 +1939,19 @@ fn sync_view(status: &Status, lang: Language, syncing: bool) -> SyncStatus {
         pending_value: s(format::money_list(&status.pending_value, lang)),
         confirmed_count: i32::try_from(status.acknowledged_seq).unwrap_or(i32::MAX),
         limit_value_left: s(limit
-            .map(|l| format::money(l.unsynced_value_left, lang))
+            .map(|l| i18n::money(l.unsynced_value_left, lang))
             .unwrap_or_else(|| "—".into())),
         limit_count_left: limit.map_or(0, |l| {
             i32::try_from(l.unsynced_count_left).unwrap_or(i32::MAX)
         }),
         offline_time_left: s(limit
-            .map(|l| format::duration(l.offline_seconds_left))
+            .map(|l| i18n::duration(l.offline_seconds_left, lang))
             .unwrap_or_else(|| "—".into())),
         last_sync: s(status
             .last_sync_at
             .map(format::date_time)
             .unwrap_or_else(|| "—".into())),
-        last_error: s(status.last_sync_error.clone().unwrap_or_default()),
+        last_error: s(last_error),
         needs_sync,
     }
 }
@@ -1793,7 +1961,7 @@ fn cash_row(line: &DistributionLine, lang: Language) -> CashRow {
         id: s(line.entitlement.entitlement.id.as_str()),
         name: s(&line.name),
         id_number: s(line.id_numbers.first().cloned().unwrap_or_default()),
-        amount: s(format::money(line.entitlement.entitlement.value, lang)),
+        amount: s(i18n::money(line.entitlement.entitlement.value, lang)),
         paid: line.paid,
     }
 }
@@ -1803,7 +1971,7 @@ fn float_view(
     report: Option<&CashReport>,
     lang: Language,
 ) -> CashFloat {
-    let money = |m: Money| s(format::money(m, lang));
+    let money = |m: Money| s(i18n::money(m, lang));
     match (session, report) {
         (Some(open), _) => CashFloat {
             open: true,
@@ -1849,17 +2017,19 @@ fn receipt_amounts(item: &ReceiptItem) -> (Option<Money>, Option<Money>) {
     }
 }
 
-fn receipt_kind(item: &ReceiptItem) -> (&'static str, String) {
+fn receipt_kind(item: &ReceiptItem, lang: Language) -> (&'static str, String) {
+    let session_text = |n: &u64| {
+        i18n::fill(
+            i18n::text(lang, Text::SessionNumber),
+            &[("n", &n.to_string())],
+        )
+    };
     match item {
         ReceiptItem::Voucher { voucher, .. } => ("voucher", voucher.to_string()),
         ReceiptItem::Entitlement { entitlement, .. } => ("entitlement", entitlement.to_string()),
         ReceiptItem::CashPayout { entitlement, .. } => ("cash-payout", entitlement.to_string()),
-        ReceiptItem::CashSessionOpened { session, .. } => {
-            ("float-open", format!("session {session}"))
-        }
-        ReceiptItem::CashSessionClosed { session, .. } => {
-            ("float-close", format!("session {session}"))
-        }
+        ReceiptItem::CashSessionOpened { session, .. } => ("float-open", session_text(session)),
+        ReceiptItem::CashSessionClosed { session, .. } => ("float-close", session_text(session)),
     }
 }
 
@@ -1874,43 +2044,6 @@ fn entitlement_status(e: &crate::redemption::EntitlementView, now: i64) -> &'sta
         "partly-redeemed"
     } else {
         "available"
-    }
-}
-
-/// Sentences built in Rust (few: most text lives in the .slint files).
-fn holder_hint(lang: Language) -> &'static str {
-    match lang {
-        Language::English => "Named person",
-        Language::French => "Personne nommée",
-        Language::Swahili => "Mtu maalum",
-        Language::Arabic => "شخص محدد",
-    }
-}
-
-fn id_card_read(lang: Language) -> &'static str {
-    match lang {
-        Language::English => "ID card scanned",
-        Language::French => "Carte d'identité lue",
-        Language::Swahili => "Kitambulisho kimesomwa",
-        Language::Arabic => "تمت قراءة بطاقة الهوية",
-    }
-}
-
-fn nothing_to_pay(lang: Language) -> &'static str {
-    match lang {
-        Language::English => "Nothing to pay for this person here.",
-        Language::French => "Rien à payer pour cette personne ici.",
-        Language::Swahili => "Hakuna cha kulipa kwa mtu huyu hapa.",
-        Language::Arabic => "لا يوجد ما يُدفع لهذا الشخص هنا.",
-    }
-}
-
-fn history_totals(lang: Language, entries: usize, pending: usize) -> String {
-    match lang {
-        Language::English => format!("{entries} entries · {pending} pending"),
-        Language::French => format!("{entries} opérations · {pending} en attente"),
-        Language::Swahili => format!("Rekodi {entries} · {pending} zinasubiri"),
-        Language::Arabic => format!("{entries} عملية · {pending} قيد الانتظار"),
     }
 }
 

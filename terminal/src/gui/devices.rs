@@ -16,8 +16,9 @@ use lastmile_hardware::qr::{FrameDecoder, QrDecoder};
 use lastmile_hardware::scanner::{Framing, ScanEvent, SerialScanner, SerialScannerConfig};
 use slint::{ComponentHandle, SharedPixelBuffer};
 
-use super::controller::Controller;
+use super::controller::{Controller, Localized};
 use super::{AppWindow, Screen};
+use crate::i18n::Text;
 
 /// Baud rate for serial scanners (USB CDC scanners ignore it).
 pub const SCANNER_BAUD_DEFAULT: u32 = 9_600;
@@ -58,7 +59,7 @@ pub fn start(
 ) -> Devices {
     let (events_tx, events_rx) = mpsc::channel::<ScanEvent>();
     let serial = if scanner_port.is_empty() {
-        controller.set_device_status(Some("Keyboard scanners listening".into()), None);
+        controller.set_device_status(Some(Localized::text(Text::KeyboardScanners, &[])), None);
         None
     } else {
         let config = SerialScannerConfig {
@@ -69,7 +70,11 @@ pub fn start(
         match SerialScanner::spawn(config, events_tx.clone()) {
             Ok(scanner) => Some(scanner),
             Err(error) => {
-                controller.set_device_status(Some(format!("{scanner_port}: {error}")), None);
+                let problem = Localized::text(
+                    Text::ScannerProblem,
+                    &[("port", scanner_port), ("detail", &error.to_string())],
+                );
+                controller.set_device_status(Some(problem), None);
                 None
             }
         }
@@ -103,13 +108,22 @@ pub fn start(
 fn with_scan_event(event: ScanEvent) {
     super::controller::with_current(|c| match event {
         ScanEvent::Code { text, .. } => c.scanned(text),
-        ScanEvent::Rejected { reason, .. } => c.toast(&reason.to_string()),
-        ScanEvent::Connected { port } => {
-            c.set_device_status(Some(format!("Scanner {port} connected")), None)
-        }
-        ScanEvent::Unavailable { port, reason } | ScanEvent::Disconnected { port, reason } => {
-            c.set_device_status(Some(format!("Scanner {port}: {reason}")), None)
-        }
+        ScanEvent::Rejected { reason, .. } => c.toast(Localized::text(
+            Text::SomethingWentWrong,
+            &[("detail", &reason.to_string())],
+        )),
+        ScanEvent::Connected { port } => c.set_device_status(
+            Some(Localized::text(Text::ScannerConnected, &[("port", &port)])),
+            None,
+        ),
+        ScanEvent::Unavailable { port, reason } | ScanEvent::Disconnected { port, reason } => c
+            .set_device_status(
+                Some(Localized::text(
+                    Text::ScannerProblem,
+                    &[("port", &port), ("detail", &reason.to_string())],
+                )),
+                None,
+            ),
     });
 }
 
@@ -127,10 +141,10 @@ fn start_camera(
         .find(|c| index.is_none_or(|i| c.index == i))
         .cloned()
     else {
-        controller.set_device_status(None, Some("No camera".into()));
+        controller.set_device_status(None, Some(Localized::text(Text::NoCamera, &[])));
         return None;
     };
-    controller.set_device_status(None, Some(info.name.clone()));
+    controller.set_device_status(None, Some(Localized::verbatim(&info.name)));
     let weak = window.as_weak();
     let scanning = Arc::new(AtomicBool::new(true));
     window.set_camera_available(true);

@@ -24,7 +24,13 @@ pub struct Prefs {
     pub scanner_port: String,
     /// Camera index for QR scanning, or none to use the first camera found.
     pub camera: Option<u32>,
+    /// Seconds between background syncs while enrolled with a server (also
+    /// right after each redemption; longer after failures).
+    pub sync_interval_s: u64,
 }
+
+/// Background sync interval when `gui.json` does not say.
+pub const SYNC_INTERVAL_S_DEFAULT: u64 = 60;
 
 impl Default for Prefs {
     fn default() -> Self {
@@ -34,6 +40,7 @@ impl Default for Prefs {
             printer: String::new(),
             scanner_port: String::new(),
             camera: None,
+            sync_interval_s: SYNC_INTERVAL_S_DEFAULT,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use lastmile_hardware::escpos::{self, PaperWidth, QrMode};
 use lastmile_hardware::printer::{PrintError, Printer, PrinterTarget};
 
+use crate::i18n::Language;
 use crate::receipt::{RECEIPT_COLUMNS_58MM, Receipt};
 
 /// What became of a print job, as the receipt screen shows it.
@@ -29,10 +30,10 @@ pub trait ReceiptPrinter: Send {
     fn describe(&self) -> String;
 }
 
-/// The receipt as text lines, as printed on a 58 mm roll (also the preview).
-pub fn receipt_lines(receipt: &Receipt) -> Vec<String> {
+/// The receipt in `language` as text lines, as printed on a 58 mm roll (also the preview).
+pub fn receipt_lines(receipt: &Receipt, language: Language) -> Vec<String> {
     receipt
-        .render_text(RECEIPT_COLUMNS_58MM)
+        .render_text_in(language, RECEIPT_COLUMNS_58MM)
         .lines()
         .map(str::to_owned)
         .collect()

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use i_slint_backend_testing::ElementHandle;
-use lastmile_terminal::ManualClock;
 use lastmile_terminal::gui::controller::Controller;
 use lastmile_terminal::gui::demo::{self, DEMO_NOW, Demo};
 use lastmile_terminal::gui::engine::Engine;
@@ -18,6 +17,7 @@ use lastmile_terminal::gui::prefs::Prefs;
 use lastmile_terminal::gui::printing::{ReceiptPrinter, SimulatedPrinter};
 use lastmile_terminal::gui::worker::Worker;
 use lastmile_terminal::gui::{AppWindow, Screen};
+use lastmile_terminal::{ManualClock, Terminal};
 use slint::ComponentHandle;
 
 /// Installs the testing backend (software renderer) for this test thread.
@@ -43,6 +43,16 @@ pub struct App {
 
 impl App {
     pub fn start(width: f32, height: f32, language: &str) -> App {
+        App::start_with(width, height, language, |terminal| Box::new(terminal))
+    }
+
+    /// As [`App::start`], with the demo terminal behind an engine of the test's own.
+    pub fn start_with(
+        width: f32,
+        height: f32,
+        language: &str,
+        engine: impl FnOnce(Terminal) -> Box<dyn Engine>,
+    ) -> App {
         init_backend();
         let dir = tempfile::tempdir().expect("temporary directory");
         let clock = ManualClock::new(DEMO_NOW);
@@ -62,7 +72,7 @@ impl App {
         };
         let controller = Controller::attach(
             &window,
-            Worker::inline(Box::new(terminal) as Box<dyn Engine>),
+            Worker::inline(engine(terminal)),
             Worker::inline(Box::new(printer) as Box<dyn ReceiptPrinter>),
             prefs,
             None,
