@@ -65,7 +65,7 @@ pub enum PrintError {
     )]
     JobTooLarge { bytes: usize },
     #[error(
-        "cannot reach printer ({target}) while {during}: {source}; check the cable or network and print again"
+        "cannot reach the printer at {target} while {during}: {source}; check the cable or network and print again"
     )]
     Io {
         target: String,
@@ -113,7 +113,11 @@ impl PrinterTarget {
     /// Opens the transport.
     pub fn open(&self) -> Result<Box<dyn PrinterTransport>, PrintError> {
         let io = |source| PrintError::Io {
-            target: format!("{self:?}"),
+            target: match self {
+                PrinterTarget::Tcp(address) => format!("tcp {address}"),
+                PrinterTarget::Serial { path, .. } => format!("serial {path}"),
+                PrinterTarget::DeviceFile(path) => format!("device file {}", path.display()),
+            },
             during: "connecting",
             source,
         };

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::id::{DeviceId, KeyId, MerchantId, SiteId, VoucherId};
+use crate::id::{DeviceId, EntitlementId, KeyId, MerchantId, SiteId, VoucherId};
 use crate::id_card::IdIssuerKey;
 use crate::money::Money;
 use crate::rules::OfflineLimits;
@@ -26,7 +26,8 @@ use crate::trust_list::RootSigned;
 pub const UPLOAD_ENTRIES_MAX: usize = 1000;
 /// Largest request body the server reads, in bytes.
 pub const REQUEST_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
-/// Most voucher balance updates in one pull answer; more come next pull.
+/// Most balance updates (vouchers and entitlements together) in one pull
+/// answer; more come next pull.
 pub const PULL_BALANCES_MAX: usize = 10_000;
 /// The media type of every sync body.
 pub const CONTENT_TYPE: &str = "application/cbor";
@@ -87,7 +88,7 @@ pub struct SyncCursor {
     pub revocations: u64,
     pub roster: u64,
     pub policy: u64,
-    /// Position in the server's feed of voucher balance changes.
+    /// Position in the server's feed of voucher and entitlement balance changes.
     pub balances: u64,
 }
 
@@ -103,6 +104,14 @@ pub struct VoucherBalance {
     pub redeemed: Money,
 }
 
+/// How much of a roster entitlement has been redeemed or paid out across all
+/// terminals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntitlementBalance {
+    pub entitlement: EntitlementId,
+    pub redeemed: Money,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullResponse {
     pub server_time: i64,
@@ -113,6 +122,11 @@ pub struct PullResponse {
     pub policy: Option<ByteBuf>,
     /// Balance changes after `cursor.balances`, and the new position.
     pub balances: Vec<VoucherBalance>,
+    /// Entitlement balance changes after `cursor.balances`, for the
+    /// entitlements of the terminal's roster (same feed, same position;
+    /// absent from servers that predate it).
+    #[serde(default)]
+    pub entitlement_balances: Vec<EntitlementBalance>,
     pub balances_cursor: u64,
     /// The highest sequence the server holds for this device.
     pub acknowledged_seq: u64,

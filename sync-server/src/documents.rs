@@ -4,9 +4,11 @@
 //! version; every kind has one counter, so versions only ever grow and a
 //! terminal accepts each new one (`RootSigned::open` refuses older ones).
 
-use lastmile_shared::id::{DeviceId, MerchantId, SiteId};
+use std::collections::BTreeMap;
+
+use lastmile_shared::id::{BeneficiaryId, DeviceId, EntitlementId, MerchantId, SiteId};
 use lastmile_shared::revocation::RevocationList;
-use lastmile_shared::roster::{Roster, RosterPerson};
+use lastmile_shared::roster::{Entitlement, Roster, RosterPerson};
 use lastmile_shared::sync::TerminalPolicy;
 use lastmile_shared::trust_list::{RootSigned, TrustList};
 
@@ -86,7 +88,10 @@ pub fn roster_scope(site: Option<&SiteId>, merchant: Option<&MerchantId>) -> Opt
 }
 
 /// Seals a roster (with its distribution list: the cash entitlements) for a
-/// site or merchant.
+/// site or merchant, and records its entitlements so that their redemptions
+/// and payouts are counted (`sync`) and their balances go to that roster's
+/// terminals. An entitlement id listed twice is recorded once, the later row
+/// winning.
 pub fn publish_roster(
     tx: &mut dyn Tx,
     root: &Signer,
@@ -99,6 +104,16 @@ pub fn publish_roster(
         return Ok(None);
     };
     let version = next_version(tx, ROSTER)?;
+    let listed: BTreeMap<&EntitlementId, (&BeneficiaryId, &Entitlement)> = people
+        .iter()
+        .flat_map(|p| {
+            p.entitlements
+                .iter()
+                .map(move |e| (&e.id, (&p.beneficiary, e)))
+        })
+        .collect();
+    let listed: Vec<(&BeneficiaryId, &Entitlement)> = listed.into_values().collect();
+    tx.publish_entitlements(&scope, &listed, now)?;
     let roster = Roster {
         version,
         issued_at: now,

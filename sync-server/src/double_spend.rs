@@ -1,17 +1,28 @@
-//! Double spends across terminals. The first redemption to reach the server
-//! counts; a later one that conflicts with it is stored like any other log
-//! entry (it is part of the device's chain) but not counted, and opens a
-//! case holding both devices' signed entries for a person to resolve.
+//! Double spends across terminals, of vouchers and of roster entitlements
+//! (redeemed by ID at a shop or paid out in cash). The first redemption to
+//! reach the server counts; a later one that conflicts with it is stored like
+//! any other log entry (it is part of the device's chain) but not counted,
+//! and opens a case holding both devices' signed entries for a person to
+//! resolve.
 //!
-//! The decision is a plain function over the voucher's state and the
-//! redemption; the ingest path applies it inside its transaction.
+//! The decision is a plain function over what the voucher or entitlement is
+//! worth and has had, and the redemption; the ingest path applies it inside
+//! its transaction.
 
 use lastmile_shared::money::Money;
 use lastmile_shared::voucher::RedemptionMode;
 
-use crate::storage::{CaseRow, Storage, StorageError, VoucherRow};
+use crate::storage::{CaseRow, Storage, StorageError};
 
-/// What a redemption does to a voucher.
+/// What a voucher or entitlement is worth, and what has counted against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub value: Money,
+    pub mode: RedemptionMode,
+    pub redeemed_minor: i64,
+}
+
+/// What a redemption does to a voucher or entitlement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Counted against the voucher's value.
@@ -23,11 +34,11 @@ pub enum Verdict {
 /// Why a redemption could not be counted. `code()` is stable for the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseReason {
-    /// A single-use voucher that was already redeemed.
+    /// A single-use voucher or entitlement that was already redeemed.
     AlreadyRedeemed,
-    /// A partial voucher whose redemptions would exceed its value.
+    /// A partial one whose redemptions would exceed its value.
     OverValue,
-    /// The redemption is in another currency than the voucher.
+    /// The redemption is in another currency than the value.
     CurrencyMismatch,
     /// A zero or negative amount (a terminal bug or a forgery).
     AmountNotPositive,
@@ -44,19 +55,20 @@ impl CaseReason {
     }
 }
 
-/// Judges a redemption of `amount` against what the voucher has already had.
-pub fn judge(voucher: &VoucherRow, amount: Money) -> Verdict {
-    if amount.currency != voucher.value.currency {
+/// Judges a redemption of `amount` against what the voucher or entitlement
+/// has already had.
+pub fn judge(tally: &Tally, amount: Money) -> Verdict {
+    if amount.currency != tally.value.currency {
         return Verdict::Conflict(CaseReason::CurrencyMismatch);
     }
     if amount.minor <= 0 {
         return Verdict::Conflict(CaseReason::AmountNotPositive);
     }
-    if voucher.mode == RedemptionMode::SingleUse && voucher.redeemed_minor > 0 {
+    if tally.mode == RedemptionMode::SingleUse && tally.redeemed_minor > 0 {
         return Verdict::Conflict(CaseReason::AlreadyRedeemed);
     }
-    match voucher.redeemed_minor.checked_add(amount.minor) {
-        Some(total) if total <= voucher.value.minor => Verdict::Counted,
+    match tally.redeemed_minor.checked_add(amount.minor) {
+        Some(total) if total <= tally.value.minor => Verdict::Counted,
         _ => Verdict::Conflict(CaseReason::OverValue),
     }
 }
@@ -148,25 +160,13 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lastmile_shared::id::{IssuerId, ProgrammeId, VoucherId};
     use lastmile_shared::money::Currency;
 
-    fn voucher(mode: RedemptionMode, value: i64, redeemed: i64) -> VoucherRow {
-        let kes = Currency::parse("KES").unwrap();
-        VoucherRow {
-            voucher: VoucherId::parse("V-1").unwrap(),
-            issuer: IssuerId::parse("hq").unwrap(),
-            programme: ProgrammeId::parse("p").unwrap(),
-            value: Money::new(value, kes),
+    fn voucher(mode: RedemptionMode, value: i64, redeemed: i64) -> Tally {
+        Tally {
+            value: Money::new(value, Currency::parse("KES").unwrap()),
             mode,
-            valid_from: 0,
-            valid_until: 10,
-            beneficiary: None,
-            credential: String::new(),
-            issued_here: true,
-            revoked_at: None,
             redeemed_minor: redeemed,
-            winner: None,
         }
     }
 

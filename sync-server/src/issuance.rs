@@ -9,9 +9,11 @@
 //! (`1250.50`).
 //!
 //! Every row is checked first; a file with any bad row issues nothing unless
-//! the caller allows partial issuance. Voucher ids are derived from the row
-//! (programme, beneficiary, amount, validity), so issuing the same file
-//! twice is refused row by row as "already issued" instead of paying twice.
+//! the caller allows partial issuance; every problem of every row is
+//! reported. Voucher ids are derived from the row (programme, beneficiary,
+//! amount, validity), so issuing the same file twice skips the rows already
+//! issued (not an error) instead of paying twice, and [`sheet`] prints the
+//! stored vouchers of a file (or of given ids) again.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -54,15 +56,38 @@ pub enum IssuanceError {
     Empty { path: PathBuf },
     #[error(
         "{count} row(s) have errors; nothing was issued (fix them, or pass --allow-partial-errors to issue the good rows):\n{list}",
-        count = .0.len(),
-        list = .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+        count = rows_with_errors(.0),
+        list = lines(.0)
     )]
     Rows(Vec<RowError>),
+    #[error(
+        "{count} row(s) cannot be printed; nothing was written:\n{list}",
+        count = rows_with_errors(.0),
+        list = lines(.0)
+    )]
+    SheetRows(Vec<RowError>),
+    #[error(
+        "not issued by this server: {list}; nothing was written",
+        list = .0.iter().map(VoucherId::as_str).collect::<Vec<_>>().join(", ")
+    )]
+    NotIssued(Vec<VoucherId>),
     #[error("writing {path}: {source}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+fn rows_with_errors(errors: &[RowError]) -> usize {
+    errors.iter().map(|e| e.line).collect::<BTreeSet<_>>().len()
+}
+
+fn lines(errors: &[RowError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A bad line of the input, with what to do about it.
@@ -100,14 +125,77 @@ pub struct IssuedVoucher {
     pub qr_png: PathBuf,
 }
 
+/// A row whose voucher was issued before: skipped, not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlreadyIssued {
+    pub line: u64,
+    pub voucher: VoucherId,
+}
+
 /// What an issuance did.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssueReport {
     pub issued: Vec<IssuedVoucher>,
-    /// Rows skipped (only with `allow_partial_errors`).
+    /// Rows with errors, skipped (only with `allow_partial_errors`).
     pub skipped: Vec<RowError>,
+    /// Rows issued before (by an earlier run of the same file).
+    pub already_issued: Vec<AlreadyIssued>,
     pub sheet: Option<PathBuf>,
     pub list: Option<PathBuf>,
+}
+
+/// Which issued vouchers [`sheet`] prints again.
+#[derive(Debug, Clone)]
+pub enum SheetSource {
+    /// The rows of an issuance CSV (the names come from it).
+    Csv(PathBuf),
+    /// Vouchers by id (no names are stored: the beneficiary id is printed).
+    Vouchers(Vec<VoucherId>),
+}
+
+/// What [`sheet`] wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct SheetReport {
+    pub vouchers: Vec<IssuedVoucher>,
+    pub sheet: PathBuf,
+    pub list: PathBuf,
+}
+
+/// One voucher to write out: its QR PNG, a place on the sheet, a CSV line.
+struct Printable {
+    voucher: VoucherId,
+    beneficiary: BeneficiaryId,
+    name: String,
+    value: Money,
+    programme: ProgrammeId,
+    valid_until: i64,
+    qr_text: String,
+}
+
+impl Printable {
+    fn new(plan: Planned, qr_text: String) -> Self {
+        Printable {
+            voucher: plan.claims.id,
+            beneficiary: plan.beneficiary,
+            name: plan.name,
+            value: plan.claims.value,
+            programme: plan.claims.programme,
+            valid_until: plan.claims.valid_until,
+            qr_text,
+        }
+    }
+}
+
+/// The files [`write_outputs`] wrote.
+struct Written {
+    issued: Vec<IssuedVoucher>,
+    sheet: PathBuf,
+    list: PathBuf,
+}
+
+/// Keeps `result`'s value, or notes its problem.
+fn noted<T>(problems: &mut Vec<String>, result: Result<T, String>) -> Option<T> {
+    result.map_err(|problem| problems.push(problem)).ok()
 }
 
 struct Planned {
@@ -169,11 +257,12 @@ fn voucher_id(
 }
 
 fn parse_rows(
-    options: &IssueOptions,
+    csv: &Path,
+    bind_beneficiary: bool,
     issuer: &lastmile_shared::id::IssuerId,
     now: i64,
 ) -> Result<(Vec<Planned>, Vec<RowError>), IssuanceError> {
-    let path = &options.csv;
+    let path = &csv.to_path_buf();
     let read_error = |reason: String| IssuanceError::Read {
         path: path.clone(),
         reason,
@@ -228,74 +317,127 @@ fn parse_rows(
         };
         let line = record.position().map_or(index as u64 + 2, |p| p.line());
         let field = |name: &str| at(name).and_then(|i| record.get(i)).unwrap_or("");
-        let row = (|| -> Result<Planned, String> {
-            let beneficiary =
-                BeneficiaryId::parse(field("beneficiary_id")).map_err(|e| e.to_string())?;
-            let name: String = field("name").to_owned();
-            if name.is_empty() || name.chars().count() > NAME_CHARS_MAX {
-                return Err(format!("name must be 1 to {NAME_CHARS_MAX} characters"));
-            }
-            let currency = Currency::parse(field("currency")).map_err(|e| e.to_string())?;
-            let value = Money::parse(field("amount"), currency).map_err(|e| e.to_string())?;
-            if value.minor <= 0 {
-                return Err(format!("amount {value} must be more than zero"));
-            }
-            let programme = ProgrammeId::parse(field("programme")).map_err(|e| e.to_string())?;
-            let valid_from = calendar::parse_date(field("valid_from")).ok_or_else(|| {
+        let mut problems = Vec::new();
+        let beneficiary = noted(
+            &mut problems,
+            BeneficiaryId::parse(field("beneficiary_id")).map_err(|e| e.to_string()),
+        );
+        let name: String = field("name").to_owned();
+        if name.is_empty() || name.chars().count() > NAME_CHARS_MAX {
+            problems.push(format!("name must be 1 to {NAME_CHARS_MAX} characters"));
+        }
+        let value = noted(
+            &mut problems,
+            Currency::parse(field("currency"))
+                .map_err(|e| e.to_string())
+                .and_then(|currency| {
+                    Money::parse(field("amount"), currency).map_err(|e| e.to_string())
+                }),
+        );
+        if let Some(value) = value.filter(|v| v.minor <= 0) {
+            problems.push(format!("amount {value} must be more than zero"));
+        }
+        let programme = noted(
+            &mut problems,
+            ProgrammeId::parse(field("programme")).map_err(|e| e.to_string()),
+        );
+        let valid_from = noted(
+            &mut problems,
+            calendar::parse_date(field("valid_from")).ok_or_else(|| {
                 format!(
                     "valid_from {:?} is not a date like 2026-03-01",
                     field("valid_from")
                 )
-            })?;
-            let valid_until = calendar::parse_end_date(field("valid_until")).ok_or_else(|| {
+            }),
+        );
+        let valid_until = noted(
+            &mut problems,
+            calendar::parse_end_date(field("valid_until")).ok_or_else(|| {
                 format!(
                     "valid_until {:?} is not a date like 2026-06-30",
                     field("valid_until")
                 )
-            })?;
-            if valid_until <= valid_from {
-                return Err("valid_until is before valid_from".to_owned());
+            }),
+        );
+        if let (Some(from), Some(until)) = (valid_from, valid_until)
+            && until <= from
+        {
+            problems.push("valid_until is before valid_from".to_owned());
+        }
+        if valid_until.is_some_and(|until| until <= now) {
+            problems.push("valid_until is in the past".to_owned());
+        }
+        let mode = noted(
+            &mut problems,
+            match field("mode") {
+                "" | "single_use" => Ok(RedemptionMode::SingleUse),
+                "partial" => Ok(RedemptionMode::Partial),
+                other => Err(format!("mode {other:?} is neither single_use nor partial")),
+            },
+        );
+        let merchants = noted(
+            &mut problems,
+            id_list(field("merchants"), "merchants", MerchantId::parse),
+        );
+        let sites = noted(
+            &mut problems,
+            id_list(field("sites"), "sites", SiteId::parse),
+        );
+        let row = match (
+            beneficiary,
+            value,
+            programme,
+            valid_from,
+            valid_until,
+            mode,
+            merchants,
+            sites,
+        ) {
+            (
+                Some(beneficiary),
+                Some(value),
+                Some(programme),
+                Some(valid_from),
+                Some(valid_until),
+                Some(mode),
+                Some(merchants),
+                Some(sites),
+            ) if problems.is_empty() => {
+                let id = voucher_id(&programme, &beneficiary, value, valid_from, valid_until);
+                let binding =
+                    bind_beneficiary.then(|| BeneficiaryBinding::compute(&id, &beneficiary));
+                Ok(Planned {
+                    line,
+                    beneficiary,
+                    name,
+                    claims: VoucherClaims {
+                        id,
+                        issuer: issuer.clone(),
+                        programme,
+                        value,
+                        issued_at: now,
+                        valid_from,
+                        valid_until,
+                        mode,
+                        beneficiary: binding,
+                        merchants,
+                        sites,
+                    },
+                })
             }
-            if valid_until <= now {
-                return Err("valid_until is in the past".to_owned());
-            }
-            let mode = match field("mode") {
-                "" | "single_use" => RedemptionMode::SingleUse,
-                "partial" => RedemptionMode::Partial,
-                other => return Err(format!("mode {other:?} is neither single_use nor partial")),
-            };
-            let merchants = id_list(field("merchants"), "merchants", MerchantId::parse)?;
-            let sites = id_list(field("sites"), "sites", SiteId::parse)?;
-            let id = voucher_id(&programme, &beneficiary, value, valid_from, valid_until);
-            let binding = options
-                .bind_beneficiary
-                .then(|| BeneficiaryBinding::compute(&id, &beneficiary));
-            Ok(Planned {
-                line,
-                beneficiary,
-                name,
-                claims: VoucherClaims {
-                    id,
-                    issuer: issuer.clone(),
-                    programme,
-                    value,
-                    issued_at: now,
-                    valid_from,
-                    valid_until,
-                    mode,
-                    beneficiary: binding,
-                    merchants,
-                    sites,
-                },
-            })
-        })();
+            _ => Err(problems),
+        };
         match row {
             Ok(plan) if !seen.insert(plan.claims.id.clone()) => errors.push(RowError {
                 line,
                 message: "the same voucher (programme, beneficiary, amount, dates) appears twice in the file".to_owned(),
             }),
             Ok(plan) => planned.push(plan),
-            Err(message) => errors.push(RowError { line, message }),
+            Err(problems) => errors.extend(
+                problems
+                    .into_iter()
+                    .map(|message| RowError { line, message }),
+            ),
         }
     }
     if planned.is_empty() && errors.is_empty() {
@@ -312,7 +454,12 @@ pub fn issue(
     now: i64,
 ) -> Result<IssueReport, IssuanceError> {
     let (issuer_key, signer) = storage.transaction(|tx| keys::active_issuer(tx, keys))?;
-    let (planned, mut errors) = parse_rows(options, &issuer_key.issuer, now)?;
+    let (planned, mut errors) = parse_rows(
+        &options.csv,
+        options.bind_beneficiary,
+        &issuer_key.issuer,
+        now,
+    )?;
     let ids: Vec<VoucherId> = planned.iter().map(|p| p.claims.id.clone()).collect();
     let existing: BTreeSet<VoucherId> = storage
         .transaction(|tx| tx.known_vouchers(&ids))?
@@ -321,10 +468,13 @@ pub fn issue(
     let (planned, already): (Vec<Planned>, Vec<Planned>) = planned
         .into_iter()
         .partition(|p| !existing.contains(&p.claims.id));
-    errors.extend(already.iter().map(|p| RowError {
-        line: p.line,
-        message: format!("voucher {} was already issued", p.claims.id),
-    }));
+    let already_issued = already
+        .into_iter()
+        .map(|p| AlreadyIssued {
+            line: p.line,
+            voucher: p.claims.id,
+        })
+        .collect();
     errors.sort_by_key(|e| e.line);
     if !errors.is_empty() && !options.allow_partial_errors {
         return Err(IssuanceError::Rows(errors));
@@ -361,49 +511,135 @@ pub fn issue(
         }
         Ok::<_, StorageError>(())
     })?;
-    write_outputs(&options.out, signed, errors)
+    let mut report = IssueReport {
+        issued: Vec::new(),
+        skipped: errors,
+        already_issued,
+        sheet: None,
+        list: None,
+    };
+    if !signed.is_empty() {
+        let written = write_outputs(
+            &options.out,
+            signed
+                .into_iter()
+                .map(|(plan, text)| Printable::new(plan, text))
+                .collect(),
+        )?;
+        report.issued = written.issued;
+        report.sheet = Some(written.sheet);
+        report.list = Some(written.list);
+    }
+    Ok(report)
 }
 
-fn write_outputs(
+/// Writes the QR PNGs, PDF sheet and CSV list of vouchers issued before,
+/// from their stored credentials (the same QR codes as first printed).
+/// Nothing is written unless every voucher asked for was issued here.
+pub fn sheet(
+    storage: &Storage,
+    source: &SheetSource,
     out: &Path,
-    signed: Vec<(Planned, String)>,
-    skipped: Vec<RowError>,
-) -> Result<IssueReport, IssuanceError> {
+    issuer: &lastmile_shared::id::IssuerId,
+    now: i64,
+) -> Result<SheetReport, IssuanceError> {
+    let stored = |tx: &mut dyn crate::storage::Tx, id: &VoucherId| {
+        Ok::<_, StorageError>(tx.voucher(id)?.filter(|row| row.issued_here))
+    };
+    let printable = |row: VoucherRow, name: Option<String>| {
+        let beneficiary = row
+            .beneficiary
+            .as_deref()
+            .and_then(|b| BeneficiaryId::parse(b).ok());
+        beneficiary.map(|beneficiary| Printable {
+            name: name.unwrap_or_default(),
+            voucher: row.voucher,
+            beneficiary,
+            value: row.value,
+            programme: row.programme,
+            valid_until: row.valid_until,
+            qr_text: row.credential,
+        })
+    };
+    let vouchers = match source {
+        SheetSource::Csv(path) => {
+            let (planned, mut errors) = parse_rows(path, false, issuer, now)?;
+            let mut vouchers = Vec::new();
+            storage.transaction(|tx| {
+                for plan in planned {
+                    match stored(tx, &plan.claims.id)?.and_then(|row| printable(row, Some(plan.name))) {
+                        Some(voucher) => vouchers.push(voucher),
+                        None => errors.push(RowError {
+                            line: plan.line,
+                            message: format!(
+                                "voucher {} was not issued; issue the file with `vouchers issue` first",
+                                plan.claims.id
+                            ),
+                        }),
+                    }
+                }
+                Ok::<_, StorageError>(())
+            })?;
+            if !errors.is_empty() {
+                errors.sort_by_key(|e| e.line);
+                return Err(IssuanceError::SheetRows(errors));
+            }
+            vouchers
+        }
+        SheetSource::Vouchers(ids) => {
+            let mut vouchers = Vec::new();
+            let mut missing = Vec::new();
+            storage.transaction(|tx| {
+                for id in ids {
+                    match stored(tx, id)?.and_then(|row| printable(row, None)) {
+                        Some(voucher) => vouchers.push(voucher),
+                        None => missing.push(id.clone()),
+                    }
+                }
+                Ok::<_, StorageError>(())
+            })?;
+            if !missing.is_empty() {
+                return Err(IssuanceError::NotIssued(missing));
+            }
+            vouchers
+        }
+    };
+    let written = write_outputs(out, vouchers)?;
+    Ok(SheetReport {
+        vouchers: written.issued,
+        sheet: written.sheet,
+        list: written.list,
+    })
+}
+
+fn write_outputs(out: &Path, vouchers: Vec<Printable>) -> Result<Written, IssuanceError> {
     let write_error = |path: &Path| {
         let path = path.to_owned();
         move |source| IssuanceError::Write { path, source }
     };
     let qr_dir = out.join("qr");
     std::fs::create_dir_all(&qr_dir).map_err(write_error(&qr_dir))?;
-    let mut issued = Vec::with_capacity(signed.len());
-    let mut sheet = Vec::with_capacity(signed.len());
-    for (plan, text) in signed {
-        let png = qr_dir.join(format!("{}.png", plan.claims.id));
-        voucher_sheet::write_png(&text, &png)?;
+    let mut issued = Vec::with_capacity(vouchers.len());
+    let mut sheet = Vec::with_capacity(vouchers.len());
+    for v in vouchers {
+        let png = qr_dir.join(format!("{}.png", v.voucher));
+        voucher_sheet::write_png(&v.qr_text, &png)?;
         sheet.push(SheetVoucher {
-            qr_text: text.clone(),
-            voucher: plan.claims.id.to_string(),
-            name: plan.name.clone(),
-            beneficiary: plan.beneficiary.to_string(),
-            amount: plan.claims.value.to_string(),
-            programme: plan.claims.programme.to_string(),
-            valid_until: plan.claims.valid_until,
+            qr_text: v.qr_text.clone(),
+            voucher: v.voucher.to_string(),
+            name: v.name.clone(),
+            beneficiary: v.beneficiary.to_string(),
+            amount: v.value.to_string(),
+            programme: v.programme.to_string(),
+            valid_until: v.valid_until,
         });
         issued.push(IssuedVoucher {
-            voucher: plan.claims.id,
-            beneficiary: plan.beneficiary,
-            name: plan.name,
-            value: plan.claims.value,
-            qr_text: text,
+            voucher: v.voucher,
+            beneficiary: v.beneficiary,
+            name: v.name,
+            value: v.value,
+            qr_text: v.qr_text,
             qr_png: png,
-        });
-    }
-    if issued.is_empty() {
-        return Ok(IssueReport {
-            issued,
-            skipped,
-            sheet: None,
-            list: None,
         });
     }
     let sheet_path = out.join("vouchers.pdf");
@@ -439,10 +675,9 @@ fn write_outputs(
         .map_err(csv_error)?;
     }
     list.flush().map_err(write_error(&list_path))?;
-    Ok(IssueReport {
+    Ok(Written {
         issued,
-        skipped,
-        sheet: Some(sheet_path),
-        list: Some(list_path),
+        sheet: sheet_path,
+        list: list_path,
     })
 }

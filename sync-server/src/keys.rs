@@ -87,6 +87,9 @@ impl KeyDir {
         }
     }
 
+    /// `keys/<role>-<kid>.key`. Key ids carry their own prefix, so the
+    /// root key `root-1a2b3c4d` is `keys/root-root-1a2b3c4d.key` (as the
+    /// README shows); kept so that existing data directories still open.
     fn path(&self, role: &str, kid: &KeyId) -> PathBuf {
         self.dir.join(format!("{role}-{kid}.key"))
     }

@@ -3,7 +3,9 @@
 //! reseals every active terminal's policy; terminals pick it up on their
 //! next pull.
 
+use lastmile_shared::money::Money;
 use lastmile_shared::rules::OfflineLimits;
+use serde::Serialize;
 
 use crate::documents;
 use crate::keys::{self, KeyDir, KeyError};
@@ -53,4 +55,30 @@ pub fn set(
 
 pub fn list(storage: &Storage) -> Result<Vec<OfflineLimits>, StorageError> {
     storage.transaction(|tx| tx.limits())
+}
+
+/// Offline limits as `limits set` takes them (amounts in major units, time
+/// in hours), next to the raw fields scripts and the policy use.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitsView {
+    #[serde(flatten)]
+    pub limits: OfflineLimits,
+    /// `--credential-max`, e.g. `"5000.00"`.
+    pub credential_max: String,
+    /// `--unsynced-value-max`.
+    pub unsynced_value_max: String,
+    /// `--offline-hours-max` (fractional if set through the API in seconds).
+    pub offline_hours_max: f64,
+}
+
+impl From<OfflineLimits> for LimitsView {
+    fn from(limits: OfflineLimits) -> Self {
+        let major = |minor| Money::new(minor, limits.currency).decimal();
+        LimitsView {
+            credential_max: major(limits.credential_value_max_minor),
+            unsynced_value_max: major(limits.unsynced_value_max_minor),
+            offline_hours_max: limits.offline_seconds_max as f64 / 3600.0,
+            limits,
+        }
+    }
 }

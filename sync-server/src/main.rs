@@ -118,9 +118,15 @@ enum KeysCommand {
     /// stay valid).
     Rotate,
     /// Retire an issuer key: it signs nothing new; its vouchers stay valid.
-    Retire { kid: KeyId },
+    Retire {
+        /// The issuer key's id (`kid` in `keys show`), e.g. iss-1a2b3c4d.
+        kid: KeyId,
+    },
     /// Revoke an issuer key: everything it signed becomes invalid.
-    Revoke { kid: KeyId },
+    Revoke {
+        /// The issuer key's id (`kid` in `keys show`), e.g. iss-1a2b3c4d.
+        kid: KeyId,
+    },
     /// List the root and issuer keys (public halves only), one JSON per line.
     Show,
 }
@@ -135,24 +141,32 @@ enum TrustListCommand {
 enum TerminalsCommand {
     /// Create a one-time enrolment code (printed alone on stdout).
     Code {
-        #[arg(long)]
+        /// The merchant the terminal will redeem for (its vouchers' `merchants`).
+        #[arg(long, value_name = "MERCHANT")]
         merchant: Option<MerchantId>,
-        #[arg(long)]
+        /// The site the terminal works at; it receives that site's roster.
+        #[arg(long, value_name = "SITE")]
         site: Option<SiteId>,
         /// Hours until the code expires.
-        #[arg(long, default_value_t = ENROLMENT_CODE_TTL_HOURS_DEFAULT)]
+        #[arg(long, value_name = "HOURS", default_value_t = ENROLMENT_CODE_TTL_HOURS_DEFAULT)]
         ttl_hours: u32,
     },
     /// List enrolled terminals, one JSON per line.
     List,
     /// Revoke a terminal: its next request is refused.
-    Revoke { device: DeviceId },
+    Revoke {
+        /// The terminal's device id (`device` in `terminals list`).
+        device: DeviceId,
+    },
     /// Move a terminal to another merchant and/or site.
     Assign {
+        /// The terminal's device id (`device` in `terminals list`).
         device: DeviceId,
-        #[arg(long)]
+        /// The merchant it redeems for from now on.
+        #[arg(long, value_name = "MERCHANT")]
         merchant: Option<MerchantId>,
-        #[arg(long)]
+        /// The site it works at from now on.
+        #[arg(long, value_name = "SITE")]
         site: Option<SiteId>,
     },
 }
@@ -165,10 +179,14 @@ enum VouchersCommand {
     /// valid_from, valid_until (YYYY-MM-DD), and optionally mode
     /// (single_use|partial), merchants and sites (;-separated). Writes
     /// OUT/qr/<voucher>.png, OUT/vouchers.pdf and OUT/vouchers.csv. Any bad
-    /// row stops the whole file unless --allow-partial-errors.
+    /// row stops the whole file unless --allow-partial-errors. Rows issued
+    /// before (the same file again) are skipped, not errors; print their
+    /// sheet again with `vouchers sheet`.
     Issue {
+        /// The beneficiaries, one voucher per row (see above).
         #[arg(long, value_name = "FILE")]
         csv: PathBuf,
+        /// Directory for the QR PNGs, the PDF sheet and the CSV list (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Issue the good rows even if some rows are bad.
@@ -179,16 +197,40 @@ enum VouchersCommand {
         #[arg(long)]
         bind_beneficiary: bool,
     },
+    /// Print issued vouchers again: QR PNGs, PDF sheet and CSV list, from
+    /// the stored credentials (the same QR codes as first issued).
+    ///
+    /// Give the issuance CSV (the names come from it) or voucher ids (the
+    /// beneficiary id is printed in place of a name).
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["csv", "voucher"])))]
+    Sheet {
+        /// The CSV the vouchers were issued from; every row must be issued.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// A voucher id (repeat for more), e.g. --voucher V-1A2B --voucher V-3C4D.
+        #[arg(long, value_name = "VOUCHER", num_args = 1..)]
+        voucher: Vec<VoucherId>,
+        /// Directory for the QR PNGs, the PDF sheet and the CSV list (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Revoke a voucher; terminals refuse it after their next sync.
-    Revoke { voucher: VoucherId },
+    Revoke {
+        /// The voucher id (`voucher_id` in vouchers.csv).
+        voucher: VoucherId,
+    },
     /// Show a voucher's state as JSON.
-    Show { voucher: VoucherId },
+    Show {
+        /// The voucher id (`voucher_id` in vouchers.csv).
+        voucher: VoucherId,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum CasesCommand {
     /// One JSON object per line, oldest first; `--open` for those not yet resolved.
     List {
+        /// Only the cases not yet resolved.
         #[arg(long)]
         open: bool,
     },
@@ -225,7 +267,8 @@ enum ListCommand {
 enum LimitsCommand {
     /// Set the offline limits for one currency (amounts in major units).
     Set {
-        #[arg(long)]
+        /// ISO 4217 currency code, e.g. KES.
+        #[arg(long, value_name = "CODE")]
         currency: Currency,
         /// Most value redeemed offline on one voucher or entitlement.
         #[arg(long, value_name = "AMOUNT")]
@@ -240,7 +283,9 @@ enum LimitsCommand {
         #[arg(long, value_name = "HOURS")]
         offline_hours_max: u32,
     },
-    /// Show the limits, one JSON per line.
+    /// Show the limits, one JSON per line: `credential_max`,
+    /// `unsynced_value_max` and `offline_hours_max` as `limits set` takes
+    /// them, and the raw fields (minor units, seconds) the policy carries.
     Show,
 }
 
@@ -252,13 +297,25 @@ enum RostersCommand {
     /// entitlement_id, programme, amount, currency, valid_from, valid_until,
     /// mode (single_use|partial), delivery (merchant|cash).
     Publish {
+        /// The roster, one entitlement per row (see above).
         #[arg(long, value_name = "FILE")]
         csv: PathBuf,
-        #[arg(long)]
+        /// The site whose terminals receive it.
+        #[arg(long, value_name = "SITE")]
         site: Option<SiteId>,
-        #[arg(long)]
+        /// The merchant whose terminals receive it.
+        #[arg(long, value_name = "MERCHANT")]
         merchant: Option<MerchantId>,
     },
+}
+
+/// Prints one JSON object per line; an empty list prints nothing on stdout
+/// (scripts) and says so on stderr (people).
+fn json_list<T: serde::Serialize>(items: &[T], none: &str) -> Result<()> {
+    if items.is_empty() {
+        eprintln!("{none}");
+    }
+    json_lines(items)
 }
 
 fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<()> {
@@ -325,7 +382,7 @@ fn main() -> Result<()> {
                     keys::set_status(&storage, &keys, &kid, true, now())?;
                     println!("issuer key {kid} revoked");
                 }
-                KeysCommand::Show => json_lines(&keys::key_views(&storage)?)?,
+                KeysCommand::Show => json_list(&keys::key_views(&storage)?, "no keys")?,
             }
             Ok(())
         }
@@ -360,7 +417,7 @@ fn main() -> Result<()> {
                         lastmile_server::calendar::format_date(code.expires_at)
                     );
                 }
-                TerminalsCommand::List => json_lines(&terminals::list(&storage)?)?,
+                TerminalsCommand::List => json_list(&terminals::list(&storage)?, "no terminals")?,
                 TerminalsCommand::Revoke { device } => {
                     terminals::revoke(&storage, &keys, &device, now())?;
                     println!("terminal {device} revoked");
@@ -399,14 +456,46 @@ fn main() -> Result<()> {
                     for skipped in &report.skipped {
                         eprintln!("skipped {skipped}");
                     }
+                    for already in &report.already_issued {
+                        eprintln!(
+                            "line {}: voucher {} already issued (skipped)",
+                            already.line, already.voucher
+                        );
+                    }
                     println!("{} voucher(s) issued", report.issued.len());
+                    if !report.already_issued.is_empty() {
+                        println!(
+                            "{} already issued before; `vouchers sheet --csv FILE --out DIR` prints them again",
+                            report.already_issued.len()
+                        );
+                    }
                     if let (Some(sheet), Some(list)) = (&report.sheet, &report.list) {
                         println!("sheet: {}\nlist: {}", sheet.display(), list.display());
                     }
                 }
+                VouchersCommand::Sheet { csv, voucher, out } => {
+                    let source = match csv {
+                        Some(csv) => issuance::SheetSource::Csv(csv),
+                        None => issuance::SheetSource::Vouchers(voucher),
+                    };
+                    let report = issuance::sheet(&storage, &source, &out, &config.issuer, now())?;
+                    println!(
+                        "{} voucher(s) printed again\nsheet: {}\nlist: {}",
+                        report.vouchers.len(),
+                        report.sheet.display(),
+                        report.list.display()
+                    );
+                }
                 VouchersCommand::Revoke { voucher } => {
-                    let version = vouchers::revoke(&storage, &keys, &voucher, now())?;
-                    println!("voucher {voucher} revoked; revocation list version {version}");
+                    match vouchers::revocation(&storage, &keys, &voucher, now())? {
+                        vouchers::Revocation::Revoked { version } => {
+                            println!("voucher {voucher} revoked; revocation list version {version}")
+                        }
+                        vouchers::Revocation::AlreadyRevoked { at, .. } => anyhow::bail!(
+                            "voucher {voucher} was already revoked on {} (UTC); nothing changed",
+                            lastmile_server::calendar::format_date(at)
+                        ),
+                    }
                 }
                 VouchersCommand::Show { voucher } => {
                     json_lines(&[vouchers::show(&storage, &voucher, now())?])?;
@@ -419,7 +508,7 @@ fn main() -> Result<()> {
             if only_open {
                 cases.retain(|c| c.status == "open");
             }
-            json_lines(&cases)
+            json_list(&cases, "no cases")
         }
         Command::Cases(CasesCommand::Resolve {
             case,
@@ -436,7 +525,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Alarms(ListCommand::List) => {
-            json_lines(&open(&config)?.transaction(|tx| tx.alarms())?)
+            json_list(&open(&config)?.transaction(|tx| tx.alarms())?, "no alarms")
         }
         Command::Limits(command) => {
             let storage = open(&config)?;
@@ -459,7 +548,13 @@ fn main() -> Result<()> {
                     let sealed = limits::set(&storage, &keys, &limits, now())?;
                     println!("limits for {currency} set; {sealed} terminal policies resealed");
                 }
-                LimitsCommand::Show => json_lines(&limits::list(&storage)?)?,
+                LimitsCommand::Show => {
+                    let views: Vec<limits::LimitsView> = limits::list(&storage)?
+                        .into_iter()
+                        .map(limits::LimitsView::from)
+                        .collect();
+                    json_list(&views, "no limits set (`limits set` sets them)")?;
+                }
             }
             Ok(())
         }
@@ -509,4 +604,32 @@ fn serve(config: &Config) -> Result<()> {
         server.run(shutdown).await?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Names `command`'s arguments (and its subcommands') without a help line.
+    fn without_help(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                found.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            without_help(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_a_help_line() {
+        let mut found = Vec::new();
+        let command = Cli::command();
+        without_help(&command, command.get_name(), &mut found);
+        assert!(found.is_empty(), "no help text: {found:?}");
+    }
 }

@@ -11,33 +11,36 @@
 //!    the stored head must equal the stored bytes (a duplicate, answered as
 //!    such) or the upload is refused as a sequence conflict and an alarm
 //!    raised; new entries must continue the chain from the stored head
-//!    (next sequence, previous hash); redemptions are counted against their
-//!    vouchers (locked), conflicting ones open double-spend cases; the
-//!    entries and the new head are stored.
+//!    (next sequence, previous hash); voucher redemptions are counted
+//!    against their vouchers, entitlement redemptions and cash payouts
+//!    against the entitlements of the published rosters (rows locked),
+//!    conflicting ones open double-spend cases; the entries and the new head
+//!    are stored.
 //!
 //! Either the whole upload is applied or nothing is; the answer names the
 //! highest sequence held, so a retry after a lost answer is harmless.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use lastmile_shared::device_log::{EntryHash, LogEntry, LogEvent};
 use lastmile_shared::envelope::{self, Envelope};
-use lastmile_shared::id::{DeviceId, VoucherId};
+use lastmile_shared::id::{BeneficiaryId, DeviceId, EntitlementId, ProgrammeId, VoucherId};
 use lastmile_shared::money::Money;
 use lastmile_shared::sync::{
-    EntryOutcome, PULL_BALANCES_MAX, PullResponse, SyncCursor, UPLOAD_ENTRIES_MAX, UploadResponse,
-    VoucherBalance,
+    EntitlementBalance, EntryOutcome, PULL_BALANCES_MAX, PullResponse, SyncCursor,
+    UPLOAD_ENTRIES_MAX, UploadResponse, VoucherBalance,
 };
 use lastmile_shared::trust_list::{TrustList, TrustStore};
-use lastmile_shared::voucher;
+use lastmile_shared::voucher::{self, RedemptionMode};
 use serde_bytes::ByteBuf;
 
 use crate::device_auth::{self, AuthError, SignedRequest};
 use crate::documents::{self, GLOBAL_SCOPE};
-use crate::double_spend::{self, Verdict};
+use crate::double_spend::{self, Tally, Verdict};
 use crate::storage::{
-    BalanceRow, NewAlarm, NewCase, Storage, StorageError, StoredEntry, Tx, VoucherRow,
+    BalanceRow, Credential, EntitlementRow, NewAlarm, NewCase, NewTotal, Storage, StorageError,
+    StoredEntry, Tx, VoucherRow,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -187,12 +190,7 @@ fn learn_vouchers(
     entries: &[CheckedEntry],
     now: i64,
 ) -> Result<(), StorageError> {
-    let ids: Vec<VoucherId> = entries
-        .iter()
-        .filter_map(|c| redemption(&c.entry).map(|(v, _, _)| v.clone()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let ids: Vec<VoucherId> = sorted_ids(entries, |e| redemption(e).map(|(v, _, _)| v));
     if ids.is_empty() {
         return Ok(());
     }
@@ -354,7 +352,8 @@ fn apply(
     })
 }
 
-/// Counts each new redemption against its voucher, opening a case for each
+/// Counts each new redemption against its voucher, and each entitlement
+/// redemption or cash payout against its entitlement, opening a case for each
 /// conflicting one. Returns the case opened per sequence number.
 fn count_redemptions(
     tx: &mut dyn Tx,
@@ -362,95 +361,277 @@ fn count_redemptions(
     fresh: &[&CheckedEntry],
     now: i64,
 ) -> Result<HashMap<u64, u64>, StorageError> {
-    let ids: Vec<VoucherId> = fresh
-        .iter()
-        .filter_map(|c| redemption(&c.entry).map(|(v, _, _)| v.clone()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut cases = HashMap::new();
-    if ids.is_empty() {
-        return Ok(cases);
+    let mut counting = Counting {
+        device,
+        now,
+        cases: HashMap::new(),
+    };
+    let mut totals = Vec::new();
+    // Rows are locked in a fixed order: vouchers, entitlements (each by id),
+    // then the feed counter.
+    let ids = sorted_ids(fresh.iter().copied(), |e| redemption(e).map(|(v, _, _)| v));
+    if !ids.is_empty() {
+        let mut rows = tx.lock_vouchers(&ids)?;
+        let spend = |e: &LogEntry| redemption(e).map(|(id, amount, _)| (id.clone(), amount));
+        totals.extend(count_each(
+            tx,
+            &mut counting,
+            fresh,
+            &mut rows,
+            spend,
+            voucher_alarms,
+        )?);
     }
-    let mut vouchers = tx.lock_vouchers(&ids)?;
-    let mut changed: BTreeSet<VoucherId> = BTreeSet::new();
-    for checked in fresh {
-        let Some((id, amount, credential)) = redemption(&checked.entry) else {
-            continue;
-        };
-        let seq = checked.entry.seq;
-        let Some(row) = vouchers.get_mut(id) else {
-            tx.insert_alarm(&NewAlarm {
-                kind: "unverifiable_voucher",
-                device: Some(device.clone()),
-                seq: Some(seq),
-                detail: format!(
-                    "voucher {id} was redeemed but is not known here and its credential does \
-                     not verify against the server's trust list"
-                ),
-                evidence: Some(checked.bytes.clone()),
-                raised_at: now,
-            })?;
-            continue;
-        };
-        if row.credential != credential {
-            tx.insert_alarm(&NewAlarm {
-                kind: "credential_mismatch",
-                device: Some(device.clone()),
-                seq: Some(seq),
-                detail: format!("the credential redeemed as voucher {id} is not the one issued"),
-                evidence: Some(checked.bytes.clone()),
-                raised_at: now,
-            })?;
-        }
-        if let Some(revoked_at) = row.revoked_at
-            && checked.entry.at >= revoked_at
-        {
-            tx.insert_alarm(&NewAlarm {
-                kind: "revoked_voucher_redeemed",
-                device: Some(device.clone()),
-                seq: Some(seq),
-                detail: format!(
-                    "voucher {id} was redeemed after HQ revoked it (the terminal had not synced)"
-                ),
-                evidence: Some(checked.bytes.clone()),
-                raised_at: now,
-            })?;
-        }
-        match double_spend::judge(row, amount) {
-            Verdict::Counted => {
-                // `judge` checked that the sum does not overflow.
-                row.redeemed_minor += amount.minor;
-                row.winner = Some((device.clone(), seq));
-                changed.insert(id.clone());
-            }
-            Verdict::Conflict(reason) => {
-                let case = tx.insert_case(&NewCase {
-                    voucher: id.clone(),
-                    reason: reason.code(),
-                    first: row.winner.clone(),
-                    second: (device.clone(), seq),
-                    amount,
-                    redeemed_before_minor: row.redeemed_minor,
-                    value_minor: row.value.minor,
-                    opened_at: now,
-                })?;
-                cases.insert(seq, case);
-            }
-        }
+    let ids = sorted_ids(fresh.iter().copied(), |e| {
+        entitlement_spend(e).map(|(id, _, _, _)| id)
+    });
+    if !ids.is_empty() {
+        let mut rows = tx.lock_entitlements(&ids)?;
+        let spend =
+            |e: &LogEntry| entitlement_spend(e).map(|(id, _, _, amount)| (id.clone(), amount));
+        totals.extend(count_each(
+            tx,
+            &mut counting,
+            fresh,
+            &mut rows,
+            spend,
+            entitlement_alarms,
+        )?);
     }
-    if !changed.is_empty() {
+    if !totals.is_empty() {
         // Taken last and held to commit: feed positions follow commit order,
         // so a pull never skips a change that commits later.
         let position = tx.next_counter("balances_feed")?;
-        let rows: Vec<&VoucherRow> = changed.iter().filter_map(|id| vouchers.get(id)).collect();
-        tx.update_redemptions(&rows, position)?;
+        tx.update_redemptions(&totals, position)?;
     }
-    Ok(cases)
+    Ok(counting.cases)
+}
+
+/// The distinct ids the entries name, sorted (the order rows are locked in).
+fn sorted_ids<'e, T: Ord + Clone + 'e>(
+    entries: impl IntoIterator<Item = &'e CheckedEntry>,
+    id: impl Fn(&'e LogEntry) -> Option<&'e T>,
+) -> Vec<T> {
+    entries
+        .into_iter()
+        .filter_map(|c| id(&c.entry).cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// One upload's counting: who sent it, when, and the cases it opened by
+/// sequence number.
+struct Counting<'a> {
+    device: &'a DeviceId,
+    now: i64,
+    cases: HashMap<u64, u64>,
+}
+
+/// An alarm to raise about one entry: its kind and what happened.
+type EntryAlarm = (&'static str, String);
+
+/// A row's value and mode, and its redeemed total and winner to update.
+type Parts<'a> = (
+    Money,
+    RedemptionMode,
+    &'a mut i64,
+    &'a mut Option<(DeviceId, u64)>,
+);
+
+/// A voucher or entitlement row, as counting sees it.
+trait Countable {
+    fn credential(&self) -> Credential;
+    fn parts(&mut self) -> Parts<'_>;
+}
+
+impl Countable for VoucherRow {
+    fn credential(&self) -> Credential {
+        Credential::Voucher(self.voucher.clone())
+    }
+    fn parts(&mut self) -> Parts<'_> {
+        (
+            self.value,
+            self.mode,
+            &mut self.redeemed_minor,
+            &mut self.winner,
+        )
+    }
+}
+
+impl Countable for EntitlementRow {
+    fn credential(&self) -> Credential {
+        Credential::Entitlement(self.entitlement.clone())
+    }
+    fn parts(&mut self) -> Parts<'_> {
+        (
+            self.value,
+            self.mode,
+            &mut self.redeemed_minor,
+            &mut self.winner,
+        )
+    }
+}
+
+/// Counts each fresh entry that `spend` recognises against its row from
+/// `rows` (locked by the caller): the first to arrive wins, a conflicting
+/// one opens a case holding both entries. `alarms` names what else is wrong
+/// with an entry given its row (`None`: unknown here, so not counted).
+/// Returns the new totals of the rows that changed.
+fn count_each<Id: Ord + std::hash::Hash, R: Countable>(
+    tx: &mut dyn Tx,
+    counting: &mut Counting<'_>,
+    fresh: &[&CheckedEntry],
+    rows: &mut HashMap<Id, R>,
+    spend: impl Fn(&LogEntry) -> Option<(Id, Money)>,
+    alarms: impl Fn(&LogEntry, &Id, Option<&R>) -> Vec<EntryAlarm>,
+) -> Result<Vec<NewTotal>, StorageError> {
+    let mut changed: BTreeMap<Id, NewTotal> = BTreeMap::new();
+    for checked in fresh {
+        let Some((id, amount)) = spend(&checked.entry) else {
+            continue;
+        };
+        let seq = checked.entry.seq;
+        let row = rows.get_mut(&id);
+        for (kind, detail) in alarms(&checked.entry, &id, row.as_deref()) {
+            tx.insert_alarm(&NewAlarm {
+                kind,
+                device: Some(counting.device.clone()),
+                seq: Some(seq),
+                detail,
+                evidence: Some(checked.bytes.clone()),
+                raised_at: counting.now,
+            })?;
+        }
+        let Some(row) = row else {
+            continue;
+        };
+        let credential = row.credential();
+        let (value, mode, redeemed_minor, winner) = row.parts();
+        let tally = Tally {
+            value,
+            mode,
+            redeemed_minor: *redeemed_minor,
+        };
+        match double_spend::judge(&tally, amount) {
+            Verdict::Counted => {
+                // `judge` checked that the sum does not overflow.
+                *redeemed_minor += amount.minor;
+                *winner = Some((counting.device.clone(), seq));
+                let total = NewTotal {
+                    credential,
+                    redeemed_minor: *redeemed_minor,
+                    winner: winner.clone(),
+                };
+                changed.insert(id, total);
+            }
+            Verdict::Conflict(reason) => {
+                let case = tx.insert_case(&NewCase {
+                    subject: credential,
+                    reason: reason.code(),
+                    first: winner.clone(),
+                    second: (counting.device.clone(), seq),
+                    amount,
+                    redeemed_before_minor: tally.redeemed_minor,
+                    value_minor: value.minor,
+                    opened_at: counting.now,
+                })?;
+                counting.cases.insert(seq, case);
+            }
+        }
+    }
+    Ok(changed.into_values().collect())
+}
+
+/// What is wrong with a voucher redemption besides a double spend.
+fn voucher_alarms(entry: &LogEntry, id: &VoucherId, row: Option<&VoucherRow>) -> Vec<EntryAlarm> {
+    let Some(row) = row else {
+        return vec![(
+            "unverifiable_voucher",
+            format!(
+                "voucher {id} was redeemed but is not known here and its credential does \
+                 not verify against the server's trust list"
+            ),
+        )];
+    };
+    let mut alarms = Vec::new();
+    if redemption(entry).is_some_and(|(_, _, credential)| row.credential != credential) {
+        alarms.push((
+            "credential_mismatch",
+            format!("the credential redeemed as voucher {id} is not the one issued"),
+        ));
+    }
+    if row
+        .revoked_at
+        .is_some_and(|revoked_at| entry.at >= revoked_at)
+    {
+        alarms.push((
+            "revoked_voucher_redeemed",
+            format!("voucher {id} was redeemed after HQ revoked it (the terminal had not synced)"),
+        ));
+    }
+    alarms
+}
+
+/// An entitlement redeemed by ID at a shop or paid out in cash: the
+/// entitlement, the beneficiary and programme the entry names, the amount.
+fn entitlement_spend(
+    entry: &LogEntry,
+) -> Option<(&EntitlementId, &BeneficiaryId, &ProgrammeId, Money)> {
+    match &entry.event {
+        LogEvent::EntitlementRedeemed {
+            entitlement,
+            beneficiary,
+            programme,
+            amount,
+            ..
+        }
+        | LogEvent::CashPaidOut {
+            entitlement,
+            beneficiary,
+            programme,
+            amount,
+            ..
+        } => Some((entitlement, beneficiary, programme, *amount)),
+        _ => None,
+    }
+}
+
+/// What is wrong with an entitlement redemption or payout besides a double
+/// spend.
+fn entitlement_alarms(
+    entry: &LogEntry,
+    id: &EntitlementId,
+    row: Option<&EntitlementRow>,
+) -> Vec<EntryAlarm> {
+    let Some(row) = row else {
+        return vec![(
+            "unknown_entitlement",
+            format!(
+                "entitlement {id} was redeemed or paid out but no roster published here lists it"
+            ),
+        )];
+    };
+    match entitlement_spend(entry) {
+        Some((_, beneficiary, programme, _))
+            if (&row.beneficiary, &row.programme) != (beneficiary, programme) =>
+        {
+            vec![(
+                "entitlement_mismatch",
+                format!(
+                    "entitlement {id} was paid to {beneficiary} in programme {programme}; the \
+                     roster gives it to {} in programme {}",
+                    row.beneficiary, row.programme
+                ),
+            )]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Answers a pull: documents newer than the cursor, balance changes after
-/// its position, and the highest sequence held for the device.
+/// its position (every voucher's; the entitlements of the device's roster),
+/// and the highest sequence held for the device.
 pub fn pull(
     storage: &Storage,
     request: &SignedRequest,
@@ -468,8 +649,9 @@ pub fn pull(
         };
         let trust_list = newer(documents::TRUST_LIST, GLOBAL_SCOPE, cursor.trust_list)?;
         let revocations = newer(documents::REVOCATIONS, GLOBAL_SCOPE, cursor.revocations)?;
-        let roster = match documents::roster_scope(device.site.as_ref(), device.merchant.as_ref()) {
-            Some(scope) => newer(documents::ROSTER, &scope, cursor.roster)?,
+        let scope = documents::roster_scope(device.site.as_ref(), device.merchant.as_ref());
+        let roster = match &scope {
+            Some(scope) => newer(documents::ROSTER, scope, cursor.roster)?,
             None => None,
         };
         let policy = newer(
@@ -477,22 +659,33 @@ pub fn pull(
             &documents::policy_scope(&device.device),
             cursor.policy,
         )?;
-        let mut rows = tx.balances_after(cursor.balances, PULL_BALANCES_MAX)?;
+        let mut rows = tx.balances_after(cursor.balances, scope.as_deref(), PULL_BALANCES_MAX)?;
         trim_to_whole_positions(&mut rows, PULL_BALANCES_MAX);
         let balances_cursor = rows.last().map_or(cursor.balances, |r| r.position);
+        let mut balances = Vec::new();
+        let mut entitlement_balances = Vec::new();
+        for row in rows {
+            match row.credential {
+                Credential::Voucher(voucher) => balances.push(VoucherBalance {
+                    voucher,
+                    redeemed: row.redeemed,
+                }),
+                Credential::Entitlement(entitlement) => {
+                    entitlement_balances.push(EntitlementBalance {
+                        entitlement,
+                        redeemed: row.redeemed,
+                    });
+                }
+            }
+        }
         Ok(PullResponse {
             server_time: now,
             trust_list,
             revocations,
             roster,
             policy,
-            balances: rows
-                .into_iter()
-                .map(|r| VoucherBalance {
-                    voucher: r.voucher,
-                    redeemed: r.redeemed,
-                })
-                .collect(),
+            balances,
+            entitlement_balances,
             balances_cursor,
             acknowledged_seq: device.head_seq,
         })

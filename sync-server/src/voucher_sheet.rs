@@ -145,7 +145,11 @@ pub fn render_pdf(vouchers: &[SheetVoucher]) -> Result<Vec<u8>, SheetError> {
             }
             content.fill_nonzero();
             let lines = [
-                format!("{}  ({})", voucher.name, voucher.beneficiary),
+                if voucher.name.is_empty() {
+                    voucher.beneficiary.clone()
+                } else {
+                    format!("{}  ({})", voucher.name, voucher.beneficiary)
+                },
                 format!("{}   {}", voucher.amount, voucher.programme),
                 format!(
                     "Valid until {}   Voucher {}",

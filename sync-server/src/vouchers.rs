@@ -61,18 +61,59 @@ pub fn show(storage: &Storage, id: &VoucherId, now: i64) -> Result<VoucherState,
     })
 }
 
-/// Revokes a voucher and publishes a new revocation list.
+/// What [`revocation`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// Revoked now; this revocation list version names it.
+    Revoked { version: u64 },
+    /// It was revoked before, at this time; nothing changed, and this
+    /// (current) revocation list version names it.
+    AlreadyRevoked { at: i64, version: u64 },
+}
+
+impl Revocation {
+    /// The revocation list version that names the voucher.
+    pub fn version(self) -> u64 {
+        match self {
+            Revocation::Revoked { version } | Revocation::AlreadyRevoked { version, .. } => version,
+        }
+    }
+}
+
+/// Revokes a voucher and publishes a new revocation list, unless it was
+/// revoked already: then nothing changes (no new list version).
+pub fn revocation(
+    storage: &Storage,
+    keys: &KeyDir,
+    id: &VoucherId,
+    now: i64,
+) -> Result<Revocation, VoucherError> {
+    storage.transaction(|tx| {
+        let row = tx
+            .voucher(id)?
+            .ok_or_else(|| VoucherError::Unknown(id.clone()))?;
+        if let Some(at) = row.revoked_at {
+            let version = tx
+                .document(documents::REVOCATIONS, documents::GLOBAL_SCOPE)?
+                .map_or(0, |(version, _)| version);
+            return Ok(Revocation::AlreadyRevoked { at, version });
+        }
+        let root = keys::root_signer(tx, keys)?;
+        if !tx.revoke_voucher(id, now)? {
+            return Err(VoucherError::Unknown(id.clone()));
+        }
+        let version = documents::publish_revocations(tx, &root, now)?;
+        Ok(Revocation::Revoked { version })
+    })
+}
+
+/// Revokes a voucher (see [`revocation`]); returns the revocation list
+/// version that names it.
 pub fn revoke(
     storage: &Storage,
     keys: &KeyDir,
     id: &VoucherId,
     now: i64,
 ) -> Result<u64, VoucherError> {
-    storage.transaction(|tx| {
-        let root = keys::root_signer(tx, keys)?;
-        if !tx.revoke_voucher(id, now)? {
-            return Err(VoucherError::Unknown(id.clone()));
-        }
-        Ok(documents::publish_revocations(tx, &root, now)?)
-    })
+    revocation(storage, keys, id, now).map(Revocation::version)
 }

@@ -163,6 +163,23 @@ fn keys_codes_and_vouchers_from_the_command_line() {
     assert!(again.starts_with("0 voucher(s) issued"), "{again}");
 
     ok(&data, &["vouchers", "revoke", &ids[0]]);
+    let revocations = |storage: &Storage| {
+        storage
+            .transaction(|tx| tx.document("revocations", ""))
+            .unwrap()
+            .unwrap()
+            .0
+    };
+    let version = revocations(&storage);
+    let twice = cli(&data, &["vouchers", "revoke", &ids[0]]);
+    assert!(!twice.status.success());
+    let stderr = String::from_utf8_lossy(&twice.stderr);
+    assert!(
+        stderr.contains(&format!("voucher {} was already revoked on 20", ids[0]))
+            && stderr.contains("nothing changed"),
+        "{stderr}"
+    );
+    assert_eq!(revocations(&storage), version, "no new revocation list");
     let shown = ok(&data, &["vouchers", "show", &ids[0]]);
     assert!(shown.contains("\"status\":\"revoked\""), "{shown}");
     let rotated = ok(&data, &["keys", "rotate"]);
@@ -170,6 +187,159 @@ fn keys_codes_and_vouchers_from_the_command_line() {
     let keys = ok(&data, &["keys", "show"]);
     assert_eq!(keys.lines().count(), 3);
     assert!(keys.contains("retired"));
-    assert_eq!(ok(&data, &["cases", "list"]), "");
-    assert_eq!(ok(&data, &["terminals", "list"]), "");
+    for (list, note) in [
+        (&["cases", "list"][..], "no cases"),
+        (&["alarms", "list"][..], "no alarms"),
+        (&["terminals", "list"][..], "no terminals"),
+    ] {
+        let output = cli(&data, list);
+        assert!(output.status.success());
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{list:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(note),
+            "{list:?}: {output:?}"
+        );
+    }
+    let limits: serde_json::Value =
+        serde_json::from_str(ok(&data, &["limits", "show"]).trim()).unwrap();
+    assert_eq!(limits["credential_max"], "5000.00");
+    assert_eq!(limits["unsynced_value_max"], "50000.00");
+    assert_eq!(limits["offline_hours_max"], 72.0);
+    assert_eq!(limits["credential_value_max_minor"], 500_000);
+    assert_eq!(limits["offline_seconds_max"], 259_200);
+}
+
+#[test]
+fn issuing_again_skips_issued_rows_and_a_lost_sheet_is_printed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&data, &["keys", "init"]);
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "beneficiary_id,name,amount,currency,programme,valid_from,valid_until,mode\n\
+         B 1,,12.345,KES,food-2026,2026-13-01,2099-12-31,sometimes\n",
+    )
+    .unwrap();
+    let out = dir.path().join("never");
+    let refused = cli(
+        &data,
+        &[
+            "vouchers",
+            "issue",
+            "--csv",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("1 row(s) have errors"), "{stderr}");
+    for problem in ["name must be", "valid_from", "sometimes", "12.345"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("line 2:") && l.contains(problem)),
+            "{problem} not reported:\n{stderr}"
+        );
+    }
+
+    let csv = dir.path().join("beneficiaries.csv");
+    std::fs::write(
+        &csv,
+        "beneficiary_id,name,amount,currency,programme,valid_from,valid_until\n\
+         B-1,Amina Otieno,1500.00,KES,food-2026,2026-01-01,2099-12-31\n\
+         B-2,Baraka Mwangi,2500,KES,food-2026,2026-01-01,2099-12-31\n",
+    )
+    .unwrap();
+    let first = dir.path().join("first");
+    let issue = |out: &Path| {
+        cli(
+            &data,
+            &[
+                "vouchers",
+                "issue",
+                "--csv",
+                csv.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+    };
+    assert!(issue(&first).status.success());
+    let list = std::fs::read_to_string(first.join("vouchers.csv")).unwrap();
+    // The same file again: not an error, nothing issued twice.
+    let again = issue(&dir.path().join("again"));
+    assert!(again.status.success(), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("0 voucher(s) issued"));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(
+        stderr.matches("already issued (skipped)").count(),
+        2,
+        "{stderr}"
+    );
+
+    // The sheet is lost: print it again, the same QR codes.
+    std::fs::remove_dir_all(&first).unwrap();
+    let printed = ok(
+        &data,
+        &[
+            "vouchers",
+            "sheet",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--out",
+            first.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        printed.starts_with("2 voucher(s) printed again"),
+        "{printed}"
+    );
+    assert!(
+        std::fs::read(first.join("vouchers.pdf"))
+            .unwrap()
+            .starts_with(b"%PDF-")
+    );
+    assert_eq!(std::fs::read_dir(first.join("qr")).unwrap().count(), 2);
+    assert_eq!(
+        std::fs::read_to_string(first.join("vouchers.csv")).unwrap(),
+        list
+    );
+
+    let id = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
+    let one = dir.path().join("one");
+    ok(
+        &data,
+        &[
+            "vouchers",
+            "sheet",
+            "--voucher",
+            &id,
+            "--out",
+            one.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read_dir(one.join("qr")).unwrap().count(), 1);
+    let unknown = cli(
+        &data,
+        &[
+            "vouchers",
+            "sheet",
+            "--voucher",
+            "V-NOPE",
+            "--out",
+            one.to_str().unwrap(),
+        ],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("V-NOPE"));
 }

@@ -6,8 +6,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use common::{Backend, SignOptions, TestTerminal, eventually, spawn_app};
-use lastmile_shared::device_log::{EntryHash, LogEntry, SignedEntry};
-use lastmile_shared::id::{DeviceId, KeyId, MerchantId, SiteId};
+use lastmile_shared::device_log::{EntryHash, IdentityCheck, LogEntry, LogEvent, SignedEntry};
+use lastmile_shared::id::{
+    BeneficiaryId, DeviceId, EntitlementId, KeyId, MerchantId, ProgrammeId, SiteId,
+};
 use lastmile_shared::money::Money;
 use lastmile_shared::revocation::RevocationList;
 use lastmile_shared::rules::{self, CredentialState, Decision, RejectReason, TerminalContext};
@@ -26,6 +28,10 @@ on_both_backends!(
     forged_replayed_revoked_and_unknown_requests_change_nothing,
     pull_sends_only_what_is_newer_than_the_cursor,
     bad_entries_and_oversize_bodies_are_refused,
+    the_same_cash_entitlement_paid_on_two_offline_terminals_becomes_a_case,
+    a_partial_entitlement_redeemed_over_its_value_becomes_a_case,
+    unknown_or_mismatched_entitlements_raise_alarms,
+    pull_gives_entitlement_balances_to_terminals_of_the_roster_only,
 );
 
 fn enrolment_codes_are_single_use_and_expire(backend: Backend) {
@@ -714,4 +720,202 @@ fn bad_entries_and_oversize_bodies_are_refused(backend: Backend) {
         (413, "body_too_large")
     );
     assert_eq!(terminal.upload(2..=2).unwrap().acknowledged_seq, 2);
+}
+
+/// Publishes a roster for `site` (CSV rows after the header).
+fn publish_roster(app: &common::TestApp, site: &str, rows: &str) {
+    let csv = app.dir.path().join(format!("roster-{site}.csv"));
+    std::fs::write(
+        &csv,
+        format!(
+            "beneficiary_id,name,id_numbers,entitlement_id,programme,amount,currency,valid_from,valid_until,mode,delivery\n{rows}"
+        ),
+    )
+    .unwrap();
+    lastmile_server::rosters::publish(
+        &app.storage,
+        &app.keys,
+        &csv,
+        Some(&SiteId::parse(site).unwrap()),
+        None,
+        common::now(),
+    )
+    .unwrap();
+}
+
+const MARY_ROSTER: &str = "B-MARY,Mary,ID-100,E-CASH,relief,2500.00,KES,2020-01-01,2099-12-31,single_use,cash\n\
+     B-MARY,Mary,ID-100,E-SHOP,food,25.00,KES,2020-01-01,2099-12-31,partial,merchant\n";
+
+/// Records a cash payout of `minor` KES of an entitlement to a beneficiary.
+fn pay_cash(terminal: &mut TestTerminal, entitlement: &str, beneficiary: &str, minor: i64) -> u64 {
+    terminal
+        .record(LogEvent::CashPaidOut {
+            session: 1,
+            entitlement: EntitlementId::parse(entitlement).unwrap(),
+            beneficiary: BeneficiaryId::parse(beneficiary).unwrap(),
+            programme: ProgrammeId::parse("relief").unwrap(),
+            amount: Money::new(minor, common::kes()),
+            identity: IdentityCheck::Manual,
+        })
+        .entry
+        .seq
+}
+
+/// Records a redemption by ID of `minor` KES of Mary's shop entitlement.
+fn redeem_entitlement(terminal: &mut TestTerminal, minor: i64) -> u64 {
+    terminal
+        .record(LogEvent::EntitlementRedeemed {
+            entitlement: EntitlementId::parse("E-SHOP").unwrap(),
+            beneficiary: BeneficiaryId::parse("B-MARY").unwrap(),
+            programme: ProgrammeId::parse("food").unwrap(),
+            amount: Money::new(minor, common::kes()),
+            remaining_after: Money::new(2500 - minor, common::kes()),
+            identity: IdentityCheck::IdBarcode,
+        })
+        .entry
+        .seq
+}
+
+fn the_same_cash_entitlement_paid_on_two_offline_terminals_becomes_a_case(backend: Backend) {
+    let app = spawn_app(backend);
+    publish_roster(&app, "site-1", MARY_ROSTER);
+    let mut a = app.terminal("agent-1", "site-1");
+    let mut b = app.terminal("agent-2", "site-1");
+    // Both agents offline: each pays Mary her KES 2,500.
+    pay_cash(&mut a, "E-CASH", "B-MARY", 250_000);
+    pay_cash(&mut b, "E-CASH", "B-MARY", 250_000);
+    assert_eq!(
+        outcome_kinds(&a.upload(1..=1).unwrap().outcomes),
+        [('A', 1)]
+    );
+    let second = b.upload(1..=1).unwrap();
+    assert_eq!(outcome_kinds(&second.outcomes), [('X', 1)]);
+    let EntryOutcome::DoubleSpend { case: case_id, .. } = second.outcomes[0] else {
+        unreachable!()
+    };
+
+    let (status, cases) = app.hq_get("/v1/hq/cases");
+    assert_eq!(status, 200);
+    let cases = cases.as_array().unwrap();
+    assert_eq!(cases.len(), 1);
+    let case = &cases[0];
+    assert_eq!(case["id"], case_id);
+    assert_eq!(case["entitlement"], "E-CASH");
+    assert_eq!(case["voucher"], serde_json::Value::Null);
+    assert_eq!(case["reason"], "already_redeemed");
+    assert_eq!(case["first_device"], a.device().as_str());
+    assert_eq!(case["second_device"], b.device().as_str());
+    assert_eq!(case["redeemed_before_minor"], 250_000);
+    assert_eq!(case["value_minor"], 250_000);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    assert_eq!(
+        b64.decode(case["first_entry"].as_str().unwrap()).unwrap(),
+        a.log[0].bytes
+    );
+    assert_eq!(
+        b64.decode(case["second_entry"].as_str().unwrap()).unwrap(),
+        b.log[0].bytes
+    );
+    // A retry of b's upload is a duplicate: no second case.
+    let retry = b.upload(1..=1).unwrap();
+    assert_eq!(outcome_kinds(&retry.outcomes), [('D', 1)]);
+    let (_, cases) = app.hq_get("/v1/hq/cases");
+    assert_eq!(cases.as_array().unwrap().len(), 1);
+    let (_, alarms) = app.hq_get("/v1/hq/alarms");
+    assert_eq!(alarms.as_array().unwrap().len(), 0);
+}
+
+fn a_partial_entitlement_redeemed_over_its_value_becomes_a_case(backend: Backend) {
+    let app = spawn_app(backend);
+    publish_roster(&app, "site-1", MARY_ROSTER);
+    let mut a = app.terminal("shop-1", "site-1");
+    let mut b = app.terminal("shop-2", "site-1");
+    redeem_entitlement(&mut a, 2000);
+    redeem_entitlement(&mut b, 500);
+    redeem_entitlement(&mut b, 1000);
+    assert_eq!(
+        outcome_kinds(&a.upload(1..=1).unwrap().outcomes),
+        [('A', 1)]
+    );
+    // 20 + 5 fits the 25.00; the next 10 does not.
+    let second = b.upload(1..=2).unwrap();
+    assert_eq!(outcome_kinds(&second.outcomes), [('A', 1), ('X', 2)]);
+    let (_, cases) = app.hq_get("/v1/hq/cases");
+    let cases = cases.as_array().unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0]["entitlement"], "E-SHOP");
+    assert_eq!(cases[0]["reason"], "over_value");
+    assert_eq!(cases[0]["redeemed_before_minor"], 2500);
+    assert_eq!(cases[0]["value_minor"], 2500);
+    assert_eq!(cases[0]["amount"]["minor"], 1000);
+    assert_eq!(cases[0]["first_device"], b.device().as_str());
+    assert_eq!(cases[0]["first_seq"], 1);
+    assert_eq!(cases[0]["second_seq"], 2);
+}
+
+fn unknown_or_mismatched_entitlements_raise_alarms(backend: Backend) {
+    let app = spawn_app(backend);
+    publish_roster(&app, "site-1", MARY_ROSTER);
+    let mut a = app.terminal("agent-1", "site-1");
+    pay_cash(&mut a, "E-NOBODY", "B-MARY", 1000);
+    // Mary's entitlement paid to someone else.
+    pay_cash(&mut a, "E-CASH", "B-OTHER", 250_000);
+    let answer = a.upload(1..=2).unwrap();
+    assert_eq!(outcome_kinds(&answer.outcomes), [('A', 1), ('A', 2)]);
+    let (_, alarms) = app.hq_get("/v1/hq/alarms");
+    let alarms = alarms.as_array().unwrap();
+    assert_eq!(alarms.len(), 2, "{alarms:?}");
+    assert_eq!(alarms[0]["kind"], "unknown_entitlement");
+    assert_eq!(alarms[0]["seq"], 1);
+    assert_eq!(alarms[0]["device"], a.device().as_str());
+    assert!(alarms[0]["detail"].as_str().unwrap().contains("E-NOBODY"));
+    assert_eq!(alarms[1]["kind"], "entitlement_mismatch");
+    assert_eq!(alarms[1]["seq"], 2);
+    let (_, cases) = app.hq_get("/v1/hq/cases");
+    assert_eq!(cases.as_array().unwrap().len(), 0);
+}
+
+fn pull_gives_entitlement_balances_to_terminals_of_the_roster_only(backend: Backend) {
+    let app = spawn_app(backend);
+    publish_roster(&app, "site-1", MARY_ROSTER);
+    publish_roster(
+        &app,
+        "site-2",
+        "B-JOHN,John,ID-200,E-JOHN,relief,100.00,KES,2020-01-01,2099-12-31,single_use,cash\n",
+    );
+    let mut a = app.terminal("agent-1", "site-1");
+    let mut same_site = app.terminal("agent-3", "site-1");
+    let mut other_site = app.terminal("agent-9", "site-2");
+    assert!(same_site.pull().unwrap().entitlement_balances.is_empty());
+    assert!(other_site.pull().unwrap().entitlement_balances.is_empty());
+    pay_cash(&mut a, "E-CASH", "B-MARY", 250_000);
+    a.upload(1..=1).unwrap();
+
+    let pulled = same_site.pull().unwrap();
+    assert_eq!(pulled.entitlement_balances.len(), 1);
+    assert_eq!(
+        pulled.entitlement_balances[0].entitlement.as_str(),
+        "E-CASH"
+    );
+    assert_eq!(
+        pulled.entitlement_balances[0].redeemed,
+        Money::new(250_000, common::kes())
+    );
+    assert!(pulled.balances.is_empty());
+    // Nothing new after the cursor.
+    assert!(same_site.pull().unwrap().entitlement_balances.is_empty());
+    assert!(other_site.pull().unwrap().entitlement_balances.is_empty());
+
+    // Its own entitlement's balance reaches it, and not site-1.
+    let mut agent = app.terminal("agent-8", "site-2");
+    pay_cash(&mut agent, "E-JOHN", "B-JOHN", 10_000);
+    agent.upload(1..=1).unwrap();
+    let theirs = other_site.pull().unwrap();
+    assert_eq!(theirs.entitlement_balances.len(), 1);
+    assert_eq!(
+        theirs.entitlement_balances[0].entitlement.as_str(),
+        "E-JOHN"
+    );
+    assert!(same_site.pull().unwrap().entitlement_balances.is_empty());
 }

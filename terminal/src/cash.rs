@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::device_log;
 use crate::error::Error;
+use crate::i18n::{self, Language, Text};
 use crate::operator;
 use crate::receipt::{Receipt, utc_text};
 use crate::redemption::{
@@ -145,10 +146,24 @@ fn load_session(
 }
 
 impl CashReport {
-    /// The report as plain text, `columns` characters wide.
+    /// The report as plain text in English, `columns` characters wide.
     pub fn render_text(&self, columns: usize) -> String {
-        let m = |money: &Money| money.display_grouped(',', '.');
+        self.render_text_in(Language::English, columns)
+    }
+
+    /// The report as plain text in `language`, `columns` characters wide,
+    /// amounts written the language's way (as on its receipts).
+    pub fn render_text_in(&self, language: Language, columns: usize) -> String {
+        let m = |money: &Money| i18n::money_on_paper(*money, language);
+        let label = |text: Text| i18n::text(language, text);
+        let numbered = |text: Text, n: u64| i18n::fill(label(text), &[("n", &n.to_string())]);
+        let rtl = language.is_right_to_left();
         let line = |label: &str, value: &str| {
+            // Right to left, as on the receipts: the label on its own line
+            // above its (Latin) value, so no line mixes directions.
+            if rtl {
+                return format!("{label}\n{value}");
+            }
             let used = label.chars().count() + value.chars().count();
             format!(
                 "{label}{}{value}",
@@ -158,12 +173,12 @@ impl CashReport {
         let rule = "-".repeat(columns);
         let s = &self.session;
         let mut out = vec![
-            "END-OF-DAY CASH REPORT".to_owned(),
+            label(Text::CashReportTitle).to_owned(),
             rule.clone(),
-            line("Session", &s.session.to_string()),
-            line("Operator", s.operator.as_str()),
-            line("Opened", &utc_text(s.opened_at)),
-            line("Closed", &utc_text(self.closed_at)),
+            line(label(Text::ReceiptSession), &s.session.to_string()),
+            line(label(Text::ReceiptOperator), s.operator.as_str()),
+            line(label(Text::CashReportOpened), &utc_text(s.opened_at)),
+            line(label(Text::CashReportClosed), &utc_text(self.closed_at)),
             rule.clone(),
         ];
         for payout in &self.payouts {
@@ -173,13 +188,16 @@ impl CashReport {
             ));
         }
         out.push(rule.clone());
-        out.push(line("Opening float", &m(&s.float)));
-        out.push(line(&format!("Paid out ({})", s.payouts), &m(&s.paid)));
-        out.push(line("Expected", &m(&s.expected)));
-        out.push(line("Counted", &m(&self.counted)));
-        out.push(line("Variance", &m(&self.variance)));
+        out.push(line(label(Text::ReceiptOpeningFloat), &m(&s.float)));
+        out.push(line(
+            &numbered(Text::CashReportPaidOut, s.payouts),
+            &m(&s.paid),
+        ));
+        out.push(line(label(Text::ReceiptExpected), &m(&s.expected)));
+        out.push(line(label(Text::ReceiptCounted), &m(&self.counted)));
+        out.push(line(label(Text::ReceiptVariance), &m(&self.variance)));
         out.push(rule);
-        out.push(format!("Log entry {}", self.closed_seq));
+        out.push(numbered(Text::CashReportLogEntry, self.closed_seq));
         let mut text = out.join("\n");
         text.push('\n');
         text

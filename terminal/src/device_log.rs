@@ -33,6 +33,25 @@ pub struct LoggedEntry {
     /// The signed COSE_Sign1 bytes exactly as stored and uploaded.
     pub bytes: Vec<u8>,
     pub confirmed: bool,
+    /// The double-spend case HQ opened for this entry, if any: the server
+    /// stored it but did not count it.
+    pub case: Option<u64>,
+}
+
+/// The double-spend case the server opened for entry `seq`, if any.
+pub(crate) fn disputed_case(conn: &Connection, seq: u64) -> Result<Option<u64>, Error> {
+    Ok(conn
+        .query_row("SELECT case_id FROM disputes WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// Entries under review at HQ: (sequence, case), oldest first.
+pub(crate) fn disputes(conn: &Connection) -> Result<Vec<(u64, u64)>, Error> {
+    let mut statement = conn.prepare_cached("SELECT seq, case_id FROM disputes ORDER BY seq")?;
+    let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The result of a successful `verify_log`.
@@ -421,6 +440,7 @@ impl Terminal {
             hash: signed.hash,
             bytes,
             confirmed: seq <= acknowledged_seq(&self.conn)?,
+            case: disputed_case(&self.conn, seq)?,
         })
     }
 

@@ -424,13 +424,16 @@ impl Terminal {
             return Err(Error::AlreadyEnrolled(enrolment.device.clone()));
         }
         let key = DeviceKey::load_or_create(&self.dir.join(DEVICE_KEY_FILE))?;
-        let client = HttpClient::new(server_url)?;
+        let client = HttpClient::new(server_url).map_err(Error::Enrolment)?;
         let request = EnrollRequest {
             code: code.trim().to_owned(),
             device_public_key: ByteBuf::from(key.public().to_bytes().to_vec()),
             label: label.chars().take(LABEL_CHARS_MAX).collect(),
         };
-        let response = sync_client::enroll(&client, &request)?;
+        let response = sync_client::enroll(&client, &request).map_err(|error| match error {
+            Error::Sync(error) => Error::Enrolment(error),
+            other => other,
+        })?;
         let enrolment = Enrolment {
             server_url: Some(server_url.trim_end_matches('/').to_owned()),
             device: response.device,
@@ -446,8 +449,12 @@ impl Terminal {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         enrolment.insert(&tx)?;
         tx.commit()?;
+        let device = enrolment.device.clone();
         self.enrolment = Some(enrolment);
         self.key = Some(key);
-        self.sync()
+        self.sync().map_err(|error| Error::FirstSyncFailed {
+            device,
+            source: Box::new(error),
+        })
     }
 }

@@ -5,6 +5,7 @@
 use lastmile_shared::id::{DeviceId, EntitlementId, IdError, OperatorId};
 use lastmile_shared::id_card::IdCardError;
 use lastmile_shared::money::{Currency, Money, MoneyError};
+use lastmile_shared::roster::Delivery;
 use lastmile_shared::rules::RejectReason;
 use lastmile_shared::trust_list::{DocumentError, TrustListError};
 use lastmile_shared::voucher::VoucherError;
@@ -47,6 +48,12 @@ pub enum Error {
     CashEntitlement(EntitlementId),
     #[error("entitlement {0} is redeemed at a merchant, not paid in cash")]
     MerchantEntitlement(EntitlementId),
+    /// The rules' "already redeemed", said of a person's merchant entitlement.
+    #[error("this person has already received entitlement {0} in full")]
+    EntitlementUsed(EntitlementId),
+    /// The rules' "already redeemed", said of a cash payout.
+    #[error("entitlement {0} has already been paid out in cash; do not pay twice")]
+    AlreadyPaidOut(EntitlementId),
     #[error("no cash session is open; open one with a counted float first")]
     NoCashSession,
     #[error("cash session {0} is already open; close it before opening another")]
@@ -93,6 +100,15 @@ pub enum Error {
     NotProvisioned(&'static str),
     #[error("this terminal is already enrolled as device {0}")]
     AlreadyEnrolled(DeviceId),
+    #[error("enrolment failed: {0}")]
+    Enrolment(SyncError),
+    #[error(
+        "this terminal is enrolled as device {device}, but its first sync failed: {source}; run `lastmile-terminal sync` to finish"
+    )]
+    FirstSyncFailed {
+        device: DeviceId,
+        source: Box<Error>,
+    },
     #[error("the {what} was refused: {reason}")]
     Document { what: &'static str, reason: String },
     #[error("{0}")]
@@ -135,6 +151,22 @@ impl Error {
         }
     }
 
+    /// A refusal of a spend on `entitlement`, paid out as `delivery`, as
+    /// people should read it: the rules' "already redeemed" (the code the
+    /// engine returns, shared with the server) said of the person's
+    /// entitlement or cash payout rather than of a voucher.
+    pub fn for_entitlement(self, entitlement: &EntitlementId, delivery: Delivery) -> Self {
+        match (self, delivery) {
+            (Error::Rejected(RejectReason::AlreadyRedeemed), Delivery::Cash) => {
+                Error::AlreadyPaidOut(entitlement.clone())
+            }
+            (Error::Rejected(RejectReason::AlreadyRedeemed), Delivery::Merchant) => {
+                Error::EntitlementUsed(entitlement.clone())
+            }
+            (other, _) => other,
+        }
+    }
+
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.display().to_string(),
@@ -162,6 +194,8 @@ impl Error {
             Error::EntitlementNotFound(_) => "entitlement_not_found",
             Error::CashEntitlement(_) => "cash_entitlement",
             Error::MerchantEntitlement(_) => "merchant_entitlement",
+            Error::EntitlementUsed(_) => "entitlement_used",
+            Error::AlreadyPaidOut(_) => "already_paid_out",
             Error::NoCashSession => "no_cash_session",
             Error::CashSessionOpen(_) => "cash_session_open",
             Error::FloatTooSmall { .. } => "float_too_small",
@@ -180,6 +214,8 @@ impl Error {
             Error::NotEnrolled => "not_enrolled",
             Error::NotProvisioned(_) => "not_provisioned",
             Error::AlreadyEnrolled(_) => "already_enrolled",
+            Error::Enrolment(_) => "enrolment_failed",
+            Error::FirstSyncFailed { .. } => "first_sync_failed",
             Error::Document { .. } => "document_refused",
             Error::Sync(_) => "sync_failed",
             Error::NoSuchEntry(_) => "no_such_entry",
@@ -202,6 +238,9 @@ impl Error {
             | Error::EntitlementNotFound(_)
             | Error::CashEntitlement(_)
             | Error::MerchantEntitlement(_)
+            | Error::EntitlementUsed(_)
+            | Error::AlreadyPaidOut(_)
+            | Error::AlreadyEnrolled(_)
             | Error::NoCashSession
             | Error::CashSessionOpen(_)
             | Error::FloatTooSmall { .. }
@@ -214,10 +253,10 @@ impl Error {
             | Error::BadOperatorName { .. }
             | Error::CurrencyAmbiguous(_)
             | Error::NoSuchEntry(_) => C::Usage,
-            Error::NotEnrolled | Error::NotProvisioned(_) | Error::AlreadyEnrolled(_) => {
-                C::NotProvisioned
-            }
-            Error::Sync(_) | Error::Document { .. } => C::Network,
+            Error::NotEnrolled | Error::NotProvisioned(_) => C::NotProvisioned,
+            Error::Sync(_) | Error::Document { .. } | Error::Enrolment(_) => C::Network,
+            // Enrolled: what the first sync met decides, as for `sync`.
+            Error::FirstSyncFailed { source, .. } => source.category(),
             Error::NotLoggedIn
             | Error::WrongPin { .. }
             | Error::LockedOut { .. }

@@ -125,6 +125,7 @@ texts! {
     ScannerConnected = "Scanner {port} connected",
     ScannerProblem = "Scanner {port}: {detail}",
     NoCamera = "No camera",
+    NotOnDistributionList = "{name} is not on this distribution list. Do not pay.",
     // Durations.
     DurationDays = "{d} d {h} h",
     DurationHours = "{h} h {m} min",
@@ -155,7 +156,15 @@ texts! {
     ReceiptVariance = "Variance",
     ReceiptPending = "ACCEPTED OFFLINE — PENDING",
     ReceiptConfirmed = "CONFIRMED",
+    ReceiptUnderReview = "UNDER REVIEW AT HQ — CASE {case}",
+    ReceiptReprint = "*** COPY — REPRINT ***",
     ReceiptVerify = "Verify:",
+    // The end-of-day cash report.
+    CashReportTitle = "END-OF-DAY CASH REPORT",
+    CashReportOpened = "Opened",
+    CashReportClosed = "Closed",
+    CashReportPaidOut = "Paid out ({n})",
+    CashReportLogEntry = "Log entry {n}",
 }
 
 /// (code, English msgid) for every refusal people may meet. Placeholders:
@@ -346,6 +355,20 @@ const MESSAGES: &[(&str, &str)] = &[
         "This terminal is missing data. Sync first.",
     ),
     ("sync_failed", "Sync failed: {detail}"),
+    (
+        "entitlement_used",
+        "This person has already received this entitlement in full.",
+    ),
+    (
+        "already_paid_out",
+        "This person has already been paid. Do not pay twice.",
+    ),
+    ("already_enrolled", "This terminal is already enrolled."),
+    ("enrolment_failed", "Enrolment failed: {detail}"),
+    (
+        "first_sync_failed",
+        "The terminal is enrolled, but its first sync failed: {detail}. Run sync to finish.",
+    ),
     ("nothing_to_reprint", "There is nothing to reprint yet."),
 ];
 
@@ -436,6 +459,11 @@ pub fn refusal_msgids() -> impl Iterator<Item = &'static str> {
     MESSAGES.iter().map(|(_, m)| *m)
 }
 
+/// Every refusal code with a sentence of its own.
+pub fn refusal_codes() -> impl Iterator<Item = &'static str> {
+    MESSAGES.iter().map(|(c, _)| *c)
+}
+
 /// The sentence for refusal `code` in `language` with `values` filled, if
 /// the code has one.
 pub fn refusal(language: Language, code: &str, values: &[(&str, &str)]) -> Option<String> {
@@ -470,7 +498,10 @@ fn parameters(error: &Error, money: impl Fn(Money) -> String) -> Vec<(&'static s
         Error::LockedOut { minutes_left, .. } => values.push(("n", minutes_left.to_string())),
         Error::PersonNotFound(id) => values.push(("id", id.clone())),
         Error::EntitlementNotFound(id) => values.push(("id", id.to_string())),
-        Error::Sync(detail) => values.push(("detail", detail.to_string())),
+        Error::Sync(detail) | Error::Enrolment(detail) => {
+            values.push(("detail", detail.to_string()));
+        }
+        Error::FirstSyncFailed { source, .. } => values.push(("detail", source.to_string())),
         _ => {}
     }
     values

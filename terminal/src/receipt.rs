@@ -36,6 +36,11 @@ pub enum ReceiptStatus {
     /// Done on this terminal and durable, not yet confirmed by the server.
     AcceptedOfflinePending,
     Confirmed,
+    /// The server stored the entry but did not count it: the same voucher or
+    /// entitlement was spent elsewhere first, and HQ opened this case.
+    UnderReview {
+        case: u64,
+    },
 }
 
 impl ReceiptStatus {
@@ -43,12 +48,24 @@ impl ReceiptStatus {
         match self {
             ReceiptStatus::AcceptedOfflinePending => Text::ReceiptPending,
             ReceiptStatus::Confirmed => Text::ReceiptConfirmed,
+            ReceiptStatus::UnderReview { .. } => Text::ReceiptUnderReview,
+        }
+    }
+
+    /// The status in `language`, as printed.
+    pub fn render(self, language: Language) -> String {
+        let template = i18n::text(language, self.text());
+        match self {
+            ReceiptStatus::UnderReview { case } => {
+                i18n::fill(template, &[("case", &case.to_string())])
+            }
+            _ => template.to_owned(),
         }
     }
 
     /// The status in English, as printed on English receipts.
-    pub fn label(self) -> &'static str {
-        self.text().msgid()
+    pub fn label(self) -> String {
+        self.render(Language::English)
     }
 }
 
@@ -99,6 +116,9 @@ pub struct Receipt {
     pub operator: OperatorId,
     pub item: ReceiptItem,
     pub status: ReceiptStatus,
+    /// A copy printed again later: marked as such on paper, so two papers
+    /// for one payment can always be told apart.
+    pub reprint: bool,
     /// Hex SHA-256 of the signed log entry.
     pub entry_hash: String,
     /// Text for the receipt's QR: device, sequence and entry hash, enough
@@ -174,6 +194,7 @@ impl Receipt {
             site: entry.site.clone(),
             operator: entry.operator.clone(),
             item,
+            reprint: false,
             status: if confirmed {
                 ReceiptStatus::Confirmed
             } else {
@@ -184,6 +205,14 @@ impl Receipt {
                 entry.device, entry.seq
             ),
             entry_hash,
+        }
+    }
+
+    /// The same receipt marked as a copy printed again.
+    pub fn into_reprint(self) -> Receipt {
+        Receipt {
+            reprint: true,
+            ..self
         }
     }
 
@@ -199,11 +228,15 @@ impl Receipt {
             ReceiptItem::CashSessionOpened { .. } => Text::ReceiptSessionOpened,
             ReceiptItem::CashSessionClosed { .. } => Text::ReceiptSessionClosed,
         };
-        let mut lines = vec![
+        let mut lines = Vec::new();
+        if self.reprint {
+            lines.push(Title(i18n::text(language, Text::ReceiptReprint).into()));
+        }
+        lines.extend([
             Title("LASTMILE".into()),
             Title(i18n::text(language, title).into()),
             Rule,
-        ];
+        ]);
         if let Some(merchant) = &self.merchant {
             lines.push(pair(Text::ReceiptMerchant, merchant.to_string()));
         }
@@ -270,7 +303,7 @@ impl Receipt {
             }
         }
         lines.push(Rule);
-        lines.push(Title(i18n::text(language, self.status.text()).into()));
+        lines.push(Title(self.status.render(language)));
         lines.push(ReceiptLine::Qr(
             i18n::text(language, Text::ReceiptVerify).into(),
             self.verification.clone(),
@@ -427,11 +460,11 @@ impl Terminal {
             },
         };
         let logged = self.log_entry(seq)?;
-        Ok(Receipt::from_entry(
-            &logged.entry,
-            &logged.hash,
-            logged.confirmed,
-        ))
+        let mut receipt = Receipt::from_entry(&logged.entry, &logged.hash, logged.confirmed);
+        if let Some(case) = logged.case {
+            receipt.status = ReceiptStatus::UnderReview { case };
+        }
+        Ok(receipt)
     }
 }
 
@@ -457,9 +490,14 @@ mod tests {
                 remaining: kes(50_050),
             },
             status: ReceiptStatus::AcceptedOfflinePending,
+            reprint: false,
             entry_hash: "ab".repeat(32),
             verification: "LMR1:T-0001:7:abab".to_owned(),
         }
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
     }
 
     /// How many `GS v 0` raster images a job holds.
@@ -535,5 +573,35 @@ Vérifier : LMR1:T-0001:7:abab
         assert_eq!(utc_text(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc_text(1_793_491_200), "2026-11-01 00:00 UTC");
         assert_eq!(utc_text(951_827_400), "2000-02-29 12:30 UTC");
+    }
+
+    #[test]
+    fn a_reprint_says_so_on_paper_in_every_language() {
+        let copy = voucher_receipt().into_reprint();
+        assert!(
+            copy.render_text(32)
+                .trim_start()
+                .starts_with("*** COPY — REPRINT ***")
+        );
+        assert!(
+            copy.render_text_in(Language::French, 32)
+                .contains("*** COPIE — RÉIMPRESSION ***")
+        );
+        let original = voucher_receipt().render_escpos(PaperWidth::Mm58).unwrap();
+        let reprinted = copy.render_escpos(PaperWidth::Mm58).unwrap();
+        assert!(!contains(&original, b"REPRINT"));
+        assert!(contains(&reprinted, b"*** COPY"));
+    }
+
+    #[test]
+    fn a_receipt_under_review_names_its_case() {
+        let mut receipt = voucher_receipt();
+        receipt.status = ReceiptStatus::UnderReview { case: 9 };
+        let text = receipt.render_text(32);
+        assert!(text.contains("UNDER REVIEW AT HQ — CASE 9"), "{text}");
+        assert_eq!(
+            receipt.status.render(Language::Swahili),
+            "INACHUNGUZWA MAKAO MAKUU — KESI 9"
+        );
     }
 }

@@ -7,7 +7,9 @@ use lastmile_shared::id::{BeneficiaryId, EntitlementId, OperatorId};
 use lastmile_shared::id_card::{self, IdCard, IdSource};
 use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::roster::{Delivery, Entitlement, RosterPerson};
-use lastmile_shared::rules::{self, CredentialState, Decision, RedemptionTerms, TerminalContext};
+use lastmile_shared::rules::{
+    self, CredentialState, Decision, RedemptionTerms, RejectReason, TerminalContext,
+};
 use lastmile_shared::voucher::{self, BeneficiaryBinding, VoucherClaims};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -54,6 +56,10 @@ pub struct VoucherCheck {
     /// Whether the whole remaining value could be redeemed now, and if not,
     /// why (the stable `RejectReason` code).
     pub full_redemption: Result<Money, String>,
+    /// The rule that refuses it now, for a sentence in the operator's
+    /// language (`full_redemption` carries its code for scripts).
+    #[serde(skip)]
+    pub refusal: Option<RejectReason>,
 }
 
 /// An entitlement with what is left of it.
@@ -284,10 +290,16 @@ impl Terminal {
             presented: None,
             requested: None,
         };
-        let preview = decide_spend(conn, &ready, now, &spend)
+        let preview = decide_spend(conn, &ready, now, &spend);
+        let refusal = match &preview {
+            Err(Error::Rejected(reason)) => Some(reason.clone()),
+            _ => None,
+        };
+        let preview = preview
             .map(|(amount, _)| amount)
             .map_err(|e| e.code().to_owned());
         Ok(VoucherCheck {
+            refusal,
             redeemed: Money::new(redeemed, currency),
             remaining: Money::new(claims.value.minor - redeemed, currency),
             full_redemption: preview,

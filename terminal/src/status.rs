@@ -42,6 +42,8 @@ pub struct Status {
     /// Entries not yet confirmed by the server, and their value per currency.
     pub pending_count: u64,
     pub pending_value: Vec<Money>,
+    /// Entries HQ stored but did not count (double spends), oldest first.
+    pub under_review: Vec<UnderReview>,
     /// The last successful sync (or enrolment), if any.
     pub last_sync_at: Option<i64>,
     pub last_sync_attempt_at: Option<i64>,
@@ -50,6 +52,13 @@ pub struct Status {
     /// Versions of the signed documents held (0 = none).
     pub documents: SyncCursor,
     pub cash_session: Option<CashSession>,
+}
+
+/// A log entry under review at HQ: the server opened double-spend `case` for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnderReview {
+    pub seq: u64,
+    pub case: u64,
 }
 
 impl Terminal {
@@ -103,8 +112,13 @@ impl Terminal {
                 }
             })
             .collect();
+        let under_review = device_log::disputes(&self.conn)?
+            .into_iter()
+            .map(|(seq, case)| UnderReview { seq, case })
+            .collect();
         let enrolment = self.enrolment.as_ref();
         Ok(Status {
+            under_review,
             now,
             enrolled,
             device: enrolment.map(|e| e.device.clone()),

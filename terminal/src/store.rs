@@ -26,7 +26,10 @@ use crate::error::Error;
 pub(crate) const BUSY_TIMEOUT_MS: u64 = 10_000;
 
 /// Schema migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_disputes.sql")),
+];
 
 /// Opens (creating if needed) the store and brings its schema up to date.
 pub(crate) fn open(path: &Path, now: i64) -> Result<Connection, Error> {

@@ -27,7 +27,7 @@ use serde_bytes::ByteBuf;
 use crate::device_log;
 use crate::enrolment::{self, DocumentKind};
 use crate::error::Error;
-use crate::redemption::voucher_key;
+use crate::redemption::{entitlement_key, voucher_key};
 use crate::terminal::Terminal;
 
 /// Route of the enrolment request.
@@ -89,7 +89,7 @@ pub struct SyncReport {
     pub updated: Vec<&'static str>,
     /// Documents the server sent that were refused, and why.
     pub refused: Vec<String>,
-    /// Voucher balance updates applied.
+    /// Voucher and entitlement balance updates applied.
     pub balances: usize,
     pub server_time: i64,
 }
@@ -259,6 +259,62 @@ fn apply_acknowledgement(tx: &rusqlite::Transaction<'_>, acknowledged: u64) -> R
     Ok(acknowledged - held)
 }
 
+/// Records the entries the server flagged as double spends, so they are
+/// shown "under review" instead of confirmed. Only entries this upload sent
+/// (after `held`) and that exist here are accepted from the answer.
+fn record_disputes(
+    tx: &rusqlite::Transaction<'_>,
+    disputed: &[(u64, u64)],
+    held: u64,
+    now: i64,
+) -> Result<(), Error> {
+    let head = device_log::head(tx)?.seq;
+    for &(seq, case) in disputed {
+        if seq <= held || seq > head || case == 0 {
+            return Err(SyncError::BadResponse(format!(
+                "the server flagged entry {seq} (case {case}), which this upload did not send"
+            ))
+            .into());
+        }
+        tx.execute(
+            "INSERT INTO disputes (seq, case_id, recorded_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (seq) DO NOTHING",
+            params![seq, case, now],
+        )?;
+    }
+    Ok(())
+}
+
+/// Stores what the server says has been redeemed of each voucher and
+/// entitlement across all terminals, so a credential spent elsewhere is
+/// refused here (`credential_state`). Returns how many balances it applied.
+fn apply_balances(tx: &rusqlite::Transaction<'_>, answer: &PullResponse) -> Result<usize, Error> {
+    let vouchers = answer
+        .balances
+        .iter()
+        .map(|b| (voucher_key(&b.voucher), b.redeemed));
+    let entitlements = answer
+        .entitlement_balances
+        .iter()
+        .map(|b| (entitlement_key(&b.entitlement), b.redeemed));
+    let mut statement = tx.prepare_cached(
+        "INSERT INTO credentials (credential, currency, server_redeemed_minor)
+         VALUES (?1, ?2, ?3)
+         ON CONFLICT (credential) DO UPDATE SET server_redeemed_minor = excluded.server_redeemed_minor
+         WHERE credentials.currency = excluded.currency",
+    )?;
+    let mut applied = 0;
+    for (credential, redeemed) in vouchers.chain(entitlements) {
+        statement.execute(params![
+            credential,
+            redeemed.currency.code(),
+            redeemed.minor.max(0)
+        ])?;
+        applied += 1;
+    }
+    Ok(applied)
+}
+
 impl Terminal {
     /// Runs one sync round: upload, then pull. On failure the error is
     /// recorded for `status` and returned; nothing already confirmed or
@@ -309,13 +365,17 @@ impl Terminal {
                 Some(signer),
                 SYNC_ATTEMPTS_MAX,
             )?;
-            report
-                .double_spends
-                .extend(answer.outcomes.iter().filter_map(|o| match o {
+            let disputed: Vec<(u64, u64)> = answer
+                .outcomes
+                .iter()
+                .filter_map(|o| match o {
                     EntryOutcome::DoubleSpend { seq, case } => Some((*seq, *case)),
                     _ => None,
-                }));
+                })
+                .collect();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            record_disputes(&tx, &disputed, held, now)?;
+            report.double_spends.extend(disputed);
             report.newly_confirmed += apply_acknowledgement(&tx, answer.acknowledged_seq)?;
             tx.commit()?;
             if answer.acknowledged_seq <= held {
@@ -359,20 +419,7 @@ impl Terminal {
         for (_, document, bytes) in &accepted {
             enrolment::store_document(&tx, document, bytes, now)?;
         }
-        for balance in &answer.balances {
-            tx.execute(
-                "INSERT INTO credentials (credential, currency, server_redeemed_minor)
-                 VALUES (?1, ?2, ?3)
-                 ON CONFLICT (credential) DO UPDATE SET server_redeemed_minor = excluded.server_redeemed_minor
-                 WHERE credentials.currency = excluded.currency",
-                params![
-                    voucher_key(&balance.voucher),
-                    balance.redeemed.currency.code(),
-                    balance.redeemed.minor.max(0)
-                ],
-            )?;
-        }
-        report.balances = answer.balances.len();
+        report.balances = apply_balances(&tx, &answer)?;
         report.newly_confirmed += apply_acknowledgement(&tx, answer.acknowledged_seq)?;
         tx.execute(
             "UPDATE sync_state SET last_sync_at = ?1, balances_cursor = max(balances_cursor, ?2)

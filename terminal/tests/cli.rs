@@ -76,7 +76,10 @@ fn redeem_with_json_refusals_and_languages() {
         &["--lang", "fr", "redeem", "--qr", &qr, "--amount", "60"],
     );
     assert_eq!(output.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("Il ne reste que KES 59.50"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("Il ne reste que 59,50\u{a0}KES"),
+        "{output:?}"
+    );
     let output = cli(&data, &["redeem", "--qr", &qr, "--amount", "1.234"]);
     assert_eq!(
         output.status.code(),
@@ -277,7 +280,7 @@ fn id_redeem_cash_flow_log_and_receipts() {
         ],
     );
     assert_eq!(twice.status.code(), Some(3));
-    assert_eq!(json(&twice)["code"], "already_redeemed");
+    assert_eq!(json(&twice)["code"], "already_paid_out");
     let close = cli(&data, &["--json", "cash", "close", "--counted", "2000.00"]);
     assert!(close.status.success(), "{close:?}");
     let report = json(&close);
@@ -318,7 +321,7 @@ fn id_redeem_cash_flow_log_and_receipts() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), export);
     let reprint = stdout(&cli(&data, &["receipt", "reprint", "3"]));
     assert!(
-        reprint.contains("*** REPRINT ***") && reprint.contains("CASH PAYOUT"),
+        reprint.contains("*** COPY — REPRINT ***") && reprint.contains("CASH PAYOUT"),
         "{reprint}"
     );
     assert_eq!(
@@ -562,4 +565,282 @@ fn log_verify_recomputes_balances_and_names_every_difference() {
             .contains("sequence 2: the stored credential and amount do not match"),
         "{value}"
     );
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn paying_twice_is_said_of_the_person_not_a_voucher() {
+    let (_dir, data) = setup();
+    assert!(
+        cli(&data, &["cash", "open", "--float", "5000"])
+            .status
+            .success()
+    );
+    let pay = [
+        "cash",
+        "pay",
+        "--id",
+        PERSON_ID,
+        "--entitlement",
+        "ENT-CASH-1",
+    ];
+    assert!(cli(&data, &pay).status.success());
+    let twice = cli(&data, &pay);
+    assert_eq!(twice.status.code(), Some(3));
+    assert!(
+        stderr(&twice).contains("This person has already been paid. Do not pay twice."),
+        "{twice:?}"
+    );
+    let mut french = vec!["--lang", "fr"];
+    french.extend(pay);
+    let twice = cli(&data, &french);
+    assert!(
+        stderr(&twice).contains("Cette personne a déjà été payée."),
+        "{twice:?}"
+    );
+    assert!(!stderr(&twice).contains("bon"), "{twice:?}");
+
+    let redeem = [
+        "id-redeem",
+        "--id",
+        PERSON_ID,
+        "--entitlement",
+        "ENT-FOOD-1",
+    ];
+    assert!(cli(&data, &redeem).status.success());
+    let mut again = vec!["--json"];
+    again.extend(redeem);
+    let again = cli(&data, &again);
+    assert_eq!(again.status.code(), Some(3));
+    assert_eq!(json(&again)["code"], "entitlement_used");
+    assert_eq!(
+        json(&again)["message"],
+        "This person has already received this entitlement in full."
+    );
+}
+
+#[test]
+fn check_of_a_refused_voucher_says_why_and_exits_refused() {
+    let (_dir, data) = setup();
+    let qr = voucher("V-CHECK", 250_000, RedemptionMode::SingleUse, wall_clock());
+    let good = cli(&data, &["redeem", "--check", "--qr", &qr]);
+    assert_eq!(good.status.code(), Some(0));
+    assert!(
+        stdout(&good).contains("Can redeem up to KES 2,500.00."),
+        "{good:?}"
+    );
+    assert!(cli(&data, &["redeem", "--qr", &qr]).status.success());
+    let refused = cli(&data, &["--lang", "sw", "redeem", "--check", "--qr", &qr]);
+    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    let text = stdout(&refused);
+    assert!(text.contains("Vocha hii imeshatumika yote."), "{text}");
+    assert!(!text.contains("already_redeemed"), "{text}");
+    let refused = cli(&data, &["--json", "redeem", "--check", "--qr", &qr]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert_eq!(json(&refused)["full_redemption"]["Err"], "already_redeemed");
+}
+
+#[test]
+fn enrolment_failures_say_what_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli(
+        dir.path(),
+        &[
+            "--json",
+            "enroll",
+            "--server",
+            "http://127.0.0.1:9",
+            "--code",
+            "AAAA-BBBB-CCCC",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(5), "{output:?}");
+    assert_eq!(json(&output)["code"], "enrolment_failed");
+    let message = json(&output)["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("Enrolment failed: could not reach"),
+        "{message}"
+    );
+
+    let (_dir, data) = setup();
+    let again = cli(
+        &data,
+        &["enroll", "--server", "http://127.0.0.1:9", "--code", "X"],
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(3),
+        "already enrolled is a refusal"
+    );
+    assert!(
+        stderr(&again).contains("This terminal is already enrolled."),
+        "{again:?}"
+    );
+    let help = stdout(&cli(&data, &["--help"]));
+    assert!(
+        help.contains("`enroll` on a\n     terminal that is already enrolled"),
+        "{help}"
+    );
+}
+
+#[test]
+fn printer_errors_name_the_target_and_the_reason_once() {
+    let (dir, data) = setup();
+    let qr = voucher(
+        "V-NOPRINTER",
+        1_000,
+        RedemptionMode::SingleUse,
+        wall_clock(),
+    );
+    assert!(cli(&data, &["redeem", "--qr", &qr]).status.success());
+    let missing = dir.path().join("no-such-dir/lp0");
+    let target = format!("file:{}", missing.display());
+    let output = cli(&data, &["receipt", "reprint", "--printer", &target]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!(
+            "cannot reach the printer at device file {}",
+            missing.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("No such file or directory").count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("DeviceFile"), "{text}");
+}
+
+#[test]
+fn receipts_reports_and_lists_follow_the_language_and_one_amount_format() {
+    let (_dir, data) = setup();
+    let qr = voucher("V-LANG", 250_000, RedemptionMode::SingleUse, wall_clock());
+    let receipt = stdout(&cli(&data, &["--lang", "fr", "redeem", "--qr", &qr]));
+    assert!(receipt.contains("ENCAISSEMENT D'UN BON"), "{receipt}");
+    assert!(receipt.contains("2\u{a0}500,00\u{a0}KES"), "{receipt}");
+    let reprint = stdout(&cli(&data, &["--lang", "fr", "receipt", "reprint"]));
+    assert!(reprint.contains("ENCAISSEMENT D'UN BON"), "{reprint}");
+    assert!(
+        reprint.contains("*** COPIE — RÉIMPRESSION ***"),
+        "{reprint}"
+    );
+
+    assert!(
+        cli(&data, &["cash", "open", "--float", "10000"])
+            .status
+            .success()
+    );
+    let status = stdout(&cli(&data, &["status"]));
+    assert!(status.contains("float KES 10,000.00"), "{status}");
+    let list = stdout(&cli(&data, &["cash", "list"]));
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+    assert!(widths.iter().all(|w| *w == widths[0]), "aligned:\n{list}");
+    assert!(list.contains("KES 3,000.00"), "{list}");
+    assert!(
+        cli(
+            &data,
+            &[
+                "cash",
+                "pay",
+                "--id",
+                PERSON_ID,
+                "--entitlement",
+                "ENT-CASH-1"
+            ]
+        )
+        .status
+        .success()
+    );
+    let report = stdout(&cli(
+        &data,
+        &["--lang", "fr", "cash", "close", "--counted", "7000"],
+    ));
+    assert!(report.contains("RAPPORT DE CAISSE"), "{report}");
+    assert!(report.contains("Versé (1)"), "{report}");
+    assert!(report.contains("7\u{a0}000,00\u{a0}KES"), "{report}");
+    assert!(!report.contains("Variance"), "{report}");
+}
+
+/// A server that enrols any code, then answers every other request with 503.
+fn enrols_then_fails() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0;
+            while reader.read_line(&mut head).unwrap() > 0 && !head.ends_with("\r\n\r\n") {
+                if let Some(value) = head.lines().last().and_then(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                }) {
+                    length = value.parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let (status, body) = if head.starts_with("POST /v1/terminal/enroll ") {
+                let (root_kid, root_key) = root();
+                let answer = lastmile_shared::sync::EnrollResponse {
+                    device: lastmile_shared::id::DeviceId::parse(DEVICE).unwrap(),
+                    device_kid: kid("term-0001-k1"),
+                    merchant: None,
+                    site: None,
+                    root_kid,
+                    root_public_key: serde_bytes::ByteBuf::from(
+                        root_key.verifying_key().to_bytes().to_vec(),
+                    ),
+                    server_time: wall_clock(),
+                };
+                ("200 OK", lastmile_shared::sync::to_cbor(&answer))
+            } else {
+                ("503 Service Unavailable", Vec::new())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/cbor\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    url
+}
+
+#[test]
+fn a_failed_first_sync_says_the_terminal_is_enrolled() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = enrols_then_fails();
+    let output = cli(
+        dir.path(),
+        &[
+            "--json",
+            "enroll",
+            "--server",
+            &url,
+            "--code",
+            "ONE-TIME-42",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(5), "{output:?}");
+    let value = json(&output);
+    assert_eq!(value["code"], "first_sync_failed");
+    let message = value["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("The terminal is enrolled, but its first sync failed:")
+            && message.ends_with("Run sync to finish."),
+        "{message}"
+    );
+    let status = json(&cli(dir.path(), &["--json", "status"]));
+    assert_eq!(status["device"], DEVICE);
 }

@@ -6,7 +6,15 @@
 #[path = "support/gui.rs"]
 mod support;
 
+use std::sync::Arc;
+
+use lastmile_hardware::emulator::infer_paper_width;
+use lastmile_hardware::escpos::PaperWidth;
+use lastmile_shared::device_log::{IdentityCheck, LogEvent};
+use lastmile_terminal::Terminal;
+use lastmile_terminal::gui::controller::refusal_kind;
 use lastmile_terminal::gui::{PrintStatus, Screen, VerdictKind};
+use lastmile_terminal::i18n;
 use slint::Model;
 use support::App;
 
@@ -233,4 +241,151 @@ fn cash_payout_with_float_open_and_close() {
     assert!(float.closed);
     assert_eq!(float.variance, "KES -100.00");
     assert_eq!(float.variance_kind, VerdictKind::Bad);
+}
+
+/// The identity check recorded in log entry `seq` of the app's terminal.
+fn identity_in_log(app: &App, seq: u64) -> IdentityCheck {
+    let terminal = Terminal::open(app.dir.path(), Arc::new(app.clock.clone())).expect("terminal");
+    match terminal.log_entry(seq).expect("log entry").entry.event {
+        LogEvent::EntitlementRedeemed { identity, .. } | LogEvent::CashPaidOut { identity, .. } => {
+            identity
+        }
+        other => panic!("entry {seq} is not an ID payment: {other:?}"),
+    }
+}
+
+#[test]
+fn an_id_number_typed_on_the_screen_is_logged_as_typed_and_a_scanned_one_as_scanned() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    // Typed into the scan screen's field, then "Check".
+    app.scan(app.demo.id_with_entitlement);
+    assert_eq!(app.screen(), Screen::IdRedemption);
+    app.window
+        .invoke_entitlement_chosen("food-05-amina-w".into());
+    app.type_digits("100");
+    app.tap("Continue");
+    app.tap("Confirm payment");
+    assert_eq!(app.screen(), Screen::Receipt);
+    assert_eq!(identity_in_log(&app, 1), IdentityCheck::Manual);
+
+    // The same number from a barcode scanner.
+    app.tap("Next customer");
+    app.scanner(app.demo.id_with_entitlement);
+    assert_eq!(app.screen(), Screen::IdRedemption);
+    app.window
+        .invoke_entitlement_chosen("food-05-amina-w".into());
+    app.type_digits("100");
+    app.tap("Continue");
+    app.tap("Confirm payment");
+    assert_eq!(app.screen(), Screen::Receipt);
+    assert_eq!(identity_in_log(&app, 2), IdentityCheck::IdBarcode);
+}
+
+#[test]
+fn a_scanned_id_card_moves_the_cash_selection_to_that_person_or_clears_it() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.window.invoke_navigate(Screen::CashFloat);
+    app.type_digits("10000");
+    app.tap("Open float");
+    app.window.invoke_cash_selected("cash-05-joseph-o".into());
+    assert_eq!(app.window.get_cash_row().name, "Joseph Otieno");
+
+    // Amina's card is scanned instead: her line is selected, not Joseph's.
+    app.tap("Scan their ID card");
+    app.scanner(app.demo.id_with_entitlement);
+    assert_eq!(app.screen(), Screen::CashPerson);
+    assert_eq!(app.window.get_person().name, "Amina Wanjiru");
+    assert_eq!(app.window.get_cash_row().id, "cash-05-amina-w");
+    app.tap("Match — pay KES 2,500.00");
+    assert_eq!(app.screen(), Screen::Receipt);
+    assert_eq!(app.window.get_receipt().amount, "KES 2,500.00");
+    assert_eq!(identity_in_log(&app, 2), IdentityCheck::IdBarcode);
+
+    // Someone not on the list: nothing is selected, and the screen says why.
+    app.tap("Next customer");
+    app.window.invoke_cash_selected("cash-05-joseph-o".into());
+    app.tap("Scan their ID card");
+    app.scanner("99999999");
+    assert_eq!(app.screen(), Screen::CashPerson);
+    assert_eq!(app.window.get_cash_row().id, "");
+    assert!(app.has("Nobody with ID 99999999 is on this terminal's list."));
+    assert!(
+        !app.find("Match — pay ")
+            .accessible_enabled()
+            .unwrap_or(true),
+        "nothing can be paid"
+    );
+    app.window.invoke_cash_pay("cash-05-joseph-o".into());
+    assert_eq!(
+        app.screen(),
+        Screen::CashPerson,
+        "no payment without a line"
+    );
+}
+
+#[test]
+fn refusals_that_a_sync_fixes_are_amber() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.scan(&app.demo.vouchers.unknown_key.clone());
+    let verdict = app.window.get_verdict();
+    assert_eq!(
+        (verdict.kind, verdict.reason_code.as_str()),
+        (VerdictKind::Warn, "unknown_key")
+    );
+    // Every refusal whose sentence asks for a sync, wherever it shows.
+    for code in i18n::refusal_codes() {
+        let msgid = i18n::refusal_msgid(code).unwrap_or_default();
+        let asks_for_a_sync = ["Sync first", "Sync before", "Sync, then", "next sync"]
+            .iter()
+            .any(|words| msgid.contains(words));
+        if asks_for_a_sync {
+            assert_eq!(refusal_kind(code), VerdictKind::Warn, "{code}: {msgid}");
+        }
+    }
+}
+
+#[test]
+fn settings_show_the_enrolled_server_and_set_printer_and_paper() {
+    let app = App::start(800.0, 480.0, "en");
+    app.login();
+    app.window.invoke_navigate(Screen::Settings);
+    assert!(
+        app.has("Not enrolled with a server"),
+        "the training terminal has no server"
+    );
+    assert!(!app.has("https://…"), "the server is not an editable field");
+
+    // 80 mm paper: receipts are laid out for it, on screen and on paper.
+    assert_eq!(app.window.get_settings().paper_mm, 58);
+    app.tap("80 mm");
+    assert_eq!(app.window.get_settings().paper_mm, 80);
+    app.scan(&app.demo.vouchers.good.clone());
+    app.tap("Redeem KES 1,250.00");
+    app.tap("Confirm payment");
+    assert_eq!(app.window.get_receipt().columns, 48);
+    let english = app.printed.lock().unwrap().last().unwrap().clone();
+    assert_eq!(infer_paper_width(&english), PaperWidth::Mm80);
+
+    // In Arabic the receipt prints through the receipt's own ESC/POS, labels as images.
+    app.controller.language_chosen("ar");
+    app.window.invoke_reprint();
+    let arabic = app.printed.lock().unwrap().last().unwrap().clone();
+    let rasters = |job: &[u8]| job.windows(3).filter(|w| w == b"\x1dv0").count();
+    assert!(
+        rasters(&arabic) > rasters(&english) + 5,
+        "Arabic labels print as images ({} against {})",
+        rasters(&arabic),
+        rasters(&english)
+    );
+    app.controller.language_chosen("en");
+
+    // A bare device path is a printer setting the terminal takes.
+    app.window.invoke_navigate(Screen::Settings);
+    app.window
+        .invoke_settings_save("".into(), "/dev/usb/lp0".into());
+    assert_eq!(app.window.get_settings_message(), "Saved.");
+    assert_eq!(app.window.get_settings().printer, "/dev/usb/lp0");
 }

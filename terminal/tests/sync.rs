@@ -33,6 +33,8 @@ struct Server {
     balances: Vec<VoucherBalance>,
     policy_version: u64,
     pulls: Vec<PullRequest>,
+    /// Sequence numbers this server calls double spends, with their case.
+    double_spends: Vec<(u64, u64)>,
 }
 
 fn respond(stream: &mut std::net::TcpStream, status: &str, body: &[u8]) {
@@ -122,8 +124,12 @@ fn handle(state: &Mutex<Server>, mut stream: std::net::TcpStream) {
             let outcomes = fresh
                 .iter()
                 .enumerate()
-                .map(|(i, _)| EntryOutcome::Applied {
-                    seq: head_seq + 1 + i as u64,
+                .map(|(i, _)| {
+                    let seq = head_seq + 1 + i as u64;
+                    match server.double_spends.iter().find(|(s, _)| *s == seq) {
+                        Some(&(seq, case)) => EntryOutcome::DoubleSpend { seq, case },
+                        None => EntryOutcome::Applied { seq },
+                    }
                 })
                 .collect();
             server.stored.extend(fresh.iter().map(|b| b.to_vec()));
@@ -155,6 +161,7 @@ fn handle(state: &Mutex<Server>, mut stream: std::net::TcpStream) {
                 } else {
                     vec![]
                 },
+                entitlement_balances: vec![],
                 balances_cursor: 1,
                 acknowledged_seq: server.stored.len() as u64,
             };
@@ -249,4 +256,64 @@ fn enrol_redeem_sync_confirm_and_apply_updates() {
     let terminal = Terminal::open(dir.path(), Arc::new(clock)).unwrap();
     assert_eq!(terminal.policy().unwrap().version, 2);
     assert_eq!(terminal.status().unwrap().acknowledged_seq, 3);
+}
+
+#[test]
+fn an_entry_the_server_calls_a_double_spend_is_under_review_never_confirmed() {
+    let state = Arc::new(Mutex::new(Server {
+        policy_version: 1,
+        double_spends: vec![(2, 17)],
+        ..Default::default()
+    }));
+    let url = start(state.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut terminal = Terminal::open(dir.path(), Arc::new(clock.clone())).unwrap();
+    terminal.enroll(&url, "ONE-TIME-42", "counter 1").unwrap();
+    terminal.add_operator(&operator(), "Amina", PIN).unwrap();
+    terminal.login(&operator(), PIN).unwrap();
+    for i in 0..3 {
+        let qr = voucher(&format!("V-CASE-{i}"), 1_000, RedemptionMode::SingleUse, T0);
+        terminal
+            .redeem_voucher(&VoucherRequest {
+                qr: &qr,
+                amount: None,
+                id_card: None,
+            })
+            .unwrap();
+    }
+    clock.advance(60);
+    let report = terminal.sync().unwrap();
+    assert_eq!(report.double_spends, [(2, 17)]);
+    assert_eq!(report.acknowledged_seq, 3);
+    let statuses: Vec<ReceiptStatus> = (1..=3)
+        .map(|seq| terminal.receipt(Some(seq)).unwrap().status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ReceiptStatus::Confirmed,
+            ReceiptStatus::UnderReview { case: 17 },
+            ReceiptStatus::Confirmed
+        ]
+    );
+    let under_review = terminal.status().unwrap().under_review;
+    assert_eq!(
+        under_review
+            .iter()
+            .map(|r| (r.seq, r.case))
+            .collect::<Vec<_>>(),
+        [(2, 17)]
+    );
+    let paper = terminal.receipt(Some(2)).unwrap().render_text(32);
+    assert!(paper.contains("UNDER REVIEW AT HQ — CASE 17"), "{paper}");
+    assert!(!paper.contains("CONFIRMED"), "{paper}");
+    // It survives a restart and a later round.
+    drop(terminal);
+    let mut terminal = Terminal::open(dir.path(), Arc::new(clock)).unwrap();
+    terminal.sync().unwrap();
+    assert_eq!(
+        terminal.receipt(Some(2)).unwrap().status,
+        ReceiptStatus::UnderReview { case: 17 }
+    );
 }

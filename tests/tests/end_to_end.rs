@@ -10,6 +10,7 @@ on_both_backends!(
     revoked_or_spent_vouchers_are_refused_after_the_next_sync,
     revoked_terminal_is_refused_and_changes_nothing,
     retried_uploads_count_once_and_partial_balance_is_kept,
+    one_entitlement_paid_by_two_offline_agents_opens_a_case_and_is_refused_after_sync,
 );
 
 const MERCHANT: &str = "shop-12";
@@ -478,4 +479,96 @@ fn retried_uploads_count_once_and_partial_balance_is_kept(backend: Backend) {
     assert_eq!(check["redeemed"], kes(65_025));
     let verified = terminal.json(&["log", "verify"]);
     assert_eq!(verified.expect_code(0).json()["log"]["entries"], 5);
+}
+
+/// Two field agents at one site, both offline, pay Mary her KES 2,500: HQ
+/// gets a case naming the entitlement and both devices, and a third agent
+/// refuses to pay her again after its next sync (exit 3).
+fn one_entitlement_paid_by_two_offline_agents_opens_a_case_and_is_refused_after_sync(
+    backend: Backend,
+) {
+    let mut server = Server::new(backend);
+    server.init();
+    let roster = server.dir().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "beneficiary_id,name,id_numbers,entitlement_id,programme,amount,currency,valid_from,valid_until,mode,delivery\n\
+         B-MARY,Mary Wanjiru,ID-100,E-MARY,relief,2500,KES,2020-01-01,2099-12-31,single_use,cash\n\
+         B-JOHN,John Otieno,ID-200,E-JOHN,relief,1500,KES,2020-01-01,2099-12-31,single_use,cash\n",
+    )
+    .expect("writing the roster CSV");
+    server.cli_ok(&[
+        "rosters",
+        "publish",
+        "--csv",
+        &roster.display().to_string(),
+        "--site",
+        SITE,
+    ]);
+    server.start();
+    let agents: Vec<(Terminal, String)> = ["wanjiku", "kamau", "njeri"]
+        .iter()
+        .map(|name| {
+            let agent = Terminal::new();
+            let device = agent.enroll(&server, "field-team", SITE);
+            agent.operator(name, "1234");
+            agent
+                .json(&["cash", "open", "--float", "5000"])
+                .expect_code(0);
+            (agent, device)
+        })
+        .collect();
+    let [(a, device_a), (b, device_b), (c, _)] = &agents[..] else {
+        panic!("three agents enrolled");
+    };
+    let pay = |agent: &Terminal, id: &str, entitlement: &str| {
+        agent.json(&["cash", "pay", "--id", id, "--entitlement", entitlement])
+    };
+
+    // No network: both agents pay Mary.
+    server.stop();
+    for agent in [a, b] {
+        let receipt = pay(agent, "ID-100", "E-MARY").expect_code(0).json();
+        assert_eq!(
+            receipt["receipt"]["status"], "accepted_offline_pending",
+            "{receipt}"
+        );
+    }
+    server.start();
+    assert_eq!(a.sync_ok()["double_spends"], json!([]));
+    let report = b.sync_ok();
+    let cases = server.cases();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    let case = &cases[0];
+    assert_eq!(report["double_spends"], json!([[2, case["id"]]]));
+    assert_eq!(case["entitlement"], "E-MARY");
+    assert_eq!(case["voucher"], Value::Null);
+    assert_eq!(case["reason"], "already_redeemed");
+    assert_eq!(
+        (&case["first_device"], &case["second_device"]),
+        (&json!(device_a), &json!(device_b))
+    );
+    assert_eq!(case["amount"], kes(250_000));
+    assert!(case["first_entry"].is_string() && case["second_entry"].is_string());
+
+    // The third agent learns at its next sync that Mary was paid.
+    c.sync_ok();
+    let refused = pay(c, "ID-100", "E-MARY");
+    refused.expect_code(3);
+    assert_eq!(refused.json()["code"], "already_paid_out");
+    let list = c.json(&["cash", "list"]).expect_code(0).json();
+    let paid: Vec<(&str, bool)> = list
+        .as_array()
+        .expect("the distribution list is a JSON array")
+        .iter()
+        .map(|l| {
+            (
+                l["entitlement"]["entitlement"]["id"].as_str().unwrap_or(""),
+                l["paid"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(paid, [("E-JOHN", false), ("E-MARY", true)]);
+    // John was paid nowhere: he still can be.
+    pay(c, "ID-200", "E-JOHN").expect_code(0);
 }

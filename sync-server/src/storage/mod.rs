@@ -22,9 +22,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use lastmile_shared::id::{
-    DeviceId, IdError, IssuerId, KeyId, MerchantId, ProgrammeId, SiteId, VoucherId,
+    BeneficiaryId, DeviceId, EntitlementId, IdError, IssuerId, KeyId, MerchantId, ProgrammeId,
+    SiteId, VoucherId,
 };
 use lastmile_shared::money::{Currency, CurrencyError, Money};
+use lastmile_shared::roster::Entitlement;
 use lastmile_shared::rules::OfflineLimits;
 use lastmile_shared::trust_list::IssuerKey;
 use lastmile_shared::voucher::RedemptionMode;
@@ -217,10 +219,71 @@ pub struct VoucherRow {
     pub winner: Option<(DeviceId, u64)>,
 }
 
+/// What is redeemed and counted: a voucher, or an entitlement from a roster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Voucher(VoucherId),
+    Entitlement(EntitlementId),
+}
+
+impl Credential {
+    /// The column (and, plural, the table) that holds this kind's id.
+    pub(crate) fn column(&self) -> &'static str {
+        match self {
+            Self::Voucher(_) => "voucher",
+            Self::Entitlement(_) => "entitlement",
+        }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        match self {
+            Self::Voucher(id) => id.as_str(),
+            Self::Entitlement(id) => id.as_str(),
+        }
+    }
+
+    /// The voucher's id, as stored in a voucher column.
+    pub(crate) fn voucher_id(&self) -> Option<&str> {
+        match self {
+            Self::Voucher(id) => Some(id.as_str()),
+            Self::Entitlement(_) => None,
+        }
+    }
+
+    /// The entitlement's id, as stored in an entitlement column.
+    pub(crate) fn entitlement_id(&self) -> Option<&str> {
+        match self {
+            Self::Entitlement(id) => Some(id.as_str()),
+            Self::Voucher(_) => None,
+        }
+    }
+}
+
+/// A voucher's or entitlement's new redeemed total and winner.
+#[derive(Debug, Clone)]
+pub struct NewTotal {
+    pub credential: Credential,
+    pub redeemed_minor: i64,
+    pub winner: Option<(DeviceId, u64)>,
+}
+
+/// An entitlement as the server knows it from the rosters it published.
+#[derive(Debug, Clone)]
+pub struct EntitlementRow {
+    pub entitlement: EntitlementId,
+    pub beneficiary: BeneficiaryId,
+    pub programme: ProgrammeId,
+    pub value: Money,
+    pub mode: RedemptionMode,
+    pub redeemed_minor: i64,
+    /// The latest redemption or payout that counted: (device, sequence).
+    pub winner: Option<(DeviceId, u64)>,
+}
+
 /// A double-spend case to open.
 #[derive(Debug, Clone)]
 pub struct NewCase {
-    pub voucher: VoucherId,
+    pub subject: Credential,
     pub reason: &'static str,
     pub first: Option<(DeviceId, u64)>,
     pub second: (DeviceId, u64),
@@ -234,7 +297,9 @@ pub struct NewCase {
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRow {
     pub id: u64,
-    pub voucher: VoucherId,
+    /// The voucher double spent, or else the roster entitlement.
+    pub voucher: Option<VoucherId>,
+    pub entitlement: Option<EntitlementId>,
     pub reason: String,
     pub first_device: Option<DeviceId>,
     pub first_seq: Option<u64>,
@@ -279,10 +344,10 @@ pub struct NewAlarm {
     pub raised_at: i64,
 }
 
-/// One row of the voucher balance feed.
+/// One row of the balance feed (vouchers and entitlements).
 #[derive(Debug, Clone)]
 pub struct BalanceRow {
-    pub voucher: VoucherId,
+    pub credential: Credential,
     pub redeemed: Money,
     pub position: u64,
 }
@@ -405,15 +470,32 @@ pub trait Tx {
     /// Stores new redeemed totals and winners, all at one feed position.
     fn update_redemptions(
         &mut self,
-        rows: &[&VoucherRow],
+        rows: &[NewTotal],
         feed_position: u64,
     ) -> Result<(), StorageError>;
     fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Result<bool, StorageError>;
     fn revoked(&mut self) -> Result<RevokedSets, StorageError>;
-    /// Balance changes after `position`, oldest first, at most `limit` rows.
+    /// Records the entitlements a roster of `scope` lists (with their
+    /// beneficiaries): definitions are inserted or updated, what was redeemed
+    /// is kept, and the scope lists exactly these from now on.
+    fn publish_entitlements(
+        &mut self,
+        scope: &str,
+        listed: &[(&BeneficiaryId, &Entitlement)],
+        now: i64,
+    ) -> Result<(), StorageError>;
+    /// Reads entitlements, locking their rows (in id order) until the
+    /// transaction ends.
+    fn lock_entitlements(
+        &mut self,
+        ids: &[EntitlementId],
+    ) -> Result<HashMap<EntitlementId, EntitlementRow>, StorageError>;
+    /// Balance changes after `position`, oldest first, at most `limit` rows:
+    /// every voucher's, and the entitlements listed by the roster of `scope`.
     fn balances_after(
         &mut self,
         position: u64,
+        scope: Option<&str>,
         limit: usize,
     ) -> Result<Vec<BalanceRow>, StorageError>;
     fn insert_case(&mut self, case: &NewCase) -> Result<u64, StorageError>;
@@ -442,7 +524,7 @@ pub(crate) fn mode_from_text(text: &str) -> Result<RedemptionMode, StorageError>
     match text {
         "single_use" => Ok(RedemptionMode::SingleUse),
         "partial" => Ok(RedemptionMode::Partial),
-        other => Err(StorageError::corrupt("vouchers.mode", other)),
+        other => Err(StorageError::corrupt("a mode column", other)),
     }
 }
 

@@ -10,20 +10,23 @@
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
-use lastmile_shared::id::{DeviceId, KeyId, MerchantId, SiteId, VoucherId};
+use lastmile_shared::id::{
+    BeneficiaryId, DeviceId, EntitlementId, KeyId, MerchantId, SiteId, VoucherId,
+};
+use lastmile_shared::roster::Entitlement;
 use lastmile_shared::rules::OfflineLimits;
 use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::rows::{
-    CASE_QUERY, CaseRowRaw, DeviceRowRaw, VoucherRowRaw, parse_alarm, parse_issuer_key,
-    parse_limits,
+    BALANCES_QUERY, CASE_QUERY, CaseRowRaw, DeviceRowRaw, EntitlementRowRaw, VoucherRowRaw,
+    parse_alarm, parse_balance, parse_issuer_key, parse_limits,
 };
 use super::{
-    AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, Migration, NewAlarm, NewCase,
-    POSTGRES_CONNECTIONS_MAX, RevokedSets, RootKeyRow, StorageError, StoredEntry, Tx, VoucherRow,
-    key_status_to_text, key32, mode_to_text, money, opt_id, seq_from, seq_to,
+    AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, EntitlementRow, Migration,
+    NewAlarm, NewCase, NewTotal, POSTGRES_CONNECTIONS_MAX, RevokedSets, RootKeyRow, StorageError,
+    StoredEntry, Tx, VoucherRow, key_status_to_text, key32, mode_to_text, opt_id, seq_from, seq_to,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -34,6 +37,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         sql: include_str!("../../migrations/postgres/0002_case_resolution.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("../../migrations/postgres/0003_entitlements.sql"),
     },
 ];
 /// The advisory lock that serialises migrations across instances.
@@ -250,6 +257,21 @@ fn voucher_row(r: &Row) -> Res<VoucherRow> {
         redeemed_minor: r.try_get(12)?,
         winner_device: r.try_get(13)?,
         winner_seq: r.try_get(14)?,
+    }
+    .parse()
+}
+
+fn entitlement_row(r: &Row) -> Res<EntitlementRow> {
+    EntitlementRowRaw {
+        entitlement: r.try_get(0)?,
+        beneficiary: r.try_get(1)?,
+        programme: r.try_get(2)?,
+        value_minor: r.try_get(3)?,
+        currency: r.try_get(4)?,
+        mode: r.try_get(5)?,
+        redeemed_minor: r.try_get(6)?,
+        winner_device: r.try_get(7)?,
+        winner_seq: r.try_get(8)?,
     }
     .parse()
 }
@@ -660,8 +682,9 @@ impl Tx for PgTx<'_> {
         Ok(n == 1)
     }
 
-    fn update_redemptions(&mut self, rows: &[&VoucherRow], feed_position: u64) -> Res<()> {
-        let ids: Vec<&str> = rows.iter().map(|r| r.voucher.as_str()).collect();
+    fn update_redemptions(&mut self, rows: &[NewTotal], feed_position: u64) -> Res<()> {
+        let kinds: Vec<&str> = rows.iter().map(|r| r.credential.column()).collect();
+        let ids: Vec<&str> = rows.iter().map(|r| r.credential.id()).collect();
         let redeemed: Vec<i64> = rows.iter().map(|r| r.redeemed_minor).collect();
         let devices: Vec<Option<&str>> = rows
             .iter()
@@ -671,13 +694,26 @@ impl Tx for PgTx<'_> {
             .iter()
             .map(|r| r.winner.as_ref().map(|(_, s)| seq_to(*s)))
             .collect();
+        // One statement for both tables; their rows are already locked.
         self.execute(
-            "UPDATE vouchers v SET redeemed_minor = u.redeemed, winner_device = u.device,
-                 winner_seq = u.seq, feed_position = $5
-             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])
-                  AS u(voucher, redeemed, device, seq)
-             WHERE v.voucher = u.voucher",
-            &[&ids, &redeemed, &devices, &seqs, &seq_to(feed_position)],
+            "WITH u AS (
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[],
+                                      $5::bigint[]) AS u(kind, id, redeemed, device, seq)),
+             v AS (
+                 UPDATE vouchers t SET redeemed_minor = u.redeemed, winner_device = u.device,
+                     winner_seq = u.seq, feed_position = $6
+                 FROM u WHERE u.kind = 'voucher' AND t.voucher = u.id)
+             UPDATE entitlements t SET redeemed_minor = u.redeemed, winner_device = u.device,
+                 winner_seq = u.seq, feed_position = $6
+             FROM u WHERE u.kind = 'entitlement' AND t.entitlement = u.id",
+            &[
+                &kinds,
+                &ids,
+                &redeemed,
+                &devices,
+                &seqs,
+                &seq_to(feed_position),
+            ],
         )?;
         Ok(())
     }
@@ -710,22 +746,94 @@ impl Tx for PgTx<'_> {
         Ok(RevokedSets { vouchers, devices })
     }
 
-    fn balances_after(&mut self, position: u64, limit: usize) -> Res<Vec<BalanceRow>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query(
-            "SELECT voucher, redeemed_minor, currency, feed_position FROM vouchers
-             WHERE feed_position > $1 ORDER BY feed_position, voucher LIMIT $2",
-            &[&seq_to(position), &limit],
-        )?
-        .iter()
-        .map(|r| {
-            Ok(BalanceRow {
-                voucher: VoucherId::parse(r.try_get(0)?)?,
-                redeemed: money(r.try_get(1)?, r.try_get(2)?)?,
-                position: seq_from(r.try_get(3)?)?,
+    fn publish_entitlements(
+        &mut self,
+        scope: &str,
+        listed: &[(&BeneficiaryId, &Entitlement)],
+        now: i64,
+    ) -> Res<()> {
+        self.execute("DELETE FROM entitlement_scopes WHERE scope = $1", &[&scope])?;
+        let ids: Vec<&str> = listed.iter().map(|(_, e)| e.id.as_str()).collect();
+        let beneficiaries: Vec<&str> = listed.iter().map(|(b, _)| b.as_str()).collect();
+        let programmes: Vec<&str> = listed.iter().map(|(_, e)| e.programme.as_str()).collect();
+        let values: Vec<i64> = listed.iter().map(|(_, e)| e.value.minor).collect();
+        let currencies: Vec<&str> = listed
+            .iter()
+            .map(|(_, e)| e.value.currency.code())
+            .collect();
+        let modes: Vec<&str> = listed.iter().map(|(_, e)| mode_to_text(e.mode)).collect();
+        // Rows are written (and so locked) in id order, like the ingest's
+        // `lock_entitlements`, so the two never wait on each other in a cycle.
+        self.execute(
+            "INSERT INTO entitlements (entitlement, beneficiary, programme, value_minor,
+                 currency, mode, created_at)
+             SELECT u.entitlement, u.beneficiary, u.programme, u.value, u.currency, u.mode, $7
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                         $6::text[])
+                  AS u(entitlement, beneficiary, programme, value, currency, mode)
+             ORDER BY u.entitlement
+             ON CONFLICT (entitlement) DO UPDATE SET beneficiary = excluded.beneficiary,
+                 programme = excluded.programme, value_minor = excluded.value_minor,
+                 currency = excluded.currency, mode = excluded.mode",
+            &[
+                &ids,
+                &beneficiaries,
+                &programmes,
+                &values,
+                &currencies,
+                &modes,
+                &now,
+            ],
+        )?;
+        self.execute(
+            "INSERT INTO entitlement_scopes (scope, entitlement)
+             SELECT $1, u.entitlement FROM unnest($2::text[]) AS u(entitlement)
+             ON CONFLICT DO NOTHING",
+            &[&scope, &ids],
+        )?;
+        Ok(())
+    }
+
+    fn lock_entitlements(
+        &mut self,
+        ids: &[EntitlementId],
+    ) -> Res<HashMap<EntitlementId, EntitlementRow>> {
+        let ids: Vec<&str> = ids.iter().map(EntitlementId::as_str).collect();
+        // Sorted before locking, so two transactions never wait on each other
+        // in opposite orders.
+        let rows = self.query(
+            "SELECT entitlement, beneficiary, programme, value_minor, currency, mode,
+                 redeemed_minor, winner_device, winner_seq
+             FROM entitlements WHERE entitlement = ANY($1) ORDER BY entitlement FOR UPDATE",
+            &[&ids],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let row = entitlement_row(r)?;
+                Ok((row.entitlement.clone(), row))
             })
-        })
-        .collect()
+            .collect()
+    }
+
+    fn balances_after(
+        &mut self,
+        position: u64,
+        scope: Option<&str>,
+        limit: usize,
+    ) -> Res<Vec<BalanceRow>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query(BALANCES_QUERY, &[&seq_to(position), &scope, &limit])?
+            .iter()
+            .map(|r| {
+                parse_balance(
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                )
+            })
+            .collect()
     }
 
     fn insert_case(&mut self, case: &NewCase) -> Res<u64> {
@@ -733,10 +841,10 @@ impl Tx for PgTx<'_> {
             .query_opt(
                 "INSERT INTO double_spend_cases (voucher, reason, first_device, first_seq,
                      second_device, second_seq, amount_minor, currency, redeemed_before_minor,
-                     value_minor, opened_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                     value_minor, opened_at, entitlement)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
                 &[
-                    &case.voucher.as_str(),
+                    &case.subject.voucher_id(),
                     &case.reason,
                     &case.first.as_ref().map(|(d, _)| d.as_str()),
                     &case.first.as_ref().map(|(_, s)| seq_to(*s)),
@@ -747,6 +855,7 @@ impl Tx for PgTx<'_> {
                     &case.redeemed_before_minor,
                     &case.value_minor,
                     &case.opened_at,
+                    &case.subject.entitlement_id(),
                 ],
             )?
             .ok_or_else(|| StorageError::corrupt("double_spend_cases", "no id returned"))?;
@@ -776,6 +885,7 @@ impl Tx for PgTx<'_> {
                     resolution: r.try_get(15)?,
                     resolution_note: r.try_get(16)?,
                     resolved_at: r.try_get(17)?,
+                    entitlement: r.try_get(18)?,
                 }
                 .parse()
             })

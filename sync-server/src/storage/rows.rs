@@ -3,14 +3,17 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use lastmile_shared::id::{DeviceId, IssuerId, KeyId, MerchantId, ProgrammeId, SiteId, VoucherId};
+use lastmile_shared::id::{
+    BeneficiaryId, DeviceId, EntitlementId, IssuerId, KeyId, MerchantId, ProgrammeId, SiteId,
+    VoucherId,
+};
 use lastmile_shared::money::Currency;
 use lastmile_shared::rules::OfflineLimits;
 use lastmile_shared::trust_list::IssuerKey;
 
 use super::{
-    AlarmRow, CaseRow, DeviceRow, StorageError, VoucherRow, key_status_from_text, key32,
-    mode_from_text, money, opt_id, seq_from,
+    AlarmRow, BalanceRow, CaseRow, Credential, DeviceRow, EntitlementRow, StorageError, VoucherRow,
+    key_status_from_text, key32, mode_from_text, money, opt_id, seq_from,
 };
 
 type Res<T> = Result<T, StorageError>;
@@ -66,12 +69,16 @@ pub(crate) struct VoucherRowRaw {
     pub winner_seq: Option<i64>,
 }
 
+fn winner(device: Option<String>, seq: Option<i64>) -> Res<Option<(DeviceId, u64)>> {
+    Ok(match (device, seq) {
+        (Some(d), Some(s)) => Some((DeviceId::parse(&d)?, seq_from(s)?)),
+        _ => None,
+    })
+}
+
 impl VoucherRowRaw {
     pub(crate) fn parse(self) -> Res<VoucherRow> {
-        let winner = match (self.winner_device, self.winner_seq) {
-            (Some(d), Some(s)) => Some((DeviceId::parse(&d)?, seq_from(s)?)),
-            _ => None,
-        };
+        let winner = winner(self.winner_device, self.winner_seq)?;
         Ok(VoucherRow {
             voucher: VoucherId::parse(&self.voucher)?,
             issuer: IssuerId::parse(&self.issuer)?,
@@ -89,10 +96,74 @@ impl VoucherRowRaw {
         })
     }
 }
+/// The columns of an entitlement row, in [`EntitlementRowRaw`] order.
+pub(crate) const ENTITLEMENT_COLUMNS: &str = "entitlement, beneficiary, programme, value_minor, \
+     currency, mode, redeemed_minor, winner_device, winner_seq";
+
+/// An entitlement row as read, before its values are parsed.
+pub(crate) struct EntitlementRowRaw {
+    pub entitlement: String,
+    pub beneficiary: String,
+    pub programme: String,
+    pub value_minor: i64,
+    pub currency: String,
+    pub mode: String,
+    pub redeemed_minor: i64,
+    pub winner_device: Option<String>,
+    pub winner_seq: Option<i64>,
+}
+
+impl EntitlementRowRaw {
+    pub(crate) fn parse(self) -> Res<EntitlementRow> {
+        Ok(EntitlementRow {
+            entitlement: EntitlementId::parse(&self.entitlement)?,
+            beneficiary: BeneficiaryId::parse(&self.beneficiary)?,
+            programme: ProgrammeId::parse(&self.programme)?,
+            value: money(self.value_minor, &self.currency)?,
+            mode: mode_from_text(&self.mode)?,
+            redeemed_minor: self.redeemed_minor,
+            winner: winner(self.winner_device, self.winner_seq)?,
+        })
+    }
+}
+
+/// The balance feed, for both backends (SQLite binds `$N` by position too):
+/// every voucher's changes and those of the entitlements listed by one roster
+/// scope (`$2`; none when NULL), after position `$1`, at most `$3` rows.
+/// Columns: kind, id, redeemed minor units, currency, position.
+pub(crate) const BALANCES_QUERY: &str = "SELECT 'voucher', voucher, redeemed_minor, currency, \
+     feed_position FROM vouchers WHERE feed_position > $1 \
+     UNION ALL \
+     SELECT 'entitlement', e.entitlement, e.redeemed_minor, e.currency, e.feed_position \
+     FROM entitlements e JOIN entitlement_scopes s \
+     ON s.entitlement = e.entitlement AND s.scope = $2 \
+     WHERE e.feed_position > $1 \
+     ORDER BY 5, 1, 2 LIMIT $3";
+
+pub(crate) fn parse_balance(
+    kind: &str,
+    id: &str,
+    redeemed_minor: i64,
+    currency: &str,
+    position: i64,
+) -> Res<BalanceRow> {
+    let credential = match kind {
+        "voucher" => Credential::Voucher(VoucherId::parse(id)?),
+        "entitlement" => Credential::Entitlement(EntitlementId::parse(id)?),
+        other => return Err(StorageError::corrupt("the balance feed", other)),
+    };
+    Ok(BalanceRow {
+        credential,
+        redeemed: money(redeemed_minor, currency)?,
+        position: seq_from(position)?,
+    })
+}
+
 /// A case row as read, before its values are parsed.
 pub(crate) struct CaseRowRaw {
     pub id: i64,
-    pub voucher: String,
+    pub voucher: Option<String>,
+    pub entitlement: Option<String>,
     pub reason: String,
     pub first_device: Option<String>,
     pub first_seq: Option<i64>,
@@ -114,7 +185,7 @@ pub(crate) struct CaseRowRaw {
 pub(crate) const CASE_QUERY: &str = "SELECT c.id, c.voucher, c.reason, c.first_device, \
      c.first_seq, f.bytes, c.second_device, c.second_seq, s.bytes, c.amount_minor, c.currency, \
      c.redeemed_before_minor, c.value_minor, c.opened_at, c.status, c.resolution, \
-     c.resolution_note, c.resolved_at \
+     c.resolution_note, c.resolved_at, c.entitlement \
      FROM double_spend_cases c \
      LEFT JOIN log_entries f ON f.device = c.first_device AND f.seq = c.first_seq \
      LEFT JOIN log_entries s ON s.device = c.second_device AND s.seq = c.second_seq \
@@ -124,7 +195,8 @@ impl CaseRowRaw {
     pub(crate) fn parse(self) -> Res<CaseRow> {
         Ok(CaseRow {
             id: seq_from(self.id)?,
-            voucher: VoucherId::parse(&self.voucher)?,
+            voucher: opt_id(self.voucher, VoucherId::parse)?,
+            entitlement: opt_id(self.entitlement, EntitlementId::parse)?,
             reason: self.reason,
             first_device: opt_id(self.first_device, DeviceId::parse)?,
             first_seq: self.first_seq.map(seq_from).transpose()?,

@@ -7,19 +7,22 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lastmile_shared::id::{DeviceId, KeyId, MerchantId, SiteId, VoucherId};
+use lastmile_shared::id::{
+    BeneficiaryId, DeviceId, EntitlementId, KeyId, MerchantId, SiteId, VoucherId,
+};
+use lastmile_shared::roster::Entitlement;
 use lastmile_shared::rules::OfflineLimits;
 use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::rows::{
-    CASE_QUERY, CaseRowRaw, DeviceRowRaw, VoucherRowRaw, parse_alarm, parse_issuer_key,
-    parse_limits,
+    BALANCES_QUERY, CASE_QUERY, CaseRowRaw, DeviceRowRaw, ENTITLEMENT_COLUMNS, EntitlementRowRaw,
+    VoucherRowRaw, parse_alarm, parse_balance, parse_issuer_key, parse_limits,
 };
 use super::{
-    AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, Migration, NewAlarm, NewCase,
-    RevokedSets, RootKeyRow, SQLITE_BUSY_TIMEOUT_MS, StorageError, StoredEntry, Tx, VoucherRow,
-    key_status_to_text, key32, mode_to_text, money, opt_id, seq_from, seq_to,
+    AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, EntitlementRow, Migration,
+    NewAlarm, NewCase, NewTotal, RevokedSets, RootKeyRow, SQLITE_BUSY_TIMEOUT_MS, StorageError,
+    StoredEntry, Tx, VoucherRow, key_status_to_text, key32, mode_to_text, opt_id, seq_from, seq_to,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -30,6 +33,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         sql: include_str!("../../migrations/sqlite/0002_case_resolution.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("../../migrations/sqlite/0003_entitlements.sql"),
     },
 ];
 
@@ -564,20 +571,22 @@ impl Tx for SqliteTx<'_> {
         Ok(n == 1)
     }
 
-    fn update_redemptions(&mut self, rows: &[&VoucherRow], feed_position: u64) -> Res<()> {
-        let mut statement = self.tx.prepare_cached(
-            "UPDATE vouchers SET redeemed_minor = ?2, winner_device = ?3, winner_seq = ?4,
-                 feed_position = ?5
-             WHERE voucher = ?1",
-        )?;
+    fn update_redemptions(&mut self, rows: &[NewTotal], feed_position: u64) -> Res<()> {
         for row in rows {
-            statement.execute(params![
-                row.voucher.as_str(),
-                row.redeemed_minor,
-                row.winner.as_ref().map(|(d, _)| d.as_str()),
-                row.winner.as_ref().map(|(_, s)| seq_to(*s)),
-                seq_to(feed_position)
-            ])?;
+            let column = row.credential.column();
+            self.tx
+                .prepare_cached(&format!(
+                    "UPDATE {column}s SET redeemed_minor = ?2, winner_device = ?3,
+                         winner_seq = ?4, feed_position = ?5
+                     WHERE {column} = ?1"
+                ))?
+                .execute(params![
+                    row.credential.id(),
+                    row.redeemed_minor,
+                    row.winner.as_ref().map(|(d, _)| d.as_str()),
+                    row.winner.as_ref().map(|(_, s)| seq_to(*s)),
+                    seq_to(feed_position)
+                ])?;
         }
         Ok(())
     }
@@ -607,27 +616,94 @@ impl Tx for SqliteTx<'_> {
         Ok(sets)
     }
 
-    fn balances_after(&mut self, position: u64, limit: usize) -> Res<Vec<BalanceRow>> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT voucher, redeemed_minor, currency, feed_position FROM vouchers
-             WHERE feed_position > ?1 ORDER BY feed_position, voucher LIMIT ?2",
+    fn publish_entitlements(
+        &mut self,
+        scope: &str,
+        listed: &[(&BeneficiaryId, &Entitlement)],
+        now: i64,
+    ) -> Res<()> {
+        self.tx
+            .execute("DELETE FROM entitlement_scopes WHERE scope = ?1", [scope])?;
+        let mut define = self.tx.prepare_cached(
+            "INSERT INTO entitlements (entitlement, beneficiary, programme, value_minor,
+                 currency, mode, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (entitlement) DO UPDATE SET beneficiary = excluded.beneficiary,
+                 programme = excluded.programme, value_minor = excluded.value_minor,
+                 currency = excluded.currency, mode = excluded.mode",
         )?;
+        let mut list = self.tx.prepare_cached(
+            "INSERT INTO entitlement_scopes (scope, entitlement) VALUES (?1, ?2)
+             ON CONFLICT DO NOTHING",
+        )?;
+        for (beneficiary, entitlement) in listed {
+            define.execute(params![
+                entitlement.id.as_str(),
+                beneficiary.as_str(),
+                entitlement.programme.as_str(),
+                entitlement.value.minor,
+                entitlement.value.currency.code(),
+                mode_to_text(entitlement.mode),
+                now
+            ])?;
+            list.execute(params![scope, entitlement.id.as_str()])?;
+        }
+        Ok(())
+    }
+
+    fn lock_entitlements(
+        &mut self,
+        ids: &[EntitlementId],
+    ) -> Res<HashMap<EntitlementId, EntitlementRow>> {
+        // The transaction already holds SQLite's single write lock.
+        let mut statement = self.tx.prepare_cached(&format!(
+            "SELECT {ENTITLEMENT_COLUMNS} FROM entitlements WHERE entitlement = ?1"
+        ))?;
+        let mut found = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let raw = statement
+                .query_row([id.as_str()], |r| {
+                    Ok(EntitlementRowRaw {
+                        entitlement: r.get(0)?,
+                        beneficiary: r.get(1)?,
+                        programme: r.get(2)?,
+                        value_minor: r.get(3)?,
+                        currency: r.get(4)?,
+                        mode: r.get(5)?,
+                        redeemed_minor: r.get(6)?,
+                        winner_device: r.get(7)?,
+                        winner_seq: r.get(8)?,
+                    })
+                })
+                .optional()?;
+            if let Some(raw) = raw {
+                let row = raw.parse()?;
+                found.insert(row.entitlement.clone(), row);
+            }
+        }
+        Ok(found)
+    }
+
+    fn balances_after(
+        &mut self,
+        position: u64,
+        scope: Option<&str>,
+        limit: usize,
+    ) -> Res<Vec<BalanceRow>> {
+        let mut statement = self.tx.prepare_cached(BALANCES_QUERY)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![seq_to(position), limit], |r| {
+        let rows = statement.query_map(params![seq_to(position), scope, limit], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
             ))
         })?;
         rows.map(|r| {
-            let (voucher, minor, currency, position) = r?;
-            Ok(BalanceRow {
-                voucher: VoucherId::parse(&voucher)?,
-                redeemed: money(minor, &currency)?,
-                position: seq_from(position)?,
-            })
+            let (kind, id, minor, currency, position) = r?;
+            parse_balance(&kind, &id, minor, &currency, position)
         })
         .collect()
     }
@@ -636,10 +712,10 @@ impl Tx for SqliteTx<'_> {
         let id: i64 = self.tx.query_row(
             "INSERT INTO double_spend_cases (voucher, reason, first_device, first_seq,
                  second_device, second_seq, amount_minor, currency, redeemed_before_minor,
-                 value_minor, opened_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+                 value_minor, opened_at, entitlement)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
             params![
-                case.voucher.as_str(),
+                case.subject.voucher_id(),
                 case.reason,
                 case.first.as_ref().map(|(d, _)| d.as_str()),
                 case.first.as_ref().map(|(_, s)| seq_to(*s)),
@@ -649,7 +725,8 @@ impl Tx for SqliteTx<'_> {
                 case.amount.currency.code(),
                 case.redeemed_before_minor,
                 case.value_minor,
-                case.opened_at
+                case.opened_at,
+                case.subject.entitlement_id()
             ],
             |r| r.get(0),
         )?;
@@ -678,6 +755,7 @@ impl Tx for SqliteTx<'_> {
                 resolution: r.get(15)?,
                 resolution_note: r.get(16)?,
                 resolved_at: r.get(17)?,
+                entitlement: r.get(18)?,
             })
         })?;
         rows.map(|r| r?.parse()).collect()

@@ -2,6 +2,7 @@
 
 use lastmile_shared::id::EntitlementId;
 use lastmile_shared::money::{Currency, Money};
+use lastmile_shared::roster::Delivery;
 use lastmile_terminal::receipt::RECEIPT_COLUMNS_58MM;
 use lastmile_terminal::{Error, Terminal};
 
@@ -56,6 +57,36 @@ pub enum CashCommand {
     },
 }
 
+/// Rows as aligned columns: each as wide as its widest cell (in
+/// characters), the last one (amounts) set flush right.
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .enumerate()
+                .map(|(i, (cell, width))| {
+                    let pad = " ".repeat(width - cell.chars().count());
+                    if i + 1 == N {
+                        format!("{pad}{cell}")
+                    } else {
+                        format!("{cell}{pad}")
+                    }
+                })
+                .collect();
+            cells.join("  ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn default_currency(terminal: &Terminal, requested: Option<&str>) -> Result<Currency, Error> {
     if let Some(code) = requested {
         return Currency::parse(code.trim()).map_err(|e| Error::CurrencyAmbiguous(e.to_string()));
@@ -84,20 +115,24 @@ pub fn run(terminal: &mut Terminal, command: CashCommand, out: &Output) -> anyho
         }
         CashCommand::List => {
             let list = terminal.distribution_list()?;
+            if list.is_empty() && !out.json {
+                eprintln!("no one on the distribution list (sync to fetch the roster)");
+                return Ok(EXIT_OK);
+            }
             out.show(&list, || {
-                list.iter()
+                let rows: Vec<[String; 5]> = list
+                    .iter()
                     .map(|line| {
-                        format!(
-                            "{} {:<24} {:<16} {} {}",
-                            if line.paid { "[paid]" } else { "[    ]" },
-                            line.name,
+                        [
+                            if line.paid { "[paid]" } else { "[    ]" }.to_owned(),
+                            line.name.clone(),
                             line.id_numbers.join("/"),
-                            line.entitlement.entitlement.id,
-                            line.entitlement.entitlement.value
-                        )
+                            line.entitlement.entitlement.id.to_string(),
+                            out.money(line.entitlement.entitlement.value),
+                        ]
                     })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                    .collect();
+                columns(&rows)
             });
         }
         CashCommand::Check { id, scanned } => {
@@ -110,18 +145,25 @@ pub fn run(terminal: &mut Terminal, command: CashCommand, out: &Output) -> anyho
             scanned,
         } => {
             let entitlement = EntitlementId::parse(&entitlement).map_err(Error::from)?;
-            out.receipt(&terminal.pay_cash(id_input(&id, scanned), &entitlement)?);
+            let receipt = terminal
+                .pay_cash(id_input(&id, scanned), &entitlement)
+                .map_err(|e| e.for_entitlement(&entitlement, Delivery::Cash))?;
+            out.receipt(&receipt);
         }
         CashCommand::Close { counted } => {
             let session = terminal.cash_session()?.ok_or(Error::NoCashSession)?;
             let counted =
                 Money::parse(counted.trim(), session.float.currency).map_err(Error::from)?;
             let report = terminal.close_cash_session(counted)?;
-            out.show(&report, || report.render_text(RECEIPT_COLUMNS_58MM));
+            out.show(&report, || {
+                report.render_text_in(out.language, RECEIPT_COLUMNS_58MM)
+            });
         }
         CashCommand::Report { session } => {
             let report = terminal.cash_report(session)?;
-            out.show(&report, || report.render_text(RECEIPT_COLUMNS_58MM));
+            out.show(&report, || {
+                report.render_text_in(out.language, RECEIPT_COLUMNS_58MM)
+            });
         }
     }
     Ok(EXIT_OK)

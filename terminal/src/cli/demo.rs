@@ -602,15 +602,17 @@ impl Tour<'_> {
         };
         let amount_text = amount.decimal();
         self.pause();
+        let before = printer.jobs().len();
         self.step(
             &format!(
-                "4. Redeem {} {} of it, with no network needed: the signed entry is on disk before this answers",
+                "4. Redeem {} {} of it and print the receipt, with no network needed: the signed entry is on disk before this answers",
                 amount.currency.code(),
                 amount_text
             ),
             &format!(
-                "--data-dir {dir} redeem --qr '{}…' --amount {amount_text}",
-                short(qr)
+                "--data-dir {dir} redeem --qr '{}…' --amount {amount_text} --printer {}",
+                short(qr),
+                self.printer_target
             ),
             &[
                 "--data-dir",
@@ -620,22 +622,6 @@ impl Tour<'_> {
                 qr,
                 "--amount",
                 &amount_text,
-            ],
-            None,
-        );
-        self.pause();
-        let before = printer.jobs().len();
-        self.step(
-            "5. Print the receipt on the (virtual) thermal printer",
-            &format!(
-                "--data-dir {dir} receipt reprint --printer {}",
-                self.printer_target
-            ),
-            &[
-                "--data-dir",
-                &dir,
-                "receipt",
-                "reprint",
                 "--printer",
                 &self.printer_target,
             ],
@@ -643,23 +629,26 @@ impl Tour<'_> {
         );
         wait_for_jobs(printer, before + 1);
         if let Some(job) = printer.jobs().last() {
-            println!("   The printed receipt: {}\n", job.display());
+            println!(
+                "   The printed receipt (virtual printer): {}\n",
+                job.display()
+            );
         }
         self.pause();
         self.step(
-            "6. Sync with HQ: the entry is uploaded, verified and confirmed",
+            "5. Sync with HQ: the entry is uploaded, verified and confirmed",
             &format!("--data-dir {dir} sync"),
             &["--data-dir", &dir, "sync"],
             None,
         );
         self.step(
-            "7. The terminal now shows it confirmed",
+            "6. The terminal now shows it confirmed",
             &format!("--data-dir {dir} status"),
             &["--data-dir", &dir, "status"],
             None,
         );
         self.pause();
-        println!("── 8. What HQ sees (GET /v1/hq/vouchers/{id})");
+        println!("── 7. What HQ sees (GET /v1/hq/vouchers/{id})");
         match self.hq_voucher(id) {
             Ok(text) => println!("{text}\n"),
             Err(e) => println!("(the HQ API did not answer: {e:#})\n"),
@@ -673,7 +662,7 @@ impl Tour<'_> {
             .map(|v| v.qr_text.as_str())
             .context("the revoked voucher is not in the demo's list")?;
         self.step(
-            "9. A voucher revoked at HQ is refused, offline, with the reason",
+            "8. A voucher revoked at HQ is refused, offline, with the reason",
             &format!("--data-dir {dir} redeem --qr '{}…'", short(revoked_qr)),
             &["--data-dir", &dir, "redeem", "--qr", revoked_qr],
             None,

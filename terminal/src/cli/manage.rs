@@ -7,7 +7,8 @@ use lastmile_hardware::escpos::PaperWidth;
 use lastmile_hardware::printer::{Printer, PrinterTarget};
 use lastmile_shared::id::OperatorId;
 use lastmile_terminal::enrolment::ProvisionBundle;
-use lastmile_terminal::receipt::{RECEIPT_COLUMNS_58MM, utc_text};
+use lastmile_terminal::i18n::Language;
+use lastmile_terminal::receipt::{Receipt, utc_text};
 use lastmile_terminal::{Error, Terminal};
 
 use super::EXIT_OK;
@@ -37,8 +38,10 @@ pub struct ProvisionArgs {
 pub enum OperatorCommand {
     /// Add an operator (the first one freely; later ones while logged in).
     Add {
+        /// The operator's login id, e.g. amina (letters, digits, . _ - :).
         #[arg(long, value_name = "ID")]
         id: String,
+        /// The operator's name as it prints on receipts.
         #[arg(long, value_name = "NAME")]
         name: String,
         /// The PIN (4 to 12 digits). Prefer $LASTMILE_PIN or stdin: command
@@ -48,6 +51,7 @@ pub enum OperatorCommand {
     },
     /// Log in; the login lasts until `operator logout` or 12 hours.
     Login {
+        /// The operator's login id.
         #[arg(long, value_name = "ID")]
         id: String,
         /// The PIN; if absent, read from $LASTMILE_PIN or one line of stdin.
@@ -78,13 +82,35 @@ pub enum ReceiptCommand {
     Reprint {
         /// The receipt number (the log entry's sequence number).
         seq: Option<u64>,
-        /// Print on a thermal printer: tcp:HOST[:PORT], serial:PATH[@BAUD] or file:PATH.
-        #[arg(long, value_name = "TARGET")]
-        printer: Option<String>,
-        /// Paper width in mm (58 or 80).
-        #[arg(long, value_name = "MM", default_value_t = 58)]
-        paper: u32,
+        #[command(flatten)]
+        printer: PrinterArgs,
     },
+}
+
+/// Where to print a receipt.
+#[derive(Debug, clap::Args)]
+pub struct PrinterArgs {
+    /// Print on a thermal printer: tcp:HOST[:PORT], serial:PATH[@BAUD] or file:PATH.
+    #[arg(long, value_name = "TARGET")]
+    printer: Option<String>,
+    /// Paper width in mm (58 or 80).
+    #[arg(long, value_name = "MM", default_value_t = 58)]
+    paper: u32,
+}
+
+impl PrinterArgs {
+    /// Prints `receipt` in `language` when a printer was given.
+    pub fn print(&self, receipt: &Receipt, language: Language) -> anyhow::Result<()> {
+        let Some(target) = &self.printer else {
+            return Ok(());
+        };
+        let paper = PaperWidth::from_dots_or_mm(self.paper)
+            .ok_or_else(|| anyhow::anyhow!("--paper must be 58 or 80 (mm)"))?;
+        let job = receipt.render_escpos_in(language, paper)?;
+        let mut printer = Printer::new(PrinterTarget::parse(target)?.open()?);
+        printer.print(&job)?;
+        Ok(())
+    }
 }
 
 fn read_pin(pin: Option<String>) -> anyhow::Result<String> {
@@ -105,15 +131,43 @@ pub fn enroll(terminal: &mut Terminal, args: EnrollArgs, out: &Output) -> anyhow
             "device": enrolment.as_ref().map(|e| e.device.to_string()),
             "sync": report,
         }),
-        || match enrolment {
-            Some(e) => format!(
-                "enrolled as device {}; documents: {:?}",
-                e.device, report.updated
-            ),
-            None => "enrolled".into(),
+        || {
+            let mut text = match &enrolment {
+                Some(e) => {
+                    let mut text = format!("Enrolled as device {}", e.device);
+                    match (&e.merchant, &e.site) {
+                        (Some(m), Some(s)) => {
+                            text.push_str(&format!(" for merchant {m} at site {s}"))
+                        }
+                        (Some(m), None) => text.push_str(&format!(" for merchant {m}")),
+                        (None, Some(s)) => text.push_str(&format!(" at site {s}")),
+                        (None, None) => {}
+                    }
+                    text + "."
+                }
+                None => "Enrolled.".to_owned(),
+            };
+            if report.updated.is_empty() {
+                text.push_str("\nNo documents received yet; run `sync` later.");
+            } else {
+                text.push_str(&format!(
+                    "\nReceived the {}.",
+                    sentence_list(&report.updated)
+                ));
+            }
+            text
         },
     );
     Ok(EXIT_OK)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn sentence_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 pub fn provision(terminal: &mut Terminal, args: ProvisionArgs, out: &Output) -> anyhow::Result<u8> {
@@ -236,7 +290,7 @@ pub fn status(terminal: &Terminal, out: &Output) -> anyhow::Result<u8> {
                     status
                         .pending_value
                         .iter()
-                        .map(ToString::to_string)
+                        .map(|m| out.money(*m))
                         .collect::<Vec<_>>()
                         .join(", ")
                 }
@@ -247,6 +301,17 @@ pub fn status(terminal: &Terminal, out: &Output) -> anyhow::Result<u8> {
             ),
             format!("Last sync: {}", or_none(status.last_sync_at.map(utc_text))),
         ];
+        if !status.under_review.is_empty() {
+            lines.push(format!(
+                "Under review at HQ (double spends, not counted): {}",
+                status
+                    .under_review
+                    .iter()
+                    .map(|r| format!("entry {} (case {})", r.seq, r.case))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if let Some(error) = &status.last_sync_error {
             lines.push(format!("Last sync attempt failed: {error}"));
         }
@@ -254,17 +319,21 @@ pub fn status(terminal: &Terminal, out: &Output) -> anyhow::Result<u8> {
             lines.push(format!(
                 "Limits left ({}): {} value, {} entries, {} h {} min offline; per voucher {}",
                 limit.currency,
-                limit.unsynced_value_left,
+                out.money(limit.unsynced_value_left),
                 limit.unsynced_count_left,
                 limit.offline_seconds_left / 3600,
                 limit.offline_seconds_left % 3600 / 60,
-                limit.credential_value_max
+                out.money(limit.credential_value_max)
             ));
         }
         if let Some(session) = &status.cash_session {
             lines.push(format!(
                 "Cash session {} open: float {}, paid {} ({}), expected in drawer {}",
-                session.session, session.float, session.paid, session.payouts, session.expected
+                session.session,
+                out.money(session.float),
+                out.money(session.paid),
+                session.payouts,
+                out.money(session.expected)
             ));
         }
         lines.join("\n")
@@ -306,27 +375,13 @@ pub fn log(terminal: &Terminal, command: LogCommand, out: &Output) -> anyhow::Re
 }
 
 pub fn receipt(terminal: &Terminal, command: ReceiptCommand, out: &Output) -> anyhow::Result<u8> {
-    let ReceiptCommand::Reprint {
-        seq,
-        printer,
-        paper,
-    } = command;
-    let receipt = terminal.receipt(seq)?;
-    if let Some(target) = printer {
-        let paper = PaperWidth::from_dots_or_mm(paper)
-            .ok_or_else(|| anyhow::anyhow!("--paper must be 58 or 80 (mm)"))?;
-        let job = receipt.render_escpos(paper)?;
-        let mut printer = Printer::new(PrinterTarget::parse(&target)?.open()?);
-        printer.print(&job)?;
-    }
+    let ReceiptCommand::Reprint { seq, printer } = command;
+    // A copy is marked as such, on paper and on screen.
+    let receipt = terminal.receipt(seq)?.into_reprint();
+    printer.print(&receipt, out.language)?;
     out.show(
-        &serde_json::json!({ "ok": true, "receipt": receipt, "reprint": true }),
-        || {
-            format!(
-                "*** REPRINT ***\n{}",
-                receipt.render_text(RECEIPT_COLUMNS_58MM)
-            )
-        },
+        &serde_json::json!({ "ok": true, "receipt": receipt }),
+        || out.receipt_text(&receipt),
     );
     Ok(EXIT_OK)
 }

@@ -27,7 +27,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_OTHER: u8 = 1;
 /// Exit status: the command line or an amount or id in it is malformed.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit status: the redemption, payout or cash action was refused.
+/// Exit status: the redemption, payout or cash action was refused, or the
+/// terminal is already enrolled.
 pub const EXIT_REFUSED: u8 = 3;
 /// Exit status: the terminal is not enrolled or lacks a document it needs.
 pub const EXIT_NOT_PROVISIONED: u8 = 4;
@@ -41,7 +42,8 @@ Exit status:
   0  done
   1  other failure (damaged database or key file, internal error)
   2  usage: a malformed command line, amount or id
-  3  refused: the voucher, ID, payout or cash action was refused; nothing changed
+  3  refused: the voucher, ID, payout or cash action was refused, or `enroll` on a
+     terminal that is already enrolled; nothing changed
   4  not enrolled, or a document (trust list, policy, roster) is missing: enroll or sync
   5  network: the server could not be reached or refused the sync
   6  operator: nobody logged in, wrong PIN, or operator locked
@@ -187,5 +189,33 @@ fn dispatch(mut terminal: Terminal, command: Command, out: &Output) -> anyhow::R
         Command::Scan(_) | Command::Printer(_) | Command::Gui(_) | Command::Demo(_) => {
             unreachable!("handled before opening the store")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Names `command`'s arguments (and its subcommands') without a help line.
+    fn without_help(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                found.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            without_help(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_a_help_line() {
+        let mut found = Vec::new();
+        let command = Cli::command();
+        without_help(&command, command.get_name(), &mut found);
+        assert!(found.is_empty(), "no help text: {found:?}");
     }
 }

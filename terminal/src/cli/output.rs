@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use lastmile_shared::money::Money;
 use lastmile_terminal::i18n::{self, Language};
 use lastmile_terminal::receipt::{RECEIPT_COLUMNS_58MM, Receipt};
 use lastmile_terminal::{Error, ErrorCategory};
@@ -38,6 +39,24 @@ fn category_name(category: ErrorCategory) -> &'static str {
     }
 }
 
+/// An error and its causes, each said once: a message that already quotes
+/// its cause (`…: No such file or directory (os error 2)`) does not get it
+/// appended again.
+fn chain_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 impl Output {
     pub fn new(json: bool, language: Language) -> Self {
         Self { json, language }
@@ -68,18 +87,34 @@ impl Output {
         }
     }
 
+    /// An amount as everywhere else in the CLI: written the language's way.
+    pub fn money(&self, amount: Money) -> String {
+        i18n::money(amount, self.language)
+    }
+
+    /// The receipt in the operator's language, as it prints.
+    pub fn receipt_text(&self, receipt: &Receipt) -> String {
+        receipt.render_text_in(self.language, RECEIPT_COLUMNS_58MM)
+    }
+
     pub fn receipt(&self, receipt: &Receipt) {
         self.show(
             &serde_json::json!({ "ok": true, "receipt": receipt }),
-            || receipt.render_text(RECEIPT_COLUMNS_58MM),
+            || self.receipt_text(receipt),
         );
+    }
+
+    /// The sentence for people for an engine error, in the operator's
+    /// language with amounts written the language's way.
+    pub fn sentence(&self, error: &Error) -> String {
+        i18n::localized_message(self.language, error)
     }
 
     /// The JSON object for a refusal or failure, and its exit code.
     pub fn error_value(&self, error: &anyhow::Error) -> (serde_json::Value, u8, String) {
         match error.downcast_ref::<Error>() {
             Some(engine) => {
-                let message = i18n::message(self.language, engine);
+                let message = self.sentence(engine);
                 let value = serde_json::json!({
                     "ok": false,
                     "code": engine.code(),
@@ -89,7 +124,7 @@ impl Output {
                 (value, exit_code(engine.category()), message)
             }
             None => {
-                let message = format!("{error:#}");
+                let message = chain_text(error);
                 let value = serde_json::json!({
                     "ok": false, "code": "error", "category": "internal", "message": message,
                 });

@@ -4,12 +4,15 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lastmile_shared::device_log::IdentityCheck;
 use lastmile_shared::id::EntitlementId;
 use lastmile_shared::money::Money;
+use lastmile_shared::roster::Delivery;
 use lastmile_shared::voucher;
 use lastmile_terminal::redemption::{IdEntry, IdInput, Identified, VoucherRequest};
 use lastmile_terminal::{Error, Terminal};
 
+use super::manage::PrinterArgs;
 use super::output::Output;
 use super::{EXIT_OK, EXIT_REFUSED, scan};
 
@@ -53,6 +56,8 @@ pub struct RedeemArgs {
     /// Only check the voucher and show what it is worth; redeem nothing.
     #[arg(long)]
     check: bool,
+    #[command(flatten)]
+    printer: PrinterArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -124,19 +129,38 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
             let check = terminal.check_voucher(qr)?;
             out.show(&check, || {
                 let c = &check.claims;
-                let verdict = match &check.full_redemption {
-                    Ok(amount) => format!("can redeem up to {amount}"),
-                    Err(code) => format!("cannot redeem now ({code})"),
+                let verdict = match (&check.full_redemption, &check.refusal) {
+                    (Ok(amount), _) => format!("Can redeem up to {}.", out.money(*amount)),
+                    (Err(_), Some(reason)) => out.sentence(&Error::Rejected(reason.clone())),
+                    (Err(code), None) => format!("Cannot redeem now ({code})."),
                 };
                 format!(
                     "Voucher {} ({}), issued by {}\nValue {}; redeemed {}; remaining {}\n{verdict}",
-                    c.id, c.programme, c.issuer, c.value, check.redeemed, check.remaining
+                    c.id,
+                    c.programme,
+                    c.issuer,
+                    out.money(c.value),
+                    out.money(check.redeemed),
+                    out.money(check.remaining)
                 )
             });
-            return Ok(EXIT_OK);
+            return Ok(match check.full_redemption {
+                Ok(_) => EXIT_OK,
+                Err(_) => EXIT_REFUSED,
+            });
         }
         let receipt = redeem_one(terminal, &args, qr)?;
         out.receipt(&receipt);
+        // The redemption is done and durable whatever the printer does: a
+        // failed print is reported, never turned into a failed redemption
+        // (a script retrying it would be refused as already redeemed anyway).
+        if let Err(error) = args.printer.print(&receipt, out.language) {
+            eprintln!(
+                "The receipt was not printed: {error:#}. The redemption is done; print it with \
+                 `receipt reprint {} --printer ...`.",
+                receipt.seq
+            );
+        }
         return Ok(EXIT_OK);
     }
     let Some(path) = &args.qr_file else {
@@ -172,7 +196,7 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
             ),
             Err(error) if error.category() == lastmile_terminal::ErrorCategory::Refused => {
                 exit = EXIT_REFUSED;
-                let message = lastmile_terminal::i18n::message(out.language, &error);
+                let message = out.sentence(&error);
                 out.show(
                     &serde_json::json!({
                         "ok": false, "line": number, "code": error.code(), "message": message,
@@ -188,13 +212,17 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
 
 pub fn show_person(out: &Output, person: &Identified) {
     out.show(person, || {
+        let identity = match person.identity {
+            IdentityCheck::SignedIdCard => "signed ID card, verified",
+            IdentityCheck::IdBarcode => "ID number scanned",
+            IdentityCheck::Manual => "ID number typed: compare the name and photo",
+        };
         let mut text = format!(
-            "{} ({})\nDate of birth: {}\nPhoto on file: {}\nIdentity: {:?}",
+            "{} ({})\nDate of birth: {}\nPhoto on file: {}\nIdentity: {identity}",
             person.name,
             person.beneficiary,
             person.date_of_birth.as_deref().unwrap_or("unknown"),
             if person.photo.is_some() { "yes" } else { "no" },
-            person.identity
         );
         if let Some(card_name) = &person.card_name {
             text.push_str(&format!("\nName on the ID card: {card_name}"));
@@ -202,7 +230,10 @@ pub fn show_person(out: &Output, person: &Identified) {
         for e in &person.entitlements {
             text.push_str(&format!(
                 "\n  {}  {}  value {}  remaining {}",
-                e.entitlement.id, e.entitlement.programme, e.entitlement.value, e.remaining
+                e.entitlement.id,
+                e.entitlement.programme,
+                out.money(e.entitlement.value),
+                out.money(e.remaining)
             ));
         }
         if person.entitlements.is_empty() {
@@ -232,7 +263,9 @@ pub fn id_redeem(terminal: &mut Terminal, args: IdRedeemArgs, out: &Output) -> a
         }
         _ => None,
     };
-    let receipt = terminal.redeem_entitlement(id, &entitlement, amount)?;
+    let receipt = terminal
+        .redeem_entitlement(id, &entitlement, amount)
+        .map_err(|e| e.for_entitlement(&entitlement, Delivery::Merchant))?;
     out.receipt(&receipt);
     Ok(EXIT_OK)
 }

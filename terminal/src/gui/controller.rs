@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use lastmile_hardware::escpos::PaperWidth;
 use lastmile_hardware::scanner::{Framed, Framing, LineEnding, LineFramer};
 use lastmile_shared::id::{EntitlementId, OperatorId};
 use lastmile_shared::money::{Currency, Money};
@@ -20,7 +21,7 @@ use slint::{ComponentHandle, ModelRc, SharedPixelBuffer, SharedString, VecModel}
 use super::engine::Engine;
 use super::format;
 use super::prefs::Prefs;
-use super::printing::{PrintOutcome, ReceiptPrinter, receipt_lines};
+use super::printing::{PrintJob, PrintOutcome, ReceiptPrinter, receipt_lines};
 use super::worker::Worker;
 use super::{
     AppWindow, CashFloat, CashRow, Confirmation, Entitlement as EntitlementRow, HistoryRow,
@@ -132,10 +133,13 @@ struct VerdictModel {
 }
 
 /// Which verdict colour a refusal gets: amber when the operator can put it
-/// right here (sync, check the ID, come back later), red otherwise.
-fn refusal_kind(code: &str) -> VerdictKind {
+/// right here (sync, check the ID, come back later), red otherwise. The one
+/// place that decides it: verdicts, the sync screen and the home tile all
+/// take their colour from here.
+pub fn refusal_kind(code: &str) -> VerdictKind {
     match code {
         "identity_check_required"
+        | "unknown_key"
         | "no_offline_limit"
         | "offline_too_long"
         | "over_credential_limit"
@@ -172,7 +176,8 @@ enum Flow {
         qr: String,
         check: VoucherCheck,
         amount: Option<Money>,
-        id_card: Option<String>,
+        /// The holder's ID card, and whether it was scanned or typed.
+        id_card: Option<(String, IdEntry)>,
     },
     Entitlement {
         id_text: String,
@@ -181,7 +186,9 @@ enum Flow {
         amount: Option<Money>,
     },
     Cash {
-        line: DistributionLine,
+        /// The line about to be paid; none when the person whose ID card
+        /// was scanned has nothing on the list.
+        line: Option<DistributionLine>,
         id_text: String,
         entry: IdEntry,
     },
@@ -362,7 +369,7 @@ impl Controller {
             let weak = Rc::downgrade(self);
             w.on_keyboard_text(move |text| weak.upgrade().is_some_and(|c| c.keyboard_text(&text)));
         }
-        on!(on_code_scanned, |c, code| c.scanned(code.trim().to_owned()));
+        on!(on_code_typed, |c, code| c.typed(code.trim().to_owned()));
         on!(on_scan_id, |c| c.scan_id());
         on!(on_redeem_all, |c| c.redeem_all());
         on!(on_redeem_part, |c| c.redeem_part());
@@ -386,8 +393,9 @@ impl Controller {
         on!(on_language_chosen, |c, code| c.language_chosen(&code));
         on!(on_high_contrast_changed, |c, on| c
             .high_contrast_changed(on));
-        on!(on_settings_save, |c, server, scanner, printer| c
-            .settings_save(&server, &scanner, &printer));
+        on!(on_settings_save, |c, scanner, printer| c
+            .settings_save(&scanner, &printer));
+        on!(on_paper_chosen, |c, mm| c.paper_chosen(mm));
         on!(on_test_print, |c| c.test_print());
     }
 
@@ -701,8 +709,18 @@ impl Controller {
         }
     }
 
-    /// A code from any scanner (serial, keyboard wedge, camera) or typed by hand.
+    /// A code from a scanner (serial, keyboard wedge, camera).
     pub fn scanned(&self, code: String) {
+        self.read_code(code, IdEntry::Scanned);
+    }
+
+    /// A code typed by hand on the scan screen: an ID number typed this way
+    /// is logged as typed, not scanned.
+    pub fn typed(&self, code: String) {
+        self.read_code(code, IdEntry::Typed);
+    }
+
+    fn read_code(&self, code: String, entry: IdEntry) {
         if code.is_empty() {
             return;
         }
@@ -735,22 +753,19 @@ impl Controller {
             _ => ScanFor::Anything,
         };
         match scan_for {
-            ScanFor::VoucherHolder => self.holder_id_scanned(code),
-            ScanFor::CashIdentity => self.cash_id_scanned(code),
-            ScanFor::Anything => self.check_code(code),
+            ScanFor::VoucherHolder => self.holder_id_read(code, entry),
+            ScanFor::CashIdentity => self.cash_id_read(code, entry),
+            ScanFor::Anything => self.check_code(code, entry),
         }
     }
 
-    fn check_code(&self, code: String) {
+    fn check_code(&self, code: String, entry: IdEntry) {
         self.engine(
             move |e| {
                 let checked = e.check_voucher(&code);
                 match checked {
                     Err(Error::Voucher(VoucherError::NotAVoucher)) => {
-                        let input = IdInput {
-                            text: &code,
-                            entry: IdEntry::Scanned,
-                        };
+                        let input = IdInput { text: &code, entry };
                         let person = e.identify(input).map(|p| {
                             let photo = p.photo.as_deref().and_then(decode_photo);
                             (p, photo)
@@ -760,11 +775,11 @@ impl Controller {
                     other => (code, Some(other), None),
                 }
             },
-            |c, (code, voucher, person)| {
+            move |c, (code, voucher, person)| {
                 if let Some(result) = voucher {
                     c.show_voucher(code, result);
                 } else if let Some(result) = person {
-                    c.show_person(code, IdEntry::Scanned, result);
+                    c.show_person(code, entry, result);
                 }
                 c.refresh_status();
             },
@@ -867,10 +882,10 @@ impl Controller {
         self.render();
     }
 
-    fn holder_id_scanned(&self, code: String) {
+    fn holder_id_read(&self, code: String, entry: IdEntry) {
         let mut st = self.state.borrow_mut();
         if let Flow::Voucher { id_card, .. } = &mut st.flow {
-            *id_card = Some(code);
+            *id_card = Some((code, entry));
         }
         st.scan_for = ScanFor::Anything;
         drop(st);
@@ -1025,9 +1040,9 @@ impl Controller {
                 ..
             } => self.engine(
                 move |e| {
-                    let id = id_card.as_deref().map(|text| IdInput {
+                    let id = id_card.as_ref().map(|(text, entry)| IdInput {
                         text,
-                        entry: IdEntry::Scanned,
+                        entry: *entry,
                     });
                     e.redeem_voucher(&VoucherRequest {
                         qr: &qr,
@@ -1113,20 +1128,46 @@ impl Controller {
 
     // ----- Printing --------------------------------------------------------------------------
 
+    /// Prints the receipt on screen: again after paper-out or a failure, or
+    /// as a copy marked "reprint" once it has come out of the printer.
     fn print_current(&self) {
-        let receipt = self.state.borrow().receipt.clone();
-        let Some(receipt) = receipt else { return };
-        self.print(
-            receipt_lines(&receipt, self.language()),
-            Some(receipt.verification.clone()),
-        );
+        let (receipt, printed) = {
+            let st = self.state.borrow();
+            (
+                st.receipt.clone(),
+                matches!(st.print, PrintState::Done(PrintOutcome::Printed)),
+            )
+        };
+        if let Some(receipt) = receipt {
+            self.print_receipt(if printed {
+                receipt.into_reprint()
+            } else {
+                receipt
+            });
+        }
     }
 
-    fn print(&self, lines: Vec<String>, qr: Option<String>) {
-        self.state.borrow_mut().print = PrintState::Printing;
+    /// Prints `receipt` in the operator's language.
+    fn print_receipt(&self, receipt: Receipt) {
+        self.print(PrintJob::Receipt {
+            receipt: Box::new(receipt),
+            language: self.language(),
+        });
+    }
+
+    /// Encodes `job` for the paper and prints it, both on the printer worker.
+    fn print(&self, job: PrintJob) {
+        let paper = {
+            let mut st = self.state.borrow_mut();
+            st.print = PrintState::Printing;
+            st.prefs.paper()
+        };
         self.render();
         let queued = self.printer.borrow().run(
-            move |p| p.print(&lines, qr.as_deref()),
+            move |p| match job.encode(paper) {
+                Ok(bytes) => p.print(&bytes),
+                Err(reason) => PrintOutcome::Failed(reason),
+            },
             |outcome| {
                 with_controller(|c| {
                     c.state.borrow_mut().print = PrintState::Done(outcome);
@@ -1161,9 +1202,10 @@ impl Controller {
             move |e| e.receipt(Some(seq)),
             |c, result| match result {
                 Ok(receipt) => {
-                    let lines = receipt_lines(&receipt, c.language());
+                    // From the history it is always a copy of a past payment.
+                    let receipt = receipt.into_reprint();
                     c.state.borrow_mut().receipt = Some(receipt.clone());
-                    c.print(lines, Some(receipt.verification));
+                    c.print_receipt(receipt);
                     c.set_screen(Screen::Receipt);
                 }
                 Err(error) => c.toast(Localized::of(&error)),
@@ -1177,7 +1219,7 @@ impl Controller {
             i18n::text(self.language(), Text::TestPrint).to_owned(),
             String::new(),
         ];
-        self.print(lines, None);
+        self.print(PrintJob::Lines(lines));
         self.toast(Localized::text(Text::TestPageSent, &[]));
     }
 
@@ -1205,7 +1247,7 @@ impl Controller {
         {
             let mut st = self.state.borrow_mut();
             st.flow = Flow::Cash {
-                line,
+                line: Some(line),
                 id_text: id_text.clone(),
                 entry: IdEntry::Typed,
             };
@@ -1240,33 +1282,59 @@ impl Controller {
         );
     }
 
-    fn cash_id_scanned(&self, code: String) {
-        let code2 = code.clone();
+    /// The ID card of the person at the counter: the selection follows
+    /// that person (their line, unpaid first), or is cleared, with the reason
+    /// on screen, when the list has nothing for them. The operator never
+    /// looks at one person while another's line is selected.
+    fn cash_id_read(&self, code: String, entry: IdEntry) {
+        let text = code.clone();
         self.engine(
             move |e| {
-                e.identify_for_cash(IdInput {
-                    text: &code2,
-                    entry: IdEntry::Scanned,
-                })
-                .map(|p| {
-                    let photo = p.photo.as_deref().and_then(decode_photo);
-                    (p, photo)
-                })
+                e.identify_for_cash(IdInput { text: &text, entry })
+                    .map(|p| {
+                        let photo = p.photo.as_deref().and_then(decode_photo);
+                        (p, photo)
+                    })
             },
             move |c, result| {
                 let mut st = c.state.borrow_mut();
-                match result {
+                let selected = match &st.flow {
+                    Flow::Cash { line, .. } => line.clone(),
+                    _ => None,
+                };
+                let (line, identified, photo, error) = match result {
                     Ok((person, photo)) => {
-                        if let Flow::Cash { id_text, entry, .. } = &mut st.flow {
-                            *id_text = code;
-                            *entry = IdEntry::Scanned;
-                        }
-                        st.identified = Some(person);
-                        st.photo = photo;
-                        st.cash_error = None;
+                        let theirs = |l: &&DistributionLine| l.beneficiary == person.beneficiary;
+                        let line = selected.filter(|l| theirs(&l)).or_else(|| {
+                            let mut lines = st.cash_lines.iter().filter(theirs);
+                            let first = lines.clone().next();
+                            lines.find(|l| !l.paid).or(first).cloned()
+                        });
+                        let error = line.is_none().then(|| {
+                            Localized::text(Text::NotOnDistributionList, &[("name", &person.name)])
+                        });
+                        (line, Some(person), photo, error)
                     }
-                    Err(error) => st.cash_error = Some(Localized::of(&error)),
-                }
+                    // Not on this terminal's list at all.
+                    Err(error) if error.code() == "person_not_found" => {
+                        (None, None, None, Some(Localized::of(&error)))
+                    }
+                    // Not read (damaged, expired card …): the selection stays as it was.
+                    Err(error) => {
+                        st.cash_error = Some(Localized::of(&error));
+                        drop(st);
+                        c.set_screen(Screen::CashPerson);
+                        return;
+                    }
+                };
+                st.flow = Flow::Cash {
+                    line,
+                    id_text: code,
+                    entry,
+                };
+                st.identified = identified;
+                st.photo = photo;
+                st.cash_error = error;
                 drop(st);
                 c.set_screen(Screen::CashPerson);
             },
@@ -1275,7 +1343,7 @@ impl Controller {
 
     fn cash_pay(&self) {
         let Flow::Cash {
-            line,
+            line: Some(line),
             id_text,
             entry,
         } = self.state.borrow().flow.clone()
@@ -1329,8 +1397,7 @@ impl Controller {
             move |e| e.open_cash_session(float),
             |c, result| match result {
                 Ok(receipt) => {
-                    let lines = receipt_lines(&receipt, c.language());
-                    c.print(lines, Some(receipt.verification));
+                    c.print_receipt(receipt);
                     c.state.borrow_mut().amount_text.clear();
                     c.refresh_status();
                     c.navigate(Screen::CashList);
@@ -1366,14 +1433,17 @@ impl Controller {
     }
 
     fn float_report(&self) {
-        let report = self.state.borrow().cash_report.clone();
+        let (report, paper) = {
+            let st = self.state.borrow();
+            (st.cash_report.clone(), st.prefs.paper())
+        };
         if let Some(report) = report {
             let lines = report
-                .render_text(crate::receipt::RECEIPT_COLUMNS_58MM)
+                .render_text(paper.columns())
                 .lines()
                 .map(str::to_owned)
                 .collect();
-            self.print(lines, None);
+            self.print(PrintJob::Lines(lines));
             self.toast(Localized::text(Text::DayReportSent, &[]));
         }
     }
@@ -1524,7 +1594,23 @@ impl Controller {
         self.render();
     }
 
-    fn settings_save(&self, _server: &str, scanner: &str, printer: &str) {
+    /// The receipt paper width, 58 or 80 mm; saved at once, used from the next print.
+    fn paper_chosen(&self, mm: i32) {
+        let Some(mm) = u32::try_from(mm)
+            .ok()
+            .filter(|mm| PaperWidth::from_dots_or_mm(*mm).is_some())
+        else {
+            return;
+        };
+        self.state.borrow_mut().prefs.paper_mm = mm;
+        let saved = self.save_prefs();
+        self.state.borrow_mut().settings_message = Some(saved_message(saved));
+        self.render();
+    }
+
+    /// Scanner port and printer. The server is not a setting: it is fixed at
+    /// enrolment (the settings screen shows it).
+    fn settings_save(&self, scanner: &str, printer: &str) {
         {
             let mut st = self.state.borrow_mut();
             st.prefs.scanner_port = scanner.trim().to_owned();
@@ -1540,11 +1626,7 @@ impl Controller {
                             Box::new(super::printing::NoPrinter) as Box<dyn ReceiptPrinter>
                         )
                     });
-                self.state.borrow_mut().settings_message = Some(if saved {
-                    Localized::text(Text::Saved, &[])
-                } else {
-                    Localized::text(Text::SettingsNotSaved, &[])
-                });
+                self.state.borrow_mut().settings_message = Some(saved_message(saved));
             }
             Err(e) => {
                 self.state.borrow_mut().settings_message = Some(Localized::text(
@@ -1743,8 +1825,9 @@ impl Controller {
                 remaining_after: s(remaining.map(money).unwrap_or_default()),
                 reference: s(format!("#{}", r.seq)),
                 pending: r.status == ReceiptStatus::AcceptedOfflinePending,
+                columns: i32::try_from(st.prefs.paper().columns()).unwrap_or(i32::MAX),
                 lines: ModelRc::new(VecModel::from(
-                    receipt_lines(r, lang)
+                    receipt_lines(r, lang, st.prefs.paper())
                         .into_iter()
                         .map(SharedString::from)
                         .collect::<Vec<_>>(),
@@ -1767,12 +1850,15 @@ impl Controller {
         match (&st.flow, &st.identified) {
             (Flow::Cash { line, id_text, .. }, identified) => {
                 let shown = identified.as_ref();
-                let name = shown.map_or(line.name.as_str(), |p| p.name.as_str());
+                let name = shown
+                    .map(|p| p.name.as_str())
+                    .or(line.as_ref().map(|l| l.name.as_str()))
+                    .unwrap_or_default();
                 let detail = shown
                     .and_then(|p| p.date_of_birth.clone())
                     .unwrap_or_default();
                 w.set_person(person(name, id_text, detail));
-                w.set_cash_row(cash_row(line, lang));
+                w.set_cash_row(line.as_ref().map(|l| cash_row(l, lang)).unwrap_or_default());
             }
             (_, Some(p)) => {
                 let id_text = match &st.flow {
@@ -1870,6 +1956,7 @@ impl Controller {
             scanner_status: s(st.scanner_status.get(lang)),
             camera: s(st.camera.get(lang)),
             printer: s(&st.prefs.printer),
+            paper_mm: i32::try_from(st.prefs.paper_mm).unwrap_or_default(),
             printer_status: s(match &st.print {
                 PrintState::Done(PrintOutcome::Offline(t) | PrintOutcome::Failed(t)) => t.as_str(),
                 _ => "",
@@ -1880,6 +1967,31 @@ impl Controller {
 }
 
 // ----- Views -------------------------------------------------------------------------------------
+
+/// What the settings screen says after writing `gui.json`.
+fn saved_message(saved: bool) -> Localized {
+    Localized::text(
+        if saved {
+            Text::Saved
+        } else {
+            Text::SettingsNotSaved
+        },
+        &[],
+    )
+}
+
+/// The refusal a redemption would meet now because of this offline limit, if any.
+fn limit_refusal(limit: &crate::status::LimitStatus) -> Option<&'static str> {
+    if limit.unsynced_value_left.minor <= 0 {
+        Some("over_unsynced_value")
+    } else if limit.unsynced_count_left == 0 {
+        Some("over_unsynced_count")
+    } else if limit.offline_seconds_left <= 0 {
+        Some("offline_too_long")
+    } else {
+        None
+    }
+}
 
 fn error_verdict(error: &Error) -> VerdictModel {
     VerdictModel {
@@ -1925,11 +2037,20 @@ fn sync_view(
         (None, None) => String::new(),
     };
     let limit = status.limits.first();
-    let needs_sync = status.limits.iter().any(|l| {
-        l.unsynced_value_left.minor <= 0
-            || l.unsynced_count_left == 0
-            || l.offline_seconds_left <= 0
-    });
+    let reached: Vec<VerdictKind> = status
+        .limits
+        .iter()
+        .filter_map(limit_refusal)
+        .map(refusal_kind)
+        .collect();
+    let needs_sync = !reached.is_empty();
+    let limit_kind = if reached.contains(&VerdictKind::Bad) {
+        VerdictKind::Bad
+    } else if needs_sync {
+        VerdictKind::Warn
+    } else {
+        VerdictKind::Good
+    };
     SyncStatus {
         online: status.server_url.is_some()
             && status.last_sync_error.is_none()
@@ -1949,10 +2070,11 @@ fn sync_view(
             .unwrap_or_else(|| "—".into())),
         last_sync: s(status
             .last_sync_at
-            .map(format::date_time)
+            .map(|at| format::moment(at, status.now))
             .unwrap_or_else(|| "—".into())),
         last_error: s(last_error),
         needs_sync,
+        limit_kind,
     }
 }
 

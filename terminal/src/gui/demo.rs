@@ -50,6 +50,9 @@ pub struct DemoVouchers {
     pub other_shop: String,
     /// Not a voucher at all (a damaged code): red.
     pub forged: String,
+    /// Signed by a key the terminal does not know yet: amber (a sync brings
+    /// the new trust list).
+    pub unknown_key: String,
 }
 
 /// What a demo terminal holds, for the operator (or a test) to use.
@@ -122,13 +125,13 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
     let start = DEMO_NOW - 30 * DAY;
     let end = DEMO_NOW + 365 * DAY;
 
-    let voucher = |n: &str,
-                   value: Money,
-                   mode,
-                   valid_until: i64,
-                   beneficiary: Option<BeneficiaryBinding>,
-                   merchants: Vec<MerchantId>| {
-        let claims = VoucherClaims {
+    let claims = |n: &str,
+                  value: Money,
+                  mode,
+                  valid_until: i64,
+                  beneficiary: Option<BeneficiaryBinding>,
+                  merchants: Vec<MerchantId>| {
+        VoucherClaims {
             id: id(VoucherId::parse, n),
             issuer: issuer.clone(),
             programme: food.clone(),
@@ -140,7 +143,15 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
             beneficiary,
             merchants,
             sites: Vec::new(),
-        };
+        }
+    };
+    let voucher = |n: &str,
+                   value: Money,
+                   mode,
+                   valid_until: i64,
+                   beneficiary: Option<BeneficiaryBinding>,
+                   merchants: Vec<MerchantId>| {
+        let claims = claims(n, value, mode, valid_until, beneficiary, merchants);
         voucher::encode(&claims, &issuer_kid, &issuer_key)
     };
     let amina = id(BeneficiaryId::parse, "ben-amina-w");
@@ -197,6 +208,18 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
             vec![id(MerchantId::parse, "shop-999")],
         ),
         forged: "LM1:THIS-IS-NOT-A-REAL-VOUCHER".to_owned(),
+        unknown_key: voucher::encode(
+            &claims(
+                "v-1007",
+                kes(900),
+                RedemptionMode::Partial,
+                end,
+                None,
+                Vec::new(),
+            ),
+            &id(KeyId::parse, "issuer-demo-2027"),
+            &key(3),
+        ),
     };
 
     let people = [

@@ -34,6 +34,16 @@ pub fn date_time(at: i64) -> String {
     crate::receipt::utc_text(at)
 }
 
+/// A past moment in few characters: `HH:MM` on the day of `now`, else the
+/// date (the sync screen's "last sync", which has little room at 800×480).
+pub fn moment(at: i64, now: i64) -> String {
+    if at.div_euclid(86_400) == now.div_euclid(86_400) {
+        time_of_day(at)
+    } else {
+        date(at)
+    }
+}
+
 /// The date of a Unix time, `YYYY-MM-DD` (UTC).
 pub fn date(at: i64) -> String {
     date_time(at).chars().take(10).collect()

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use lastmile_hardware::escpos::PaperWidth;
 use serde::{Deserialize, Serialize};
 
 /// Name of the settings file inside the data directory.
@@ -18,8 +19,11 @@ pub struct Prefs {
     /// `en`, `fr`, `sw` or `ar`.
     pub language: String,
     pub high_contrast: bool,
-    /// `tcp:HOST[:PORT]`, `serial:PATH[@BAUD]`, `file:PATH`, or empty for none.
+    /// `tcp:HOST[:PORT]`, `serial:PATH[@BAUD]`, `file:PATH` (or just the
+    /// device path), or empty for none.
     pub printer: String,
+    /// Receipt paper width in millimetres: 58 or 80.
+    pub paper_mm: u32,
     /// Serial barcode scanner device, or empty for none.
     pub scanner_port: String,
     /// Camera index for QR scanning, or none to use the first camera found.
@@ -28,6 +32,9 @@ pub struct Prefs {
     /// right after each redemption; longer after failures).
     pub sync_interval_s: u64,
 }
+
+/// Receipt paper width when `gui.json` does not say.
+pub const PAPER_MM_DEFAULT: u32 = 58;
 
 /// Background sync interval when `gui.json` does not say.
 pub const SYNC_INTERVAL_S_DEFAULT: u64 = 60;
@@ -38,6 +45,7 @@ impl Default for Prefs {
             language: "en".to_owned(),
             high_contrast: false,
             printer: String::new(),
+            paper_mm: PAPER_MM_DEFAULT,
             scanner_port: String::new(),
             camera: None,
             sync_interval_s: SYNC_INTERVAL_S_DEFAULT,
@@ -46,6 +54,11 @@ impl Default for Prefs {
 }
 
 impl Prefs {
+    /// The receipt paper; an unknown width in the file gives the 58 mm default.
+    pub fn paper(&self) -> PaperWidth {
+        PaperWidth::from_dots_or_mm(self.paper_mm).unwrap_or(PaperWidth::Mm58)
+    }
+
     /// Reads the file; a missing or unreadable file gives the defaults (the
     /// terminal must start even if its settings file is damaged).
     pub fn load(path: &Path) -> Prefs {

@@ -1,15 +1,18 @@
 //! Receipt printing for the interface: the engine's receipt model, encoded
-//! as ESC/POS by the hardware crate, sent to the configured printer on the
-//! printer worker, with the outcome the receipt screen shows.
+//! as ESC/POS by the receipt itself (`Receipt::render_escpos_in`, so Arabic
+//! labels print right-aligned as images) for the configured paper width,
+//! sent to the configured printer on the printer worker, with the outcome
+//! the receipt screen shows.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use lastmile_hardware::escpos::{self, PaperWidth, QrMode};
+use lastmile_hardware::escpos::{self, PaperWidth};
 use lastmile_hardware::printer::{PrintError, Printer, PrinterTarget};
 
 use crate::i18n::Language;
-use crate::receipt::{RECEIPT_COLUMNS_58MM, Receipt};
+use crate::receipt::Receipt;
 
 /// What became of a print job, as the receipt screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,40 +25,69 @@ pub enum PrintOutcome {
     NoPrinter,
 }
 
-/// Something that prints receipts. Runs on the printer worker.
+/// Something to print, encoded for the paper on the printer worker.
+#[derive(Debug, Clone)]
+pub enum PrintJob {
+    /// A receipt in the operator's language, with its verification QR code.
+    Receipt {
+        receipt: Box<Receipt>,
+        language: Language,
+    },
+    /// Plain lines (test page, day report).
+    Lines(Vec<String>),
+}
+
+impl PrintJob {
+    /// The ESC/POS bytes of the job on `paper`, cut at the end.
+    pub fn encode(&self, paper: PaperWidth) -> Result<Vec<u8>, String> {
+        match self {
+            PrintJob::Receipt { receipt, language } => receipt.render_escpos_in(*language, paper),
+            PrintJob::Lines(lines) => {
+                let mut job = escpos::Receipt::new(paper);
+                for line in lines {
+                    job.line(line);
+                }
+                job.feed(3).cut();
+                job.finish()
+            }
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Something that prints ESC/POS jobs. Runs on the printer worker.
 pub trait ReceiptPrinter: Send {
-    /// Prints text lines and, when given, a QR code under them.
-    fn print(&mut self, lines: &[String], qr: Option<&str>) -> PrintOutcome;
+    /// Sends one encoded job.
+    fn print(&mut self, job: &[u8]) -> PrintOutcome;
     /// For the settings screen, e.g. `tcp 192.168.1.50:9100`.
     fn describe(&self) -> String;
 }
 
-/// The receipt in `language` as text lines, as printed on a 58 mm roll (also the preview).
-pub fn receipt_lines(receipt: &Receipt, language: Language) -> Vec<String> {
+/// The receipt in `language` as text lines, `paper` wide (the on-screen preview).
+pub fn receipt_lines(receipt: &Receipt, language: Language, paper: PaperWidth) -> Vec<String> {
     receipt
-        .render_text_in(language, RECEIPT_COLUMNS_58MM)
+        .render_text_in(language, paper.columns())
         .lines()
         .map(str::to_owned)
         .collect()
 }
 
-fn escpos_job(lines: &[String], qr: Option<&str>) -> Result<Vec<u8>, String> {
-    let mut job = escpos::Receipt::new(PaperWidth::Mm58);
-    for line in lines {
-        job.line(line);
+/// The printer setting as the hardware crate reads it; a bare device path
+/// (`/dev/usb/lp0`, as the settings screen suggests) is a device file.
+pub fn printer_target(text: &str) -> Result<PrinterTarget, PrintError> {
+    let text = text.trim();
+    if Path::new(text).is_absolute() {
+        PrinterTarget::parse(&format!("file:{text}"))
+    } else {
+        PrinterTarget::parse(text)
     }
-    if let Some(qr) = qr {
-        job.qr(qr, QrMode::Raster);
-    }
-    job.feed(3).cut();
-    job.finish().map_err(|e| e.to_string())
 }
 
 /// No printer configured: every job says so, and the payment stands.
 pub struct NoPrinter;
 
 impl ReceiptPrinter for NoPrinter {
-    fn print(&mut self, _lines: &[String], _qr: Option<&str>) -> PrintOutcome {
+    fn print(&mut self, _job: &[u8]) -> PrintOutcome {
         PrintOutcome::NoPrinter
     }
     fn describe(&self) -> String {
@@ -63,8 +95,9 @@ impl ReceiptPrinter for NoPrinter {
     }
 }
 
-/// An ESC/POS printer at a configured target (`tcp:`, `serial:` or `file:`),
-/// opened for each job so that a printer switched off and on again just works.
+/// An ESC/POS printer at a configured target (`tcp:`, `serial:`, `file:` or
+/// a device path), opened for each job so that a printer switched off and
+/// on again just works.
 pub struct EscPosPrinter {
     target: PrinterTarget,
     text: String,
@@ -73,22 +106,18 @@ pub struct EscPosPrinter {
 impl EscPosPrinter {
     pub fn new(target_text: &str) -> Result<EscPosPrinter, PrintError> {
         Ok(EscPosPrinter {
-            target: PrinterTarget::parse(target_text)?,
-            text: target_text.to_owned(),
+            target: printer_target(target_text)?,
+            text: target_text.trim().to_owned(),
         })
     }
 }
 
 impl ReceiptPrinter for EscPosPrinter {
-    fn print(&mut self, lines: &[String], qr: Option<&str>) -> PrintOutcome {
-        let job = match escpos_job(lines, qr) {
-            Ok(job) => job,
-            Err(reason) => return PrintOutcome::Failed(reason),
-        };
+    fn print(&mut self, job: &[u8]) -> PrintOutcome {
         let outcome = self
             .target
             .open()
-            .and_then(|transport| Printer::new(transport).print(&job));
+            .and_then(|transport| Printer::new(transport).print(job));
         match outcome {
             Ok(_) => PrintOutcome::Printed,
             Err(PrintError::PaperOut) => PrintOutcome::PaperOut,
@@ -104,10 +133,10 @@ impl ReceiptPrinter for EscPosPrinter {
 }
 
 /// A printer simulated in memory (demo mode, tests, screenshots), whose
-/// paper can be made to run out.
+/// paper can be made to run out. Keeps every job's bytes.
 pub struct SimulatedPrinter {
     pub paper_out: Arc<AtomicBool>,
-    pub printed: Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+    pub printed: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
 }
 
 impl SimulatedPrinter {
@@ -126,16 +155,31 @@ impl Default for SimulatedPrinter {
 }
 
 impl ReceiptPrinter for SimulatedPrinter {
-    fn print(&mut self, lines: &[String], _qr: Option<&str>) -> PrintOutcome {
+    fn print(&mut self, job: &[u8]) -> PrintOutcome {
         if self.paper_out.load(Ordering::SeqCst) {
             return PrintOutcome::PaperOut;
         }
         if let Ok(mut printed) = self.printed.lock() {
-            printed.push(lines.to_vec());
+            printed.push(job.to_vec());
         }
         PrintOutcome::Printed
     }
     fn describe(&self) -> String {
         "simulated printer".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_device_path_is_a_device_file() {
+        assert_eq!(
+            printer_target(" /dev/usb/lp0 ").unwrap(),
+            PrinterTarget::parse("file:/dev/usb/lp0").unwrap()
+        );
+        assert!(printer_target("tcp:192.168.1.50").is_ok());
+        assert!(printer_target("lp0").is_err());
     }
 }

@@ -36,9 +36,11 @@ pub struct App {
     pub controller: Rc<Controller>,
     pub demo: Demo,
     pub paper_out: Arc<AtomicBool>,
-    pub printed: Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+    /// Every job the simulated printer printed, as ESC/POS bytes.
+    pub printed: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
     pub clock: ManualClock,
-    _dir: tempfile::TempDir,
+    /// The demo terminal's data directory.
+    pub dir: tempfile::TempDir,
 }
 
 impl App {
@@ -84,7 +86,7 @@ impl App {
             paper_out,
             printed,
             clock,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -159,7 +161,7 @@ impl App {
             self.tap("Check");
         } else {
             // Other languages label the button differently; same callback.
-            self.window.invoke_code_scanned(code.into());
+            self.window.invoke_code_typed(code.into());
         }
     }
 
@@ -168,6 +170,11 @@ impl App {
         assert_eq!(self.screen(), Screen::Scan);
         self.window.set_manual_code(code.into());
         self.tap("Check");
+    }
+
+    /// A code from a scanner (serial, keyboard wedge or camera), wherever the operator is.
+    pub fn scanner(&self, code: &str) {
+        self.controller.scanned(code.to_owned());
     }
 
     pub fn snapshot(&self, path: &std::path::Path) {
