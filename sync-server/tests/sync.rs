@@ -18,7 +18,7 @@ use lastmile_shared::trust_list::{RootSigned, TrustList, TrustStore};
 use lastmile_shared::voucher;
 use serde_bytes::ByteBuf;
 
-on_both_backends!(
+lastmile_tests::on_both_backends!(
     enrolment_codes_are_single_use_and_expire,
     uploads_are_idempotent_under_retries_duplicates_and_reordering,
     a_different_entry_with_a_held_sequence_is_refused_and_raised,

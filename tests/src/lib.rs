@@ -297,18 +297,22 @@ fn unique_name(prefix: &str) -> String {
 fn fresh_database(backend: Backend, dir: &Path) -> String {
     match backend {
         Backend::Sqlite => dir.join("lastmile.sqlite").display().to_string(),
-        Backend::Postgres => {
-            let admin = postgres_admin_url();
-            let name = unique_name("lastmile_e2e");
-            let mut client = postgres::Client::connect(admin, postgres::NoTls)
-                .unwrap_or_else(|e| panic!("connecting to PostgreSQL at {admin}: {e}"));
-            client
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("creating a test database");
-            let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
-            format!("{base}/{name}")
-        }
+        Backend::Postgres => fresh_postgres_database(),
     }
+}
+
+/// The URL of a new, empty PostgreSQL database on the test server (see
+/// `postgres_admin_url`). Also used by the server crate's own tests.
+pub fn fresh_postgres_database() -> String {
+    let admin = postgres_admin_url();
+    let name = unique_name("lastmile_test");
+    let mut client = postgres::Client::connect(admin, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connecting to PostgreSQL at {admin}: {e}"));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("creating a test database");
+    let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
+    format!("{base}/{name}")
 }
 
 /// How a voucher may be redeemed (the `mode` column of the issuance CSV).

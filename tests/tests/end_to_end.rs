@@ -150,6 +150,29 @@ fn demo_offline_redemption_syncs_and_a_second_spend_opens_a_case(backend: Backen
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], case["id"]);
     assert_eq!(listed[0]["second_device"], second.as_str());
+    // The losing terminal shows its entry under review, never confirmed.
+    let reprint = other.json(&["receipt", "reprint", "1"]);
+    assert_eq!(
+        reprint.expect_code(0).json()["receipt"]["status"],
+        json!({"under_review": {"case": case["id"]}})
+    );
+    let status = other.status();
+    assert_eq!(
+        status["under_review"],
+        json!([{"seq": 1, "case": case["id"]}])
+    );
+    // HQ closes the case once the money is back.
+    let resolved = server.cli_ok(&[
+        "cases",
+        "resolve",
+        &case["id"].to_string(),
+        "--outcome",
+        "recovered",
+        "--note",
+        "second shop refunded the amount",
+    ]);
+    assert!(resolved.contains("resolved: recovered"), "{resolved}");
+    assert_eq!(server.cases()[0]["status"], "resolved");
     for terminal in [&counter, &other] {
         let verified = terminal.json(&["log", "verify"]);
         assert_eq!(verified.expect_code(0).json()["log"]["entries"], 1);

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -32,24 +32,7 @@ use serde_bytes::ByteBuf;
 
 pub const HQ_TOKEN: &str = "test-hq-token-0123456789";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Generates a `sqlite` and a `postgres` variant of each scenario.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::$name($crate::common::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $name() { super::$name($crate::common::Backend::Postgres) } )*
-        }
-    };
-}
+pub use lastmile_tests::Backend;
 
 pub fn now() -> i64 {
     lastmile_server::api::now()
@@ -61,69 +44,11 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-/// The admin URL of a PostgreSQL server: LASTMILE_TEST_POSTGRES_URL, or a
-/// throwaway cluster started once per test binary with scripts/postgres.sh
-/// and stopped by a watchdog when this process exits.
-pub fn postgres_admin_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("LASTMILE_TEST_POSTGRES_URL")
-            && !url.is_empty()
-        {
-            return url;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh");
-        let output = std::process::Command::new(&script)
-            .arg("start")
-            .output()
-            .expect("running scripts/postgres.sh start");
-        assert!(
-            output.status.success(),
-            "scripts/postgres.sh start failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let text = String::from_utf8_lossy(&output.stdout);
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .map(|v| v.trim_matches('\'').to_owned())
-                .unwrap_or_else(|| panic!("postgres.sh printed no {name}: {text}"))
-        };
-        let dir = value("LASTMILE_PG_DIR");
-        let url = value("LASTMILE_TEST_POSTGRES_URL");
-        let watchdog = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {script} stop {dir}",
-            pid = std::process::id(),
-            script = script.display()
-        );
-        // The watchdog must outlive this process to stop the cluster after it.
-        #[allow(clippy::zombie_processes)]
-        std::process::Command::new("sh")
-            .args(["-c", &watchdog])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("starting the PostgreSQL watchdog");
-        url
-    })
-}
-
 /// A new, empty database of the backend.
 pub fn fresh_database(backend: Backend, dir: &Path) -> DatabaseUrl {
     match backend {
         Backend::Sqlite => DatabaseUrl::Sqlite(dir.join("lastmile.sqlite")),
-        Backend::Postgres => {
-            let admin = postgres_admin_url();
-            let name = format!("lastmile_test_{}", random_hex(6));
-            let mut client =
-                postgres::Client::connect(admin, postgres::NoTls).expect("connecting to postgres");
-            client
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("creating a test database");
-            let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
-            DatabaseUrl::Postgres(format!("{base}/{name}"))
-        }
+        Backend::Postgres => DatabaseUrl::Postgres(lastmile_tests::fresh_postgres_database()),
     }
 }
 
