@@ -66,7 +66,7 @@ pub fn publish_revocations(tx: &mut dyn Tx, root: &Signer, now: i64) -> Result<u
         vouchers: revoked.vouchers.into_iter().collect(),
         keys,
         devices: revoked.devices.into_iter().collect(),
-        merchants: Default::default(),
+        merchants: revoked.merchants.into_iter().collect(),
     };
     tx.put_document(
         REVOCATIONS,

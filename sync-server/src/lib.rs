@@ -21,6 +21,7 @@ pub mod double_spend;
 pub mod issuance;
 pub mod keys;
 pub mod limits;
+pub mod merchants;
 pub mod rosters;
 pub mod startup;
 pub mod storage;

@@ -95,6 +95,22 @@ enum Command {
     /// Rosters and distribution lists for a site or merchant.
     #[command(subcommand)]
     Rosters(RostersCommand),
+    /// Suspend a merchant: its terminals stop redeeming after their next sync.
+    #[command(subcommand)]
+    Merchants(MerchantsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MerchantsCommand {
+    /// Suspend a merchant. Every terminal of theirs refuses to redeem or pay
+    /// out once its next sync brings the revocation list naming them.
+    Revoke {
+        /// The merchant id, as in `terminals code --merchant`.
+        merchant: MerchantId,
+        /// Why, for the record (shown to nobody at the shop).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -556,6 +572,17 @@ fn main() -> Result<()> {
                     json_list(&views, "no limits set (`limits set` sets them)")?;
                 }
             }
+            Ok(())
+        }
+        Command::Merchants(MerchantsCommand::Revoke { merchant, reason }) => {
+            let version = lastmile_server::merchants::revoke(
+                &open(&config)?,
+                &keys,
+                &merchant,
+                &reason,
+                now(),
+            )?;
+            println!("merchant {merchant} suspended; revocation list version {version}");
             Ok(())
         }
         Command::Rosters(RostersCommand::Publish {

@@ -25,6 +25,7 @@ lastmile_tests::on_both_backends!(
     a_connection_cut_after_the_request_loses_and_duplicates_nothing,
     the_same_voucher_on_two_offline_terminals_becomes_a_case,
     vouchers_spent_or_revoked_are_refused_elsewhere_after_sync,
+    a_suspended_merchant_is_refused_at_its_terminals_after_sync,
     forged_replayed_revoked_and_unknown_requests_change_nothing,
     pull_sends_only_what_is_newer_than_the_cursor,
     bad_entries_and_oversize_bodies_are_refused,
@@ -390,8 +391,12 @@ fn decide_after_pull(
         now,
         merchant: terminal.enrolment.merchant.as_ref(),
         site: terminal.enrolment.site.as_ref(),
-        device_revoked: false,
-        merchant_revoked: false,
+        device_revoked: revocations.devices.contains(terminal.device()),
+        merchant_revoked: terminal
+            .enrolment
+            .merchant
+            .as_ref()
+            .is_some_and(|m| revocations.merchants.contains(m)),
         limits: Some(&limits),
         unsynced_value_minor: 0,
         unsynced_count: 0,
@@ -437,6 +442,57 @@ fn vouchers_spent_or_revoked_are_refused_elsewhere_after_sync(backend: Backend) 
     );
     assert!(matches!(
         decide_after_pull(&b, &pulls, &vouchers[2].qr_text),
+        Decision::Accept { .. }
+    ));
+}
+
+fn a_suspended_merchant_is_refused_at_its_terminals_after_sync(backend: Backend) {
+    let app = spawn_app(backend);
+    let vouchers = app.issue(1, "20.00", "single_use");
+    let mut suspended = app.terminal("shop-1", "site-1");
+    let mut other = app.terminal("shop-2", "site-1");
+    let revoke = |merchant: &str, reason: &str| {
+        app.hq_post(
+            &format!("/v1/hq/merchants/{merchant}/revoke"),
+            serde_json::json!({ "reason": reason }),
+        )
+    };
+    let (status, problem) = revoke("shop-1", "  ");
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("bad_reason"))
+    );
+    let (status, body) = revoke("shop-1", "sold vouchers for cash, inspection 12 May");
+    assert_eq!(status, 200, "{body}");
+    let version = body["revocations_version"].as_u64().unwrap();
+    let (status, problem) = revoke("shop-1", "again");
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("merchant_revoked"))
+    );
+
+    let pulled = suspended.pull().unwrap();
+    let list = RevocationList::open(
+        pulled.revocations.as_ref().unwrap(),
+        &suspended.root(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        list.version, version,
+        "a refused second revoke publishes nothing"
+    );
+    assert_eq!(
+        decide_after_pull(
+            &suspended,
+            std::slice::from_ref(&pulled),
+            &vouchers[0].qr_text
+        ),
+        Decision::Reject(RejectReason::MerchantRevoked)
+    );
+    let pulled = other.pull().unwrap();
+    assert!(matches!(
+        decide_after_pull(&other, std::slice::from_ref(&pulled), &vouchers[0].qr_text),
         Decision::Accept { .. }
     ));
 }

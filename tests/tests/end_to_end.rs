@@ -11,6 +11,7 @@ on_both_backends!(
     revoked_terminal_is_refused_and_changes_nothing,
     retried_uploads_count_once_and_partial_balance_is_kept,
     one_entitlement_paid_by_two_offline_agents_opens_a_case_and_is_refused_after_sync,
+    a_suspended_merchant_stops_redeeming_after_its_next_sync,
 );
 
 const MERCHANT: &str = "shop-12";
@@ -275,6 +276,57 @@ fn revoked_or_spent_vouchers_are_refused_after_the_next_sync(backend: Backend) {
     assert_eq!(server.voucher(&revoked.id)["redeemed_minor"], 0);
     assert_eq!(server.voucher(&spent.id)["redeemed_minor"], 70_000);
     assert_eq!(server.cases(), Vec::<Value>::new());
+}
+
+/// A merchant suspended at HQ: its terminal refuses every voucher after its
+/// next sync (exit 3, `merchant_revoked`); another shop's terminal is not
+/// affected.
+fn a_suspended_merchant_stops_redeeming_after_its_next_sync(backend: Backend) {
+    let mut server = Server::new(backend);
+    server.init();
+    let issuance = server.issue(&[NewVoucher {
+        beneficiary: "B-SHOP",
+        amount: "300",
+        mode: Mode::Partial,
+    }]);
+    let voucher = &issuance.vouchers[0];
+    server.start();
+    let suspended = Terminal::new();
+    suspended.enroll(&server, MERCHANT, SITE);
+    suspended.operator("amina", "1234");
+    let other = Terminal::new();
+    other.enroll(&server, "shop-99", SITE);
+    other.operator("baraka", "5678");
+    suspended.redeem_ok(&voucher.qr, Some("100"));
+
+    let printed = server.cli_ok(&[
+        "merchants",
+        "revoke",
+        MERCHANT,
+        "--reason",
+        "inspection found vouchers bought for cash",
+    ]);
+    assert!(
+        printed.contains(&format!("merchant {MERCHANT} suspended")),
+        "{printed}"
+    );
+    let again = server.cli(&["merchants", "revoke", MERCHANT, "--reason", "again"]);
+    again.expect_code(1);
+
+    // The redemption made before the suspension still reaches HQ.
+    let report = suspended.sync_ok();
+    assert_eq!(report["uploaded"], 1);
+    let refused = suspended.redeem(&voucher.qr, Some("100"));
+    assert_eq!(refused.expect_code(3).json()["code"], "merchant_revoked");
+    assert_eq!(
+        suspended.status()["log_entries"],
+        1,
+        "the refusal logs nothing"
+    );
+
+    other.sync_ok();
+    let receipt = other.redeem_ok(&voucher.qr, Some("100"));
+    assert_eq!(receipt["item"]["remaining"], kes(10_000));
 }
 
 /// A terminal revoked at HQ is refused on its next sync with exit code 5

@@ -17,6 +17,7 @@ use super::{ApiProblem, AppState, Audience, blocking, now};
 use crate::double_spend;
 use crate::keys::KeyError;
 use crate::limits::{self, LimitsError};
+use crate::merchants::{self, MerchantError};
 use crate::storage::StorageError;
 use crate::terminals::{self, ENROLMENT_CODE_TTL_HOURS_DEFAULT, TerminalError};
 use crate::vouchers::{self, VoucherError};
@@ -65,6 +66,12 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             "/v1/hq/vouchers/{voucher}/revoke",
             Hq,
             post(revoke_voucher),
+        ),
+        (
+            Method::POST,
+            "/v1/hq/merchants/{merchant}/revoke",
+            Hq,
+            post(revoke_merchant),
         ),
         (Method::GET, "/v1/hq/keys", Hq, get(list_keys)),
         (Method::GET, "/v1/hq/limits", Hq, get(list_limits)),
@@ -334,6 +341,45 @@ async fn revoke_voucher(State(state): State<AppState>, Path(voucher): Path<Strin
         tracing::info!(voucher = %id, version, "voucher revoked");
         Ok(VoucherRevoked {
             voucher: id.to_string(),
+            revocations_version: version,
+        })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MerchantRevocation {
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct MerchantRevoked {
+    merchant: String,
+    revocations_version: u64,
+}
+
+async fn revoke_merchant(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    body: Bytes,
+) -> Response {
+    answer(StatusCode::OK, move || {
+        let id = MerchantId::parse(&merchant).map_err(|e| bad_request("bad_id", e))?;
+        let request: MerchantRevocation = parse_json(&body)?;
+        let version = merchants::revoke(&state.storage, &state.keys, &id, &request.reason, now())
+            .map_err(|e| {
+            let status = match &e {
+                MerchantError::AlreadyRevoked(_) => StatusCode::CONFLICT,
+                MerchantError::BadReason => StatusCode::BAD_REQUEST,
+                MerchantError::Storage(e) => return storage_problem(e),
+                MerchantError::Keys(e) => return key_problem(e),
+            };
+            ApiProblem::json(status, e.code(), &e)
+        })?;
+        tracing::info!(merchant = %id, version, "merchant suspended");
+        Ok(MerchantRevoked {
+            merchant: id.to_string(),
             revocations_version: version,
         })
     })

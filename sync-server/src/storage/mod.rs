@@ -357,6 +357,7 @@ pub struct BalanceRow {
 pub struct RevokedSets {
     pub vouchers: Vec<VoucherId>,
     pub devices: Vec<DeviceId>,
+    pub merchants: Vec<MerchantId>,
 }
 
 /// The operations the domain needs, inside one transaction.
@@ -417,6 +418,13 @@ pub trait Tx {
     fn lock_device(&mut self, device: &DeviceId) -> Result<Option<DeviceRow>, StorageError>;
     fn devices(&mut self) -> Result<Vec<DeviceRow>, StorageError>;
     fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Result<bool, StorageError>;
+    /// Suspends a merchant; false if it already was.
+    fn revoke_merchant(
+        &mut self,
+        merchant: &MerchantId,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, StorageError>;
     fn assign_device(
         &mut self,
         device: &DeviceId,

@@ -42,6 +42,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/postgres/0003_entitlements.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/postgres/0004_merchant_revocations.sql"),
+    },
 ];
 /// The advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK_KEY: i64 = 0x4c4d_5345_5256;
@@ -493,6 +497,15 @@ impl Tx for PgTx<'_> {
         rows.iter().map(device_row).collect()
     }
 
+    fn revoke_merchant(&mut self, merchant: &MerchantId, reason: &str, now: i64) -> Res<bool> {
+        let n = self.execute(
+            "INSERT INTO revoked_merchants (merchant, reason, revoked_at) VALUES ($1, $2, $3)
+             ON CONFLICT (merchant) DO NOTHING",
+            &[&merchant.as_str(), &reason, &now],
+        )?;
+        Ok(n == 1)
+    }
+
     fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Res<bool> {
         let n = self.execute(
             "UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE device = $1",
@@ -743,7 +756,19 @@ impl Tx for PgTx<'_> {
             .iter()
             .map(|r| Ok(DeviceId::parse(r.try_get(0)?)?))
             .collect::<Res<_>>()?;
-        Ok(RevokedSets { vouchers, devices })
+        let merchants = self
+            .query(
+                "SELECT merchant FROM revoked_merchants ORDER BY merchant",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok(MerchantId::parse(r.try_get(0)?)?))
+            .collect::<Res<_>>()?;
+        Ok(RevokedSets {
+            vouchers,
+            devices,
+            merchants,
+        })
     }
 
     fn publish_entitlements(

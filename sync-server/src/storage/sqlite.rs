@@ -38,6 +38,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/sqlite/0003_entitlements.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/sqlite/0004_merchant_revocations.sql"),
+    },
 ];
 
 pub struct SqliteStore {
@@ -395,6 +399,15 @@ impl Tx for SqliteTx<'_> {
         rows.map(|r| r?.parse()).collect()
     }
 
+    fn revoke_merchant(&mut self, merchant: &MerchantId, reason: &str, now: i64) -> Res<bool> {
+        let n = self.tx.execute(
+            "INSERT INTO revoked_merchants (merchant, reason, revoked_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (merchant) DO NOTHING",
+            params![merchant.as_str(), reason, now],
+        )?;
+        Ok(n == 1)
+    }
+
     fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Res<bool> {
         let n = self.tx.execute(
             "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE device = ?1",
@@ -612,6 +625,12 @@ impl Tx for SqliteTx<'_> {
             .prepare("SELECT device FROM devices WHERE revoked_at IS NOT NULL ORDER BY device")?;
         for id in statement.query_map([], |r| r.get::<_, String>(0))? {
             sets.devices.push(DeviceId::parse(&id?)?);
+        }
+        let mut statement = self
+            .tx
+            .prepare("SELECT merchant FROM revoked_merchants ORDER BY merchant")?;
+        for id in statement.query_map([], |r| r.get::<_, String>(0))? {
+            sets.merchants.push(MerchantId::parse(&id?)?);
         }
         Ok(sets)
     }

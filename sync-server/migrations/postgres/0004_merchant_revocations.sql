@@ -1,0 +1,7 @@
+-- Merchants HQ has suspended: every terminal of theirs refuses to redeem once
+-- its next pull brings the revocation list naming them.
+CREATE TABLE revoked_merchants (
+    merchant   TEXT PRIMARY KEY,
+    reason     TEXT NOT NULL,
+    revoked_at BIGINT NOT NULL
+);
