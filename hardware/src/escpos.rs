@@ -1,8 +1,9 @@
 //! ESC/POS receipts as bytes: a pure builder, no I/O.
 //!
 //! Text the printer's code page can hold is sent as text (fast, sharp, small). A line with any
-//! other character (Arabic, Amharic, CJK, emoji…) is drawn with a built-in font and sent as a
-//! raster image (`GS v 0`), so it prints on every printer. QR codes go either natively
+//! other character (Arabic, Amharic, CJK, emoji…) is drawn with a built-in font, laid out
+//! by the Unicode Bidirectional Algorithm, and sent as a raster image (`GS v 0`), so it prints
+//! on every printer. QR codes go either natively
 //! (`GS ( k`, the printer draws it) or as a raster image for printers without QR support.
 
 use crate::bitmap::Bitmap;
@@ -402,26 +403,7 @@ impl Receipt {
         let scale_x = if self.style.double_width { 2 } else { 1 };
         let scale_y = if self.style.double_height { 2 } else { 1 };
         let height = FONT_A_HEIGHT_DOTS * scale_y;
-        let mut rows: Vec<Bitmap> = Vec::new();
-        let mut current = String::new();
-        // Wrap by rendered width, one word at a time.
-        for word in text.split(' ') {
-            let candidate = if current.is_empty() {
-                word.to_owned()
-            } else {
-                format!("{current} {word}")
-            };
-            let fits = typeface::render_line(&candidate, height)
-                .is_none_or(|line| line.width() * scale_x <= self.paper.dots());
-            if fits || current.is_empty() {
-                current = candidate;
-            } else {
-                rows.extend(typeface::render_line(&current, height));
-                current = word.to_owned();
-            }
-        }
-        rows.extend(typeface::render_line(&current, height));
-        for row in rows {
+        for row in typeface::render_text(text, height, self.paper.dots() / scale_x) {
             let widened = widen(&row, scale_x, self.paper.dots(), self.style.bold);
             self.raster(&widened);
         }

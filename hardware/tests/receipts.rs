@@ -1,6 +1,6 @@
 //! Receipts: ESC/POS bytes pinned as a readable listing (insta), rendered paper pinned as
-//! PNG files in `tests/snapshots/`, QR codes read back from the rendered paper, and other
-//! libraries' common commands.
+//! PNG files in `tests/snapshots/`, QR codes read back from the rendered paper, lines mixing
+//! right-to-left and left-to-right text, and other libraries' common commands.
 
 #[path = "support/sample_receipt.rs"]
 mod sample_receipt;
@@ -8,9 +8,12 @@ mod sample_receipt;
 use std::fmt::Write;
 
 use lastmile_hardware::emulator::{self, Command, Parsed, parse_command};
-use lastmile_hardware::escpos::{CodePage, PaperWidth, QrMode, Receipt};
+use lastmile_hardware::escpos::{
+    Align, CodePage, FONT_A_HEIGHT_DOTS, PaperWidth, QrMode, Receipt, Style,
+};
 use lastmile_hardware::frame::GrayFrame;
 use lastmile_hardware::qr::QrDecoder;
+use proptest::prelude::*;
 
 /// One line per command; text runs decoded through the selected code page; images by size
 /// and a checksum of their dots.
@@ -113,6 +116,84 @@ fn sample_receipt_80mm_native_qr() {
         "receipt-80mm",
         &emulator::render(&bytes, PaperWidth::Mm80).unwrap(),
     );
+}
+
+/// Arabic lines with amounts, ids and brackets, set flush right as the terminal prints
+/// right-to-left languages, a long one that wraps, and a Latin line quoting Arabic: each run
+/// of digits or Latin reads left to right, the Arabic right to left.
+#[test]
+fn mixed_arabic_and_latin_lines_58mm() {
+    let mut receipt = Receipt::new(PaperWidth::Mm58);
+    receipt
+        .align(Align::Right)
+        .line("المبلغ KES 1,250.00")
+        .line("رقم 12345678")
+        .style(Style::BOLD)
+        .line("القسيمة LM-7Q4K-92XD (مقبولة)")
+        .style(Style::NORMAL)
+        .line("تم دفع المبلغ KES 1,250.00 نقداً إلى المستفيد رقم 12345678 في الموقع")
+        .align(Align::Left)
+        .line("Voucher LM-7Q4K-92XD: القسيمة مقبولة")
+        .cut();
+    let bytes = receipt.finish().unwrap();
+    insta::assert_snapshot!(listing(&bytes));
+    snapshot_png(
+        "receipt-bidi-58mm",
+        &emulator::render(&bytes, PaperWidth::Mm58).unwrap(),
+    );
+}
+
+/// Text drawn from Latin, digits, Arabic (letters, marks, Arabic-Indic digits), Hebrew,
+/// Ethiopic, CJK, emoji, punctuation, line breaks and every bidi control.
+fn mixed_scripts() -> impl Strategy<Value = String> {
+    let controls = "\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\u{200E}\u{200F}\u{061C}\u{200D}";
+    let punctuation = " ,.:-()[]،؟\n\r\u{2029}\u{a0}";
+    let ch = prop_oneof![
+        3 => proptest::char::range('a', 'z'),
+        2 => proptest::char::range('0', '9'),
+        4 => proptest::char::range('\u{0621}', '\u{064A}'),
+        1 => proptest::char::range('\u{064B}', '\u{0652}'),
+        1 => proptest::char::range('\u{0660}', '\u{0669}'),
+        1 => proptest::char::range('\u{05D0}', '\u{05EA}'),
+        1 => proptest::char::range('\u{1200}', '\u{1248}'),
+        1 => proptest::char::range('\u{4E00}', '\u{4E20}'),
+        1 => proptest::char::range('\u{1F600}', '\u{1F610}'),
+        3 => proptest::sample::select(punctuation.chars().collect::<Vec<_>>()),
+        1 => proptest::sample::select(controls.chars().collect::<Vec<_>>()),
+    ];
+    proptest::collection::vec(ch, 0..80).prop_map(String::from_iter)
+}
+
+proptest! {
+    /// Any mix of scripts prints without panicking, every raster row within the paper and
+    /// one font line tall, and the emulator draws the job.
+    #[test]
+    fn mixed_scripts_print_within_the_paper(
+        lines in proptest::collection::vec(mixed_scripts(), 1..4),
+        wide_paper: bool,
+        title: bool,
+        right: bool,
+    ) {
+        let paper = if wide_paper { PaperWidth::Mm80 } else { PaperWidth::Mm58 };
+        let mut receipt = Receipt::new(paper);
+        receipt
+            .align(if right { Align::Right } else { Align::Left })
+            .style(if title { Style::TITLE } else { Style::NORMAL });
+        for line in &lines {
+            receipt.line(line);
+        }
+        let bytes = receipt.finish().unwrap();
+        let mut at = 0;
+        while let Parsed::Complete(command, len) = parse_command(&bytes[at..]) {
+            if let Command::Raster { width_bytes, height, .. } = command {
+                prop_assert!(width_bytes * 8 <= paper.dots(), "{width_bytes} bytes wide");
+                prop_assert!(height <= 2 * FONT_A_HEIGHT_DOTS, "{height} rows");
+            }
+            at += len;
+        }
+        prop_assert_eq!(at, bytes.len());
+        prop_assert_eq!(emulator::render(&bytes, paper).unwrap().width(), paper.dots());
+    }
 }
 
 #[test]

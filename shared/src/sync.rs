@@ -115,6 +115,11 @@ pub struct EntitlementBalance {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullResponse {
     pub server_time: i64,
+    /// Every root handover (`RootHandover`, each signed by the root it
+    /// replaces), oldest first: a terminal enrolled under an older root
+    /// follows them to the current one before opening the documents below.
+    #[serde(default)]
+    pub root_handovers: Vec<ByteBuf>,
     /// Signed documents newer than the cursor (COSE_Sign1 bytes, root-signed).
     pub trust_list: Option<ByteBuf>,
     pub revocations: Option<ByteBuf>,

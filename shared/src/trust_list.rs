@@ -71,6 +71,8 @@ pub enum DocumentError {
     WrongRoot { expected: KeyId, found: KeyId },
     #[error("version {offered} is not newer than the version {held} already held")]
     NotNewer { offered: u64, held: u64 },
+    #[error("the root handover names a successor key that is not a valid Ed25519 public key")]
+    BadSuccessorKey,
 }
 
 /// A document that the root key signs and that replaces older versions.
@@ -106,6 +108,49 @@ pub trait RootSigned: Serialize + DeserializeOwned {
             });
         }
         Ok(document)
+    }
+}
+
+/// The root key handing over to its successor, signed by the outgoing root.
+/// A terminal enrolled with root `from` that opens this with that root
+/// trusts `to` from then on, and only `to`: every later document is signed
+/// by the new root. Handovers chain (A→B, B→C), so a terminal that slept
+/// through several rotations follows them in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootHandover {
+    /// Counts rotations: 1 for the first.
+    pub version: u64,
+    pub issued_at: i64,
+    pub from: KeyId,
+    pub to: KeyId,
+    #[serde(with = "serde_bytes")]
+    pub to_public_key: Vec<u8>,
+}
+
+impl RootSigned for RootHandover {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl RootHandover {
+    /// The root this handover names as successor, if `root` signed it.
+    pub fn follow(bytes: &[u8], root: &RootKey) -> Result<RootKey, DocumentError> {
+        let handover = RootHandover::open(bytes, root, None)?;
+        if handover.from != root.kid {
+            return Err(DocumentError::WrongRoot {
+                expected: root.kid.clone(),
+                found: handover.from,
+            });
+        }
+        let key = <[u8; 32]>::try_from(handover.to_public_key.as_slice())
+            .ok()
+            .and_then(|bytes| envelope::verifying_key(&bytes))
+            .ok_or(DocumentError::BadSuccessorKey)?;
+        Ok(RootKey {
+            kid: handover.to,
+            key,
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use lastmile_shared::id::{BeneficiaryId, DeviceId, EntitlementId, MerchantId, Si
 use lastmile_shared::revocation::RevocationList;
 use lastmile_shared::roster::{Entitlement, Roster, RosterPerson};
 use lastmile_shared::sync::TerminalPolicy;
-use lastmile_shared::trust_list::{RootSigned, TrustList};
+use lastmile_shared::trust_list::{RootHandover, RootKey, RootSigned, TrustList};
 
 use crate::keys::Signer;
 use crate::storage::{DeviceRow, StorageError, Tx};
@@ -19,6 +19,8 @@ pub const TRUST_LIST: &str = "trust_list";
 pub const REVOCATIONS: &str = "revocations";
 pub const ROSTER: &str = "roster";
 pub const POLICY: &str = "policy";
+/// Root handovers, one per rotation, scoped by their zero-padded version.
+pub const ROOT_HANDOVER: &str = "root_handover";
 /// The scope of documents that every terminal receives.
 pub const GLOBAL_SCOPE: &str = "";
 
@@ -175,4 +177,60 @@ pub fn publish_all_policies(
         sealed += 1;
     }
     Ok(sealed)
+}
+
+/// Every root handover, oldest first (signed bytes), for terminals enrolled
+/// under an older root.
+pub fn root_handovers(tx: &mut dyn Tx) -> Result<Vec<Vec<u8>>, StorageError> {
+    let mut all = tx.documents(ROOT_HANDOVER)?;
+    all.sort_by_key(|(_, version, _)| *version);
+    Ok(all.into_iter().map(|(_, _, bytes)| bytes).collect())
+}
+
+/// Hands the root over from `old` to `new`: seals the handover with the old
+/// root, then reseals every document terminals read (trust list, revocation
+/// list, every roster, every active terminal's policy) with the new root,
+/// each as a new version. Returns the handover's version.
+pub fn hand_over_root(
+    tx: &mut dyn Tx,
+    old: &Signer,
+    new: &Signer,
+    now: i64,
+) -> Result<u64, StorageError> {
+    let version = next_version(tx, ROOT_HANDOVER)?;
+    let handover = RootHandover {
+        version,
+        issued_at: now,
+        from: old.kid.clone(),
+        to: new.kid.clone(),
+        to_public_key: new.key.verifying_key().to_bytes().to_vec(),
+    };
+    tx.put_document(
+        ROOT_HANDOVER,
+        &format!("{version:020}"),
+        version,
+        &handover.seal(&old.kid, &old.key),
+        now,
+    )?;
+    publish_trust_list(tx, new, now)?;
+    publish_revocations(tx, new, now)?;
+    publish_all_policies(tx, new, now)?;
+    let old_root = RootKey {
+        kid: old.kid.clone(),
+        key: old.key.verifying_key(),
+    };
+    for (scope, _, bytes) in tx.documents(ROSTER)? {
+        let mut roster = Roster::open(&bytes, &old_root, None)
+            .map_err(|e| StorageError::corrupt("documents", e))?;
+        roster.version = next_version(tx, ROSTER)?;
+        roster.issued_at = now;
+        tx.put_document(
+            ROSTER,
+            &scope,
+            roster.version,
+            &roster.seal(&new.kid, &new.key),
+            now,
+        )?;
+    }
+    Ok(version)
 }

@@ -192,7 +192,7 @@ pub fn init(
         let root_kid = new_kid("root")?;
         let root_key = SigningKey::generate(&mut OsRng);
         keys.write("root", &root_kid, &root_key)?;
-        tx.insert_root_key(&RootKeyRow {
+        tx.put_root_key(&RootKeyRow {
             kid: root_kid.clone(),
             public_key: root_key.verifying_key().to_bytes(),
             created_at: now,
@@ -209,6 +209,40 @@ pub fn init(
             root_kid,
             issuer_kid: entry.kid,
             trust_list_version,
+        })
+    })
+}
+
+/// What a root rotation did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RootRotated {
+    pub old_kid: KeyId,
+    pub new_kid: KeyId,
+    pub handover_version: u64,
+}
+
+/// Replaces the root key: a new root is created, the old one signs a
+/// handover naming it, and every document terminals read is resealed with
+/// the new root. Terminals follow the handover at their next sync; new
+/// terminals enrol with the new root. The old root's key file stays (it
+/// signed the handover) but signs nothing more.
+pub fn rotate_root(storage: &Storage, keys: &KeyDir, now: i64) -> Result<RootRotated, KeyError> {
+    storage.transaction(|tx| {
+        let old = root_signer(tx, keys)?;
+        let kid = new_kid("root")?;
+        let key = SigningKey::generate(&mut OsRng);
+        keys.write("root", &kid, &key)?;
+        tx.put_root_key(&RootKeyRow {
+            kid: kid.clone(),
+            public_key: key.verifying_key().to_bytes(),
+            created_at: now,
+        })?;
+        let new = Signer { kid, key };
+        let handover_version = documents::hand_over_root(tx, &old, &new, now)?;
+        Ok(RootRotated {
+            old_kid: old.kid,
+            new_kid: new.kid,
+            handover_version,
         })
     })
 }

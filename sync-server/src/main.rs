@@ -133,6 +133,9 @@ enum KeysCommand {
     /// Create a new issuer key and retire the active one (vouchers it signed
     /// stay valid).
     Rotate,
+    /// Replace the root key. The old root signs a handover to the new one and
+    /// every document is resealed; terminals follow at their next sync.
+    RotateRoot,
     /// Retire an issuer key: it signs nothing new; its vouchers stay valid.
     Retire {
         /// The issuer key's id (`kid` in `keys show`), e.g. iss-1a2b3c4d.
@@ -389,6 +392,13 @@ fn main() -> Result<()> {
                 KeysCommand::Rotate => {
                     let kid = keys::rotate(&storage, &keys, &config.issuer, now())?;
                     println!("issuer key {kid} is now active; the previous one is retired");
+                }
+                KeysCommand::RotateRoot => {
+                    let done = keys::rotate_root(&storage, &keys, now())?;
+                    println!(
+                        "root key {} replaces {} (handover {}); terminals follow at their next sync",
+                        done.new_kid, done.old_kid, done.handover_version
+                    );
                 }
                 KeysCommand::Retire { kid } => {
                     keys::set_status(&storage, &keys, &kid, false, now())?;

@@ -678,8 +678,13 @@ pub fn pull(
                 }
             }
         }
+        let root_handovers = documents::root_handovers(tx)?
+            .into_iter()
+            .map(ByteBuf::from)
+            .collect();
         Ok(PullResponse {
             server_time: now,
+            root_handovers,
             trust_list,
             revocations,
             roster,

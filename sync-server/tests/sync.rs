@@ -26,6 +26,7 @@ lastmile_tests::on_both_backends!(
     the_same_voucher_on_two_offline_terminals_becomes_a_case,
     vouchers_spent_or_revoked_are_refused_elsewhere_after_sync,
     a_suspended_merchant_is_refused_at_its_terminals_after_sync,
+    a_rotated_root_is_followed_by_enrolled_terminals_and_given_to_new_ones,
     forged_replayed_revoked_and_unknown_requests_change_nothing,
     pull_sends_only_what_is_newer_than_the_cursor,
     bad_entries_and_oversize_bodies_are_refused,
@@ -495,6 +496,53 @@ fn a_suspended_merchant_is_refused_at_its_terminals_after_sync(backend: Backend)
         decide_after_pull(&other, std::slice::from_ref(&pulled), &vouchers[0].qr_text),
         Decision::Accept { .. }
     ));
+}
+
+fn a_rotated_root_is_followed_by_enrolled_terminals_and_given_to_new_ones(backend: Backend) {
+    use lastmile_server::keys;
+    use lastmile_shared::trust_list::RootHandover;
+
+    let app = spawn_app(backend);
+    let mut old_terminal = app.terminal("shop-1", "site-1");
+    let before = old_terminal.pull().unwrap();
+    assert!(before.root_handovers.is_empty());
+    let old_root = old_terminal.root();
+    let held_trust_list = TrustList::open(before.trust_list.as_ref().unwrap(), &old_root, None)
+        .unwrap()
+        .version;
+
+    let key_dir = keys::KeyDir::new(&common::data_path(&app));
+    let rotated = keys::rotate_root(&app.storage, &key_dir, common::now()).unwrap();
+    assert_eq!(rotated.old_kid, old_root.kid);
+
+    // The enrolled terminal follows the handover with the root it trusts,
+    // then opens the resealed documents with the new root only.
+    let after = old_terminal.pull().unwrap();
+    assert_eq!(after.root_handovers.len(), 1);
+    let new_root = RootHandover::follow(&after.root_handovers[0], &old_root).unwrap();
+    assert_eq!(
+        old_terminal.root().kid,
+        new_root.kid,
+        "the test terminal followed"
+    );
+    assert_eq!(new_root.kid, rotated.new_kid);
+    let stored = app
+        .storage
+        .transaction(|tx| tx.root_key())
+        .unwrap()
+        .unwrap();
+    assert_eq!(new_root.key.to_bytes(), stored.public_key);
+    let trust_bytes = after.trust_list.as_ref().expect("a resealed trust list");
+    assert!(TrustList::open(trust_bytes, &old_root, None).is_err());
+    let trust = TrustList::open(trust_bytes, &new_root, Some(held_trust_list)).unwrap();
+    assert!(trust.version > held_trust_list);
+    assert!(RevocationList::open(after.revocations.as_ref().unwrap(), &new_root, None).is_ok());
+    // A handover opened with any other root is refused.
+    assert!(RootHandover::follow(&after.root_handovers[0], &new_root).is_err());
+
+    // A terminal enrolled after the rotation gets the new root directly.
+    let new_terminal = app.terminal("shop-2", "site-1");
+    assert_eq!(new_terminal.root().kid, rotated.new_kid);
 }
 
 fn forged_replayed_revoked_and_unknown_requests_change_nothing(backend: Backend) {

@@ -19,7 +19,7 @@ use serde_bytes::ByteBuf;
 
 use crate::device_key::DeviceKey;
 use crate::error::Error;
-use crate::sync_client::{self, HttpClient};
+use crate::sync_client::{self, HttpClient, ServerCa, ServerTrust};
 use crate::terminal::{DEVICE_KEY_FILE, Terminal};
 
 /// Longest label a terminal gives itself at enrolment.
@@ -30,6 +30,9 @@ pub const LABEL_CHARS_MAX: usize = 64;
 pub struct Enrolment {
     /// The sync server, or `None` for a terminal provisioned offline.
     pub server_url: Option<String>,
+    /// The CA certificate(s) pinned at enrolment as the only roots trusted
+    /// for the server; `None` = the webpki roots.
+    pub server_ca: Option<ServerCa>,
     pub device: DeviceId,
     /// The key id the device signs log entries and requests with.
     pub device_kid: KeyId,
@@ -260,7 +263,7 @@ impl Enrolment {
         let row = conn
             .query_row(
                 "SELECT server_url, device, device_kid, device_public_key, merchant, site,
-                        root_kid, root_public_key, enrolled_at
+                        root_kid, root_public_key, enrolled_at, server_ca_pem
                  FROM enrolment WHERE id = 1",
                 [],
                 |r| {
@@ -274,6 +277,7 @@ impl Enrolment {
                         r.get::<_, String>(6)?,
                         r.get::<_, Vec<u8>>(7)?,
                         r.get::<_, i64>(8)?,
+                        r.get::<_, Option<Vec<u8>>>(9)?,
                     ))
                 },
             )
@@ -288,6 +292,7 @@ impl Enrolment {
             root_kid,
             root_pk,
             at,
+            server_ca_pem,
         )) = row
         else {
             return Ok(None);
@@ -304,8 +309,12 @@ impl Enrolment {
             .as_slice()
             .try_into()
             .map_err(|_| damaged("root key"))?;
+        let server_ca = server_ca_pem
+            .map(|pem| ServerCa::from_pem(&pem).map_err(|_| damaged("server CA certificate")))
+            .transpose()?;
         Ok(Some(Enrolment {
             server_url,
+            server_ca,
             device: DeviceId::parse(&device)?,
             device_kid: KeyId::parse(&device_kid)?,
             device_public_key,
@@ -323,8 +332,9 @@ impl Enrolment {
     fn insert(&self, tx: &rusqlite::Transaction<'_>) -> Result<(), Error> {
         tx.execute(
             "INSERT INTO enrolment (id, server_url, device, device_kid, device_public_key,
-                                    merchant, site, root_kid, root_public_key, enrolled_at)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                    merchant, site, root_kid, root_public_key, enrolled_at,
+                                    server_ca_pem)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 self.server_url,
                 self.device.as_str(),
@@ -335,6 +345,7 @@ impl Enrolment {
                 self.root.kid.as_str(),
                 self.root.key.to_bytes().as_slice(),
                 self.enrolled_at,
+                self.server_ca.as_ref().map(ServerCa::pem),
             ],
         )?;
         // Enrolment counts as a sync: the offline window starts now.
@@ -370,6 +381,7 @@ impl Terminal {
         let now = self.clock.now();
         let enrolment = Enrolment {
             server_url: None,
+            server_ca: None,
             device: bundle.device.clone(),
             device_kid: bundle.device_kid.clone(),
             device_public_key: key.public().to_bytes(),
@@ -413,18 +425,32 @@ impl Terminal {
     /// the device key, registers its public half, stores the root key and
     /// identity the server returns, then runs one sync round to fetch the
     /// trust list, policy and roster. If that first sync fails the terminal
-    /// stays enrolled and `sync` completes it later.
+    /// stays enrolled and `sync` completes it later. Trusts the webpki roots
+    /// and refuses plain HTTP to a host that is not a loopback address.
     pub fn enroll(
         &mut self,
         server_url: &str,
         code: &str,
         label: &str,
     ) -> Result<crate::sync_client::SyncReport, Error> {
+        self.enroll_with(server_url, code, label, &ServerTrust::default())
+    }
+
+    /// [`Terminal::enroll`] with how to reach and trust the server: a pinned
+    /// CA (stored with the enrolment, so every later sync trusts only it)
+    /// and whether plain HTTP to another host is allowed.
+    pub fn enroll_with(
+        &mut self,
+        server_url: &str,
+        code: &str,
+        label: &str,
+        trust: &ServerTrust,
+    ) -> Result<crate::sync_client::SyncReport, Error> {
         if let Some(enrolment) = &self.enrolment {
             return Err(Error::AlreadyEnrolled(enrolment.device.clone()));
         }
+        let client = HttpClient::new(server_url, trust).map_err(Error::Enrolment)?;
         let key = DeviceKey::load_or_create(&self.dir.join(DEVICE_KEY_FILE))?;
-        let client = HttpClient::new(server_url).map_err(Error::Enrolment)?;
         let request = EnrollRequest {
             code: code.trim().to_owned(),
             device_public_key: ByteBuf::from(key.public().to_bytes().to_vec()),
@@ -436,6 +462,7 @@ impl Terminal {
         })?;
         let enrolment = Enrolment {
             server_url: Some(server_url.trim_end_matches('/').to_owned()),
+            server_ca: trust.ca.clone(),
             device: response.device,
             device_kid: response.device_kid,
             device_public_key: key.public().to_bytes(),

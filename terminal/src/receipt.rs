@@ -7,10 +7,12 @@
 //! French and Swahili fit the printer's Windows-1252 code page and print as
 //! text. Arabic does not: the hardware crate draws any line outside the code
 //! page with its built-in font (DejaVu Sans, shaped by rustybuzz) and sends
-//! it as a raster image, so it prints on every printer. A shaped line runs in
-//! one direction only, so in a right-to-left language each label and its
-//! value go on two lines of their own, right-aligned, and an Arabic label
-//! never shares a line with Latin digits.
+//! it as a raster image, so it prints on every printer (mixed Arabic and
+//! Latin lines come out in the right visual order: the hardware crate runs
+//! the Unicode bidirectional algorithm). In a right-to-left language each
+//! label and its value still go on two lines of their own, right-aligned:
+//! on a 32-column roll a label and an amount rarely fit on one line in
+//! Arabic script, and a value on its own line is easier to read.
 
 use lastmile_hardware::escpos::{self, Align, PaperWidth, QrMode, ReceiptError};
 use lastmile_shared::device_log::{EntryHash, LogEntry, LogEvent};

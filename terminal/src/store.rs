@@ -29,6 +29,7 @@ pub(crate) const BUSY_TIMEOUT_MS: u64 = 10_000;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_disputes.sql")),
+    (3, include_str!("../migrations/0003_server_ca.sql")),
 ];
 
 /// Opens (creating if needed) the store and brings its schema up to date.

@@ -7,7 +7,16 @@
 //! request left) is simply resolved by the next round re-sending the same
 //! entries. Documents are applied only after `RootSigned::open` against the
 //! enrolled root key, and only if newer than what the terminal holds.
+//!
+//! TLS: a terminal enrolled with a programme's CA certificate ([`ServerCa`],
+//! `enroll --ca-cert`) trusts only that CA for its server, on every request;
+//! otherwise it trusts the webpki (Mozilla) roots. Plain `http://` is for a
+//! loopback server unless enrolment explicitly allows it
+//! ([`ServerTrust::allow_plain_http`]).
 
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -51,6 +60,11 @@ pub const SYNC_RESPONSE_BYTES_MAX: u64 = 40 * 1024 * 1024;
 pub const UPLOAD_BATCHES_PER_ROUND_MAX: usize = 100;
 /// Random bytes in a request signature's nonce.
 const NONCE_BYTES: usize = 16;
+/// Largest CA certificate file (PEM) a terminal pins; a CA bundle of a few
+/// certificates is well under it.
+pub const SERVER_CA_PEM_BYTES_MAX: usize = 64 * 1024;
+/// Most certificates in a pinned CA file.
+pub const SERVER_CA_CERTIFICATES_MAX: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -58,8 +72,21 @@ pub enum SyncError {
     BadUrl(String),
     #[error("this terminal was provisioned offline and has no server; it cannot sync")]
     NoServer,
+    #[error(
+        "refusing plain http:// to {0}, which is not a loopback address: use https:// \
+         (or `enroll --allow-plain-http` on a network you control)"
+    )]
+    PlainHttp(String),
+    #[error("a pinned CA certificate needs an https:// server address, not {0}")]
+    CaNeedsHttps(String),
     #[error("could not reach the server at {url}: {reason}; check the network and try again")]
     Unreachable { url: String, reason: String },
+    #[error(
+        "the TLS connection to {url} failed: {reason}; this terminal does not accept the \
+         server's certificate: it must be issued for this address by a CA the terminal trusts \
+         (the programme's CA, given to `enroll --ca-cert`, or a public one)"
+    )]
+    Tls { url: String, reason: String },
     #[error("the server refused the request (HTTP {status}, {code}): {detail}")]
     Refused {
         status: u16,
@@ -94,6 +121,150 @@ pub struct SyncReport {
     pub server_time: i64,
 }
 
+/// Why a CA certificate file cannot be pinned.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerCaError {
+    #[error("cannot read the CA certificate file: {0}")]
+    Io(String),
+    #[error(
+        "the CA certificate file is larger than {SERVER_CA_PEM_BYTES_MAX} bytes; give only the CA certificate(s)"
+    )]
+    TooLarge,
+    #[error("the CA certificate file is not valid PEM: {0}")]
+    Malformed(String),
+    #[error(
+        "the CA certificate file holds a private key; give only the CA certificate, and keep keys off terminals"
+    )]
+    PrivateKey,
+    #[error(
+        "the CA certificate file holds no certificate (a PEM block \"-----BEGIN CERTIFICATE-----\")"
+    )]
+    NoCertificate,
+    #[error("the CA certificate file holds more than {SERVER_CA_CERTIFICATES_MAX} certificates")]
+    TooMany,
+    #[error("certificate {0} in the CA certificate file is not a DER-encoded X.509 certificate")]
+    NotDer(usize),
+}
+
+/// The CA certificate(s) a terminal pins as the only roots it trusts for
+/// its server: the PEM as given at enrolment (stored with the enrolment)
+/// and the DER certificates in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCa {
+    pem: Vec<u8>,
+    certificates: Vec<Vec<u8>>,
+}
+
+impl ServerCa {
+    /// Reads a PEM file of at most [`SERVER_CA_PEM_BYTES_MAX`] bytes.
+    pub fn read(path: &Path) -> Result<Self, ServerCaError> {
+        let file = std::fs::File::open(path).map_err(|e| ServerCaError::Io(e.to_string()))?;
+        let mut pem = Vec::new();
+        file.take(SERVER_CA_PEM_BYTES_MAX as u64 + 1)
+            .read_to_end(&mut pem)
+            .map_err(|e| ServerCaError::Io(e.to_string()))?;
+        Self::from_pem(&pem)
+    }
+
+    /// Parses PEM holding one or more certificates and nothing secret.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, ServerCaError> {
+        if pem.len() > SERVER_CA_PEM_BYTES_MAX {
+            return Err(ServerCaError::TooLarge);
+        }
+        let mut certificates = Vec::new();
+        for item in ureq::tls::parse_pem(pem) {
+            match item.map_err(|e| ServerCaError::Malformed(e.to_string()))? {
+                ureq::tls::PemItem::Certificate(certificate) => {
+                    if certificates.len() == SERVER_CA_CERTIFICATES_MAX {
+                        return Err(ServerCaError::TooMany);
+                    }
+                    if !is_der_sequence(certificate.der()) {
+                        return Err(ServerCaError::NotDer(certificates.len() + 1));
+                    }
+                    certificates.push(certificate.der().to_vec());
+                }
+                ureq::tls::PemItem::PrivateKey(_) => return Err(ServerCaError::PrivateKey),
+                // Other PEM kinds ureq may add later carry nothing to trust.
+                _ => {}
+            }
+        }
+        if certificates.is_empty() {
+            return Err(ServerCaError::NoCertificate);
+        }
+        Ok(Self {
+            pem: pem.to_vec(),
+            certificates,
+        })
+    }
+
+    /// The PEM exactly as given.
+    pub fn pem(&self) -> &[u8] {
+        &self.pem
+    }
+
+    fn root_certs(&self) -> ureq::tls::RootCerts {
+        self.certificates
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+            .into()
+    }
+}
+
+/// Whether `der` is one whole DER SEQUENCE (an X.509 certificate's outer
+/// shape); TLS verification checks the rest.
+fn is_der_sequence(der: &[u8]) -> bool {
+    let [0x30, first, rest @ ..] = der else {
+        return false;
+    };
+    let (length, content) = match *first {
+        short @ 0..=0x7f => (usize::from(short), rest),
+        long @ 0x81..=0x84 => {
+            let octets = usize::from(long & 0x7f);
+            if rest.len() < octets {
+                return false;
+            }
+            let (length, content) = rest.split_at(octets);
+            let length = length
+                .iter()
+                .fold(0usize, |n, &b| (n << 8) | usize::from(b));
+            (length, content)
+        }
+        _ => return false,
+    };
+    length == content.len()
+}
+
+/// How a terminal reaches and trusts its server, fixed at enrolment.
+#[derive(Debug, Clone, Default)]
+pub struct ServerTrust {
+    /// The only roots trusted for the server; `None` = the webpki roots.
+    pub ca: Option<ServerCa>,
+    /// Allows `http://` to a host that is not a loopback address (a lab
+    /// network): requests are signed, but answers travel unprotected.
+    pub allow_plain_http: bool,
+}
+
+/// Whether `host` (as in a URL; IPv6 in brackets) is this machine.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why the TLS handshake failed, if that is how a request failed. rustls
+/// reports a refused handshake (an untrusted or mismatched certificate)
+/// through the socket as invalid data.
+fn tls_failure(error: &ureq::Error) -> Option<String> {
+    match error {
+        ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => Some(e.to_string()),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Some(error.to_string()),
+        _ => None,
+    }
+}
+
 /// The one HTTP client setup for talking to the sync server.
 pub(crate) struct HttpClient {
     agent: ureq::Agent,
@@ -109,19 +280,32 @@ struct RequestSigner<'a> {
 }
 
 impl HttpClient {
-    pub fn new(base_url: &str) -> Result<Self, SyncError> {
+    pub fn new(base_url: &str, trust: &ServerTrust) -> Result<Self, SyncError> {
         let base_url = base_url.trim().trim_end_matches('/').to_owned();
         let uri: ureq::http::Uri = base_url
             .parse()
             .map_err(|_| SyncError::BadUrl(base_url.clone()))?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        let (Some(scheme @ ("http" | "https")), Some(host)) = (uri.scheme_str(), uri.host()) else {
             return Err(SyncError::BadUrl(base_url));
+        };
+        if scheme == "http" {
+            if trust.ca.is_some() {
+                return Err(SyncError::CaNeedsHttps(base_url));
+            }
+            if !trust.allow_plain_http && !is_loopback(host) {
+                return Err(SyncError::PlainHttp(base_url));
+            }
         }
         let base_path = uri.path().trim_end_matches('/').to_owned();
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(ca) = &trust.ca {
+            tls = tls.root_certs(ca.root_certs());
+        }
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_millis(SYNC_CONNECT_TIMEOUT_MS)))
             .timeout_global(Some(Duration::from_millis(SYNC_REQUEST_TIMEOUT_MS)))
             .http_status_as_error(false)
+            .tls_config(tls.build())
             .build();
         Ok(Self {
             agent: ureq::Agent::new_with_config(config),
@@ -205,9 +389,13 @@ impl HttpClient {
                         }
                     }
                 }
-                Err(e) => SyncError::Unreachable {
-                    url: url.clone(),
-                    reason: e.to_string(),
+                Err(e) => match tls_failure(&e) {
+                    // Retrying cannot make an untrusted certificate trusted.
+                    Some(reason) => return Err(SyncError::Tls { url, reason }),
+                    None => SyncError::Unreachable {
+                        url: url.clone(),
+                        reason: e.to_string(),
+                    },
                 },
             };
             if attempt >= attempts {
@@ -337,7 +525,12 @@ impl Terminal {
         let conn = &mut self.conn;
         let documents = &mut self.documents;
         let url = enrolment.server_url.as_deref().ok_or(SyncError::NoServer)?;
-        let client = HttpClient::new(url)?;
+        // The address was accepted at enrolment (plain HTTP included).
+        let trust = ServerTrust {
+            ca: enrolment.server_ca.clone(),
+            allow_plain_http: true,
+        };
+        let client = HttpClient::new(url, &trust)?;
         let mut report = SyncReport::default();
         for _ in 0..UPLOAD_BATCHES_PER_ROUND_MAX {
             let held = device_log::acknowledged_seq(conn)?;
@@ -433,5 +626,98 @@ impl Terminal {
             documents.install(document);
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+
+    use super::*;
+
+    /// A self-signed CA certificate and its key, both PEM.
+    fn ca_pem() -> (String, String) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+    }
+
+    #[test]
+    fn a_ca_file_holds_certificates_and_nothing_secret() {
+        let (first, key) = ca_pem();
+        let (second, _) = ca_pem();
+        let bundle = format!("# programme CAs\n{first}{second}");
+        let ca = ServerCa::from_pem(bundle.as_bytes()).unwrap();
+        assert_eq!(ca.certificates.len(), 2);
+        assert_eq!(ca.pem(), bundle.as_bytes());
+
+        let error = |pem: &[u8]| ServerCa::from_pem(pem).unwrap_err();
+        assert!(matches!(error(b""), ServerCaError::NoCertificate));
+        assert!(matches!(
+            error(b"HQ is at 10.0.0.1\n"),
+            ServerCaError::NoCertificate
+        ));
+        assert!(matches!(
+            error(format!("{first}{key}").as_bytes()),
+            ServerCaError::PrivateKey
+        ));
+        assert!(matches!(
+            error(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
+            ServerCaError::Malformed(_)
+        ));
+        // 0x30 0x05 0x00: a SEQUENCE that claims more than it holds.
+        assert!(matches!(
+            error(
+                format!("{first}-----BEGIN CERTIFICATE-----\nMAUA\n-----END CERTIFICATE-----\n")
+                    .as_bytes()
+            ),
+            ServerCaError::NotDer(2)
+        ));
+        let many = first.repeat(SERVER_CA_CERTIFICATES_MAX + 1);
+        assert!(matches!(error(many.as_bytes()), ServerCaError::TooMany));
+        let padded = format!("{first}{}", "#".repeat(SERVER_CA_PEM_BYTES_MAX));
+        assert!(matches!(error(padded.as_bytes()), ServerCaError::TooLarge));
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_allowed_and_never_with_a_ca() {
+        let (pem, _) = ca_pem();
+        let pinned = ServerTrust {
+            ca: Some(ServerCa::from_pem(pem.as_bytes()).unwrap()),
+            allow_plain_http: false,
+        };
+        let lab = ServerTrust {
+            ca: None,
+            allow_plain_http: true,
+        };
+        let default = ServerTrust::default();
+        let refusal = |url: &str, trust: &ServerTrust| HttpClient::new(url, trust).err();
+        for url in [
+            "http://127.0.0.1:8470",
+            "http://localhost:8470/",
+            "http://[::1]:8470",
+            "https://hq.example.org",
+        ] {
+            assert!(refusal(url, &default).is_none(), "{url}");
+        }
+        assert!(refusal("https://hq.example.org/sync", &pinned).is_none());
+        assert!(refusal("http://10.0.0.5:8470", &lab).is_none());
+        assert!(matches!(
+            refusal("http://10.0.0.5:8470", &default),
+            Some(SyncError::PlainHttp(_))
+        ));
+        assert!(matches!(
+            refusal("http://hq.example.org", &default),
+            Some(SyncError::PlainHttp(_))
+        ));
+        assert!(matches!(
+            refusal("http://127.0.0.1:8470", &pinned),
+            Some(SyncError::CaNeedsHttps(_))
+        ));
+        assert!(matches!(
+            refusal("ftp://127.0.0.1", &default),
+            Some(SyncError::BadUrl(_))
+        ));
     }
 }

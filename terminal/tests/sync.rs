@@ -150,6 +150,7 @@ fn handle(state: &Mutex<Server>, mut stream: std::net::TcpStream) {
             });
             let answer = PullResponse {
                 server_time: T0,
+                root_handovers: Vec::new(),
                 trust_list: (cursor.trust_list == 0)
                     .then(|| ByteBuf::from(trust_list(T0).seal(&root_kid, &root_key))),
                 revocations: None,

@@ -359,6 +359,16 @@ pub struct Issuance {
     pub vouchers: Vec<IssuedVoucher>,
 }
 
+/// PEM files for `serve --tls-cert … --tls-key …`, and the CA that signed
+/// the certificate, which the harness's HQ client trusts (and terminals
+/// pin with `enroll --ca-cert`).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
 /// The running `serve` process.
 struct ServeProcess {
     child: Child,
@@ -372,9 +382,11 @@ struct ServeProcess {
 pub struct Server {
     dir: tempfile::TempDir,
     database: String,
-    /// `http://127.0.0.1:PORT`, fixed by the first start: terminals store it
-    /// at enrolment, so a restart listens on the same port.
+    /// `http(s)://127.0.0.1:PORT`, fixed by the first start: terminals
+    /// store it at enrolment, so a restart listens on the same port.
     url: Option<String>,
+    /// Serve over TLS with these files (see [`Server::use_tls`]).
+    tls: Option<TlsFiles>,
     process: Option<ServeProcess>,
 }
 
@@ -397,8 +409,16 @@ impl Server {
             dir,
             database,
             url: None,
+            tls: None,
             process: None,
         }
+    }
+
+    /// Makes every later `serve` run over TLS with `files`, and the HQ API
+    /// calls trust `files.ca`. Call before the first [`Server::start`].
+    pub fn use_tls(&mut self, files: TlsFiles) {
+        assert!(self.url.is_none(), "TLS is chosen before the first start");
+        self.tls = Some(files);
     }
 
     /// `keys init` and `limits set` for [`CURRENCY`] (the offline limits in
@@ -470,7 +490,10 @@ impl Server {
     pub fn start(&mut self) -> &str {
         assert!(self.process.is_none(), "the server is already running");
         let listen = match &self.url {
-            Some(url) => url.trim_start_matches("http://").to_owned(),
+            Some(url) => url
+                .split_once("://")
+                .map_or(url.as_str(), |(_, a)| a)
+                .to_owned(),
             None => "127.0.0.1:0".to_owned(),
         };
         let log = std::fs::OpenOptions::new()
@@ -478,9 +501,16 @@ impl Server {
             .append(true)
             .open(self.log_path())
             .expect("the server's log file");
-        let mut child = self
-            .command()
-            .args(["serve", "--listen", &listen])
+        let mut command = self.command();
+        command.args(["serve", "--listen", &listen]);
+        if let Some(tls) = &self.tls {
+            command
+                .arg("--tls-cert")
+                .arg(&tls.cert)
+                .arg("--tls-key")
+                .arg(&tls.key);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -538,7 +568,8 @@ impl Server {
         );
     }
 
-    /// The server's base URL (`http://127.0.0.1:PORT`).
+    /// The server's base URL (`http://127.0.0.1:PORT`, or `https://…` over
+    /// TLS).
     #[track_caller]
     pub fn url(&self) -> &str {
         self.url.as_deref().expect("the server was never started")
@@ -548,10 +579,17 @@ impl Server {
     /// with a JSON body.
     #[track_caller]
     pub fn hq_get(&self, path: &str) -> Value {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(files) = &self.tls {
+            let pem = std::fs::read(&files.ca).expect("the CA certificate file");
+            let ca = ureq::tls::Certificate::from_pem(&pem).expect("a PEM CA certificate");
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&[ca]));
+        }
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .timeout_global(Some(COMMAND_TIMEOUT))
+                .tls_config(tls.build())
                 .build(),
         );
         let url = format!("{}{path}", self.url());
@@ -717,15 +755,24 @@ impl Terminal {
     #[track_caller]
     pub fn enroll(&self, server: &Server, merchant: &str, site: &str) -> String {
         let code = server.enrolment_code(merchant, site);
-        let run = self.json(&[
+        self.enroll_with_code(server, &code, &[])
+    }
+
+    /// Enrols with `code`, adding `args` (`--ca-cert FILE`) to `enroll`;
+    /// it must succeed. Returns the device id the server gave.
+    #[track_caller]
+    pub fn enroll_with_code(&self, server: &Server, code: &str, args: &[&str]) -> String {
+        let mut all = vec![
             "enroll",
             "--server",
             server.url(),
             "--code",
-            &code,
+            code,
             "--label",
             "e2e counter",
-        ]);
+        ];
+        all.extend_from_slice(args);
+        let run = self.json(&all);
         let answer = run.expect_code(0).json();
         assert_eq!(answer["ok"], true, "{answer}");
         let device = answer["device"]

@@ -2,7 +2,10 @@
 //! API) and real `lastmile-terminal` processes (CLI only) over real sockets,
 //! on SQLite and on PostgreSQL.
 
-use lastmile_tests::{Backend, Mode, NewVoucher, Server, Terminal, on_both_backends};
+use std::path::{Path, PathBuf};
+
+use lastmile_tests::{Backend, Mode, NewVoucher, Server, Terminal, TlsFiles, on_both_backends};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -646,4 +649,106 @@ fn one_entitlement_paid_by_two_offline_agents_opens_a_case_and_is_refused_after_
     assert_eq!(paid, [("E-JOHN", false), ("E-MARY", true)]);
     // John was paid nowhere: he still can be.
     pay(c, "ID-200", "E-JOHN").expect_code(0);
+}
+
+/// A private CA generated for one test: its certificate in `DIR/NAME.pem`
+/// and the issuer that signs server certificates.
+fn private_ca(dir: &Path, name: &str) -> (PathBuf, Issuer<'static, KeyPair>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("Lastmile e2e {name}"));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let key = KeyPair::generate().expect("a CA key");
+    let certificate = params.self_signed(&key).expect("a self-signed CA");
+    let path = dir.join(format!("{name}.pem"));
+    std::fs::write(&path, certificate.pem()).expect("writing the CA certificate");
+    (path, Issuer::new(params, key))
+}
+
+/// A programme running HQ behind its own CA: a terminal enrolled with
+/// `--ca-cert` pins it and syncs over TLS; without it, or with another CA,
+/// enrolment fails on the certificate (exit 5) before anything reaches the
+/// server, so the same code still works. SQLite only: TLS sits in front of
+/// the HTTP server, below the storage backends.
+#[test]
+fn tls_with_a_private_ca_pinned_at_enrolment() {
+    let mut server = Server::new(Backend::Sqlite);
+    server.init();
+    let voucher = server.issue(&[NewVoucher {
+        beneficiary: "B-TLS",
+        amount: "300",
+        mode: Mode::SingleUse,
+    }]);
+    let voucher = &voucher.vouchers[0];
+    let dir = server.dir().to_owned();
+    let (ca, issuer) = private_ca(&dir, "programme-ca");
+    let (other_ca, _) = private_ca(&dir, "other-ca");
+    let params = CertificateParams::new(["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("server certificate parameters");
+    let key = KeyPair::generate().expect("a server key");
+    let certificate = params
+        .signed_by(&key, &issuer)
+        .expect("a server certificate");
+    let files = TlsFiles {
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+        ca: ca.clone(),
+    };
+    std::fs::write(&files.cert, certificate.pem()).expect("writing the certificate");
+    std::fs::write(&files.key, key.serialize_pem()).expect("writing the key");
+    server.use_tls(files.clone());
+    let url = server.start().to_owned();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    let code = server.enrolment_code(MERCHANT, SITE);
+    let terminal = Terminal::new();
+    let enroll = |extra: &[&str]| {
+        let mut args = vec!["enroll", "--server", &url, "--code", &code];
+        args.extend_from_slice(extra);
+        terminal.json(&args)
+    };
+    let ca_arg = |path: &Path| path.display().to_string();
+    for extra in [vec![], vec!["--ca-cert".to_owned(), ca_arg(&other_ca)]] {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let refused = enroll(&extra);
+        let answer = refused.expect_code(5).json();
+        assert_eq!(answer["code"], "enrolment_failed", "{answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("TLS") && message.contains("certificate"),
+            "{extra:?}: {message}"
+        );
+    }
+    // A file that is no CA certificate is a usage error, caught before
+    // anything is created.
+    let not_a_certificate = dir.join("notes.pem");
+    std::fs::write(&not_a_certificate, "HQ is at 127.0.0.1\n").expect("writing a file");
+    for (file, reason) in [
+        (&not_a_certificate, "holds no certificate"),
+        (&files.key, "holds a private key"),
+    ] {
+        let run = enroll(&["--ca-cert", &ca_arg(file)]);
+        assert!(run.expect_code(2).stderr.contains(reason), "{}", run.stderr);
+    }
+    assert_eq!(server.hq_get("/v1/hq/terminals"), json!([]));
+    assert_eq!(
+        terminal.sync().expect_code(4).json()["code"],
+        "not_enrolled"
+    );
+
+    // The same code, now with the programme's CA.
+    let device = terminal.enroll_with_code(&server, &code, &["--ca-cert", &ca_arg(&ca)]);
+    terminal.operator("amina", "1234");
+    terminal.redeem_ok(&voucher.qr, None);
+    let report = terminal.sync_ok();
+    assert_eq!(
+        (&report["uploaded"], &report["acknowledged_seq"]),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(server.voucher(&voucher.id)["winner"], json!([device, 1]));
+    assert_eq!(server.terminal_row(&device)["head_seq"], 1);
+    let terminals = server.hq_get("/v1/hq/terminals");
+    assert_eq!(terminals.as_array().map(Vec::len), Some(1), "{terminals}");
 }

@@ -377,10 +377,13 @@ pub trait Tx {
     ) -> Result<(), StorageError>;
     fn document(&mut self, kind: &str, scope: &str)
     -> Result<Option<(u64, Vec<u8>)>, StorageError>;
+    /// Every stored document of `kind`: (scope, version, bytes), by scope.
+    fn documents(&mut self, kind: &str) -> Result<Vec<(String, u64, Vec<u8>)>, StorageError>;
 
     // Keys.
     fn root_key(&mut self) -> Result<Option<RootKeyRow>, StorageError>;
-    fn insert_root_key(&mut self, row: &RootKeyRow) -> Result<(), StorageError>;
+    /// Stores the root key, replacing the previous one (root rotation).
+    fn put_root_key(&mut self, row: &RootKeyRow) -> Result<(), StorageError>;
     fn issuer_keys(&mut self) -> Result<Vec<IssuerKey>, StorageError>;
     fn insert_issuer_key(&mut self, key: &IssuerKey, now: i64) -> Result<(), StorageError>;
     /// Returns false when there is no such key.

@@ -319,6 +319,16 @@ impl Tx for PgTx<'_> {
         .transpose()
     }
 
+    fn documents(&mut self, kind: &str) -> Res<Vec<(String, u64, Vec<u8>)>> {
+        self.query(
+            "SELECT scope, version, bytes FROM documents WHERE kind = $1 ORDER BY scope",
+            &[&kind],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, seq_from(r.try_get(1)?)?, r.try_get(2)?)))
+        .collect()
+    }
+
     fn root_key(&mut self) -> Res<Option<RootKeyRow>> {
         self.query_opt(
             "SELECT kid, public_key, created_at FROM root_key WHERE id = 1",
@@ -334,9 +344,12 @@ impl Tx for PgTx<'_> {
         .transpose()
     }
 
-    fn insert_root_key(&mut self, row: &RootKeyRow) -> Res<()> {
+    fn put_root_key(&mut self, row: &RootKeyRow) -> Res<()> {
         self.execute(
-            "INSERT INTO root_key (id, kid, public_key, created_at) VALUES (1, $1, $2, $3)",
+            "INSERT INTO root_key (id, kid, public_key, created_at) VALUES (1, $1, $2, $3)
+             ON CONFLICT (id) DO UPDATE
+             SET kid = excluded.kid, public_key = excluded.public_key,
+                 created_at = excluded.created_at",
             &[&row.kid.as_str(), &&row.public_key[..], &row.created_at],
         )?;
         Ok(())

@@ -206,6 +206,20 @@ impl Tx for SqliteTx<'_> {
         row.map(|(v, b)| Ok((seq_from(v)?, b))).transpose()
     }
 
+    fn documents(&mut self, kind: &str) -> Res<Vec<(String, u64, Vec<u8>)>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT scope, version, bytes FROM documents WHERE kind = ?1 ORDER BY scope",
+        )?;
+        let rows = statement.query_map([kind], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get(2)?))
+        })?;
+        rows.map(|r| {
+            let (scope, version, bytes) = r?;
+            Ok((scope, seq_from(version)?, bytes))
+        })
+        .collect()
+    }
+
     fn root_key(&mut self) -> Res<Option<RootKeyRow>> {
         let row: Option<(String, Vec<u8>, i64)> = self
             .tx
@@ -225,9 +239,12 @@ impl Tx for SqliteTx<'_> {
         .transpose()
     }
 
-    fn insert_root_key(&mut self, row: &RootKeyRow) -> Res<()> {
+    fn put_root_key(&mut self, row: &RootKeyRow) -> Res<()> {
         self.tx.execute(
-            "INSERT INTO root_key (id, kid, public_key, created_at) VALUES (1, ?1, ?2, ?3)",
+            "INSERT INTO root_key (id, kid, public_key, created_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE
+             SET kid = excluded.kid, public_key = excluded.public_key,
+                 created_at = excluded.created_at",
             params![row.kid.as_str(), &row.public_key[..], row.created_at],
         )?;
         Ok(())

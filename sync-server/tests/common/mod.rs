@@ -455,6 +455,15 @@ impl TestTerminal {
             .signed_post("/v1/terminal/pull", &body, &SignOptions::default())
             .map(|bytes| sync::from_cbor(&bytes).unwrap())?;
         use lastmile_shared::trust_list::RootSigned;
+        // Follow root handovers from the root this terminal trusts, as the
+        // real terminal does, before opening anything they reseal.
+        for bytes in &answer.root_handovers {
+            if let Ok(next) = lastmile_shared::trust_list::RootHandover::follow(bytes, &self.root())
+            {
+                self.enrolment.root_kid = next.kid;
+                self.enrolment.root_public_key = ByteBuf::from(next.key.to_bytes().to_vec());
+            }
+        }
         let root = self.root();
         if let Some(bytes) = &answer.trust_list {
             let list = lastmile_shared::trust_list::TrustList::open(bytes, &root, None).unwrap();

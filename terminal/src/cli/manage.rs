@@ -1,7 +1,7 @@
 //! `enroll`, `provision`, `operator`, `sync`, `status`, `log`, `receipt`.
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use lastmile_hardware::escpos::PaperWidth;
 use lastmile_hardware::printer::{Printer, PrinterTarget};
@@ -9,6 +9,7 @@ use lastmile_shared::id::OperatorId;
 use lastmile_terminal::enrolment::ProvisionBundle;
 use lastmile_terminal::i18n::Language;
 use lastmile_terminal::receipt::{Receipt, utc_text};
+use lastmile_terminal::sync_client::{ServerCa, ServerTrust};
 use lastmile_terminal::{Error, Terminal};
 
 use super::EXIT_OK;
@@ -16,7 +17,9 @@ use super::output::Output;
 
 #[derive(Debug, clap::Args)]
 pub struct EnrollArgs {
-    /// The sync server's address, e.g. https://hq.example.org
+    /// The sync server's address, e.g. https://hq.example.org. Plain http://
+    /// only to a loopback address (localhost, 127.0.0.1, ::1) unless
+    /// --allow-plain-http.
     #[arg(long, value_name = "URL")]
     server: String,
     /// The one-time enrolment code from HQ.
@@ -25,6 +28,21 @@ pub struct EnrollArgs {
     /// A name for this terminal that people recognise ("Shop 12 counter").
     #[arg(long, value_name = "TEXT", default_value = "lastmile terminal")]
     label: String,
+    /// The programme's CA certificate(s), PEM (at most 64 KiB): pinned as the
+    /// only roots this terminal trusts for its server, now and at every sync.
+    /// Without it, the public (webpki) roots.
+    #[arg(long, value_name = "FILE", value_parser = read_ca_cert)]
+    ca_cert: Option<ServerCa>,
+    /// Allow http:// to a server that is not on this machine (a lab network
+    /// you control): requests are signed, but answers travel unprotected.
+    #[arg(long, conflicts_with = "ca_cert")]
+    allow_plain_http: bool,
+}
+
+/// Reads and checks `--ca-cert` while parsing, so a bad file is a usage
+/// error (exit 2) before anything is created.
+fn read_ca_cert(path: &str) -> Result<ServerCa, String> {
+    ServerCa::read(Path::new(path)).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,7 +141,11 @@ fn read_pin(pin: Option<String>) -> anyhow::Result<String> {
 }
 
 pub fn enroll(terminal: &mut Terminal, args: EnrollArgs, out: &Output) -> anyhow::Result<u8> {
-    let report = terminal.enroll(&args.server, &args.code, &args.label)?;
+    let trust = ServerTrust {
+        ca: args.ca_cert,
+        allow_plain_http: args.allow_plain_http,
+    };
+    let report = terminal.enroll_with(&args.server, &args.code, &args.label, &trust)?;
     let enrolment = terminal.enrolment().cloned();
     out.show(
         &serde_json::json!({
