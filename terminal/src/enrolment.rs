@@ -239,6 +239,16 @@ pub(crate) fn verify(
 }
 
 /// Stores a verified document in the caller's transaction.
+/// Replaces the root key this terminal trusts (after following a handover
+/// signed by the previous one).
+pub(crate) fn store_root(tx: &rusqlite::Transaction<'_>, root: &RootKey) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE enrolment SET root_kid = ?1, root_public_key = ?2 WHERE id = 1",
+        params![root.kid.as_str(), root.key.to_bytes().as_slice()],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn store_document(
     tx: &rusqlite::Transaction<'_>,
     accepted: &Accepted,

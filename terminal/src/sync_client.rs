@@ -27,6 +27,7 @@ use lastmile_shared::sync::{
     self, CONTENT_TYPE, EnrollRequest, EnrollResponse, EntryOutcome, Problem, PullRequest,
     PullResponse, UPLOAD_ENTRIES_MAX, UploadRequest, UploadResponse,
 };
+use lastmile_shared::trust_list::{RootHandover, RootKey};
 use rand_core::{OsRng, RngCore};
 use rusqlite::{TransactionBehavior, params};
 use serde::Serialize;
@@ -34,7 +35,7 @@ use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
 
 use crate::device_log;
-use crate::enrolment::{self, DocumentKind};
+use crate::enrolment::{self, DocumentKind, Enrolment};
 use crate::error::Error;
 use crate::redemption::{entitlement_key, voucher_key};
 use crate::terminal::Terminal;
@@ -503,6 +504,30 @@ fn apply_balances(tx: &rusqlite::Transaction<'_>, answer: &PullResponse) -> Resu
     Ok(applied)
 }
 
+/// Most root handovers a pull may carry (one per rotation at HQ).
+const ROOT_HANDOVERS_MAX: usize = 64;
+
+/// Follows the server's root handovers from the root this terminal trusts:
+/// each one signed by the current root moves trust to its successor. Returns
+/// the new root if it changed. Handovers from other roots (older ones this
+/// terminal has passed, or forgeries) are skipped.
+fn follow_root(root: &RootKey, handovers: &[ByteBuf]) -> Result<Option<RootKey>, Error> {
+    if handovers.len() > ROOT_HANDOVERS_MAX {
+        return Err(SyncError::BadResponse(format!(
+            "{} root handovers; at most {ROOT_HANDOVERS_MAX} are accepted",
+            handovers.len()
+        ))
+        .into());
+    }
+    let mut current = root.clone();
+    for bytes in handovers {
+        if let Ok(next) = RootHandover::follow(bytes, &current) {
+            current = next;
+        }
+    }
+    Ok((current.kid != root.kid).then_some(current))
+}
+
 impl Terminal {
     /// Runs one sync round: upload, then pull. On failure the error is
     /// recorded for `status` and returned; nothing already confirmed or
@@ -594,6 +619,16 @@ impl Terminal {
         let answer: PullResponse =
             client.post(ROUTE_PULL, &pull, Some(signer), SYNC_ATTEMPTS_MAX)?;
         report.server_time = answer.server_time;
+        // Follow root handovers first: after a rotation every document below
+        // is signed by the new root.
+        let successor = follow_root(&enrolment.root, &answer.root_handovers)?;
+        let trusted = match &successor {
+            Some(root) => &Enrolment {
+                root: root.clone(),
+                ..enrolment.clone()
+            },
+            None => enrolment,
+        };
         let offered = [
             (DocumentKind::TrustList, &answer.trust_list),
             (DocumentKind::Revocations, &answer.revocations),
@@ -603,12 +638,25 @@ impl Terminal {
         let mut accepted = Vec::new();
         for (kind, bytes) in offered {
             let Some(bytes) = bytes else { continue };
-            match enrolment::verify(kind, bytes, enrolment, documents.held_version(kind)) {
+            match enrolment::verify(kind, bytes, trusted, documents.held_version(kind)) {
                 Ok(document) => accepted.push((kind, document, bytes)),
                 Err(error) => report.refused.push(error.to_string()),
             }
         }
+        if successor.is_some() && !report.refused.is_empty() {
+            // Switching roots with a document left under the old one would
+            // leave a store that no longer verifies: keep both as they are.
+            return Err(SyncError::BadResponse(format!(
+                "the server handed the root over but sent documents this terminal refused: {}",
+                report.refused.join("; ")
+            ))
+            .into());
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(root) = &successor {
+            enrolment::store_root(&tx, root)?;
+            report.updated.push("root key");
+        }
         for (_, document, bytes) in &accepted {
             enrolment::store_document(&tx, document, bytes, now)?;
         }
@@ -624,6 +672,9 @@ impl Terminal {
         for (kind, document, _) in accepted {
             report.updated.push(kind.what());
             documents.install(document);
+        }
+        if let (Some(root), Some(enrolment)) = (successor, self.enrolment.as_mut()) {
+            enrolment.root = root;
         }
         Ok(report)
     }
@@ -719,5 +770,61 @@ mod tests {
             refusal("ftp://127.0.0.1", &default),
             Some(SyncError::BadUrl(_))
         ));
+    }
+
+    fn root(seed: u8) -> (KeyId, SigningKey, RootKey) {
+        let kid = KeyId::parse(&format!("root-{seed}")).unwrap();
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let public = RootKey {
+            kid: kid.clone(),
+            key: key.verifying_key(),
+        };
+        (kid, key, public)
+    }
+
+    fn handover(version: u64, from: u8, to: u8) -> ByteBuf {
+        use lastmile_shared::trust_list::RootSigned;
+        let (from_kid, from_key, _) = root(from);
+        let (to_kid, to_key, _) = root(to);
+        ByteBuf::from(
+            RootHandover {
+                version,
+                issued_at: 0,
+                from: from_kid.clone(),
+                to: to_kid,
+                to_public_key: to_key.verifying_key().to_bytes().to_vec(),
+            }
+            .seal(&from_kid, &from_key),
+        )
+    }
+
+    #[test]
+    fn a_terminal_follows_a_chain_of_root_handovers_and_nothing_else() {
+        let (_, _, first) = root(1);
+        let (_, _, third) = root(3);
+        // 1 → 2 → 3, with a stranger's handover (9 → 8) in between.
+        let chain = [handover(1, 1, 2), handover(9, 9, 8), handover(2, 2, 3)];
+        assert_eq!(follow_root(&first, &chain).unwrap(), Some(third.clone()));
+        // Already on the newest root: nothing changes.
+        assert_eq!(follow_root(&third, &chain).unwrap(), None);
+        // A handover "from root 1" signed by another key is not followed.
+        let (_, stranger, _) = root(7);
+        let (one_kid, _, _) = root(1);
+        let forged = {
+            use lastmile_shared::trust_list::RootSigned;
+            ByteBuf::from(
+                RootHandover {
+                    version: 1,
+                    issued_at: 0,
+                    from: one_kid.clone(),
+                    to: KeyId::parse("root-7").unwrap(),
+                    to_public_key: stranger.verifying_key().to_bytes().to_vec(),
+                }
+                .seal(&one_kid, &stranger),
+            )
+        };
+        assert_eq!(follow_root(&first, &[forged]).unwrap(), None);
+        let flood = vec![handover(1, 1, 2); ROOT_HANDOVERS_MAX + 1];
+        assert!(follow_root(&first, &flood).is_err());
     }
 }

@@ -15,6 +15,7 @@ on_both_backends!(
     retried_uploads_count_once_and_partial_balance_is_kept,
     one_entitlement_paid_by_two_offline_agents_opens_a_case_and_is_refused_after_sync,
     a_suspended_merchant_stops_redeeming_after_its_next_sync,
+    a_terminal_asleep_through_two_root_rotations_follows_them,
 );
 
 const MERCHANT: &str = "shop-12";
@@ -279,6 +280,91 @@ fn revoked_or_spent_vouchers_are_refused_after_the_next_sync(backend: Backend) {
     assert_eq!(server.voucher(&revoked.id)["redeemed_minor"], 0);
     assert_eq!(server.voucher(&spent.id)["redeemed_minor"], 70_000);
     assert_eq!(server.cases(), Vec::<Value>::new());
+}
+
+/// HQ replaces its root key twice while a terminal is offline. At its next
+/// sync the terminal follows both handovers, takes the documents resealed
+/// with the newest root (a voucher revoked after the rotations is refused),
+/// and a fresh process still opens its store (documents re-verified at
+/// start). A terminal enrolled afterwards starts on the newest root.
+fn a_terminal_asleep_through_two_root_rotations_follows_them(backend: Backend) {
+    let mut server = Server::new(backend);
+    server.init();
+    let roster = server.dir().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "beneficiary_id,name,id_numbers,entitlement_id,programme,amount,currency,valid_from,valid_until,mode,delivery\n\
+         B-ANNE,Anne Mutua,ID-300,E-ANNE,relief,1000,KES,2020-01-01,2099-12-31,single_use,cash\n",
+    )
+    .expect("writing the roster CSV");
+    server.cli_ok(&[
+        "rosters",
+        "publish",
+        "--csv",
+        &roster.display().to_string(),
+        "--site",
+        SITE,
+    ]);
+    let issuance = server.issue(&[
+        NewVoucher {
+            beneficiary: "B-KEEP",
+            amount: "100",
+            mode: Mode::SingleUse,
+        },
+        NewVoucher {
+            beneficiary: "B-LATE",
+            amount: "100",
+            mode: Mode::SingleUse,
+        },
+    ]);
+    let [keep, late] = &issuance.vouchers[..] else {
+        panic!("two vouchers issued");
+    };
+    server.start();
+    let sleeper = Terminal::new();
+    sleeper.enroll(&server, MERCHANT, SITE);
+    sleeper.operator("amina", "1234");
+    server.stop();
+
+    for _ in 0..2 {
+        let printed = server.cli_ok(&["keys", "rotate-root"]);
+        assert!(
+            printed.contains("terminals follow at their next sync"),
+            "{printed}"
+        );
+    }
+    server.cli_ok(&["vouchers", "revoke", &late.id]);
+    server.start();
+
+    let report = sleeper.sync_ok();
+    let updated = report["updated"].as_array().unwrap();
+    for what in [
+        "root key",
+        "trust list",
+        "revocation list",
+        "roster",
+        "terminal policy",
+    ] {
+        assert!(
+            updated.contains(&json!(what)),
+            "{what} missing from {report}"
+        );
+    }
+    assert_eq!(report["refused"], json!([]));
+    let refused = sleeper.redeem(&late.qr, None);
+    assert_eq!(refused.expect_code(3).json()["code"], "revoked");
+    sleeper.redeem_ok(&keep.qr, None);
+    let listed = sleeper.json(&["cash", "list"]).expect_code(0).json();
+    assert!(listed.to_string().contains("E-ANNE"), "{listed}");
+    let report = sleeper.sync_ok();
+    assert_eq!(report["acknowledged_seq"], 1);
+    assert_eq!(server.voucher(&keep.id)["status"], "redeemed");
+
+    let newcomer = Terminal::new();
+    newcomer.enroll(&server, MERCHANT, SITE);
+    newcomer.operator("baraka", "5678");
+    let refused = newcomer.redeem(&late.qr, None);
+    assert_eq!(refused.expect_code(3).json()["code"], "revoked");
 }
 
 /// A merchant suspended at HQ: its terminal refuses every voucher after its
