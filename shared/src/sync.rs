@@ -68,8 +68,9 @@ pub enum EntryOutcome {
     Applied { seq: u64 },
     /// Already held, byte for byte.
     Duplicate { seq: u64 },
-    /// Stored, but the credential had already been redeemed elsewhere: a
-    /// double-spend case was opened.
+    /// Stored (now, or by an earlier upload this one retries), but the
+    /// credential had already been redeemed elsewhere: double-spend case
+    /// `case` holds it. Never counted.
     DoubleSpend { seq: u64, case: u64 },
 }
 

@@ -328,6 +328,23 @@ fn apply(
             });
         }
     }
+    // A retried upload whose first answer was lost: entries held already
+    // that were double spends are named again, so the terminal learns it.
+    if let Some(first) = checked.first().map(|c| c.entry.seq)
+        && first <= held_seq
+    {
+        let cases: HashMap<u64, u64> = tx
+            .cases_of_entries(id, first, held_seq)?
+            .into_iter()
+            .collect();
+        for outcome in &mut outcomes {
+            if let EntryOutcome::Duplicate { seq } = *outcome
+                && let Some(case) = cases.get(&seq)
+            {
+                *outcome = EntryOutcome::DoubleSpend { seq, case: *case };
+            }
+        }
+    }
     if fresh.is_empty() {
         tx.touch_device(id, now)?;
         return Ok(UploadResponse {

@@ -287,6 +287,16 @@ fn the_same_voucher_on_two_offline_terminals_becomes_a_case(backend: Backend) {
     assert_eq!(outcome_kinds(&second.outcomes), [('X', 1), ('A', 2)]);
     let third = c.upload(1..=1).unwrap();
     assert_eq!(outcome_kinds(&third.outcomes), [('X', 1)]);
+    // b's answer was lost and it uploads again: the double spend is named
+    // again (same case), nothing new is opened.
+    let retried = b.upload(1..=2).unwrap();
+    assert_eq!(
+        retried.outcomes,
+        [
+            second.outcomes[0].clone(),
+            EntryOutcome::Duplicate { seq: 2 }
+        ]
+    );
 
     let (status, cases) = app.hq_get("/v1/hq/cases");
     assert_eq!(status, 200);
@@ -921,9 +931,9 @@ fn the_same_cash_entitlement_paid_on_two_offline_terminals_becomes_a_case(backen
         b64.decode(case["second_entry"].as_str().unwrap()).unwrap(),
         b.log[0].bytes
     );
-    // A retry of b's upload is a duplicate: no second case.
+    // A retry of b's upload names the same case again and opens no second one.
     let retry = b.upload(1..=1).unwrap();
-    assert_eq!(outcome_kinds(&retry.outcomes), [('D', 1)]);
+    assert_eq!(outcome_kinds(&retry.outcomes), [('X', 1)]);
     let (_, cases) = app.hq_get("/v1/hq/cases");
     assert_eq!(cases.as_array().unwrap().len(), 1);
     let (_, alarms) = app.hq_get("/v1/hq/alarms");

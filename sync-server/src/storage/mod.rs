@@ -510,6 +510,13 @@ pub trait Tx {
         limit: usize,
     ) -> Result<Vec<BalanceRow>, StorageError>;
     fn insert_case(&mut self, case: &NewCase) -> Result<u64, StorageError>;
+    /// The cases opened for `device`'s entries `from..=to`: (sequence, case).
+    fn cases_of_entries(
+        &mut self,
+        device: &DeviceId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, u64)>, StorageError>;
     fn cases(&mut self) -> Result<Vec<CaseRow>, StorageError>;
     /// The case's status, locking its row; `None` if there is no such case.
     fn lock_case(&mut self, id: u64) -> Result<Option<String>, StorageError>;

@@ -900,6 +900,17 @@ impl Tx for PgTx<'_> {
         seq_from(row.try_get(0)?)
     }
 
+    fn cases_of_entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, u64)>> {
+        self.query(
+            "SELECT second_seq, id FROM double_spend_cases
+             WHERE second_device = $1 AND second_seq BETWEEN $2 AND $3 ORDER BY second_seq",
+            &[&device.as_str(), &seq_to(from), &seq_to(to)],
+        )?
+        .iter()
+        .map(|r| Ok((seq_from(r.try_get(0)?)?, seq_from(r.try_get(1)?)?)))
+        .collect()
+    }
+
     fn cases(&mut self) -> Res<Vec<CaseRow>> {
         self.query(CASE_QUERY, &[])?
             .iter()

@@ -769,6 +769,22 @@ impl Tx for SqliteTx<'_> {
         seq_from(id)
     }
 
+    fn cases_of_entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, u64)>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT second_seq, id FROM double_spend_cases
+             WHERE second_device = ?1 AND second_seq BETWEEN ?2 AND ?3 ORDER BY second_seq",
+        )?;
+        let rows = statement
+            .query_map(params![device.as_str(), seq_to(from), seq_to(to)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?;
+        rows.map(|r| {
+            let (seq, id) = r?;
+            Ok((seq_from(seq)?, seq_from(id)?))
+        })
+        .collect()
+    }
+
     fn cases(&mut self) -> Res<Vec<CaseRow>> {
         let mut statement = self.tx.prepare(CASE_QUERY)?;
         let rows = statement.query_map([], |r| {
