@@ -164,6 +164,11 @@ pub struct Problem {
     pub code: String,
     pub title: String,
     pub detail: String,
+    /// With `device_revoked`: the current root-signed revocation list, which
+    /// names the terminal, so that it learns verifiably that it may no
+    /// longer redeem even though it can no longer sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocations: Option<ByteBuf>,
 }
 
 /// Encodes a sync message as CBOR.

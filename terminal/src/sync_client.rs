@@ -35,7 +35,7 @@ use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
 
 use crate::device_log;
-use crate::enrolment::{self, DocumentKind, Enrolment};
+use crate::enrolment::{self, Accepted, DocumentKind, Enrolment};
 use crate::error::Error;
 use crate::redemption::{entitlement_key, voucher_key};
 use crate::terminal::Terminal;
@@ -93,6 +93,8 @@ pub enum SyncError {
         status: u16,
         code: String,
         detail: String,
+        /// With `device_revoked`: the signed revocation list naming this terminal.
+        revocations: Option<Vec<u8>>,
     },
     #[error("the server's answer could not be read: {0}")]
     BadResponse(String),
@@ -374,14 +376,15 @@ impl HttpClient {
                         (status, bytes) => {
                             let problem: Option<Problem> =
                                 bytes.ok().and_then(|b| sync::from_cbor(&b).ok());
-                            let (code, detail) = problem.map_or_else(
-                                || ("http_error".to_owned(), "no details".to_owned()),
-                                |p| (p.code, p.detail),
+                            let (code, detail, revocations) = problem.map_or_else(
+                                || ("http_error".to_owned(), "no details".to_owned(), None),
+                                |p| (p.code, p.detail, p.revocations.map(ByteBuf::into_vec)),
                             );
                             let error = SyncError::Refused {
                                 status,
                                 code,
                                 detail,
+                                revocations,
                             };
                             if status < 500 {
                                 return Err(error);
@@ -535,12 +538,49 @@ impl Terminal {
     pub fn sync(&mut self) -> Result<SyncReport, Error> {
         let now = self.clock.now();
         let result = self.sync_round(now);
+        if let Err(Error::Sync(SyncError::Refused {
+            code,
+            revocations: Some(bytes),
+            ..
+        })) = &result
+            && code == "device_revoked"
+        {
+            self.learn_own_revocation(bytes, now)?;
+        }
         let error = result.as_ref().err().map(ToString::to_string);
         self.conn.execute(
             "UPDATE sync_state SET last_attempt_at = ?1, last_error = ?2 WHERE id = 1",
             params![now, error],
         )?;
         result
+    }
+
+    /// Stores the revocation list a server sent with `device_revoked`, if it
+    /// verifies against this terminal's root, is newer than the one held and
+    /// names this terminal: from then on it refuses to redeem or pay out
+    /// (`device_revoked` in the rules), network or not. Anything else in
+    /// that answer is ignored.
+    fn learn_own_revocation(&mut self, bytes: &[u8], now: i64) -> Result<(), Error> {
+        let Some(enrolment) = &self.enrolment else {
+            return Ok(());
+        };
+        let held = self.documents.held_version(DocumentKind::Revocations);
+        let Ok(accepted) = enrolment::verify(DocumentKind::Revocations, bytes, enrolment, held)
+        else {
+            return Ok(());
+        };
+        let names_me = matches!(&accepted, Accepted::Revocations(list)
+            if list.devices.contains(&enrolment.device));
+        if !names_me {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        enrolment::store_document(&tx, &accepted, bytes, now)?;
+        tx.commit()?;
+        self.documents.install(accepted);
+        Ok(())
     }
 
     fn sync_round(&mut self, now: i64) -> Result<SyncReport, Error> {

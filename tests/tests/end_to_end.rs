@@ -489,6 +489,11 @@ fn revoked_terminal_is_refused_and_changes_nothing(backend: Backend) {
             .is_some_and(|e| e.contains("device_revoked")),
         "{status}"
     );
+    // The refusal carried the signed revocation list naming it: from now
+    // on the terminal refuses to redeem, network or not, and logs nothing.
+    let refused = revoked.redeem(&y.qr, None);
+    assert_eq!(refused.expect_code(3).json()["code"], "device_revoked");
+    assert_eq!(revoked.status()["log_entries"], 2);
 
     assert_eq!(server.hq_get("/v1/hq/terminals"), terminals);
     assert_eq!(server.voucher(&y.id), y_before);

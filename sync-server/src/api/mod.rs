@@ -111,6 +111,7 @@ impl ApiProblem {
                 code: code.to_owned(),
                 title: status.canonical_reason().unwrap_or("Error").to_owned(),
                 detail: detail.to_string(),
+                revocations: None,
             },
             cbor,
         }
@@ -122,6 +123,17 @@ impl ApiProblem {
 
     pub fn json(status: StatusCode, code: &str, detail: impl ToString) -> Self {
         Self::new(status, code, detail, false)
+    }
+
+    /// The problem's stable code.
+    pub fn code(&self) -> &str {
+        &self.problem.code
+    }
+
+    /// Attaches the signed revocation list (for `device_revoked`).
+    pub fn with_revocations(mut self, bytes: Vec<u8>) -> Self {
+        self.problem.revocations = Some(serde_bytes::ByteBuf::from(bytes));
+        self
     }
 
     fn internal(cbor: bool) -> Self {

@@ -14,6 +14,7 @@ use lastmile_shared::sync::{
 
 use super::{ApiProblem, AppState, Audience, Cbor, blocking, now};
 use crate::device_auth::{self, AuthError, SignedRequest};
+use crate::documents;
 use crate::sync::SyncError;
 use crate::terminals::{self, TerminalError};
 
@@ -182,7 +183,20 @@ where
             now,
         )
         .map_err(|e| auth_problem(&e))?;
-        handle(&state, &verified, &signed.body, now)
+        handle(&state, &verified, &signed.body, now).map_err(|problem| {
+            if problem.code() != AuthError::DeviceRevoked.code() {
+                return problem;
+            }
+            // Tell the revoked terminal in a way it can verify: the signed
+            // revocation list that names it.
+            match state
+                .storage
+                .transaction(|tx| tx.document(documents::REVOCATIONS, documents::GLOBAL_SCOPE))
+            {
+                Ok(Some((_, bytes))) => problem.with_revocations(bytes),
+                _ => problem,
+            }
+        })
     })
     .await;
     match outcome {
