@@ -649,24 +649,9 @@ mod tests {
 
     use super::Cli;
 
-    /// Names `command`'s arguments (and its subcommands') without a help line.
-    fn without_help(command: &clap::Command, path: &str, found: &mut Vec<String>) {
-        for arg in command.get_arguments() {
-            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
-            if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
-                found.push(format!("{path} {}", arg.get_id()));
-            }
-        }
-        for sub in command.get_subcommands() {
-            without_help(sub, &format!("{path} {}", sub.get_name()), found);
-        }
-    }
-
     #[test]
     fn every_argument_has_a_help_line() {
-        let mut found = Vec::new();
-        let command = Cli::command();
-        without_help(&command, command.get_name(), &mut found);
+        let found = lastmile_tests::arguments_without_help(&Cli::command());
         assert!(found.is_empty(), "no help text: {found:?}");
     }
 }

@@ -850,3 +850,22 @@ impl Terminal {
         copy
     }
 }
+
+/// The arguments of `command` and its subcommands that have no help line,
+/// as `command subcommand argument` paths: `--help` must read like a manual.
+pub fn arguments_without_help(command: &clap::Command) -> Vec<String> {
+    fn walk(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                found.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+    let mut found = Vec::new();
+    walk(command, command.get_name(), &mut found);
+    found
+}
