@@ -145,15 +145,16 @@ pub fn resolve(
         return Err(ResolveError::NoteTooLong);
     }
     storage.transaction(|tx| {
-        match tx.lock_case(id)? {
-            None => return Err(ResolveError::UnknownCase(id)),
-            Some(status) if status != "open" => return Err(ResolveError::AlreadyResolved(id)),
-            Some(_) => {}
+        // The update closes only an open case, atomically; when it closes
+        // nothing, say why.
+        if tx.resolve_case(id, resolution.code(), note, now)? {
+            return Ok(());
         }
-        if !tx.resolve_case(id, resolution.code(), note, now)? {
-            return Err(ResolveError::AlreadyResolved(id));
-        }
-        Ok(())
+        Err(if tx.case_exists(id)? {
+            ResolveError::AlreadyResolved(id)
+        } else {
+            ResolveError::UnknownCase(id)
+        })
     })
 }
 

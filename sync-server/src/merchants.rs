@@ -27,7 +27,7 @@ pub enum MerchantError {
 impl MerchantError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::AlreadyRevoked(_) => "merchant_revoked",
+            Self::AlreadyRevoked(_) => "merchant_already_suspended",
             Self::BadReason => "bad_reason",
             Self::Storage(_) => "storage_error",
             Self::Keys(_) => "key_error",

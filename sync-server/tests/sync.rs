@@ -479,7 +479,7 @@ fn a_suspended_merchant_is_refused_at_its_terminals_after_sync(backend: Backend)
     let (status, problem) = revoke("shop-1", "again");
     assert_eq!(
         (status, problem["code"].as_str()),
-        (409, Some("merchant_revoked"))
+        (409, Some("merchant_already_suspended"))
     );
 
     let pulled = suspended.pull().unwrap();

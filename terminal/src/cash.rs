@@ -19,7 +19,7 @@ use crate::device_log;
 use crate::error::Error;
 use crate::i18n::{self, Language, Text};
 use crate::operator;
-use crate::receipt::{Receipt, utc_text};
+use crate::receipt::{Receipt, ReceiptStatus, utc_text};
 use crate::redemption::{
     self, EntitlementView, IdInput, Identified, Spend, credential_state, entitlement_key,
 };
@@ -244,7 +244,11 @@ impl Terminal {
             ],
         )?;
         tx.commit()?;
-        Ok(Receipt::from_entry(&signed.entry, &signed.hash, false))
+        Ok(Receipt::from_entry(
+            &signed.entry,
+            &signed.hash,
+            ReceiptStatus::AcceptedOfflinePending,
+        ))
     }
 
     /// The open cash session, if any.
@@ -357,7 +361,11 @@ impl Terminal {
             params![session, amount.minor],
         )?;
         tx.commit()?;
-        Ok(Receipt::from_entry(&signed.entry, &signed.hash, false))
+        Ok(Receipt::from_entry(
+            &signed.entry,
+            &signed.hash,
+            ReceiptStatus::AcceptedOfflinePending,
+        ))
     }
 
     /// Closes the open session with the cash the agent counted, logs the

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::device_key::DeviceKey;
 use crate::enrolment::Enrolment;
 use crate::error::Error;
+use crate::receipt::ReceiptStatus;
 use crate::redemption::{entitlement_key, voucher_key};
 use crate::terminal::Terminal;
 
@@ -32,10 +33,8 @@ pub struct LoggedEntry {
     pub hash: EntryHash,
     /// The signed COSE_Sign1 bytes exactly as stored and uploaded.
     pub bytes: Vec<u8>,
-    pub confirmed: bool,
-    /// The double-spend case HQ opened for this entry, if any: the server
-    /// stored it but did not count it.
-    pub case: Option<u64>,
+    /// Pending, confirmed by the server, or under review in a double-spend case.
+    pub status: ReceiptStatus,
 }
 
 /// The double-spend case the server opened for entry `seq`, if any.
@@ -439,8 +438,11 @@ impl Terminal {
             entry: signed.entry,
             hash: signed.hash,
             bytes,
-            confirmed: seq <= acknowledged_seq(&self.conn)?,
-            case: disputed_case(&self.conn, seq)?,
+            status: match disputed_case(&self.conn, seq)? {
+                Some(case) => ReceiptStatus::UnderReview { case },
+                None if seq <= acknowledged_seq(&self.conn)? => ReceiptStatus::Confirmed,
+                None => ReceiptStatus::AcceptedOfflinePending,
+            },
         })
     }
 

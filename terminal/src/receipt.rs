@@ -129,7 +129,7 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    pub fn from_entry(entry: &LogEntry, hash: &EntryHash, confirmed: bool) -> Receipt {
+    pub fn from_entry(entry: &LogEntry, hash: &EntryHash, status: ReceiptStatus) -> Receipt {
         let item = match &entry.event {
             LogEvent::VoucherRedeemed {
                 voucher,
@@ -197,11 +197,7 @@ impl Receipt {
             operator: entry.operator.clone(),
             item,
             reprint: false,
-            status: if confirmed {
-                ReceiptStatus::Confirmed
-            } else {
-                ReceiptStatus::AcceptedOfflinePending
-            },
+            status,
             verification: format!(
                 "{RECEIPT_QR_PREFIX}{}:{}:{entry_hash}",
                 entry.device, entry.seq
@@ -462,11 +458,11 @@ impl Terminal {
             },
         };
         let logged = self.log_entry(seq)?;
-        let mut receipt = Receipt::from_entry(&logged.entry, &logged.hash, logged.confirmed);
-        if let Some(case) = logged.case {
-            receipt.status = ReceiptStatus::UnderReview { case };
-        }
-        Ok(receipt)
+        Ok(Receipt::from_entry(
+            &logged.entry,
+            &logged.hash,
+            logged.status,
+        ))
     }
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::device_log::{self, Movement};
 use crate::error::Error;
 use crate::operator;
-use crate::receipt::Receipt;
+use crate::receipt::{Receipt, ReceiptStatus};
 use crate::terminal::{Ready, Terminal};
 
 /// How an ID reached the terminal.
@@ -348,7 +348,11 @@ impl Terminal {
             }
         })?;
         tx.commit()?;
-        Ok(Receipt::from_entry(&signed.entry, &signed.hash, false))
+        Ok(Receipt::from_entry(
+            &signed.entry,
+            &signed.hash,
+            ReceiptStatus::AcceptedOfflinePending,
+        ))
     }
 
     /// Reads an ID card or number and returns the person with their
@@ -394,7 +398,11 @@ impl Terminal {
             }
         })?;
         tx.commit()?;
-        Ok(Receipt::from_entry(&signed.entry, &signed.hash, false))
+        Ok(Receipt::from_entry(
+            &signed.entry,
+            &signed.hash,
+            ReceiptStatus::AcceptedOfflinePending,
+        ))
     }
 }
 

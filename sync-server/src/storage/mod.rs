@@ -518,8 +518,7 @@ pub trait Tx {
         to: u64,
     ) -> Result<Vec<(u64, u64)>, StorageError>;
     fn cases(&mut self) -> Result<Vec<CaseRow>, StorageError>;
-    /// The case's status, locking its row; `None` if there is no such case.
-    fn lock_case(&mut self, id: u64) -> Result<Option<String>, StorageError>;
+    fn case_exists(&mut self, id: u64) -> Result<bool, StorageError>;
     /// Closes an open case; false if it was not open.
     fn resolve_case(
         &mut self,

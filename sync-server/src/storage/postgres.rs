@@ -941,14 +941,13 @@ impl Tx for PgTx<'_> {
             .collect()
     }
 
-    fn lock_case(&mut self, id: u64) -> Res<Option<String>> {
+    fn case_exists(&mut self, id: u64) -> Res<bool> {
         Ok(self
             .query_opt(
-                "SELECT status FROM double_spend_cases WHERE id = $1 FOR UPDATE",
+                "SELECT 1 FROM double_spend_cases WHERE id = $1",
                 &[&seq_to(id)],
             )?
-            .map(|r| r.try_get(0))
-            .transpose()?)
+            .is_some())
     }
 
     fn resolve_case(&mut self, id: u64, resolution: &str, note: &str, now: i64) -> Res<bool> {

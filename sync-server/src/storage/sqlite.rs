@@ -813,16 +813,16 @@ impl Tx for SqliteTx<'_> {
         rows.map(|r| r?.parse()).collect()
     }
 
-    fn lock_case(&mut self, id: u64) -> Res<Option<String>> {
-        // The connection's write transaction already excludes other writers.
+    fn case_exists(&mut self, id: u64) -> Res<bool> {
         Ok(self
             .tx
             .query_row(
-                "SELECT status FROM double_spend_cases WHERE id = ?1",
+                "SELECT 1 FROM double_spend_cases WHERE id = ?1",
                 [seq_to(id)],
-                |r| r.get(0),
+                |_| Ok(()),
             )
-            .optional()?)
+            .optional()?
+            .is_some())
     }
 
     fn resolve_case(&mut self, id: u64, resolution: &str, note: &str, now: i64) -> Res<bool> {
