@@ -3,6 +3,7 @@
 //! (`lastmile_terminal::Terminal`).
 
 mod cash;
+#[cfg(feature = "demo")]
 mod demo;
 mod gui;
 mod manage;
@@ -122,6 +123,7 @@ enum Command {
     /// programme and issued vouchers, this terminal enrolled against it, and a
     /// virtual receipt printer; the touch interface when there is a display,
     /// otherwise a guided tour on the command line.
+    #[cfg(feature = "demo")]
     Demo(demo::Args),
 }
 
@@ -143,6 +145,7 @@ impl Cli {
             Command::Gui(args) => data_dir(self.data_dir)
                 .and_then(|dir| gui::run(args, dir, &self.lang))
                 .map(|()| EXIT_OK),
+            #[cfg(feature = "demo")]
             Command::Demo(args) => demo::run(args, &self.lang).map(|()| EXIT_OK),
             Command::Scan(args) => scan::run(args).map(|()| EXIT_OK),
             Command::Printer(args) => printer::run(args).map(|()| EXIT_OK),
@@ -186,9 +189,11 @@ fn dispatch(mut terminal: Terminal, command: Command, out: &Output) -> anyhow::R
         Command::Status => manage::status(&terminal, out),
         Command::Log(command) => manage::log(&terminal, command, out),
         Command::Receipt(command) => manage::receipt(&terminal, command, out),
-        Command::Scan(_) | Command::Printer(_) | Command::Gui(_) | Command::Demo(_) => {
+        Command::Scan(_) | Command::Printer(_) | Command::Gui(_) => {
             unreachable!("handled before opening the store")
         }
+        #[cfg(feature = "demo")]
+        Command::Demo(_) => unreachable!("handled before opening the store"),
     }
 }
 
