@@ -110,7 +110,9 @@ pub fn check(bytes: &[u8], limits: &CborLimits) -> Result<CborShape, CborLimitEr
                 (0 | 1, Some(_)) => None,
                 (2 | 3, Some(len)) => {
                     if len > remaining {
-                        return Err(CborLimitError::Truncated { offset: bytes.len() });
+                        return Err(CborLimitError::Truncated {
+                            offset: bytes.len(),
+                        });
                     }
                     // `len <= remaining`, which is a `usize`.
                     pos += len as usize;
@@ -128,7 +130,9 @@ pub fn check(bytes: &[u8], limits: &CborLimits) -> Result<CborShape, CborLimitEr
                     };
                     // Every item takes at least one byte.
                     if count > remaining {
-                        return Err(CborLimitError::Truncated { offset: bytes.len() });
+                        return Err(CborLimitError::Truncated {
+                            offset: bytes.len(),
+                        });
                     }
                     Some(Open::Definite(count))
                 }
@@ -189,7 +193,12 @@ mod tests {
 
     #[test]
     fn counts_items_and_depth_of_ordinary_values() {
-        let value = (1u8, "two", serde_bytes::ByteBuf::from(vec![3]), vec![vec![4u8]]);
+        let value = (
+            1u8,
+            "two",
+            serde_bytes::ByteBuf::from(vec![3]),
+            vec![vec![4u8]],
+        );
         // array(4): 1, "two", h'03', [[4]] → 1 + 3 + 1 + 1 + 1 items.
         assert_eq!(
             check(&cbor(&value), &ROOMY),
@@ -202,12 +211,12 @@ mod tests {
         );
         // Floats, simple values, tags and indefinite items.
         for bytes in [
-            &[0xf9, 0x3c, 0x00][..],                   // 1.0 as half float
-            &[0xf5],                                   // true
-            &[0xc1, 0x1a, 0x51, 0x4b, 0x67, 0xb0],     // tag 1 (epoch time)
-            &[0x9f, 0x01, 0x9f, 0xff, 0xff],           // [_ 1, [_ ]]
+            &[0xf9, 0x3c, 0x00][..],                     // 1.0 as half float
+            &[0xf5],                                     // true
+            &[0xc1, 0x1a, 0x51, 0x4b, 0x67, 0xb0],       // tag 1 (epoch time)
+            &[0x9f, 0x01, 0x9f, 0xff, 0xff],             // [_ 1, [_ ]]
             &[0x5f, 0x41, 0x01, 0x42, 0x02, 0x03, 0xff], // (_ h'01', h'0203')
-            &[0xbf, 0x61, 0x61, 0x01, 0xff],           // {_ "a": 1}
+            &[0xbf, 0x61, 0x61, 0x01, 0xff],             // {_ "a": 1}
         ] {
             assert!(check(bytes, &ROOMY).is_ok(), "{bytes:02x?}");
         }
@@ -246,23 +255,44 @@ mod tests {
         use CborLimitError as E;
         assert_eq!(check(&[], &ROOMY), Err(E::Truncated { offset: 0 }));
         // A string longer than the bytes left, and a huge declared array.
-        assert!(matches!(check(&[0x5a, 0xff, 0xff, 0xff, 0xff, 0x00], &ROOMY), Err(E::Truncated { .. })));
         assert!(matches!(
-            check(&[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], &ROOMY),
+            check(&[0x5a, 0xff, 0xff, 0xff, 0xff, 0x00], &ROOMY),
             Err(E::Truncated { .. })
         ));
         assert!(matches!(
-            check(&[0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], &ROOMY),
+            check(
+                &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                &ROOMY
+            ),
+            Err(E::Truncated { .. })
+        ));
+        assert!(matches!(
+            check(
+                &[0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                &ROOMY
+            ),
             Err(E::Malformed { .. })
         ));
         assert!(matches!(check(&[0x1c], &ROOMY), Err(E::Malformed { .. })));
         assert!(matches!(check(&[0xff], &ROOMY), Err(E::Malformed { .. })));
         assert!(matches!(check(&[0x1f], &ROOMY), Err(E::Malformed { .. })));
-        assert!(matches!(check(&[0x81, 0xff], &ROOMY), Err(E::Malformed { .. })));
+        assert!(matches!(
+            check(&[0x81, 0xff], &ROOMY),
+            Err(E::Malformed { .. })
+        ));
         // A text chunk inside an indefinite byte string.
-        assert!(matches!(check(&[0x5f, 0x61, 0x61, 0xff], &ROOMY), Err(E::Malformed { .. })));
-        assert_eq!(check(&[0x01, 0x02], &ROOMY), Err(E::TrailingBytes { offset: 1 }));
-        assert_eq!(check(&[0x82, 0x01], &ROOMY), Err(E::Truncated { offset: 2 }));
+        assert!(matches!(
+            check(&[0x5f, 0x61, 0x61, 0xff], &ROOMY),
+            Err(E::Malformed { .. })
+        ));
+        assert_eq!(
+            check(&[0x01, 0x02], &ROOMY),
+            Err(E::TrailingBytes { offset: 1 })
+        );
+        assert_eq!(
+            check(&[0x82, 0x01], &ROOMY),
+            Err(E::Truncated { offset: 2 })
+        );
     }
 
     proptest::proptest! {

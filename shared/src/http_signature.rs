@@ -219,7 +219,15 @@ mod tests {
     #[test]
     fn headers_verify_before_the_body_is_read() {
         let body = b"body";
-        let h = sign("POST", "/v1/terminal/upload", body, &kid(), &key(), 1000, "n1");
+        let h = sign(
+            "POST",
+            "/v1/terminal/upload",
+            body,
+            &kid(),
+            &key(),
+            1000,
+            "n1",
+        );
         let pk = key().verifying_key();
         let verified = verify_headers("POST", "/v1/terminal/upload", &h, |_| Some(pk), 1000);
         assert_eq!(verified.map(|v| v.created), Ok(1000));

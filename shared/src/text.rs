@@ -61,7 +61,10 @@ impl PlainText {
         for (index, c) in text.chars().enumerate() {
             let position = index + 1;
             chars += 1;
-            let line_break = matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}');
+            let line_break = matches!(
+                c,
+                '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+            );
             if line_break && !(lines == Lines::Many && c == '\n') {
                 return Err(if lines == Lines::One {
                     TextError::LineBreak { position }
@@ -126,7 +129,10 @@ mod tests {
     #[test]
     fn keeps_names_in_any_script_and_formula_like_text() {
         assert_eq!(line("  Amina Yusuf "), Ok("Amina Yusuf".to_owned()));
-        assert_eq!(line("أمينة يوسف\u{200F}"), Ok("أمينة يوسف\u{200F}".to_owned()));
+        assert_eq!(
+            line("أمينة يوسف\u{200F}"),
+            Ok("أمينة يوسف\u{200F}".to_owned())
+        );
         assert_eq!(line("=HYPERLINK(x)"), Ok("=HYPERLINK(x)".to_owned()));
         assert_eq!(line("-Ann"), Ok("-Ann".to_owned()));
     }
@@ -136,7 +142,10 @@ mod tests {
         assert_eq!(line(""), Err(TextError::Empty));
         assert_eq!(line(" \t "), Err(TextError::Empty));
         assert_eq!(line("a\nb"), Err(TextError::LineBreak { position: 2 }));
-        assert_eq!(line("a\u{2028}b"), Err(TextError::LineBreak { position: 2 }));
+        assert_eq!(
+            line("a\u{2028}b"),
+            Err(TextError::LineBreak { position: 2 })
+        );
         assert_eq!(
             line("ab\0"),
             Err(TextError::ControlCharacter {

@@ -143,7 +143,13 @@ fn env(name: &str) -> Option<String> {
 
 /// A number from the environment, else the file, else the default, within
 /// `1..=max`.
-fn number<T>(key: &'static str, env_name: &str, file: Option<T>, default: T, max: T) -> Result<T, ConfigError>
+fn number<T>(
+    key: &'static str,
+    env_name: &str,
+    file: Option<T>,
+    default: T,
+    max: T,
+) -> Result<T, ConfigError>
 where
     T: std::str::FromStr + PartialOrd + From<u8> + std::fmt::Display + Copy,
 {
@@ -262,7 +268,8 @@ impl Config {
                        file: Option<u64>,
                        default: u64|
          -> Result<std::time::Duration, ConfigError> {
-            number(key, env_name, file, default, TIMEOUT_SECONDS_MAX).map(std::time::Duration::from_secs)
+            number(key, env_name, file, default, TIMEOUT_SECONDS_MAX)
+                .map(std::time::Duration::from_secs)
         };
         let connections = ConnectionSettings {
             header_read_timeout: seconds(

@@ -149,7 +149,10 @@ mod tests {
         let first = peers.admit(a, 2).unwrap();
         let second = peers.admit(a, 2).unwrap();
         assert!(peers.admit(a, 2).is_none());
-        assert!(peers.admit(b, 2).is_some(), "another address has its own count");
+        assert!(
+            peers.admit(b, 2).is_some(),
+            "another address has its own count"
+        );
         drop(first);
         let third = peers.admit(a, 2).unwrap();
         drop((second, third));

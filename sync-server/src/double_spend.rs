@@ -141,11 +141,12 @@ pub fn resolve(
     note: &str,
     now: i64,
 ) -> Result<(), ResolveError> {
-    let note = PlainText::parse(note, Lines::Many, RESOLUTION_NOTE_CHARS_MAX).map_err(|e| match e {
-        TextError::Empty => ResolveError::EmptyNote,
-        TextError::TooLong { .. } => ResolveError::NoteTooLong,
-        other => ResolveError::BadNote(other),
-    })?;
+    let note =
+        PlainText::parse(note, Lines::Many, RESOLUTION_NOTE_CHARS_MAX).map_err(|e| match e {
+            TextError::Empty => ResolveError::EmptyNote,
+            TextError::TooLong { .. } => ResolveError::NoteTooLong,
+            other => ResolveError::BadNote(other),
+        })?;
     let note = note.as_str();
     storage.transaction(|tx| {
         // The update closes only an open case, atomically; when it closes

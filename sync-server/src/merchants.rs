@@ -17,7 +17,9 @@ pub const REASON_CHARS_MAX: usize = 500;
 pub enum MerchantError {
     #[error("merchant {0} is already suspended; nothing changed")]
     AlreadyRevoked(MerchantId),
-    #[error("give a reason on one line (at most {REASON_CHARS_MAX} characters), kept for the record: {0}")]
+    #[error(
+        "give a reason on one line (at most {REASON_CHARS_MAX} characters), kept for the record: {0}"
+    )]
     BadReason(TextError),
     #[error(transparent)]
     Storage(#[from] StorageError),

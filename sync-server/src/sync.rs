@@ -193,7 +193,9 @@ fn learn_vouchers(
     entries: &[&CheckedEntry],
     now: i64,
 ) -> Result<(), StorageError> {
-    let ids: Vec<VoucherId> = sorted_ids(entries.iter().copied(), |e| redemption(e).map(|(v, _, _)| v));
+    let ids: Vec<VoucherId> = sorted_ids(entries.iter().copied(), |e| {
+        redemption(e).map(|(v, _, _)| v)
+    });
     if ids.is_empty() {
         return Ok(());
     }

@@ -6,11 +6,11 @@
 //! in one transaction, then seals the terminal's first policy. A revoked
 //! terminal's next request is refused (see `api::terminal`).
 
-use lastmile_shared::text::{Lines, PlainText, TextError};
 use lastmile_shared::device_log::GENESIS_HASH;
 use lastmile_shared::envelope;
 use lastmile_shared::id::{DeviceId, IdError, KeyId, MerchantId, SiteId};
 use lastmile_shared::sync::{EnrollRequest, EnrollResponse};
+use lastmile_shared::text::{Lines, PlainText, TextError};
 use rand_core::{OsRng, RngCore};
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};

@@ -11,8 +11,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::{SignOptions, TestTerminal};
-use lastmile_tests::{Backend, Server};
 use lastmile_shared::sync::{self, REQUEST_BODY_BYTES_MAX};
+use lastmile_tests::{Backend, Server};
 
 /// Concurrent hostile uploads.
 const HOSTILE_UPLOADS: usize = 16;

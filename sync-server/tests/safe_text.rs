@@ -122,7 +122,12 @@ fn text_with_controls_or_bidi_overrides_is_refused(backend: Backend) {
             device_public_key: ByteBuf::from(key.verifying_key().to_bytes().to_vec()),
             label: label.to_owned(),
         };
-        common::post(&app.base_url, "/v1/terminal/enroll", &sync::to_cbor(&request), &[])
+        common::post(
+            &app.base_url,
+            "/v1/terminal/enroll",
+            &sync::to_cbor(&request),
+            &[],
+        )
     };
     for (label, says) in [
         ("Shop 12\ncounter", "line break"),
@@ -172,7 +177,8 @@ fn issued_voucher_lists_never_run_as_formulas() {
         "@SUM(A1)",
         "Amina Wanjiru",
     ];
-    let mut text = String::from("beneficiary_id,name,amount,currency,programme,valid_from,valid_until\n");
+    let mut text =
+        String::from("beneficiary_id,name,amount,currency,programme,valid_from,valid_until\n");
     for (i, name) in names.iter().enumerate() {
         text.push_str(&format!(
             "B-{i},\"{}\",10.00,KES,food,2020-01-01,2099-12-31\n",
@@ -232,5 +238,8 @@ fn issued_voucher_lists_never_run_as_formulas() {
     )
     .unwrap_err()
     .to_string();
-    assert!(refused.contains("line 2") && refused.contains("U+0009"), "{refused}");
+    assert!(
+        refused.contains("line 2") && refused.contains("U+0009"),
+        "{refused}"
+    );
 }

@@ -55,7 +55,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(storage: Arc<Storage>, keys: KeyDir, hq_token: Option<&str>, body_read_timeout: Duration) -> Self {
+    pub fn new(
+        storage: Arc<Storage>,
+        keys: KeyDir,
+        hq_token: Option<&str>,
+        body_read_timeout: Duration,
+    ) -> Self {
         Self {
             storage,
             keys,
@@ -134,9 +139,16 @@ async fn documented_refusals(request: Request, next: Next) -> Response {
     let cbor = request.uri().path().starts_with("/v1/terminal/");
     let fields = request.headers().len();
     if fields > HEADER_FIELDS_MAX {
-        let detail = format!("the request has {fields} header fields; at most {HEADER_FIELDS_MAX} are accepted");
-        return ApiProblem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too_many_headers", detail, cbor)
-            .into_response();
+        let detail = format!(
+            "the request has {fields} header fields; at most {HEADER_FIELDS_MAX} are accepted"
+        );
+        return ApiProblem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "too_many_headers",
+            detail,
+            cbor,
+        )
+        .into_response();
     }
     let head_bytes = request.uri().to_string().len()
         + request
@@ -145,9 +157,16 @@ async fn documented_refusals(request: Request, next: Next) -> Response {
             .map(|(name, value)| name.as_str().len() + value.len())
             .sum::<usize>();
     if head_bytes > HEADER_BYTES_MAX {
-        let detail = format!("the request head is {head_bytes} bytes; at most {HEADER_BYTES_MAX} are accepted");
-        return ApiProblem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", detail, cbor)
-            .into_response();
+        let detail = format!(
+            "the request head is {head_bytes} bytes; at most {HEADER_BYTES_MAX} are accepted"
+        );
+        return ApiProblem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            detail,
+            cbor,
+        )
+        .into_response();
     }
     let response = next.run(request).await;
     let status = response.status();

@@ -83,7 +83,11 @@ async fn read_body(
                 .ok()
                 .and_then(|v| v.parse::<usize>().ok())
                 .ok_or_else(|| {
-                    ApiProblem::cbor(StatusCode::BAD_REQUEST, "bad_body", "Content-Length is not a number")
+                    ApiProblem::cbor(
+                        StatusCode::BAD_REQUEST,
+                        "bad_body",
+                        "Content-Length is not a number",
+                    )
                 })?,
         ),
         None => None,
@@ -93,7 +97,8 @@ async fn read_body(
         return Err(too_large());
     }
     let reserved = declared.unwrap_or(limit);
-    let kib = u32::try_from(reserved.div_ceil(1024).clamp(1, BODY_BUFFER_KIB_MAX)).unwrap_or(u32::MAX);
+    let kib =
+        u32::try_from(reserved.div_ceil(1024).clamp(1, BODY_BUFFER_KIB_MAX)).unwrap_or(u32::MAX);
     let timeout = state.body_read_timeout;
     let timed_out = || {
         ApiProblem::cbor(
@@ -116,7 +121,11 @@ async fn read_body(
         let mut bytes = Vec::with_capacity(reserved);
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| {
-                ApiProblem::cbor(StatusCode::BAD_REQUEST, "bad_body", format!("the body could not be read: {e}"))
+                ApiProblem::cbor(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    format!("the body could not be read: {e}"),
+                )
             })?;
             if let Ok(data) = frame.into_data() {
                 if bytes.len() + data.len() > reserved {
@@ -275,8 +284,14 @@ where
     let verify_state = state.clone();
     let verify_headers = headers.clone();
     let verified = blocking(true, move || {
-        device_auth::verify(&verify_state.storage, &method, &path, &verify_headers, now())
-            .map_err(|e| with_revocations(&verify_state, auth_problem(&e)))
+        device_auth::verify(
+            &verify_state.storage,
+            &method,
+            &path,
+            &verify_headers,
+            now(),
+        )
+        .map_err(|e| with_revocations(&verify_state, auth_problem(&e)))
     })
     .await;
     let verified = match verified {
@@ -294,7 +309,8 @@ where
         return auth_problem(&AuthError::Signature(e)).into_response();
     }
     let outcome = blocking(true, move || -> Result<_, ApiProblem> {
-        handle(&state, &verified, &body.bytes, now()).map_err(|problem| with_revocations(&state, problem))
+        handle(&state, &verified, &body.bytes, now())
+            .map_err(|problem| with_revocations(&state, problem))
     })
     .await;
     match outcome {
