@@ -328,7 +328,9 @@ fn parse_rows(
             &mut problems,
             PlainText::parse(field("name"), Lines::One, NAME_CHARS_MAX)
                 .map(PlainText::into_string)
-                .map_err(|e| format!("name: {e}")),
+                .map_err(|e| {
+                    format!("name must be 1 to {NAME_CHARS_MAX} characters on one line: {e}")
+                }),
         )
         .unwrap_or_default();
         let value = noted(

@@ -58,7 +58,7 @@ fn parse_row(
     };
     let beneficiary = BeneficiaryId::parse(field("beneficiary_id")).map_err(|e| e.to_string())?;
     let name = PlainText::parse(field("name"), Lines::One, NAME_CHARS_MAX)
-        .map_err(|e| format!("name: {e}"))?
+        .map_err(|e| format!("name must be 1 to {NAME_CHARS_MAX} characters on one line: {e}"))?
         .into_string();
     let id_numbers = field("id_numbers")
         .split(';')
