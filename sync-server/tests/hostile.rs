@@ -101,7 +101,7 @@ fn hostile_bodies_from_an_enrolled_terminal_keep_memory_bounded() {
 /// Slow-loris clients.
 const SLOW_CLIENTS: usize = 200;
 /// Settings of the slow-loris server: short, so the test is quick.
-const HEADER_READ_TIMEOUT_SECONDS: u64 = 2;
+const HEADER_READ_TIMEOUT_SECONDS: u64 = 3;
 const CONNECTIONS_PER_PEER_MAX: usize = 50;
 const SHUTDOWN_GRACE_SECONDS: u64 = 3;
 /// What a trickling client sends, one byte per tick.
