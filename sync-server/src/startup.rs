@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::config::{Config, ConfigError, ConnectionSettings};
-use crate::connections;
+use crate::connections::{self, Peers, PlainListener};
 use crate::device_auth;
 use crate::keys::KeyDir;
 use crate::storage::{Storage, StorageError};
@@ -119,12 +119,16 @@ impl Server {
                 }
             }
         });
+        let peers = Peers::new(self.connections.connections_per_peer_max);
         match self.tls {
             Some(acceptor) => {
-                let listener = tls::TlsListener::spawn(self.listener, acceptor);
+                let listener = tls::TlsListener::spawn(self.listener, acceptor, peers);
                 connections::serve(listener, self.app, self.connections, shutdown).await;
             }
-            None => connections::serve(self.listener, self.app, self.connections, shutdown).await,
+            None => {
+                let listener = PlainListener::new(self.listener, peers);
+                connections::serve(listener, self.app, self.connections, shutdown).await;
+            }
         }
         pruner.abort();
         // Wait for the aborted task to be dropped with its handle on the store.
