@@ -105,13 +105,39 @@ fn number(text: &str, name: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-/// Verifies a request's signature. `lookup` maps a key id to the device's
-/// public key (or `None` when unknown or revoked); `now` is the server's
-/// Unix time.
+/// Verifies a request's signature and its body. `lookup` maps a key id to
+/// the device's public key (or `None` when unknown or revoked); `now` is the
+/// server's Unix time.
 pub fn verify(
     method: &str,
     path: &str,
     body: &[u8],
+    headers: &SignatureHeaders,
+    lookup: impl FnOnce(&KeyId) -> Option<VerifyingKey>,
+    now: i64,
+) -> Result<VerifiedSignature, HttpSignatureError> {
+    check_digest(headers, body)?;
+    verify_headers(method, path, headers, lookup, now)
+}
+
+/// Checks that `body` is the one the Content-Digest header names.
+pub fn check_digest(headers: &SignatureHeaders, body: &[u8]) -> Result<(), HttpSignatureError> {
+    if headers.content_digest.len() > HEADER_BYTES_MAX {
+        return Err(HttpSignatureError::Malformed("content-digest"));
+    }
+    if headers.content_digest != content_digest(body) {
+        return Err(HttpSignatureError::DigestMismatch);
+    }
+    Ok(())
+}
+
+/// Verifies the signature over method, path and the Content-Digest header,
+/// without the body: a server checks who signed before it reads (and
+/// buffers) a body, then the body with [`check_digest`]. Until then the
+/// body is unauthenticated.
+pub fn verify_headers(
+    method: &str,
+    path: &str,
     headers: &SignatureHeaders,
     lookup: impl FnOnce(&KeyId) -> Option<VerifyingKey>,
     now: i64,
@@ -125,9 +151,6 @@ pub fn verify(
         if value.len() > HEADER_BYTES_MAX {
             return Err(E::Malformed(name));
         }
-    }
-    if headers.content_digest != content_digest(body) {
-        return Err(E::DigestMismatch);
     }
     let input = headers
         .signature_input
@@ -191,6 +214,34 @@ mod tests {
 
     fn kid() -> KeyId {
         KeyId::parse("device-1").unwrap()
+    }
+
+    #[test]
+    fn headers_verify_before_the_body_is_read() {
+        let body = b"body";
+        let h = sign(
+            "POST",
+            "/v1/terminal/upload",
+            body,
+            &kid(),
+            &key(),
+            1000,
+            "n1",
+        );
+        let pk = key().verifying_key();
+        let verified = verify_headers("POST", "/v1/terminal/upload", &h, |_| Some(pk), 1000);
+        assert_eq!(verified.map(|v| v.created), Ok(1000));
+        assert_eq!(check_digest(&h, body), Ok(()));
+        assert_eq!(
+            check_digest(&h, b"other"),
+            Err(HttpSignatureError::DigestMismatch)
+        );
+        let mut forged = h.clone();
+        forged.content_digest = content_digest(b"other");
+        assert_eq!(
+            verify_headers("POST", "/v1/terminal/upload", &forged, |_| Some(pk), 1000),
+            Err(HttpSignatureError::BadSignature)
+        );
     }
 
     #[test]

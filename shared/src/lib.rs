@@ -6,6 +6,7 @@
 //! over values, so the terminal, the server and third-party verifiers all
 //! run exactly the same code.
 
+pub mod cbor_limits;
 pub mod device_log;
 pub mod envelope;
 pub mod http_signature;
@@ -16,5 +17,6 @@ pub mod revocation;
 pub mod roster;
 pub mod rules;
 pub mod sync;
+pub mod text;
 pub mod trust_list;
 pub mod voucher;

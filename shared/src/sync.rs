@@ -26,6 +26,17 @@ use crate::trust_list::RootSigned;
 pub const UPLOAD_ENTRIES_MAX: usize = 1000;
 /// Largest request body the server reads, in bytes.
 pub const REQUEST_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Most CBOR data items in one request body, counted before it is decoded
+/// (`cbor_limits::check`): room for a full upload whose entries are small
+/// structures, far below the millions of items 8 MB can declare.
+pub const REQUEST_CBOR_ITEMS_MAX: usize = 64 * UPLOAD_ENTRIES_MAX;
+/// Deepest nesting of a request body's CBOR.
+pub const REQUEST_CBOR_DEPTH_MAX: usize = 16;
+/// The limits every request body is scanned against before it is decoded.
+pub const REQUEST_CBOR_LIMITS: crate::cbor_limits::CborLimits = crate::cbor_limits::CborLimits {
+    items_max: REQUEST_CBOR_ITEMS_MAX,
+    depth_max: REQUEST_CBOR_DEPTH_MAX,
+};
 /// Most balance updates (vouchers and entitlements together) in one pull
 /// answer; more come next pull.
 pub const PULL_BALANCES_MAX: usize = 10_000;

@@ -11,6 +11,10 @@
 //! | `allow_plain_http` | `LASTMILE_ALLOW_PLAIN_HTTP` | `false`: plain HTTP only on loopback |
 //! | `issuer` | `LASTMILE_ISSUER` | `lastmile` |
 //! | `log` | `LASTMILE_LOG` | `info` |
+//! | `header_read_timeout_seconds` | `LASTMILE_HEADER_READ_TIMEOUT_SECONDS` | `10` |
+//! | `body_read_timeout_seconds` | `LASTMILE_BODY_READ_TIMEOUT_SECONDS` | `120` |
+//! | `connections_per_peer_max` | `LASTMILE_CONNECTIONS_PER_PEER_MAX` | `32` |
+//! | `shutdown_grace_seconds` | `LASTMILE_SHUTDOWN_GRACE_SECONDS` | `10` |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +28,20 @@ use crate::storage::{DatabaseUrl, StorageError};
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:8470";
 /// The HQ bearer token must be at least this long, in bytes.
 pub const HQ_TOKEN_BYTES_MIN: usize = 16;
+/// How long a client has to send a request's headers (and an idle
+/// keep-alive connection to start its next request), in seconds.
+pub const HEADER_READ_TIMEOUT_SECONDS_DEFAULT: u64 = 10;
+/// How long a client has to send a whole request body, in seconds: an
+/// upload sized for its link takes well under this even at 2G speeds.
+pub const BODY_READ_TIMEOUT_SECONDS_DEFAULT: u64 = 120;
+/// Most connections open at once from one IP address. Terminals behind one
+/// NAT share an address, so this is per shop network, not per terminal.
+pub const CONNECTIONS_PER_PEER_MAX_DEFAULT: usize = 32;
+/// How long a stopping server waits for requests in flight, in seconds,
+/// before it closes the connections that remain.
+pub const SHUTDOWN_GRACE_SECONDS_DEFAULT: u64 = 10;
+/// Largest accepted value of any of the timeouts above, in seconds.
+const TIMEOUT_SECONDS_MAX: u64 = 3600;
 /// Largest configuration file read, in bytes.
 const CONFIG_FILE_BYTES_MAX: u64 = 1024 * 1024;
 
@@ -50,6 +68,31 @@ struct FileConfig {
     allow_plain_http: Option<bool>,
     issuer: Option<String>,
     log: Option<String>,
+    header_read_timeout_seconds: Option<u64>,
+    body_read_timeout_seconds: Option<u64>,
+    connections_per_peer_max: Option<usize>,
+    shutdown_grace_seconds: Option<u64>,
+}
+
+/// How connections and requests are bounded in time and number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    pub header_read_timeout: std::time::Duration,
+    pub body_read_timeout: std::time::Duration,
+    pub connections_per_peer_max: usize,
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        use std::time::Duration;
+        Self {
+            header_read_timeout: Duration::from_secs(HEADER_READ_TIMEOUT_SECONDS_DEFAULT),
+            body_read_timeout: Duration::from_secs(BODY_READ_TIMEOUT_SECONDS_DEFAULT),
+            connections_per_peer_max: CONNECTIONS_PER_PEER_MAX_DEFAULT,
+            shutdown_grace: Duration::from_secs(SHUTDOWN_GRACE_SECONDS_DEFAULT),
+        }
+    }
 }
 
 /// Values given on the command line; they win over everything.
@@ -74,6 +117,7 @@ pub struct Config {
     pub allow_plain_http: bool,
     pub issuer: IssuerId,
     pub log: String,
+    pub connections: ConnectionSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -88,12 +132,41 @@ impl std::fmt::Debug for Config {
             .field("allow_plain_http", &self.allow_plain_http)
             .field("issuer", &self.issuer)
             .field("log", &self.log)
+            .field("connections", &self.connections)
             .finish()
     }
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A number from the environment, else the file, else the default, within
+/// `1..=max`.
+fn number<T>(
+    key: &'static str,
+    env_name: &str,
+    file: Option<T>,
+    default: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + From<u8> + std::fmt::Display + Copy,
+{
+    let value = match env(env_name) {
+        Some(text) => text.parse().map_err(|_| ConfigError::Value {
+            key,
+            reason: format!("{text:?} is not a whole number"),
+        })?,
+        None => file.unwrap_or(default),
+    };
+    if value < T::from(1) || value > max {
+        return Err(ConfigError::Value {
+            key,
+            reason: format!("must be from 1 to {max}, not {value}"),
+        });
+    }
+    Ok(value)
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -190,6 +263,41 @@ impl Config {
         let log = env("LASTMILE_LOG")
             .or(file.log)
             .unwrap_or_else(|| "info".to_owned());
+        let seconds = |key: &'static str,
+                       env_name: &str,
+                       file: Option<u64>,
+                       default: u64|
+         -> Result<std::time::Duration, ConfigError> {
+            number(key, env_name, file, default, TIMEOUT_SECONDS_MAX)
+                .map(std::time::Duration::from_secs)
+        };
+        let connections = ConnectionSettings {
+            header_read_timeout: seconds(
+                "header_read_timeout_seconds",
+                "LASTMILE_HEADER_READ_TIMEOUT_SECONDS",
+                file.header_read_timeout_seconds,
+                HEADER_READ_TIMEOUT_SECONDS_DEFAULT,
+            )?,
+            body_read_timeout: seconds(
+                "body_read_timeout_seconds",
+                "LASTMILE_BODY_READ_TIMEOUT_SECONDS",
+                file.body_read_timeout_seconds,
+                BODY_READ_TIMEOUT_SECONDS_DEFAULT,
+            )?,
+            connections_per_peer_max: number(
+                "connections_per_peer_max",
+                "LASTMILE_CONNECTIONS_PER_PEER_MAX",
+                file.connections_per_peer_max,
+                CONNECTIONS_PER_PEER_MAX_DEFAULT,
+                usize::from(u16::MAX),
+            )?,
+            shutdown_grace: seconds(
+                "shutdown_grace_seconds",
+                "LASTMILE_SHUTDOWN_GRACE_SECONDS",
+                file.shutdown_grace_seconds,
+                SHUTDOWN_GRACE_SECONDS_DEFAULT,
+            )?,
+        };
         Ok(Self {
             data_dir,
             database,
@@ -199,6 +307,7 @@ impl Config {
             allow_plain_http,
             issuer,
             log,
+            connections,
         })
     }
 

@@ -3,9 +3,10 @@
 //! a `(key, nonce)` never seen within the signature age window, and a device
 //! that is enrolled and not revoked.
 //!
-//! The signature is checked before any state is touched; the nonce is
-//! recorded, and revocation checked, inside the request's own transaction
-//! under the device's row lock, so a refused request changes nothing.
+//! The signature and the device's status are checked before the body is
+//! read or any state is touched; the nonce is recorded, and revocation
+//! checked again, inside the request's own transaction under the device's
+//! row lock, so a refused request changes nothing.
 
 use ed25519_dalek::VerifyingKey;
 use lastmile_shared::envelope;
@@ -58,12 +59,16 @@ pub struct SignedRequest {
     pub device: DeviceRow,
 }
 
-/// Checks the request signature against the enrolled device key.
+/// Checks the request signature (over method, path and Content-Digest)
+/// against the enrolled device key, and that the device is not revoked:
+/// all before the body is read, so an unknown or revoked device never has
+/// a body buffered or parsed. The body is checked against its digest
+/// afterwards (`http_signature::check_digest`); revocation is checked again
+/// under the device's row lock by [`admit`].
 pub fn verify(
     storage: &Storage,
     method: &str,
     path: &str,
-    body: &[u8],
     headers: &SignatureHeaders,
     now: i64,
 ) -> Result<SignedRequest, AuthError> {
@@ -83,12 +88,15 @@ pub fn verify(
             }
         }
     };
-    let result = http_signature::verify(method, path, body, headers, lookup, now);
+    let result = http_signature::verify_headers(method, path, headers, lookup, now);
     if let Some(e) = lookup_error {
         return Err(e.into());
     }
     let signature = result?;
     let device = found.ok_or(AuthError::UnknownDevice)?;
+    if device.revoked_at.is_some() {
+        return Err(AuthError::DeviceRevoked);
+    }
     Ok(SignedRequest { signature, device })
 }
 

@@ -10,6 +10,7 @@
 //! its transaction.
 
 use lastmile_shared::money::Money;
+use lastmile_shared::text::{Lines, PlainText, TextError};
 use lastmile_shared::voucher::RedemptionMode;
 
 use crate::storage::{CaseRow, Storage, StorageError};
@@ -113,6 +114,8 @@ pub enum ResolveError {
     EmptyNote,
     #[error("the note is longer than {RESOLUTION_NOTE_CHARS_MAX} characters")]
     NoteTooLong,
+    #[error("the note is not usable: {0}")]
+    BadNote(TextError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -124,6 +127,7 @@ impl ResolveError {
             Self::AlreadyResolved(_) => "case_resolved",
             Self::EmptyNote => "empty_note",
             Self::NoteTooLong => "note_too_long",
+            Self::BadNote(_) => "bad_note",
             Self::Storage(_) => "storage_error",
         }
     }
@@ -137,13 +141,13 @@ pub fn resolve(
     note: &str,
     now: i64,
 ) -> Result<(), ResolveError> {
-    let note = note.trim();
-    if note.is_empty() {
-        return Err(ResolveError::EmptyNote);
-    }
-    if note.chars().count() > RESOLUTION_NOTE_CHARS_MAX {
-        return Err(ResolveError::NoteTooLong);
-    }
+    let note =
+        PlainText::parse(note, Lines::Many, RESOLUTION_NOTE_CHARS_MAX).map_err(|e| match e {
+            TextError::Empty => ResolveError::EmptyNote,
+            TextError::TooLong { .. } => ResolveError::NoteTooLong,
+            other => ResolveError::BadNote(other),
+        })?;
+    let note = note.as_str();
     storage.transaction(|tx| {
         // The update closes only an open case, atomically; when it closes
         // nothing, say why.

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use lastmile_shared::id::{BeneficiaryId, MerchantId, ProgrammeId, SiteId, VoucherId};
 use lastmile_shared::money::{Currency, Money};
+use lastmile_shared::text::{Lines, PlainText};
 use lastmile_shared::voucher::{
     self, BeneficiaryBinding, RedemptionMode, VOUCHER_RESTRICTIONS_MAX, VoucherClaims,
 };
@@ -28,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::calendar;
 use crate::keys::{self, KeyDir, KeyError};
+use crate::spreadsheet;
 use crate::storage::{Storage, StorageError, VoucherRow};
 use crate::voucher_sheet::{self, SheetError, SheetVoucher};
 
@@ -322,10 +324,15 @@ fn parse_rows(
             &mut problems,
             BeneficiaryId::parse(field("beneficiary_id")).map_err(|e| e.to_string()),
         );
-        let name: String = field("name").to_owned();
-        if name.is_empty() || name.chars().count() > NAME_CHARS_MAX {
-            problems.push(format!("name must be 1 to {NAME_CHARS_MAX} characters"));
-        }
+        let name: String = noted(
+            &mut problems,
+            PlainText::parse(field("name"), Lines::One, NAME_CHARS_MAX)
+                .map(PlainText::into_string)
+                .map_err(|e| {
+                    format!("name must be 1 to {NAME_CHARS_MAX} characters on one line: {e}")
+                }),
+        )
+        .unwrap_or_default();
         let value = noted(
             &mut problems,
             Currency::parse(field("currency"))
@@ -664,15 +671,16 @@ fn write_outputs(out: &Path, vouchers: Vec<Printable>) -> Result<Written, Issuan
     ])
     .map_err(csv_error)?;
     for v in &issued {
-        list.write_record([
+        let record = [
             v.voucher.as_str(),
             v.beneficiary.as_str(),
             &v.name,
             &v.value.decimal(),
             v.value.currency.code(),
             &v.qr_text,
-        ])
-        .map_err(csv_error)?;
+        ];
+        list.write_record(record.map(|c| spreadsheet::cell(c).into_owned()))
+            .map_err(csv_error)?;
     }
     list.flush().map_err(write_error(&list_path))?;
     Ok(Written {

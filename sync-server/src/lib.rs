@@ -10,11 +10,12 @@
 //! Architecture invariant: the server depends on `lastmile-shared` for every
 //! signed format and never on the terminal or hardware crates. Domain
 //! modules are plain synchronous code over [`storage::Tx`]; only `api`,
-//! `startup` and `tls` know about async and HTTP.
+//! `startup`, `connections` and `tls` know about async and HTTP.
 
 pub mod api;
 pub mod calendar;
 pub mod config;
+pub mod connections;
 pub mod device_auth;
 pub mod documents;
 pub mod double_spend;
@@ -23,6 +24,7 @@ pub mod keys;
 pub mod limits;
 pub mod merchants;
 pub mod rosters;
+pub mod spreadsheet;
 pub mod startup;
 pub mod storage;
 pub mod sync;

@@ -35,7 +35,11 @@ Settings (file key / environment variable): data_dir / LASTMILE_DATA_DIR
 LASTMILE_LISTEN (default 127.0.0.1:8470), hq_token / LASTMILE_HQ_TOKEN (at
 least 16 bytes; without it the HQ API is closed), tls_cert, tls_key /
 LASTMILE_TLS_CERT, LASTMILE_TLS_KEY, allow_plain_http /
-LASTMILE_ALLOW_PLAIN_HTTP, issuer / LASTMILE_ISSUER, log / LASTMILE_LOG.
+LASTMILE_ALLOW_PLAIN_HTTP, issuer / LASTMILE_ISSUER, log / LASTMILE_LOG,
+header_read_timeout_seconds / LASTMILE_HEADER_READ_TIMEOUT_SECONDS (10),
+body_read_timeout_seconds / LASTMILE_BODY_READ_TIMEOUT_SECONDS (120),
+connections_per_peer_max / LASTMILE_CONNECTIONS_PER_PEER_MAX (32),
+shutdown_grace_seconds / LASTMILE_SHUTDOWN_GRACE_SECONDS (10).
 
 Lists print one JSON object per line. Exit status: 0 done, 1 failed (the
 message on stderr says why).";

@@ -4,6 +4,7 @@
 //! merchants are unaffected.
 
 use lastmile_shared::id::MerchantId;
+use lastmile_shared::text::{Lines, PlainText, TextError};
 
 use crate::documents;
 use crate::keys::{self, KeyDir, KeyError};
@@ -16,8 +17,10 @@ pub const REASON_CHARS_MAX: usize = 500;
 pub enum MerchantError {
     #[error("merchant {0} is already suspended; nothing changed")]
     AlreadyRevoked(MerchantId),
-    #[error("give a reason (at most {REASON_CHARS_MAX} characters): it is kept for the record")]
-    BadReason,
+    #[error(
+        "give a reason on one line (at most {REASON_CHARS_MAX} characters), kept for the record: {0}"
+    )]
+    BadReason(TextError),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -28,7 +31,7 @@ impl MerchantError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::AlreadyRevoked(_) => "merchant_already_suspended",
-            Self::BadReason => "bad_reason",
+            Self::BadReason(_) => "bad_reason",
             Self::Storage(_) => "storage_error",
             Self::Keys(_) => "key_error",
         }
@@ -44,13 +47,11 @@ pub fn revoke(
     reason: &str,
     now: i64,
 ) -> Result<u64, MerchantError> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > REASON_CHARS_MAX {
-        return Err(MerchantError::BadReason);
-    }
+    let reason =
+        PlainText::parse(reason, Lines::One, REASON_CHARS_MAX).map_err(MerchantError::BadReason)?;
     storage.transaction(|tx| {
         let root = keys::root_signer(tx, keys)?;
-        if !tx.revoke_merchant(merchant, reason, now)? {
+        if !tx.revoke_merchant(merchant, reason.as_str(), now)? {
             return Err(MerchantError::AlreadyRevoked(merchant.clone()));
         }
         Ok(documents::publish_revocations(tx, &root, now)?)

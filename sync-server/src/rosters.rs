@@ -15,11 +15,12 @@ use std::path::Path;
 use lastmile_shared::id::{BeneficiaryId, EntitlementId, MerchantId, ProgrammeId, SiteId};
 use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::roster::{Delivery, Entitlement, RosterPerson};
+use lastmile_shared::text::{Lines, PlainText};
 use lastmile_shared::voucher::RedemptionMode;
 
 use crate::calendar;
 use crate::documents;
-use crate::issuance::RowError;
+use crate::issuance::{NAME_CHARS_MAX, RowError};
 use crate::keys::{self, KeyDir, KeyError};
 use crate::storage::{Storage, StorageError};
 
@@ -56,7 +57,9 @@ fn parse_row(
             .unwrap_or("")
     };
     let beneficiary = BeneficiaryId::parse(field("beneficiary_id")).map_err(|e| e.to_string())?;
-    let name = field("name").to_owned();
+    let name = PlainText::parse(field("name"), Lines::One, NAME_CHARS_MAX)
+        .map_err(|e| format!("name must be 1 to {NAME_CHARS_MAX} characters on one line: {e}"))?
+        .into_string();
     let id_numbers = field("id_numbers")
         .split(';')
         .map(str::trim)

@@ -1,6 +1,7 @@
 //! Building and running the server from a [`Config`]: open (and migrate)
-//! the database, bind, serve plain HTTP or TLS, prune old nonces in the
-//! background, stop cleanly on a signal.
+//! the database, bind, serve plain HTTP or TLS through [`connections`]
+//! (timeouts, per-peer limits), prune old nonces in the background, stop
+//! on a signal within the shutdown grace period.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ConnectionSettings};
+use crate::connections::{self, Peers, PlainListener};
 use crate::device_auth;
 use crate::keys::KeyDir;
 use crate::storage::{Storage, StorageError};
@@ -31,8 +33,6 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the server stopped: {0}")]
-    Serve(std::io::Error),
 }
 
 /// A bound, ready server.
@@ -41,6 +41,7 @@ pub struct Server {
     app: axum::Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
     storage: Arc<Storage>,
+    connections: ConnectionSettings,
 }
 
 impl Server {
@@ -74,16 +75,18 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
-        let state = AppState {
-            storage: storage.clone(),
-            keys: KeyDir::new(&config.data_dir),
-            hq_token: config.hq_token.as_deref().map(Arc::from),
-        };
+        let state = AppState::new(
+            storage.clone(),
+            KeyDir::new(&config.data_dir),
+            config.hq_token.as_deref(),
+            config.connections.body_read_timeout,
+        );
         Ok(Self {
             listener,
             app: api::router(state),
             tls,
             storage,
+            connections: config.connections,
         })
     }
 
@@ -116,18 +119,17 @@ impl Server {
                 }
             }
         });
-        let result = match self.tls {
+        let peers = Peers::new(self.connections.connections_per_peer_max);
+        match self.tls {
             Some(acceptor) => {
-                axum::serve(tls::TlsListener::spawn(self.listener, acceptor), self.app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                let listener = tls::TlsListener::spawn(self.listener, acceptor, peers);
+                connections::serve(listener, self.app, self.connections, shutdown).await;
             }
             None => {
-                axum::serve(self.listener, self.app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                let listener = PlainListener::new(self.listener, peers);
+                connections::serve(listener, self.app, self.connections, shutdown).await;
             }
-        };
+        }
         pruner.abort();
         // Wait for the aborted task to be dropped with its handle on the store.
         let _ = pruner.await;
@@ -135,6 +137,6 @@ impl Server {
         // threads: its blocking clients shut down their own runtime, which
         // panics inside an async task.
         let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
-        result.map_err(StartError::Serve)
+        Ok(())
     }
 }

@@ -5,20 +5,22 @@
 //! 1. every entry is parsed, must be signed with this device's key id and
 //!    name this device; the signatures are checked together with Ed25519
 //!    batch verification (one at a time only to find a bad one);
-//! 2. vouchers the server has not seen (issued elsewhere) are learnt from
-//!    their credentials, verified against the server's trust list;
-//! 3. in one transaction, under the device's row lock: entries at or below
+//! 2. in one transaction, under the device's row lock: entries at or below
 //!    the stored head must equal the stored bytes (a duplicate, answered as
 //!    such) or the upload is refused as a sequence conflict and an alarm
 //!    raised; new entries must continue the chain from the stored head
-//!    (next sequence, previous hash); voucher redemptions are counted
+//!    (next sequence, previous hash); vouchers the server has not seen
+//!    (issued elsewhere) are learnt from their credentials, verified
+//!    against the server's trust list; voucher redemptions are counted
 //!    against their vouchers, entitlement redemptions and cash payouts
 //!    against the entitlements of the published rosters (rows locked),
 //!    conflicting ones open double-spend cases; the entries and the new head
 //!    are stored.
 //!
-//! Either the whole upload is applied or nothing is; the answer names the
-//! highest sequence held, so a retry after a lost answer is harmless.
+//! Either the whole upload is applied or nothing is (a refusal, whatever
+//! its reason, writes nothing but the alarm of a sequence conflict); the
+//! answer names the highest sequence held, so a retry after a lost answer
+//! is harmless.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -183,63 +185,69 @@ fn stored_entry(checked: &CheckedEntry) -> StoredEntry {
 
 /// Learns vouchers the server has not issued from their credentials, when
 /// they verify against the server's trust list at the time of redemption.
-/// Runs in its own short transaction before the ingest: inserting a voucher
-/// definition twice is harmless, and it keeps the ingest's locks ordered.
+/// Runs inside the ingest transaction, once the upload is admitted and its
+/// sequence checked, so a refused upload learns nothing; vouchers are
+/// inserted in id order, the order the ingest then locks them in.
 fn learn_vouchers(
-    storage: &Storage,
-    entries: &[CheckedEntry],
+    tx: &mut dyn Tx,
+    entries: &[&CheckedEntry],
     now: i64,
 ) -> Result<(), StorageError> {
-    let ids: Vec<VoucherId> = sorted_ids(entries, |e| redemption(e).map(|(v, _, _)| v));
+    let ids: Vec<VoucherId> = sorted_ids(entries.iter().copied(), |e| {
+        redemption(e).map(|(v, _, _)| v)
+    });
     if ids.is_empty() {
         return Ok(());
     }
-    storage.transaction(|tx| {
-        let known: BTreeSet<VoucherId> = tx.known_vouchers(&ids)?.into_iter().collect();
-        if known.len() == ids.len() {
-            return Ok(());
-        }
-        let trust = TrustStore::new(&TrustList {
-            version: 0,
-            issued_at: now,
-            keys: tx.issuer_keys()?,
-        })
-        .map_err(|e| StorageError::corrupt("issuer_keys", e))?;
-        for checked in entries {
-            let Some((id, _, credential)) = redemption(&checked.entry) else {
-                continue;
-            };
-            if known.contains(id) {
-                continue;
-            }
-            let Ok(verified) = voucher::verify(credential, &trust, checked.entry.at) else {
-                continue;
-            };
-            let claims = verified.claims;
-            if &claims.id != id {
-                continue;
-            }
-            tx.insert_voucher(
-                &VoucherRow {
-                    voucher: claims.id,
-                    issuer: claims.issuer,
-                    programme: claims.programme,
-                    value: claims.value,
-                    mode: claims.mode,
-                    valid_from: claims.valid_from,
-                    valid_until: claims.valid_until,
-                    beneficiary: None,
-                    credential: credential.to_owned(),
-                    issued_here: false,
-                    revoked_at: None,
-                    redeemed_minor: 0,
-                    winner: None,
-                },
-                now,
-            )?;
-        }
-        Ok(())
+    let known: BTreeSet<VoucherId> = tx.known_vouchers(&ids)?.into_iter().collect();
+    if known.len() == ids.len() {
+        return Ok(());
+    }
+    let trust = TrustStore::new(&TrustList {
+        version: 0,
+        issued_at: now,
+        keys: tx.issuer_keys()?,
     })
+    .map_err(|e| StorageError::corrupt("issuer_keys", e))?;
+    let mut unknown: BTreeMap<&VoucherId, &CheckedEntry> = BTreeMap::new();
+    for &checked in entries {
+        if let Some((id, _, _)) = redemption(&checked.entry)
+            && !known.contains(id)
+        {
+            unknown.entry(id).or_insert(checked);
+        }
+    }
+    for (id, checked) in unknown {
+        let Some((_, _, credential)) = redemption(&checked.entry) else {
+            continue;
+        };
+        let Ok(verified) = voucher::verify(credential, &trust, checked.entry.at) else {
+            continue;
+        };
+        let claims = verified.claims;
+        if &claims.id != id {
+            continue;
+        }
+        tx.insert_voucher(
+            &VoucherRow {
+                voucher: claims.id,
+                issuer: claims.issuer,
+                programme: claims.programme,
+                value: claims.value,
+                mode: claims.mode,
+                valid_from: claims.valid_from,
+                valid_until: claims.valid_until,
+                beneficiary: None,
+                credential: credential.to_owned(),
+                issued_here: false,
+                revoked_at: None,
+                redeemed_minor: 0,
+                winner: None,
+            },
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 /// Ingests one upload (see the module documentation). On a sequence
@@ -253,7 +261,6 @@ pub fn upload(
     let key = envelope::verifying_key(&request.device.public_key)
         .ok_or(SyncError::Auth(AuthError::UnknownDevice))?;
     let checked = check_entries(entries, &request.device.device, &request.device.kid, &key)?;
-    learn_vouchers(storage, &checked, now)?;
     let result = storage.transaction(|tx| apply(tx, request, &checked, now));
     if let Err(SyncError::SequenceConflict { seq, offered }) = &result {
         let device = request.device.device.clone();
@@ -352,6 +359,7 @@ fn apply(
             outcomes,
         });
     }
+    learn_vouchers(tx, &fresh, now)?;
     let stored_entries: Vec<StoredEntry> = fresh.iter().map(|c| stored_entry(c)).collect();
     tx.insert_entries(id, &stored_entries, now)?;
     let cases = count_redemptions(tx, id, &fresh, now)?;

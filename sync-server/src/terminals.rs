@@ -10,6 +10,7 @@ use lastmile_shared::device_log::GENESIS_HASH;
 use lastmile_shared::envelope;
 use lastmile_shared::id::{DeviceId, IdError, KeyId, MerchantId, SiteId};
 use lastmile_shared::sync::{EnrollRequest, EnrollResponse};
+use lastmile_shared::text::{Lines, PlainText, TextError};
 use rand_core::{OsRng, RngCore};
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
@@ -26,8 +27,8 @@ pub const ENROLMENT_CODE_TTL_SECONDS_MAX: u32 = 30 * 24 * 3600;
 const ENROLMENT_CODE_CHARS: usize = 12;
 /// Longest code text looked at.
 const ENROLMENT_CODE_TEXT_BYTES_MAX: usize = 64;
-/// Longest terminal label, in bytes.
-pub const DEVICE_LABEL_BYTES_MAX: usize = 120;
+/// Longest terminal label, in characters.
+pub const DEVICE_LABEL_CHARS_MAX: usize = 120;
 /// Random bytes in a device id.
 const DEVICE_ID_RANDOM_BYTES: usize = 6;
 /// Crockford's base32 alphabet: no I, L, O or U to misread.
@@ -49,8 +50,8 @@ pub enum TerminalError {
     BadPublicKey,
     #[error("this device key is already enrolled; generate a new key to enrol again")]
     KeyAlreadyEnrolled,
-    #[error("the label is empty or longer than {DEVICE_LABEL_BYTES_MAX} bytes")]
-    BadLabel,
+    #[error("the terminal's label is not usable: {0}")]
+    BadLabel(TextError),
     #[error("the code's life must be 1 to {ENROLMENT_CODE_TTL_SECONDS_MAX} seconds")]
     BadTtl,
     #[error("a code must name a merchant, a site, or both")]
@@ -72,7 +73,7 @@ impl TerminalError {
             Self::CodeExpired => "code_expired",
             Self::BadPublicKey => "bad_public_key",
             Self::KeyAlreadyEnrolled => "key_already_enrolled",
-            Self::BadLabel => "bad_label",
+            Self::BadLabel(_) => "bad_label",
             Self::BadTtl => "bad_ttl",
             Self::NoAssignment => "no_assignment",
             Self::UnknownDevice(_) => "unknown_device",
@@ -176,10 +177,8 @@ pub fn enroll(
     if envelope::verifying_key(&public_key).is_none() {
         return Err(TerminalError::BadPublicKey);
     }
-    let label = request.label.trim();
-    if label.is_empty() || label.len() > DEVICE_LABEL_BYTES_MAX {
-        return Err(TerminalError::BadLabel);
-    }
+    let label = PlainText::parse(&request.label, Lines::One, DEVICE_LABEL_CHARS_MAX)
+        .map_err(TerminalError::BadLabel)?;
     let hash = code_hash(&request.code);
     storage.transaction(|tx| {
         let root = keys::root_signer(tx, keys)?;
@@ -201,7 +200,7 @@ pub fn enroll(
             device: device.clone(),
             kid: kid.clone(),
             public_key,
-            label: label.to_owned(),
+            label: label.into_string(),
             merchant: code.merchant.clone(),
             site: code.site.clone(),
             enrolled_at: now,

@@ -16,6 +16,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
+use crate::connections::{Admitted, Peers};
+
 /// Longest a client may take for its TLS handshake, in milliseconds.
 const TLS_HANDSHAKE_MS_MAX: u64 = 10_000;
 /// Handshaken connections waiting for the HTTP server.
@@ -53,15 +55,16 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// An `axum::serve` listener yielding connections whose handshake is done.
+/// An `axum::serve` listener yielding connections whose handshake is done,
+/// each admitted under its peer's limit before the handshake starts.
 pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(Admitted<TlsStream<TcpStream>>, SocketAddr)>,
     local: SocketAddr,
 }
 
 impl TlsListener {
     /// Starts accepting on `listener`; each handshake runs in its own task.
-    pub fn spawn(listener: TcpListener, acceptor: TlsAcceptor) -> Self {
+    pub fn spawn(listener: TcpListener, acceptor: TlsAcceptor, peers: Peers) -> Self {
         let local = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -79,6 +82,9 @@ impl TlsListener {
                 if sender.is_closed() {
                     return;
                 }
+                let Some(slot) = peers.admit(peer.ip()) else {
+                    continue;
+                };
                 let acceptor = acceptor.clone();
                 let sender = sender.clone();
                 tokio::spawn(async move {
@@ -90,7 +96,7 @@ impl TlsListener {
                     match handshake {
                         Ok(Ok(stream)) => {
                             // The server is gone when sending fails; nothing to do.
-                            let _ = sender.send((stream, peer)).await;
+                            let _ = sender.send((Admitted::new(stream, slot), peer)).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -103,7 +109,7 @@ impl TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = Admitted<TlsStream<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

@@ -395,6 +395,8 @@ pub struct Server {
     url: Option<String>,
     /// Serve over TLS with these files (see [`Server::use_tls`]).
     tls: Option<TlsFiles>,
+    /// Extra `LASTMILE_*` settings for `serve` (see [`Server::set_env`]).
+    env: Vec<(String, String)>,
     process: Option<ServeProcess>,
 }
 
@@ -418,8 +420,20 @@ impl Server {
             database,
             url: None,
             tls: None,
+            env: Vec::new(),
             process: None,
         }
+    }
+
+    /// Sets an environment variable for every later `serve`, e.g. a
+    /// shorter `LASTMILE_HEADER_READ_TIMEOUT_SECONDS`.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.env.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// The process id of the running `serve`.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|p| p.child.id())
     }
 
     /// Makes every later `serve` run over TLS with `files`, and the HQ API
@@ -511,6 +525,7 @@ impl Server {
             .expect("the server's log file");
         let mut command = self.command();
         command.args(["serve", "--listen", &listen]);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(tls) = &self.tls {
             command
                 .arg("--tls-cert")

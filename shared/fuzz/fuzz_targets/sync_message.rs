@@ -1,11 +1,15 @@
 //! Sync request bodies and HTTP signature headers from the network.
 #![no_main]
 
+use lastmile_shared::cbor_limits;
 use lastmile_shared::http_signature::{self, SignatureHeaders};
-use lastmile_shared::sync::{EnrollRequest, PullRequest, UploadRequest, from_cbor};
+use lastmile_shared::sync::{
+    EnrollRequest, PullRequest, REQUEST_CBOR_LIMITS, UploadRequest, from_cbor,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    let _ = cbor_limits::check(data, &REQUEST_CBOR_LIMITS);
     let _ = from_cbor::<UploadRequest>(data);
     let _ = from_cbor::<PullRequest>(data);
     let _ = from_cbor::<EnrollRequest>(data);

@@ -9,11 +9,12 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
+use http_body_util::{BodyExt, Limited};
 use lastmile_shared::id::{DeviceId, MerchantId, SiteId, VoucherId};
 use lastmile_shared::rules::OfflineLimits;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiProblem, AppState, Audience, blocking, now};
+use super::{ApiProblem, AppState, Audience, blocking, discard, now};
 use crate::double_spend;
 use crate::keys::KeyError;
 use crate::limits::{self, LimitsError};
@@ -22,7 +23,8 @@ use crate::storage::StorageError;
 use crate::terminals::{self, ENROLMENT_CODE_TTL_HOURS_DEFAULT, TerminalError};
 use crate::vouchers::{self, VoucherError};
 
-/// Largest HQ request body, in bytes.
+/// Largest HQ request body, in bytes; it is read (within the body read
+/// timeout) only once the token is checked.
 pub const HQ_BODY_BYTES_MAX: usize = 64 * 1024;
 
 pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)> {
@@ -89,30 +91,55 @@ pub async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = &state.hq_token else {
-        return ApiProblem::json(
-            StatusCode::UNAUTHORIZED,
-            "hq_api_disabled",
-            "no hq_token is configured on this server; set LASTMILE_HQ_TOKEN",
-        )
-        .into_response();
-    };
-    let presented = request
-        .headers()
+    let (parts, mut body) = request.into_parts();
+    let presented = parts
+        .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(token) if same_secret(token.as_bytes(), expected.as_bytes()) => {
-            next.run(request).await
-        }
-        _ => ApiProblem::json(
+    let refusal = match (&state.hq_token, presented) {
+        (Some(expected), Some(token)) if same_secret(token.as_bytes(), expected.as_bytes()) => None,
+        (None, _) => Some(ApiProblem::json(
+            StatusCode::UNAUTHORIZED,
+            "hq_api_disabled",
+            "no hq_token is configured on this server; set LASTMILE_HQ_TOKEN",
+        )),
+        (Some(_), _) => Some(ApiProblem::json(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "send Authorization: Bearer <hq_token>",
-        )
-        .into_response(),
+        )),
+    };
+    if let Some(problem) = refusal {
+        discard(&mut body, state.body_read_timeout).await;
+        return problem.into_response();
     }
+    let read = Limited::new(&mut body, HQ_BODY_BYTES_MAX).collect();
+    let bytes = match tokio::time::timeout(state.body_read_timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) => {
+            discard(&mut body, state.body_read_timeout).await;
+            return ApiProblem::json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body could not be read within {HQ_BODY_BYTES_MAX} bytes: {e}"),
+            )
+            .into_response();
+        }
+        Err(_) => {
+            return ApiProblem::json(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the body was not received within {} seconds",
+                    state.body_read_timeout.as_secs()
+                ),
+            )
+            .into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 fn bad_request(code: &str, detail: impl ToString) -> ApiProblem {
@@ -371,7 +398,7 @@ async fn revoke_merchant(
             .map_err(|e| {
             let status = match &e {
                 MerchantError::AlreadyRevoked(_) => StatusCode::CONFLICT,
-                MerchantError::BadReason => StatusCode::BAD_REQUEST,
+                MerchantError::BadReason(_) => StatusCode::BAD_REQUEST,
                 MerchantError::Storage(e) => return storage_problem(e),
                 MerchantError::Keys(e) => return key_problem(e),
             };

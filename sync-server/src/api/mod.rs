@@ -3,7 +3,10 @@
 //! OpenAPI document at `/openapi.yaml` and a liveness probe at `/health`.
 //!
 //! Every refusal carries a [`Problem`] with a stable code, in CBOR on the
-//! terminal routes and in JSON elsewhere. Database work runs on tokio's
+//! terminal routes and in JSON elsewhere, including the ones axum makes
+//! itself (405, a body over its limit): [`documented_refusals`] rewrites
+//! those, and refuses a request whose head is over [`HEADER_FIELDS_MAX`]
+//! or [`HEADER_BYTES_MAX`] with `431`. Database work runs on tokio's
 //! blocking pool, so a client hanging up never cuts a transaction short.
 //!
 //! Architecture invariant: the route table in [`routes`] is the only list of
@@ -13,9 +16,12 @@ mod hq;
 mod terminal;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use lastmile_shared::sync::{self, Problem};
@@ -27,12 +33,42 @@ use crate::storage::Storage;
 /// The OpenAPI document, kept in the repository beside the code.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
+/// Most header fields in one request.
+pub const HEADER_FIELDS_MAX: usize = 64;
+/// Largest request head (target and header fields), in bytes.
+pub const HEADER_BYTES_MAX: usize = 16 * 1024;
+/// Longest refusal text of axum's own that is carried into a problem, in
+/// bytes.
+const FOREIGN_REFUSAL_BYTES_MAX: usize = 1024;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<Storage>,
     pub keys: KeyDir,
     pub hq_token: Option<Arc<str>>,
+    /// The budget of request bodies in memory at once, in KiB
+    /// (`terminal::BODY_BUFFER_KIB_MAX` permits).
+    pub body_budget: Arc<tokio::sync::Semaphore>,
+    /// How long a client has to send a whole body.
+    pub body_read_timeout: Duration,
+}
+
+impl AppState {
+    pub fn new(
+        storage: Arc<Storage>,
+        keys: KeyDir,
+        hq_token: Option<&str>,
+        body_read_timeout: Duration,
+    ) -> Self {
+        Self {
+            storage,
+            keys,
+            hq_token: hq_token.map(Arc::from),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(terminal::BODY_BUFFER_KIB_MAX)),
+            body_read_timeout,
+        }
+    }
 }
 
 /// Which kind of caller a route serves.
@@ -92,7 +128,76 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async {
             ApiProblem::json(StatusCode::NOT_FOUND, "not_found", "no such route")
         })
+        .layer(axum::middleware::from_fn(documented_refusals))
         .with_state(state)
+}
+
+/// Refuses a request head over its limits, and turns every refusal that is
+/// not already a problem (axum's own: 405 with its `Allow` header, 413, a
+/// path that does not parse) into one, in the encoding of the route.
+async fn documented_refusals(request: Request, next: Next) -> Response {
+    let cbor = request.uri().path().starts_with("/v1/terminal/");
+    let fields = request.headers().len();
+    if fields > HEADER_FIELDS_MAX {
+        let detail = format!(
+            "the request has {fields} header fields; at most {HEADER_FIELDS_MAX} are accepted"
+        );
+        return ApiProblem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "too_many_headers",
+            detail,
+            cbor,
+        )
+        .into_response();
+    }
+    let head_bytes = request.uri().to_string().len()
+        + request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum::<usize>();
+    if head_bytes > HEADER_BYTES_MAX {
+        let detail = format!(
+            "the request head is {head_bytes} bytes; at most {HEADER_BYTES_MAX} are accepted"
+        );
+        return ApiProblem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            detail,
+            cbor,
+        )
+        .into_response();
+    }
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t == "application/problem+json" || t == sync::CONTENT_TYPE);
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, FOREIGN_REFUSAL_BYTES_MAX)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let (code, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method (see the Allow header)".to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", text),
+        StatusCode::NOT_FOUND => ("not_found", text),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", text),
+        s if s.is_server_error() => ("internal_error", text),
+        _ => ("bad_request", text),
+    };
+    let mut problem = ApiProblem::new(status, code, detail, cbor).into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
 }
 
 /// A refusal: status, problem, and the encoding the caller speaks.
@@ -181,6 +286,28 @@ impl<T: Serialize> IntoResponse for Cbor<T> {
         )
             .into_response()
     }
+}
+
+/// Most bytes of a refused request's body read and dropped by [`discard`].
+const DISCARD_BYTES_MAX: usize = 2 * sync::REQUEST_BODY_BYTES_MAX;
+
+/// Reads and drops what is left of a refused request's body (at most
+/// [`DISCARD_BYTES_MAX`], within `timeout`), chunk by chunk, so that the
+/// refusal reaches a client that is still sending: a connection closed with
+/// unread bytes is reset, and the client may then never read the answer
+/// (a revoked terminal would not learn that it is revoked).
+async fn discard(body: &mut axum::body::Body, timeout: Duration) {
+    use http_body_util::BodyExt;
+    let drain = async {
+        let mut read = 0usize;
+        while read <= DISCARD_BYTES_MAX {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                Some(Err(_)) | None => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, drain).await;
 }
 
 /// Runs database work on the blocking pool. The task runs to its end even

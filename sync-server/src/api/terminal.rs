@@ -1,18 +1,23 @@
 //! Terminal routes (see `lastmile_shared::sync`): enrolment with a one-time
 //! code, and device-signed upload and pull. Bodies are CBOR, at most
-//! `REQUEST_BODY_BYTES_MAX` bytes.
+//! `REQUEST_BODY_BYTES_MAX` bytes (`ENROLL_BODY_BYTES_MAX` for enrolment),
+//! read within a shared buffer budget and the body read timeout, and
+//! scanned against `REQUEST_CBOR_LIMITS` before they are decoded.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
-use lastmile_shared::http_signature::{HttpSignatureError, SignatureHeaders};
+use http_body_util::BodyExt;
+use lastmile_shared::cbor_limits::{self, CborLimitError};
+use lastmile_shared::http_signature::{self, HttpSignatureError, SignatureHeaders};
 use lastmile_shared::sync::{
-    self, EnrollRequest, PullRequest, REQUEST_BODY_BYTES_MAX, UploadRequest,
+    self, EnrollRequest, PullRequest, REQUEST_BODY_BYTES_MAX, REQUEST_CBOR_LIMITS, UploadRequest,
 };
+use tokio::sync::OwnedSemaphorePermit;
 
-use super::{ApiProblem, AppState, Audience, Cbor, blocking, now};
+use super::{ApiProblem, AppState, Audience, Cbor, blocking, discard, now};
 use crate::device_auth::{self, AuthError, SignedRequest};
 use crate::documents;
 use crate::sync::SyncError;
@@ -41,19 +46,116 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
     ]
 }
 
-async fn read_body(body: Body) -> Result<Bytes, ApiProblem> {
-    axum::body::to_bytes(body, REQUEST_BODY_BYTES_MAX)
-        .await
-        .map_err(|e| {
-            ApiProblem::cbor(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the body could not be read within {REQUEST_BODY_BYTES_MAX} bytes: {e}"),
-            )
-        })
+/// Largest enrolment body, in bytes: a code, a public key and a label.
+const ENROLL_BODY_BYTES_MAX: usize = 4 * 1024;
+/// Terminal request bodies held in memory at once, all requests together,
+/// in KiB: four full-size uploads. A request takes its declared length (or
+/// its route's maximum) from this budget before reading, and gives it back
+/// when it is answered.
+pub const BODY_BUFFER_KIB_MAX: usize = 4 * REQUEST_BODY_BYTES_MAX / 1024;
+
+/// A request body in memory, holding its share of the buffer budget until
+/// it is dropped.
+struct BufferedBody {
+    bytes: Bytes,
+    _budget: OwnedSemaphorePermit,
 }
 
+/// Reads a body of at most `limit` bytes within the body read timeout,
+/// once the buffer budget has room for it.
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut body: Body,
+    limit: usize,
+) -> Result<BufferedBody, ApiProblem> {
+    let too_large = || {
+        ApiProblem::cbor(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = match headers.get(header::CONTENT_LENGTH) {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    ApiProblem::cbor(
+                        StatusCode::BAD_REQUEST,
+                        "bad_body",
+                        "Content-Length is not a number",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    if declared.is_some_and(|length| length > limit) {
+        discard(&mut body, state.body_read_timeout).await;
+        return Err(too_large());
+    }
+    let reserved = declared.unwrap_or(limit);
+    let kib =
+        u32::try_from(reserved.div_ceil(1024).clamp(1, BODY_BUFFER_KIB_MAX)).unwrap_or(u32::MAX);
+    let timeout = state.body_read_timeout;
+    let timed_out = || {
+        ApiProblem::cbor(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the body was not received within {} seconds (waiting for room in the \
+                 server's body buffer included)",
+                timeout.as_secs()
+            ),
+        )
+    };
+    let read = async {
+        let budget = state
+            .body_budget
+            .clone()
+            .acquire_many_owned(kib)
+            .await
+            .map_err(|_| ApiProblem::internal(true))?;
+        let mut bytes = Vec::with_capacity(reserved);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                ApiProblem::cbor(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    format!("the body could not be read: {e}"),
+                )
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > reserved {
+                    drop(bytes);
+                    discard(&mut body, timeout).await;
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        Ok(BufferedBody {
+            bytes: Bytes::from(bytes),
+            _budget: budget,
+        })
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| timed_out())?
+}
+
+/// Decodes a request body: its CBOR structure is scanned against the
+/// request limits first, so no more than they allow is ever materialised.
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiProblem> {
+    cbor_limits::check(bytes, &REQUEST_CBOR_LIMITS).map_err(|e| match e {
+        CborLimitError::TooManyItems { .. } => {
+            ApiProblem::cbor(StatusCode::PAYLOAD_TOO_LARGE, "too_many_items", e)
+        }
+        CborLimitError::TooDeep { .. } => ApiProblem::cbor(StatusCode::BAD_REQUEST, "too_deep", e),
+        _ => ApiProblem::cbor(StatusCode::BAD_REQUEST, "bad_body", e),
+    })?;
     sync::from_cbor(bytes)
         .map_err(|e| ApiProblem::cbor(StatusCode::BAD_REQUEST, "bad_body", e.to_string()))
 }
@@ -104,7 +206,7 @@ fn terminal_problem(error: &TerminalError) -> ApiProblem {
         TerminalError::CodeUsed | TerminalError::KeyAlreadyEnrolled => StatusCode::CONFLICT,
         TerminalError::CodeExpired => StatusCode::GONE,
         TerminalError::BadPublicKey
-        | TerminalError::BadLabel
+        | TerminalError::BadLabel(_)
         | TerminalError::BadTtl
         | TerminalError::NoAssignment
         | TerminalError::Id(_) => StatusCode::BAD_REQUEST,
@@ -118,14 +220,16 @@ fn terminal_problem(error: &TerminalError) -> ApiProblem {
 }
 
 async fn enroll(State(state): State<AppState>, request: Request) -> Response {
-    let body = match read_body(request.into_body()).await {
+    let (parts, body) = request.into_parts();
+    let body = match read_body(&state, &parts.headers, body, ENROLL_BODY_BYTES_MAX).await {
         Ok(body) => body,
         Err(problem) => return problem.into_response(),
     };
-    let enrol: EnrollRequest = match decode(&body) {
+    let enrol: EnrollRequest = match decode(&body.bytes) {
         Ok(r) => r,
         Err(problem) => return problem.into_response(),
     };
+    drop(body);
     let outcome = blocking(true, move || {
         terminals::enroll(&state.storage, &state.keys, &enrol, now())
     })
@@ -140,63 +244,73 @@ async fn enroll(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
-/// The parts of a signed request the handlers need.
-struct Signed {
-    method: String,
-    path: String,
-    headers: SignatureHeaders,
-    body: Bytes,
+/// A `device_revoked` refusal tells the terminal in a way it can verify:
+/// with the signed revocation list that names it.
+fn with_revocations(state: &AppState, problem: ApiProblem) -> ApiProblem {
+    if problem.code() != AuthError::DeviceRevoked.code() {
+        return problem;
+    }
+    match state
+        .storage
+        .transaction(|tx| tx.document(documents::REVOCATIONS, documents::GLOBAL_SCOPE))
+    {
+        Ok(Some((_, bytes))) => problem.with_revocations(bytes),
+        _ => problem,
+    }
 }
 
-async fn signed(request: Request) -> Result<Signed, ApiProblem> {
-    let (parts, body) = request.into_parts();
-    let headers = signature_headers(&parts.headers).map_err(|e| auth_problem(&e))?;
-    let body = read_body(body).await?;
-    Ok(Signed {
-        method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
-        headers,
-        body,
-    })
-}
-
-/// Runs `handle` for a device-signed request: reads the body, checks the
-/// RFC 9421 signature (and replay) on the blocking pool, then answers in CBOR
-/// or with a problem.
+/// Runs `handle` for a device-signed request, checking in this order, each
+/// before the next is attempted: the signature headers are present; the
+/// signature over method, path and Content-Digest verifies with an enrolled
+/// device's key and that device is not revoked (before the body is read);
+/// the body, read within the buffer budget and the body timeout, matches its
+/// digest; then `handle` decodes it (bounded, see [`decode`]) and admits
+/// the request in its transaction (nonce, revocation under lock).
 async fn authenticated<T, F>(state: AppState, request: Request, handle: F) -> Response
 where
     T: serde::Serialize + Send + 'static,
     F: FnOnce(&AppState, &SignedRequest, &[u8], i64) -> Result<T, ApiProblem> + Send + 'static,
 {
-    let signed = match signed(request).await {
-        Ok(s) => s,
+    let (parts, mut body) = request.into_parts();
+    let headers = match signature_headers(&parts.headers) {
+        Ok(headers) => headers,
+        Err(e) => {
+            discard(&mut body, state.body_read_timeout).await;
+            return auth_problem(&e).into_response();
+        }
+    };
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let verify_state = state.clone();
+    let verify_headers = headers.clone();
+    let verified = blocking(true, move || {
+        device_auth::verify(
+            &verify_state.storage,
+            &method,
+            &path,
+            &verify_headers,
+            now(),
+        )
+        .map_err(|e| with_revocations(&verify_state, auth_problem(&e)))
+    })
+    .await;
+    let verified = match verified {
+        Ok(Ok(verified)) => verified,
+        Ok(Err(problem)) | Err(problem) => {
+            discard(&mut body, state.body_read_timeout).await;
+            return problem.into_response();
+        }
+    };
+    let body = match read_body(&state, &parts.headers, body, REQUEST_BODY_BYTES_MAX).await {
+        Ok(body) => body,
         Err(problem) => return problem.into_response(),
     };
+    if let Err(e) = http_signature::check_digest(&headers, &body.bytes) {
+        return auth_problem(&AuthError::Signature(e)).into_response();
+    }
     let outcome = blocking(true, move || -> Result<_, ApiProblem> {
-        let now = now();
-        let verified = device_auth::verify(
-            &state.storage,
-            &signed.method,
-            &signed.path,
-            &signed.body,
-            &signed.headers,
-            now,
-        )
-        .map_err(|e| auth_problem(&e))?;
-        handle(&state, &verified, &signed.body, now).map_err(|problem| {
-            if problem.code() != AuthError::DeviceRevoked.code() {
-                return problem;
-            }
-            // Tell the revoked terminal in a way it can verify: the signed
-            // revocation list that names it.
-            match state
-                .storage
-                .transaction(|tx| tx.document(documents::REVOCATIONS, documents::GLOBAL_SCOPE))
-            {
-                Ok(Some((_, bytes))) => problem.with_revocations(bytes),
-                _ => problem,
-            }
-        })
+        handle(&state, &verified, &body.bytes, now())
+            .map_err(|problem| with_revocations(&state, problem))
     })
     .await;
     match outcome {

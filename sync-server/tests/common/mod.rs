@@ -98,6 +98,7 @@ pub fn config(dir: &Path, database: DatabaseUrl) -> Config {
         allow_plain_http: false,
         issuer: IssuerId::parse("lastmile-test").unwrap(),
         log: "warn".to_owned(),
+        connections: Default::default(),
     }
 }
 
