@@ -60,6 +60,7 @@ fn scenes(language: &str, width: f32, height: f32, high_contrast: bool, only: Op
     app.type_digits("500");
     shot("07-amount");
     app.window.invoke_amount_accepted();
+    app.wait_armed();
     shot("08-confirm");
     app.paper_out
         .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -82,6 +83,7 @@ fn scenes(language: &str, width: f32, height: f32, high_contrast: bool, only: Op
         .row_data(1)
         .expect("a distribution line");
     app.window.invoke_cash_selected(first.id.clone());
+    app.wait_armed();
     shot("14-cash-identity");
     app.window.invoke_cash_pay(first.id);
     app.window.invoke_receipt_done();
