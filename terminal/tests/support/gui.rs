@@ -165,8 +165,17 @@ impl App {
         self.release_at(x, y);
     }
 
+    /// One turn of an event loop: `changed` handlers run (the Theme follows
+    /// the language and the window's size), as before a frame reaches the
+    /// screen. A finger aims at what the screen shows, so geometry is read
+    /// after this.
+    pub fn settle(&self) {
+        slint::platform::update_timers_and_animations();
+    }
+
     /// The centre of the element labelled `label`, in window coordinates.
     pub fn centre_of(&self, label: &str) -> (f32, f32) {
+        self.settle();
         let element = self.find(label);
         let (at, size) = (element.absolute_position(), element.size());
         assert!(
@@ -196,7 +205,8 @@ impl App {
     pub fn login(&self) {
         assert_eq!(self.screen(), Screen::Login);
         self.type_digits(self.demo.operator_pin);
-        self.tap("OK");
+        // OK is labelled in the window's language; same callback.
+        self.window.invoke_pin_entered(self.window.get_pin());
         assert_eq!(
             self.screen(),
             Screen::Home,
