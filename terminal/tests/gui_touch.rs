@@ -296,3 +296,4 @@ fn a_payout_the_float_cannot_cover_is_never_offered() {
         assert_eq!(app.window.get_cash_float().payouts, 0, "{at}");
     });
 }
+
