@@ -192,15 +192,18 @@ fn walk(language: Language, width: f32, height: f32) -> Vec<String> {
     let app = App::start(width, height, language.code());
     let tr = |msgid: &'static str| i18n::translate(language, msgid).to_owned();
     let mut problems = Vec::new();
-    let mut look = |app: &App, scene: &str, must_show: &[String]| {
-        look(app, &mut problems, scene, must_show)
-    };
+    let mut look =
+        |app: &App, scene: &str, must_show: &[String]| look(app, &mut problems, scene, must_show);
 
     look(&app, "login", &[]);
     // A wrong PIN, then the lock: both said on the login screen.
     app.type_digits("9999");
     app.window.invoke_pin_entered(app.window.get_pin());
-    look(&app, "wrong PIN", &[app.window.get_login_error().to_string()]);
+    look(
+        &app,
+        "wrong PIN",
+        &[app.window.get_login_error().to_string()],
+    );
     for _ in 1..lastmile_terminal::operator::PIN_FAILURES_MAX {
         app.window.invoke_pin_entered("9999".into());
     }
@@ -226,7 +229,11 @@ fn walk(language: Language, width: f32, height: f32) -> Vec<String> {
     app.scan(&v.good);
     app.window.invoke_redeem_part();
     app.type_digits("9999");
-    look(&app, "amount refused", &[app.window.get_amount_error().to_string()]);
+    look(
+        &app,
+        "amount refused",
+        &[app.window.get_amount_error().to_string()],
+    );
     for _ in 0..4 {
         app.window.invoke_amount_key("⌫".into());
     }
@@ -284,7 +291,11 @@ fn walk(language: Language, width: f32, height: f32) -> Vec<String> {
     );
     app.window.invoke_navigate(Screen::Settings);
     app.window.invoke_paper_chosen(80);
-    look(&app, "settings saved", &[i18n::text(language, Text::Saved).to_owned()]);
+    look(
+        &app,
+        "settings saved",
+        &[i18n::text(language, Text::Saved).to_owned()],
+    );
     problems
 }
 
@@ -330,6 +341,12 @@ fn the_home_grid_is_mirrored_in_arabic() {
     let (scan_en, settings_en) = column_of_scan(Language::English);
     let (scan_ar, settings_ar) = column_of_scan(Language::Arabic);
     assert!(scan_en < settings_en, "left to right: scanning comes first");
-    assert!(scan_ar > settings_ar, "right to left: scanning comes first, on the right");
-    assert!(settings_ar < scan_en + 1.0, "settings in the first column from the left");
+    assert!(
+        scan_ar > settings_ar,
+        "right to left: scanning comes first, on the right"
+    );
+    assert!(
+        settings_ar < scan_en + 1.0,
+        "settings in the first column from the left"
+    );
 }

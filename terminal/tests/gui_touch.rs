@@ -67,7 +67,12 @@ fn touch_digits(app: &App, digits: &str) {
 fn login_by_touch(app: &App, w: &Words) {
     touch_digits(app, app.demo.operator_pin);
     app.touch(&w.t("OK"));
-    assert_eq!(app.screen(), Screen::Home, "{}", app.window.get_login_error());
+    assert_eq!(
+        app.screen(),
+        Screen::Home,
+        "{}",
+        app.window.get_login_error()
+    );
 }
 
 #[test]
@@ -134,7 +139,8 @@ fn every_control_acts_on_the_first_tap() {
         // A voucher, in part, on the keypad.
         app.touch(&w.t("Scan voucher"));
         assert_eq!(app.screen(), Screen::Scan, "{at}");
-        app.window.set_manual_code(app.demo.vouchers.good.clone().into());
+        app.window
+            .set_manual_code(app.demo.vouchers.good.clone().into());
         app.touch(&w.t("Check"));
         assert_eq!(app.screen(), Screen::Verdict, "{at}");
         app.touch(&w.t("Part amount"));
@@ -165,7 +171,11 @@ fn every_control_acts_on_the_first_tap() {
         app.wait_armed();
         app.touch(&w.t("Confirm payment"));
         assert_eq!(app.screen(), Screen::Receipt, "{at}");
-        assert_eq!(app.window.get_receipt().remaining_after, w.kes(2000), "{at}");
+        assert_eq!(
+            app.window.get_receipt().remaining_after,
+            w.kes(2000),
+            "{at}"
+        );
         app.touch(&w.t("Next customer"));
         app.touch(&w.t("Back"));
 
@@ -200,7 +210,11 @@ fn a_double_tap_on_redeem_never_skips_confirm() {
         );
         app.wait_ms(DOUBLE_TAP_GAP_MS);
         app.tap_at(x, y);
-        assert_eq!(app.screen(), Screen::Confirm, "the second tap paid nothing {at}");
+        assert_eq!(
+            app.screen(),
+            Screen::Confirm,
+            "the second tap paid nothing {at}"
+        );
         assert_eq!(app.window.get_sync().pending_count, 0, "{at}");
         assert!(app.printed.lock().unwrap().is_empty(), "{at}");
 
@@ -296,4 +310,3 @@ fn a_payout_the_float_cannot_cover_is_never_offered() {
         assert_eq!(app.window.get_cash_float().payouts, 0, "{at}");
     });
 }
-

@@ -159,9 +159,8 @@ impl Cli {
 /// `--lang`: one of the terminal's languages, or a clear refusal (never a
 /// silent fall-back to English).
 fn parse_language(text: &str) -> Result<Language, String> {
-    Language::parse(text).ok_or_else(|| {
-        format!("unknown language {text:?}: the terminal speaks en, fr, sw and ar")
-    })
+    Language::parse(text)
+        .ok_or_else(|| format!("unknown language {text:?}: the terminal speaks en, fr, sw and ar"))
 }
 
 fn open(data_dir: Option<PathBuf>) -> anyhow::Result<Terminal> {

@@ -434,7 +434,8 @@ impl Controller {
         });
         CONTROLLER.with(|c| *c.borrow_mut() = Some(controller.clone()));
         controller.connect(window);
-        window.set_pin_digits_max(i32::try_from(crate::operator::PIN_DIGITS_MAX).unwrap_or(i32::MAX));
+        window
+            .set_pin_digits_max(i32::try_from(crate::operator::PIN_DIGITS_MAX).unwrap_or(i32::MAX));
         controller.apply_language();
         window.set_languages(ModelRc::new(VecModel::from(
             format::LANGUAGES
@@ -2280,7 +2281,10 @@ fn confirmed_after(
 ) -> Money {
     match (typed, check) {
         (Some(typed), Some((amount, Ok(preview)))) if typed == *amount => preview.remaining_after,
-        _ => Money::new(remaining.minor.saturating_sub(pay.minor).max(0), remaining.currency),
+        _ => Money::new(
+            remaining.minor.saturating_sub(pay.minor).max(0),
+            remaining.currency,
+        ),
     }
 }
 

@@ -151,11 +151,15 @@ impl App {
     /// The finger up again at (`x`, `y`).
     pub fn release_at(&self, x: f32, y: f32) {
         let position = slint::LogicalPosition::new(x, y);
-        self.window.window().dispatch_event(WindowEvent::PointerReleased {
-            position,
-            button: PointerEventButton::Left,
-        });
-        self.window.window().dispatch_event(WindowEvent::PointerExited);
+        self.window
+            .window()
+            .dispatch_event(WindowEvent::PointerReleased {
+                position,
+                button: PointerEventButton::Left,
+            });
+        self.window
+            .window()
+            .dispatch_event(WindowEvent::PointerExited);
     }
 
     /// One short tap at (`x`, `y`).
