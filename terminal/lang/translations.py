@@ -312,6 +312,8 @@ T = {
 "This payout is not for this distribution site.": ("Ce paiement n'est pas pour ce site de distribution.", "Malipo haya si ya kituo hiki cha ugawaji.", "هذا الصرف ليس لموقع التوزيع هذا."),
 "This payout is not due yet. Ask the person to come back later.": ("Ce paiement n'est pas encore dû. Demandez à la personne de revenir plus tard.", "Malipo haya bado hayajafika wakati. Mwombe mtu arudi baadaye.", "لم يحن موعد هذا الصرف بعد. اطلب من الشخص العودة لاحقًا."),
 "This payout has expired. Do not pay.": ("Ce paiement a expiré. Ne payez pas.", "Malipo haya yameisha muda. Usilipe.", "انتهت صلاحية هذا الصرف. لا تدفع."),
+"Only {amount} is left to pay this person.": ("Il ne reste que {amount} à verser à cette personne.", "Ni {amount} tu iliyobaki kumlipa mtu huyu.", "لم يتبقَّ لهذا الشخص سوى {amount}."),
+"This payout is paid in full ({amount}).": ("Ce paiement se fait en totalité ({amount}).", "Malipo haya hulipwa yote ({amount}).", "يُصرف هذا المبلغ كاملًا ({amount})."),
 "At most {amount} can be paid out to one person until the next sync.": ("Au plus {amount} peut être versé à une personne avant la prochaine synchronisation.", "Si zaidi ya {amount} inaweza kulipwa kwa mtu mmoja hadi usawazishaji ujao.", "لا يمكن صرف أكثر من {amount} لشخص واحد حتى المزامنة القادمة."),
 }
 

@@ -482,6 +482,11 @@ const CASH_PAYOUT_MESSAGES: &[(&str, &str)] = &[
         "This payment is not in the cash float's currency.",
     ),
     (
+        "amount_over_balance",
+        "Only {amount} is left to pay this person.",
+    ),
+    ("partial_not_allowed", "This payout is paid in full ({amount})."),
+    (
         "over_credential_limit",
         "At most {amount} can be paid out to one person until the next sync.",
     ),
@@ -829,6 +834,31 @@ mod tests {
     }
 
     /// Every msgid: the Rust side's and the `@tr` strings of `ui/*.slint`.
+    #[test]
+    fn an_entitlement_or_payout_refusal_never_says_voucher() {
+        // Refusals only a voucher meets: a revocation by voucher id, a named holder.
+        let voucher_only = ["revoked", "identity_check_required", "wrong_beneficiary"];
+        for reason in every_reject_reason() {
+            for credential in [Credential::Entitlement, Credential::CashPayout] {
+                let code = reason.code();
+                // Cash entitlements are not tied to a shop.
+                let cash_shop = credential == Credential::CashPayout && code == "wrong_merchant";
+                if voucher_only.contains(&code) || cash_shop {
+                    continue;
+                }
+                let msgid = refusal_msgid_for(credential, code).unwrap_or_default();
+                assert!(
+                    !msgid.to_lowercase().contains("voucher"),
+                    "{credential:?} {code}: {msgid}"
+                );
+            }
+        }
+        assert_eq!(
+            refusal_msgid_for(Credential::Voucher, "amount_over_balance"),
+            refusal_msgid("amount_over_balance")
+        );
+    }
+
     fn every_msgid() -> Vec<String> {
         let mut msgids: Vec<String> = Text::ALL
             .iter()
