@@ -485,7 +485,10 @@ const CASH_PAYOUT_MESSAGES: &[(&str, &str)] = &[
         "amount_over_balance",
         "Only {amount} is left to pay this person.",
     ),
-    ("partial_not_allowed", "This payout is paid in full ({amount})."),
+    (
+        "partial_not_allowed",
+        "This payout is paid in full ({amount}).",
+    ),
     (
         "over_credential_limit",
         "At most {amount} can be paid out to one person until the next sync.",
