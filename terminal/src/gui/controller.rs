@@ -1812,7 +1812,13 @@ impl Controller {
         }
         st.sync_failures = match &result {
             Ok(()) => 0,
-            Err(_) => st.sync_failures.saturating_add(1),
+            Err(error) => {
+                // The screen says when it tries again; the log says why it failed.
+                if !asked {
+                    eprintln!("lastmile-terminal: background sync failed: {error}");
+                }
+                st.sync_failures.saturating_add(1)
+            }
         };
         let next = sync_delay(st.prefs.sync_interval_s, st.sync_failures);
         st.sync_note = result.as_ref().err().map(|_| {
