@@ -7,10 +7,10 @@
 //! entitlement is "already redeemed"), and `cash_payouts.entitlement` is
 //! unique as a second line of defence.
 
-use lastmile_shared::device_log::LogEvent;
+use lastmile_shared::device_log::{IdentityCheck, LogEvent};
 use lastmile_shared::id::{BeneficiaryId, EntitlementId, OperatorId};
 use lastmile_shared::money::{Currency, Money};
-use lastmile_shared::roster::Delivery;
+use lastmile_shared::roster::{Delivery, Entitlement, RosterPerson};
 use lastmile_shared::rules::RejectReason;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -21,9 +21,9 @@ use crate::i18n::{self, Language, Text};
 use crate::operator;
 use crate::receipt::{Receipt, ReceiptStatus, utc_text};
 use crate::redemption::{
-    self, EntitlementView, IdInput, Identified, Spend, credential_state, entitlement_key,
+    self, EntitlementView, IdInput, Identified, Preview, Spend, credential_state, entitlement_key,
 };
-use crate::terminal::Terminal;
+use crate::terminal::{Ready, Terminal};
 
 /// An open (or closed) cash session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,6 +83,55 @@ struct Closed {
     seq: u64,
     at: i64,
     counted_minor: i64,
+}
+
+/// The person an ID points to and their cash entitlement `entitlement`.
+fn cash_entitlement<'r>(
+    ready: &Ready<'r>,
+    id: IdInput<'_>,
+    entitlement: &EntitlementId,
+    now: i64,
+) -> Result<(IdentityCheck, &'r RosterPerson, &'r Entitlement), Error> {
+    let (_, identity, person) = redemption::identify(ready, id, now)?;
+    let chosen = redemption::find_entitlement(person, entitlement)?;
+    if chosen.delivery != Delivery::Cash {
+        return Err(Error::MerchantEntitlement(chosen.id.clone()));
+    }
+    Ok((identity, person, chosen))
+}
+
+/// The open session, if it can pay `chosen` (same currency).
+fn open_session_for(conn: &Connection, chosen: &Entitlement) -> Result<CashSession, Error> {
+    let (open, _) = load_session(conn, None)?.ok_or(Error::NoCashSession)?;
+    if open.float.currency != chosen.value.currency {
+        return Err(Error::SessionCurrency {
+            session: open.float.currency,
+            payment: chosen.value.currency,
+        });
+    }
+    Ok(open)
+}
+
+/// A cash entitlement is paid in full.
+fn payout_spend(chosen: &Entitlement) -> Spend<'_> {
+    Spend {
+        credential: entitlement_key(&chosen.id),
+        terms: chosen.terms(),
+        revoked: false,
+        presented: None,
+        requested: None,
+    }
+}
+
+/// The cash still in the box must cover the payout.
+fn float_covers(open: &CashSession, amount: Money) -> Result<(), Error> {
+    if amount.minor > open.expected.minor {
+        return Err(Error::FloatTooSmall {
+            available: open.expected,
+            needed: amount,
+        });
+    }
+    Ok(())
 }
 
 fn load_session(
@@ -296,6 +345,27 @@ impl Terminal {
         redemption::identified(conn, card, identity, person, Delivery::Cash)
     }
 
+    /// Decides a payout exactly as [`Terminal::pay_cash`] would now,
+    /// writing nothing: the identity-check screen asks before it offers
+    /// "pay", so a payout the float cannot cover is never offered.
+    pub fn preview_cash_payout(
+        &mut self,
+        id: IdInput<'_>,
+        entitlement: &EntitlementId,
+    ) -> Result<Preview, Error> {
+        let now = self.clock.now();
+        let (conn, ready) = self.ready()?;
+        let (_, _, chosen) = cash_entitlement(&ready, id, entitlement, now)?;
+        let open = open_session_for(conn, chosen)?;
+        let (amount, remaining_after) =
+            redemption::decide_spend(conn, &ready, now, &payout_spend(chosen))?;
+        float_covers(&open, amount)?;
+        Ok(Preview {
+            amount,
+            remaining_after,
+        })
+    }
+
     /// Pays a cash entitlement in full from the open session.
     pub fn pay_cash(
         &mut self,
@@ -304,46 +374,28 @@ impl Terminal {
     ) -> Result<Receipt, Error> {
         let now = self.clock.now();
         let (conn, ready) = self.ready()?;
-        let (_, identity, person) = redemption::identify(&ready, id, now)?;
-        let chosen = redemption::find_entitlement(person, entitlement)?;
-        if chosen.delivery != Delivery::Cash {
-            return Err(Error::MerchantEntitlement(chosen.id.clone()));
-        }
+        let (identity, person, chosen) = cash_entitlement(&ready, id, entitlement, now)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let operator = operator::require(&tx, now)?;
-        let (open, _) = load_session(&tx, None)?.ok_or(Error::NoCashSession)?;
-        if open.float.currency != chosen.value.currency {
-            return Err(Error::SessionCurrency {
-                session: open.float.currency,
-                payment: chosen.value.currency,
-            });
-        }
-        let spend = Spend {
-            credential: entitlement_key(&chosen.id),
-            terms: chosen.terms(),
-            revoked: false,
-            presented: None,
-            requested: None,
-        };
+        let open = open_session_for(&tx, chosen)?;
         let session = open.session;
-        let (signed, amount) =
-            redemption::decide_and_append(&tx, &ready, &operator, now, spend, |amount, _| {
-                LogEvent::CashPaidOut {
-                    session,
-                    entitlement: chosen.id.clone(),
-                    beneficiary: person.beneficiary.clone(),
-                    programme: chosen.programme.clone(),
-                    amount,
-                    identity,
-                }
-            })?;
-        if amount.minor > open.expected.minor {
-            // Returning drops the transaction: the signed entry is rolled back.
-            return Err(Error::FloatTooSmall {
-                available: open.expected,
-                needed: amount,
-            });
-        }
+        let (signed, amount) = redemption::decide_and_append(
+            &tx,
+            &ready,
+            &operator,
+            now,
+            payout_spend(chosen),
+            |amount, _| LogEvent::CashPaidOut {
+                session,
+                entitlement: chosen.id.clone(),
+                beneficiary: person.beneficiary.clone(),
+                programme: chosen.programme.clone(),
+                amount,
+                identity,
+            },
+        )?;
+        // Returning drops the transaction: the signed entry is rolled back.
+        float_covers(&open, amount)?;
         tx.execute(
             "INSERT INTO cash_payouts (seq, session, entitlement, beneficiary, amount_minor)
              VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -41,8 +41,13 @@ impl Language {
     ];
 
     /// Reads `en`, `fr`, `sw`, `ar`, or a locale such as `fr_FR.UTF-8`.
+    /// Anything else (`english`, `de`, `x`) is no language of the terminal.
     pub fn parse(text: &str) -> Option<Language> {
-        let code = text.get(..2)?.to_ascii_lowercase();
+        let code = text
+            .split(['_', '-', '.', '@'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         match code.as_str() {
             "en" => Some(Language::English),
             "fr" => Some(Language::French),
@@ -120,10 +125,19 @@ texts! {
     HistoryTotals = "{entries} entries · {pending} pending",
     SessionNumber = "Session {n}",
     GoodVoucher = "Good voucher. You can redeem it.",
-    SomethingWentWrong = "Something went wrong: {detail}",
+    InternalFailure = "Something went wrong. Try again; if it happens again, call support.",
     KeyboardScanners = "Keyboard scanners listening",
     ScannerConnected = "Scanner {port} connected",
-    ScannerProblem = "Scanner {port}: {detail}",
+    ScannerProblem = "Scanner {port} is not connected. Check its cable; it reconnects by itself.",
+    ScanUnreadable = "The scanner sent a code that could not be read. Scan again.",
+    // Sync and printer failures, said as what to do (the details go to the log).
+    SyncUnreachable = "The server cannot be reached. Check the network; the terminal tries again by itself.",
+    SyncCertificate = "The server's certificate is not accepted. Call support.",
+    SyncRefused = "The server refused the sync. Call support.",
+    SyncAnswerUnreadable = "The server's answer could not be read. Try again later.",
+    SyncNoServer = "This terminal has no server to sync with.",
+    LastSyncFailed = "The last sync failed. Check the network, then press Sync now.",
+    PrinterNotAnswering = "The printer does not answer. Check its cable and power.",
     NoCamera = "No camera",
     NotOnDistributionList = "{name} is not on this distribution list. Do not pay.",
     // Durations.
@@ -159,6 +173,33 @@ texts! {
     ReceiptUnderReview = "UNDER REVIEW AT HQ — CASE {case}",
     ReceiptReprint = "*** COPY — REPRINT ***",
     ReceiptVerify = "Verify:",
+    // The command line's words (`--lang`).
+    CliDevice = "Device: {value}",
+    CliMerchant = "Merchant: {value}",
+    CliSite = "Site: {value}",
+    CliOperator = "Operator: {value}",
+    CliPending = "Pending: {n} entries, {value}",
+    CliNoValue = "no value",
+    CliLog = "Log: {n} entries, confirmed up to {seq}",
+    CliLastSync = "Last sync: {value}",
+    CliUnderReview = "Under review at HQ (double spends, not counted): {list}",
+    CliUnderReviewEntry = "entry {seq} (case {case})",
+    CliLastSyncFailed = "Last sync attempt failed: {detail}",
+    CliLimitsLeft = "Limits left ({currency}): {value} value, {n} entries, {h} h {m} min offline; per voucher {max}",
+    CliCashSessionOpen = "Cash session {n} open: float {float}, paid {paid} ({payouts}), expected in drawer {expected}",
+    CliSynced = "uploaded {uploaded} entries; confirmed up to {seq} ({new} newly); updated: {updated}",
+    CliNothing = "nothing",
+    CliDoubleSpend = "entry {seq} was a double spend (case {case})",
+    CliDocumentRefused = "refused: {detail}",
+    CliOperatorAdded = "operator {id} added",
+    CliLoggedIn = "logged in as {name} until {time}",
+    CliLoggedOut = "logged out",
+    CliLockedUntil = "{id}  {name}  (locked until {time})",
+    CliLogVerified = "device log verified: {n} entries, head {hash}",
+    CliLogEmpty = "(empty)",
+    CliExported = "exported {n} entries to {path}",
+    CliNobodyOnList = "no one on the distribution list (sync to fetch the roster)",
+    CliPaidMark = "[paid]",
     // The end-of-day cash report.
     CashReportTitle = "END-OF-DAY CASH REPORT",
     CashReportOpened = "Opened",
@@ -372,6 +413,111 @@ const MESSAGES: &[(&str, &str)] = &[
     ("nothing_to_reprint", "There is nothing to reprint yet."),
 ];
 
+/// What a refusal is about, so that its sentence names the right thing: the
+/// rules are the same for a voucher, an ID entitlement and a cash payout,
+/// the words are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Credential {
+    #[default]
+    Voucher,
+    Entitlement,
+    CashPayout,
+}
+
+/// Sentences for an ID entitlement where the voucher's sentence (in
+/// `MESSAGES`) would say "voucher". Other codes share `MESSAGES`.
+const ENTITLEMENT_MESSAGES: &[(&str, &str)] = &[
+    (
+        "wrong_merchant",
+        "This entitlement cannot be used in this shop.",
+    ),
+    (
+        "wrong_site",
+        "This entitlement cannot be used at this site.",
+    ),
+    (
+        "not_yet_valid",
+        "This entitlement cannot be used yet. Ask the person to come back later.",
+    ),
+    ("expired", "This entitlement has expired."),
+    (
+        "already_redeemed",
+        "This person has already received this entitlement in full.",
+    ),
+    (
+        "currency_mismatch",
+        "The amount is not in the entitlement's currency ({currency}).",
+    ),
+    (
+        "amount_over_balance",
+        "Only {amount} is left of this entitlement.",
+    ),
+    (
+        "partial_not_allowed",
+        "This entitlement must be used in full ({amount}).",
+    ),
+    (
+        "over_credential_limit",
+        "At most {amount} can be paid on this entitlement until the next sync.",
+    ),
+];
+
+/// Sentences for a cash payout where the voucher's sentence would say "voucher".
+const CASH_PAYOUT_MESSAGES: &[(&str, &str)] = &[
+    (
+        "wrong_site",
+        "This payout is not for this distribution site.",
+    ),
+    (
+        "not_yet_valid",
+        "This payout is not due yet. Ask the person to come back later.",
+    ),
+    ("expired", "This payout has expired. Do not pay."),
+    (
+        "already_redeemed",
+        "This person has already been paid. Do not pay twice.",
+    ),
+    (
+        "currency_mismatch",
+        "This payment is not in the cash float's currency.",
+    ),
+    (
+        "amount_over_balance",
+        "Only {amount} is left to pay this person.",
+    ),
+    (
+        "partial_not_allowed",
+        "This payout is paid in full ({amount}).",
+    ),
+    (
+        "over_credential_limit",
+        "At most {amount} can be paid out to one person until the next sync.",
+    ),
+];
+
+/// The msgid for refusal `code` of a `credential`: its own sentence if it
+/// has one, else the shared one.
+pub fn refusal_msgid_for(credential: Credential, code: &str) -> Option<&'static str> {
+    let own = match credential {
+        Credential::Voucher => &[][..],
+        Credential::Entitlement => ENTITLEMENT_MESSAGES,
+        Credential::CashPayout => CASH_PAYOUT_MESSAGES,
+    };
+    own.iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, m)| *m)
+        .or_else(|| refusal_msgid(code))
+}
+
+/// As [`localized_message`], worded for `credential`.
+pub fn localized_message_for(language: Language, error: &Error, credential: Credential) -> String {
+    let values = parameters(error, |m| money(m, language));
+    let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    refusal_msgid_for(credential, error.code())
+        .map(|msgid| fill(translate(language, msgid), &values))
+        .unwrap_or_else(|| error.to_string())
+}
+
 /// Parses a catalogue as `translations.py` writes it: one-line `msgid` and `msgstr`.
 fn parse_catalogue(text: &str) -> HashMap<String, String> {
     fn quoted(line: &str, keyword: &str) -> Option<String> {
@@ -456,7 +602,11 @@ pub fn refusal_msgid(code: &str) -> Option<&'static str> {
 
 /// Every refusal sentence, for the tests and `lang/translations.py`.
 pub fn refusal_msgids() -> impl Iterator<Item = &'static str> {
-    MESSAGES.iter().map(|(_, m)| *m)
+    MESSAGES
+        .iter()
+        .chain(ENTITLEMENT_MESSAGES)
+        .chain(CASH_PAYOUT_MESSAGES)
+        .map(|(_, m)| *m)
 }
 
 /// Every refusal code with a sentence of its own.
@@ -687,6 +837,31 @@ mod tests {
     }
 
     /// Every msgid: the Rust side's and the `@tr` strings of `ui/*.slint`.
+    #[test]
+    fn an_entitlement_or_payout_refusal_never_says_voucher() {
+        // Refusals only a voucher meets: a revocation by voucher id, a named holder.
+        let voucher_only = ["revoked", "identity_check_required", "wrong_beneficiary"];
+        for reason in every_reject_reason() {
+            for credential in [Credential::Entitlement, Credential::CashPayout] {
+                let code = reason.code();
+                // Cash entitlements are not tied to a shop.
+                let cash_shop = credential == Credential::CashPayout && code == "wrong_merchant";
+                if voucher_only.contains(&code) || cash_shop {
+                    continue;
+                }
+                let msgid = refusal_msgid_for(credential, code).unwrap_or_default();
+                assert!(
+                    !msgid.to_lowercase().contains("voucher"),
+                    "{credential:?} {code}: {msgid}"
+                );
+            }
+        }
+        assert_eq!(
+            refusal_msgid_for(Credential::Voucher, "amount_over_balance"),
+            refusal_msgid("amount_over_balance")
+        );
+    }
+
     fn every_msgid() -> Vec<String> {
         let mut msgids: Vec<String> = Text::ALL
             .iter()
@@ -786,6 +961,9 @@ mod tests {
         );
         assert_eq!(Language::parse("fr_FR.UTF-8"), Some(Language::French));
         assert_eq!(Language::parse("x"), None);
+        assert_eq!(Language::parse("sw-KE"), Some(Language::Swahili));
+        assert_eq!(Language::parse("english"), None, "not read as `en`");
+        assert_eq!(Language::parse("de"), None);
     }
 
     fn kes(minor: i64) -> Money {

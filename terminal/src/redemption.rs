@@ -307,6 +307,21 @@ impl Terminal {
         })
     }
 
+    /// Decides `request` exactly as [`Terminal::redeem_voucher`] would now,
+    /// writing nothing: what the keypad asks before it lets an amount reach
+    /// the Confirm screen.
+    pub fn preview_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Preview, Error> {
+        let now = self.clock.now();
+        let (conn, ready) = self.ready()?;
+        let verified = voucher::verify(request.qr, ready.trust, now)?;
+        let spend = voucher_spend(&ready, &verified, request, now)?;
+        let (amount, remaining_after) = decide_spend(conn, &ready, now, &spend)?;
+        Ok(Preview {
+            amount,
+            remaining_after,
+        })
+    }
+
     /// Redeems a voucher (all of it, or `request.amount`). On success the
     /// signed entry is durable and the receipt says "accepted offline —
     /// pending" until a sync confirms it.
@@ -315,27 +330,9 @@ impl Terminal {
         let (conn, ready) = self.ready()?;
         let verified = voucher::verify(request.qr, ready.trust, now)?;
         let claims = &verified.claims;
-        let presented = match request.id_card {
-            None => None,
-            Some(id) => {
-                let card = id_card::read(id.text, &ready.policy.id_authorities, now)?;
-                let beneficiary = match ready.roster.and_then(|r| r.find(&card.id_number)) {
-                    Some(person) => person.beneficiary.clone(),
-                    None => BeneficiaryId::parse(card.id_number.trim())?,
-                };
-                Some(BeneficiaryBinding::compute(&claims.id, &beneficiary))
-            }
-        };
-        let revoked = is_revoked(&ready, claims, &verified.kid);
+        let spend = voucher_spend(&ready, &verified, request, now)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let operator = operator::require(&tx, now)?;
-        let spend = Spend {
-            credential: voucher_key(&claims.id),
-            terms: claims.terms(),
-            revoked,
-            presented,
-            requested: request.amount,
-        };
         let (signed, _) = decide_and_append(&tx, &ready, &operator, now, spend, |amount, rest| {
             LogEvent::VoucherRedeemed {
                 voucher: claims.id.clone(),
@@ -364,6 +361,26 @@ impl Terminal {
         identified(conn, card, identity, person, Delivery::Merchant)
     }
 
+    /// Decides an entitlement redemption exactly as
+    /// [`Terminal::redeem_entitlement`] would now, writing nothing.
+    pub fn preview_entitlement(
+        &mut self,
+        id: IdInput<'_>,
+        entitlement: &EntitlementId,
+        amount: Option<Money>,
+    ) -> Result<Preview, Error> {
+        let now = self.clock.now();
+        let (conn, ready) = self.ready()?;
+        let (_, _, person) = identify(&ready, id, now)?;
+        let chosen = chosen_merchant_entitlement(person, entitlement)?;
+        let (amount, remaining_after) =
+            decide_spend(conn, &ready, now, &entitlement_spend(chosen, amount))?;
+        Ok(Preview {
+            amount,
+            remaining_after,
+        })
+    }
+
     /// Redeems one of the identified person's merchant entitlements.
     pub fn redeem_entitlement(
         &mut self,
@@ -374,19 +391,10 @@ impl Terminal {
         let now = self.clock.now();
         let (conn, ready) = self.ready()?;
         let (_, identity, person) = identify(&ready, id, now)?;
-        let chosen = find_entitlement(person, entitlement)?;
-        if chosen.delivery != Delivery::Merchant {
-            return Err(Error::CashEntitlement(chosen.id.clone()));
-        }
+        let chosen = chosen_merchant_entitlement(person, entitlement)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let operator = operator::require(&tx, now)?;
-        let spend = Spend {
-            credential: entitlement_key(&chosen.id),
-            terms: chosen.terms(),
-            revoked: false,
-            presented: None,
-            requested: amount,
-        };
+        let spend = entitlement_spend(chosen, amount);
         let (signed, _) = decide_and_append(&tx, &ready, &operator, now, spend, |amount, rest| {
             LogEvent::EntitlementRedeemed {
                 entitlement: chosen.id.clone(),
@@ -403,6 +411,65 @@ impl Terminal {
             &signed.hash,
             ReceiptStatus::AcceptedOfflinePending,
         ))
+    }
+}
+
+/// What a redemption would pay and leave, as `rules::decide` answers it
+/// now; nothing is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Preview {
+    pub amount: Money,
+    pub remaining_after: Money,
+}
+
+/// The spend a voucher request asks for: the voucher's terms, whether it is
+/// revoked, and the holder binding of the ID card presented with it.
+fn voucher_spend<'v>(
+    ready: &Ready<'_>,
+    verified: &'v voucher::VerifiedVoucher,
+    request: &VoucherRequest<'_>,
+    now: i64,
+) -> Result<Spend<'v>, Error> {
+    let claims = &verified.claims;
+    let presented = match request.id_card {
+        None => None,
+        Some(id) => {
+            let card = id_card::read(id.text, &ready.policy.id_authorities, now)?;
+            let beneficiary = match ready.roster.and_then(|r| r.find(&card.id_number)) {
+                Some(person) => person.beneficiary.clone(),
+                None => BeneficiaryId::parse(card.id_number.trim())?,
+            };
+            Some(BeneficiaryBinding::compute(&claims.id, &beneficiary))
+        }
+    };
+    Ok(Spend {
+        credential: voucher_key(&claims.id),
+        terms: claims.terms(),
+        revoked: is_revoked(ready, claims, &verified.kid),
+        presented,
+        requested: request.amount,
+    })
+}
+
+/// One of `person`'s entitlements that is redeemed at a shop.
+fn chosen_merchant_entitlement<'p>(
+    person: &'p RosterPerson,
+    entitlement: &EntitlementId,
+) -> Result<&'p Entitlement, Error> {
+    let chosen = find_entitlement(person, entitlement)?;
+    if chosen.delivery != Delivery::Merchant {
+        return Err(Error::CashEntitlement(chosen.id.clone()));
+    }
+    Ok(chosen)
+}
+
+fn entitlement_spend(chosen: &Entitlement, amount: Option<Money>) -> Spend<'_> {
+    Spend {
+        credential: entitlement_key(&chosen.id),
+        terms: chosen.terms(),
+        revoked: false,
+        presented: None,
+        requested: amount,
     }
 }
 

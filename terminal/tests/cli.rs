@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 
 use common::*;
 use lastmile_shared::voucher::RedemptionMode;
+use lastmile_terminal::i18n::{self, Language};
 
 fn json(output: &std::process::Output) -> serde_json::Value {
     let text = stdout(output);
@@ -843,4 +844,50 @@ fn a_failed_first_sync_says_the_terminal_is_enrolled() {
     );
     let status = json(&cli(dir.path(), &["--json", "status"]));
     assert_eq!(status["device"], DEVICE);
+}
+
+#[test]
+fn status_labels_follow_the_language_and_an_unknown_language_is_refused() {
+    let (_dir, data) = setup();
+    assert!(
+        cli(&data, &["cash", "open", "--float", "10000"])
+            .status
+            .success()
+    );
+    // Each line of `status`, in order, begins with its label from the catalogue.
+    let labels = [
+        "Device: {value}",
+        "Merchant: {value}",
+        "Site: {value}",
+        "Operator: {value}",
+        "Pending: {n} entries, {value}",
+        "Log: {n} entries, confirmed up to {seq}",
+        "Last sync: {value}",
+        "Limits left ({currency}): {value} value, {n} entries, {h} h {m} min offline; per voucher {max}",
+        "Cash session {n} open: float {float}, paid {paid} ({payouts}), expected in drawer {expected}",
+    ];
+    for language in Language::ALL {
+        let status = stdout(&cli(&data, &["--lang", language.code(), "status"]));
+        let lines: Vec<&str> = status.lines().collect();
+        assert_eq!(lines.len(), labels.len(), "{}:\n{status}", language.code());
+        for (line, msgid) in lines.iter().zip(labels) {
+            let template = i18n::translate(language, msgid);
+            let label = &template[..template.find('{').unwrap_or(template.len())];
+            assert!(
+                line.starts_with(label),
+                "{}: {line:?} does not start with {label:?}",
+                language.code()
+            );
+        }
+    }
+
+    for unknown in ["xx", "english", "de_DE.UTF-8"] {
+        let refused = cli(&data, &["--lang", unknown, "status"]);
+        assert_eq!(refused.status.code(), Some(2), "{unknown}");
+        assert!(
+            stderr(&refused).contains(&format!("unknown language {unknown:?}")),
+            "{unknown}: {}",
+            stderr(&refused)
+        );
+    }
 }

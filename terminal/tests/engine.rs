@@ -650,3 +650,68 @@ fn a_terminal_of_a_revoked_merchant_refuses_to_redeem_or_pay_out() {
     let (_dir, _clock, mut terminal) = setup_with_revoked(&[], &[MERCHANT]);
     refuses_every_spend(&mut terminal, &RejectReason::MerchantRevoked);
 }
+
+/// What the GUI asks before Confirm: the same rules as the redemption, and nothing written.
+#[test]
+fn previews_decide_like_the_redemption_and_write_nothing() {
+    let (_dir, _clock, mut terminal) = setup(&[]);
+    let mut big = claims("V-PREVIEW", 2_000_000, RedemptionMode::Partial, T0);
+    big.mode = RedemptionMode::Partial;
+    let qr = sign(&big);
+    let preview = |terminal: &mut Terminal, minor: i64| {
+        terminal.preview_voucher(&VoucherRequest {
+            qr: &qr,
+            amount: Some(ksh(minor)),
+            id_card: None,
+        })
+    };
+    let within = preview(&mut terminal, 1_000_000).unwrap();
+    assert_eq!(
+        (within.amount, within.remaining_after),
+        (ksh(1_000_000), ksh(1_000_000))
+    );
+    assert_eq!(
+        rejected(preview(&mut terminal, 1_000_001)),
+        RejectReason::OverCredentialLimit {
+            allowed: ksh(1_000_000)
+        },
+        "the per-voucher offline limit"
+    );
+    assert_eq!(
+        rejected(preview(&mut terminal, 2_000_001)),
+        RejectReason::AmountOverBalance {
+            remaining: ksh(2_000_000)
+        }
+    );
+    assert_eq!(
+        terminal.log_head_seq().unwrap(),
+        0,
+        "a preview writes nothing"
+    );
+    redeem(&mut terminal, &qr, Some(1_000_000)).unwrap();
+    assert_eq!(
+        rejected(preview(&mut terminal, 1)),
+        RejectReason::OverCredentialLimit { allowed: ksh(0) },
+        "the preview sees what was redeemed"
+    );
+
+    let food = EntitlementId::parse("ENT-FOOD-1").unwrap();
+    assert_eq!(
+        rejected(terminal.preview_entitlement(typed(PERSON_ID), &food, Some(ksh(500_001)))),
+        RejectReason::AmountOverBalance {
+            remaining: ksh(500_000)
+        }
+    );
+    let cash = EntitlementId::parse("ENT-CASH-1").unwrap();
+    assert!(matches!(
+        terminal.preview_cash_payout(typed(PERSON_ID), &cash),
+        Err(Error::NoCashSession)
+    ));
+    terminal.open_cash_session(ksh(100_000)).unwrap();
+    assert!(matches!(
+        terminal.preview_cash_payout(typed(PERSON_ID), &cash),
+        Err(Error::FloatTooSmall { available, needed })
+            if available == ksh(100_000) && needed == ksh(300_000)
+    ));
+    assert_eq!(terminal.cash_session().unwrap().unwrap().payouts, 0);
+}

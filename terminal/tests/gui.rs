@@ -37,7 +37,7 @@ fn full_redemption_records_prints_and_shows_pending() {
     assert_eq!(app.screen(), Screen::Confirm);
     assert_eq!(app.window.get_confirmation().amount, "KES 1,250.00");
     assert_eq!(app.window.get_confirmation().remaining_after, "KES 0.00");
-    app.tap("Confirm payment");
+    app.confirm_payment();
 
     assert_eq!(app.screen(), Screen::Receipt);
     let receipt = app.window.get_receipt();
@@ -90,7 +90,7 @@ fn rejections_are_red_or_amber_with_the_reason_in_plain_words() {
     app.tap("Scan their ID card");
     app.scan_here(app.demo.id_with_entitlement);
     assert_eq!(app.screen(), Screen::Confirm);
-    app.tap("Confirm payment");
+    app.confirm_payment();
     assert_eq!(
         app.screen(),
         Screen::Receipt,
@@ -135,7 +135,7 @@ fn partial_redemption_then_paper_out_retry_and_balance() {
 
     app.paper_out
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    app.tap("Confirm payment");
+    app.confirm_payment();
     assert_eq!(app.screen(), Screen::Receipt);
     assert_eq!(app.window.get_receipt().status, PrintStatus::PaperOut);
     assert!(app.has("PAPER OUT"));
@@ -152,16 +152,19 @@ fn partial_redemption_then_paper_out_retry_and_balance() {
     app.tap("Reprint");
     assert_eq!(app.printed.lock().unwrap().len(), 2);
 
-    // More than is left is refused by the engine and sent back to the amount screen.
+    // More than is left is refused as it is typed: Continue stays off.
     app.tap("Next customer");
     app.scan(&app.demo.vouchers.good.clone());
     assert_eq!(app.window.get_verdict().amount, "KES 750.00");
     app.tap("Part amount");
     app.type_digits("900");
+    assert!(!app.window.get_amount_valid());
+    assert_eq!(
+        app.window.get_amount_error(),
+        "Only KES 750.00 is left on this voucher."
+    );
     app.tap("Continue");
-    app.tap("Confirm payment");
     assert_eq!(app.screen(), Screen::Amount);
-    assert!(!app.window.get_amount_error().is_empty());
 }
 
 #[test]
@@ -184,7 +187,7 @@ fn id_card_redemption_shows_the_person_and_their_entitlements() {
     assert_eq!(app.screen(), Screen::Amount);
     app.type_digits("1000");
     app.tap("Continue");
-    app.tap("Confirm payment");
+    app.confirm_payment();
     assert_eq!(app.screen(), Screen::Receipt);
     assert_eq!(app.window.get_receipt().remaining_after, "KES 2,000.00");
 }
@@ -214,6 +217,7 @@ fn cash_payout_with_float_open_and_close() {
     assert_eq!(app.screen(), Screen::CashPerson);
     assert_eq!(app.window.get_person().name, "Joseph Otieno");
     assert!(app.window.get_person().has_photo);
+    app.wait_armed();
     app.tap("Match — pay KES 2,500.00");
     assert_eq!(app.screen(), Screen::Receipt);
     assert_eq!(app.window.get_receipt().amount, "KES 2,500.00");
@@ -265,7 +269,7 @@ fn an_id_number_typed_on_the_screen_is_logged_as_typed_and_a_scanned_one_as_scan
         .invoke_entitlement_chosen("food-05-amina-w".into());
     app.type_digits("100");
     app.tap("Continue");
-    app.tap("Confirm payment");
+    app.confirm_payment();
     assert_eq!(app.screen(), Screen::Receipt);
     assert_eq!(identity_in_log(&app, 1), IdentityCheck::Manual);
 
@@ -277,7 +281,7 @@ fn an_id_number_typed_on_the_screen_is_logged_as_typed_and_a_scanned_one_as_scan
         .invoke_entitlement_chosen("food-05-amina-w".into());
     app.type_digits("100");
     app.tap("Continue");
-    app.tap("Confirm payment");
+    app.confirm_payment();
     assert_eq!(app.screen(), Screen::Receipt);
     assert_eq!(identity_in_log(&app, 2), IdentityCheck::IdBarcode);
 }
@@ -298,6 +302,7 @@ fn a_scanned_id_card_moves_the_cash_selection_to_that_person_or_clears_it() {
     assert_eq!(app.screen(), Screen::CashPerson);
     assert_eq!(app.window.get_person().name, "Amina Wanjiru");
     assert_eq!(app.window.get_cash_row().id, "cash-05-amina-w");
+    app.wait_armed();
     app.tap("Match — pay KES 2,500.00");
     assert_eq!(app.screen(), Screen::Receipt);
     assert_eq!(app.window.get_receipt().amount, "KES 2,500.00");
@@ -364,7 +369,7 @@ fn settings_show_the_enrolled_server_and_set_printer_and_paper() {
     assert_eq!(app.window.get_settings().paper_mm, 80);
     app.scan(&app.demo.vouchers.good.clone());
     app.tap("Redeem KES 1,250.00");
-    app.tap("Confirm payment");
+    app.confirm_payment();
     assert_eq!(app.window.get_receipt().columns, 48);
     let english = app.printed.lock().unwrap().last().unwrap().clone();
     assert_eq!(infer_paper_width(&english), PaperWidth::Mm80);

@@ -43,6 +43,9 @@ fn scenes(language: &str, width: f32, height: f32, high_contrast: bool, only: Op
     let v = app.demo.vouchers.clone();
 
     shot("01-login");
+    app.type_digits("9999");
+    app.window.invoke_pin_entered(app.window.get_pin());
+    shot("01a-login-wrong-pin");
     app.type_digits("12");
     app.login_rest();
     shot("02-home");
@@ -57,9 +60,15 @@ fn scenes(language: &str, width: f32, height: f32, high_contrast: bool, only: Op
     shot("06-verdict-red");
     app.scan(&v.good);
     app.tap_action("redeem-part");
+    app.type_digits("5000");
+    shot("07a-amount-refused");
+    for _ in 0..4 {
+        app.window.invoke_amount_key("⌫".into());
+    }
     app.type_digits("500");
     shot("07-amount");
     app.window.invoke_amount_accepted();
+    app.wait_armed();
     shot("08-confirm");
     app.paper_out
         .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -82,6 +91,7 @@ fn scenes(language: &str, width: f32, height: f32, high_contrast: bool, only: Op
         .row_data(1)
         .expect("a distribution line");
     app.window.invoke_cash_selected(first.id.clone());
+    app.wait_armed();
     shot("14-cash-identity");
     app.window.invoke_cash_pay(first.id);
     app.window.invoke_receipt_done();

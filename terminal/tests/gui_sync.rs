@@ -24,7 +24,7 @@ use lastmile_terminal::gui::prefs::SYNC_INTERVAL_S_DEFAULT;
 use lastmile_terminal::gui::{PrintStatus, Screen};
 use lastmile_terminal::operator::{Login, OperatorInfo};
 use lastmile_terminal::receipt::{Receipt, ReceiptStatus};
-use lastmile_terminal::redemption::{IdInput, Identified, VoucherCheck, VoucherRequest};
+use lastmile_terminal::redemption::{IdInput, Identified, Preview, VoucherCheck, VoucherRequest};
 use lastmile_terminal::status::Status;
 use lastmile_terminal::sync_client::{SyncError, SyncReport};
 use support::App;
@@ -70,6 +70,9 @@ impl Engine for StandInServer {
     fn redeem_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Receipt, Error> {
         self.terminal.redeem_voucher(request)
     }
+    fn preview_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Preview, Error> {
+        self.terminal.preview_voucher(request)
+    }
     fn identify(&mut self, id: IdInput<'_>) -> Result<Identified, Error> {
         self.terminal.identify(id)
     }
@@ -81,6 +84,14 @@ impl Engine for StandInServer {
     ) -> Result<Receipt, Error> {
         self.terminal.redeem_entitlement(id, entitlement, amount)
     }
+    fn preview_entitlement(
+        &mut self,
+        id: IdInput<'_>,
+        entitlement: &EntitlementId,
+        amount: Option<Money>,
+    ) -> Result<Preview, Error> {
+        self.terminal.preview_entitlement(id, entitlement, amount)
+    }
     fn distribution_list(&mut self) -> Result<Vec<DistributionLine>, Error> {
         self.terminal.distribution_list()
     }
@@ -89,6 +100,13 @@ impl Engine for StandInServer {
     }
     fn pay_cash(&mut self, id: IdInput<'_>, entitlement: &EntitlementId) -> Result<Receipt, Error> {
         self.terminal.pay_cash(id, entitlement)
+    }
+    fn preview_cash_payout(
+        &mut self,
+        id: IdInput<'_>,
+        entitlement: &EntitlementId,
+    ) -> Result<Preview, Error> {
+        self.terminal.preview_cash_payout(id, entitlement)
     }
     fn cash_session(&self) -> Result<Option<CashSession>, Error> {
         self.terminal.cash_session()
@@ -155,7 +173,7 @@ fn pending_turns_confirmed_without_pressing_sync() {
     // A redemption while the server is away: recorded, printed, pending.
     app.scan(&app.demo.vouchers.good.clone());
     app.tap("Redeem KES 1,250.00");
-    app.tap("Confirm payment");
+    app.confirm_payment();
     assert_eq!(app.screen(), Screen::Receipt);
     assert_eq!(app.window.get_receipt().status, PrintStatus::Printed);
     assert_eq!(

@@ -3,6 +3,7 @@
 use lastmile_shared::id::EntitlementId;
 use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::roster::Delivery;
+use lastmile_terminal::i18n::Text;
 use lastmile_terminal::receipt::RECEIPT_COLUMNS_58MM;
 use lastmile_terminal::{Error, Terminal};
 
@@ -116,7 +117,7 @@ pub fn run(terminal: &mut Terminal, command: CashCommand, out: &Output) -> anyho
         CashCommand::List => {
             let list = terminal.distribution_list()?;
             if list.is_empty() && !out.json {
-                eprintln!("no one on the distribution list (sync to fetch the roster)");
+                eprintln!("{}", out.say(Text::CliNobodyOnList, &[]));
                 return Ok(EXIT_OK);
             }
             out.show(&list, || {
@@ -124,7 +125,11 @@ pub fn run(terminal: &mut Terminal, command: CashCommand, out: &Output) -> anyho
                     .iter()
                     .map(|line| {
                         [
-                            if line.paid { "[paid]" } else { "[    ]" }.to_owned(),
+                            if line.paid {
+                                out.say(Text::CliPaidMark, &[])
+                            } else {
+                                "[    ]".to_owned()
+                            },
                             line.name.clone(),
                             line.id_numbers.join("/"),
                             line.entitlement.entitlement.id.to_string(),

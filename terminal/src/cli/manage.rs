@@ -7,7 +7,7 @@ use lastmile_hardware::escpos::PaperWidth;
 use lastmile_hardware::printer::{Printer, PrinterTarget};
 use lastmile_shared::id::OperatorId;
 use lastmile_terminal::enrolment::ProvisionBundle;
-use lastmile_terminal::i18n::Language;
+use lastmile_terminal::i18n::{Language, Text};
 use lastmile_terminal::receipt::{Receipt, utc_text};
 use lastmile_terminal::sync_client::{ServerCa, ServerTrust};
 use lastmile_terminal::{Error, Terminal};
@@ -214,7 +214,7 @@ pub fn operator(
             let pin = read_pin(pin)?;
             terminal.add_operator(&id, &name, &pin)?;
             out.show(&serde_json::json!({ "ok": true, "operator": id }), || {
-                format!("operator {id} added")
+                out.say(Text::CliOperatorAdded, &[("id", id.as_str())])
             });
         }
         OperatorCommand::Login { id, pin } => {
@@ -222,16 +222,17 @@ pub fn operator(
             let pin = read_pin(pin)?;
             let login = terminal.login(&id, &pin)?;
             out.show(&serde_json::json!({ "ok": true, "login": login }), || {
-                format!(
-                    "logged in as {} until {}",
-                    login.name,
-                    utc_text(login.expires_at)
+                out.say(
+                    Text::CliLoggedIn,
+                    &[("name", &login.name), ("time", &utc_text(login.expires_at))],
                 )
             });
         }
         OperatorCommand::Logout => {
             terminal.logout()?;
-            out.show(&serde_json::json!({ "ok": true }), || "logged out".into());
+            out.show(&serde_json::json!({ "ok": true }), || {
+                out.say(Text::CliLoggedOut, &[])
+            });
         }
         OperatorCommand::List => {
             let operators = terminal.operators()?;
@@ -239,9 +240,14 @@ pub fn operator(
                 operators
                     .iter()
                     .map(|o| match o.locked_until {
-                        Some(until) => {
-                            format!("{}  {}  (locked until {})", o.id, o.name, utc_text(until))
-                        }
+                        Some(until) => out.say(
+                            Text::CliLockedUntil,
+                            &[
+                                ("id", o.id.as_str()),
+                                ("name", &o.name),
+                                ("time", &utc_text(until)),
+                            ],
+                        ),
                         None => format!("{}  {}", o.id, o.name),
                     })
                     .collect::<Vec<_>>()
@@ -255,22 +261,30 @@ pub fn operator(
 pub fn sync(terminal: &mut Terminal, out: &Output) -> anyhow::Result<u8> {
     let report = terminal.sync()?;
     out.show(&serde_json::json!({ "ok": true, "sync": report }), || {
-        let mut text = format!(
-            "uploaded {} entries; confirmed up to {} ({} newly); updated: {}",
-            report.uploaded,
-            report.acknowledged_seq,
-            report.newly_confirmed,
-            if report.updated.is_empty() {
-                "nothing".into()
-            } else {
-                report.updated.join(", ")
-            }
+        let updated = if report.updated.is_empty() {
+            out.say(Text::CliNothing, &[])
+        } else {
+            report.updated.join(", ")
+        };
+        let mut text = out.say(
+            Text::CliSynced,
+            &[
+                ("uploaded", &report.uploaded.to_string()),
+                ("seq", &report.acknowledged_seq.to_string()),
+                ("new", &report.newly_confirmed.to_string()),
+                ("updated", &updated),
+            ],
         );
         for (seq, case) in &report.double_spends {
-            text.push_str(&format!("\nentry {seq} was a double spend (case {case})"));
+            text.push('\n');
+            text.push_str(&out.say(
+                Text::CliDoubleSpend,
+                &[("seq", &seq.to_string()), ("case", &case.to_string())],
+            ));
         }
         for refused in &report.refused {
-            text.push_str(&format!("\nrefused: {refused}"));
+            text.push('\n');
+            text.push_str(&out.say(Text::CliDocumentRefused, &[("detail", refused)]));
         }
         text
     });
@@ -281,81 +295,90 @@ pub fn status(terminal: &Terminal, out: &Output) -> anyhow::Result<u8> {
     let status = terminal.status()?;
     out.show(&status, || {
         let or_none = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let value = |text: Text, v: Option<String>| out.say(text, &[("value", &or_none(v))]);
+        let pending_value = if status.pending_value.is_empty() {
+            out.say(Text::CliNoValue, &[])
+        } else {
+            status
+                .pending_value
+                .iter()
+                .map(|m| out.money(*m))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let mut lines = vec![
-            format!(
-                "Device: {}",
-                or_none(status.device.as_ref().map(ToString::to_string))
+            value(
+                Text::CliDevice,
+                status.device.as_ref().map(ToString::to_string),
             ),
-            format!(
-                "Merchant: {}",
-                or_none(status.merchant.as_ref().map(ToString::to_string))
+            value(
+                Text::CliMerchant,
+                status.merchant.as_ref().map(ToString::to_string),
             ),
-            format!(
-                "Site: {}",
-                or_none(status.site.as_ref().map(ToString::to_string))
+            value(Text::CliSite, status.site.as_ref().map(ToString::to_string)),
+            value(
+                Text::CliOperator,
+                status
+                    .operator
+                    .as_ref()
+                    .map(|l| format!("{} ({})", l.name, l.operator)),
             ),
-            format!(
-                "Operator: {}",
-                or_none(
-                    status
-                        .operator
-                        .as_ref()
-                        .map(|l| format!("{} ({})", l.name, l.operator))
-                )
+            out.say(
+                Text::CliPending,
+                &[
+                    ("n", &status.pending_count.to_string()),
+                    ("value", &pending_value),
+                ],
             ),
-            format!(
-                "Pending: {} entries, {}",
-                status.pending_count,
-                if status.pending_value.is_empty() {
-                    "no value".to_owned()
-                } else {
-                    status
-                        .pending_value
-                        .iter()
-                        .map(|m| out.money(*m))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
+            out.say(
+                Text::CliLog,
+                &[
+                    ("n", &status.log_entries.to_string()),
+                    ("seq", &status.acknowledged_seq.to_string()),
+                ],
             ),
-            format!(
-                "Log: {} entries, confirmed up to {}",
-                status.log_entries, status.acknowledged_seq
-            ),
-            format!("Last sync: {}", or_none(status.last_sync_at.map(utc_text))),
+            value(Text::CliLastSync, status.last_sync_at.map(utc_text)),
         ];
         if !status.under_review.is_empty() {
-            lines.push(format!(
-                "Under review at HQ (double spends, not counted): {}",
-                status
-                    .under_review
-                    .iter()
-                    .map(|r| format!("entry {} (case {})", r.seq, r.case))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            let list = status
+                .under_review
+                .iter()
+                .map(|r| {
+                    out.say(
+                        Text::CliUnderReviewEntry,
+                        &[("seq", &r.seq.to_string()), ("case", &r.case.to_string())],
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            lines.push(out.say(Text::CliUnderReview, &[("list", &list)]));
         }
         if let Some(error) = &status.last_sync_error {
-            lines.push(format!("Last sync attempt failed: {error}"));
+            lines.push(out.say(Text::CliLastSyncFailed, &[("detail", error)]));
         }
         for limit in &status.limits {
-            lines.push(format!(
-                "Limits left ({}): {} value, {} entries, {} h {} min offline; per voucher {}",
-                limit.currency,
-                out.money(limit.unsynced_value_left),
-                limit.unsynced_count_left,
-                limit.offline_seconds_left / 3600,
-                limit.offline_seconds_left % 3600 / 60,
-                out.money(limit.credential_value_max)
+            lines.push(out.say(
+                Text::CliLimitsLeft,
+                &[
+                    ("currency", limit.currency.code()),
+                    ("value", &out.money(limit.unsynced_value_left)),
+                    ("n", &limit.unsynced_count_left.to_string()),
+                    ("h", &(limit.offline_seconds_left / 3600).to_string()),
+                    ("m", &(limit.offline_seconds_left % 3600 / 60).to_string()),
+                    ("max", &out.money(limit.credential_value_max)),
+                ],
             ));
         }
         if let Some(session) = &status.cash_session {
-            lines.push(format!(
-                "Cash session {} open: float {}, paid {} ({}), expected in drawer {}",
-                session.session,
-                out.money(session.float),
-                out.money(session.paid),
-                session.payouts,
-                out.money(session.expected)
+            lines.push(out.say(
+                Text::CliCashSessionOpen,
+                &[
+                    ("n", &session.session.to_string()),
+                    ("float", &out.money(session.float)),
+                    ("paid", &out.money(session.paid)),
+                    ("payouts", &session.payouts.to_string()),
+                    ("expected", &out.money(session.expected)),
+                ],
             ));
         }
         lines.join("\n")
@@ -368,10 +391,13 @@ pub fn log(terminal: &Terminal, command: LogCommand, out: &Output) -> anyhow::Re
         LogCommand::Verify => {
             let check = terminal.verify_log()?;
             out.show(&serde_json::json!({ "ok": true, "log": check }), || {
-                format!(
-                    "device log verified: {} entries, head {}",
-                    check.entries,
-                    check.head_hash.as_deref().unwrap_or("(empty)")
+                let empty = out.say(Text::CliLogEmpty, &[]);
+                out.say(
+                    Text::CliLogVerified,
+                    &[
+                        ("n", &check.entries.to_string()),
+                        ("hash", check.head_hash.as_deref().unwrap_or(&empty)),
+                    ],
                 )
             });
         }
@@ -383,7 +409,13 @@ pub fn log(terminal: &Terminal, command: LogCommand, out: &Output) -> anyhow::Re
                 let count = terminal.export_log(&mut writer)?;
                 writer.flush()?;
                 out.show(&serde_json::json!({ "ok": true, "entries": count }), || {
-                    format!("exported {count} entries to {}", path.display())
+                    out.say(
+                        Text::CliExported,
+                        &[
+                            ("n", &count.to_string()),
+                            ("path", &path.display().to_string()),
+                        ],
+                    )
                 });
             }
             None => {

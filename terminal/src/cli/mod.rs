@@ -78,9 +78,10 @@ pub struct Cli {
         global = true,
         env = "LASTMILE_LANG",
         value_name = "LANG",
-        default_value = "en"
+        default_value = "en",
+        value_parser = parse_language
     )]
-    lang: String,
+    lang: Language,
     /// Without a subcommand, the touch interface opens when there is a display.
     #[command(subcommand)]
     command: Option<Command>,
@@ -129,7 +130,7 @@ enum Command {
 
 impl Cli {
     pub fn run(self) -> ExitCode {
-        let language = Language::parse(&self.lang).unwrap_or_default();
+        let language = self.lang;
         let out = Output::new(self.json, language);
         let command = match self.command {
             Some(command) => command,
@@ -143,10 +144,10 @@ impl Cli {
         };
         let result = match command {
             Command::Gui(args) => data_dir(self.data_dir)
-                .and_then(|dir| gui::run(args, dir, &self.lang))
+                .and_then(|dir| gui::run(args, dir, language.code()))
                 .map(|()| EXIT_OK),
             #[cfg(feature = "demo")]
-            Command::Demo(args) => demo::run(args, &self.lang).map(|()| EXIT_OK),
+            Command::Demo(args) => demo::run(args, language.code()).map(|()| EXIT_OK),
             Command::Scan(args) => scan::run(args).map(|()| EXIT_OK),
             Command::Printer(args) => printer::run(args).map(|()| EXIT_OK),
             command => open(self.data_dir).and_then(|terminal| dispatch(terminal, command, &out)),
@@ -156,6 +157,13 @@ impl Cli {
             Err(error) => ExitCode::from(out.failure(&error)),
         }
     }
+}
+
+/// `--lang`: one of the terminal's languages, or a clear refusal (never a
+/// silent fall-back to English).
+fn parse_language(text: &str) -> Result<Language, String> {
+    Language::parse(text)
+        .ok_or_else(|| format!("unknown language {text:?}: the terminal speaks en, fr, sw and ar"))
 }
 
 fn open(data_dir: Option<PathBuf>) -> anyhow::Result<Terminal> {

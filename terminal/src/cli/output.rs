@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use lastmile_shared::money::Money;
-use lastmile_terminal::i18n::{self, Language};
+use lastmile_terminal::i18n::{self, Language, Text};
 use lastmile_terminal::receipt::{RECEIPT_COLUMNS_58MM, Receipt};
 use lastmile_terminal::{Error, ErrorCategory};
 use serde::Serialize;
@@ -85,6 +85,11 @@ impl Output {
         } else {
             self.line(text().trim_end());
         }
+    }
+
+    /// A sentence of the catalogues in the operator's language, placeholders filled.
+    pub fn say(&self, text: Text, values: &[(&str, &str)]) -> String {
+        i18n::fill(i18n::text(self.language, text), values)
     }
 
     /// An amount as everywhere else in the CLI: written the language's way.

@@ -30,11 +30,12 @@ use super::{
 };
 use crate::cash::{CashReport, CashSession, DistributionLine};
 use crate::error::Error;
-use crate::i18n::{self, Language, Text};
+use crate::i18n::{self, Credential, Language, Text};
 use crate::operator::OperatorInfo;
 use crate::receipt::{Receipt, ReceiptItem, ReceiptStatus};
-use crate::redemption::{IdEntry, IdInput, Identified, VoucherCheck, VoucherRequest};
+use crate::redemption::{IdEntry, IdInput, Identified, Preview, VoucherCheck, VoucherRequest};
 use crate::status::Status;
+use crate::sync_client::SyncError;
 
 /// Gap between two keys of one keyboard-wedge scan. Scanners type a code in
 /// one burst (a few ms per key); people are much slower, so their typing
@@ -50,6 +51,11 @@ pub const AMOUNT_TEXT_CHARS_MAX: usize = 12;
 pub const TOAST_MS: u64 = 4_000;
 /// How often the status (pending count, limits) is refreshed while idle.
 pub const STATUS_REFRESH_MS: u64 = 30_000;
+/// How long a screen that pays money ignores its pay button after it
+/// appears. A double tap on "Redeem KES X" (or on a person in the cash list)
+/// lands its second tap where the pay button now is; people double-tap well
+/// within 500 ms, and reading the amount takes longer than this.
+pub const CONFIRM_ARM_MS: u64 = 600;
 /// Shortest time between two background syncs, whatever `gui.json` says.
 pub const SYNC_INTERVAL_S_MIN: u64 = 10;
 /// Longest wait between background syncs after failures (the back-off's cap).
@@ -91,12 +97,46 @@ impl Localized {
     }
 
     /// The sentence for an engine error; one without a sentence of its own
-    /// (an internal failure) is shown as "Something went wrong" with its detail.
+    /// (an internal failure) is shown as "Something went wrong" and what to do.
     pub fn of(error: &Error) -> Localized {
-        match i18n::refusal_msgid(error.code()) {
-            Some(_) => Localized::with(|l| i18n::localized_message(l, error)),
-            None => Localized::text(Text::SomethingWentWrong, &[("detail", &error.to_string())]),
+        Localized::refused(error, Credential::Voucher)
+    }
+
+    /// As [`Localized::of`], worded for what was refused (a voucher, an ID
+    /// entitlement or a cash payout). A failure of the machine rather than
+    /// a refusal (the database, a file, the network) is said as what to do;
+    /// its own words go to the log (stderr), never to the screen.
+    pub fn refused(error: &Error, credential: Credential) -> Localized {
+        if let Error::Sync(failure) = error {
+            return Localized::sync_failure(failure);
         }
+        match i18n::refusal_msgid_for(credential, error.code()) {
+            Some(_) => Localized::with(|l| i18n::localized_message_for(l, error, credential)),
+            None => {
+                eprintln!("lastmile-terminal: {} ({})", error, error.code());
+                Localized::text(Text::InternalFailure, &[])
+            }
+        }
+    }
+
+    /// What the operator reads when a sync fails: what to do about it.
+    pub fn sync_failure(failure: &SyncError) -> Localized {
+        eprintln!("lastmile-terminal: sync failed: {failure}");
+        Localized::text(
+            match failure {
+                SyncError::Unreachable { .. } => Text::SyncUnreachable,
+                SyncError::Tls { .. } => Text::SyncCertificate,
+                SyncError::Refused { .. } => Text::SyncRefused,
+                SyncError::BadResponse(_) | SyncError::AckBeyondHead { .. } => {
+                    Text::SyncAnswerUnreadable
+                }
+                SyncError::NoServer
+                | SyncError::BadUrl(_)
+                | SyncError::PlainHttp(_)
+                | SyncError::CaNeedsHttps(_) => Text::SyncNoServer,
+            },
+            &[],
+        )
     }
 
     /// The sentence for a refusal `code` (from a voucher check), with the
@@ -105,9 +145,8 @@ impl Localized {
         Localized::with(|l| {
             let amount = amount.map(|m| i18n::money(m, l)).unwrap_or_default();
             let values = [("amount", amount.as_str()), ("currency", currency.code())];
-            i18n::refusal(l, code, &values).unwrap_or_else(|| {
-                i18n::fill(i18n::text(l, Text::SomethingWentWrong), &[("detail", code)])
-            })
+            i18n::refusal(l, code, &values)
+                .unwrap_or_else(|| i18n::text(l, Text::InternalFailure).to_owned())
         })
     }
 
@@ -194,6 +233,54 @@ enum Flow {
     },
 }
 
+/// A redemption the engine is asked about before it reaches Confirm.
+enum Payment {
+    Voucher {
+        qr: String,
+        id_card: Option<(String, IdEntry)>,
+    },
+    Entitlement {
+        id_text: String,
+        entry: IdEntry,
+        chosen: EntitlementId,
+    },
+}
+
+impl Payment {
+    fn credential(&self) -> Credential {
+        match self {
+            Payment::Voucher { .. } => Credential::Voucher,
+            Payment::Entitlement { .. } => Credential::Entitlement,
+        }
+    }
+
+    /// The engine's decision for `amount` (`None`: all that is left), writing nothing.
+    fn preview(&self, engine: &mut dyn Engine, amount: Option<Money>) -> Result<Preview, Error> {
+        match self {
+            Payment::Voucher { qr, id_card } => engine.preview_voucher(&VoucherRequest {
+                qr,
+                amount,
+                id_card: id_card.as_ref().map(|(text, entry)| IdInput {
+                    text,
+                    entry: *entry,
+                }),
+            }),
+            Payment::Entitlement {
+                id_text,
+                entry,
+                chosen,
+            } => engine.preview_entitlement(
+                IdInput {
+                    text: id_text,
+                    entry: *entry,
+                },
+                chosen,
+                amount,
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum PrintState {
     Idle,
@@ -218,6 +305,9 @@ struct State {
     amount_for: AmountFor,
     amount_text: String,
     amount_error: Option<Localized>,
+    /// The engine's answer for the amount on the keypad: what it would
+    /// pay and leave, or why it is refused. Continue waits for it.
+    amount_check: Option<(Money, Result<Preview, Localized>)>,
     receipt: Option<Receipt>,
     print: PrintState,
     cash_lines: Vec<DistributionLine>,
@@ -225,6 +315,9 @@ struct State {
     cash_session: Option<CashSession>,
     cash_report: Option<CashReport>,
     cash_error: Option<Localized>,
+    /// The engine's answer for the payout on the identity-check screen:
+    /// the pay button is on only when it would be paid now.
+    cash_check: Option<(EntitlementId, Result<Preview, Localized>)>,
     history: Vec<Receipt>,
     /// A sync is queued or running on the engine worker.
     syncing: bool,
@@ -249,6 +342,8 @@ pub struct Controller {
     toast_timer: slint::Timer,
     status_timer: slint::Timer,
     sync_timer: slint::Timer,
+    /// Arms the pay button of a screen that pays money ([`CONFIRM_ARM_MS`]).
+    arm_timer: slint::Timer,
 }
 
 /// Pixels of a person's photo (decoded on a worker thread).
@@ -308,6 +403,7 @@ impl Controller {
                 amount_for: AmountFor::Voucher,
                 amount_text: String::new(),
                 amount_error: None,
+                amount_check: None,
                 receipt: None,
                 print: PrintState::Idle,
                 cash_lines: Vec::new(),
@@ -315,6 +411,7 @@ impl Controller {
                 cash_session: None,
                 cash_report: None,
                 cash_error: None,
+                cash_check: None,
                 history: Vec::new(),
                 syncing: false,
                 sync_failures: 0,
@@ -333,9 +430,12 @@ impl Controller {
             toast_timer: slint::Timer::default(),
             status_timer: slint::Timer::default(),
             sync_timer: slint::Timer::default(),
+            arm_timer: slint::Timer::default(),
         });
         CONTROLLER.with(|c| *c.borrow_mut() = Some(controller.clone()));
         controller.connect(window);
+        window
+            .set_pin_digits_max(i32::try_from(crate::operator::PIN_DIGITS_MAX).unwrap_or(i32::MAX));
         controller.apply_language();
         window.set_languages(ModelRc::new(VecModel::from(
             format::LANGUAGES
@@ -411,8 +511,33 @@ impl Controller {
 
     fn set_screen(&self, screen: Screen) {
         if let Some(w) = self.window() {
+            if w.get_screen() != screen {
+                self.disarm_payment(&w, screen);
+            }
             w.set_screen(screen);
         }
+    }
+
+    /// On entering a screen whose button pays money, that button stays
+    /// disabled for [`CONFIRM_ARM_MS`]: the tap that opened the screen, or
+    /// the second half of a double tap, never pays.
+    fn disarm_payment(&self, w: &AppWindow, screen: Screen) {
+        if !matches!(screen, Screen::Confirm | Screen::CashPerson) {
+            self.arm_timer.stop();
+            w.set_payment_armed(true);
+            return;
+        }
+        w.set_payment_armed(false);
+        let window = self.window.clone();
+        self.arm_timer.start(
+            slint::TimerMode::SingleShot,
+            Duration::from_millis(CONFIRM_ARM_MS),
+            move || {
+                if let Some(w) = window.upgrade() {
+                    w.set_payment_armed(true);
+                }
+            },
+        );
     }
 
     fn screen(&self) -> Screen {
@@ -956,6 +1081,7 @@ impl Controller {
         let exponent = self.amount_currency().map_or(2, |c| c.exponent()) as usize;
         let mut st = self.state.borrow_mut();
         st.amount_error = None;
+        st.amount_check = None;
         let text = &mut st.amount_text;
         match key {
             "⌫" => {
@@ -982,6 +1108,7 @@ impl Controller {
             _ => {}
         }
         drop(st);
+        self.check_amount();
         self.render();
     }
 
@@ -991,14 +1118,75 @@ impl Controller {
         Money::parse(&text, currency).ok().filter(|m| m.minor > 0)
     }
 
-    fn amount_accepted(&self) {
+    /// Asks the engine what the amount on the keypad would do (a voucher or
+    /// an ID entitlement): the same `rules::decide` as the redemption, so an
+    /// amount over the balance or an offline limit is refused as it is
+    /// typed, with its reason, and never reaches Confirm. An answer for an
+    /// amount no longer on the keypad is dropped.
+    fn check_amount(&self) {
         let Some(amount) = self.typed_amount() else {
+            return;
+        };
+        let st = self.state.borrow();
+        let request = match (&st.amount_for, &st.flow) {
+            (AmountFor::Voucher, Flow::Voucher { qr, id_card, .. }) => Payment::Voucher {
+                qr: qr.clone(),
+                id_card: id_card.clone(),
+            },
+            (
+                AmountFor::Entitlement,
+                Flow::Entitlement {
+                    id_text,
+                    entry,
+                    chosen: Some(chosen),
+                    ..
+                },
+            ) => Payment::Entitlement {
+                id_text: id_text.clone(),
+                entry: *entry,
+                chosen: chosen.clone(),
+            },
+            _ => return,
+        };
+        drop(st);
+        let credential = request.credential();
+        let queued = self.engine.run(
+            move |e| request.preview(e, Some(amount)),
+            move |result| {
+                with_controller(|c| {
+                    if c.typed_amount() != Some(amount) {
+                        return;
+                    }
+                    c.state.borrow_mut().amount_check = Some((
+                        amount,
+                        result.map_err(|error| Localized::refused(&error, credential)),
+                    ));
+                    c.render();
+                })
+            },
+        );
+        if !queued {
+            self.toast(Localized::text(Text::Busy, &[]));
+        }
+    }
+
+    /// The engine's accepted preview of the amount on the keypad, if that is its answer.
+    fn accepted_amount(&self) -> Option<Preview> {
+        let typed = self.typed_amount()?;
+        match &self.state.borrow().amount_check {
+            Some((amount, Ok(preview))) if *amount == typed => Some(*preview),
+            _ => None,
+        }
+    }
+
+    fn amount_accepted(&self) {
+        let Some(preview) = self.accepted_amount() else {
             return;
         };
         let mut st = self.state.borrow_mut();
         match &mut st.flow {
             Flow::Voucher { amount: a, .. } | Flow::Entitlement { amount: a, .. } => {
-                *a = Some(amount)
+                *a = Some(preview.amount)
             }
             _ => return,
         }
@@ -1017,17 +1205,42 @@ impl Controller {
             .as_ref()
             .and_then(|p| p.entitlements.iter().find(|e| e.entitlement.id == id))
             .is_some_and(|e| e.entitlement.mode == RedemptionMode::Partial);
-        if let Flow::Entitlement { chosen, amount, .. } = &mut st.flow {
-            *chosen = Some(id);
-            *amount = None;
-        }
+        let Flow::Entitlement {
+            chosen,
+            amount,
+            id_text,
+            entry,
+        } = &mut st.flow
+        else {
+            return;
+        };
+        *chosen = Some(id.clone());
+        *amount = None;
+        let request = Payment::Entitlement {
+            id_text: id_text.clone(),
+            entry: *entry,
+            chosen: id,
+        };
         drop(st);
         if partial {
             self.redeem_part();
-        } else {
-            self.set_screen(Screen::Confirm);
-            self.render();
+            return;
         }
+        // In full: only if the rules would pay it now; if not, the reason
+        // stays on this screen and Confirm is never shown.
+        self.engine(
+            move |e| request.preview(e, None),
+            |c, result| match result {
+                Ok(_) => {
+                    c.state.borrow_mut().id_message = None;
+                    c.set_screen(Screen::Confirm);
+                }
+                Err(error) => {
+                    c.state.borrow_mut().id_message =
+                        Some(Localized::refused(&error, Credential::Entitlement));
+                }
+            },
+        );
     }
 
     fn confirmed(&self) {
@@ -1099,6 +1312,11 @@ impl Controller {
                 );
                 let screen = self.screen();
                 let mut st = self.state.borrow_mut();
+                let credential = match st.flow {
+                    Flow::Entitlement { .. } => Credential::Entitlement,
+                    Flow::Cash { .. } => Credential::CashPayout,
+                    _ => Credential::Voucher,
+                };
                 if amount_problem
                     && matches!(
                         &st.flow,
@@ -1111,13 +1329,15 @@ impl Controller {
                         }
                     )
                 {
-                    st.amount_error = Some(Localized::of(&error));
+                    st.amount_error = Some(Localized::refused(&error, credential));
                     drop(st);
                     self.set_screen(Screen::Amount);
                 } else if screen == Screen::CashPerson {
-                    st.cash_error = Some(Localized::of(&error));
+                    st.cash_error = Some(Localized::refused(&error, credential));
                 } else {
-                    st.verdict = Some(error_verdict(&error));
+                    let mut verdict = error_verdict(&error);
+                    verdict.message = Localized::refused(&error, credential);
+                    st.verdict = Some(verdict);
                     drop(st);
                     self.set_screen(Screen::Verdict);
                 }
@@ -1169,6 +1389,9 @@ impl Controller {
                 Err(reason) => PrintOutcome::Failed(reason),
             },
             |outcome| {
+                if let PrintOutcome::Offline(detail) | PrintOutcome::Failed(detail) = &outcome {
+                    eprintln!("lastmile-terminal: printer: {detail}");
+                }
                 with_controller(|c| {
                     c.state.borrow_mut().print = PrintState::Done(outcome);
                     c.render();
@@ -1280,6 +1503,58 @@ impl Controller {
                 }
             },
         );
+        self.check_payout();
+    }
+
+    /// Asks the engine whether the payout on the identity-check screen
+    /// would be paid now: the rules, and the cash left in the float. Until
+    /// it says yes the pay button is off; if it says no, the reason shows.
+    fn check_payout(&self) {
+        let (line, id_text, entry) = {
+            let mut st = self.state.borrow_mut();
+            st.cash_check = None;
+            match &st.flow {
+                Flow::Cash {
+                    line: Some(line),
+                    id_text,
+                    entry,
+                } if !line.paid => (line.clone(), id_text.clone(), *entry),
+                _ => return,
+            }
+        };
+        let entitlement = line.entitlement.entitlement.id;
+        let queued = self.engine.run(
+            {
+                let entitlement = entitlement.clone();
+                move |e| {
+                    e.preview_cash_payout(
+                        IdInput {
+                            text: &id_text,
+                            entry,
+                        },
+                        &entitlement,
+                    )
+                }
+            },
+            move |result| {
+                with_controller(|c| {
+                    let mut st = c.state.borrow_mut();
+                    let current = matches!(&st.flow, Flow::Cash { line: Some(l), .. }
+                        if l.entitlement.entitlement.id == entitlement);
+                    if current {
+                        st.cash_check = Some((
+                            entitlement,
+                            result.map_err(|e| Localized::refused(&e, Credential::CashPayout)),
+                        ));
+                    }
+                    drop(st);
+                    c.render();
+                })
+            },
+        );
+        if !queued {
+            self.toast(Localized::text(Text::Busy, &[]));
+        }
     }
 
     /// The ID card of the person at the counter: the selection follows
@@ -1337,6 +1612,7 @@ impl Controller {
                 st.cash_error = error;
                 drop(st);
                 c.set_screen(Screen::CashPerson);
+                c.check_payout();
             },
         );
     }
@@ -1536,7 +1812,13 @@ impl Controller {
         }
         st.sync_failures = match &result {
             Ok(()) => 0,
-            Err(_) => st.sync_failures.saturating_add(1),
+            Err(error) => {
+                // The screen says when it tries again; the log says why it failed.
+                if !asked {
+                    eprintln!("lastmile-terminal: background sync failed: {error}");
+                }
+                st.sync_failures.saturating_add(1)
+            }
         };
         let next = sync_delay(st.prefs.sync_interval_s, st.sync_failures);
         st.sync_note = result.as_ref().err().map(|_| {
@@ -1735,13 +2017,24 @@ impl Controller {
             None => i18n::typed_amount(&st.amount_text, lang),
         };
         w.set_amount_display(s(display));
-        let valid = currency
-            .and_then(|c| Money::parse(&st.amount_text, c).ok())
-            .is_some_and(|m| {
-                m.minor > 0 || (st.amount_for == AmountFor::Float && st.cash_session.is_some())
-            });
+        let typed = currency.and_then(|c| Money::parse(&st.amount_text, c).ok());
+        // A voucher or entitlement amount is valid when the engine accepted
+        // that very amount; a float count when it is a count.
+        let (valid, refusal) = match (st.amount_for, &st.amount_check) {
+            (AmountFor::Float, _) => (
+                typed.is_some_and(|m| m.minor > 0 || st.cash_session.is_some()),
+                None,
+            ),
+            (_, Some((amount, answer))) if Some(*amount) == typed => match answer {
+                Ok(_) => (true, None),
+                Err(reason) => (false, Some(reason)),
+            },
+            _ => (false, None),
+        };
         w.set_amount_valid(valid);
-        w.set_amount_error(s(st.amount_error.as_ref().map_or("", |l| l.get(lang))));
+        w.set_amount_error(s(refusal
+            .or(st.amount_error.as_ref())
+            .map_or("", |l| l.get(lang))));
         let maximum = match &st.flow {
             Flow::Voucher { check, .. } => Some(check.remaining),
             Flow::Entitlement {
@@ -1766,7 +2059,7 @@ impl Controller {
                 let pay = amount
                     .or(check.full_redemption.as_ref().ok().copied())
                     .unwrap_or(check.remaining);
-                let after = check.remaining.checked_sub(pay).unwrap_or(check.remaining);
+                let after = confirmed_after(*amount, &st.amount_check, check.remaining, pay);
                 w.set_confirmation(Confirmation {
                     amount: s(money(pay)),
                     remaining_after: s(money(after)),
@@ -1791,7 +2084,7 @@ impl Controller {
                         .map(|e| (p, e))
                 }) {
                     let pay = amount.unwrap_or(e.remaining);
-                    let after = e.remaining.checked_sub(pay).unwrap_or(e.remaining);
+                    let after = confirmed_after(*amount, &st.amount_check, e.remaining, pay);
                     w.set_confirmation(Confirmation {
                         amount: s(money(pay)),
                         remaining_after: s(money(after)),
@@ -1806,21 +2099,19 @@ impl Controller {
 
         // Receipt and printing.
         if let Some(r) = &st.receipt {
-            let (status, detail) = match &st.print {
-                PrintState::Idle => (PrintStatus::Idle, String::new()),
-                PrintState::Printing => (PrintStatus::Printing, String::new()),
-                PrintState::Done(PrintOutcome::Printed) => (PrintStatus::Printed, String::new()),
-                PrintState::Done(PrintOutcome::PaperOut) => (PrintStatus::PaperOut, String::new()),
-                PrintState::Done(PrintOutcome::Offline(t)) => (PrintStatus::Offline, t.clone()),
-                PrintState::Done(PrintOutcome::Failed(t)) => (PrintStatus::Failed, t.clone()),
-                PrintState::Done(PrintOutcome::NoPrinter) => {
-                    (PrintStatus::NoPrinter, String::new())
-                }
+            // The printer's own words are in the log; the screen says what to do.
+            let status = match &st.print {
+                PrintState::Idle => PrintStatus::Idle,
+                PrintState::Printing => PrintStatus::Printing,
+                PrintState::Done(PrintOutcome::Printed) => PrintStatus::Printed,
+                PrintState::Done(PrintOutcome::PaperOut) => PrintStatus::PaperOut,
+                PrintState::Done(PrintOutcome::Offline(_)) => PrintStatus::Offline,
+                PrintState::Done(PrintOutcome::Failed(_)) => PrintStatus::Failed,
+                PrintState::Done(PrintOutcome::NoPrinter) => PrintStatus::NoPrinter,
             };
             let (amount, remaining) = receipt_amounts(&r.item);
             w.set_receipt(ReceiptView {
                 status,
-                detail: s(detail),
                 amount: s(amount.map(money).unwrap_or_default()),
                 remaining_after: s(remaining.map(money).unwrap_or_default()),
                 reference: s(format!("#{}", r.seq)),
@@ -1882,15 +2173,30 @@ impl Controller {
                         })
                         .collect::<Vec<_>>(),
                 )));
-                w.set_id_message(s(if p.entitlements.is_empty() {
-                    i18n::text(lang, Text::NothingToPayHere)
-                } else {
-                    ""
+                w.set_id_message(s(match &st.id_message {
+                    Some(message) => message.get(lang),
+                    None if p.entitlements.is_empty() => i18n::text(lang, Text::NothingToPayHere),
+                    None => "",
                 }));
             }
             _ => {}
         }
-        w.set_cash_error(s(st.cash_error.as_ref().map_or("", |l| l.get(lang))));
+        let payout = match (&st.flow, &st.cash_check) {
+            (Flow::Cash { line: Some(l), .. }, Some((id, answer)))
+                if &l.entitlement.entitlement.id == id =>
+            {
+                Some(answer)
+            }
+            _ => None,
+        };
+        w.set_cash_payable(matches!(payout, Some(Ok(_))));
+        let refusal = match payout {
+            Some(Err(reason)) => Some(reason),
+            _ => None,
+        };
+        w.set_cash_error(s(refusal
+            .or(st.cash_error.as_ref())
+            .map_or("", |l| l.get(lang))));
 
         // Distribution list, filtered by the search text.
         let needle = st.cash_search.trim().to_lowercase();
@@ -1958,7 +2264,9 @@ impl Controller {
             printer: s(&st.prefs.printer),
             paper_mm: i32::try_from(st.prefs.paper_mm).unwrap_or_default(),
             printer_status: s(match &st.print {
-                PrintState::Done(PrintOutcome::Offline(t) | PrintOutcome::Failed(t)) => t.as_str(),
+                PrintState::Done(PrintOutcome::Offline(_) | PrintOutcome::Failed(_)) => {
+                    i18n::text(lang, Text::PrinterNotAnswering)
+                }
                 _ => "",
             }),
         });
@@ -1967,6 +2275,24 @@ impl Controller {
 }
 
 // ----- Views -------------------------------------------------------------------------------------
+
+/// What is left after paying `pay` out of `remaining`, as the Confirm
+/// screen shows it: for a typed amount, the engine's own answer (an amount
+/// reaches Confirm only with one); in full, nothing is left. Never negative.
+fn confirmed_after(
+    typed: Option<Money>,
+    check: &Option<(Money, Result<Preview, Localized>)>,
+    remaining: Money,
+    pay: Money,
+) -> Money {
+    match (typed, check) {
+        (Some(typed), Some((amount, Ok(preview)))) if typed == *amount => preview.remaining_after,
+        _ => Money::new(
+            remaining.minor.saturating_sub(pay.minor).max(0),
+            remaining.currency,
+        ),
+    }
+}
 
 /// What the settings screen says after writing `gui.json`.
 fn saved_message(saved: bool) -> Localized {
@@ -2032,8 +2358,8 @@ fn sync_view(
     // (perhaps from the command line), in the operator's language.
     let last_error = match (note, &status.last_sync_error) {
         (Some(note), _) => note.get(lang).to_owned(),
-        (None, Some(detail)) => i18n::refusal(lang, "sync_failed", &[("detail", detail)])
-            .unwrap_or_else(|| detail.clone()),
+        // The stored detail is the network's own words: the log has them.
+        (None, Some(_)) => i18n::text(lang, Text::LastSyncFailed).to_owned(),
         (None, None) => String::new(),
     };
     let limit = status.limits.first();

@@ -70,10 +70,8 @@ pub fn start(
         match SerialScanner::spawn(config, events_tx.clone()) {
             Ok(scanner) => Some(scanner),
             Err(error) => {
-                let problem = Localized::text(
-                    Text::ScannerProblem,
-                    &[("port", scanner_port), ("detail", &error.to_string())],
-                );
+                eprintln!("scanner {scanner_port}: {error}");
+                let problem = Localized::text(Text::ScannerProblem, &[("port", scanner_port)]);
                 controller.set_device_status(Some(problem), None);
                 None
             }
@@ -108,22 +106,21 @@ pub fn start(
 fn with_scan_event(event: ScanEvent) {
     super::controller::with_current(|c| match event {
         ScanEvent::Code { text, .. } => c.scanned(text),
-        ScanEvent::Rejected { reason, .. } => c.toast(Localized::text(
-            Text::SomethingWentWrong,
-            &[("detail", &reason.to_string())],
-        )),
+        ScanEvent::Rejected { reason, .. } => {
+            eprintln!("scanner: code not taken: {reason}");
+            c.toast(Localized::text(Text::ScanUnreadable, &[]))
+        }
         ScanEvent::Connected { port } => c.set_device_status(
             Some(Localized::text(Text::ScannerConnected, &[("port", &port)])),
             None,
         ),
-        ScanEvent::Unavailable { port, reason } | ScanEvent::Disconnected { port, reason } => c
-            .set_device_status(
-                Some(Localized::text(
-                    Text::ScannerProblem,
-                    &[("port", &port), ("detail", &reason.to_string())],
-                )),
+        ScanEvent::Unavailable { port, reason } | ScanEvent::Disconnected { port, reason } => {
+            eprintln!("scanner {port}: {reason}");
+            c.set_device_status(
+                Some(Localized::text(Text::ScannerProblem, &[("port", &port)])),
                 None,
-            ),
+            )
+        }
     });
 }
 

@@ -13,7 +13,7 @@ use crate::cash::{CashReport, CashSession, DistributionLine};
 use crate::error::Error;
 use crate::operator::{Login, OperatorInfo};
 use crate::receipt::Receipt;
-use crate::redemption::{IdInput, Identified, VoucherCheck, VoucherRequest};
+use crate::redemption::{IdInput, Identified, Preview, VoucherCheck, VoucherRequest};
 use crate::status::Status;
 use crate::sync_client::SyncReport;
 
@@ -28,6 +28,8 @@ pub trait Engine: Send {
     fn status(&self) -> Result<Status, Error>;
     fn check_voucher(&mut self, qr: &str) -> Result<VoucherCheck, Error>;
     fn redeem_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Receipt, Error>;
+    /// What `redeem_voucher` would decide now; the keypad asks as each key is typed.
+    fn preview_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Preview, Error>;
     fn identify(&mut self, id: IdInput<'_>) -> Result<Identified, Error>;
     fn redeem_entitlement(
         &mut self,
@@ -35,9 +37,20 @@ pub trait Engine: Send {
         entitlement: &EntitlementId,
         amount: Option<Money>,
     ) -> Result<Receipt, Error>;
+    fn preview_entitlement(
+        &mut self,
+        id: IdInput<'_>,
+        entitlement: &EntitlementId,
+        amount: Option<Money>,
+    ) -> Result<Preview, Error>;
     fn distribution_list(&mut self) -> Result<Vec<DistributionLine>, Error>;
     fn identify_for_cash(&mut self, id: IdInput<'_>) -> Result<Identified, Error>;
     fn pay_cash(&mut self, id: IdInput<'_>, entitlement: &EntitlementId) -> Result<Receipt, Error>;
+    fn preview_cash_payout(
+        &mut self,
+        id: IdInput<'_>,
+        entitlement: &EntitlementId,
+    ) -> Result<Preview, Error>;
     fn cash_session(&self) -> Result<Option<CashSession>, Error>;
     fn open_cash_session(&mut self, float: Money) -> Result<Receipt, Error>;
     fn close_cash_session(&mut self, counted: Money) -> Result<CashReport, Error>;
@@ -68,6 +81,9 @@ impl Engine for Terminal {
     fn redeem_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Receipt, Error> {
         Terminal::redeem_voucher(self, request)
     }
+    fn preview_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Preview, Error> {
+        Terminal::preview_voucher(self, request)
+    }
     fn identify(&mut self, id: IdInput<'_>) -> Result<Identified, Error> {
         Terminal::identify(self, id)
     }
@@ -79,6 +95,14 @@ impl Engine for Terminal {
     ) -> Result<Receipt, Error> {
         Terminal::redeem_entitlement(self, id, entitlement, amount)
     }
+    fn preview_entitlement(
+        &mut self,
+        id: IdInput<'_>,
+        entitlement: &EntitlementId,
+        amount: Option<Money>,
+    ) -> Result<Preview, Error> {
+        Terminal::preview_entitlement(self, id, entitlement, amount)
+    }
     fn distribution_list(&mut self) -> Result<Vec<DistributionLine>, Error> {
         Terminal::distribution_list(self)
     }
@@ -87,6 +111,13 @@ impl Engine for Terminal {
     }
     fn pay_cash(&mut self, id: IdInput<'_>, entitlement: &EntitlementId) -> Result<Receipt, Error> {
         Terminal::pay_cash(self, id, entitlement)
+    }
+    fn preview_cash_payout(
+        &mut self,
+        id: IdInput<'_>,
+        entitlement: &EntitlementId,
+    ) -> Result<Preview, Error> {
+        Terminal::preview_cash_payout(self, id, entitlement)
     }
     fn cash_session(&self) -> Result<Option<CashSession>, Error> {
         Terminal::cash_session(self)

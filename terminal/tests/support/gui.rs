@@ -8,9 +8,10 @@
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use i_slint_backend_testing::ElementHandle;
-use lastmile_terminal::gui::controller::Controller;
+use lastmile_terminal::gui::controller::{CONFIRM_ARM_MS, Controller};
 use lastmile_terminal::gui::demo::{self, DEMO_NOW, Demo};
 use lastmile_terminal::gui::engine::Engine;
 use lastmile_terminal::gui::prefs::Prefs;
@@ -19,6 +20,10 @@ use lastmile_terminal::gui::worker::Worker;
 use lastmile_terminal::gui::{AppWindow, Screen};
 use lastmile_terminal::{ManualClock, Terminal};
 use slint::ComponentHandle;
+use slint::platform::{PointerEventButton, WindowEvent};
+
+/// How long a finger stays down in a tap.
+pub const TAP_MS: u64 = 60;
 
 /// Installs the testing backend (software renderer) for this test thread.
 pub fn init_backend() {
@@ -113,6 +118,84 @@ impl App {
         self.find(label).invoke_accessible_default_action();
     }
 
+    /// Lets `ms` pass on the mocked clock (Slint's timers fire).
+    pub fn wait_ms(&self, ms: u64) {
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(ms));
+    }
+
+    /// Waits as a person reading the screen does: a screen that pays money
+    /// arms its pay button after `CONFIRM_ARM_MS`.
+    pub fn wait_armed(&self) {
+        self.wait_ms(CONFIRM_ARM_MS);
+    }
+
+    /// Reads the Confirm screen, then presses "Confirm payment".
+    pub fn confirm_payment(&self) {
+        assert_eq!(self.screen(), Screen::Confirm);
+        self.wait_armed();
+        self.tap("Confirm payment");
+    }
+
+    /// A finger down at (`x`, `y`) in logical pixels: real pointer events
+    /// through the window, as the touch screen's driver delivers them.
+    pub fn press_at(&self, x: f32, y: f32) {
+        let position = slint::LogicalPosition::new(x, y);
+        let window = self.window.window();
+        window.dispatch_event(WindowEvent::PointerMoved { position });
+        window.dispatch_event(WindowEvent::PointerPressed {
+            position,
+            button: PointerEventButton::Left,
+        });
+    }
+
+    /// The finger up again at (`x`, `y`).
+    pub fn release_at(&self, x: f32, y: f32) {
+        let position = slint::LogicalPosition::new(x, y);
+        self.window
+            .window()
+            .dispatch_event(WindowEvent::PointerReleased {
+                position,
+                button: PointerEventButton::Left,
+            });
+        self.window
+            .window()
+            .dispatch_event(WindowEvent::PointerExited);
+    }
+
+    /// One short tap at (`x`, `y`).
+    pub fn tap_at(&self, x: f32, y: f32) {
+        self.press_at(x, y);
+        self.wait_ms(TAP_MS);
+        self.release_at(x, y);
+    }
+
+    /// One turn of an event loop: `changed` handlers run (the Theme follows
+    /// the language and the window's size), as before a frame reaches the
+    /// screen. A finger aims at what the screen shows, so geometry is read
+    /// after this.
+    pub fn settle(&self) {
+        slint::platform::update_timers_and_animations();
+    }
+
+    /// The centre of the element labelled `label`, in window coordinates.
+    pub fn centre_of(&self, label: &str) -> (f32, f32) {
+        self.settle();
+        let element = self.find(label);
+        let (at, size) = (element.absolute_position(), element.size());
+        assert!(
+            size.width > 0.0 && size.height > 0.0,
+            "{label:?} has no area on screen {:?}",
+            self.screen()
+        );
+        (at.x + size.width / 2.0, at.y + size.height / 2.0)
+    }
+
+    /// Touches the element labelled `label` once, with pointer events at its centre.
+    pub fn touch(&self, label: &str) {
+        let (x, y) = self.centre_of(label);
+        self.tap_at(x, y);
+    }
+
     pub fn type_digits(&self, digits: &str) {
         for d in digits.chars() {
             self.tap(&d.to_string());
@@ -126,7 +209,8 @@ impl App {
     pub fn login(&self) {
         assert_eq!(self.screen(), Screen::Login);
         self.type_digits(self.demo.operator_pin);
-        self.tap("OK");
+        // OK is labelled in the window's language; same callback.
+        self.window.invoke_pin_entered(self.window.get_pin());
         assert_eq!(
             self.screen(),
             Screen::Home,
