@@ -15,9 +15,7 @@
 //! signed object (the unprotected header, the CBOR heads around the signed
 //! byte strings) and obtain a second text that still verifies.
 
-use coset::{
-    CoseSign1, CoseSign1Builder, Header, HeaderBuilder, TaggedCborSerializable, iana,
-};
+use coset::{CoseSign1, CoseSign1Builder, Header, HeaderBuilder, TaggedCborSerializable, iana};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -73,7 +71,9 @@ impl Envelope {
         // Nothing unsigned may travel with the signed data: an unprotected
         // header would let anyone make new valid encodings of one object.
         if !sign1.unprotected.is_empty() {
-            return Err(EnvelopeError::NotCanonical("the unprotected header is not empty"));
+            return Err(EnvelopeError::NotCanonical(
+                "the unprotected header is not empty",
+            ));
         }
         let protected = &sign1.protected.header;
         if protected.alg

@@ -186,11 +186,17 @@ fn arb_claims() -> impl Strategy<Value = VoucherClaims> {
 
 #[test]
 fn the_deterministic_cbor_check_refuses_each_non_deterministic_form() {
-    assert_eq!(deterministic_cbor::check(&[0xa2, 0x01, 0x00, 0x02, 0x00]), Ok(()));
+    assert_eq!(
+        deterministic_cbor::check(&[0xa2, 0x01, 0x00, 0x02, 0x00]),
+        Ok(())
+    );
     for (bytes, why) in [
         (&[0x18, 0x05][..], "one-byte argument below 24"),
         (&[0x19, 0x00, 0xff], "two-byte argument below 256"),
-        (&[0x3a, 0x00, 0x00, 0x00, 0x01], "four-byte negative below 2^16"),
+        (
+            &[0x3a, 0x00, 0x00, 0x00, 0x01],
+            "four-byte negative below 2^16",
+        ),
         (&[0x5f, 0x41, 0x00, 0xff], "indefinite byte string"),
         (&[0xa2, 0x02, 0x00, 0x01, 0x00], "unsorted keys"),
         (&[0xa2, 0x01, 0x00, 0x01, 0x00], "duplicate keys"),

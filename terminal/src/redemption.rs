@@ -287,7 +287,10 @@ impl Terminal {
     /// Answers what [`Terminal::redeem_voucher`] would answer for `request`
     /// (amount, ID card and all), changing nothing: no transaction is
     /// begun, nothing is written.
-    pub fn check_redemption(&mut self, request: &VoucherRequest<'_>) -> Result<VoucherCheck, Error> {
+    pub fn check_redemption(
+        &mut self,
+        request: &VoucherRequest<'_>,
+    ) -> Result<VoucherCheck, Error> {
         let now = self.clock.now();
         let (conn, ready) = self.ready()?;
         let read = ReadRequest::new(&ready, request, now)?;
@@ -415,7 +418,10 @@ impl ReadRequest {
                     Some(person) => person.beneficiary.clone(),
                     None => BeneficiaryId::parse(card.id_number.trim())?,
                 };
-                Some(BeneficiaryBinding::compute(&verified.claims.id, &beneficiary))
+                Some(BeneficiaryBinding::compute(
+                    &verified.claims.id,
+                    &beneficiary,
+                ))
             }
         };
         let revoked = is_revoked(ready, &verified.claims, &verified.kid);

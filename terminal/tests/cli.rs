@@ -868,7 +868,10 @@ fn database_bytes(data: &std::path::Path) -> Vec<u8> {
 
 /// Runs `run` (a `redeem --check`) and asserts the database is byte for
 /// byte what it was before; returns its output.
-fn check_changes_nothing(data: &std::path::Path, run: impl FnOnce() -> std::process::Output) -> std::process::Output {
+fn check_changes_nothing(
+    data: &std::path::Path,
+    run: impl FnOnce() -> std::process::Output,
+) -> std::process::Output {
     let before = database_bytes(data);
     let output = run();
     // Compared with `assert!`: a failing `assert_eq!` would print megabytes.
@@ -881,7 +884,10 @@ fn check_changes_nothing(data: &std::path::Path, run: impl FnOnce() -> std::proc
 
 /// Redeems all of `qr` for real: whatever the checks did, nothing was spent.
 fn still_unspent(data: &std::path::Path, qr: &str, extra: &[&str], minor: i64) {
-    let output = cli(data, &[&["--json", "redeem", "--qr", qr][..], extra].concat());
+    let output = cli(
+        data,
+        &[&["--json", "redeem", "--qr", qr][..], extra].concat(),
+    );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(json(&output)["receipt"]["item"]["amount"]["minor"], minor);
 }
@@ -891,15 +897,26 @@ fn check_from_qr_changes_nothing_and_honours_the_amount() {
     let (_dir, data) = setup();
     let qr = voucher("V-CHK-QR", 10_000, RedemptionMode::Partial, wall_clock());
     let output = check_changes_nothing(&data, || {
-        cli(&data, &["--json", "redeem", "--check", "--qr", &qr, "--amount", "40.50"])
+        cli(
+            &data,
+            &[
+                "--json", "redeem", "--check", "--qr", &qr, "--amount", "40.50",
+            ],
+        )
     });
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(json(&output)["full_redemption"]["Ok"]["minor"], 4_050);
     let output = check_changes_nothing(&data, || {
-        cli(&data, &["redeem", "--check", "--qr", &qr, "--amount", "100.01"])
+        cli(
+            &data,
+            &["redeem", "--check", "--qr", &qr, "--amount", "100.01"],
+        )
     });
     assert_eq!(output.status.code(), Some(3), "{output:?}");
-    assert!(stdout(&output).contains("Only KES 100.00 is left"), "{output:?}");
+    assert!(
+        stdout(&output).contains("Only KES 100.00 is left"),
+        "{output:?}"
+    );
     still_unspent(&data, &qr, &[], 10_000);
 }
 
@@ -909,11 +926,21 @@ fn check_from_a_qr_file_changes_nothing() {
     let now = wall_clock();
     let good = voucher("V-CHK-F1", 2_000, RedemptionMode::SingleUse, now);
     let file = dir.path().join("batch.txt");
-    std::fs::write(&file, [good.as_str(), "", "not a voucher", &good].join("\n")).unwrap();
+    std::fs::write(
+        &file,
+        [good.as_str(), "", "not a voucher", &good].join("\n"),
+    )
+    .unwrap();
     let output = check_changes_nothing(&data, || {
         cli(
             &data,
-            &["--json", "redeem", "--check", "--qr-file", file.to_str().unwrap()],
+            &[
+                "--json",
+                "redeem",
+                "--check",
+                "--qr-file",
+                file.to_str().unwrap(),
+            ],
         )
     });
     assert_eq!(output.status.code(), Some(3), "{output:?}");
@@ -972,7 +999,11 @@ fn check_from_a_serial_scanner_changes_nothing() {
         let mut line = String::new();
         while !line.contains("scanner connected") {
             line.clear();
-            assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "no connect message");
+            assert_ne!(
+                stderr.read_line(&mut line).unwrap(),
+                0,
+                "no connect message"
+            );
         }
         pair.write(format!("{qr}\r\n").as_bytes());
         child.wait_with_output().unwrap()
@@ -990,7 +1021,15 @@ fn check_with_an_id_changes_nothing_and_checks_the_person() {
     let someone_else = check_changes_nothing(&data, || {
         cli(
             &data,
-            &["--json", "redeem", "--check", "--qr", &qr, "--id", "KE-87654321"],
+            &[
+                "--json",
+                "redeem",
+                "--check",
+                "--qr",
+                &qr,
+                "--id",
+                "KE-87654321",
+            ],
         )
     });
     assert_eq!(someone_else.status.code(), Some(3), "{someone_else:?}");
@@ -999,7 +1038,12 @@ fn check_with_an_id_changes_nothing_and_checks_the_person() {
         "wrong_beneficiary"
     );
     let holder = check_changes_nothing(&data, || {
-        cli(&data, &["--json", "redeem", "--check", "--qr", &qr, "--id", PERSON_ID])
+        cli(
+            &data,
+            &[
+                "--json", "redeem", "--check", "--qr", &qr, "--id", PERSON_ID,
+            ],
+        )
     });
     assert_eq!(holder.status.code(), Some(0), "{holder:?}");
     assert_eq!(json(&holder)["full_redemption"]["Ok"]["minor"], 10_000);

@@ -16,11 +16,18 @@ fuzz_target!(|data: &[u8]| {
     if SignedEntry::parse_unverified(data).is_ok() {
         let envelope = Envelope::parse(data, lastmile_shared::device_log::LOG_ENTRY_BYTES_MAX)
             .expect("an entry that parses has a valid envelope");
-        assert_eq!(envelope.to_bytes(), data, "parsed, but rebuilds differently");
+        assert_eq!(
+            envelope.to_bytes(),
+            data,
+            "parsed, but rebuilds differently"
+        );
     }
     if let Ok(opened) = SignedEntry::open(data, &kid, &key) {
         let resigned = SignedEntry::sign(opened.entry, &kid, &signing);
-        assert_eq!(resigned.bytes, data, "opened, but not the bytes the device signs");
+        assert_eq!(
+            resigned.bytes, data,
+            "opened, but not the bytes the device signs"
+        );
     }
     let device = DeviceId::parse("term-0001").unwrap();
     let _ = verify_chain([data, data], &device, &kid, &key, ChainHead::GENESIS);

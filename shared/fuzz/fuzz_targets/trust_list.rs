@@ -15,10 +15,18 @@ use libfuzzer_sys::fuzz_target;
 
 /// Re-sealing an opened document with the root (Ed25519 signs
 /// deterministically) must give back the bytes it was opened from.
-fn reseals_to<T: RootSigned>(opened: Result<T, impl std::fmt::Debug>, data: &[u8], root: &SigningKey) {
+fn reseals_to<T: RootSigned>(
+    opened: Result<T, impl std::fmt::Debug>,
+    data: &[u8],
+    root: &SigningKey,
+) {
     if let Ok(document) = opened {
         let kid = KeyId::parse("root-1").unwrap();
-        assert_eq!(document.seal(&kid, root), data, "opened, but not the bytes the root seals");
+        assert_eq!(
+            document.seal(&kid, root),
+            data,
+            "opened, but not the bytes the root seals"
+        );
     }
 }
 
@@ -29,9 +37,17 @@ fuzz_target!(|data: &[u8]| {
         key: signing.verifying_key(),
     };
     if let Ok(envelope) = Envelope::parse(data, ENVELOPE_BYTES_MAX) {
-        assert_eq!(envelope.to_bytes(), data, "parsed, but rebuilds differently");
+        assert_eq!(
+            envelope.to_bytes(),
+            data,
+            "parsed, but rebuilds differently"
+        );
     }
-    reseals_to(TrustList::open_with_store(data, &root, None).map(|(list, _)| list), data, &signing);
+    reseals_to(
+        TrustList::open_with_store(data, &root, None).map(|(list, _)| list),
+        data,
+        &signing,
+    );
     reseals_to(RevocationList::open(data, &root, Some(1)), data, &signing);
     reseals_to(Roster::open(data, &root, None), data, &signing);
     reseals_to(TerminalPolicy::open(data, &root, None), data, &signing);

@@ -58,12 +58,19 @@ fuzz_target!(|data: &[u8]| {
     };
     let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     if let Ok(decoded) = voucher::decode(text) {
-        assert_eq!(decoded.to_text(), trimmed, "accepted, but re-encodes differently");
+        assert_eq!(
+            decoded.to_text(),
+            trimmed,
+            "accepted, but re-encodes differently"
+        );
     }
     let verified = voucher::verify(text, &STORE, NOW);
-    if let Ok(voucher) = &verified {
-        let reissued = voucher::encode(&voucher.claims, &voucher.kid, &signing_key(&voucher.kid));
-        assert_eq!(reissued, trimmed, "verified, but not the text its issuer writes");
+    if let Ok(accepted) = &verified {
+        let reissued = voucher::encode(&accepted.claims, &accepted.kid, &signing_key(&accepted.kid));
+        assert_eq!(
+            reissued, trimmed,
+            "verified, but not the text its issuer writes"
+        );
     }
     let batch = voucher::verify_batch(&[text, text], &STORE, NOW);
     assert!(batch.iter().all(|result| *result == verified));

@@ -2,14 +2,14 @@
 //! `shared/tests/vectors/voucher-vectors.json`.
 
 use ciborium::value::Value;
-use coset::{CborSerializable, TaggedCborSerializable};
 use coset::cwt::{ClaimsSetBuilder, Timestamp};
+use coset::{CborSerializable, TaggedCborSerializable};
+use ed25519_dalek::Signer;
 use lastmile_shared::envelope;
 use lastmile_shared::id::{IssuerId, VoucherId};
 use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::trust_list::KeyStatus;
 use lastmile_shared::voucher::{self, RedemptionMode};
-use ed25519_dalek::Signer;
 use serde_json::{Value as Json, json};
 
 use super::*;
@@ -36,7 +36,12 @@ fn replace(bytes: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     let at: Vec<usize> = (0..=bytes.len() - needle.len())
         .filter(|&i| &bytes[i..i + needle.len()] == needle)
         .collect();
-    assert_eq!(at.len(), 1, "needle {} must occur once", hex::encode(needle));
+    assert_eq!(
+        at.len(),
+        1,
+        "needle {} must occur once",
+        hex::encode(needle)
+    );
     [&bytes[..at[0]], with, &bytes[at[0] + needle.len()..]].concat()
 }
 

@@ -509,7 +509,9 @@ impl Tour<'_> {
     /// so that it can be pasted into a shell opened in this directory.
     fn step(&self, title: &str, args: &[&str], env: Option<(&str, &str)>) -> i32 {
         println!("── {title}");
-        let prefix = env.map(|(k, v)| format!("{k}={} ", quoted(v))).unwrap_or_default();
+        let prefix = env
+            .map(|(k, v)| format!("{k}={} ", quoted(v)))
+            .unwrap_or_default();
         println!("$ {prefix}{}", command_line(args));
         let _ = std::io::stdout().flush();
         let mut command = match std::env::current_exe() {
@@ -695,7 +697,14 @@ impl Tour<'_> {
         if let Some(voucher) = self.state.vouchers.first() {
             let png = voucher.qr_png.display().to_string();
             println!("  {}", command_line(&["scan", "--image", &png]));
-            let check = ["--data-dir", &dir, "redeem", "--check", "--qr", &voucher.qr_text];
+            let check: [&str; 6] = [
+                "--data-dir",
+                &dir,
+                "redeem",
+                "--check",
+                "--qr",
+                &voucher.qr_text,
+            ];
             println!("  {}", command_line(&check));
         }
         println!(
