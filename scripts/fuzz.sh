@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Runs every fuzz target in shared/fuzz (lastmile-shared's decoders and the ESC/POS printer
-# emulator of lastmile-hardware) for SECONDS each (default 60).
+# Runs the fuzz targets in shared/fuzz (lastmile-shared's decoders and the ESC/POS printer
+# emulator of lastmile-hardware) for SECONDS each (default 60):
+#   scripts/fuzz.sh [SECONDS [TARGET...]]     (no TARGET: every one)
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); uses the stable toolchain
 # with RUSTC_BOOTSTRAP=1 for the sanitizer flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+shift $(( $# > 0 ? 1 : 0 ))
+targets=("$@")
+((${#targets[@]})) || targets=(voucher trust_list id_card log_entry sync_message escpos_render)
 export RUSTC_BOOTSTRAP=1
 # A target dir of its own, so seeding never waits for another build.
 CARGO_TARGET_DIR=target/fuzz-seeds cargo run -q -p lastmile-shared --example fuzz_seeds
@@ -13,7 +17,7 @@ CARGO_TARGET_DIR=target/fuzz-seeds cargo run -q -p lastmile-shared --example fuz
 mkdir -p shared/fuzz/corpus/escpos_render
 cp docs/receipt-58mm.bin docs/receipt-80mm.bin shared/fuzz/corpus/escpos_render/
 cd shared
-for target in voucher trust_list id_card log_entry sync_message escpos_render; do
+for target in "${targets[@]}"; do
   echo "== $target: ${seconds}s"
   cargo fuzz run -O "$target" -- -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 2>&1 \
     | grep -E '^(#[0-9]+ +DONE|Done|==[0-9]+==|SUMMARY|thread|panicked)' || true

@@ -157,7 +157,7 @@ impl SignedEntry {
     /// before looking up a device's key, for instance).
     pub fn parse_unverified(bytes: &[u8]) -> Result<(KeyId, LogEntry), EntryError> {
         let envelope = Envelope::parse(bytes, LOG_ENTRY_BYTES_MAX)?;
-        let entry = envelope::decode_cbor(envelope.payload())?;
+        let entry = envelope.payload_unverified()?;
         Ok((envelope.kid().clone(), entry))
     }
 }

@@ -5,8 +5,17 @@
 //! tagged COSE_Sign1 whose protected header holds `alg: EdDSA (-8)` and the
 //! signer's `kid`, with no external AAD. This module is the one place that
 //! builds and checks them.
+//!
+//! Each signed object has exactly one valid encoding: the one [`seal_bytes`]
+//! writes. The parser rebuilds the envelope from what it read and refuses
+//! anything that differs (another tag, an unprotected header, a protected
+//! header with more than `alg` and `kid`, longer-than-needed lengths,
+//! indefinite lengths, trailing bytes), and [`decode_canonical`] does the same
+//! for the payload. Without that, anyone could alter the unsigned parts of a
+//! signed object (the unprotected header, the CBOR heads around the signed
+//! byte strings) and obtain a second text that still verifies.
 
-use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable, iana};
+use coset::{CoseSign1, CoseSign1Builder, Header, HeaderBuilder, TaggedCborSerializable, iana};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,6 +44,8 @@ pub enum EnvelopeError {
     BadSignature,
     #[error("the signed content is not valid: {0}")]
     BadContent(String),
+    #[error("the signed data is not in its one valid encoding: {0}")]
+    NotCanonical(&'static str),
 }
 
 /// A parsed, not yet verified COSE_Sign1.
@@ -57,6 +68,13 @@ impl Envelope {
         }
         let sign1 = CoseSign1::from_tagged_slice(bytes)
             .map_err(|e| EnvelopeError::NotCose(e.to_string()))?;
+        // Nothing unsigned may travel with the signed data: an unprotected
+        // header would let anyone make new valid encodings of one object.
+        if !sign1.unprotected.is_empty() {
+            return Err(EnvelopeError::NotCanonical(
+                "the unprotected header is not empty",
+            ));
+        }
         let protected = &sign1.protected.header;
         if protected.alg
             != Some(coset::RegisteredLabelWithPrivate::Assigned(
@@ -69,6 +87,11 @@ impl Envelope {
             .ok()
             .and_then(|text| KeyId::parse(text).ok())
             .ok_or(EnvelopeError::MissingKeyId)?;
+        if *protected != protected_header(&kid) {
+            return Err(EnvelopeError::NotCanonical(
+                "the protected header holds more than alg and kid",
+            ));
+        }
         let signature_bytes: [u8; 64] = sign1
             .signature
             .as_slice()
@@ -76,12 +99,27 @@ impl Envelope {
             .map_err(|_| EnvelopeError::MalformedSignature)?;
         let to_be_signed = sign1.tbs_data(b"");
         let payload = sign1.payload.ok_or(EnvelopeError::MissingPayload)?;
-        Ok(Self {
+        let envelope = Self {
             kid,
             payload,
             signature: Signature::from_bytes(&signature_bytes),
             to_be_signed,
-        })
+        };
+        // What was read must be byte for byte what the sealer writes for the
+        // same kid, payload and signature: this refuses every other tag,
+        // non-shortest heads, indefinite lengths and trailing bytes at once.
+        if envelope.to_bytes() != bytes {
+            return Err(EnvelopeError::NotCanonical(
+                "not in deterministic CBOR encoding (RFC 8949 section 4.2.1)",
+            ));
+        }
+        Ok(envelope)
+    }
+
+    /// The envelope's bytes, rebuilt from its key id, payload and signature
+    /// as [`seal_bytes`] writes them; equal to the parsed bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        assemble(&self.kid, self.payload.clone(), &self.signature)
     }
 
     pub fn kid(&self) -> &KeyId {
@@ -109,29 +147,60 @@ impl Envelope {
             .map_err(|_| EnvelopeError::BadSignature)
     }
 
-    /// Verifies, then decodes the payload as CBOR into `T`.
-    pub fn open<T: DeserializeOwned>(&self, key: &VerifyingKey) -> Result<T, EnvelopeError> {
+    /// Verifies, then decodes the payload into `T` in its one valid
+    /// encoding ([`decode_canonical`]).
+    pub fn open<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &VerifyingKey,
+    ) -> Result<T, EnvelopeError> {
         self.verify(key)?;
-        decode_cbor(&self.payload)
+        self.payload_unverified()
     }
+
+    /// Decodes the payload as [`Envelope::open`] does, without checking the
+    /// signature (to read a sequence number before looking up a device's
+    /// key, or to check many signatures in one batch afterwards).
+    pub fn payload_unverified<T: Serialize + DeserializeOwned>(&self) -> Result<T, EnvelopeError> {
+        decode_canonical(&self.payload)
+    }
+}
+
+fn protected_header(kid: &KeyId) -> Header {
+    HeaderBuilder::new()
+        .algorithm(iana::Algorithm::EdDSA)
+        .key_id(kid.as_str().as_bytes().to_vec())
+        .build()
+}
+
+/// The one shape of every envelope: protected `{alg: EdDSA, kid}`, an empty
+/// unprotected header, the payload attached, no external AAD.
+fn sign1(kid: &KeyId, payload: Vec<u8>, signature: Vec<u8>) -> CoseSign1 {
+    CoseSign1Builder::new()
+        .protected(protected_header(kid))
+        .payload(payload)
+        .signature(signature)
+        .build()
+}
+
+fn tagged_bytes(sign1: CoseSign1) -> Vec<u8> {
+    // Serialising a structure we built cannot fail: it holds only byte
+    // strings and small integers.
+    sign1
+        .to_tagged_vec()
+        .expect("a COSE_Sign1 of byte strings and small integers always serialises")
+}
+
+/// The envelope bytes for a payload and its signature, exactly as
+/// [`seal_bytes`] writes them.
+pub fn assemble(kid: &KeyId, payload: Vec<u8>, signature: &Signature) -> Vec<u8> {
+    tagged_bytes(sign1(kid, payload, signature.to_bytes().to_vec()))
 }
 
 /// Builds a tagged COSE_Sign1 over `payload` bytes.
 pub fn seal_bytes(payload: Vec<u8>, kid: &KeyId, key: &SigningKey) -> Vec<u8> {
-    let protected = HeaderBuilder::new()
-        .algorithm(iana::Algorithm::EdDSA)
-        .key_id(kid.as_str().as_bytes().to_vec())
-        .build();
-    let sign1 = CoseSign1Builder::new()
-        .protected(protected)
-        .payload(payload)
-        .create_signature(b"", |data| key.sign(data).to_bytes().to_vec())
-        .build();
-    // Serialising a structure we just built cannot fail: it holds only byte
-    // strings and small integers.
-    sign1
-        .to_tagged_vec()
-        .expect("a freshly built COSE_Sign1 always serialises")
+    let mut unsigned = sign1(kid, payload, Vec::new());
+    unsigned.signature = key.sign(&unsigned.tbs_data(b"")).to_bytes().to_vec();
+    tagged_bytes(unsigned)
 }
 
 /// Serialises `value` as CBOR and seals it.
@@ -140,6 +209,10 @@ pub fn seal<T: Serialize>(value: &T, kid: &KeyId, key: &SigningKey) -> Vec<u8> {
 }
 
 /// CBOR encoding of a serde value (maps with text keys, as in the spec).
+///
+/// Shortest-form integers and lengths, definite lengths; maps in the field
+/// order of the Rust type. That order is part of each signed document's one
+/// valid encoding (see [`decode_canonical`]).
 pub fn encode_cbor<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = Vec::new();
     ciborium::into_writer(value, &mut out).expect("writing CBOR into a Vec cannot fail");
@@ -149,6 +222,20 @@ pub fn encode_cbor<T: Serialize>(value: &T) -> Vec<u8> {
 /// Decodes CBOR into `T`, mapping every failure to a specific error.
 pub fn decode_cbor<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, EnvelopeError> {
     ciborium::from_reader(bytes).map_err(|e| EnvelopeError::BadContent(e.to_string()))
+}
+
+/// Decodes signed CBOR into `T` and demands that `T` re-encodes to exactly
+/// these bytes, so a signed document has one valid encoding: no bignums for
+/// integers, no longer-than-needed heads, no indefinite lengths, no
+/// duplicate, reordered or unknown fields, no trailing bytes.
+pub fn decode_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, EnvelopeError> {
+    let value: T = decode_cbor(bytes)?;
+    if encode_cbor(&value) != bytes {
+        return Err(EnvelopeError::NotCanonical(
+            "the signed content is not in the encoding its signer writes",
+        ));
+    }
+    Ok(value)
 }
 
 /// Rejects an unparseable or weak (small-order) public key.

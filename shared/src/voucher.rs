@@ -178,15 +178,25 @@ pub struct VerifiedVoucher {
 
 /// Signs `claims` with an issuer key and returns the QR text.
 pub fn encode(claims: &VoucherClaims, kid: &KeyId, key: &SigningKey) -> String {
-    let cose = envelope::seal_bytes(claims_to_cbor(claims), kid, key);
+    text_of(&envelope::seal_bytes(claims_to_cbor(claims), kid, key))
+}
+
+fn text_of(cose: &[u8]) -> String {
     let mut text = String::with_capacity(VOUCHER_PREFIX.len() + cose.len() * 3 / 2 + 2);
     text.push_str(VOUCHER_PREFIX);
-    text.push_str(&base45::encode(&cose));
+    text.push_str(&base45::encode(cose));
     text
 }
 
 /// Reads a voucher's text without checking its signature.
+///
+/// A voucher has exactly one valid text: after trimming, the text must be
+/// what [`encode`] writes for the claims, key id and signature it holds
+/// (`docs/voucher-format.md` §1.5). Anything else is refused, so no one can
+/// make a second valid text of a voucher they hold.
 pub fn decode(text: &str) -> Result<DecodedVoucher, VoucherError> {
+    // The length is checked before trimming, so no input costs more than
+    // this limit's worth of work.
     if text.len() > VOUCHER_TEXT_BYTES_MAX {
         return Err(VoucherError::Oversize { len: text.len() });
     }
@@ -196,8 +206,23 @@ pub fn decode(text: &str) -> Result<DecodedVoucher, VoucherError> {
         None => return Err(version_error(text)),
     };
     let cose = base45::decode(body).map_err(|e| VoucherError::Base45(e.to_string()))?;
+    // The decoder tolerates forms RFC 9285 never writes (a final pair above
+    // 255, lower-case letters): only the encoder's own text is accepted.
+    if base45::encode(&cose) != body {
+        return Err(VoucherError::Base45(
+            "not in canonical form (RFC 9285 section 4)".to_owned(),
+        ));
+    }
     let envelope = Envelope::parse(&cose, VOUCHER_COSE_BYTES_MAX)?;
     let claims = claims_from_cbor(envelope.payload())?;
+    // The claims are signed, so only an issuer can produce other encodings
+    // of them; refusing those keeps every verifier reading the same bytes
+    // the same way (no bignums, no long heads, no unsorted keys).
+    if claims_to_cbor(&claims) != envelope.payload() {
+        return Err(bad(
+            "not in deterministic CBOR encoding (RFC 8949 section 4.2.1)",
+        ));
+    }
     Ok(DecodedVoucher { envelope, claims })
 }
 
@@ -273,6 +298,17 @@ impl DecodedVoucher {
 
     pub fn kid(&self) -> &KeyId {
         self.envelope.kid()
+    }
+
+    /// The voucher's text rebuilt from its claims, key id and signature:
+    /// the trimmed text it was decoded from, since only that one is accepted.
+    pub fn to_text(&self) -> String {
+        let cose = envelope::assemble(
+            self.envelope.kid(),
+            claims_to_cbor(&self.claims),
+            self.envelope.signature(),
+        );
+        text_of(&cose)
     }
 
     fn trusted_key<'t>(&self, trust: &'t TrustStore) -> Result<&'t TrustedKey, VoucherError> {

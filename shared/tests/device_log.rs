@@ -4,8 +4,10 @@ mod common;
 
 use common::*;
 use lastmile_shared::device_log::{
-    ChainErrorKind, ChainHead, GENESIS_HASH, LogEntry, LogEvent, SignedEntry, verify_chain,
+    ChainErrorKind, ChainHead, EntryError, GENESIS_HASH, LogEntry, LogEvent, SignedEntry,
+    verify_chain,
 };
+use lastmile_shared::envelope::EnvelopeError;
 use lastmile_shared::id::{DeviceId, IssuerId, OperatorId, ProgrammeId, VoucherId};
 use lastmile_shared::money::Money;
 use proptest::prelude::*;
@@ -115,6 +117,37 @@ fn each_break_is_named() {
     let e = check(&forged).unwrap_err();
     assert_eq!(e.index, 4);
     assert!(matches!(e.kind, ChainErrorKind::BadSignature(_)));
+}
+
+#[test]
+fn the_last_entry_cannot_be_rewritten_outside_its_signature() {
+    // The last entry has no successor whose link would break: only the
+    // one-valid-encoding rule stops an unprotected header being added.
+    let entries = chain(3);
+    let last = &entries[2].bytes;
+    let unprotected_at = 3 + usize::from(last[2] & 0x1f);
+    assert_eq!(last[unprotected_at], 0xa0);
+    let rewritten = [
+        &last[..unprotected_at],
+        &[0xa1, 0x03, 0x00],
+        &last[unprotected_at + 1..],
+    ]
+    .concat();
+    let verifying = key(5).verifying_key();
+    assert!(SignedEntry::open(last, &kid("term-0001"), &verifying).is_ok());
+    for refused in [
+        SignedEntry::open(&rewritten, &kid("term-0001"), &verifying).map(|_| ()),
+        SignedEntry::parse_unverified(&rewritten).map(|_| ()),
+    ] {
+        assert!(matches!(
+            refused,
+            Err(EntryError::Envelope(EnvelopeError::NotCanonical(_)))
+        ));
+    }
+    let mut all = bytes(&entries);
+    all[2] = rewritten;
+    let e = check(&all).unwrap_err();
+    assert_eq!((e.index, e.seq), (2, 0));
 }
 
 proptest! {

@@ -3,7 +3,9 @@
 
 mod common;
 
+use ciborium::value::Value;
 use common::*;
+use lastmile_shared::envelope::EnvelopeError;
 use lastmile_shared::id::{KeyId, VoucherId};
 use lastmile_shared::revocation::RevocationList;
 use lastmile_shared::trust_list::{
@@ -16,7 +18,7 @@ fn only_the_enrolled_root_and_newer_versions_are_accepted() {
     let (root_kid, root_key) = root();
     let sealed = trust_list().seal(&root_kid, &root_key);
     let (list, store) = TrustList::open_with_store(&sealed, &root_public(), None).unwrap();
-    assert_eq!((list.version, store.len()), (1, 3));
+    assert_eq!((list.version, store.len()), (1, 4));
 
     assert!(matches!(
         TrustList::open_with_store(&sealed, &root_public(), Some(1)),
@@ -124,4 +126,64 @@ fn revocation_lists_are_root_signed_and_versioned() {
         key: key(9).verifying_key(),
     };
     assert!(RevocationList::open(&sealed, &other, None).is_err());
+}
+
+/// The root's CBOR payload for `list`, rebuilt with `edit` applied to its
+/// top-level map, then sealed by the root.
+fn sealed_with(list: &TrustList, edit: impl FnOnce(&mut Vec<(Value, Value)>)) -> Vec<u8> {
+    let bytes = lastmile_shared::envelope::encode_cbor(list);
+    let Value::Map(mut fields) = ciborium::from_reader(bytes.as_slice()).unwrap() else {
+        panic!("a trust list is a map");
+    };
+    edit(&mut fields);
+    let mut payload = Vec::new();
+    ciborium::into_writer(&Value::Map(fields), &mut payload).unwrap();
+    let (root_kid, root_key) = root();
+    lastmile_shared::envelope::seal_bytes(payload, &root_kid, &root_key)
+}
+
+fn refused_as_not_canonical(bytes: &[u8]) -> bool {
+    matches!(
+        TrustList::open_with_store(bytes, &root_public(), None),
+        Err(TrustListError::Document(DocumentError::Envelope(
+            EnvelopeError::NotCanonical(_)
+        )))
+    )
+}
+
+#[test]
+fn a_signed_document_has_one_valid_encoding() {
+    let list = trust_list();
+    let (root_kid, root_key) = root();
+    let sealed = list.seal(&root_kid, &root_key);
+    // The rebuilding helper itself changes nothing.
+    assert_eq!(sealed_with(&list, |_| {}), sealed);
+    assert!(TrustList::open_with_store(&sealed, &root_public(), None).is_ok());
+
+    // Unsigned parts rewritten by anyone: an unprotected header, a longer head.
+    let protected_len = usize::from(sealed[2] & 0x1f);
+    let unprotected_at = 3 + protected_len;
+    assert_eq!(sealed[unprotected_at], 0xa0);
+    let with_header = [
+        &sealed[..unprotected_at],
+        &[0xa1, 0x03, 0x00],
+        &sealed[unprotected_at + 1..],
+    ]
+    .concat();
+    assert!(refused_as_not_canonical(&with_header));
+    let long_array = [&[0xd2, 0x98, 0x04][..], &sealed[2..]].concat();
+    assert!(refused_as_not_canonical(&long_array));
+
+    // Signed by the root, but not what its encoder writes: an unknown
+    // field, fields out of order, a bignum version.
+    let unknown = sealed_with(&list, |fields| {
+        fields.push((Value::Text("note".into()), Value::Text("ignored?".into())));
+    });
+    assert!(refused_as_not_canonical(&unknown));
+    let reordered = sealed_with(&list, |fields| fields.reverse());
+    assert!(refused_as_not_canonical(&reordered));
+    let bignum = sealed_with(&list, |fields| {
+        fields[0].1 = Value::Tag(2, Box::new(Value::Bytes(vec![1])));
+    });
+    assert!(refused_as_not_canonical(&bignum));
 }

@@ -184,6 +184,66 @@ fn arb_claims() -> impl Strategy<Value = VoucherClaims> {
         )
 }
 
+#[test]
+fn the_deterministic_cbor_check_refuses_each_non_deterministic_form() {
+    assert_eq!(
+        deterministic_cbor::check(&[0xa2, 0x01, 0x00, 0x02, 0x00]),
+        Ok(())
+    );
+    for (bytes, why) in [
+        (&[0x18, 0x05][..], "one-byte argument below 24"),
+        (&[0x19, 0x00, 0xff], "two-byte argument below 256"),
+        (
+            &[0x3a, 0x00, 0x00, 0x00, 0x01],
+            "four-byte negative below 2^16",
+        ),
+        (&[0x5f, 0x41, 0x00, 0xff], "indefinite byte string"),
+        (&[0xa2, 0x02, 0x00, 0x01, 0x00], "unsorted keys"),
+        (&[0xa2, 0x01, 0x00, 0x01, 0x00], "duplicate keys"),
+        (&[0xf9, 0x3c, 0x00], "a float"),
+        (&[0x01, 0x01], "trailing bytes"),
+    ] {
+        assert!(deterministic_cbor::check(bytes).is_err(), "{why} accepted");
+    }
+}
+
+/// The COSE bytes inside a voucher text, and its protected header and
+/// payload byte strings.
+fn layers(text: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    use coset::TaggedCborSerializable;
+    let cose = base45::decode(&text[4..]).unwrap();
+    let sign1 = coset::CoseSign1::from_tagged_slice(&cose).unwrap();
+    let protected = sign1.protected.original_data.unwrap();
+    (cose, protected, sign1.payload.unwrap())
+}
+
+#[test]
+fn surrounding_white_space_is_trimmed_and_the_rest_is_the_one_text() {
+    let text = voucher::encode(&claims(), &kid("ke-2026a"), &key(2));
+    let scanned = format!(" {text}\r\n");
+    let decoded = voucher::decode(&scanned).unwrap();
+    assert_eq!(decoded.to_text(), text);
+    assert!(voucher::verify(&scanned, &trust_store(), T0 + DAY).is_ok());
+    // Inside the text nothing is tolerated, not even the lower case that
+    // RFC 9285 never writes.
+    let lower = format!("LM1:{}", text[4..].to_ascii_lowercase());
+    assert_eq!(voucher::decode(&lower).unwrap_err().code(), "bad_base45");
+}
+
+/// `ke-2026a` valid at every issue date, so that any generated voucher verifies.
+fn timeless_store() -> lastmile_shared::trust_list::TrustStore {
+    use lastmile_shared::trust_list::{KeyStatus, TrustList, TrustStore};
+    let mut key = issuer_key("ke-2026a", 2, KeyStatus::Active);
+    key.valid_from = i64::MIN;
+    key.valid_until = i64::MAX;
+    TrustStore::new(&TrustList {
+        version: 1,
+        issued_at: T0,
+        keys: vec![key],
+    })
+    .unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -193,6 +253,48 @@ proptest! {
         let decoded = voucher::decode(&text).unwrap();
         prop_assert_eq!(decoded.claims(), &claims);
         prop_assert_eq!(decoded.kid().as_str(), "ke-2026a");
+        prop_assert_eq!(decoded.to_text(), text);
+    }
+
+    /// Issue and verify agree on the bytes: what the issuer writes is RFC 8949
+    /// deterministic CBOR at every layer, checked by a reader written from
+    /// the RFC rather than from the encoder.
+    #[test]
+    fn issued_vouchers_are_deterministic_cbor(claims in arb_claims()) {
+        let text = voucher::encode(&claims, &kid("ke-2026a"), &key(2));
+        let (cose, protected, payload) = layers(&text);
+        prop_assert_eq!(deterministic_cbor::check(&cose), Ok(()));
+        prop_assert_eq!(deterministic_cbor::check(&protected), Ok(()));
+        prop_assert_eq!(deterministic_cbor::check(&payload), Ok(()));
+    }
+
+    /// Every accepted text re-encodes to itself: a damaged or rewritten
+    /// text that still decodes is exactly the text its parts encode to, and
+    /// one that still verifies is the voucher as issued.
+    #[test]
+    fn every_accepted_text_re_encodes_to_itself(
+        claims in arb_claims(),
+        edits in prop::collection::vec((0usize..1024, any::<u8>(), 0u8..3), 1..4),
+    ) {
+        let text = voucher::encode(&claims, &kid("ke-2026a"), &key(2));
+        prop_assert!(voucher::verify(&text, &timeless_store(), claims.valid_from).is_ok());
+        let (mut cose, _, _) = layers(&text);
+        for (position, byte, kind) in edits {
+            let i = position % (cose.len() + 1);
+            match kind {
+                0 if i < cose.len() => cose[i] = byte,
+                1 => cose.insert(i, byte),
+                _ if i < cose.len() => { cose.remove(i); }
+                _ => cose.push(byte),
+            }
+        }
+        let altered = format!("LM1:{}", base45::encode(&cose));
+        if let Ok(decoded) = voucher::decode(&altered) {
+            prop_assert_eq!(decoded.to_text(), altered.clone());
+        }
+        if voucher::verify(&altered, &timeless_store(), claims.valid_from).is_ok() {
+            prop_assert_eq!(altered, text);
+        }
     }
 
     #[test]
@@ -214,6 +316,9 @@ proptest! {
         bytes[i] = replacement;
         let altered = String::from_utf8(bytes).unwrap();
         prop_assert!(voucher::verify(&altered, &trust_store(), T0 + DAY).is_err());
+        if let Ok(decoded) = voucher::decode(&altered) {
+            prop_assert_eq!(decoded.to_text(), altered);
+        }
     }
 
     #[test]

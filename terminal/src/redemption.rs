@@ -10,7 +10,7 @@ use lastmile_shared::roster::{Delivery, Entitlement, RosterPerson};
 use lastmile_shared::rules::{
     self, CredentialState, Decision, RedemptionTerms, RejectReason, TerminalContext,
 };
-use lastmile_shared::voucher::{self, BeneficiaryBinding, VoucherClaims};
+use lastmile_shared::voucher::{self, BeneficiaryBinding, VerifiedVoucher, VoucherClaims};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
@@ -47,14 +47,16 @@ pub struct VoucherRequest<'a> {
     pub id_card: Option<IdInput<'a>>,
 }
 
-/// What a voucher is worth here and now, before redeeming it.
+/// What a voucher is worth here and now, and what a request would redeem,
+/// before redeeming anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VoucherCheck {
     pub claims: VoucherClaims,
     pub redeemed: Money,
     pub remaining: Money,
-    /// Whether the whole remaining value could be redeemed now, and if not,
-    /// why (the stable `RejectReason` code).
+    /// The amount the request would redeem now (all that is left when it
+    /// names no amount), and if it would be refused, why (the stable
+    /// `RejectReason` code).
     pub full_redemption: Result<Money, String>,
     /// The rule that refuses it now, for a sentence in the operator's
     /// language (`full_redemption` carries its code for scripts).
@@ -275,21 +277,28 @@ pub(crate) fn identified(
 impl Terminal {
     /// Verifies a voucher and says what it is worth now, changing nothing.
     pub fn check_voucher(&mut self, qr: &str) -> Result<VoucherCheck, Error> {
+        self.check_redemption(&VoucherRequest {
+            qr,
+            amount: None,
+            id_card: None,
+        })
+    }
+
+    /// Answers what [`Terminal::redeem_voucher`] would answer for `request`
+    /// (amount, ID card and all), changing nothing: no transaction is
+    /// begun, nothing is written.
+    pub fn check_redemption(
+        &mut self,
+        request: &VoucherRequest<'_>,
+    ) -> Result<VoucherCheck, Error> {
         let now = self.clock.now();
         let (conn, ready) = self.ready()?;
-        let verified = voucher::verify(qr, ready.trust, now)?;
-        let claims = verified.claims;
-        let revoked = is_revoked(&ready, &claims, &verified.kid);
-        let state = credential_state(conn, &voucher_key(&claims.id), revoked)?;
+        let read = ReadRequest::new(&ready, request, now)?;
+        let claims = &read.verified.claims;
+        let spend = read.spend(request.amount);
+        let state = credential_state(conn, &spend.credential, spend.revoked)?;
         let currency = claims.value.currency;
         let redeemed = state.redeemed_minor.min(claims.value.minor);
-        let spend = Spend {
-            credential: voucher_key(&claims.id),
-            terms: claims.terms(),
-            revoked,
-            presented: None,
-            requested: None,
-        };
         let preview = decide_spend(conn, &ready, now, &spend);
         let refusal = match &preview {
             Err(Error::Rejected(reason)) => Some(reason.clone()),
@@ -303,7 +312,7 @@ impl Terminal {
             redeemed: Money::new(redeemed, currency),
             remaining: Money::new(claims.value.minor - redeemed, currency),
             full_redemption: preview,
-            claims,
+            claims: claims.clone(),
         })
     }
 
@@ -313,8 +322,8 @@ impl Terminal {
     pub fn preview_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Preview, Error> {
         let now = self.clock.now();
         let (conn, ready) = self.ready()?;
-        let verified = voucher::verify(request.qr, ready.trust, now)?;
-        let spend = voucher_spend(&ready, &verified, request, now)?;
+        let read = ReadRequest::new(&ready, request, now)?;
+        let spend = read.spend(request.amount);
         let (amount, remaining_after) = decide_spend(conn, &ready, now, &spend)?;
         Ok(Preview {
             amount,
@@ -328,17 +337,17 @@ impl Terminal {
     pub fn redeem_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Receipt, Error> {
         let now = self.clock.now();
         let (conn, ready) = self.ready()?;
-        let verified = voucher::verify(request.qr, ready.trust, now)?;
-        let claims = &verified.claims;
-        let spend = voucher_spend(&ready, &verified, request, now)?;
+        let read = ReadRequest::new(&ready, request, now)?;
+        let (claims, kid) = (&read.verified.claims, &read.verified.kid);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let operator = operator::require(&tx, now)?;
+        let spend = read.spend(request.amount);
         let (signed, _) = decide_and_append(&tx, &ready, &operator, now, spend, |amount, rest| {
             LogEvent::VoucherRedeemed {
                 voucher: claims.id.clone(),
                 issuer: claims.issuer.clone(),
                 programme: claims.programme.clone(),
-                kid: verified.kid.clone(),
+                kid: kid.clone(),
                 amount,
                 remaining_after: rest,
                 credential: request.qr.trim().to_owned(),
@@ -422,35 +431,6 @@ pub struct Preview {
     pub remaining_after: Money,
 }
 
-/// The spend a voucher request asks for: the voucher's terms, whether it is
-/// revoked, and the holder binding of the ID card presented with it.
-fn voucher_spend<'v>(
-    ready: &Ready<'_>,
-    verified: &'v voucher::VerifiedVoucher,
-    request: &VoucherRequest<'_>,
-    now: i64,
-) -> Result<Spend<'v>, Error> {
-    let claims = &verified.claims;
-    let presented = match request.id_card {
-        None => None,
-        Some(id) => {
-            let card = id_card::read(id.text, &ready.policy.id_authorities, now)?;
-            let beneficiary = match ready.roster.and_then(|r| r.find(&card.id_number)) {
-                Some(person) => person.beneficiary.clone(),
-                None => BeneficiaryId::parse(card.id_number.trim())?,
-            };
-            Some(BeneficiaryBinding::compute(&claims.id, &beneficiary))
-        }
-    };
-    Ok(Spend {
-        credential: voucher_key(&claims.id),
-        terms: claims.terms(),
-        revoked: is_revoked(ready, claims, &verified.kid),
-        presented,
-        requested: request.amount,
-    })
-}
-
 /// One of `person`'s entitlements that is redeemed at a shop.
 fn chosen_merchant_entitlement<'p>(
     person: &'p RosterPerson,
@@ -470,6 +450,52 @@ fn entitlement_spend(chosen: &Entitlement, amount: Option<Money>) -> Spend<'_> {
         revoked: false,
         presented: None,
         requested: amount,
+    }
+}
+
+/// A voucher request read against the terminal's signed data: the verified
+/// voucher, whether HQ revoked it, and the binding of the ID presented. The
+/// check and the redemption both start here, so a check answers the very
+/// question the redemption decides.
+struct ReadRequest {
+    verified: VerifiedVoucher,
+    revoked: bool,
+    presented: Option<BeneficiaryBinding>,
+}
+
+impl ReadRequest {
+    fn new(ready: &Ready<'_>, request: &VoucherRequest<'_>, now: i64) -> Result<Self, Error> {
+        let verified = voucher::verify(request.qr, ready.trust, now)?;
+        let presented = match request.id_card {
+            None => None,
+            Some(id) => {
+                let card = id_card::read(id.text, &ready.policy.id_authorities, now)?;
+                let beneficiary = match ready.roster.and_then(|r| r.find(&card.id_number)) {
+                    Some(person) => person.beneficiary.clone(),
+                    None => BeneficiaryId::parse(card.id_number.trim())?,
+                };
+                Some(BeneficiaryBinding::compute(
+                    &verified.claims.id,
+                    &beneficiary,
+                ))
+            }
+        };
+        let revoked = is_revoked(ready, &verified.claims, &verified.kid);
+        Ok(Self {
+            verified,
+            revoked,
+            presented,
+        })
+    }
+
+    fn spend(&self, requested: Option<Money>) -> Spend<'_> {
+        Spend {
+            credential: voucher_key(&self.verified.claims.id),
+            terms: self.verified.claims.terms(),
+            revoked: self.revoked,
+            presented: self.presented,
+            requested,
+        }
     }
 }
 

@@ -891,3 +891,208 @@ fn status_labels_follow_the_language_and_an_unknown_language_is_refused() {
         );
     }
 }
+
+/// The store's bytes with everything committed in the main file: the WAL
+/// is checkpointed and truncated first, so that two snapshots compare what
+/// is stored, not where SQLite happens to hold it.
+fn database_bytes(data: &std::path::Path) -> Vec<u8> {
+    let path = data.join("terminal.sqlite3");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (busy, _, _): (i64, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(busy, 0, "the checkpoint could not complete");
+    drop(conn);
+    let wal = data.join("terminal.sqlite3-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "the WAL still holds frames"
+    );
+    std::fs::read(&path).unwrap()
+}
+
+/// Runs `run` (a `redeem --check`) and asserts the database is byte for
+/// byte what it was before; returns its output.
+fn check_changes_nothing(
+    data: &std::path::Path,
+    run: impl FnOnce() -> std::process::Output,
+) -> std::process::Output {
+    let before = database_bytes(data);
+    let output = run();
+    // Compared with `assert!`: a failing `assert_eq!` would print megabytes.
+    assert!(
+        database_bytes(data) == before,
+        "redeem --check changed the database: {output:?}"
+    );
+    output
+}
+
+/// Redeems all of `qr` for real: whatever the checks did, nothing was spent.
+fn still_unspent(data: &std::path::Path, qr: &str, extra: &[&str], minor: i64) {
+    let output = cli(
+        data,
+        &[&["--json", "redeem", "--qr", qr][..], extra].concat(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(json(&output)["receipt"]["item"]["amount"]["minor"], minor);
+}
+
+#[test]
+fn check_from_qr_changes_nothing_and_honours_the_amount() {
+    let (_dir, data) = setup();
+    let qr = voucher("V-CHK-QR", 10_000, RedemptionMode::Partial, wall_clock());
+    let output = check_changes_nothing(&data, || {
+        cli(
+            &data,
+            &[
+                "--json", "redeem", "--check", "--qr", &qr, "--amount", "40.50",
+            ],
+        )
+    });
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(json(&output)["full_redemption"]["Ok"]["minor"], 4_050);
+    let output = check_changes_nothing(&data, || {
+        cli(
+            &data,
+            &["redeem", "--check", "--qr", &qr, "--amount", "100.01"],
+        )
+    });
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(
+        stdout(&output).contains("Only KES 100.00 is left"),
+        "{output:?}"
+    );
+    still_unspent(&data, &qr, &[], 10_000);
+}
+
+#[test]
+fn check_from_a_qr_file_changes_nothing() {
+    let (dir, data) = setup();
+    let now = wall_clock();
+    let good = voucher("V-CHK-F1", 2_000, RedemptionMode::SingleUse, now);
+    let file = dir.path().join("batch.txt");
+    std::fs::write(
+        &file,
+        [good.as_str(), "", "not a voucher", &good].join("\n"),
+    )
+    .unwrap();
+    let output = check_changes_nothing(&data, || {
+        cli(
+            &data,
+            &[
+                "--json",
+                "redeem",
+                "--check",
+                "--qr-file",
+                file.to_str().unwrap(),
+            ],
+        )
+    });
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let results: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let oks: Vec<bool> = results.iter().map(|r| r["ok"].as_bool().unwrap()).collect();
+    // The same voucher twice is redeemable twice: the first check spent nothing.
+    assert_eq!(oks, [true, false, true], "{results:?}");
+    assert_eq!(results[0]["check"]["full_redemption"]["Ok"]["minor"], 2_000);
+    assert_eq!(results[1]["code"], "not_a_voucher");
+    still_unspent(&data, &good, &[], 2_000);
+}
+
+#[test]
+fn check_from_stdin_changes_nothing() {
+    let (_dir, data) = setup();
+    let qr = voucher("V-CHK-STDIN", 3_000, RedemptionMode::Partial, wall_clock());
+    let output = check_changes_nothing(&data, || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lastmile-terminal"))
+            .env("LASTMILE_TERMINAL_DIR", &data)
+            .args(["redeem", "--check", "--qr-file", "-", "--amount", "10"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{qr}").unwrap();
+        child.wait_with_output().unwrap()
+    });
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        stdout(&output).trim(),
+        "line 1: checked: Can redeem KES 10.00."
+    );
+    still_unspent(&data, &qr, &[], 3_000);
+}
+
+#[test]
+fn check_from_a_serial_scanner_changes_nothing() {
+    let Some(pair) = pty::PtyPair::start("check-scanner") else {
+        return;
+    };
+    let (_dir, data) = setup();
+    let qr = voucher("V-CHK-SCAN", 2_500, RedemptionMode::SingleUse, wall_clock());
+    let output = check_changes_nothing(&data, || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lastmile-terminal"))
+            .env("LASTMILE_TERMINAL_DIR", &data)
+            .args(["--json", "redeem", "--check", "--scanner", &pair.device()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("scanner connected") {
+            line.clear();
+            assert_ne!(
+                stderr.read_line(&mut line).unwrap(),
+                0,
+                "no connect message"
+            );
+        }
+        pair.write(format!("{qr}\r\n").as_bytes());
+        child.wait_with_output().unwrap()
+    });
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(json(&output)["full_redemption"]["Ok"]["minor"], 2_500);
+    still_unspent(&data, &qr, &[], 2_500);
+}
+
+#[test]
+fn check_with_an_id_changes_nothing_and_checks_the_person() {
+    let (_dir, data) = setup();
+    let now = wall_clock();
+    let qr = bound_voucher("V-CHK-ID", now);
+    let someone_else = check_changes_nothing(&data, || {
+        cli(
+            &data,
+            &[
+                "--json",
+                "redeem",
+                "--check",
+                "--qr",
+                &qr,
+                "--id",
+                "KE-87654321",
+            ],
+        )
+    });
+    assert_eq!(someone_else.status.code(), Some(3), "{someone_else:?}");
+    assert_eq!(
+        json(&someone_else)["full_redemption"]["Err"],
+        "wrong_beneficiary"
+    );
+    let holder = check_changes_nothing(&data, || {
+        cli(
+            &data,
+            &[
+                "--json", "redeem", "--check", "--qr", &qr, "--id", PERSON_ID,
+            ],
+        )
+    });
+    assert_eq!(holder.status.code(), Some(0), "{holder:?}");
+    assert_eq!(json(&holder)["full_redemption"]["Ok"]["minor"], 10_000);
+    still_unspent(&data, &qr, &["--id", PERSON_ID], 10_000);
+}

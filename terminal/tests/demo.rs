@@ -54,6 +54,32 @@ fn device(stdout: &str) -> String {
         .to_owned()
 }
 
+/// The tour's commands are shown in full (the program's path, every
+/// argument, the data directory it uses): pasted into a shell in the same
+/// directory, the ones that change nothing or can be repeated run as shown.
+fn every_command_shown_runs_when_pasted(tour: &str) {
+    let commands: Vec<&str> = tour.lines().filter_map(|l| l.strip_prefix("$ ")).collect();
+    assert!(commands.len() >= 7, "{tour}");
+    for command in &commands {
+        assert!(!command.contains('…'), "an abridged command: {command}");
+    }
+    for step in ["scan --image", "redeem --check", "operator login", "status"] {
+        let command = commands
+            .iter()
+            .find(|c| c.ends_with(step) || c.contains(&format!(" {step} ")))
+            .unwrap_or_else(|| panic!("no `{step}` step in the tour:\n{tour}"));
+        // Nothing from this test's environment tells it where the terminal is.
+        let output = Command::new("sh")
+            .args(["-c", command])
+            .env_remove("LASTMILE_TERMINAL_DIR")
+            .env_remove("LASTMILE_PIN")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "pasted `{command}`: {output:?}");
+    }
+}
+
 #[test]
 fn the_headless_demo_redeems_syncs_and_shows_hq_then_reuses_and_resets() {
     let base = tempfile::tempdir().unwrap();
@@ -89,6 +115,7 @@ fn the_headless_demo_redeems_syncs_and_shows_hq_then_reuses_and_resets() {
         .unwrap_or_default();
     assert!(refusal.contains("(exit status 3;"), "{first}");
     let enrolled = device(&first);
+    every_command_shown_runs_when_pasted(&first);
 
     // A second run reuses everything: the same terminal, the next half.
     let second = text(&demo(&dir, &[]));

@@ -50,8 +50,11 @@ pub fn issuer_key(kid_text: &str, seed: u8, status: KeyStatus) -> IssuerKey {
 }
 
 /// Trust list: `ke-2026a` active (seed 2), `ke-2025` retired at T0 (seed 3),
-/// `ke-leaked` revoked (seed 4).
+/// `ke-leaked` revoked (seed 4), `ke-food` active for programme `food-2026`
+/// only (seed 7).
 pub fn trust_list() -> TrustList {
+    let mut food = issuer_key("ke-food", 7, KeyStatus::Active);
+    food.programmes = vec![ProgrammeId::parse("food-2026").unwrap()];
     TrustList {
         version: 1,
         issued_at: T0,
@@ -59,6 +62,7 @@ pub fn trust_list() -> TrustList {
             issuer_key("ke-2026a", 2, KeyStatus::Active),
             issuer_key("ke-2025", 3, KeyStatus::Retired { since: T0 }),
             issuer_key("ke-leaked", 4, KeyStatus::Revoked { since: T0 }),
+            food,
         ],
     }
 }
@@ -94,4 +98,5 @@ pub fn restricted_claims() -> VoucherClaims {
     claims.merchants = vec![MerchantId::parse("shop-kisumu-012").unwrap()];
     claims
 }
+pub mod deterministic_cbor;
 pub mod vectors;

@@ -504,11 +504,15 @@ impl Tour<'_> {
         println!();
     }
 
-    /// Runs this program with the demo terminal's data directory, showing the command.
-    fn step(&self, title: &str, shown: &str, args: &[&str], env: Option<(&str, &str)>) -> i32 {
+    /// Runs this program with `args`, first showing the command exactly as
+    /// run — the program's own path, every argument in full, shell-quoted —
+    /// so that it can be pasted into a shell opened in this directory.
+    fn step(&self, title: &str, args: &[&str], env: Option<(&str, &str)>) -> i32 {
         println!("── {title}");
-        let prefix = env.map(|(k, v)| format!("{k}={v} ")).unwrap_or_default();
-        println!("$ {prefix}lastmile-terminal {shown}");
+        let prefix = env
+            .map(|(k, v)| format!("{k}={} ", quoted(v)))
+            .unwrap_or_default();
+        println!("$ {prefix}{}", command_line(args));
         let _ = std::io::stdout().flush();
         let mut command = match std::env::current_exe() {
             Ok(exe) => Command::new(exe),
@@ -529,7 +533,7 @@ impl Tour<'_> {
             }
         };
         if status != 0 {
-            println!("(exit status {status}; see `lastmile-terminal --help` for what it means)");
+            println!("(exit status {status}; see `--help` for what it means)");
         }
         println!();
         status
@@ -576,21 +580,18 @@ impl Tour<'_> {
         self.pause();
         self.step(
             "1. Scan the voucher's QR code from its PNG (a webcam or a serial scanner gives the same text)",
-            &format!("scan --image {png}"),
             &["scan", "--image", &png],
             None,
         );
         self.pause();
         self.step(
             "2. Check it: signature, validity, balance and limits, offline; nothing changes",
-            &format!("--data-dir {dir} redeem --check --qr '{}…'", short(qr)),
             &["--data-dir", &dir, "redeem", "--check", "--qr", qr],
             None,
         );
         self.pause();
         self.step(
             "3. The shop assistant logs in",
-            &format!("--data-dir {dir} operator login --id op-1"),
             &["--data-dir", &dir, "operator", "login", "--id", "op-1"],
             Some(("LASTMILE_PIN", "1234")),
         );
@@ -608,11 +609,6 @@ impl Tour<'_> {
                 "4. Redeem {} {} of it and print the receipt, with no network needed: the signed entry is on disk before this answers",
                 amount.currency.code(),
                 amount_text
-            ),
-            &format!(
-                "--data-dir {dir} redeem --qr '{}…' --amount {amount_text} --printer {}",
-                short(qr),
-                self.printer_target
             ),
             &[
                 "--data-dir",
@@ -637,13 +633,11 @@ impl Tour<'_> {
         self.pause();
         self.step(
             "5. Sync with HQ: the entry is uploaded, verified and confirmed",
-            &format!("--data-dir {dir} sync"),
             &["--data-dir", &dir, "sync"],
             None,
         );
         self.step(
             "6. The terminal now shows it confirmed",
-            &format!("--data-dir {dir} status"),
             &["--data-dir", &dir, "status"],
             None,
         );
@@ -663,7 +657,6 @@ impl Tour<'_> {
             .context("the revoked voucher is not in the demo's list")?;
         self.step(
             "8. A voucher revoked at HQ is refused, offline, with the reason",
-            &format!("--data-dir {dir} redeem --qr '{}…'", short(revoked_qr)),
             &["--data-dir", &dir, "redeem", "--qr", revoked_qr],
             None,
         );
@@ -699,17 +692,31 @@ impl Tour<'_> {
     /// Keeps the server and printer up while a person tries things, when one is watching.
     fn keep_running(&self) {
         let dir = self.terminal_dir();
-        let root = self.layout.root.display();
-        println!("Try it yourself (another shell, from this directory):");
-        println!("  lastmile-terminal scan --image {root}/vouchers/qr/<a voucher>.png");
-        println!("  lastmile-terminal --data-dir {dir} redeem --qr 'LM1:…'");
-        println!("  lastmile-terminal --data-dir {dir} id-redeem --id 12345678");
-        println!("  lastmile-terminal --data-dir {dir} sync");
+        let root = self.layout.root.display().to_string();
+        println!("Try it yourself (another shell, in this directory):");
+        if let Some(voucher) = self.state.vouchers.first() {
+            let png = voucher.qr_png.display().to_string();
+            println!("  {}", command_line(&["scan", "--image", &png]));
+            let check: [&str; 6] = [
+                "--data-dir",
+                &dir,
+                "redeem",
+                "--check",
+                "--qr",
+                &voucher.qr_text,
+            ];
+            println!("  {}", command_line(&check));
+        }
         println!(
-            "  curl -H \"Authorization: Bearer $(cat {root}/hq-token)\" {}/v1/hq/cases",
+            "  {}",
+            command_line(&["--data-dir", &dir, "id-redeem", "--id", "12345678"])
+        );
+        println!("  {}", command_line(&["--data-dir", &dir, "sync"]));
+        println!(
+            "  curl -H \"Authorization: Bearer $(cat {})\" {}/v1/hq/cases",
+            quoted(&format!("{root}/hq-token")),
             self.server_url
         );
-        println!("(`lastmile-terminal` is target/release/lastmile-terminal after the build.)");
         if std::io::stdin().is_terminal() {
             print!("\nThe server and the virtual printer keep running. Press Enter to stop. ");
             let _ = std::io::stdout().flush();
@@ -719,9 +726,38 @@ impl Tour<'_> {
     }
 }
 
-/// The start of a QR text, for showing commands without a 250-character line.
-fn short(qr: &str) -> &str {
-    qr.get(..24).unwrap_or(qr)
+/// This program and `args` as one line a POSIX shell runs as is: the
+/// program by its path (relative to the current directory when it lies
+/// inside it, so `./target/release/lastmile-terminal`), every argument in full.
+fn command_line(args: &[&str]) -> String {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lastmile-terminal"));
+    let program = match std::env::current_dir()
+        .ok()
+        .and_then(|cwd| exe.strip_prefix(cwd).ok().map(Path::to_path_buf))
+    {
+        Some(relative) => Path::new(".").join(relative),
+        None => exe,
+    };
+    let mut line = quoted(&program.display().to_string());
+    for arg in args {
+        line.push(' ');
+        line.push_str(&quoted(arg));
+    }
+    line
+}
+
+/// `text` as one shell word: as it is when it holds only characters no
+/// shell treats specially, else in single quotes.
+fn quoted(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-+=.,/:@%".contains(&b));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// The virtual printer renders a job after the connection closes; give it a moment.

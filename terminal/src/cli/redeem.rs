@@ -9,7 +9,8 @@ use lastmile_shared::id::EntitlementId;
 use lastmile_shared::money::Money;
 use lastmile_shared::roster::Delivery;
 use lastmile_shared::voucher;
-use lastmile_terminal::redemption::{IdEntry, IdInput, Identified, VoucherRequest};
+use lastmile_terminal::receipt::Receipt;
+use lastmile_terminal::redemption::{IdEntry, IdInput, Identified, VoucherCheck, VoucherRequest};
 use lastmile_terminal::{Error, Terminal};
 
 use super::manage::PrinterArgs;
@@ -53,7 +54,8 @@ pub struct RedeemArgs {
     /// The holder's ID card QR or ID number, for vouchers bound to a person.
     #[arg(long, value_name = "ID")]
     id: Option<String>,
-    /// Only check the voucher and show what it is worth; redeem nothing.
+    /// Only check: verify the voucher and say what this redemption (with its
+    /// --amount and --id) would do, from whichever input; change nothing.
     #[arg(long)]
     check: bool,
     #[command(flatten)]
@@ -101,18 +103,44 @@ fn voucher_amount(qr: &str, amount: Option<&str>) -> Result<Option<Money>, Error
     )?))
 }
 
-fn redeem_one(
-    terminal: &mut Terminal,
-    args: &RedeemArgs,
-    qr: &str,
-) -> Result<lastmile_terminal::receipt::Receipt, Error> {
-    let amount = voucher_amount(qr, args.amount.as_deref())?;
+/// What `redeem` did with one voucher text.
+enum Outcome {
+    /// `--check`: what the redemption would answer; nothing changed.
+    Checked(VoucherCheck),
+    Redeemed(Receipt),
+}
+
+/// The one path every voucher text takes, whether it came from `--qr`,
+/// `--qr-file` (or stdin) or `--scanner`: the same request, with the same
+/// `--amount` and `--id`, either checked or redeemed.
+fn act_on(terminal: &mut Terminal, args: &RedeemArgs, qr: &str) -> Result<Outcome, Error> {
     let request = VoucherRequest {
         qr,
-        amount,
+        amount: voucher_amount(qr, args.amount.as_deref())?,
         id_card: args.id.as_deref().map(|id| id_input(id, true)),
     };
-    terminal.redeem_voucher(&request)
+    if args.check {
+        terminal.check_redemption(&request).map(Outcome::Checked)
+    } else {
+        terminal.redeem_voucher(&request).map(Outcome::Redeemed)
+    }
+}
+
+/// The check's verdict in a sentence: what can be redeemed, or why not.
+fn verdict(out: &Output, args: &RedeemArgs, check: &VoucherCheck) -> String {
+    match (&check.full_redemption, &check.refusal) {
+        (Ok(amount), _) if args.amount.is_some() => format!("Can redeem {}.", out.money(*amount)),
+        (Ok(amount), _) => format!("Can redeem up to {}.", out.money(*amount)),
+        (Err(_), Some(reason)) => out.sentence(&Error::Rejected(reason.clone())),
+        (Err(code), None) => format!("Cannot redeem now ({code})."),
+    }
+}
+
+fn exit_of(check: &VoucherCheck) -> u8 {
+    match check.full_redemption {
+        Ok(_) => EXIT_OK,
+        Err(_) => EXIT_REFUSED,
+    }
 }
 
 pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow::Result<u8> {
@@ -125,43 +153,38 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
         None => None,
     };
     if let Some(qr) = args.qr.as_deref().or(scanned.as_deref()) {
-        if args.check {
-            let check = terminal.check_voucher(qr)?;
-            out.show(&check, || {
-                let c = &check.claims;
-                let verdict = match (&check.full_redemption, &check.refusal) {
-                    (Ok(amount), _) => format!("Can redeem up to {}.", out.money(*amount)),
-                    (Err(_), Some(reason)) => out.sentence(&Error::Rejected(reason.clone())),
-                    (Err(code), None) => format!("Cannot redeem now ({code})."),
-                };
-                format!(
-                    "Voucher {} ({}), issued by {}\nValue {}; redeemed {}; remaining {}\n{verdict}",
-                    c.id,
-                    c.programme,
-                    c.issuer,
-                    out.money(c.value),
-                    out.money(check.redeemed),
-                    out.money(check.remaining)
-                )
-            });
-            return Ok(match check.full_redemption {
-                Ok(_) => EXIT_OK,
-                Err(_) => EXIT_REFUSED,
-            });
+        match act_on(terminal, &args, qr)? {
+            Outcome::Checked(check) => {
+                out.show(&check, || {
+                    let c = &check.claims;
+                    format!(
+                        "Voucher {} ({}), issued by {}\nValue {}; redeemed {}; remaining {}\n{}",
+                        c.id,
+                        c.programme,
+                        c.issuer,
+                        out.money(c.value),
+                        out.money(check.redeemed),
+                        out.money(check.remaining),
+                        verdict(out, &args, &check)
+                    )
+                });
+                return Ok(exit_of(&check));
+            }
+            Outcome::Redeemed(receipt) => {
+                out.receipt(&receipt);
+                // The redemption is done and durable whatever the printer does: a
+                // failed print is reported, never turned into a failed redemption
+                // (a script retrying it would be refused as already redeemed anyway).
+                if let Err(error) = args.printer.print(&receipt, out.language) {
+                    eprintln!(
+                        "The receipt was not printed: {error:#}. The redemption is done; print it \
+                         with `receipt reprint {} --printer ...`.",
+                        receipt.seq
+                    );
+                }
+                return Ok(EXIT_OK);
+            }
         }
-        let receipt = redeem_one(terminal, &args, qr)?;
-        out.receipt(&receipt);
-        // The redemption is done and durable whatever the printer does: a
-        // failed print is reported, never turned into a failed redemption
-        // (a script retrying it would be refused as already redeemed anyway).
-        if let Err(error) = args.printer.print(&receipt, out.language) {
-            eprintln!(
-                "The receipt was not printed: {error:#}. The redemption is done; print it with \
-                 `receipt reprint {} --printer ...`.",
-                receipt.seq
-            );
-        }
-        return Ok(EXIT_OK);
     }
     let Some(path) = &args.qr_file else {
         anyhow::bail!("give --qr TEXT, --qr-file FILE or --scanner DEVICE");
@@ -181,10 +204,21 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
             continue;
         }
         let number = index + 1;
-        match redeem_one(terminal, &args, qr) {
+        match act_on(terminal, &args, qr) {
+            Ok(Outcome::Checked(check)) => {
+                if exit_of(&check) != EXIT_OK {
+                    exit = EXIT_REFUSED;
+                }
+                out.show(
+                    &serde_json::json!({
+                        "ok": check.full_redemption.is_ok(), "line": number, "check": check,
+                    }),
+                    || format!("line {number}: checked: {}", verdict(out, &args, &check)),
+                );
+            }
             // Printed only after the commit returned: a line here means the
             // redemption is on disk.
-            Ok(receipt) => out.show(
+            Ok(Outcome::Redeemed(receipt)) => out.show(
                 &serde_json::json!({ "ok": true, "line": number, "receipt": receipt }),
                 || {
                     format!(
