@@ -60,7 +60,6 @@ T = {
 "Count the cash you start with": ("Comptez l'argent de départ", "Hesabu pesa unazoanza nazo", "عُدّ النقود التي تبدأ بها"),
 "Counted": ("Compté", "Zilizohesabiwa", "المعدود"),
 "Date": ("Date", "Tarehe", "التاريخ"),
-"Day report sent to the printer.": ("Rapport du jour envoyé à l'imprimante.", "Ripoti ya siku imetumwa kwa printa.", "أُرسل تقرير اليوم إلى الطابعة."),
 "Decimal point": ("Virgule décimale", "Nukta ya desimali", "الفاصلة العشرية"),
 "Delete": ("Effacer", "Futa", "حذف"),
 "Difference": ("Écart", "Tofauti", "الفرق"),
@@ -75,7 +74,6 @@ T = {
 "Expired": ("Expiré", "Imeisha muda", "منتهي"),
 "Float closed": ("Caisse clôturée", "Hesabu imefungwa", "تم إغلاق الصندوق"),
 "Float opened": ("Caisse ouverte", "Hesabu imefunguliwa", "تم فتح الصندوق"),
-"Float: {}": ("Caisse : {}", "Fedha: {}", "الصندوق: {}"),
 "GOOD": ("VALIDE", "SAWA", "صالح"),
 "Give the goods or cash, then confirm": ("Remettez les biens ou l'argent, puis confirmez", "Toa bidhaa au pesa, kisha thibitisha", "سلّم البضاعة أو النقود، ثم أكّد"),
 "Good voucher. You can redeem it.": ("Bon valide. Vous pouvez l'encaisser.", "Vocha ni halali. Unaweza kuitumia.", "قسيمة صالحة. يمكنك صرفها."),
@@ -186,7 +184,6 @@ T = {
 "Syncing…": ("Synchronisation…", "Inasawazisha…", "جارٍ المزامنة…"),
 "Terminal": ("Terminal", "Kifaa", "الجهاز"),
 "Terminal {}": ("Terminal {}", "Kifaa {}", "الجهاز {}"),
-"Test page sent to the printer.": ("Page de test envoyée à l'imprimante.", "Ukurasa wa majaribio umetumwa kwa printa.", "أُرسلت صفحة الاختبار إلى الطابعة."),
 "Test print": ("Test d'impression", "Jaribu kuchapisha", "طباعة تجريبية"),
 "The ID card is not the voucher holder's. Do not pay.": ("La carte d'identité n'est pas celle du titulaire. Ne payez pas.", "Kitambulisho si cha mmiliki wa vocha. Usilipe.", "بطاقة الهوية ليست لحامل القسيمة. لا تدفع."),
 "The ID card's code is damaged. Scan again or type the number.": ("Le code de la carte d'identité est endommagé. Scannez à nouveau ou saisissez le numéro.", "Msimbo wa kitambulisho umeharibika. Skani tena au andika nambari.", "رمز بطاقة الهوية تالف. امسحها مجددًا أو اكتب الرقم."),
@@ -264,6 +261,18 @@ T = {
 "This terminal is already enrolled.": ("Ce terminal est déjà enregistré.", "Kifaa hiki tayari kimesajiliwa.", "هذا الجهاز مسجّل بالفعل."),
 "Enrolment failed: {detail}": ("L'enregistrement a échoué : {detail}", "Usajili umeshindwa: {detail}", "فشل التسجيل: {detail}"),
 "The terminal is enrolled, but its first sync failed: {detail}. Run sync to finish.": ("Le terminal est enregistré, mais sa première synchronisation a échoué : {detail}. Lancez sync pour terminer.", "Kifaa kimesajiliwa, lakini usawazishaji wake wa kwanza umeshindwa: {detail}. Endesha sync ili kukamilisha.", "الجهاز مسجّل، لكن فشلت مزامنته الأولى: {detail}. شغّل sync للإكمال."),
+# Issue 11, parts 3 and 6: names on paper, what the printer did, receipts never printed.
+"Beneficiary ID": ("N° de bénéficiaire", "Nambari ya mnufaika", "رقم المستفيد"),
+"Valid until": ("Valable jusqu'au", "Halali hadi", "صالح حتى"),
+"Received by {name}": ("Reçu par {name}", "Imepokelewa na {name}", "استلمه {name}"),
+"Printed.": ("Imprimé.", "Imechapishwa.", "تمت الطباعة."),
+"Sent to the printer; it cannot report whether it printed.": ("Envoyé à l'imprimante ; elle ne peut pas dire si elle a imprimé.", "Imetumwa kwa printa; haiwezi kuripoti kama imechapisha.", "أُرسل إلى الطابعة؛ لا يمكنها الإبلاغ عمّا إذا طبعت."),
+"Not printed: the printer is out of paper. Load paper and try again.": ("Non imprimé : l'imprimante n'a plus de papier. Chargez du papier et réessayez.", "Haijachapishwa: printa haina karatasi. Weka karatasi na ujaribu tena.", "لم تتم الطباعة: نفد الورق من الطابعة. ضع ورقًا وحاول مجددًا."),
+"Not printed: the printer cannot be reached. Check its cable, power and network.": ("Non imprimé : l'imprimante est injoignable. Vérifiez son câble, son alimentation et le réseau.", "Haijachapishwa: printa haipatikani. Kagua waya, umeme na mtandao wake.", "لم تتم الطباعة: تعذّر الوصول إلى الطابعة. تحقّق من الكابل والكهرباء والشبكة."),
+"Not printed: the printer reported a problem ({detail}).": ("Non imprimé : l'imprimante signale un problème ({detail}).", "Haijachapishwa: printa imeripoti tatizo ({detail}).", "لم تتم الطباعة: أبلغت الطابعة عن مشكلة ({detail})."),
+"Not printed: no printer is set. Set one in Settings.": ("Non imprimé : aucune imprimante n'est réglée. Réglez-en une dans Réglages.", "Haijachapishwa: hakuna printa iliyowekwa. Weka moja kwenye Mipangilio.", "لم تتم الطباعة: لم تُضبط أي طابعة. اضبط واحدة في الإعدادات."),
+"A shop, site or terminal name is at most {n} characters.": ("Un nom de commerce, de site ou de terminal a au plus {n} caractères.", "Jina la duka, eneo au kifaa lina herufi {n} au chache.", "اسم المتجر أو الموقع أو الجهاز {n} حرفًا على الأكثر."),
+"Never printed": ("Jamais imprimé", "Haijawahi kuchapishwa", "لم يُطبع قط"),
 }
 
 LANGS = ["fr", "sw", "ar"]

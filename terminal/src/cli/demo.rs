@@ -46,6 +46,7 @@ use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::rules::OfflineLimits;
 use lastmile_shared::voucher::RedemptionMode;
 use lastmile_terminal::gui::prefs::{PREFS_FILE, Prefs};
+use lastmile_terminal::receipt::Letterhead;
 use lastmile_terminal::{SystemClock, Terminal};
 use serde::{Deserialize, Serialize};
 
@@ -363,6 +364,11 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
     for (id, name, pin) in rest {
         terminal.add_operator(&OperatorId::parse(id)?, name, pin)?;
     }
+    terminal.set_letterhead(&Letterhead {
+        shop: Some("Duka la Mama Amina".into()),
+        site: Some("Kibera".into()),
+        terminal: Some("Demo shop counter".into()),
+    })?;
     terminal.logout()?;
     let state = DemoState {
         // The address actually bound (`--listen` may give port 0).
