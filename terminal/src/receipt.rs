@@ -506,12 +506,14 @@ fn wrap_words(text: &str, columns: usize) -> Vec<String> {
     rows
 }
 
+/// A label and its value on one line, or on two when they do not fit (as
+/// the ESC/POS encoder prints them).
 fn pair(label: &str, value: &str, columns: usize) -> String {
     let used = label.chars().count() + value.chars().count();
     if used < columns {
         format!("{label}{}{value}", " ".repeat(columns - used))
     } else {
-        format!("{label} {value}")
+        format!("{label}\n{value}")
     }
 }
 

@@ -611,7 +611,7 @@ impl Tour<'_> {
         let before = printer.jobs().len();
         self.step(
             &format!(
-                "4. Redeem {} {} of it and print the receipt, with no network needed: the signed entry is on disk before this answers",
+                "4. Redeem {} {} of it and print the receipt: the signed entry is on disk before this answers, and with HQ reachable the paper says CONFIRMED (offline, ACCEPTED OFFLINE — PENDING)",
                 amount.currency.code(),
                 amount_text
             ),
@@ -642,13 +642,13 @@ impl Tour<'_> {
         }
         self.pause();
         self.step(
-            "5. Sync with HQ: the entry is uploaded, verified and confirmed",
+            "5. Sync with HQ: anything still pending is uploaded, and updates come down",
             &format!("--data-dir {dir} sync"),
             &["--data-dir", &dir, "sync"],
             None,
         );
         self.step(
-            "6. The terminal now shows it confirmed",
+            "6. The terminal shows it confirmed",
             &format!("--data-dir {dir} status"),
             &["--data-dir", &dir, "status"],
             None,
