@@ -6,9 +6,14 @@
 //! the payout goes through `rules::decide` like any redemption (so a paid
 //! entitlement is "already redeemed"), and `cash_payouts.entitlement` is
 //! unique as a second line of defence.
+//!
+//! The close is a blind count: what should be in the box (the float minus
+//! the payouts) is not shown, printed or serialised while the session is
+//! open, only in the report made after the agent entered the count, so the
+//! count is what the agent found, not what the terminal expected.
 
 use lastmile_shared::device_log::{IdentityCheck, LogEvent};
-use lastmile_shared::id::{BeneficiaryId, EntitlementId, OperatorId};
+use lastmile_shared::id::{BeneficiaryId, DeviceId, EntitlementId, MerchantId, OperatorId, SiteId};
 use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::roster::{Delivery, Entitlement, RosterPerson};
 use lastmile_shared::rules::RejectReason;
@@ -19,7 +24,7 @@ use crate::device_log;
 use crate::error::Error;
 use crate::i18n::{self, Language, Text};
 use crate::operator;
-use crate::receipt::{Receipt, ReceiptStatus, utc_text};
+use crate::receipt::{Letterhead, Receipt, ReceiptLine, place_lines, utc_text};
 use crate::redemption::{
     self, EntitlementView, IdInput, Identified, Preview, Spend, credential_state, entitlement_key,
 };
@@ -32,9 +37,14 @@ pub struct CashSession {
     pub operator: OperatorId,
     pub opened_at: i64,
     pub float: Money,
+    /// Paid out so far; with the float it gives the expected cash, so it is
+    /// not serialised either (blind count): the report carries it.
+    #[serde(skip_serializing)]
     pub paid: Money,
     pub payouts: u64,
-    /// Cash that should be in the drawer now: float minus payouts.
+    /// Cash that should be in the drawer now: float minus payouts. Never
+    /// shown before the count (blind count); the report carries it.
+    #[serde(skip_serializing)]
     pub expected: Money,
 }
 
@@ -44,6 +54,8 @@ pub struct Payout {
     pub seq: u64,
     pub entitlement: EntitlementId,
     pub beneficiary: BeneficiaryId,
+    /// The person's name on the roster, if they are still on it.
+    pub name: Option<String>,
     pub amount: Money,
 }
 
@@ -51,9 +63,20 @@ pub struct Payout {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CashReport {
     pub session: CashSession,
+    /// Where and by whom: the letterhead, the terminal's ids and the
+    /// operator's name (the session holds the operator's id).
+    pub letterhead: Letterhead,
+    pub device: Option<DeviceId>,
+    pub merchant: Option<MerchantId>,
+    pub site: Option<SiteId>,
+    pub operator_name: Option<String>,
     pub closed_at: i64,
     /// Sequence of the log entry that closed the session.
     pub closed_seq: u64,
+    /// Paid out in the session.
+    pub paid: Money,
+    /// What should have been in the box: the float minus the payouts.
+    pub expected: Money,
     pub counted: Money,
     /// Counted minus expected: negative means cash is missing.
     pub variance: Money,
@@ -222,27 +245,51 @@ impl CashReport {
         let rule = "-".repeat(columns);
         let s = &self.session;
         let mut out = vec![
+            self.letterhead
+                .shop
+                .clone()
+                .unwrap_or_else(|| "LASTMILE".into()),
             label(Text::CashReportTitle).to_owned(),
             rule.clone(),
+        ];
+        if let Some(device) = &self.device {
+            for place in place_lines(
+                language,
+                &self.letterhead,
+                self.merchant.as_ref(),
+                self.site.as_ref(),
+                device,
+            ) {
+                if let ReceiptLine::Pair(label, value) = place {
+                    out.push(line(&label, &value));
+                }
+            }
+        }
+        let operator = self
+            .operator_name
+            .clone()
+            .unwrap_or_else(|| s.operator.to_string());
+        out.extend([
             line(label(Text::ReceiptSession), &s.session.to_string()),
-            line(label(Text::ReceiptOperator), s.operator.as_str()),
+            line(label(Text::ReceiptOperator), &operator),
             line(label(Text::CashReportOpened), &utc_text(s.opened_at)),
             line(label(Text::CashReportClosed), &utc_text(self.closed_at)),
             rule.clone(),
-        ];
+        ]);
         for payout in &self.payouts {
-            out.push(line(
-                &format!("#{} {}", payout.seq, payout.beneficiary),
-                &m(&payout.amount),
-            ));
+            let who = payout
+                .name
+                .clone()
+                .unwrap_or_else(|| payout.beneficiary.to_string());
+            out.push(line(&format!("#{} {who}", payout.seq), &m(&payout.amount)));
         }
         out.push(rule.clone());
         out.push(line(label(Text::ReceiptOpeningFloat), &m(&s.float)));
         out.push(line(
             &numbered(Text::CashReportPaidOut, s.payouts),
-            &m(&s.paid),
+            &m(&self.paid),
         ));
-        out.push(line(label(Text::ReceiptExpected), &m(&s.expected)));
+        out.push(line(label(Text::ReceiptExpected), &m(&self.expected)));
         out.push(line(label(Text::ReceiptCounted), &m(&self.counted)));
         out.push(line(label(Text::ReceiptVariance), &m(&self.variance)));
         out.push(rule);
@@ -293,11 +340,7 @@ impl Terminal {
             ],
         )?;
         tx.commit()?;
-        Ok(Receipt::from_entry(
-            &signed.entry,
-            &signed.hash,
-            ReceiptStatus::AcceptedOfflinePending,
-        ))
+        Ok(self.fresh_receipt(&signed))
     }
 
     /// The open cash session, if any.
@@ -413,11 +456,7 @@ impl Terminal {
             params![session, amount.minor],
         )?;
         tx.commit()?;
-        Ok(Receipt::from_entry(
-            &signed.entry,
-            &signed.hash,
-            ReceiptStatus::AcceptedOfflinePending,
-        ))
+        Ok(self.fresh_receipt(&signed))
     }
 
     /// Closes the open session with the cash the agent counted, logs the
@@ -471,6 +510,7 @@ impl Terminal {
             counted_minor,
         } = closed.ok_or(Error::CashSessionOpen(session))?;
         let currency = open.float.currency;
+        let roster = self.documents.roster.as_ref();
         let mut statement = self.conn.prepare(
             "SELECT seq, entitlement, beneficiary, amount_minor FROM cash_payouts
              WHERE session = ?1 ORDER BY seq",
@@ -486,17 +526,29 @@ impl Terminal {
             })?
             .map(|row| {
                 let (seq, entitlement, beneficiary, amount) = row?;
+                let beneficiary = BeneficiaryId::parse(&beneficiary)?;
                 Ok(Payout {
                     seq,
                     entitlement: EntitlementId::parse(&entitlement)?,
-                    beneficiary: BeneficiaryId::parse(&beneficiary)?,
+                    name: roster
+                        .and_then(|r| r.people.iter().find(|p| p.beneficiary == beneficiary))
+                        .map(|p| p.name.clone()),
+                    beneficiary,
                     amount: Money::new(amount, currency),
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let counted = Money::new(counted_minor, currency);
+        let enrolment = self.enrolment.as_ref();
         Ok(CashReport {
             variance: counted.checked_sub(open.expected)?,
+            letterhead: self.letterhead()?,
+            device: enrolment.map(|e| e.device.clone()),
+            merchant: enrolment.and_then(|e| e.merchant.clone()),
+            site: enrolment.and_then(|e| e.site.clone()),
+            operator_name: operator::name(&self.conn, &open.operator)?,
+            paid: open.paid,
+            expected: open.expected,
             session: open,
             closed_at,
             closed_seq,

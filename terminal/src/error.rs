@@ -86,6 +86,8 @@ pub enum Error {
     BadPin,
     #[error("an operator name is 1 to {max} characters")]
     BadOperatorName { max: usize },
+    #[error("a shop, site or terminal name is 1 to {max} characters, without control characters")]
+    BadLetterheadName { max: usize },
     #[error("the operator PIN store failed: {0}")]
     PinHash(String),
     #[error("invalid amount: {0}")]
@@ -208,6 +210,7 @@ impl Error {
             Error::OperatorExists(_) => "operator_exists",
             Error::BadPin => "bad_pin",
             Error::BadOperatorName { .. } => "bad_operator_name",
+            Error::BadLetterheadName { .. } => "bad_letterhead_name",
             Error::PinHash(_) => "pin_hash",
             Error::Amount(_) => "bad_amount",
             Error::Id(_) => "bad_id",
@@ -251,6 +254,7 @@ impl Error {
             | Error::Id(_)
             | Error::BadPin
             | Error::BadOperatorName { .. }
+            | Error::BadLetterheadName { .. }
             | Error::CurrencyAmbiguous(_)
             | Error::NoSuchEntry(_) => C::Usage,
             Error::NotEnrolled | Error::NotProvisioned(_) => C::NotProvisioned,

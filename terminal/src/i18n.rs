@@ -112,8 +112,6 @@ texts! {
     SyncDone = "Sync done.",
     SyncFailedRetry = "Sync failed. Next try in {time}.",
     TestPrint = "Test print",
-    TestPageSent = "Test page sent to the printer.",
-    DayReportSent = "Day report sent to the printer.",
     NotPaidNoMatch = "Not paid: the person did not match.",
     Saved = "Saved.",
     SettingsNotSaved = "Could not save the settings file.",
@@ -186,7 +184,7 @@ texts! {
     CliUnderReviewEntry = "entry {seq} (case {case})",
     CliLastSyncFailed = "Last sync attempt failed: {detail}",
     CliLimitsLeft = "Limits left ({currency}): {value} value, {n} entries, {h} h {m} min offline; per voucher {max}",
-    CliCashSessionOpen = "Cash session {n} open: float {float}, paid {paid} ({payouts}), expected in drawer {expected}",
+    CliCashSessionOpen = "Cash session {n} open since {since}: float {float}, {payouts} payout(s)",
     CliSynced = "uploaded {uploaded} entries; confirmed up to {seq} ({new} newly); updated: {updated}",
     CliNothing = "nothing",
     CliDoubleSpend = "entry {seq} was a double spend (case {case})",
@@ -206,6 +204,16 @@ texts! {
     CashReportClosed = "Closed",
     CashReportPaidOut = "Paid out ({n})",
     CashReportLogEntry = "Log entry {n}",
+    // Names on paper, and what the printer did (issue 11, parts 3 and 6).
+    ReceiptBeneficiaryId = "Beneficiary ID",
+    ReceiptValidUntil = "Valid until",
+    ReceiptReceivedBy = "Received by {name}",
+    PrintDone = "Printed.",
+    PrintUnconfirmed = "Sent to the printer; it cannot report whether it printed.",
+    PrintPaperOut = "Not printed: the printer is out of paper. Load paper and try again.",
+    PrintUnreachable = "Not printed: the printer cannot be reached. Check its cable, power and network.",
+    PrintFailed = "Not printed: the printer reported a problem ({detail}).",
+    PrintNoPrinter = "Not printed: no printer is set. Set one in Settings.",
 }
 
 /// (code, English msgid) for every refusal people may meet. Placeholders:
@@ -411,6 +419,10 @@ const MESSAGES: &[(&str, &str)] = &[
         "The terminal is enrolled, but its first sync failed: {detail}. Run sync to finish.",
     ),
     ("nothing_to_reprint", "There is nothing to reprint yet."),
+    (
+        "bad_letterhead_name",
+        "A shop, site or terminal name is at most {n} characters.",
+    ),
 ];
 
 /// What a refusal is about, so that its sentence names the right thing: the
@@ -646,6 +658,7 @@ fn parameters(error: &Error, money: impl Fn(Money) -> String) -> Vec<(&'static s
         }
         Error::WrongPin { attempts_left } => values.push(("n", attempts_left.to_string())),
         Error::LockedOut { minutes_left, .. } => values.push(("n", minutes_left.to_string())),
+        Error::BadLetterheadName { max } => values.push(("n", max.to_string())),
         Error::PersonNotFound(id) => values.push(("id", id.clone())),
         Error::EntitlementNotFound(id) => values.push(("id", id.to_string())),
         Error::Sync(detail) | Error::Enrolment(detail) => {

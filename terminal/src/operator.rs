@@ -90,6 +90,17 @@ pub(crate) fn current(conn: &Connection, now: i64) -> Result<Option<Login>, Erro
 }
 
 /// The logged-in operator, or [`Error::NotLoggedIn`].
+/// The name operator `id` was registered with, if there is such an operator.
+pub(crate) fn name(conn: &Connection, id: &OperatorId) -> Result<Option<String>, Error> {
+    Ok(conn
+        .query_row(
+            "SELECT name FROM operators WHERE id = ?1",
+            [id.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 pub(crate) fn require(conn: &Connection, now: i64) -> Result<OperatorId, Error> {
     current(conn, now)?
         .map(|login| login.operator)

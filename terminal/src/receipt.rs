@@ -13,23 +13,60 @@
 //! label and its value still go on two lines of their own, right-aligned:
 //! on a 32-column roll a label and an amount rarely fit on one line in
 //! Arabic script, and a value on its own line is easier to read.
+//!
+//! A receipt is for people: it names the shop, the site and the terminal
+//! (the [`Letterhead`] set on the terminal), the operator, and on a payout
+//! the person paid, with a line for their signature. The ids stay on the
+//! paper where HQ needs them, and in the signed log entry the QR points to.
+//! Whether a paper is a copy is decided by the store: only a print after
+//! one that came out of the printer is marked as a reprint.
 
 use lastmile_hardware::escpos::{self, Align, PaperWidth, QrMode, ReceiptError};
-use lastmile_shared::device_log::{EntryHash, LogEntry, LogEvent};
+use lastmile_shared::device_log::{EntryHash, LogEntry, LogEvent, SignedEntry};
 use lastmile_shared::id::{
     BeneficiaryId, DeviceId, EntitlementId, MerchantId, OperatorId, ProgrammeId, SiteId, VoucherId,
 };
 use lastmile_shared::money::Money;
+use lastmile_shared::voucher;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::i18n::{self, Language, Text};
+use crate::operator;
 use crate::terminal::Terminal;
 
 /// Prefix of the verification text printed as a QR on every receipt.
 pub const RECEIPT_QR_PREFIX: &str = "LMR1:";
 /// Characters per line on a 58 mm printer with the standard font.
 pub const RECEIPT_COLUMNS_58MM: usize = 32;
+/// Longest shop, site or terminal name on the letterhead, in characters:
+/// two lines of a 58 mm roll.
+pub const LETTERHEAD_NAME_CHARS_MAX: usize = 2 * RECEIPT_COLUMNS_58MM;
+
+/// The names printed at the top of every receipt and day report, as set on
+/// the terminal. A name not set prints as the id it stands for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Letterhead {
+    /// The shop's (or distribution point's) name, the receipt's heading.
+    pub shop: Option<String>,
+    pub site: Option<String>,
+    /// The terminal's own name ("Counter 2"), beside its device id.
+    pub terminal: Option<String>,
+}
+
+/// The people and places behind the ids of one receipt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReceiptNames {
+    pub letterhead: Letterhead,
+    /// The operator's name as registered on this terminal.
+    pub operator: Option<String>,
+    /// The beneficiary's name on the roster (entitlements and cash payouts).
+    pub beneficiary: Option<String>,
+    /// When what is left on the voucher or entitlement stops being usable
+    /// (Unix seconds, exclusive), if anything is left.
+    pub valid_until: Option<i64>,
+}
 
 /// Whether the server has confirmed the entry behind a receipt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -118,6 +155,10 @@ pub struct Receipt {
     pub operator: OperatorId,
     pub item: ReceiptItem,
     pub status: ReceiptStatus,
+    /// Names for the ids above, looked up when the receipt is made.
+    pub names: ReceiptNames,
+    /// A paper of this receipt has already come out of a printer.
+    pub printed: bool,
     /// A copy printed again later: marked as such on paper, so two papers
     /// for one payment can always be told apart.
     pub reprint: bool,
@@ -196,6 +237,8 @@ impl Receipt {
             site: entry.site.clone(),
             operator: entry.operator.clone(),
             item,
+            names: ReceiptNames::default(),
+            printed: false,
             reprint: false,
             status,
             verification: format!(
@@ -206,19 +249,22 @@ impl Receipt {
         }
     }
 
-    /// The same receipt marked as a copy printed again.
-    pub fn into_reprint(self) -> Receipt {
+    /// The receipt as the next paper prints it: a copy when a paper of it
+    /// already came out of a printer, the original otherwise (also after a
+    /// print that failed: nothing reached the customer).
+    pub fn for_paper(self) -> Receipt {
         Receipt {
-            reprint: true,
+            reprint: self.printed,
             ..self
         }
     }
 
     /// The receipt's content in `language`, line by line, for any renderer.
     pub fn lines(&self, language: Language) -> Vec<ReceiptLine> {
-        use ReceiptLine::{Pair, Rule, Title};
+        use ReceiptLine::{Pair, Rule, Signature, Title};
         let pair = |label: Text, value: String| Pair(i18n::text(language, label).to_owned(), value);
         let money = |m: &Money| i18n::money_on_paper(*m, language);
+        let names = &self.names;
         let title = match &self.item {
             ReceiptItem::Voucher { .. } => Text::ReceiptVoucher,
             ReceiptItem::Entitlement { .. } => Text::ReceiptEntitlement,
@@ -231,21 +277,44 @@ impl Receipt {
             lines.push(Title(i18n::text(language, Text::ReceiptReprint).into()));
         }
         lines.extend([
-            Title("LASTMILE".into()),
+            Title(
+                names
+                    .letterhead
+                    .shop
+                    .clone()
+                    .unwrap_or_else(|| "LASTMILE".into()),
+            ),
             Title(i18n::text(language, title).into()),
             Rule,
         ]);
-        if let Some(merchant) = &self.merchant {
-            lines.push(pair(Text::ReceiptMerchant, merchant.to_string()));
-        }
-        if let Some(site) = &self.site {
-            lines.push(pair(Text::ReceiptSite, site.to_string()));
-        }
-        lines.push(pair(Text::ReceiptTerminal, self.device.to_string()));
-        lines.push(pair(Text::ReceiptOperator, self.operator.to_string()));
+        lines.extend(place_lines(
+            language,
+            &names.letterhead,
+            self.merchant.as_ref(),
+            self.site.as_ref(),
+            &self.device,
+        ));
+        let operator = names
+            .operator
+            .clone()
+            .unwrap_or_else(|| self.operator.to_string());
+        lines.push(pair(Text::ReceiptOperator, operator));
         lines.push(pair(Text::ReceiptDate, utc_text(self.at)));
         lines.push(pair(Text::ReceiptNumber, self.seq.to_string()));
         lines.push(Rule);
+        let beneficiary_lines = |beneficiary: &BeneficiaryId| {
+            let mut rows = Vec::new();
+            if let Some(name) = &names.beneficiary {
+                rows.push(pair(Text::ReceiptBeneficiary, name.clone()));
+            }
+            rows.push(pair(Text::ReceiptBeneficiaryId, beneficiary.to_string()));
+            rows
+        };
+        let valid_until = || {
+            names
+                .valid_until
+                .map(|until| pair(Text::ReceiptValidUntil, last_valid_day(until)))
+        };
         match &self.item {
             ReceiptItem::Voucher {
                 voucher,
@@ -257,6 +326,7 @@ impl Receipt {
                 lines.push(pair(Text::ReceiptProgramme, programme.to_string()));
                 lines.push(pair(Text::ReceiptAmount, money(amount)));
                 lines.push(pair(Text::ReceiptRemaining, money(remaining)));
+                lines.extend(valid_until().filter(|_| remaining.minor > 0));
             }
             ReceiptItem::Entitlement {
                 entitlement,
@@ -265,11 +335,12 @@ impl Receipt {
                 amount,
                 remaining,
             } => {
+                lines.extend(beneficiary_lines(beneficiary));
                 lines.push(pair(Text::ReceiptEntitlementId, entitlement.to_string()));
-                lines.push(pair(Text::ReceiptBeneficiary, beneficiary.to_string()));
                 lines.push(pair(Text::ReceiptProgramme, programme.to_string()));
                 lines.push(pair(Text::ReceiptAmount, money(amount)));
                 lines.push(pair(Text::ReceiptRemaining, money(remaining)));
+                lines.extend(valid_until().filter(|_| remaining.minor > 0));
             }
             ReceiptItem::CashPayout {
                 session,
@@ -279,10 +350,19 @@ impl Receipt {
                 amount,
             } => {
                 lines.push(pair(Text::ReceiptSession, session.to_string()));
+                lines.extend(beneficiary_lines(beneficiary));
                 lines.push(pair(Text::ReceiptEntitlementId, entitlement.to_string()));
-                lines.push(pair(Text::ReceiptBeneficiary, beneficiary.to_string()));
                 lines.push(pair(Text::ReceiptProgramme, programme.to_string()));
                 lines.push(pair(Text::ReceiptPaidInCash, money(amount)));
+                // The person paid signs the paper the agent keeps.
+                let who = names
+                    .beneficiary
+                    .clone()
+                    .unwrap_or_else(|| beneficiary.to_string());
+                lines.push(Signature(i18n::fill(
+                    i18n::text(language, Text::ReceiptReceivedBy),
+                    &[("name", &who)],
+                )));
             }
             ReceiptItem::CashSessionOpened { session, float } => {
                 lines.push(pair(Text::ReceiptSession, session.to_string()));
@@ -333,6 +413,9 @@ impl Receipt {
                 ReceiptLine::Pair(label, value) if rtl => rows.extend([label, value]),
                 ReceiptLine::Pair(label, value) => rows.push(pair(&label, &value, columns)),
                 ReceiptLine::Rule => rows.push("-".repeat(columns)),
+                ReceiptLine::Signature(caption) => {
+                    rows.extend([String::new(), "_".repeat(columns), caption]);
+                }
                 ReceiptLine::Qr(verify, data) if rtl => rows.extend([verify, data]),
                 ReceiptLine::Qr(verify, data) => rows.push(format!("{verify} {data}")),
             }
@@ -371,6 +454,11 @@ impl Receipt {
                 ReceiptLine::Rule => {
                     job.rule();
                 }
+                ReceiptLine::Signature(caption) => {
+                    // Room to sign above the line.
+                    let line = "_".repeat(job.columns());
+                    job.feed(2).line(&line).line(&caption);
+                }
                 ReceiptLine::Qr(verify, data) => {
                     job.align(Align::Center)
                         .line(&verify)
@@ -392,6 +480,8 @@ pub enum ReceiptLine {
     /// A label on the left, a value on the right.
     Pair(String, String),
     Rule,
+    /// Room for a signature, a line, and who signs under it.
+    Signature(String),
     /// The verification QR code: its caption, and its text.
     Qr(String, String),
 }
@@ -416,13 +506,54 @@ fn wrap_words(text: &str, columns: usize) -> Vec<String> {
     rows
 }
 
+/// A label and its value on one line, or on two when they do not fit (as
+/// the ESC/POS encoder prints them).
 fn pair(label: &str, value: &str, columns: usize) -> String {
     let used = label.chars().count() + value.chars().count();
     if used < columns {
         format!("{label}{}{value}", " ".repeat(columns - used))
     } else {
-        format!("{label} {value}")
+        format!("{label}\n{value}")
     }
+}
+
+/// The lines naming where a receipt or report was made: merchant, site and
+/// terminal, each by name when the letterhead has one.
+pub(crate) fn place_lines(
+    language: Language,
+    letterhead: &Letterhead,
+    merchant: Option<&MerchantId>,
+    site: Option<&SiteId>,
+    device: &DeviceId,
+) -> Vec<ReceiptLine> {
+    let pair = |label: Text, value: String| {
+        ReceiptLine::Pair(i18n::text(language, label).to_owned(), value)
+    };
+    let mut lines = Vec::new();
+    if let Some(merchant) = merchant {
+        lines.push(pair(Text::ReceiptMerchant, merchant.to_string()));
+    }
+    match (&letterhead.site, site) {
+        (Some(name), _) => lines.push(pair(Text::ReceiptSite, name.clone())),
+        (None, Some(site)) => lines.push(pair(Text::ReceiptSite, site.to_string())),
+        (None, None) => {}
+    }
+    lines.push(pair(
+        Text::ReceiptTerminal,
+        match &letterhead.terminal {
+            Some(name) => format!("{name} ({device})"),
+            None => device.to_string(),
+        },
+    ));
+    lines
+}
+
+/// The last day a validity ending at `valid_until` covers, `YYYY-MM-DD`:
+/// validity ends are stored exclusive (the first second no longer valid),
+/// so a voucher "valid until 2030-12-31" ends at 2031-01-01 00:00 UTC and
+/// people are shown the day they can still use it.
+pub fn last_valid_day(valid_until: i64) -> String {
+    utc_text(valid_until - 1).chars().take(10).collect()
 }
 
 /// `2026-11-29 14:03 UTC` from Unix seconds (proleptic Gregorian calendar).
@@ -446,9 +577,29 @@ pub fn utc_text(at: i64) -> String {
     )
 }
 
+/// How long a redemption waits for the server's confirmation before its
+/// receipt prints, when the terminal has a server: long enough for an
+/// upload over a working mobile link, short enough that the person at the
+/// counter barely notices. Past it the receipt prints "accepted offline —
+/// pending", which is true, and the next sync confirms it.
+pub const ONLINE_CONFIRM_DEADLINE_MS: u64 = 2_500;
+
+fn checked_name(name: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > LETTERHEAD_NAME_CHARS_MAX || name.chars().any(char::is_control) {
+        return Err(Error::BadLetterheadName {
+            max: LETTERHEAD_NAME_CHARS_MAX,
+        });
+    }
+    Ok(Some(name.to_owned()))
+}
+
 impl Terminal {
     /// The receipt for log entry `seq`, or for the newest entry when `None`,
-    /// with its current status (pending or confirmed).
+    /// with its current status (pending, confirmed or under review), the
+    /// names behind its ids, and whether it was ever printed.
     pub fn receipt(&self, seq: Option<u64>) -> Result<Receipt, Error> {
         let seq = match seq {
             Some(seq) => seq,
@@ -458,11 +609,146 @@ impl Terminal {
             },
         };
         let logged = self.log_entry(seq)?;
-        Ok(Receipt::from_entry(
-            &logged.entry,
-            &logged.hash,
-            logged.status,
-        ))
+        let printed = self
+            .conn
+            .query_row("SELECT 1 FROM receipt_prints WHERE seq = ?1", [seq], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some();
+        Ok(Receipt {
+            names: self.receipt_names(&logged.entry),
+            printed,
+            ..Receipt::from_entry(&logged.entry, &logged.hash, logged.status)
+        })
+    }
+
+    /// The receipt of an entry this terminal has just committed: pending,
+    /// never printed. It cannot fail: the redemption behind it is done.
+    pub(crate) fn fresh_receipt(&self, signed: &SignedEntry) -> Receipt {
+        Receipt {
+            names: self.receipt_names(&signed.entry),
+            ..Receipt::from_entry(
+                &signed.entry,
+                &signed.hash,
+                ReceiptStatus::AcceptedOfflinePending,
+            )
+        }
+    }
+
+    /// The names behind an entry's ids. A name that cannot be found (an
+    /// operator or a person no longer on the roster) is left out and the id
+    /// prints instead: a receipt never fails for want of a name.
+    fn receipt_names(&self, entry: &LogEntry) -> ReceiptNames {
+        let roster = self.documents.roster.as_ref();
+        let person = |beneficiary: &BeneficiaryId| {
+            roster.and_then(|r| r.people.iter().find(|p| &p.beneficiary == beneficiary))
+        };
+        let (beneficiary, valid_until) = match &entry.event {
+            LogEvent::VoucherRedeemed { credential, .. } => (
+                None,
+                voucher::decode(credential)
+                    .ok()
+                    .map(|v| v.claims().valid_until),
+            ),
+            LogEvent::EntitlementRedeemed {
+                beneficiary,
+                entitlement,
+                ..
+            } => {
+                let person = person(beneficiary);
+                let until = person
+                    .and_then(|p| p.entitlements.iter().find(|e| &e.id == entitlement))
+                    .map(|e| e.valid_until);
+                (person.map(|p| p.name.clone()), until)
+            }
+            LogEvent::CashPaidOut { beneficiary, .. } => {
+                (person(beneficiary).map(|p| p.name.clone()), None)
+            }
+            LogEvent::CashSessionOpened { .. } | LogEvent::CashSessionClosed { .. } => (None, None),
+        };
+        ReceiptNames {
+            letterhead: self.letterhead().unwrap_or_default(),
+            operator: operator::name(&self.conn, &entry.operator).ok().flatten(),
+            beneficiary,
+            valid_until,
+        }
+    }
+
+    /// The names printed at the top of receipts and reports.
+    pub fn letterhead(&self) -> Result<Letterhead, Error> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT shop, site, terminal FROM letterhead WHERE id = 1",
+                [],
+                |r| {
+                    Ok(Letterhead {
+                        shop: r.get(0)?,
+                        site: r.get(1)?,
+                        terminal: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Sets the names receipts print (empty or absent: print the id). Each
+    /// is at most [`LETTERHEAD_NAME_CHARS_MAX`] characters, without control
+    /// characters; an operator must be logged in. Nothing changes on a
+    /// refusal.
+    pub fn set_letterhead(&mut self, letterhead: &Letterhead) -> Result<Letterhead, Error> {
+        let checked = Letterhead {
+            shop: checked_name(letterhead.shop.as_deref())?,
+            site: checked_name(letterhead.site.as_deref())?,
+            terminal: checked_name(letterhead.terminal.as_deref())?,
+        };
+        let now = self.clock.now();
+        operator::require(&self.conn, now)?;
+        self.conn.execute(
+            "INSERT INTO letterhead (id, shop, site, terminal, updated_at)
+             VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET shop = excluded.shop, site = excluded.site,
+                 terminal = excluded.terminal, updated_at = excluded.updated_at",
+            params![checked.shop, checked.site, checked.terminal, now],
+        )?;
+        Ok(checked)
+    }
+
+    /// Records that a paper of receipt `seq` came out of a printer: the
+    /// first one is the original, every later one a copy.
+    pub fn receipt_printed(&mut self, seq: u64) -> Result<(), Error> {
+        if seq == 0 || seq > self.log_head_seq()? {
+            return Err(Error::NoSuchEntry(seq));
+        }
+        self.conn.execute(
+            "INSERT INTO receipt_prints (seq, first_printed_at) VALUES (?1, ?2)
+             ON CONFLICT (seq) DO UPDATE SET copies = copies + 1",
+            params![seq, self.clock.now()],
+        )?;
+        Ok(())
+    }
+
+    /// After a redemption or payout, before its receipt prints: when the
+    /// terminal has a server, one sync round within
+    /// [`ONLINE_CONFIRM_DEADLINE_MS`], then the receipt as it now stands, so
+    /// an online sale prints CONFIRMED (or under review). Offline, or past
+    /// the deadline, the receipt is returned as it was: accepted offline,
+    /// pending. The sync's failure is recorded for `status` as any sync's.
+    pub fn confirm_online(&mut self, receipt: Receipt) -> Receipt {
+        let has_server = self
+            .enrolment
+            .as_ref()
+            .is_some_and(|e| e.server_url.is_some());
+        if !has_server {
+            return receipt;
+        }
+        let deadline = std::time::Duration::from_millis(ONLINE_CONFIRM_DEADLINE_MS);
+        // Whatever the round did, the log says where this entry stands: an
+        // upload acknowledged before a slow pull still confirms it.
+        let _ = self.sync_within(Some(deadline));
+        self.receipt(Some(receipt.seq)).unwrap_or(receipt)
     }
 }
 
@@ -488,10 +774,39 @@ mod tests {
                 remaining: kes(50_050),
             },
             status: ReceiptStatus::AcceptedOfflinePending,
+            names: ReceiptNames {
+                letterhead: Letterhead {
+                    shop: Some("Duka la Amina".into()),
+                    site: Some("Kibera market".into()),
+                    terminal: Some("Counter 1".into()),
+                },
+                operator: Some("Amina Wanjiru".into()),
+                beneficiary: None,
+                valid_until: Some(VALID_UNTIL_2030_12_31),
+            },
+            printed: false,
             reprint: false,
             entry_hash: "ab".repeat(32),
             verification: "LMR1:T-0001:7:abab".to_owned(),
         }
+    }
+
+    /// The first second of 2031: a validity "until 2030-12-31", stored exclusive.
+    const VALID_UNTIL_2030_12_31: i64 = 1_924_992_000;
+
+    fn payout_receipt() -> Receipt {
+        let kes = |minor| Money::new(minor, Currency::parse("KES").unwrap());
+        let mut receipt = voucher_receipt();
+        receipt.item = ReceiptItem::CashPayout {
+            session: 3,
+            entitlement: EntitlementId::parse("cash-12-amina-w").unwrap(),
+            beneficiary: BeneficiaryId::parse("ben-amina-w").unwrap(),
+            programme: ProgrammeId::parse("cash-2026").unwrap(),
+            amount: kes(250_000),
+        };
+        receipt.names.beneficiary = Some("Fatuma Hassan".into());
+        receipt.names.valid_until = None;
+        receipt
     }
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -506,13 +821,13 @@ mod tests {
     #[test]
     fn french_receipt_text() {
         let text = voucher_receipt().render_text_in(Language::French, RECEIPT_COLUMNS_58MM);
-        let expected = "            LASTMILE
+        let expected = "         Duka la Amina
      ENCAISSEMENT D'UN BON
 --------------------------------
 Commerçant                M-DUKA
-Site                    S-KIBERA
-Terminal                  T-0001
-Opérateur                  amina
+Site               Kibera market
+Terminal      Counter 1 (T-0001)
+Opérateur          Amina Wanjiru
 Date        2026-11-01 14:03 UTC
 Reçu n°                        7
 --------------------------------
@@ -520,6 +835,7 @@ Bon                       V-0042
 Programme              FOOD-2026
 Montant             1\u{a0}250,00\u{a0}KES
 Reste                 500,50\u{a0}KES
+Valable jusqu'au      2030-12-31
 --------------------------------
 ACCEPTÉ HORS LIGNE — EN ATTENTE
 Vérifier : LMR1:T-0001:7:abab
@@ -567,6 +883,102 @@ Vérifier : LMR1:T-0001:7:abab
     }
 
     #[test]
+    fn english_receipt_names_the_shop_the_operator_and_when_the_rest_expires() {
+        let text = voucher_receipt().render_text(RECEIPT_COLUMNS_58MM);
+        let expected = "         Duka la Amina
+       VOUCHER REDEMPTION
+--------------------------------
+Merchant                  M-DUKA
+Site               Kibera market
+Terminal      Counter 1 (T-0001)
+Operator           Amina Wanjiru
+Date        2026-11-01 14:03 UTC
+Receipt no.                    7
+--------------------------------
+Voucher                   V-0042
+Programme              FOOD-2026
+Amount              KES 1,250.00
+Remaining             KES 500.50
+Valid until           2030-12-31
+--------------------------------
+   ACCEPTED OFFLINE — PENDING
+Verify: LMR1:T-0001:7:abab
+";
+        assert_eq!(text, expected, "\n{text}");
+    }
+
+    #[test]
+    fn a_receipt_without_names_prints_the_ids() {
+        let mut receipt = voucher_receipt();
+        receipt.names = ReceiptNames::default();
+        let text = receipt.render_text(RECEIPT_COLUMNS_58MM);
+        assert!(text.starts_with("            LASTMILE\n"), "{text}");
+        for line in [
+            "Site                    S-KIBERA",
+            "Terminal                  T-0001",
+            "Operator                   amina",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+        assert!(!text.contains("Valid until"), "{text}");
+    }
+
+    #[test]
+    fn a_cash_payout_names_the_person_and_leaves_room_to_sign() {
+        let text = payout_receipt().render_text(RECEIPT_COLUMNS_58MM);
+        let expected = "         Duka la Amina
+          CASH PAYOUT
+--------------------------------
+Merchant                  M-DUKA
+Site               Kibera market
+Terminal      Counter 1 (T-0001)
+Operator           Amina Wanjiru
+Date        2026-11-01 14:03 UTC
+Receipt no.                    7
+--------------------------------
+Session                        3
+Beneficiary        Fatuma Hassan
+Beneficiary ID       ben-amina-w
+Entitlement      cash-12-amina-w
+Programme              cash-2026
+Paid in cash        KES 2,500.00
+
+________________________________
+Received by Fatuma Hassan
+--------------------------------
+   ACCEPTED OFFLINE — PENDING
+Verify: LMR1:T-0001:7:abab
+";
+        assert_eq!(text, expected, "\n{text}");
+        let job = payout_receipt().render_escpos(PaperWidth::Mm58).unwrap();
+        assert!(
+            contains(&job, &[b'_'; 32]),
+            "a signature line across the paper"
+        );
+        assert!(contains(&job, b"Received by Fatuma Hassan"));
+    }
+
+    #[test]
+    fn validity_ends_are_shown_as_the_last_valid_day() {
+        assert_eq!(last_valid_day(VALID_UNTIL_2030_12_31), "2030-12-31");
+        assert_eq!(utc_text(VALID_UNTIL_2030_12_31), "2031-01-01 00:00 UTC");
+        // A validity ending at noon still covers that day.
+        assert_eq!(
+            last_valid_day(VALID_UNTIL_2030_12_31 + 12 * 3600),
+            "2031-01-01"
+        );
+    }
+
+    #[test]
+    fn only_a_print_after_a_printed_paper_is_a_copy() {
+        let never_printed = voucher_receipt().for_paper();
+        assert!(!never_printed.reprint);
+        let mut printed = voucher_receipt();
+        printed.printed = true;
+        assert!(printed.for_paper().reprint);
+    }
+
+    #[test]
     fn utc_dates() {
         assert_eq!(utc_text(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc_text(1_793_491_200), "2026-11-01 00:00 UTC");
@@ -575,7 +987,9 @@ Vérifier : LMR1:T-0001:7:abab
 
     #[test]
     fn a_reprint_says_so_on_paper_in_every_language() {
-        let copy = voucher_receipt().into_reprint();
+        let mut printed = voucher_receipt();
+        printed.printed = true;
+        let copy = printed.for_paper();
         assert!(
             copy.render_text(32)
                 .trim_start()

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::device_log::{self, Movement};
 use crate::error::Error;
 use crate::operator;
-use crate::receipt::{Receipt, ReceiptStatus};
+use crate::receipt::Receipt;
 use crate::terminal::{Ready, Terminal};
 
 /// How an ID reached the terminal.
@@ -354,11 +354,7 @@ impl Terminal {
             }
         })?;
         tx.commit()?;
-        Ok(Receipt::from_entry(
-            &signed.entry,
-            &signed.hash,
-            ReceiptStatus::AcceptedOfflinePending,
-        ))
+        Ok(self.fresh_receipt(&signed))
     }
 
     /// Reads an ID card or number and returns the person with their
@@ -415,11 +411,7 @@ impl Terminal {
             }
         })?;
         tx.commit()?;
-        Ok(Receipt::from_entry(
-            &signed.entry,
-            &signed.hash,
-            ReceiptStatus::AcceptedOfflinePending,
-        ))
+        Ok(self.fresh_receipt(&signed))
     }
 }
 

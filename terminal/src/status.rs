@@ -1,6 +1,9 @@
 //! What the terminal can tell an operator or a script at a glance: what is
 //! waiting for the server, when it last synced, and how much of each
-//! offline limit is left.
+//! offline limit is left, and whether the server answers at all.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
 
 use lastmile_shared::id::{DeviceId, MerchantId, SiteId};
 use lastmile_shared::money::{Currency, Money};
@@ -12,6 +15,39 @@ use crate::device_log;
 use crate::error::Error;
 use crate::operator::{self, Login};
 use crate::terminal::Terminal;
+
+/// Longest wait for the server to accept a reachability probe's connection.
+pub const REACHABILITY_PROBE_TIMEOUT_MS: u64 = 1_500;
+/// Most addresses a probe tries for one server name.
+const REACHABILITY_PROBE_ADDRESSES_MAX: usize = 4;
+
+/// Whether the server at `url` accepts a TCP connection within `timeout`:
+/// the connection badge's probe. It sends no request (no TLS, no data, a
+/// few packets), so it can run every few seconds on a metered link; a sync
+/// tells the rest. A name that does not resolve, or a malformed address,
+/// is unreachable.
+pub fn server_reachable(url: &str, timeout: Duration) -> bool {
+    let Ok(uri) = url.trim().parse::<ureq::http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let Ok(addresses) = (host, port).to_socket_addrs() else {
+        return false;
+    };
+    addresses
+        .take(REACHABILITY_PROBE_ADDRESSES_MAX)
+        .any(|address| TcpStream::connect_timeout(&address, timeout).is_ok())
+}
 
 /// What is left of one currency's offline limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

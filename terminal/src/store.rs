@@ -30,6 +30,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_disputes.sql")),
     (3, include_str!("../migrations/0003_server_ca.sql")),
+    (
+        6,
+        include_str!("../migrations/0006_letterhead_and_prints.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the store and brings its schema up to date.

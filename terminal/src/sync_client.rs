@@ -273,6 +273,8 @@ pub(crate) struct HttpClient {
     agent: ureq::Agent,
     base_url: String,
     base_path: String,
+    /// Attempts per request: one when the caller gave a deadline.
+    attempts_max: u32,
 }
 
 /// Who signs a request.
@@ -284,6 +286,16 @@ struct RequestSigner<'a> {
 
 impl HttpClient {
     pub fn new(base_url: &str, trust: &ServerTrust) -> Result<Self, SyncError> {
+        Self::within(base_url, trust, None)
+    }
+
+    /// A client whose every request gets at most `deadline` (connection
+    /// included) and one attempt; `None` = the usual timeouts and retries.
+    pub fn within(
+        base_url: &str,
+        trust: &ServerTrust,
+        deadline: Option<Duration>,
+    ) -> Result<Self, SyncError> {
         let base_url = base_url.trim().trim_end_matches('/').to_owned();
         let uri: ureq::http::Uri = base_url
             .parse()
@@ -304,9 +316,14 @@ impl HttpClient {
         if let Some(ca) = &trust.ca {
             tls = tls.root_certs(ca.root_certs());
         }
+        let bounded = |ms: u64| {
+            Some(deadline.map_or(Duration::from_millis(ms), |d| {
+                d.min(Duration::from_millis(ms))
+            }))
+        };
         let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_millis(SYNC_CONNECT_TIMEOUT_MS)))
-            .timeout_global(Some(Duration::from_millis(SYNC_REQUEST_TIMEOUT_MS)))
+            .timeout_connect(bounded(SYNC_CONNECT_TIMEOUT_MS))
+            .timeout_global(bounded(SYNC_REQUEST_TIMEOUT_MS))
             .http_status_as_error(false)
             .tls_config(tls.build())
             .build();
@@ -314,6 +331,11 @@ impl HttpClient {
             agent: ureq::Agent::new_with_config(config),
             base_url,
             base_path,
+            attempts_max: if deadline.is_some() {
+                1
+            } else {
+                SYNC_ATTEMPTS_MAX
+            },
         })
     }
 
@@ -402,7 +424,7 @@ impl HttpClient {
                     },
                 },
             };
-            if attempt >= attempts {
+            if attempt >= attempts.min(self.attempts_max) {
                 return Err(retryable);
             }
             std::thread::sleep(Duration::from_millis(backoff_ms));
@@ -536,8 +558,14 @@ impl Terminal {
     /// recorded for `status` and returned; nothing already confirmed or
     /// stored is undone.
     pub fn sync(&mut self) -> Result<SyncReport, Error> {
+        self.sync_within(None)
+    }
+
+    /// [`Terminal::sync`] with each request bounded by `deadline` and tried
+    /// once (a redemption waiting for its confirmation before it prints).
+    pub fn sync_within(&mut self, deadline: Option<Duration>) -> Result<SyncReport, Error> {
         let now = self.clock.now();
-        let result = self.sync_round(now);
+        let result = self.sync_round(now, deadline);
         if let Err(Error::Sync(SyncError::Refused {
             code,
             revocations: Some(bytes),
@@ -583,7 +611,7 @@ impl Terminal {
         Ok(())
     }
 
-    fn sync_round(&mut self, now: i64) -> Result<SyncReport, Error> {
+    fn sync_round(&mut self, now: i64, deadline: Option<Duration>) -> Result<SyncReport, Error> {
         let (Some(enrolment), Some(key)) = (&self.enrolment, &self.key) else {
             return Err(Error::NotEnrolled);
         };
@@ -595,7 +623,7 @@ impl Terminal {
             ca: enrolment.server_ca.clone(),
             allow_plain_http: true,
         };
-        let client = HttpClient::new(url, &trust)?;
+        let client = HttpClient::within(url, &trust, deadline)?;
         let mut report = SyncReport::default();
         for _ in 0..UPLOAD_BATCHES_PER_ROUND_MAX {
             let held = device_log::acknowledged_seq(conn)?;

@@ -98,13 +98,19 @@ fn the_headless_demo_redeems_syncs_and_shows_hq_then_reuses_and_resets() {
         "one QR PNG per demo voucher"
     );
     assert!(dir.join("receipts/job-0001.png").is_file(), "{first}");
-    // Half of Amina's KES 1,250.00 was redeemed offline, then confirmed.
+    // Half of Amina's KES 1,250.00 was redeemed and, HQ being there,
+    // confirmed before its receipt printed: the paper says CONFIRMED.
     assert!(
         first.contains("Amount                KES 625.00"),
         "{first}"
     );
-    assert!(first.contains("ACCEPTED OFFLINE — PENDING"), "{first}");
-    assert!(first.contains("confirmed up to 1 (1 newly)"), "{first}");
+    assert!(first.contains("           CONFIRMED"), "{first}");
+    assert!(
+        !first.contains("\n   ACCEPTED OFFLINE — PENDING\n"),
+        "{first}"
+    );
+    assert!(first.contains("Duka la Mama Amina"), "{first}");
+    assert!(first.contains("confirmed up to 1 (0 newly)"), "{first}");
     assert!(first.contains("Pending: 0 entries"), "{first}");
     assert_eq!(hq_field(&first, "redeemed_minor"), "62500");
     assert_eq!(hq_field(&first, "status"), "\"partly_redeemed\"");
@@ -125,7 +131,7 @@ fn the_headless_demo_redeems_syncs_and_shows_hq_then_reuses_and_resets() {
         second.contains("Amount                KES 312.50"),
         "{second}"
     );
-    assert!(second.contains("confirmed up to 2 (1 newly)"), "{second}");
+    assert!(second.contains("confirmed up to 2 (0 newly)"), "{second}");
     assert_eq!(hq_field(&second, "redeemed_minor"), "93750");
 
     // --reset starts again: a new terminal, nothing redeemed before.

@@ -46,6 +46,7 @@ use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::rules::OfflineLimits;
 use lastmile_shared::voucher::RedemptionMode;
 use lastmile_terminal::gui::prefs::{PREFS_FILE, Prefs};
+use lastmile_terminal::receipt::Letterhead;
 use lastmile_terminal::{SystemClock, Terminal};
 use serde::{Deserialize, Serialize};
 
@@ -363,6 +364,11 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
     for (id, name, pin) in rest {
         terminal.add_operator(&OperatorId::parse(id)?, name, pin)?;
     }
+    terminal.set_letterhead(&Letterhead {
+        shop: Some("Duka la Mama Amina".into()),
+        site: Some("Kibera".into()),
+        terminal: Some("Demo shop counter".into()),
+    })?;
     terminal.logout()?;
     let state = DemoState {
         // The address actually bound (`--listen` may give port 0).
@@ -606,7 +612,7 @@ impl Tour<'_> {
         let before = printer.jobs().len();
         self.step(
             &format!(
-                "4. Redeem {} {} of it and print the receipt, with no network needed: the signed entry is on disk before this answers",
+                "4. Redeem {} {} of it and print the receipt: the signed entry is on disk before this answers, and with HQ reachable the paper says CONFIRMED (offline, ACCEPTED OFFLINE — PENDING)",
                 amount.currency.code(),
                 amount_text
             ),
@@ -632,12 +638,12 @@ impl Tour<'_> {
         }
         self.pause();
         self.step(
-            "5. Sync with HQ: the entry is uploaded, verified and confirmed",
+            "5. Sync with HQ: anything still pending is uploaded, and updates come down",
             &["--data-dir", &dir, "sync"],
             None,
         );
         self.step(
-            "6. The terminal now shows it confirmed",
+            "6. The terminal shows it confirmed",
             &["--data-dir", &dir, "status"],
             None,
         );

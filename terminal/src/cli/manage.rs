@@ -8,7 +8,7 @@ use lastmile_hardware::printer::{Printer, PrinterTarget};
 use lastmile_shared::id::OperatorId;
 use lastmile_terminal::enrolment::ProvisionBundle;
 use lastmile_terminal::i18n::{Language, Text};
-use lastmile_terminal::receipt::{Receipt, utc_text};
+use lastmile_terminal::receipt::{Letterhead, Receipt, utc_text};
 use lastmile_terminal::sync_client::{ServerCa, ServerTrust};
 use lastmile_terminal::{Error, Terminal};
 
@@ -96,12 +96,26 @@ pub enum LogCommand {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ReceiptCommand {
-    /// Print the receipt of log entry SEQ (default: the newest) with its current status.
+    /// Print the receipt of log entry SEQ (default: the newest) with its current status;
+    /// marked as a copy if a paper of it already came out of a printer.
     Reprint {
         /// The receipt number (the log entry's sequence number).
         seq: Option<u64>,
         #[command(flatten)]
         printer: PrinterArgs,
+    },
+    /// Show or set the names printed on receipts and day reports (each at most 64
+    /// characters; an empty name prints the id instead). Setting needs a logged-in operator.
+    Letterhead {
+        /// The shop's (or distribution point's) name, the receipt's heading.
+        #[arg(long, value_name = "NAME")]
+        shop: Option<String>,
+        /// The site's name.
+        #[arg(long, value_name = "NAME")]
+        site: Option<String>,
+        /// This terminal's name ("Counter 2"), printed beside its device id.
+        #[arg(long, value_name = "NAME")]
+        terminal: Option<String>,
     },
 }
 
@@ -117,8 +131,19 @@ pub struct PrinterArgs {
 }
 
 impl PrinterArgs {
-    /// Prints `receipt` in `language` when a printer was given.
-    pub fn print(&self, receipt: &Receipt, language: Language) -> anyhow::Result<()> {
+    /// Whether a printer was given: the receipt will be paper.
+    pub fn given(&self) -> bool {
+        self.printer.is_some()
+    }
+
+    /// Prints `receipt` in `language` when a printer was given, and records
+    /// that its paper came out (so the next one is a copy).
+    pub fn print(
+        &self,
+        terminal: &mut Terminal,
+        receipt: &Receipt,
+        language: Language,
+    ) -> anyhow::Result<()> {
         let Some(target) = &self.printer else {
             return Ok(());
         };
@@ -127,6 +152,7 @@ impl PrinterArgs {
         let job = receipt.render_escpos_in(language, paper)?;
         let mut printer = Printer::new(PrinterTarget::parse(target)?.open()?);
         printer.print(&job)?;
+        terminal.receipt_printed(receipt.seq)?;
         Ok(())
     }
 }
@@ -370,14 +396,15 @@ pub fn status(terminal: &Terminal, out: &Output) -> anyhow::Result<u8> {
             ));
         }
         if let Some(session) = &status.cash_session {
+            // A blind count: what should be in the box shows only in the
+            // report, after `cash close --counted`.
             lines.push(out.say(
                 Text::CliCashSessionOpen,
                 &[
                     ("n", &session.session.to_string()),
+                    ("since", &utc_text(session.opened_at)),
                     ("float", &out.money(session.float)),
-                    ("paid", &out.money(session.paid)),
                     ("payouts", &session.payouts.to_string()),
-                    ("expected", &out.money(session.expected)),
                 ],
             ));
         }
@@ -428,14 +455,53 @@ pub fn log(terminal: &Terminal, command: LogCommand, out: &Output) -> anyhow::Re
     Ok(EXIT_OK)
 }
 
-pub fn receipt(terminal: &Terminal, command: ReceiptCommand, out: &Output) -> anyhow::Result<u8> {
-    let ReceiptCommand::Reprint { seq, printer } = command;
-    // A copy is marked as such, on paper and on screen.
-    let receipt = terminal.receipt(seq)?.into_reprint();
-    printer.print(&receipt, out.language)?;
-    out.show(
-        &serde_json::json!({ "ok": true, "receipt": receipt }),
-        || out.receipt_text(&receipt),
-    );
+pub fn receipt(
+    terminal: &mut Terminal,
+    command: ReceiptCommand,
+    out: &Output,
+) -> anyhow::Result<u8> {
+    match command {
+        ReceiptCommand::Reprint { seq, printer } => {
+            // A copy is marked as such, on paper and on screen; the first
+            // paper of a receipt that never printed is the original.
+            let receipt = terminal.receipt(seq)?.for_paper();
+            printer.print(terminal, &receipt, out.language)?;
+            out.show(
+                &serde_json::json!({ "ok": true, "receipt": receipt }),
+                || out.receipt_text(&receipt),
+            );
+        }
+        ReceiptCommand::Letterhead {
+            shop,
+            site,
+            terminal: name,
+        } => {
+            let letterhead = if shop.is_none() && site.is_none() && name.is_none() {
+                terminal.letterhead()?
+            } else {
+                let held = terminal.letterhead()?;
+                terminal.set_letterhead(&Letterhead {
+                    shop: shop.or(held.shop),
+                    site: site.or(held.site),
+                    terminal: name.or(held.terminal),
+                })?
+            };
+            out.show(
+                &serde_json::json!({ "ok": true, "letterhead": letterhead }),
+                || {
+                    let or_id = |name: &Option<String>| {
+                        name.clone()
+                            .unwrap_or_else(|| "(not set: the id prints)".into())
+                    };
+                    format!(
+                        "Shop: {}\nSite: {}\nTerminal: {}",
+                        or_id(&letterhead.shop),
+                        or_id(&letterhead.site),
+                        or_id(&letterhead.terminal)
+                    )
+                },
+            );
+        }
+    }
     Ok(EXIT_OK)
 }

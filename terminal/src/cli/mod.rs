@@ -54,7 +54,9 @@ Data directory: --data-dir, else $LASTMILE_TERMINAL_DIR, else
 device log) and device.key (the device's private key, mode 0600).
 
 A redemption the terminal accepts is durable and signed before it is
-reported, and shows as ACCEPTED OFFLINE — PENDING until a sync confirms it.";
+reported, and shows as ACCEPTED OFFLINE — PENDING until a sync confirms it.
+With --printer, `redeem` first asks the server (a few seconds at most), so
+the paper of an online sale says CONFIRMED.";
 
 /// Lastmile point-of-sale terminal: verify and redeem signed vouchers
 /// offline, redeem entitlements by ID card, pay out cash, print receipts,
@@ -111,7 +113,7 @@ enum Command {
     /// Verify or export the signed device log.
     #[command(subcommand)]
     Log(manage::LogCommand),
-    /// Print receipts again.
+    /// Print receipts again, or set the names they print.
     #[command(subcommand)]
     Receipt(manage::ReceiptCommand),
     /// Decode codes from image files or read them from a serial scanner.
@@ -196,7 +198,7 @@ fn dispatch(mut terminal: Terminal, command: Command, out: &Output) -> anyhow::R
         Command::Sync => manage::sync(&mut terminal, out),
         Command::Status => manage::status(&terminal, out),
         Command::Log(command) => manage::log(&terminal, command, out),
-        Command::Receipt(command) => manage::receipt(&terminal, command, out),
+        Command::Receipt(command) => manage::receipt(&mut terminal, command, out),
         Command::Scan(_) | Command::Printer(_) | Command::Gui(_) => {
             unreachable!("handled before opening the store")
         }

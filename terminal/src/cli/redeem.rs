@@ -170,12 +170,17 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
                 });
                 return Ok(exit_of(&check));
             }
-            Outcome::Redeemed(receipt) => {
+            Outcome::Redeemed(mut receipt) => {
+                if args.printer.given() {
+                    // Paper cannot change later: ask the server first, so an online
+                    // sale prints CONFIRMED, and the screen says what the paper says.
+                    receipt = terminal.confirm_online(receipt);
+                }
                 out.receipt(&receipt);
                 // The redemption is done and durable whatever the printer does: a
                 // failed print is reported, never turned into a failed redemption
                 // (a script retrying it would be refused as already redeemed anyway).
-                if let Err(error) = args.printer.print(&receipt, out.language) {
+                if let Err(error) = args.printer.print(terminal, &receipt, out.language) {
                     eprintln!(
                         "The receipt was not printed: {error:#}. The redemption is done; print it \
                          with `receipt reprint {} --printer ...`.",

@@ -32,9 +32,11 @@ use crate::cash::{CashReport, CashSession, DistributionLine};
 use crate::error::Error;
 use crate::i18n::{self, Credential, Language, Text};
 use crate::operator::OperatorInfo;
-use crate::receipt::{Receipt, ReceiptItem, ReceiptStatus};
+use crate::receipt::{
+    ONLINE_CONFIRM_DEADLINE_MS, Receipt, ReceiptItem, ReceiptStatus, last_valid_day,
+};
 use crate::redemption::{IdEntry, IdInput, Identified, Preview, VoucherCheck, VoucherRequest};
-use crate::status::Status;
+use crate::status::{REACHABILITY_PROBE_TIMEOUT_MS, Status, server_reachable};
 use crate::sync_client::SyncError;
 
 /// Gap between two keys of one keyboard-wedge scan. Scanners type a code in
@@ -60,6 +62,10 @@ pub const CONFIRM_ARM_MS: u64 = 600;
 pub const SYNC_INTERVAL_S_MIN: u64 = 10;
 /// Longest wait between background syncs after failures (the back-off's cap).
 pub const SYNC_BACKOFF_S_MAX: u64 = 15 * 60;
+/// How often the connection badge checks that the server answers: with the
+/// probe's own timeout (`REACHABILITY_PROBE_TIMEOUT_MS`) the badge is at
+/// most about 5 s behind the network.
+pub const REACHABILITY_PROBE_INTERVAL_MS: u64 = 3_000;
 
 /// How long to wait before the next background sync after `failures`
 /// failures in a row: the interval, doubled per failure, at most
@@ -310,6 +316,12 @@ struct State {
     amount_check: Option<(Money, Result<Preview, Localized>)>,
     receipt: Option<Receipt>,
     print: PrintState,
+    /// The receipt on screen prints when the sync asking the server to
+    /// confirm it ends (so the paper says CONFIRMED when the server is there).
+    print_after_sync: bool,
+    /// Whether the server answered the last probe or request; `None`
+    /// before the first (the badge then goes by the last sync).
+    reachable: Option<bool>,
     cash_lines: Vec<DistributionLine>,
     cash_search: String,
     cash_session: Option<CashSession>,
@@ -344,6 +356,11 @@ pub struct Controller {
     sync_timer: slint::Timer,
     /// Arms the pay button of a screen that pays money ([`CONFIRM_ARM_MS`]).
     arm_timer: slint::Timer,
+    /// Runs the reachability probes, off the engine's thread (a probe of a
+    /// server that is away may take its whole timeout).
+    probe: RefCell<Option<Worker<()>>>,
+    probing: std::cell::Cell<bool>,
+    probe_timer: slint::Timer,
 }
 
 /// Pixels of a person's photo (decoded on a worker thread).
@@ -406,6 +423,8 @@ impl Controller {
                 amount_check: None,
                 receipt: None,
                 print: PrintState::Idle,
+                print_after_sync: false,
+                reachable: None,
                 cash_lines: Vec::new(),
                 cash_search: String::new(),
                 cash_session: None,
@@ -431,6 +450,9 @@ impl Controller {
             status_timer: slint::Timer::default(),
             sync_timer: slint::Timer::default(),
             arm_timer: slint::Timer::default(),
+            probe: RefCell::new(None),
+            probing: std::cell::Cell::new(false),
+            probe_timer: slint::Timer::default(),
         });
         CONTROLLER.with(|c| *c.borrow_mut() = Some(controller.clone()));
         controller.connect(window);
@@ -645,6 +667,52 @@ impl Controller {
                 }
             },
         );
+    }
+
+    /// Keeps the connection badge true: every
+    /// [`REACHABILITY_PROBE_INTERVAL_MS`], while enrolled with a server, a
+    /// probe on `probe` asks whether the server answers.
+    pub fn watch_server(self: &Rc<Self>, probe: Worker<()>) {
+        *self.probe.borrow_mut() = Some(probe);
+        let weak = Rc::downgrade(self);
+        self.probe_timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(REACHABILITY_PROBE_INTERVAL_MS),
+            move || {
+                if let Some(c) = weak.upgrade() {
+                    c.probe_server();
+                }
+            },
+        );
+    }
+
+    fn probe_server(&self) {
+        let url = self
+            .state
+            .borrow()
+            .status
+            .as_ref()
+            .and_then(|s| s.server_url.clone());
+        let (Some(url), false) = (url, self.probing.get()) else {
+            return;
+        };
+        let probe = self.probe.borrow();
+        let Some(probe) = probe.as_ref() else { return };
+        self.probing.set(true);
+        let timeout = Duration::from_millis(REACHABILITY_PROBE_TIMEOUT_MS);
+        let queued = probe.run(
+            move |_| server_reachable(&url, timeout),
+            |reachable| {
+                with_controller(|c| {
+                    c.probing.set(false);
+                    c.state.borrow_mut().reachable = Some(reachable);
+                    c.render();
+                })
+            },
+        );
+        if !queued {
+            self.probing.set(false);
+        }
     }
 
     // ----- Login -----------------------------------------------------------------------------
@@ -1293,14 +1361,27 @@ impl Controller {
             Ok(receipt) => {
                 let mut st = self.state.borrow_mut();
                 st.receipt = Some(receipt);
-                st.print = PrintState::Idle;
                 st.cash_error = None;
+                let online = st.status.as_ref().is_some_and(|s| s.server_url.is_some());
+                // With a server, the paper waits (at most the confirmation
+                // deadline) for its answer, so it prints what is true then.
+                st.print = if online {
+                    PrintState::Printing
+                } else {
+                    PrintState::Idle
+                };
+                st.print_after_sync = online;
                 drop(st);
                 self.set_screen(Screen::Receipt);
-                self.print_current();
+                if online {
+                    self.run_sync(
+                        false,
+                        Some(Duration::from_millis(ONLINE_CONFIRM_DEADLINE_MS)),
+                    );
+                } else {
+                    self.print_current();
+                }
                 self.refresh_status();
-                // Tell the server at once; the receipt turns "confirmed" when it answers.
-                self.background_sync();
             }
             Err(error) => {
                 let amount_problem = matches!(
@@ -1348,35 +1429,61 @@ impl Controller {
 
     // ----- Printing --------------------------------------------------------------------------
 
-    /// Prints the receipt on screen: again after paper-out or a failure, or
-    /// as a copy marked "reprint" once it has come out of the printer.
+    /// Prints the receipt on screen: again after paper-out or a failure (the
+    /// original: nothing came out), or as a copy marked "reprint" once a
+    /// paper of it has come out of the printer.
     fn print_current(&self) {
-        let (receipt, printed) = {
-            let st = self.state.borrow();
-            (
-                st.receipt.clone(),
-                matches!(st.print, PrintState::Done(PrintOutcome::Printed)),
-            )
+        let receipt = {
+            let mut st = self.state.borrow_mut();
+            st.print_after_sync = false;
+            st.receipt.clone()
         };
         if let Some(receipt) = receipt {
-            self.print_receipt(if printed {
-                receipt.into_reprint()
-            } else {
-                receipt
-            });
+            self.print_receipt(receipt);
         }
     }
 
-    /// Prints `receipt` in the operator's language.
+    /// Prints `receipt` (a copy if it printed before) in the operator's
+    /// language, and records it when a paper came out.
     fn print_receipt(&self, receipt: Receipt) {
-        self.print(PrintJob::Receipt {
-            receipt: Box::new(receipt),
-            language: self.language(),
-        });
+        let seq = receipt.seq;
+        self.print(
+            PrintJob::Receipt {
+                receipt: Box::new(receipt.for_paper()),
+                language: self.language(),
+            },
+            move |c, outcome| {
+                if !outcome.came_out() {
+                    return;
+                }
+                if let Some(r) = c
+                    .state
+                    .borrow_mut()
+                    .receipt
+                    .as_mut()
+                    .filter(|r| r.seq == seq)
+                {
+                    r.printed = true;
+                }
+                c.engine.run(
+                    move |e| e.receipt_printed(seq),
+                    |result| {
+                        if let Err(error) = result {
+                            eprintln!("could not record the print of a receipt: {error}");
+                        }
+                    },
+                );
+            },
+        );
     }
 
-    /// Encodes `job` for the paper and prints it, both on the printer worker.
-    fn print(&self, job: PrintJob) {
+    /// Encodes `job` for the paper and prints it, both on the printer
+    /// worker; `done` runs on the event loop with what the printer did.
+    fn print(
+        &self,
+        job: PrintJob,
+        done: impl FnOnce(&Rc<Controller>, &PrintOutcome) + Send + 'static,
+    ) {
         let paper = {
             let mut st = self.state.borrow_mut();
             st.print = PrintState::Printing;
@@ -1393,6 +1500,7 @@ impl Controller {
                     eprintln!("lastmile-terminal: printer: {detail}");
                 }
                 with_controller(|c| {
+                    done(c, &outcome);
                     c.state.borrow_mut().print = PrintState::Done(outcome);
                     c.render();
                 })
@@ -1425,8 +1533,8 @@ impl Controller {
             move |e| e.receipt(Some(seq)),
             |c, result| match result {
                 Ok(receipt) => {
-                    // From the history it is always a copy of a past payment.
-                    let receipt = receipt.into_reprint();
+                    // A copy if it printed before; a receipt that never
+                    // printed (the printer was away) prints its original.
                     c.state.borrow_mut().receipt = Some(receipt.clone());
                     c.print_receipt(receipt);
                     c.set_screen(Screen::Receipt);
@@ -1442,8 +1550,9 @@ impl Controller {
             i18n::text(self.language(), Text::TestPrint).to_owned(),
             String::new(),
         ];
-        self.print(PrintJob::Lines(lines));
-        self.toast(Localized::text(Text::TestPageSent, &[]));
+        self.print(PrintJob::Lines(lines), |c, outcome| {
+            c.toast(Localized::with(|l| outcome.sentence(l)));
+        });
     }
 
     // ----- Cash distribution -----------------------------------------------------------------
@@ -1719,8 +1828,9 @@ impl Controller {
                 .lines()
                 .map(str::to_owned)
                 .collect();
-            self.print(PrintJob::Lines(lines));
-            self.toast(Localized::text(Text::DayReportSent, &[]));
+            self.print(PrintJob::Lines(lines), |c, outcome| {
+                c.toast(Localized::with(|l| outcome.sentence(l)));
+            });
         }
     }
 
@@ -1728,7 +1838,7 @@ impl Controller {
 
     /// The operator pressed "Sync now".
     fn sync_now(&self) {
-        self.run_sync(true);
+        self.run_sync(true, None);
     }
 
     /// Starts the background syncs: every `sync_interval_s` of `gui.json`.
@@ -1739,8 +1849,8 @@ impl Controller {
             });
     }
 
-    /// A sync nobody asked for (timer, after a redemption): only when the
-    /// terminal is enrolled with a server, and never twice at once.
+    /// A sync nobody asked for (the timer): only when the terminal is
+    /// enrolled with a server, and never twice at once.
     fn background_sync(&self) {
         let enrolled = self
             .state
@@ -1749,7 +1859,7 @@ impl Controller {
             .as_ref()
             .is_some_and(|s| s.server_url.is_some());
         if enrolled {
-            self.run_sync(false);
+            self.run_sync(false, None);
         } else {
             let interval = self.state.borrow().prefs.sync_interval_s;
             self.schedule_sync(sync_delay(interval, 0));
@@ -1758,8 +1868,9 @@ impl Controller {
 
     /// Queues one sync round on the engine worker (the event loop never
     /// waits for the network), then the status and the receipt on screen
-    /// again, so "pending" turns "confirmed" by itself.
-    fn run_sync(&self, asked: bool) {
+    /// again: a receipt not yet printed prints what the server said. A
+    /// round already running does that when it ends.
+    fn run_sync(&self, asked: bool, deadline: Option<Duration>) {
         let receipt_seq = {
             let mut st = self.state.borrow_mut();
             if st.syncing {
@@ -1771,7 +1882,7 @@ impl Controller {
         self.render();
         let queued = self.engine.run(
             move |e| {
-                let result = e.sync().map(|_| ());
+                let result = e.sync(deadline).map(|_| ());
                 let receipt = receipt_seq.map(|seq| e.receipt(Some(seq)));
                 (result, e.status(), receipt)
             },
@@ -1780,14 +1891,17 @@ impl Controller {
             },
         );
         if !queued {
-            let interval = {
+            let (interval, print) = {
                 let mut st = self.state.borrow_mut();
                 st.syncing = false;
-                st.prefs.sync_interval_s
+                (st.prefs.sync_interval_s, st.print_after_sync)
             };
             self.schedule_sync(sync_delay(interval, 0));
             if asked {
                 self.toast(Localized::text(Text::Busy, &[]));
+            }
+            if print {
+                self.print_current();
             }
         }
     }
@@ -1805,7 +1919,17 @@ impl Controller {
             st.cash_session = status.cash_session.clone();
             st.status = Some(status);
         }
+        // The receipt on screen follows the server until it prints; from
+        // then on the screen shows what the paper says (the history and the
+        // sync screen show the news).
+        let unprinted = !matches!(&st.print, PrintState::Done(outcome) if outcome.came_out());
+        // A round queued before the redemption did not carry it: ask again.
+        let covered = receipt.as_ref().is_some_and(|answer| match answer {
+            Ok(r) => st.receipt.as_ref().is_some_and(|shown| shown.seq == r.seq),
+            Err(_) => true,
+        });
         if let Some(Ok(receipt)) = receipt
+            && unprinted
             && st.receipt.as_ref().is_some_and(|r| r.seq == receipt.seq)
         {
             st.receipt = Some(receipt);
@@ -1820,6 +1944,13 @@ impl Controller {
                 st.sync_failures.saturating_add(1)
             }
         };
+        st.reachable = match &result {
+            Ok(()) => Some(true),
+            Err(Error::Sync(SyncError::Unreachable { .. } | SyncError::Tls { .. })) => Some(false),
+            // Refusals and odd answers came from a server that is there.
+            Err(_) => Some(true),
+        };
+        let print = std::mem::take(&mut st.print_after_sync);
         let next = sync_delay(st.prefs.sync_interval_s, st.sync_failures);
         st.sync_note = result.as_ref().err().map(|_| {
             // Whole minutes, rounded up: "2 min", never "0 min".
@@ -1837,6 +1968,17 @@ impl Controller {
                 Ok(()) => Localized::text(Text::SyncDone, &[]),
                 Err(error) => Localized::of(error),
             });
+        }
+        match (print, covered) {
+            (true, true) => self.print_current(),
+            (true, false) => {
+                self.state.borrow_mut().print_after_sync = true;
+                self.run_sync(
+                    false,
+                    Some(Duration::from_millis(ONLINE_CONFIRM_DEADLINE_MS)),
+                );
+            }
+            (false, _) => {}
         }
         self.render();
     }
@@ -1973,7 +2115,13 @@ impl Controller {
 
         // Sync status and the header badge.
         if let Some(status) = &st.status {
-            w.set_sync(sync_view(status, lang, st.syncing, st.sync_note.as_ref()));
+            let mut sync = sync_view(status, lang, st.syncing, st.sync_note.as_ref());
+            // The latest word on reachability (a probe every few seconds,
+            // or the last request) beats the last full sync's outcome.
+            if let Some(reachable) = st.reachable {
+                sync.online = status.server_url.is_some() && reachable;
+            }
+            w.set_sync(sync);
         }
 
         // Verdict.
@@ -2103,7 +2251,11 @@ impl Controller {
             let status = match &st.print {
                 PrintState::Idle => PrintStatus::Idle,
                 PrintState::Printing => PrintStatus::Printing,
-                PrintState::Done(PrintOutcome::Printed) => PrintStatus::Printed,
+                // A printer that cannot report (a device file, no status
+                // answer) took the job: nothing better is known.
+                PrintState::Done(PrintOutcome::Printed | PrintOutcome::Sent) => {
+                    PrintStatus::Printed
+                }
                 PrintState::Done(PrintOutcome::PaperOut) => PrintStatus::PaperOut,
                 PrintState::Done(PrintOutcome::Offline(_)) => PrintStatus::Offline,
                 PrintState::Done(PrintOutcome::Failed(_)) => PrintStatus::Failed,
@@ -2165,7 +2317,7 @@ impl Controller {
                         .map(|e| EntitlementRow {
                             id: s(e.entitlement.id.as_str()),
                             programme: s(e.entitlement.programme.as_str()),
-                            period: s(format::date(e.entitlement.valid_until)),
+                            period: s(last_valid_day(e.entitlement.valid_until)),
                             amount: s(money(e.entitlement.value)),
                             remaining: s(money(e.remaining)),
                             status_code: s(entitlement_status(e, now)),
@@ -2245,6 +2397,7 @@ impl Controller {
                         kind_code: s(kind),
                         amount: s(amount.map(money).unwrap_or_default()),
                         confirmed: r.status == ReceiptStatus::Confirmed,
+                        printed: r.printed,
                     }
                 })
                 .collect::<Vec<_>>(),
@@ -2421,12 +2574,14 @@ fn float_view(
 ) -> CashFloat {
     let money = |m: Money| s(i18n::money(m, lang));
     match (session, report) {
+        // A blind count: neither what was paid out nor what should be in
+        // the box is on screen before the count is entered.
         (Some(open), _) => CashFloat {
             open: true,
             opening: money(open.float),
-            paid_out: money(open.paid),
+            paid_out: SharedString::new(),
             payouts: i32::try_from(open.payouts).unwrap_or(i32::MAX),
-            expected: money(open.expected),
+            expected: SharedString::new(),
             counted: SharedString::new(),
             variance: SharedString::new(),
             variance_kind: VerdictKind::Good,
@@ -2435,9 +2590,9 @@ fn float_view(
         (None, Some(r)) => CashFloat {
             open: false,
             opening: money(r.session.float),
-            paid_out: money(r.session.paid),
+            paid_out: money(r.paid),
             payouts: i32::try_from(r.session.payouts).unwrap_or(i32::MAX),
-            expected: money(r.session.expected),
+            expected: money(r.expected),
             counted: money(r.counted),
             variance: money(r.variance),
             variance_kind: match r.variance.minor {

@@ -27,6 +27,7 @@ use serde_bytes::ByteBuf;
 
 use crate::enrolment::ProvisionBundle;
 use crate::error::Error;
+use crate::receipt::Letterhead;
 use crate::{Clock, Terminal};
 
 /// 2026-05-04 10:30 UTC: the demo's "now" when a fixed clock is wanted.
@@ -365,6 +366,11 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
         // Further operators are added by a logged-in one.
         terminal.login(&operator, "1234")?;
         terminal.add_operator(&id(OperatorId::parse, "op-2"), "Daniel Kiprop", "5678")?;
+        terminal.set_letterhead(&Letterhead {
+            shop: Some("Mama Grace General Store".into()),
+            site: Some("Kibera, Olympic".into()),
+            terminal: Some("Counter 1".into()),
+        })?;
         terminal.logout()?;
     }
     let _ = now;

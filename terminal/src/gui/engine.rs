@@ -5,6 +5,8 @@
 //! and so its SQLite connection. One thread keeps the engine's calls in the
 //! order the operator made them.
 
+use std::time::Duration;
+
 use lastmile_shared::id::{EntitlementId, OperatorId};
 use lastmile_shared::money::Money;
 
@@ -55,8 +57,12 @@ pub trait Engine: Send {
     fn open_cash_session(&mut self, float: Money) -> Result<Receipt, Error>;
     fn close_cash_session(&mut self, counted: Money) -> Result<CashReport, Error>;
     fn receipt(&self, seq: Option<u64>) -> Result<Receipt, Error>;
+    /// Records that a paper of receipt `seq` came out of the printer.
+    fn receipt_printed(&mut self, seq: u64) -> Result<(), Error>;
     fn log_head_seq(&self) -> Result<u64, Error>;
-    fn sync(&mut self) -> Result<SyncReport, Error>;
+    /// One sync round; with a deadline, each request gets at most that long
+    /// and one attempt (a receipt waiting to print).
+    fn sync(&mut self, deadline: Option<Duration>) -> Result<SyncReport, Error>;
 }
 
 impl Engine for Terminal {
@@ -131,10 +137,13 @@ impl Engine for Terminal {
     fn receipt(&self, seq: Option<u64>) -> Result<Receipt, Error> {
         Terminal::receipt(self, seq)
     }
+    fn receipt_printed(&mut self, seq: u64) -> Result<(), Error> {
+        Terminal::receipt_printed(self, seq)
+    }
     fn log_head_seq(&self) -> Result<u64, Error> {
         Terminal::log_head_seq(self)
     }
-    fn sync(&mut self) -> Result<SyncReport, Error> {
-        Terminal::sync(self)
+    fn sync(&mut self, deadline: Option<Duration>) -> Result<SyncReport, Error> {
+        Terminal::sync_within(self, deadline)
     }
 }

@@ -103,6 +103,7 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
     let camera = prefs.camera;
     let controller: Rc<Controller> =
         Controller::attach(&window, engine, printer, prefs, Some(prefs_path));
+    controller.watch_server(Worker::spawn("reachability", || Box::new(()))?);
     let _devices = devices::start(&window, &controller, &scanner_port, camera);
 
     if let Some(ms) = options.quit_after_ms {

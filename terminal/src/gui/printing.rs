@@ -9,15 +9,45 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lastmile_hardware::escpos::{self, PaperWidth};
-use lastmile_hardware::printer::{PrintError, Printer, PrinterTarget};
+use lastmile_hardware::printer::{PrintError, Printed, Printer, PrinterTarget};
 
-use crate::i18n::Language;
+use crate::i18n::{self, Language, Text};
 use crate::receipt::Receipt;
+
+impl PrintOutcome {
+    /// Whether a paper came out (as far as the printer can tell): the next
+    /// print of the same receipt is a copy.
+    pub fn came_out(&self) -> bool {
+        matches!(self, PrintOutcome::Printed | PrintOutcome::Sent)
+    }
+
+    /// What the printer did, in a sentence for the operator (test page,
+    /// day report). The detail of an unreachable printer (an OS error) goes
+    /// to the log, not the screen.
+    pub fn sentence(&self, language: Language) -> String {
+        let text = |t: Text| i18n::text(language, t).to_owned();
+        match self {
+            PrintOutcome::Printed => text(Text::PrintDone),
+            PrintOutcome::Sent => text(Text::PrintUnconfirmed),
+            PrintOutcome::PaperOut => text(Text::PrintPaperOut),
+            PrintOutcome::Offline(_) => text(Text::PrintUnreachable),
+            PrintOutcome::Failed(detail) => i18n::fill(
+                i18n::text(language, Text::PrintFailed),
+                &[("detail", detail)],
+            ),
+            PrintOutcome::NoPrinter => text(Text::PrintNoPrinter),
+        }
+    }
+}
 
 /// What became of a print job, as the receipt screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrintOutcome {
+    /// The printer reported the job done.
     Printed,
+    /// Delivered, but the connection cannot report the printer's status
+    /// (a device file): taken as printed, and said so.
+    Sent,
     PaperOut,
     /// Not reachable (cable, power, network); the text says which and what to do.
     Offline(String),
@@ -119,9 +149,11 @@ impl ReceiptPrinter for EscPosPrinter {
             .open()
             .and_then(|transport| Printer::new(transport).print(job));
         match outcome {
-            Ok(_) => PrintOutcome::Printed,
+            Ok(Printed::Confirmed) => PrintOutcome::Printed,
+            Ok(Printed::Unconfirmed) => PrintOutcome::Sent,
             Err(PrintError::PaperOut) => PrintOutcome::PaperOut,
             Err(e @ (PrintError::Offline | PrintError::Io { .. })) => {
+                eprintln!("printer {}: {e}", self.text);
                 PrintOutcome::Offline(e.to_string())
             }
             Err(e) => PrintOutcome::Failed(e.to_string()),

@@ -60,6 +60,18 @@ impl App {
         language: &str,
         engine: impl FnOnce(Terminal) -> Box<dyn Engine>,
     ) -> App {
+        App::start_printing(width, height, language, engine, None)
+    }
+
+    /// As [`App::start_with`], printing on `printer` (a real one) instead
+    /// of the simulated printer when given.
+    pub fn start_printing(
+        width: f32,
+        height: f32,
+        language: &str,
+        engine: impl FnOnce(Terminal) -> Box<dyn Engine>,
+        printer: Option<Box<dyn ReceiptPrinter>>,
+    ) -> App {
         init_backend();
         let dir = tempfile::tempdir().expect("temporary directory");
         let clock = ManualClock::new(DEMO_NOW);
@@ -70,9 +82,10 @@ impl App {
             .window()
             .set_size(slint::LogicalSize::new(width, height));
         window.show().expect("show");
-        let printer = SimulatedPrinter::new();
-        let paper_out = printer.paper_out.clone();
-        let printed = printer.printed.clone();
+        let simulated = SimulatedPrinter::new();
+        let paper_out = simulated.paper_out.clone();
+        let printed = simulated.printed.clone();
+        let printer = printer.unwrap_or_else(|| Box::new(simulated));
         let prefs = Prefs {
             language: language.to_owned(),
             ..Prefs::default()
@@ -80,7 +93,7 @@ impl App {
         let controller = Controller::attach(
             &window,
             Worker::inline(engine(terminal)),
-            Worker::inline(Box::new(printer) as Box<dyn ReceiptPrinter>),
+            Worker::inline(printer),
             prefs,
             None,
         );
