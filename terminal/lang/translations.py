@@ -264,6 +264,11 @@ T = {
 "This terminal is already enrolled.": ("Ce terminal est déjà enregistré.", "Kifaa hiki tayari kimesajiliwa.", "هذا الجهاز مسجّل بالفعل."),
 "Enrolment failed: {detail}": ("L'enregistrement a échoué : {detail}", "Usajili umeshindwa: {detail}", "فشل التسجيل: {detail}"),
 "The terminal is enrolled, but its first sync failed: {detail}. Run sync to finish.": ("Le terminal est enregistré, mais sa première synchronisation a échoué : {detail}. Lancez sync pour terminer.", "Kifaa kimesajiliwa, lakini usawazishaji wake wa kwanza umeshindwa: {detail}. Endesha sync ili kukamilisha.", "الجهاز مسجّل، لكن فشلت مزامنته الأولى: {detail}. شغّل sync للإكمال."),
+# Sync protocol: a clock set back, case outcomes from HQ.
+"The clock is behind the last time this terminal saw. Set the clock or sync, then redeem.": ("L'horloge est en retard sur la dernière heure vue par ce terminal. Réglez l'horloge ou synchronisez, puis encaissez.", "Saa iko nyuma ya muda wa mwisho kifaa hiki kiliouona. Rekebisha saa au sawazisha, kisha komboa.", "الساعة متأخرة عن آخر وقت رآه هذا الجهاز. اضبط الساعة أو زامن، ثم استبدل."),
+"CASE {case} CLOSED AT HQ — RECOVERED": ("DOSSIER {case} CLOS AU SIÈGE — RECOUVRÉ", "KESI {case} IMEFUNGWA MAKAO MAKUU — IMEREJESHWA", "القضية {case} مغلقة في المقر — تم الاسترداد"),
+"CASE {case} CLOSED AT HQ — WRITTEN OFF": ("DOSSIER {case} CLOS AU SIÈGE — PASSÉ EN PERTE", "KESI {case} IMEFUNGWA MAKAO MAKUU — IMEFUTWA KAMA HASARA", "القضية {case} مغلقة في المقر — شُطبت كخسارة"),
+"CASE {case} CLOSED AT HQ — DISMISSED": ("DOSSIER {case} CLOS AU SIÈGE — CLASSÉ SANS SUITE", "KESI {case} IMEFUNGWA MAKAO MAKUU — IMETUPILIWA MBALI", "القضية {case} مغلقة في المقر — رُفضت"),
 }
 
 LANGS = ["fr", "sw", "ar"]

@@ -210,7 +210,7 @@ impl Terminal {
         if float.minor <= 0 {
             return Err(Error::Rejected(RejectReason::AmountNotPositive));
         }
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let operator = operator::require(&tx, now)?;
@@ -290,7 +290,7 @@ impl Terminal {
     /// The identity check before a payout: the person the ID points to,
     /// with roster name and photo, and their cash entitlements.
     pub fn identify_for_cash(&mut self, id: IdInput<'_>) -> Result<Identified, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let (conn, ready) = self.ready()?;
         let (card, identity, person) = redemption::identify(&ready, id, now)?;
         redemption::identified(conn, card, identity, person, Delivery::Cash)
@@ -302,7 +302,7 @@ impl Terminal {
         id: IdInput<'_>,
         entitlement: &EntitlementId,
     ) -> Result<Receipt, Error> {
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let (_, identity, person) = redemption::identify(&ready, id, now)?;
         let chosen = redemption::find_entitlement(person, entitlement)?;
@@ -374,7 +374,7 @@ impl Terminal {
         if counted.is_negative() {
             return Err(Error::Rejected(RejectReason::AmountNotPositive));
         }
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let operator = operator::require(&tx, now)?;

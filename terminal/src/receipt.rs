@@ -20,6 +20,7 @@ use lastmile_shared::id::{
     BeneficiaryId, DeviceId, EntitlementId, MerchantId, OperatorId, ProgrammeId, SiteId, VoucherId,
 };
 use lastmile_shared::money::Money;
+use lastmile_shared::sync::CaseResolution;
 use serde::Serialize;
 
 use crate::error::Error;
@@ -43,6 +44,11 @@ pub enum ReceiptStatus {
     UnderReview {
         case: u64,
     },
+    /// HQ closed the entry's double-spend case with this outcome.
+    CaseClosed {
+        case: u64,
+        resolution: CaseResolution,
+    },
 }
 
 impl ReceiptStatus {
@@ -51,6 +57,11 @@ impl ReceiptStatus {
             ReceiptStatus::AcceptedOfflinePending => Text::ReceiptPending,
             ReceiptStatus::Confirmed => Text::ReceiptConfirmed,
             ReceiptStatus::UnderReview { .. } => Text::ReceiptUnderReview,
+            ReceiptStatus::CaseClosed { resolution, .. } => match resolution {
+                CaseResolution::Recovered => Text::ReceiptCaseRecovered,
+                CaseResolution::WrittenOff => Text::ReceiptCaseWrittenOff,
+                CaseResolution::Dismissed => Text::ReceiptCaseDismissed,
+            },
         }
     }
 
@@ -58,7 +69,7 @@ impl ReceiptStatus {
     pub fn render(self, language: Language) -> String {
         let template = i18n::text(language, self.text());
         match self {
-            ReceiptStatus::UnderReview { case } => {
+            ReceiptStatus::UnderReview { case } | ReceiptStatus::CaseClosed { case, .. } => {
                 i18n::fill(template, &[("case", &case.to_string())])
             }
             _ => template.to_owned(),

@@ -11,7 +11,7 @@ use lastmile_shared::rules::{
     self, CredentialState, Decision, RedemptionTerms, RejectReason, TerminalContext,
 };
 use lastmile_shared::voucher::{self, BeneficiaryBinding, VoucherClaims};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use crate::device_log::{self, Movement};
@@ -140,14 +140,10 @@ pub(crate) fn decide_spend(
     let head = device_log::head(conn)?;
     let acknowledged = device_log::acknowledged_seq(conn)?;
     let unsynced_count = u32::try_from(head.seq.saturating_sub(acknowledged)).unwrap_or(u32::MAX);
-    let (unsynced_value_minor, last_sync_at): (i64, i64) = conn.query_row(
-        "SELECT (SELECT coalesce(sum(amount_minor), 0) FROM log_entries
-                 WHERE seq > ?1 AND currency = ?2),
-                last_sync_at
-         FROM sync_state WHERE id = 1",
-        params![acknowledged, currency.code()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let unsynced_value_minor = device_log::pending_minor(conn, currency)?;
+    let last_sync_at: i64 = conn
+        .prepare_cached("SELECT last_sync_at FROM sync_state WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
     let enrolment = ready.enrolment;
     // The revocation list comes root-signed through sync; it may name this very terminal
     // or its merchant.
@@ -275,7 +271,7 @@ pub(crate) fn identified(
 impl Terminal {
     /// Verifies a voucher and says what it is worth now, changing nothing.
     pub fn check_voucher(&mut self, qr: &str) -> Result<VoucherCheck, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let (conn, ready) = self.ready()?;
         let verified = voucher::verify(qr, ready.trust, now)?;
         let claims = verified.claims;
@@ -311,7 +307,7 @@ impl Terminal {
     /// signed entry is durable and the receipt says "accepted offline —
     /// pending" until a sync confirms it.
     pub fn redeem_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Receipt, Error> {
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let verified = voucher::verify(request.qr, ready.trust, now)?;
         let claims = &verified.claims;
@@ -358,7 +354,7 @@ impl Terminal {
     /// Reads an ID card or number and returns the person with their
     /// merchant entitlements (what can be redeemed here), changing nothing.
     pub fn identify(&mut self, id: IdInput<'_>) -> Result<Identified, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let (conn, ready) = self.ready()?;
         let (card, identity, person) = identify(&ready, id, now)?;
         identified(conn, card, identity, person, Delivery::Merchant)
@@ -371,7 +367,7 @@ impl Terminal {
         entitlement: &EntitlementId,
         amount: Option<Money>,
     ) -> Result<Receipt, Error> {
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let (_, identity, person) = identify(&ready, id, now)?;
         let chosen = find_entitlement(person, entitlement)?;

@@ -164,7 +164,9 @@ fn handle(state: &Mutex<Server>, mut stream: std::net::TcpStream) {
                 },
                 entitlement_balances: vec![],
                 balances_cursor: 1,
+                balances_more: false,
                 acknowledged_seq: server.stored.len() as u64,
+                case_outcomes: vec![],
             };
             respond(&mut stream, "200 OK", &sync::to_cbor(&answer));
         }

@@ -9,7 +9,7 @@ use lastmile_shared::id::OperatorId;
 use lastmile_terminal::enrolment::ProvisionBundle;
 use lastmile_terminal::i18n::Language;
 use lastmile_terminal::receipt::{Receipt, utc_text};
-use lastmile_terminal::sync_client::{ServerCa, ServerTrust};
+use lastmile_terminal::sync_client::{ServerCa, ServerTrust, SyncProgress};
 use lastmile_terminal::{Error, Terminal};
 
 use super::EXIT_OK;
@@ -253,7 +253,21 @@ pub fn operator(
 }
 
 pub fn sync(terminal: &mut Terminal, out: &Output) -> anyhow::Result<u8> {
-    let report = terminal.sync()?;
+    // Progress goes to stderr, one line per request, so a long sync over a
+    // slow link shows that it moves (stdout keeps the one answer).
+    let report = terminal.sync_with_progress(&mut |progress| match progress {
+        SyncProgress::Upload {
+            acknowledged_seq,
+            head,
+            bytes_sent,
+        } => eprintln!(
+            "upload: {acknowledged_seq} of {head} entries held by the server ({bytes_sent} bytes sent)"
+        ),
+        SyncProgress::Pull { balances, more } => eprintln!(
+            "pull: {balances} balance updates{}",
+            if *more { ", more to come" } else { "" }
+        ),
+    })?;
     out.show(&serde_json::json!({ "ok": true, "sync": report }), || {
         let mut text = format!(
             "uploaded {} entries; confirmed up to {} ({} newly); updated: {}",
@@ -266,8 +280,20 @@ pub fn sync(terminal: &mut Terminal, out: &Output) -> anyhow::Result<u8> {
                 report.updated.join(", ")
             }
         );
+        if let Some(from) = report.resent_from {
+            text.push_str(&format!(
+                "\nthe server held less than it had confirmed (restored from a backup?): \
+                 re-sent the log from entry {from}"
+            ));
+        }
         for (seq, case) in &report.double_spends {
             text.push_str(&format!("\nentry {seq} was a double spend (case {case})"));
+        }
+        for (case, resolution) in &report.cases_closed {
+            text.push_str(&format!(
+                "\ncase {case} was closed at HQ: {}",
+                resolution.code().replace('_', " ")
+            ));
         }
         for refused in &report.refused {
             text.push_str(&format!("\nrefused: {refused}"));
