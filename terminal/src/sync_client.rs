@@ -805,7 +805,16 @@ impl Terminal {
             clock,
         };
         let mut report = SyncReport::default();
-        upload(&mut self.conn, &client, &signer, &mut report, progress)?;
+        let acknowledged = device_log::acknowledged_seq(&self.conn)?;
+        upload(
+            &mut self.conn,
+            &client,
+            &signer,
+            acknowledged + 1,
+            &mut report,
+            progress,
+        )?;
+        let mut server_head = u64::MAX;
         let mut page = PULL_PAGE_BALANCES_START;
         for first in (0..PULL_PAGES_PER_ROUND_MAX).map(|n| n == 0) {
             let started = Instant::now();
@@ -833,6 +842,7 @@ impl Terminal {
                     answer => answer?,
                 };
             let more = answer.balances_more;
+            server_head = server_head.min(answer.acknowledged_seq);
             let applied = self.apply_pull(answer, &mut report)?;
             progress(&SyncProgress::Pull {
                 balances: report.balances,
@@ -847,6 +857,19 @@ impl Terminal {
                 PULL_BALANCES_PAGE_MIN,
                 PULL_BALANCES_MAX,
             ) as u32;
+        }
+        // A server that holds less than it acknowledged (restored from an
+        // older copy) with nothing pending here: re-send from its head.
+        if server_head < acknowledged && report.resent_from.is_none() {
+            report.resent_from = Some(server_head + 1);
+            upload(
+                &mut self.conn,
+                &client,
+                &signer,
+                server_head + 1,
+                &mut report,
+                progress,
+            )?;
         }
         Ok(report)
     }
@@ -947,12 +970,13 @@ fn next_size(last: usize, took: Duration, min: usize, max: usize) -> usize {
         .clamp(min, max)
 }
 
-/// Uploads the log after what the server holds, in batches sized to the
-/// link; each acknowledged batch is committed before the next is sent.
+/// Uploads the log from sequence `from` on, in batches sized to the link;
+/// each acknowledged batch is committed before the next is sent.
 fn upload<'a>(
     conn: &mut rusqlite::Connection,
     client: &HttpClient,
     signer: &dyn Fn() -> RequestSigner<'a>,
+    from: u64,
     report: &mut SyncReport,
     progress: &mut dyn FnMut(&SyncProgress),
 ) -> Result<(), Error> {
@@ -960,7 +984,7 @@ fn upload<'a>(
     let head = device_log::head(conn)?.seq;
     // The next sequence to send: after what this terminal was told is held,
     // or after the server's head if it turns out to hold less (a restore).
-    let mut next = acknowledged + 1;
+    let mut next = from;
     let mut batch_bytes = UPLOAD_BATCH_BYTES_START;
     let mut bytes_sent = 0u64;
     for _ in 0..UPLOAD_BATCHES_PER_ROUND_MAX {
@@ -1011,6 +1035,8 @@ fn upload<'a>(
         record_disputes(&tx, &disputed, next - 1, signer().clock.now())?;
         report.double_spends.extend(disputed);
         report.newly_confirmed += apply_acknowledgement(&tx, answer.acknowledged_seq)?;
+        // The mark here, which a server re-sent to only catches up with.
+        report.acknowledged_seq = device_log::acknowledged_seq(&tx)?;
         tx.commit()?;
         if answer.acknowledged_seq < next {
             return Err(SyncError::BadResponse(format!(
@@ -1019,7 +1045,6 @@ fn upload<'a>(
             .into());
         }
         next = answer.acknowledged_seq + 1;
-        report.acknowledged_seq = answer.acknowledged_seq;
         progress(&SyncProgress::Upload {
             acknowledged_seq: answer.acknowledged_seq,
             head,
