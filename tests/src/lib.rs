@@ -197,7 +197,13 @@ fn read_to_string_in_background(
 /// Runs a command to its end with stdin closed; kills it and fails the test
 /// if it takes longer than [`COMMAND_TIMEOUT`].
 #[track_caller]
-fn run(mut command: Command) -> Run {
+fn run(command: Command) -> Run {
+    run_within(command, COMMAND_TIMEOUT)
+}
+
+/// [`run`] with another time limit (a sync over a slow link).
+#[track_caller]
+fn run_within(mut command: Command, timeout: Duration) -> Run {
     let description = describe(&command);
     let mut child = command
         .stdin(Stdio::null())
@@ -207,8 +213,8 @@ fn run(mut command: Command) -> Run {
         .unwrap_or_else(|e| panic!("cannot start `{description}`: {e}"));
     let stdout = read_to_string_in_background(child.stdout.take().expect("piped stdout"));
     let stderr = read_to_string_in_background(child.stderr.take().expect("piped stderr"));
-    let status = wait_until(&mut child, Instant::now() + COMMAND_TIMEOUT)
-        .unwrap_or_else(|| panic!("`{description}` did not finish within {COMMAND_TIMEOUT:?}"));
+    let status = wait_until(&mut child, Instant::now() + timeout)
+        .unwrap_or_else(|| panic!("`{description}` did not finish within {timeout:?}"));
     Run {
         command: description,
         code: status.code(),
@@ -827,6 +833,15 @@ impl Terminal {
 
     /// Runs `lastmile-terminal --data-dir DIR ARGS` (messages in English).
     pub fn cli(&self, args: &[&str]) -> Run {
+        run(self.command(args))
+    }
+
+    /// [`Terminal::cli`] given `timeout` to finish instead of the usual limit.
+    pub fn cli_within(&self, args: &[&str], timeout: Duration) -> Run {
+        run_within(self.command(args), timeout)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = clean_command(&binary("lastmile-terminal"));
         command
             .arg("--data-dir")
@@ -837,7 +852,7 @@ impl Terminal {
                 "LASTMILE_TERMINAL_CLOCK_SKEW_S",
                 self.clock_skew_s.get().to_string(),
             );
-        run(command)
+        command
     }
 
     /// Runs `lastmile-terminal --json ARGS`.
