@@ -57,6 +57,7 @@ fn main() {
     write("log_entry", "cash-open", &signed.bytes);
     let upload = UploadRequest {
         entries: vec![serde_bytes::ByteBuf::from(signed.bytes)],
+        acknowledged_seq: 0,
     };
     write("sync_message", "upload", &to_cbor(&upload));
     write(
@@ -64,6 +65,8 @@ fn main() {
         "pull",
         &to_cbor(&PullRequest {
             cursor: SyncCursor::default(),
+            balances_max: Some(500),
+            open_cases: vec![3, 7],
         }),
     );
     write("id_card", "number", b"KE-12345678");

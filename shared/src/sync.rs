@@ -12,6 +12,10 @@
 //! Upload is idempotent by `(device, seq)`: the same entry twice is one
 //! entry; a different entry with a sequence number already held is refused
 //! and raised as an alarm. Pull returns everything newer than the cursor.
+//!
+//! Every answer, refusals included, carries the server's clock in the HTTP
+//! `Date` header (RFC 9110): a terminal keeps the offset to it and signs
+//! with corrected time, so a board with a wrong clock can still sync.
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -40,6 +44,13 @@ pub const REQUEST_CBOR_LIMITS: crate::cbor_limits::CborLimits = crate::cbor_limi
 /// Most balance updates (vouchers and entitlements together) in one pull
 /// answer; more come next pull.
 pub const PULL_BALANCES_MAX: usize = 10_000;
+/// Fewest balance updates a pull page holds when more wait: one upload's
+/// changes share a feed position and a page never splits one, so a page
+/// holds at least as many as one upload can change (one per entry).
+pub const PULL_BALANCES_PAGE_MIN: usize = UPLOAD_ENTRIES_MAX;
+/// Most open cases a pull may ask about; a terminal with more asks about
+/// the oldest first, the rest at later pulls.
+pub const OPEN_CASES_MAX: usize = 256;
 /// The media type of every sync body.
 pub const CONTENT_TYPE: &str = "application/cbor";
 
@@ -70,6 +81,12 @@ pub struct UploadRequest {
     /// Signed log entries in sequence order, starting after the last
     /// sequence the server acknowledged.
     pub entries: Vec<ByteBuf>,
+    /// The highest sequence this terminal was ever told the server holds.
+    /// A server whose head is below it was restored from an older copy: it
+    /// answers with its head instead of `sequence_gap` so that the terminal
+    /// re-sends from there, and raises an alarm naming the range recovered.
+    #[serde(default)]
+    pub acknowledged_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +124,53 @@ pub struct SyncCursor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullRequest {
     pub cursor: SyncCursor,
+    /// Most balance updates wanted in this answer (taken within
+    /// [`PULL_BALANCES_PAGE_MIN`]..=[`PULL_BALANCES_MAX`]; `None` = the
+    /// most): a terminal on a slow link asks for pages it can receive in
+    /// time, each one kept as it arrives.
+    #[serde(default)]
+    pub balances_max: Option<u32>,
+    /// Double-spend cases this terminal still shows as under review (at most
+    /// [`OPEN_CASES_MAX`]); the answer says which of them HQ has closed.
+    #[serde(default)]
+    pub open_cases: Vec<u64>,
+}
+
+/// How HQ closed a double-spend case (`lastmile-server cases resolve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseResolution {
+    /// The money was recovered from whoever received it twice.
+    Recovered,
+    /// The loss was accepted.
+    WrittenOff,
+    /// It was not a double spend after all.
+    Dismissed,
+}
+
+impl CaseResolution {
+    /// The stable code (as HQ's API and database write it).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Recovered => "recovered",
+            Self::WrittenOff => "written_off",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        [Self::Recovered, Self::WrittenOff, Self::Dismissed]
+            .into_iter()
+            .find(|r| r.code() == code)
+    }
+}
+
+/// A case a terminal asked about, closed at HQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseOutcome {
+    pub case: u64,
+    pub resolution: CaseResolution,
+    pub resolved_at: i64,
 }
 
 /// How much of a voucher has been redeemed across all terminals.
@@ -145,8 +209,15 @@ pub struct PullResponse {
     #[serde(default)]
     pub entitlement_balances: Vec<EntitlementBalance>,
     pub balances_cursor: u64,
+    /// Whether more balance changes wait after `balances_cursor` (the page
+    /// was full): the terminal pulls again from there.
+    #[serde(default)]
+    pub balances_more: bool,
     /// The highest sequence the server holds for this device.
     pub acknowledged_seq: u64,
+    /// Which of the request's `open_cases` HQ has closed, and how.
+    #[serde(default)]
+    pub case_outcomes: Vec<CaseOutcome>,
 }
 
 /// Per-terminal settings, signed by the root key: the offline limits only a

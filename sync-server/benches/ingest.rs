@@ -42,6 +42,7 @@ fn run(backend: Backend, devices: u64, entries: u64, batch: u64) {
             let end = (start + batch - 1).min(entries);
             body_bytes += sync::to_cbor(&UploadRequest {
                 entries: terminal.entries(start..=end),
+                acknowledged_seq: 0,
             })
             .len() as u64;
             start = end + 1;

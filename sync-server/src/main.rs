@@ -181,6 +181,27 @@ enum TerminalsCommand {
         /// The terminal's device id (`device` in `terminals list`).
         device: DeviceId,
     },
+    /// Admit again a terminal this server no longer knows (its database was
+    /// restored from before the enrolment, or rebuilt), under its own device
+    /// id and key, as its `status` shows them. Whoever holds that key becomes
+    /// the terminal: check both with the shop first. Its next sync re-sends
+    /// its whole log, raised as a `log_recovered` alarm.
+    Readmit {
+        /// The terminal's device id (`device` in its `status`).
+        device: DeviceId,
+        /// Its device public key, 64 hex digits (`device_public_key` in its `status`).
+        #[arg(long, value_name = "HEX")]
+        public_key: String,
+        /// The merchant it redeems for.
+        #[arg(long, value_name = "MERCHANT")]
+        merchant: Option<MerchantId>,
+        /// The site it works at.
+        #[arg(long, value_name = "SITE")]
+        site: Option<SiteId>,
+        /// A label for people ("Shop 12 counter").
+        #[arg(long, value_name = "TEXT", default_value = "readmitted terminal")]
+        label: String,
+    },
     /// Move a terminal to another merchant and/or site.
     Assign {
         /// The terminal's device id (`device` in `terminals list`).
@@ -451,6 +472,27 @@ fn main() -> Result<()> {
                 TerminalsCommand::Revoke { device } => {
                     terminals::revoke(&storage, &keys, &device, now())?;
                     println!("terminal {device} revoked");
+                }
+                TerminalsCommand::Readmit {
+                    device,
+                    public_key,
+                    merchant,
+                    site,
+                    label,
+                } => {
+                    let public_key: [u8; 32] = hex::decode(public_key.trim())
+                        .ok()
+                        .and_then(|bytes| bytes.try_into().ok())
+                        .context("--public-key is not 64 hex digits")?;
+                    let readmission = terminals::Readmission {
+                        device,
+                        public_key,
+                        merchant,
+                        site,
+                        label,
+                    };
+                    let row = terminals::readmit(&storage, &keys, &readmission, now())?;
+                    json_lines(&[row])?;
                 }
                 TerminalsCommand::Assign {
                     device,

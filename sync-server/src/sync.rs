@@ -25,13 +25,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ed25519_dalek::{Signature, VerifyingKey};
-use lastmile_shared::device_log::{EntryHash, LogEntry, LogEvent};
+use lastmile_shared::device_log::{EntryHash, LogEntry, LogEvent, SignedEntry};
 use lastmile_shared::envelope::{self, Envelope};
 use lastmile_shared::id::{BeneficiaryId, DeviceId, EntitlementId, ProgrammeId, VoucherId};
 use lastmile_shared::money::Money;
 use lastmile_shared::sync::{
-    EntitlementBalance, EntryOutcome, PULL_BALANCES_MAX, PullResponse, SyncCursor,
-    UPLOAD_ENTRIES_MAX, UploadResponse, VoucherBalance,
+    CaseOutcome, CaseResolution, EntitlementBalance, EntryOutcome, OPEN_CASES_MAX,
+    PULL_BALANCES_MAX, PULL_BALANCES_PAGE_MIN, PullRequest, PullResponse, UPLOAD_ENTRIES_MAX,
+    UploadRequest, UploadResponse, VoucherBalance,
 };
 use lastmile_shared::trust_list::{TrustList, TrustStore};
 use lastmile_shared::voucher::{self, RedemptionMode};
@@ -53,6 +54,8 @@ pub enum SyncError {
     Auth(#[from] AuthError),
     #[error("the upload holds {0} entries; at most {UPLOAD_ENTRIES_MAX} are accepted at once")]
     TooManyEntries(usize),
+    #[error("the pull asks about {0} cases; at most {OPEN_CASES_MAX} are answered at once")]
+    TooManyCases(usize),
     #[error("entry {index} of the upload is not a valid log entry of this device: {reason}")]
     BadEntry { index: usize, reason: String },
     #[error("entry {index} of the upload has a signature that does not verify with the device key")]
@@ -65,6 +68,15 @@ pub enum SyncError {
         "the server already holds a different entry {seq} from this terminal; the upload was refused and HQ alerted"
     )]
     SequenceConflict { seq: u64, offered: Vec<u8> },
+    #[error(
+        "entry {seq} redeems voucher {voucher} with a text that is not byte for byte the one \
+         held for it; the upload was refused and HQ alerted"
+    )]
+    CredentialMismatch {
+        seq: u64,
+        voucher: VoucherId,
+        offered: Vec<u8>,
+    },
 }
 
 impl SyncError {
@@ -73,11 +85,13 @@ impl SyncError {
             Self::Storage(_) => "storage_error",
             Self::Auth(e) => e.code(),
             Self::TooManyEntries(_) => "too_many_entries",
+            Self::TooManyCases(_) => "too_many_cases",
             Self::BadEntry { .. } => "bad_entry",
             Self::BadEntrySignature { .. } => "bad_entry_signature",
             Self::SequenceGap { .. } => "sequence_gap",
             Self::ChainBroken { .. } => "chain_broken",
             Self::SequenceConflict { .. } => "sequence_conflict",
+            Self::CredentialMismatch { .. } => "credential_mismatch",
         }
     }
 }
@@ -256,24 +270,53 @@ fn learn_vouchers(
 pub fn upload(
     storage: &Storage,
     request: &SignedRequest,
-    entries: Vec<ByteBuf>,
+    upload: UploadRequest,
     now: i64,
 ) -> Result<UploadResponse, SyncError> {
     let key = envelope::verifying_key(&request.device.public_key)
         .ok_or(SyncError::Auth(AuthError::UnknownDevice))?;
-    let checked = check_entries(entries, &request.device.device, &request.device.kid, &key)?;
-    let result = storage.transaction(|tx| apply(tx, request, &checked, now));
-    if let Err(SyncError::SequenceConflict { seq, offered }) = &result {
+    let claimed = upload.acknowledged_seq;
+    let checked = check_entries(
+        upload.entries,
+        &request.device.device,
+        &request.device.kid,
+        &key,
+    )?;
+    let result = storage.transaction(|tx| apply(tx, request, &checked, claimed, now));
+    let refused = match &result {
+        Err(SyncError::SequenceConflict { seq, offered }) => Some((
+            "sequence_conflict",
+            *seq,
+            format!(
+                "the terminal sent a different entry {seq} than the one already held; \
+                 evidence is the offered entry"
+            ),
+            offered,
+        )),
+        Err(SyncError::CredentialMismatch {
+            seq,
+            voucher,
+            offered,
+        }) => Some((
+            "credential_mismatch",
+            *seq,
+            format!(
+                "entry {seq} redeems voucher {voucher} with a text that is not the one held \
+                 for it (a re-encoded or altered voucher); evidence is the offered entry"
+            ),
+            offered,
+        )),
+        _ => None,
+    };
+    // Raised after the refused transaction rolled back, in its own.
+    if let Some((kind, seq, detail, offered)) = refused {
         let device = request.device.device.clone();
         storage.transaction(|tx| {
             tx.insert_alarm(&NewAlarm {
-                kind: "sequence_conflict",
+                kind,
                 device: Some(device),
-                seq: Some(*seq),
-                detail: format!(
-                    "the terminal sent a different entry {seq} than the one already held; \
-                     evidence is the offered entry"
-                ),
+                seq: Some(seq),
+                detail,
                 evidence: Some(offered.clone()),
                 raised_at: now,
             })
@@ -286,11 +329,22 @@ fn apply(
     tx: &mut dyn Tx,
     request: &SignedRequest,
     checked: &[CheckedEntry],
+    claimed: u64,
     now: i64,
 ) -> Result<UploadResponse, SyncError> {
     let device = device_auth::admit(tx, request)?;
     let id = &device.device;
     let held_seq = device.head_seq;
+    // The terminal was told this server held more than it does: the server
+    // was restored from an older copy. Its head is the answer, so that the
+    // terminal re-sends every entry after it (its log still holds them).
+    if claimed > held_seq && checked.first().is_some_and(|c| c.entry.seq > held_seq + 1) {
+        tx.touch_device(id, now)?;
+        return Ok(UploadResponse {
+            acknowledged_seq: held_seq,
+            outcomes: Vec::new(),
+        });
+    }
     let mut head_seq = device.head_seq;
     let mut head_hash = EntryHash(device.head_hash);
     let stored: HashMap<u64, Vec<u8>> = match checked.first() {
@@ -363,6 +417,8 @@ fn apply(
     learn_vouchers(tx, &fresh, now)?;
     let stored_entries: Vec<StoredEntry> = fresh.iter().map(|c| stored_entry(c)).collect();
     tx.insert_entries(id, &stored_entries, now)?;
+    flag_recovered(tx, id, held_seq, claimed, head_seq, now)?;
+    flag_clock_set_back(tx, id, held_seq, &fresh, now)?;
     let cases = count_redemptions(tx, id, &fresh, now)?;
     for outcome in &mut outcomes {
         if let EntryOutcome::Applied { seq } = *outcome
@@ -378,6 +434,76 @@ fn apply(
     })
 }
 
+/// Raises the alarm for entries this server had acknowledged, lost (it was
+/// restored from an older copy) and has now received again: entries after
+/// `held` up to what the terminal was told (`claimed`) and now `head`.
+fn flag_recovered(
+    tx: &mut dyn Tx,
+    device: &DeviceId,
+    held: u64,
+    claimed: u64,
+    head: u64,
+    now: i64,
+) -> Result<(), StorageError> {
+    if claimed <= held {
+        return Ok(());
+    }
+    let (first, last) = (held + 1, claimed.min(head));
+    tx.insert_alarm(&NewAlarm {
+        kind: "log_recovered",
+        device: Some(device.clone()),
+        seq: Some(first),
+        detail: format!(
+            "terminal {device} had been told this server held its entries up to {claimed}, \
+             but it held only up to {held} (restored from an older copy?); entries \
+             {first} to {last} were recovered from the terminal's log"
+        ),
+        evidence: None,
+        raised_at: now,
+    })?;
+    Ok(())
+}
+
+/// Raises an alarm for each new entry dated before the entry it follows: the
+/// terminal's clock was set back (its own guard refuses to redeem then, so
+/// this is a terminal without it, or a forged log).
+fn flag_clock_set_back(
+    tx: &mut dyn Tx,
+    device: &DeviceId,
+    held: u64,
+    fresh: &[&CheckedEntry],
+    now: i64,
+) -> Result<(), StorageError> {
+    let mut previous = match held {
+        0 => None,
+        seq => tx
+            .entry_bytes(device, seq)?
+            .and_then(|bytes| SignedEntry::parse_unverified(&bytes).ok())
+            .map(|(_, entry)| (seq, entry.at)),
+    };
+    for checked in fresh {
+        let (seq, at) = (checked.entry.seq, checked.entry.at);
+        if let Some((before, before_at)) = previous
+            && at < before_at
+        {
+            tx.insert_alarm(&NewAlarm {
+                kind: "clock_set_back",
+                device: Some(device.clone()),
+                seq: Some(seq),
+                detail: format!(
+                    "entry {seq} is dated {at}, {} s before entry {before} ({before_at}): the \
+                     terminal's clock went back",
+                    before_at - at
+                ),
+                evidence: Some(checked.bytes.clone()),
+                raised_at: now,
+            })?;
+        }
+        previous = Some((seq, at));
+    }
+    Ok(())
+}
+
 /// Counts each new redemption against its voucher, and each entitlement
 /// redemption or cash payout against its entitlement, opening a case for each
 /// conflicting one. Returns the case opened per sequence number.
@@ -386,7 +512,7 @@ fn count_redemptions(
     device: &DeviceId,
     fresh: &[&CheckedEntry],
     now: i64,
-) -> Result<HashMap<u64, u64>, StorageError> {
+) -> Result<HashMap<u64, u64>, SyncError> {
     let mut counting = Counting {
         device,
         now,
@@ -398,6 +524,19 @@ fn count_redemptions(
     let ids = sorted_ids(fresh.iter().copied(), |e| redemption(e).map(|(v, _, _)| v));
     if !ids.is_empty() {
         let mut rows = tx.lock_vouchers(&ids)?;
+        // A voucher has one valid text: any other is refused whole (and the
+        // caller rolls back the entries stored so far).
+        for checked in fresh {
+            if let Some((id, _, credential)) = redemption(&checked.entry)
+                && rows.get(id).is_some_and(|row| row.credential != credential)
+            {
+                return Err(SyncError::CredentialMismatch {
+                    seq: checked.entry.seq,
+                    voucher: id.clone(),
+                    offered: checked.bytes.clone(),
+                });
+            }
+        }
         let spend = |e: &LogEntry| redemption(e).map(|(id, amount, _)| (id.clone(), amount));
         totals.extend(count_each(
             tx,
@@ -569,7 +708,8 @@ fn count_each<Id: Ord + std::hash::Hash, R: Countable>(
     Ok(changed.into_values().collect())
 }
 
-/// What is wrong with a voucher redemption besides a double spend.
+/// What is wrong with a voucher redemption besides a double spend (a text
+/// other than the one held was refused before counting).
 fn voucher_alarms(entry: &LogEntry, id: &VoucherId, row: Option<&VoucherRow>) -> Vec<EntryAlarm> {
     let Some(row) = row else {
         return vec![(
@@ -581,12 +721,6 @@ fn voucher_alarms(entry: &LogEntry, id: &VoucherId, row: Option<&VoucherRow>) ->
         )];
     };
     let mut alarms = Vec::new();
-    if redemption(entry).is_some_and(|(_, _, credential)| row.credential != credential) {
-        alarms.push((
-            "credential_mismatch",
-            format!("the credential redeemed as voucher {id} is not the one issued"),
-        ));
-    }
     if row
         .revoked_at
         .is_some_and(|revoked_at| entry.at >= revoked_at)
@@ -661,9 +795,16 @@ fn entitlement_alarms(
 pub fn pull(
     storage: &Storage,
     request: &SignedRequest,
-    cursor: SyncCursor,
+    pull: &PullRequest,
     now: i64,
 ) -> Result<PullResponse, SyncError> {
+    if pull.open_cases.len() > OPEN_CASES_MAX {
+        return Err(SyncError::TooManyCases(pull.open_cases.len()));
+    }
+    let cursor = pull.cursor;
+    let page = pull.balances_max.map_or(PULL_BALANCES_MAX, |n| {
+        (n as usize).clamp(PULL_BALANCES_PAGE_MIN, PULL_BALANCES_MAX)
+    });
     storage.transaction(|tx| {
         let device = device_auth::admit(tx, request)?;
         tx.touch_device(&device.device, now)?;
@@ -685,8 +826,8 @@ pub fn pull(
             &documents::policy_scope(&device.device),
             cursor.policy,
         )?;
-        let mut rows = tx.balances_after(cursor.balances, scope.as_deref(), PULL_BALANCES_MAX)?;
-        trim_to_whole_positions(&mut rows, PULL_BALANCES_MAX);
+        let mut rows = tx.balances_after(cursor.balances, scope.as_deref(), page + 1)?;
+        let balances_more = whole_positions(&mut rows, page);
         let balances_cursor = rows.last().map_or(cursor.balances, |r| r.position);
         let mut balances = Vec::new();
         let mut entitlement_balances = Vec::new();
@@ -718,22 +859,51 @@ pub fn pull(
             balances,
             entitlement_balances,
             balances_cursor,
+            balances_more,
             acknowledged_seq: device.head_seq,
+            case_outcomes: case_outcomes(tx, &device.device, &pull.open_cases)?,
         })
     })
 }
 
-/// A full page may end in the middle of one feed position (one upload's
-/// changes share a position); drop that tail so the cursor never skips it.
-fn trim_to_whole_positions(rows: &mut Vec<BalanceRow>, limit: usize) {
-    if rows.len() < limit {
-        return;
+/// The outcomes of the cases HQ closed among `open`, those this device's
+/// entries are the disputed side of (asking about another terminal's cases
+/// gets nothing).
+fn case_outcomes(
+    tx: &mut dyn Tx,
+    device: &DeviceId,
+    open: &[u64],
+) -> Result<Vec<CaseOutcome>, StorageError> {
+    let mut outcomes = Vec::new();
+    for &case in open {
+        if let Some((code, resolved_at)) = tx.case_resolution(device, case)? {
+            let resolution = CaseResolution::parse(&code)
+                .ok_or_else(|| StorageError::corrupt("double_spend_cases", &code))?;
+            outcomes.push(CaseOutcome {
+                case,
+                resolution,
+                resolved_at,
+            });
+        }
     }
-    let Some(last) = rows.last().map(|r| r.position) else {
-        return;
-    };
-    let keep = rows.iter().take_while(|r| r.position != last).count();
+    Ok(outcomes)
+}
+
+/// Cuts `rows` (read `limit + 1` at most) to a page of at most `limit` that
+/// ends on a whole feed position (one upload's changes share a position, at
+/// most [`PULL_BALANCES_PAGE_MIN`] of them), so the cursor never skips the
+/// rest of one. Returns whether more rows wait.
+fn whole_positions(rows: &mut Vec<BalanceRow>, limit: usize) -> bool {
+    if rows.len() <= limit {
+        return false;
+    }
+    let split = rows[limit].position;
+    rows.truncate(limit);
+    let keep = rows.iter().take_while(|r| r.position != split).count();
+    // `limit` is at least one position's worth, so a page is never emptied.
+    debug_assert!(keep > 0, "one feed position holds more than a page");
     if keep > 0 {
         rows.truncate(keep);
     }
+    true
 }

@@ -58,6 +58,8 @@ pub enum TerminalError {
     NoAssignment,
     #[error("there is no terminal {0}")]
     UnknownDevice(DeviceId),
+    #[error("terminal {0} is known here already; nothing to readmit")]
+    DeviceKnown(DeviceId),
     #[error("id: {0}")]
     Id(#[from] IdError),
 }
@@ -77,6 +79,7 @@ impl TerminalError {
             Self::BadTtl => "bad_ttl",
             Self::NoAssignment => "no_assignment",
             Self::UnknownDevice(_) => "unknown_device",
+            Self::DeviceKnown(_) => "device_known",
             Self::Id(_) => "bad_id",
         }
     }
@@ -221,6 +224,64 @@ pub fn enroll(
             root_public_key: ByteBuf::from(root.key.verifying_key().to_bytes().to_vec()),
             server_time: now,
         })
+    })
+}
+
+/// A terminal to admit again under its own id and key.
+#[derive(Debug, Clone)]
+pub struct Readmission {
+    pub device: DeviceId,
+    pub public_key: [u8; 32],
+    pub merchant: Option<MerchantId>,
+    pub site: Option<SiteId>,
+    pub label: String,
+}
+
+/// Admits again a terminal this server no longer knows (its database was
+/// restored from before the enrolment, or rebuilt), under the device id and
+/// key it already has: an explicit HQ action, since whoever holds the key
+/// becomes that terminal. Its head starts at 0, so its next sync re-sends
+/// its whole log (raised as `log_recovered`).
+pub fn readmit(
+    storage: &Storage,
+    keys: &KeyDir,
+    readmission: &Readmission,
+    now: i64,
+) -> Result<DeviceRow, TerminalError> {
+    if envelope::verifying_key(&readmission.public_key).is_none() {
+        return Err(TerminalError::BadPublicKey);
+    }
+    let label = readmission.label.trim();
+    if label.is_empty() || label.len() > DEVICE_LABEL_BYTES_MAX {
+        return Err(TerminalError::BadLabel);
+    }
+    if readmission.merchant.is_none() && readmission.site.is_none() {
+        return Err(TerminalError::NoAssignment);
+    }
+    storage.transaction(|tx| {
+        let root = keys::root_signer(tx, keys)?;
+        if tx.lock_device(&readmission.device)?.is_some() {
+            return Err(TerminalError::DeviceKnown(readmission.device.clone()));
+        }
+        if tx.public_key_enrolled(&readmission.public_key)? {
+            return Err(TerminalError::KeyAlreadyEnrolled);
+        }
+        let row = DeviceRow {
+            device: readmission.device.clone(),
+            kid: KeyId::parse(readmission.device.as_str())?,
+            public_key: readmission.public_key,
+            label: label.to_owned(),
+            merchant: readmission.merchant.clone(),
+            site: readmission.site.clone(),
+            enrolled_at: now,
+            revoked_at: None,
+            head_seq: 0,
+            head_hash: GENESIS_HASH.0,
+            last_seen_at: None,
+        };
+        tx.insert_device(&row)?;
+        documents::publish_policy(tx, &root, &row, now)?;
+        Ok(row)
     })
 }
 

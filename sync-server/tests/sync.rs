@@ -34,6 +34,10 @@ lastmile_tests::on_both_backends!(
     a_partial_entitlement_redeemed_over_its_value_becomes_a_case,
     unknown_or_mismatched_entitlements_raise_alarms,
     pull_gives_entitlement_balances_to_terminals_of_the_roster_only,
+    a_restored_server_answers_its_head_and_raises_the_range_recovered,
+    a_voucher_text_other_than_the_one_held_is_refused_and_raised,
+    entries_dated_before_the_one_they_follow_are_flagged,
+    a_pull_tells_a_terminal_how_hq_closed_its_cases,
 );
 
 fn enrolment_codes_are_single_use_and_expire(backend: Backend) {
@@ -207,6 +211,7 @@ fn upload_and_hang_up(
 ) {
     let body = sync::to_cbor(&UploadRequest {
         entries: terminal.entries(range),
+        acknowledged_seq: 0,
     });
     let headers = common::sign_headers(
         "/v1/terminal/upload",
@@ -566,6 +571,7 @@ fn forged_replayed_revoked_and_unknown_requests_change_nothing(backend: Backend)
     other.redeem(&vouchers[0].qr_text, 2000);
     let body = sync::to_cbor(&UploadRequest {
         entries: terminal.entries(1..=3),
+        acknowledged_seq: 0,
     });
     let path = "/v1/terminal/upload";
     let expect = |result: Result<Vec<u8>, common::Refused>, status: u16, code: &str| {
@@ -623,6 +629,7 @@ fn forged_replayed_revoked_and_unknown_requests_change_nothing(backend: Backend)
     );
     let tampered = sync::to_cbor(&UploadRequest {
         entries: terminal.entries(1..=2),
+        acknowledged_seq: 0,
     });
     expect(
         common::post(&app.base_url, path, &tampered, &headers),
@@ -632,6 +639,7 @@ fn forged_replayed_revoked_and_unknown_requests_change_nothing(backend: Backend)
     // Another device's entries under this device's signature.
     let foreign = sync::to_cbor(&UploadRequest {
         entries: other.entries(1..=1),
+        acknowledged_seq: 0,
     });
     expect(
         terminal.signed_post(path, &foreign, &SignOptions::default()),
@@ -671,6 +679,7 @@ fn forged_replayed_revoked_and_unknown_requests_change_nothing(backend: Backend)
             path,
             &sync::to_cbor(&UploadRequest {
                 entries: other.entries(1..=1),
+                acknowledged_seq: 0,
             }),
             &SignOptions::default(),
         ),
@@ -1032,4 +1041,186 @@ fn pull_gives_entitlement_balances_to_terminals_of_the_roster_only(backend: Back
         "E-JOHN"
     );
     assert!(same_site.pull().unwrap().entitlement_balances.is_empty());
+}
+
+/// Uploads `range` telling the server it had acknowledged up to `claimed`.
+fn upload_claiming(
+    terminal: &TestTerminal,
+    range: std::ops::RangeInclusive<u64>,
+    claimed: u64,
+) -> Result<lastmile_shared::sync::UploadResponse, common::Refused> {
+    let body = sync::to_cbor(&UploadRequest {
+        entries: terminal.entries(range),
+        acknowledged_seq: claimed,
+    });
+    terminal
+        .signed_post("/v1/terminal/upload", &body, &SignOptions::default())
+        .map(|bytes| sync::from_cbor(&bytes).unwrap())
+}
+
+fn alarms_of(app: &common::TestApp, kind: &str) -> Vec<serde_json::Value> {
+    let (_, alarms) = app.hq_get("/v1/hq/alarms");
+    alarms
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// A terminal that was told more was held than the server holds (a restored
+/// backup) gets the server's head as the answer, not `sequence_gap`, and
+/// re-sending from there raises an alarm naming the range recovered.
+fn a_restored_server_answers_its_head_and_raises_the_range_recovered(backend: Backend) {
+    let app = spawn_app(backend);
+    let vouchers = app.issue(4, "10.00", "single_use");
+    let mut terminal = app.terminal("shop-1", "site-1");
+    for voucher in &vouchers {
+        terminal.redeem(&voucher.qr_text, 1000);
+    }
+    terminal.upload(1..=1).unwrap();
+    // As after a restore: the terminal believes 4 are held, sends from 5...
+    terminal.redeem(&vouchers[0].qr_text, 1000);
+    let answer = upload_claiming(&terminal, 5..=5, 4).unwrap();
+    assert_eq!((answer.acknowledged_seq, answer.outcomes.len()), (1, 0));
+    assert_eq!(app.entry_count(), 1);
+    // ...a terminal that claims nothing more still gets the gap.
+    let refused = upload_claiming(&terminal, 5..=5, 1).unwrap_err();
+    assert_eq!(refused.problem.code, "sequence_gap");
+    assert!(alarms_of(&app, "log_recovered").is_empty());
+    // It re-sends from the head, in two batches.
+    let answer = upload_claiming(&terminal, 2..=3, 4).unwrap();
+    assert_eq!(answer.acknowledged_seq, 3);
+    let answer = upload_claiming(&terminal, 4..=5, 4).unwrap();
+    assert_eq!(answer.acknowledged_seq, 5);
+    let recovered = alarms_of(&app, "log_recovered");
+    let ranges: Vec<(u64, bool)> = recovered
+        .iter()
+        .map(|a| {
+            let detail = a["detail"].as_str().unwrap();
+            (
+                a["seq"].as_u64().unwrap(),
+                detail.contains(terminal.device().as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(ranges, [(2, true), (4, true)], "{recovered:?}");
+    assert!(
+        recovered[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("entries 2 to 3")
+    );
+    assert!(
+        recovered[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("entries 4 to 4")
+    );
+}
+
+/// A voucher has one valid text: an entry carrying any other (re-encoded,
+/// altered) is refused whole, raised as an alarm, and nothing is stored.
+fn a_voucher_text_other_than_the_one_held_is_refused_and_raised(backend: Backend) {
+    let app = spawn_app(backend);
+    let vouchers = app.issue(2, "10.00", "single_use");
+    let mut terminal = app.terminal("shop-1", "site-1");
+    terminal.redeem(&vouchers[0].qr_text, 1000);
+    // The same voucher under a text that differs from the issued one.
+    terminal.redeem(&vouchers[1].qr_text, 1000);
+    let mut event = terminal.log.pop().unwrap().entry.event;
+    if let LogEvent::VoucherRedeemed { credential, .. } = &mut event {
+        *credential = credential.replacen("LM1:", "lm1:", 1);
+    }
+    terminal.record(event);
+    let refused = terminal.upload(1..=2).unwrap_err();
+    assert_eq!(
+        (refused.status, refused.problem.code.as_str()),
+        (409, "credential_mismatch")
+    );
+    assert_eq!(app.entry_count(), 0, "refused whole");
+    for voucher in &vouchers {
+        let (_, v) = app.hq_get(&format!("/v1/hq/vouchers/{}", voucher.voucher));
+        assert_eq!(v["redeemed_minor"], 0);
+    }
+    let raised = alarms_of(&app, "credential_mismatch");
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0]["seq"], 2);
+    assert_eq!(raised[0]["device"], terminal.device().as_str());
+}
+
+/// An entry dated before the entry it follows (a clock set back) is stored
+/// and counted, and flagged at HQ.
+fn entries_dated_before_the_one_they_follow_are_flagged(backend: Backend) {
+    let app = spawn_app(backend);
+    let vouchers = app.issue(3, "10.00", "single_use");
+    let mut terminal = app.terminal("shop-1", "site-1");
+    terminal.redeem(&vouchers[0].qr_text, 1000);
+    terminal.upload(1..=1).unwrap();
+    let event = |voucher: &lastmile_server::issuance::IssuedVoucher| {
+        let mut scratch = app.terminal("shop-9", "site-9");
+        scratch.redeem(&voucher.qr_text, 1000);
+        scratch.log.remove(0).entry.event
+    };
+    let at = common::now() - 3_600;
+    terminal.record_at(event(&vouchers[1]), at);
+    terminal.record_at(event(&vouchers[2]), at + 10);
+    let answer = terminal.upload(2..=3).unwrap();
+    assert_eq!(answer.acknowledged_seq, 3);
+    let flagged = alarms_of(&app, "clock_set_back");
+    assert_eq!(flagged.len(), 1, "only the step back: {flagged:?}");
+    assert_eq!(flagged[0]["seq"], 2);
+}
+
+/// A terminal asks about the cases it shows under review; the pull says
+/// which HQ closed and how, and nothing about other terminals' cases.
+fn a_pull_tells_a_terminal_how_hq_closed_its_cases(backend: Backend) {
+    let app = spawn_app(backend);
+    let vouchers = app.issue(2, "15.00", "single_use");
+    let mut a = app.terminal("shop-1", "site-1");
+    let mut b = app.terminal("shop-2", "site-1");
+    for voucher in &vouchers {
+        a.redeem(&voucher.qr_text, 1500);
+        b.redeem(&voucher.qr_text, 1500);
+    }
+    a.upload(1..=2).unwrap();
+    let answer = b.upload(1..=2).unwrap();
+    let cases: Vec<u64> = answer
+        .outcomes
+        .iter()
+        .filter_map(|o| match o {
+            EntryOutcome::DoubleSpend { case, .. } => Some(*case),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cases.len(), 2);
+    assert!(
+        b.pull_with(None, cases.clone())
+            .unwrap()
+            .case_outcomes
+            .is_empty()
+    );
+    let (status, body) = app.hq_post(
+        &format!("/v1/hq/cases/{}/resolve", cases[0]),
+        serde_json::json!({"resolution": "written_off", "note": "shop closed"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let outcomes = b.pull_with(None, cases.clone()).unwrap().case_outcomes;
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].case, cases[0]);
+    assert_eq!(
+        outcomes[0].resolution,
+        lastmile_shared::sync::CaseResolution::WrittenOff
+    );
+    // Terminal a won both: these cases are not about its entries.
+    assert!(
+        a.pull_with(None, cases.clone())
+            .unwrap()
+            .case_outcomes
+            .is_empty()
+    );
+    let too_many = vec![1; lastmile_shared::sync::OPEN_CASES_MAX + 1];
+    let refused = b.pull_with(None, too_many).unwrap_err();
+    assert_eq!(refused.problem.code, "too_many_cases");
 }

@@ -324,6 +324,11 @@ T = {
 "Not printed: no printer is set. Set one in Settings.": ("Non imprimé : aucune imprimante n'est réglée. Réglez-en une dans Réglages.", "Haijachapishwa: hakuna printa iliyowekwa. Weka moja kwenye Mipangilio.", "لم تتم الطباعة: لم تُضبط أي طابعة. اضبط واحدة في الإعدادات."),
 "A shop, site or terminal name is at most {n} characters.": ("Un nom de commerce, de site ou de terminal a au plus {n} caractères.", "Jina la duka, eneo au kifaa lina herufi {n} au chache.", "اسم المتجر أو الموقع أو الجهاز {n} حرفًا على الأكثر."),
 "Never printed": ("Jamais imprimé", "Haijawahi kuchapishwa", "لم يُطبع قط"),
+# Sync protocol: a clock set back, case outcomes from HQ.
+"The clock is behind the last time this terminal saw. Set the clock or sync, then redeem.": ("L'horloge est en retard sur la dernière heure vue par ce terminal. Réglez l'horloge ou synchronisez, puis encaissez.", "Saa iko nyuma ya muda wa mwisho kifaa hiki kiliouona. Rekebisha saa au sawazisha, kisha komboa.", "الساعة متأخرة عن آخر وقت رآه هذا الجهاز. اضبط الساعة أو زامن، ثم استبدل."),
+"CASE {case} CLOSED AT HQ — RECOVERED": ("DOSSIER {case} CLOS AU SIÈGE — RECOUVRÉ", "KESI {case} IMEFUNGWA MAKAO MAKUU — IMEREJESHWA", "القضية {case} مغلقة في المقر — تم الاسترداد"),
+"CASE {case} CLOSED AT HQ — WRITTEN OFF": ("DOSSIER {case} CLOS AU SIÈGE — PASSÉ EN PERTE", "KESI {case} IMEFUNGWA MAKAO MAKUU — IMEFUTWA KAMA HASARA", "القضية {case} مغلقة في المقر — شُطبت كخسارة"),
+"CASE {case} CLOSED AT HQ — DISMISSED": ("DOSSIER {case} CLOS AU SIÈGE — CLASSÉ SANS SUITE", "KESI {case} IMEFUNGWA MAKAO MAKUU — IMETUPILIWA MBALI", "القضية {case} مغلقة في المقر — رُفضت"),
 }
 
 LANGS = ["fr", "sw", "ar"]

@@ -306,7 +306,7 @@ impl Terminal {
         if float.minor <= 0 {
             return Err(Error::Rejected(RejectReason::AmountNotPositive));
         }
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let operator = operator::require(&tx, now)?;
@@ -382,7 +382,7 @@ impl Terminal {
     /// The identity check before a payout: the person the ID points to,
     /// with roster name and photo, and their cash entitlements.
     pub fn identify_for_cash(&mut self, id: IdInput<'_>) -> Result<Identified, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let (conn, ready) = self.ready()?;
         let (card, identity, person) = redemption::identify(&ready, id, now)?;
         redemption::identified(conn, card, identity, person, Delivery::Cash)
@@ -396,7 +396,7 @@ impl Terminal {
         id: IdInput<'_>,
         entitlement: &EntitlementId,
     ) -> Result<Preview, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let (conn, ready) = self.ready()?;
         let (_, _, chosen) = cash_entitlement(&ready, id, entitlement, now)?;
         let open = open_session_for(conn, chosen)?;
@@ -415,7 +415,7 @@ impl Terminal {
         id: IdInput<'_>,
         entitlement: &EntitlementId,
     ) -> Result<Receipt, Error> {
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let (identity, person, chosen) = cash_entitlement(&ready, id, entitlement, now)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -465,7 +465,7 @@ impl Terminal {
         if counted.is_negative() {
             return Err(Error::Rejected(RejectReason::AmountNotPositive));
         }
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let operator = operator::require(&tx, now)?;

@@ -21,6 +21,17 @@ impl Clock for SystemClock {
     }
 }
 
+/// The operating system's clock read this many seconds off: how a board
+/// with a wrong clock behaves, for drills and tests of the real binary.
+#[derive(Debug, Clone, Copy)]
+pub struct SkewedClock(pub i64);
+
+impl Clock for SkewedClock {
+    fn now(&self) -> i64 {
+        SystemClock.now().saturating_add(self.0)
+    }
+}
+
 /// A clock that only moves when told to; clones share the same time.
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock(Arc<AtomicI64>);

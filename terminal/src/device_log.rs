@@ -10,6 +10,7 @@ use lastmile_shared::device_log::{
 };
 use lastmile_shared::id::OperatorId;
 use lastmile_shared::money::{Currency, Money};
+use lastmile_shared::sync::CaseResolution;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
@@ -37,20 +38,75 @@ pub struct LoggedEntry {
     pub status: ReceiptStatus,
 }
 
-/// The double-spend case the server opened for entry `seq`, if any.
-pub(crate) fn disputed_case(conn: &Connection, seq: u64) -> Result<Option<u64>, Error> {
-    Ok(conn
-        .query_row("SELECT case_id FROM disputes WHERE seq = ?1", [seq], |r| {
-            r.get(0)
-        })
-        .optional()?)
+/// The double-spend case the server opened for entry `seq`, if any, and
+/// how HQ closed it once it has.
+pub(crate) fn disputed_case(
+    conn: &Connection,
+    seq: u64,
+) -> Result<Option<(u64, Option<CaseResolution>)>, Error> {
+    let row: Option<(u64, Option<String>)> = conn
+        .query_row(
+            "SELECT case_id, resolution FROM disputes WHERE seq = ?1",
+            [seq],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(case, code)| match code {
+        None => Ok((case, None)),
+        Some(code) => CaseResolution::parse(&code)
+            .map(|r| (case, Some(r)))
+            .ok_or_else(|| Error::LogDamaged {
+                seq,
+                reason: format!("the stored case outcome {code:?} is not one HQ gives"),
+            }),
+    })
+    .transpose()
+}
+
+/// What a receipt says of entry `seq`, as this terminal knows it now.
+pub(crate) fn entry_status(conn: &Connection, seq: u64) -> Result<ReceiptStatus, Error> {
+    Ok(match disputed_case(conn, seq)? {
+        Some((case, None)) => ReceiptStatus::UnderReview { case },
+        Some((case, Some(resolution))) => ReceiptStatus::CaseClosed { case, resolution },
+        None if seq <= acknowledged_seq(conn)? => ReceiptStatus::Confirmed,
+        None => ReceiptStatus::AcceptedOfflinePending,
+    })
 }
 
 /// Entries under review at HQ: (sequence, case), oldest first.
 pub(crate) fn disputes(conn: &Connection) -> Result<Vec<(u64, u64)>, Error> {
-    let mut statement = conn.prepare_cached("SELECT seq, case_id FROM disputes ORDER BY seq")?;
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, case_id FROM disputes WHERE resolution IS NULL ORDER BY seq",
+    )?;
     let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Cases HQ has not closed yet (as far as this terminal knows), oldest
+/// first, at most `max`: what a pull asks about.
+pub(crate) fn open_cases(conn: &Connection, max: usize) -> Result<Vec<u64>, Error> {
+    let mut statement = conn.prepare_cached(
+        "SELECT DISTINCT case_id FROM disputes WHERE resolution IS NULL ORDER BY case_id LIMIT ?1",
+    )?;
+    let rows = statement.query_map([max], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Entries whose case HQ closed: (sequence, case, outcome), oldest first.
+pub(crate) fn closed_cases(conn: &Connection) -> Result<Vec<(u64, u64, CaseResolution)>, Error> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, case_id, resolution FROM disputes WHERE resolution IS NOT NULL ORDER BY seq",
+    )?;
+    let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)))?;
+    rows.map(|row| {
+        let (seq, case, code) = row?;
+        let resolution = CaseResolution::parse(&code).ok_or_else(|| Error::LogDamaged {
+            seq,
+            reason: format!("the stored case outcome {code:?} is not one HQ gives"),
+        })?;
+        Ok((seq, case, resolution))
+    })
+    .collect()
 }
 
 /// The result of a successful `verify_log`.
@@ -219,25 +275,33 @@ fn event_movement(event: &LogEvent) -> Option<(String, Money)> {
     }
 }
 
-/// Unconfirmed value per currency, from the indexed amounts of entries after `acknowledged`.
-pub(crate) fn pending_value(conn: &Connection, acknowledged: u64) -> Result<Vec<Money>, Error> {
-    let mut statement = conn.prepare(
-        "SELECT currency, sum(amount_minor) FROM log_entries
-         WHERE seq > ?1 AND currency IS NOT NULL GROUP BY currency ORDER BY currency",
+/// Unconfirmed value per currency: the running sums of `pending_totals`, which
+/// `append` and the sync client's acknowledgement keep in step with the log
+/// (and `verify_log` checks against it).
+pub(crate) fn pending_value(conn: &Connection) -> Result<Vec<Money>, Error> {
+    let mut statement = conn.prepare_cached(
+        "SELECT currency, minor FROM pending_totals WHERE minor > 0 ORDER BY currency",
     )?;
     statement
-        .query_map([acknowledged], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
         .map(|row| {
             let (code, minor) = row?;
             let currency = Currency::parse(&code).map_err(|e| Error::LogDamaged {
-                seq: acknowledged,
-                reason: format!("a pending entry has an invalid currency: {e}"),
+                seq: 0,
+                reason: format!("the pending total has an invalid currency: {e}"),
             })?;
             Ok(Money::new(minor, currency))
         })
         .collect()
+}
+
+/// The running sum of unconfirmed value in one currency, in minor units.
+pub(crate) fn pending_minor(conn: &Connection, currency: Currency) -> Result<i64, Error> {
+    Ok(conn
+        .prepare_cached("SELECT minor FROM pending_totals WHERE currency = ?1")?
+        .query_row([currency.code()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// Compares the `credentials` table and the acknowledgement mark with what the log's
@@ -283,9 +347,7 @@ fn balance_differences(
         "WITH logged AS (
              SELECT currency, sum(amount_minor) AS minor FROM log_entries
              WHERE seq > ?1 AND currency IS NOT NULL GROUP BY currency),
-         stored AS (
-             SELECT currency, sum(local_pending_minor) AS minor FROM credentials
-             GROUP BY currency HAVING sum(local_pending_minor) != 0)
+         stored AS (SELECT currency, minor FROM pending_totals WHERE minor != 0)
          SELECT coalesce(l.currency, s.currency), coalesce(l.minor, 0), coalesce(s.minor, 0)
          FROM logged AS l FULL OUTER JOIN stored AS s ON s.currency = l.currency
          WHERE coalesce(l.minor, 0) != coalesce(s.minor, 0)
@@ -351,6 +413,11 @@ pub(crate) fn append(
             movement.as_ref().map(|m| m.amount.currency.code()),
         ],
     )?;
+    // Time never runs back past an entry (`Terminal::entry_time`).
+    tx.prepare_cached(
+        "UPDATE sync_state SET latest_seen_at = max(latest_seen_at, ?1) WHERE id = 1",
+    )?
+    .execute([at])?;
     if let Some(movement) = movement {
         tx.execute(
             "INSERT INTO credentials (credential, currency, local_pending_minor) VALUES (?1, ?2, ?3)
@@ -362,6 +429,14 @@ pub(crate) fn append(
                 movement.amount.minor
             ],
         )?;
+        tx.prepare_cached(
+            "INSERT INTO pending_totals (currency, minor) VALUES (?1, ?2)
+             ON CONFLICT (currency) DO UPDATE SET minor = minor + excluded.minor",
+        )?
+        .execute(params![
+            movement.amount.currency.code(),
+            movement.amount.minor
+        ])?;
     }
     Ok(signed)
 }
@@ -438,11 +513,7 @@ impl Terminal {
             entry: signed.entry,
             hash: signed.hash,
             bytes,
-            status: match disputed_case(&self.conn, seq)? {
-                Some(case) => ReceiptStatus::UnderReview { case },
-                None if seq <= acknowledged_seq(&self.conn)? => ReceiptStatus::Confirmed,
-                None => ReceiptStatus::AcceptedOfflinePending,
-            },
+            status: entry_status(&self.conn, seq)?,
         })
     }
 
@@ -511,7 +582,7 @@ impl Terminal {
             entries: head.seq,
             head_hash: (head.seq > 0).then(|| head.hash.to_hex()),
             pending_count: head.seq - acknowledged,
-            pending_value: pending_value(&self.conn, acknowledged)?,
+            pending_value: pending_value(&self.conn)?,
         })
     }
 

@@ -479,12 +479,18 @@ impl Terminal {
             merchant: response.merchant,
             site: response.site,
             root: root_key(response.root_kid, &response.root_public_key)?,
-            enrolled_at: self.clock.now(),
+            enrolled_at: response.server_time,
         };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         enrolment.insert(&tx)?;
+        // From the first answer on, the terminal keeps the server's time.
+        crate::sync_client::record_server_clock(
+            &tx,
+            response.server_time.saturating_sub(self.clock.now()),
+            response.server_time,
+        )?;
         tx.commit()?;
         let device = enrolment.device.clone();
         self.enrolment = Some(enrolment);

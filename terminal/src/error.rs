@@ -115,6 +115,10 @@ pub enum Error {
     Document { what: &'static str, reason: String },
     #[error("{0}")]
     Sync(#[from] SyncError),
+    #[error(
+        "this terminal's clock says {now}, earlier than {latest_seen}, a time it has already seen (its last entry or sync): set the clock right, or sync to correct it, before redeeming"
+    )]
+    ClockBehind { now: i64, latest_seen: i64 },
     #[error("there is no log entry with sequence {0}")]
     NoSuchEntry(u64),
     #[error("there is nothing to reprint yet")]
@@ -221,6 +225,7 @@ impl Error {
             Error::FirstSyncFailed { .. } => "first_sync_failed",
             Error::Document { .. } => "document_refused",
             Error::Sync(_) => "sync_failed",
+            Error::ClockBehind { .. } => "clock_behind",
             Error::NoSuchEntry(_) => "no_such_entry",
             Error::NothingToReprint => "nothing_to_reprint",
             Error::LogDamaged { .. } => "log_damaged",
@@ -249,6 +254,7 @@ impl Error {
             | Error::FloatTooSmall { .. }
             | Error::SessionCurrency { .. }
             | Error::OperatorExists(_)
+            | Error::ClockBehind { .. }
             | Error::NothingToReprint => C::Refused,
             Error::Amount(_)
             | Error::Id(_)

@@ -169,6 +169,9 @@ texts! {
     ReceiptPending = "ACCEPTED OFFLINE — PENDING",
     ReceiptConfirmed = "CONFIRMED",
     ReceiptUnderReview = "UNDER REVIEW AT HQ — CASE {case}",
+    ReceiptCaseRecovered = "CASE {case} CLOSED AT HQ — RECOVERED",
+    ReceiptCaseWrittenOff = "CASE {case} CLOSED AT HQ — WRITTEN OFF",
+    ReceiptCaseDismissed = "CASE {case} CLOSED AT HQ — DISMISSED",
     ReceiptReprint = "*** COPY — REPRINT ***",
     ReceiptVerify = "Verify:",
     // The command line's words (`--lang`).
@@ -388,6 +391,10 @@ const MESSAGES: &[(&str, &str)] = &[
     (
         "not_logged_in",
         "Nobody is logged in. Log in with your PIN.",
+    ),
+    (
+        "clock_behind",
+        "The clock is behind the last time this terminal saw. Set the clock or sync, then redeem.",
     ),
     ("wrong_pin", "Wrong PIN. {n} tries left before the lock."),
     (

@@ -31,6 +31,6 @@ mod store;
 pub mod sync_client;
 pub mod terminal;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SkewedClock, SystemClock};
 pub use error::{Error, ErrorCategory};
 pub use terminal::Terminal;

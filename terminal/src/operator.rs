@@ -120,7 +120,7 @@ impl Terminal {
         }
         check_pin(pin)?;
         let hash = hash_pin(pin)?;
-        let now = self.clock.now();
+        let now = self.now()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -145,7 +145,7 @@ impl Terminal {
     /// [`PIN_FAILURES_MAX`] in a row the operator is locked for
     /// [`LOCKOUT_SECONDS`], during which even the right PIN is refused.
     pub fn login(&mut self, id: &OperatorId, pin: &str) -> Result<Login, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -221,11 +221,11 @@ impl Terminal {
 
     /// The operator logged in now, if any.
     pub fn current_login(&self) -> Result<Option<Login>, Error> {
-        current(&self.conn, self.clock.now())
+        current(&self.conn, self.now()?)
     }
 
     pub fn operators(&self) -> Result<Vec<OperatorInfo>, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let mut statement = self
             .conn
             .prepare("SELECT id, name, locked_until FROM operators ORDER BY id")?;

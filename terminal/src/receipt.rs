@@ -27,6 +27,7 @@ use lastmile_shared::id::{
     BeneficiaryId, DeviceId, EntitlementId, MerchantId, OperatorId, ProgrammeId, SiteId, VoucherId,
 };
 use lastmile_shared::money::Money;
+use lastmile_shared::sync::CaseResolution;
 use lastmile_shared::voucher;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -80,6 +81,11 @@ pub enum ReceiptStatus {
     UnderReview {
         case: u64,
     },
+    /// HQ closed the entry's double-spend case with this outcome.
+    CaseClosed {
+        case: u64,
+        resolution: CaseResolution,
+    },
 }
 
 impl ReceiptStatus {
@@ -88,6 +94,11 @@ impl ReceiptStatus {
             ReceiptStatus::AcceptedOfflinePending => Text::ReceiptPending,
             ReceiptStatus::Confirmed => Text::ReceiptConfirmed,
             ReceiptStatus::UnderReview { .. } => Text::ReceiptUnderReview,
+            ReceiptStatus::CaseClosed { resolution, .. } => match resolution {
+                CaseResolution::Recovered => Text::ReceiptCaseRecovered,
+                CaseResolution::WrittenOff => Text::ReceiptCaseWrittenOff,
+                CaseResolution::Dismissed => Text::ReceiptCaseDismissed,
+            },
         }
     }
 
@@ -95,7 +106,7 @@ impl ReceiptStatus {
     pub fn render(self, language: Language) -> String {
         let template = i18n::text(language, self.text());
         match self {
-            ReceiptStatus::UnderReview { case } => {
+            ReceiptStatus::UnderReview { case } | ReceiptStatus::CaseClosed { case, .. } => {
                 i18n::fill(template, &[("case", &case.to_string())])
             }
             _ => template.to_owned(),
@@ -704,7 +715,7 @@ impl Terminal {
             site: checked_name(letterhead.site.as_deref())?,
             terminal: checked_name(letterhead.terminal.as_deref())?,
         };
-        let now = self.clock.now();
+        let now = self.now()?;
         operator::require(&self.conn, now)?;
         self.conn.execute(
             "INSERT INTO letterhead (id, shop, site, terminal, updated_at)
@@ -725,7 +736,7 @@ impl Terminal {
         self.conn.execute(
             "INSERT INTO receipt_prints (seq, first_printed_at) VALUES (?1, ?2)
              ON CONFLICT (seq) DO UPDATE SET copies = copies + 1",
-            params![seq, self.clock.now()],
+            params![seq, self.now()?],
         )?;
         Ok(())
     }

@@ -142,14 +142,10 @@ pub(crate) fn decide_spend(
     let head = device_log::head(conn)?;
     let acknowledged = device_log::acknowledged_seq(conn)?;
     let unsynced_count = u32::try_from(head.seq.saturating_sub(acknowledged)).unwrap_or(u32::MAX);
-    let (unsynced_value_minor, last_sync_at): (i64, i64) = conn.query_row(
-        "SELECT (SELECT coalesce(sum(amount_minor), 0) FROM log_entries
-                 WHERE seq > ?1 AND currency = ?2),
-                last_sync_at
-         FROM sync_state WHERE id = 1",
-        params![acknowledged, currency.code()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let unsynced_value_minor = device_log::pending_minor(conn, currency)?;
+    let last_sync_at: i64 = conn
+        .prepare_cached("SELECT last_sync_at FROM sync_state WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
     let enrolment = ready.enrolment;
     // The revocation list comes root-signed through sync; it may name this very terminal
     // or its merchant.
@@ -291,7 +287,7 @@ impl Terminal {
         &mut self,
         request: &VoucherRequest<'_>,
     ) -> Result<VoucherCheck, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let (conn, ready) = self.ready()?;
         let read = ReadRequest::new(&ready, request, now)?;
         let claims = &read.verified.claims;
@@ -320,7 +316,7 @@ impl Terminal {
     /// writing nothing: what the keypad asks before it lets an amount reach
     /// the Confirm screen.
     pub fn preview_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Preview, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let (conn, ready) = self.ready()?;
         let read = ReadRequest::new(&ready, request, now)?;
         let spend = read.spend(request.amount);
@@ -335,7 +331,7 @@ impl Terminal {
     /// signed entry is durable and the receipt says "accepted offline —
     /// pending" until a sync confirms it.
     pub fn redeem_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Receipt, Error> {
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let read = ReadRequest::new(&ready, request, now)?;
         let (claims, kid) = (&read.verified.claims, &read.verified.kid);
@@ -360,7 +356,7 @@ impl Terminal {
     /// Reads an ID card or number and returns the person with their
     /// merchant entitlements (what can be redeemed here), changing nothing.
     pub fn identify(&mut self, id: IdInput<'_>) -> Result<Identified, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let (conn, ready) = self.ready()?;
         let (card, identity, person) = identify(&ready, id, now)?;
         identified(conn, card, identity, person, Delivery::Merchant)
@@ -374,7 +370,7 @@ impl Terminal {
         entitlement: &EntitlementId,
         amount: Option<Money>,
     ) -> Result<Preview, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let (conn, ready) = self.ready()?;
         let (_, _, person) = identify(&ready, id, now)?;
         let chosen = chosen_merchant_entitlement(person, entitlement)?;
@@ -393,7 +389,7 @@ impl Terminal {
         entitlement: &EntitlementId,
         amount: Option<Money>,
     ) -> Result<Receipt, Error> {
-        let now = self.clock.now();
+        let now = self.entry_time()?;
         let (conn, ready) = self.ready()?;
         let (_, identity, person) = identify(&ready, id, now)?;
         let chosen = chosen_merchant_entitlement(person, entitlement)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lastmile_shared::id::{DeviceId, MerchantId, SiteId};
 use lastmile_shared::money::{Currency, Money};
-use lastmile_shared::sync::SyncCursor;
+use lastmile_shared::sync::{CaseResolution, SyncCursor};
 use serde::Serialize;
 
 use crate::cash::CashSession;
@@ -68,6 +68,9 @@ pub struct Status {
     pub now: i64,
     pub enrolled: bool,
     pub device: Option<DeviceId>,
+    /// The device key's public half in hex: what HQ needs to readmit this
+    /// terminal (`lastmile-server terminals readmit`) after losing it.
+    pub device_public_key: Option<String>,
     pub merchant: Option<MerchantId>,
     pub site: Option<SiteId>,
     pub server_url: Option<String>,
@@ -80,6 +83,8 @@ pub struct Status {
     pub pending_value: Vec<Money>,
     /// Entries HQ stored but did not count (double spends), oldest first.
     pub under_review: Vec<UnderReview>,
+    /// Entries whose case HQ has closed (recovered, written off, dismissed).
+    pub cases_closed: Vec<CaseClosed>,
     /// The last successful sync (or enrolment), if any.
     pub last_sync_at: Option<i64>,
     pub last_sync_attempt_at: Option<i64>,
@@ -88,6 +93,14 @@ pub struct Status {
     /// Versions of the signed documents held (0 = none).
     pub documents: SyncCursor,
     pub cash_session: Option<CashSession>,
+}
+
+/// A log entry whose double-spend case HQ closed, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseClosed {
+    pub seq: u64,
+    pub case: u64,
+    pub resolution: CaseResolution,
 }
 
 /// A log entry under review at HQ: the server opened double-spend `case` for it.
@@ -99,7 +112,7 @@ pub struct UnderReview {
 
 impl Terminal {
     pub fn status(&self) -> Result<Status, Error> {
-        let now = self.clock.now();
+        let now = self.now()?;
         let head = device_log::head(&self.conn)?.seq;
         let (acknowledged, last_sync_at, balances, attempt, last_error): (
             u64,
@@ -113,7 +126,7 @@ impl Terminal {
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
-        let pending_value = device_log::pending_value(&self.conn, acknowledged)?;
+        let pending_value = device_log::pending_value(&self.conn)?;
         let pending_count = head.saturating_sub(acknowledged);
         let enrolled = self.enrolment.is_some();
         let limits = self
@@ -152,12 +165,22 @@ impl Terminal {
             .into_iter()
             .map(|(seq, case)| UnderReview { seq, case })
             .collect();
+        let cases_closed = device_log::closed_cases(&self.conn)?
+            .into_iter()
+            .map(|(seq, case, resolution)| CaseClosed {
+                seq,
+                case,
+                resolution,
+            })
+            .collect();
         let enrolment = self.enrolment.as_ref();
         Ok(Status {
             under_review,
+            cases_closed,
             now,
             enrolled,
             device: enrolment.map(|e| e.device.clone()),
+            device_public_key: enrolment.map(|e| hex::encode(e.device_public_key)),
             merchant: enrolment.and_then(|e| e.merchant.clone()),
             site: enrolment.and_then(|e| e.site.clone()),
             server_url: enrolment.and_then(|e| e.server_url.clone()),

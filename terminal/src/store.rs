@@ -31,6 +31,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_disputes.sql")),
     (3, include_str!("../migrations/0003_server_ca.sql")),
     (
+        4,
+        include_str!("../migrations/0004_running_totals_and_clock.sql"),
+    ),
+    (
         6,
         include_str!("../migrations/0006_letterhead_and_prints.sql"),
     ),

@@ -1,6 +1,21 @@
 //! One sync round with the server: upload the unconfirmed part of the
 //! device log in batches, then pull what changed (documents, balances).
 //!
+//! Slow links: batches are sized to the link, by bytes and by time (each
+//! aims at [`SYNC_REQUEST_SECONDS_TARGET`] from the rate the last one
+//! achieved, and a timed-out one is halved), each acknowledged batch is kept,
+//! and each request is signed when it is sent; the pull's balance pages are
+//! sized the same way. [`SyncProgress`] reports each step.
+//!
+//! Clocks: every answer's HTTP `Date` is the server's time; the offset to it
+//! is kept (`sync_state.clock_offset_s`) and requests are signed, entries
+//! stamped, in corrected time. A request refused as `stale_request` is
+//! signed again once with the offset that refusal taught.
+//!
+//! A restored server: the upload tells the server how far it was
+//! acknowledged; a server that holds less answers with its head, and the
+//! round re-sends everything after it from the log.
+//!
 //! Every request after enrolment is signed with the device key (RFC 9421 via
 //! `http_signature::sign`); bodies are CBOR. Upload is idempotent on the
 //! server by `(device, seq)`, so an unknown outcome (a timeout after the
@@ -14,18 +29,21 @@
 //! loopback server unless enrolment explicitly allows it
 //! ([`ServerTrust::allow_plain_http`]).
 
+use std::cell::Cell;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use lastmile_shared::envelope::EnvelopeError;
 use lastmile_shared::http_signature;
 use lastmile_shared::id::KeyId;
 use lastmile_shared::sync::{
-    self, CONTENT_TYPE, EnrollRequest, EnrollResponse, EntryOutcome, Problem, PullRequest,
-    PullResponse, UPLOAD_ENTRIES_MAX, UploadRequest, UploadResponse,
+    self, CONTENT_TYPE, CaseOutcome, CaseResolution, EnrollRequest, EnrollResponse, EntryOutcome,
+    OPEN_CASES_MAX, PULL_BALANCES_MAX, PULL_BALANCES_PAGE_MIN, Problem, PullRequest, PullResponse,
+    UPLOAD_ENTRIES_MAX, UploadRequest, UploadResponse,
 };
 use lastmile_shared::trust_list::{RootHandover, RootKey};
 use rand_core::{OsRng, RngCore};
@@ -34,6 +52,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
 
+use crate::clock::Clock;
 use crate::device_log;
 use crate::enrolment::{self, Accepted, DocumentKind, Enrolment};
 use crate::error::Error;
@@ -50,6 +69,21 @@ pub const ROUTE_PULL: &str = "/v1/terminal/pull";
 pub const SYNC_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Longest wait for a whole request and its answer.
 pub const SYNC_REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// How long one upload batch or pull page should take; well inside
+/// [`SYNC_REQUEST_TIMEOUT_MS`], so a link that slows down still answers.
+pub const SYNC_REQUEST_SECONDS_TARGET: u64 = 15;
+/// Size of the first upload batch of a round, in signed-entry bytes (4 s at
+/// 8 KB/s, a 2G link).
+pub const UPLOAD_BATCH_BYTES_START: usize = 32 * 1024;
+/// Smallest upload batch the sizing goes down to (always at least one entry).
+pub const UPLOAD_BATCH_BYTES_MIN: usize = 2 * 1024;
+/// Largest upload batch, in signed-entry bytes.
+pub const UPLOAD_BATCH_BYTES_MAX: usize = 2 * 1024 * 1024;
+/// Balance updates asked for in the first pull page of a round (about
+/// 100 KB; the server's smallest page is `PULL_BALANCES_PAGE_MIN`).
+pub const PULL_PAGE_BALANCES_START: u32 = 2_000;
+/// Most pull pages per round, so a round always ends.
+pub const PULL_PAGES_PER_ROUND_MAX: usize = 1_000;
 /// Attempts per request (transport failures and 5xx answers are retried).
 pub const SYNC_ATTEMPTS_MAX: u32 = 3;
 /// Wait before the first retry; doubled for each further one.
@@ -57,8 +91,12 @@ pub const SYNC_RETRY_BACKOFF_MS: u64 = 500;
 /// Largest answer read: a pull may carry a roster of up to
 /// `ENVELOPE_BYTES_MAX` plus the other documents.
 pub const SYNC_RESPONSE_BYTES_MAX: u64 = 40 * 1024 * 1024;
-/// Most upload batches per round, so a round always ends.
-pub const UPLOAD_BATCHES_PER_ROUND_MAX: usize = 100;
+/// Most upload batches per round, so a round always ends: enough for a full
+/// offline backlog in the smallest batches (each batch must be acknowledged
+/// or the round stops).
+pub const UPLOAD_BATCHES_PER_ROUND_MAX: usize = 10_000;
+/// The problem code of a request signed too far from the server's time.
+const STALE_REQUEST: &str = "stale_request";
 /// Random bytes in a request signature's nonce.
 const NONCE_BYTES: usize = 16;
 /// Largest CA certificate file (PEM) a terminal pins; a CA bundle of a few
@@ -83,6 +121,11 @@ pub enum SyncError {
     #[error("could not reach the server at {url}: {reason}; check the network and try again")]
     Unreachable { url: String, reason: String },
     #[error(
+        "the server at {url} did not answer within {SYNC_REQUEST_TIMEOUT_MS} ms; the link is \
+         slow or down: try again (smaller parts are sent after a timeout)"
+    )]
+    TimedOut { url: String },
+    #[error(
         "the TLS connection to {url} failed: {reason}; this terminal does not accept the \
          server's certificate: it must be issued for this address by a CA the terminal trusts \
          (the programme's CA, given to `enroll --ca-cert`, or a public one)"
@@ -104,11 +147,33 @@ pub enum SyncError {
     AckBeyondHead { acknowledged: u64, head: u64 },
 }
 
+/// Where a round is, reported after each request (CLI and GUI progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum SyncProgress {
+    /// Entries up to `acknowledged_seq` are held by the server, of `head`.
+    Upload {
+        acknowledged_seq: u64,
+        head: u64,
+        /// Bytes of signed entries sent so far this round.
+        bytes_sent: u64,
+    },
+    /// A pull page was applied; `more` if the server has further balances.
+    Pull { balances: usize, more: bool },
+}
+
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
     /// Entries sent (including re-sent ones).
     pub uploaded: u64,
+    /// Set when the server held fewer entries than it had acknowledged (it
+    /// was restored from an older copy): the sequence re-sent from.
+    pub resent_from: Option<u64>,
+    /// The server's clock minus this terminal's, in seconds, as last heard.
+    pub clock_offset_s: i64,
+    /// Cases HQ closed that this terminal had under review: (case, outcome).
+    pub cases_closed: Vec<(u64, CaseResolution)>,
     /// Every entry at or below this sequence is now confirmed.
     pub acknowledged_seq: u64,
     /// Entries that became confirmed in this round.
@@ -277,11 +342,73 @@ pub(crate) struct HttpClient {
     attempts_max: u32,
 }
 
-/// Who signs a request.
+/// Who signs a request, and the clock it signs with.
 struct RequestSigner<'a> {
     kid: &'a KeyId,
     key: &'a SigningKey,
-    now: i64,
+    clock: &'a ServerClock,
+}
+
+/// This terminal's clock corrected to the server's during a round: every
+/// answer's `Date` moves the offset, so each request is signed with the time
+/// at which it is sent, in the server's time.
+pub(crate) struct ServerClock {
+    clock: Arc<dyn Clock>,
+    offset: Cell<i64>,
+    /// The last server time heard, and the offset it gave.
+    heard: Cell<Option<i64>>,
+}
+
+impl ServerClock {
+    pub(crate) fn new(clock: Arc<dyn Clock>, offset: i64) -> Self {
+        Self {
+            clock,
+            offset: Cell::new(offset),
+            heard: Cell::new(None),
+        }
+    }
+
+    /// Now, in the server's time.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now().saturating_add(self.offset.get())
+    }
+
+    /// Takes `server_time` as the server's now; returns whether the offset
+    /// changed.
+    fn hear(&self, server_time: i64) -> bool {
+        let offset = server_time.saturating_sub(self.clock.now());
+        self.heard.set(Some(server_time));
+        self.offset.replace(offset) != offset
+    }
+
+    /// The offset, and the last server time heard this round (if any).
+    fn learnt(&self) -> (i64, Option<i64>) {
+        (self.offset.get(), self.heard.get())
+    }
+}
+
+/// The server's time from an answer's `Date` header (RFC 9110 §6.6.1).
+fn date_header(headers: &ureq::http::HeaderMap) -> Option<i64> {
+    let text = headers.get("date")?.to_str().ok()?;
+    let time = httpdate::parse_http_date(text).ok()?;
+    let seconds = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(seconds).ok()
+}
+
+/// Stores what the server's clock taught: the offset (server minus this
+/// terminal, seconds) the engine's time is corrected by, and the server's
+/// time as a time seen, which the engine's time never runs back past.
+pub(crate) fn record_server_clock(
+    conn: &rusqlite::Connection,
+    offset_s: i64,
+    server_time: i64,
+) -> Result<(), Error> {
+    conn.execute(
+        "UPDATE sync_state SET clock_offset_s = ?1, latest_seen_at = max(latest_seen_at, ?2)
+         WHERE id = 1",
+        params![offset_s, server_time],
+    )?;
+    Ok(())
 }
 
 impl HttpClient {
@@ -340,7 +467,10 @@ impl HttpClient {
     }
 
     /// Posts a CBOR message and decodes the CBOR answer. Retries transport
-    /// failures and 5xx answers up to `attempts` times with back-off.
+    /// failures and 5xx answers up to `attempts` times with back-off; a
+    /// timeout is returned at once (the caller sends less). Each attempt is
+    /// signed when sent; a `stale_request` refusal whose `Date` corrected the
+    /// clock is signed and sent again once.
     fn post<Q: Serialize, A: DeserializeOwned>(
         &self,
         route: &str,
@@ -353,6 +483,7 @@ impl HttpClient {
         let path = format!("{}{route}", self.base_path);
         let mut backoff_ms = SYNC_RETRY_BACKOFF_MS;
         let mut attempt = 1;
+        let mut resigned = false;
         loop {
             let mut request = self
                 .agent
@@ -369,7 +500,7 @@ impl HttpClient {
                     &body,
                     signer.kid,
                     signer.key,
-                    signer.now,
+                    signer.clock.now(),
                     &hex::encode(nonce),
                 );
                 request = request
@@ -380,6 +511,10 @@ impl HttpClient {
             let outcome = request.send(&body[..]);
             let retryable = match outcome {
                 Ok(mut response) => {
+                    let corrected = match (&signer, date_header(response.headers())) {
+                        (Some(signer), Some(server_time)) => signer.clock.hear(server_time),
+                        _ => false,
+                    };
                     let status = response.status().as_u16();
                     let bytes = response
                         .body_mut()
@@ -390,6 +525,9 @@ impl HttpClient {
                         (200..=299, Ok(bytes)) => {
                             return sync::from_cbor(&bytes)
                                 .map_err(|e: EnvelopeError| SyncError::BadResponse(e.to_string()));
+                        }
+                        (200..=299, Err(ureq::Error::Timeout(_))) => {
+                            return Err(SyncError::TimedOut { url });
                         }
                         (200..=299, Err(e)) => SyncError::Unreachable {
                             url: url.clone(),
@@ -402,6 +540,12 @@ impl HttpClient {
                                 || ("http_error".to_owned(), "no details".to_owned(), None),
                                 |p| (p.code, p.detail, p.revocations.map(ByteBuf::into_vec)),
                             );
+                            if code == STALE_REQUEST && corrected && !resigned {
+                                // Signed with a wrong clock; the refusal told
+                                // the right one.
+                                resigned = true;
+                                continue;
+                            }
                             let error = SyncError::Refused {
                                 status,
                                 code,
@@ -415,6 +559,7 @@ impl HttpClient {
                         }
                     }
                 }
+                Err(ureq::Error::Timeout(_)) => return Err(SyncError::TimedOut { url }),
                 Err(e) => match tls_failure(&e) {
                     // Retrying cannot make an untrusted certificate trusted.
                     Some(reason) => return Err(SyncError::Tls { url, reason }),
@@ -467,6 +612,14 @@ fn apply_acknowledgement(tx: &rusqlite::Transaction<'_>, acknowledged: u64) -> R
         params![held, acknowledged],
     )?;
     tx.execute(
+        "UPDATE pending_totals SET minor = minor - moved.amount
+         FROM (SELECT currency, sum(amount_minor) AS amount FROM log_entries
+               WHERE seq > ?1 AND seq <= ?2 AND currency IS NOT NULL
+               GROUP BY currency) AS moved
+         WHERE pending_totals.currency = moved.currency",
+        params![held, acknowledged],
+    )?;
+    tx.execute(
         "UPDATE sync_state SET acknowledged_seq = ?1 WHERE id = 1",
         [acknowledged],
     )?;
@@ -497,6 +650,30 @@ fn record_disputes(
         )?;
     }
     Ok(())
+}
+
+/// Records how HQ closed cases this terminal had under review. Returns the
+/// cases that changed here: (case, outcome).
+fn record_case_outcomes(
+    tx: &rusqlite::Transaction<'_>,
+    outcomes: &[CaseOutcome],
+) -> Result<Vec<(u64, CaseResolution)>, Error> {
+    let mut statement = tx.prepare_cached(
+        "UPDATE disputes SET resolution = ?1, resolved_at = ?2
+         WHERE case_id = ?3 AND resolution IS NULL",
+    )?;
+    let mut closed = Vec::new();
+    for outcome in outcomes {
+        let changed = statement.execute(params![
+            outcome.resolution.code(),
+            outcome.resolved_at,
+            outcome.case
+        ])?;
+        if changed > 0 {
+            closed.push((outcome.case, outcome.resolution));
+        }
+    }
+    Ok(closed)
 }
 
 /// Stores what the server says has been redeemed of each voucher and
@@ -558,14 +735,35 @@ impl Terminal {
     /// recorded for `status` and returned; nothing already confirmed or
     /// stored is undone.
     pub fn sync(&mut self) -> Result<SyncReport, Error> {
-        self.sync_within(None)
+        self.sync_with_progress(None, &mut |_| {})
     }
 
     /// [`Terminal::sync`] with each request bounded by `deadline` and tried
     /// once (a redemption waiting for its confirmation before it prints).
     pub fn sync_within(&mut self, deadline: Option<Duration>) -> Result<SyncReport, Error> {
-        let now = self.clock.now();
-        let result = self.sync_round(now, deadline);
+        self.sync_with_progress(deadline, &mut |_| {})
+    }
+
+    /// [`Terminal::sync`], each request bounded by `deadline` when one is
+    /// given, calling `progress` after each request.
+    pub fn sync_with_progress(
+        &mut self,
+        deadline: Option<Duration>,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<SyncReport, Error> {
+        let offset: i64 = self.conn.query_row(
+            "SELECT clock_offset_s FROM sync_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        let clock = ServerClock::new(self.clock.clone(), offset);
+        let result = self.sync_round(&clock, deadline, progress);
+        // What the server's answers said of its clock is kept, failure or
+        // not: a refused round still corrects the next one.
+        if let (offset, Some(server_time)) = clock.learnt() {
+            record_server_clock(&self.conn, offset, server_time)?;
+        }
+        let now = clock.now();
         if let Err(Error::Sync(SyncError::Refused {
             code,
             revocations: Some(bytes),
@@ -580,7 +778,10 @@ impl Terminal {
             "UPDATE sync_state SET last_attempt_at = ?1, last_error = ?2 WHERE id = 1",
             params![now, error],
         )?;
-        result
+        result.map(|mut report| {
+            report.clock_offset_s = clock.learnt().0;
+            report
+        })
     }
 
     /// Stores the revocation list a server sent with `device_revoked`, if it
@@ -611,12 +812,15 @@ impl Terminal {
         Ok(())
     }
 
-    fn sync_round(&mut self, now: i64, deadline: Option<Duration>) -> Result<SyncReport, Error> {
+    fn sync_round(
+        &mut self,
+        clock: &ServerClock,
+        deadline: Option<Duration>,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<SyncReport, Error> {
         let (Some(enrolment), Some(key)) = (&self.enrolment, &self.key) else {
             return Err(Error::NotEnrolled);
         };
-        let conn = &mut self.conn;
-        let documents = &mut self.documents;
         let url = enrolment.server_url.as_deref().ok_or(SyncError::NoServer)?;
         // The address was accepted at enrolment (plain HTTP included).
         let trust = ServerTrust {
@@ -624,68 +828,95 @@ impl Terminal {
             allow_plain_http: true,
         };
         let client = HttpClient::within(url, &trust, deadline)?;
+        // Owned, so that applying a pull can borrow the terminal mutably.
+        let (kid, signing) = (enrolment.device_kid.clone(), key.signing().clone());
+        let signer = || RequestSigner {
+            kid: &kid,
+            key: &signing,
+            clock,
+        };
         let mut report = SyncReport::default();
-        for _ in 0..UPLOAD_BATCHES_PER_ROUND_MAX {
-            let held = device_log::acknowledged_seq(conn)?;
-            let mut statement = conn.prepare_cached(
-                "SELECT bytes FROM log_entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        let acknowledged = device_log::acknowledged_seq(&self.conn)?;
+        upload(
+            &mut self.conn,
+            &client,
+            &signer,
+            acknowledged + 1,
+            &mut report,
+            progress,
+        )?;
+        let mut server_head = u64::MAX;
+        let mut page = PULL_PAGE_BALANCES_START;
+        for first in (0..PULL_PAGES_PER_ROUND_MAX).map(|n| n == 0) {
+            let started = Instant::now();
+            let balances_cursor: u64 = self.conn.query_row(
+                "SELECT balances_cursor FROM sync_state WHERE id = 1",
+                [],
+                |r| r.get(0),
             )?;
-            let entries: Vec<ByteBuf> = statement
-                .query_map(params![held, UPLOAD_ENTRIES_MAX], |r| {
-                    r.get::<_, Vec<u8>>(0).map(ByteBuf::from)
-                })?
-                .collect::<Result<_, _>>()?;
-            drop(statement);
-            if entries.is_empty() {
+            let open_cases = if first {
+                device_log::open_cases(&self.conn, OPEN_CASES_MAX)?
+            } else {
+                Vec::new()
+            };
+            let pull = PullRequest {
+                cursor: self.documents.cursor(balances_cursor),
+                balances_max: Some(page),
+                open_cases,
+            };
+            let answer: PullResponse =
+                match client.post(ROUTE_PULL, &pull, Some(signer()), SYNC_ATTEMPTS_MAX) {
+                    Err(SyncError::TimedOut { .. }) if page as usize > PULL_BALANCES_PAGE_MIN => {
+                        page = (page / 2).max(PULL_BALANCES_PAGE_MIN as u32);
+                        continue;
+                    }
+                    answer => answer?,
+                };
+            let more = answer.balances_more;
+            server_head = server_head.min(answer.acknowledged_seq);
+            let applied = self.apply_pull(answer, &mut report)?;
+            progress(&SyncProgress::Pull {
+                balances: report.balances,
+                more,
+            });
+            if !more || applied == 0 {
                 break;
             }
-            report.uploaded += entries.len() as u64;
-            let signer = RequestSigner {
-                kid: &enrolment.device_kid,
-                key: key.signing(),
-                now,
-            };
-            let answer: UploadResponse = client.post(
-                ROUTE_UPLOAD,
-                &UploadRequest { entries },
-                Some(signer),
-                SYNC_ATTEMPTS_MAX,
-            )?;
-            let disputed: Vec<(u64, u64)> = answer
-                .outcomes
-                .iter()
-                .filter_map(|o| match o {
-                    EntryOutcome::DoubleSpend { seq, case } => Some((*seq, *case)),
-                    _ => None,
-                })
-                .collect();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            record_disputes(&tx, &disputed, held, now)?;
-            report.double_spends.extend(disputed);
-            report.newly_confirmed += apply_acknowledgement(&tx, answer.acknowledged_seq)?;
-            tx.commit()?;
-            if answer.acknowledged_seq <= held {
-                return Err(SyncError::BadResponse(format!(
-                    "the upload was answered but nothing after sequence {held} was acknowledged"
-                ))
-                .into());
-            }
+            page = next_size(
+                page as usize,
+                started.elapsed(),
+                PULL_BALANCES_PAGE_MIN,
+                PULL_BALANCES_MAX,
+            ) as u32;
         }
-        let balances_cursor: u64 = conn.query_row(
-            "SELECT balances_cursor FROM sync_state WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )?;
-        let pull = PullRequest {
-            cursor: documents.cursor(balances_cursor),
+        // A server that holds less than it acknowledged (restored from an
+        // older copy) with nothing pending here: re-send from its head.
+        if server_head < acknowledged && report.resent_from.is_none() {
+            report.resent_from = Some(server_head + 1);
+            upload(
+                &mut self.conn,
+                &client,
+                &signer,
+                server_head + 1,
+                &mut report,
+                progress,
+            )?;
+        }
+        Ok(report)
+    }
+
+    /// Applies one pull answer in one transaction: root handovers, documents,
+    /// balances, acknowledgement, case outcomes. Returns the balances applied.
+    fn apply_pull(
+        &mut self,
+        answer: PullResponse,
+        report: &mut SyncReport,
+    ) -> Result<usize, Error> {
+        let (Some(enrolment), conn, documents) =
+            (&self.enrolment, &mut self.conn, &mut self.documents)
+        else {
+            return Err(Error::NotEnrolled);
         };
-        let signer = RequestSigner {
-            kid: &enrolment.device_kid,
-            key: key.signing(),
-            now,
-        };
-        let answer: PullResponse =
-            client.post(ROUTE_PULL, &pull, Some(signer), SYNC_ATTEMPTS_MAX)?;
         report.server_time = answer.server_time;
         // Follow root handovers first: after a rotation every document below
         // is signed by the new root.
@@ -704,36 +935,46 @@ impl Terminal {
             (DocumentKind::Policy, &answer.policy),
         ];
         let mut accepted = Vec::new();
+        let mut refused = Vec::new();
         for (kind, bytes) in offered {
             let Some(bytes) = bytes else { continue };
             match enrolment::verify(kind, bytes, trusted, documents.held_version(kind)) {
                 Ok(document) => accepted.push((kind, document, bytes)),
-                Err(error) => report.refused.push(error.to_string()),
+                Err(error) => refused.push(error.to_string()),
             }
         }
-        if successor.is_some() && !report.refused.is_empty() {
+        if successor.is_some() && !refused.is_empty() {
             // Switching roots with a document left under the old one would
             // leave a store that no longer verifies: keep both as they are.
             return Err(SyncError::BadResponse(format!(
                 "the server handed the root over but sent documents this terminal refused: {}",
-                report.refused.join("; ")
+                refused.join("; ")
             ))
             .into());
         }
+        report.refused.extend(refused);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(root) = &successor {
             enrolment::store_root(&tx, root)?;
             report.updated.push("root key");
         }
         for (_, document, bytes) in &accepted {
-            enrolment::store_document(&tx, document, bytes, now)?;
+            enrolment::store_document(&tx, document, bytes, answer.server_time)?;
         }
-        report.balances = apply_balances(&tx, &answer)?;
+        let applied = apply_balances(&tx, &answer)?;
+        report.balances += applied;
         report.newly_confirmed += apply_acknowledgement(&tx, answer.acknowledged_seq)?;
+        report
+            .cases_closed
+            .extend(record_case_outcomes(&tx, &answer.case_outcomes)?);
+        // The pull's server time is when this terminal last synced: the
+        // offline window runs from it, in the server's time.
         tx.execute(
-            "UPDATE sync_state SET last_sync_at = ?1, balances_cursor = max(balances_cursor, ?2)
+            "UPDATE sync_state SET last_sync_at = max(last_sync_at, ?1),
+                                   balances_cursor = max(balances_cursor, ?2),
+                                   latest_seen_at = max(latest_seen_at, ?1)
              WHERE id = 1",
-            params![now, answer.balances_cursor],
+            params![answer.server_time, answer.balances_cursor],
         )?;
         report.acknowledged_seq = device_log::acknowledged_seq(&tx)?;
         tx.commit()?;
@@ -744,8 +985,129 @@ impl Terminal {
         if let (Some(root), Some(enrolment)) = (successor, self.enrolment.as_mut()) {
             enrolment.root = root;
         }
-        Ok(report)
+        Ok(applied)
     }
+}
+
+/// The next batch or page size: what the last one achieved scaled to
+/// [`SYNC_REQUEST_SECONDS_TARGET`], at most doubling, within `min..=max`.
+fn next_size(last: usize, took: Duration, min: usize, max: usize) -> usize {
+    let target_ms = u128::from(SYNC_REQUEST_SECONDS_TARGET) * 1000;
+    let took_ms = took.as_millis().max(1);
+    let scaled = (last as u128).saturating_mul(target_ms) / took_ms;
+    usize::try_from(scaled)
+        .unwrap_or(usize::MAX)
+        .min(last.saturating_mul(2))
+        .clamp(min, max)
+}
+
+/// Uploads the log from sequence `from` on, in batches sized to the link;
+/// each acknowledged batch is committed before the next is sent.
+fn upload<'a>(
+    conn: &mut rusqlite::Connection,
+    client: &HttpClient,
+    signer: &dyn Fn() -> RequestSigner<'a>,
+    from: u64,
+    report: &mut SyncReport,
+    progress: &mut dyn FnMut(&SyncProgress),
+) -> Result<(), Error> {
+    let acknowledged = device_log::acknowledged_seq(conn)?;
+    let head = device_log::head(conn)?.seq;
+    // The next sequence to send: after what this terminal was told is held,
+    // or after the server's head if it turns out to hold less (a restore).
+    let mut next = from;
+    let mut batch_bytes = UPLOAD_BATCH_BYTES_START;
+    let mut bytes_sent = 0u64;
+    for _ in 0..UPLOAD_BATCHES_PER_ROUND_MAX {
+        let entries = batch(conn, next, batch_bytes)?;
+        if entries.is_empty() {
+            break;
+        }
+        let size: usize = entries.iter().map(|e| e.len()).sum();
+        let count = entries.len() as u64;
+        let started = Instant::now();
+        let request = UploadRequest {
+            entries,
+            acknowledged_seq: acknowledged,
+        };
+        let answer: UploadResponse =
+            match client.post(ROUTE_UPLOAD, &request, Some(signer()), SYNC_ATTEMPTS_MAX) {
+                Err(SyncError::TimedOut { .. }) if batch_bytes > UPLOAD_BATCH_BYTES_MIN => {
+                    batch_bytes = (batch_bytes / 2).max(UPLOAD_BATCH_BYTES_MIN);
+                    continue;
+                }
+                answer => answer?,
+            };
+        report.uploaded += count;
+        bytes_sent += size as u64;
+        if answer.acknowledged_seq < next - 1 {
+            // The server holds less than this terminal was told: it was
+            // restored from an older copy. Send again from its head, once.
+            if report.resent_from.is_some() {
+                return Err(SyncError::BadResponse(format!(
+                    "the server went back to sequence {} again during one round",
+                    answer.acknowledged_seq
+                ))
+                .into());
+            }
+            next = answer.acknowledged_seq + 1;
+            report.resent_from = Some(next);
+            continue;
+        }
+        let disputed: Vec<(u64, u64)> = answer
+            .outcomes
+            .iter()
+            .filter_map(|o| match o {
+                EntryOutcome::DoubleSpend { seq, case } => Some((*seq, *case)),
+                _ => None,
+            })
+            .collect();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        record_disputes(&tx, &disputed, next - 1, signer().clock.now())?;
+        report.double_spends.extend(disputed);
+        report.newly_confirmed += apply_acknowledgement(&tx, answer.acknowledged_seq)?;
+        // The mark here, which a server re-sent to only catches up with.
+        report.acknowledged_seq = device_log::acknowledged_seq(&tx)?;
+        tx.commit()?;
+        if answer.acknowledged_seq < next {
+            return Err(SyncError::BadResponse(format!(
+                "the upload was answered but nothing from sequence {next} on was acknowledged"
+            ))
+            .into());
+        }
+        next = answer.acknowledged_seq + 1;
+        progress(&SyncProgress::Upload {
+            acknowledged_seq: answer.acknowledged_seq,
+            head,
+            bytes_sent,
+        });
+        batch_bytes = next_size(
+            batch_bytes,
+            started.elapsed(),
+            UPLOAD_BATCH_BYTES_MIN,
+            UPLOAD_BATCH_BYTES_MAX,
+        );
+    }
+    Ok(())
+}
+
+/// Signed entries from sequence `from` on, as many as fit in `bytes` (at
+/// least one) and at most [`UPLOAD_ENTRIES_MAX`].
+fn batch(conn: &rusqlite::Connection, from: u64, bytes: usize) -> Result<Vec<ByteBuf>, Error> {
+    let mut statement =
+        conn.prepare_cached("SELECT bytes FROM log_entries WHERE seq >= ?1 ORDER BY seq LIMIT ?2")?;
+    let mut rows = statement.query(params![from, UPLOAD_ENTRIES_MAX])?;
+    let mut entries = Vec::new();
+    let mut total = 0;
+    while let Some(row) = rows.next()? {
+        let entry: Vec<u8> = row.get(0)?;
+        if !entries.is_empty() && total + entry.len() > bytes {
+            break;
+        }
+        total += entry.len();
+        entries.push(ByteBuf::from(entry));
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]

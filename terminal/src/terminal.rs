@@ -20,6 +20,10 @@ use crate::store;
 pub const DATABASE_FILE: &str = "terminal.sqlite3";
 /// The device key file inside the data directory.
 pub const DEVICE_KEY_FILE: &str = "device.key";
+/// How far the corrected clock may trail the latest time the terminal has
+/// seen and still record an entry (stamped with that latest time): a server
+/// time comes in whole seconds and arrives after the network's delay.
+pub const CLOCK_BEHIND_TOLERANCE_SECONDS: i64 = 5;
 /// Permissions of a data directory the terminal creates.
 const DATA_DIR_MODE: u32 = 0o700;
 
@@ -43,6 +47,15 @@ impl std::fmt::Debug for Terminal {
             .field("enrolment", &self.enrolment)
             .finish_non_exhaustive()
     }
+}
+
+/// The clock as the engine reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClockReading {
+    /// The clock plus the offset to the server's clock.
+    pub corrected: i64,
+    /// The latest time seen: last entry, last sync, last server answer.
+    pub latest_seen: i64,
 }
 
 /// Everything a money-moving action needs, borrowed from an enrolled and
@@ -89,9 +102,45 @@ impl Terminal {
         &self.dir
     }
 
-    /// The engine's current time (Unix seconds).
-    pub fn now(&self) -> i64 {
-        self.clock.now()
+    /// The engine's current time (Unix seconds): the clock corrected by the
+    /// offset to the server's clock learnt at the last contact with it, so a
+    /// board whose clock is wrong still signs, stamps and checks validity in
+    /// the server's time.
+    pub fn now(&self) -> Result<i64, Error> {
+        Ok(self.clock_reading()?.corrected)
+    }
+
+    /// What the clock says now, and the latest time this terminal has seen.
+    pub(crate) fn clock_reading(&self) -> Result<ClockReading, Error> {
+        let (offset, latest_seen): (i64, i64) = self
+            .conn
+            .prepare_cached("SELECT clock_offset_s, latest_seen_at FROM sync_state WHERE id = 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(ClockReading {
+            corrected: self.clock.now().saturating_add(offset),
+            latest_seen,
+        })
+    }
+
+    /// The time to stamp a new log entry with: the corrected time, never
+    /// earlier than the latest time this terminal has seen (its last entry,
+    /// its last sync, the server's last answer). A clock that trails that
+    /// time by more than [`CLOCK_BEHIND_TOLERANCE_SECONDS`] was set back (or
+    /// its battery failed): nothing is recorded until it is set right or a
+    /// sync corrects it, so an entry can never claim a time before one the
+    /// terminal already saw (which would also stretch the offline window).
+    pub(crate) fn entry_time(&self) -> Result<i64, Error> {
+        let reading = self.clock_reading()?;
+        if reading.corrected >= reading.latest_seen {
+            return Ok(reading.corrected);
+        }
+        if reading.latest_seen - reading.corrected <= CLOCK_BEHIND_TOLERANCE_SECONDS {
+            return Ok(reading.latest_seen);
+        }
+        Err(Error::ClockBehind {
+            now: reading.corrected,
+            latest_seen: reading.latest_seen,
+        })
     }
 
     /// Who this terminal is, once enrolled.

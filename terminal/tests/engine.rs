@@ -715,3 +715,48 @@ fn previews_decide_like_the_redemption_and_write_nothing() {
     ));
     assert_eq!(terminal.cash_session().unwrap().unwrap().payouts, 0);
 }
+
+#[test]
+fn a_clock_set_back_records_nothing_and_time_never_runs_backwards() {
+    let (_dir, clock, mut terminal) = setup(&[]);
+    let first = redeem(
+        &mut terminal,
+        &voucher("V-T1", 1_000, RedemptionMode::SingleUse, T0),
+        None,
+    )
+    .unwrap();
+    assert_eq!(first.at, T0);
+    // A few seconds behind (a server time read in whole seconds): stamped
+    // with the latest time seen, never before it.
+    clock.set(T0 - lastmile_terminal::terminal::CLOCK_BEHIND_TOLERANCE_SECONDS);
+    let second = redeem(
+        &mut terminal,
+        &voucher("V-T2", 1_000, RedemptionMode::SingleUse, T0),
+        None,
+    )
+    .unwrap();
+    assert_eq!(second.at, T0);
+    // An hour behind: refused, and nothing recorded.
+    clock.set(T0 - 3_600);
+    let refused = redeem(
+        &mut terminal,
+        &voucher("V-T3", 1_000, RedemptionMode::SingleUse, T0),
+        None,
+    );
+    assert!(
+        matches!(refused, Err(Error::ClockBehind { now, latest_seen })
+            if now == T0 - 3_600 && latest_seen == T0),
+        "{refused:?}"
+    );
+    assert_eq!(terminal.log_head_seq().unwrap(), 2);
+    assert_eq!(terminal.status().unwrap().pending_count, 2);
+    // Set right again, it redeems.
+    clock.set(T0 + 10);
+    let third = redeem(
+        &mut terminal,
+        &voucher("V-T3", 1_000, RedemptionMode::SingleUse, T0),
+        None,
+    )
+    .unwrap();
+    assert_eq!(third.at, T0 + 10);
+}

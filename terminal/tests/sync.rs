@@ -164,7 +164,9 @@ fn handle(state: &Mutex<Server>, mut stream: std::net::TcpStream) {
                 },
                 entitlement_balances: vec![],
                 balances_cursor: 1,
+                balances_more: false,
                 acknowledged_seq: server.stored.len() as u64,
+                case_outcomes: vec![],
             };
             respond(&mut stream, "200 OK", &sync::to_cbor(&answer));
         }
@@ -238,7 +240,9 @@ fn enrol_redeem_sync_confirm_and_apply_updates() {
     assert_eq!(terminal.policy().unwrap().version, 2);
     let status = terminal.status().unwrap();
     assert_eq!(status.pending_count, 0);
-    assert_eq!(status.last_sync_at, Some(T0 + 60));
+    // The last sync is dated by the server's answer (this stand-in's clock
+    // says T0), not by the terminal's own clock.
+    assert_eq!(status.last_sync_at, Some(T0));
     assert_eq!(
         terminal.receipt(Some(receipts[1].seq)).unwrap().status,
         ReceiptStatus::Confirmed

@@ -10,6 +10,8 @@
 //! - [`Terminal`] is one `lastmile-terminal` data directory, driven only
 //!   through the terminal's command line.
 //! - [`Run`] is one finished command: exit code, stdout, stderr, JSON.
+//! - [`link::Link`] is a slow network link: a throttling TCP proxy.
+//! - [`Backup`] is a copy of an HQ database, to restore later.
 //!
 //! The binaries are looked up next to the test executable
 //! (`target/<profile>/`), where `cargo build --workspace` and
@@ -20,6 +22,8 @@
 //! `scripts/postgres.sh` and stopped when the test process exits — the same
 //! convention as `sync-server/tests/common`. A PostgreSQL scenario never
 //! skips: without a server and without the PostgreSQL binaries it fails.
+
+pub mod link;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
@@ -193,7 +197,13 @@ fn read_to_string_in_background(
 /// Runs a command to its end with stdin closed; kills it and fails the test
 /// if it takes longer than [`COMMAND_TIMEOUT`].
 #[track_caller]
-fn run(mut command: Command) -> Run {
+fn run(command: Command) -> Run {
+    run_within(command, COMMAND_TIMEOUT)
+}
+
+/// [`run`] with another time limit (a sync over a slow link).
+#[track_caller]
+fn run_within(mut command: Command, timeout: Duration) -> Run {
     let description = describe(&command);
     let mut child = command
         .stdin(Stdio::null())
@@ -203,8 +213,8 @@ fn run(mut command: Command) -> Run {
         .unwrap_or_else(|e| panic!("cannot start `{description}`: {e}"));
     let stdout = read_to_string_in_background(child.stdout.take().expect("piped stdout"));
     let stderr = read_to_string_in_background(child.stderr.take().expect("piped stderr"));
-    let status = wait_until(&mut child, Instant::now() + COMMAND_TIMEOUT)
-        .unwrap_or_else(|| panic!("`{description}` did not finish within {COMMAND_TIMEOUT:?}"));
+    let status = wait_until(&mut child, Instant::now() + timeout)
+        .unwrap_or_else(|| panic!("`{description}` did not finish within {timeout:?}"));
     Run {
         command: description,
         code: status.code(),
@@ -726,6 +736,85 @@ impl Server {
     }
 }
 
+/// A copy of an HQ database, taken by [`Server::backup`] while the server
+/// was stopped, as an operator's nightly backup would be.
+pub enum Backup {
+    /// The SQLite file, copied into this directory.
+    Sqlite(tempfile::TempDir),
+    /// A PostgreSQL database made from the live one as a template.
+    Postgres(String),
+}
+
+impl Server {
+    /// Copies the database; the server must be stopped (a consistent copy,
+    /// and PostgreSQL copies a template only with nobody connected).
+    #[track_caller]
+    pub fn backup(&self) -> Backup {
+        assert!(self.process.is_none(), "stop the server before a backup");
+        match postgres_database_name(&self.database) {
+            None => {
+                let copy = tempfile::tempdir().expect("a temporary directory");
+                for suffix in ["", "-wal"] {
+                    let file = format!("{}{suffix}", self.database);
+                    if Path::new(&file).exists() {
+                        std::fs::copy(&file, copy.path().join(format!("lastmile.sqlite{suffix}")))
+                            .expect("copying the SQLite database");
+                    }
+                }
+                Backup::Sqlite(copy)
+            }
+            Some(name) => {
+                let backup = unique_name("lastmile_backup");
+                postgres_admin(&format!("CREATE DATABASE {backup} TEMPLATE {name}"));
+                Backup::Postgres(backup)
+            }
+        }
+    }
+
+    /// Replaces the database with `backup`, as restoring it after a disk
+    /// failure would; the server must be stopped.
+    #[track_caller]
+    pub fn restore(&self, backup: &Backup) {
+        assert!(self.process.is_none(), "stop the server before a restore");
+        match (backup, postgres_database_name(&self.database)) {
+            (Backup::Sqlite(copy), None) => {
+                for suffix in ["-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", self.database));
+                }
+                for suffix in ["", "-wal"] {
+                    let file = copy.path().join(format!("lastmile.sqlite{suffix}"));
+                    if file.exists() {
+                        std::fs::copy(&file, format!("{}{suffix}", self.database))
+                            .expect("restoring the SQLite database");
+                    }
+                }
+            }
+            (Backup::Postgres(backup), Some(name)) => {
+                postgres_admin(&format!("DROP DATABASE {name}"));
+                postgres_admin(&format!("CREATE DATABASE {name} TEMPLATE {backup}"));
+            }
+            _ => panic!("a backup restores only into the backend it was taken from"),
+        }
+    }
+}
+
+/// The database name of a PostgreSQL `--database` URL; `None` for SQLite.
+fn postgres_database_name(database: &str) -> Option<&str> {
+    database
+        .starts_with("postgres")
+        .then(|| database.rsplit_once('/').map_or(database, |(_, name)| name))
+}
+
+/// Runs one statement as the test server's administrator.
+fn postgres_admin(statement: &str) {
+    let admin = postgres_admin_url();
+    let mut client = postgres::Client::connect(admin, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connecting to PostgreSQL at {admin}: {e}"));
+    client
+        .batch_execute(statement)
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut process) = self.process.take() {
@@ -739,6 +828,9 @@ impl Drop for Server {
 /// key), driven through the terminal's command line.
 pub struct Terminal {
     dir: tempfile::TempDir,
+    /// How far off this board's clock runs, in seconds (the hidden
+    /// `--clock-skew-seconds`, through its environment variable).
+    clock_skew_s: std::cell::Cell<i64>,
 }
 
 impl Default for Terminal {
@@ -752,18 +844,38 @@ impl Terminal {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("a temporary directory"),
+            clock_skew_s: std::cell::Cell::new(0),
         }
+    }
+
+    /// Makes every later command read a clock `seconds` off the real one, as
+    /// on a board whose clock drifted or lost its battery.
+    pub fn set_clock_skew(&self, seconds: i64) {
+        self.clock_skew_s.set(seconds);
     }
 
     /// Runs `lastmile-terminal --data-dir DIR ARGS` (messages in English).
     pub fn cli(&self, args: &[&str]) -> Run {
+        run(self.command(args))
+    }
+
+    /// [`Terminal::cli`] given `timeout` to finish instead of the usual limit.
+    pub fn cli_within(&self, args: &[&str], timeout: Duration) -> Run {
+        run_within(self.command(args), timeout)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = clean_command(&binary("lastmile-terminal"));
         command
             .arg("--data-dir")
             .arg(self.dir.path())
             .args(args)
-            .env("LASTMILE_LANG", "en");
-        run(command)
+            .env("LASTMILE_LANG", "en")
+            .env(
+                "LASTMILE_TERMINAL_CLOCK_SKEW_S",
+                self.clock_skew_s.get().to_string(),
+            );
+        command
     }
 
     /// Runs `lastmile-terminal --json ARGS`.
@@ -785,10 +897,17 @@ impl Terminal {
     /// it must succeed. Returns the device id the server gave.
     #[track_caller]
     pub fn enroll_with_code(&self, server: &Server, code: &str, args: &[&str]) -> String {
+        self.enroll_at(server.url(), code, args)
+    }
+
+    /// Enrols with `code` against the server at `url` (a proxy in front of
+    /// it, say); it must succeed. Returns the device id the server gave.
+    #[track_caller]
+    pub fn enroll_at(&self, url: &str, code: &str, args: &[&str]) -> String {
         let mut all = vec![
             "enroll",
             "--server",
-            server.url(),
+            url,
             "--code",
             code,
             "--label",
@@ -864,6 +983,7 @@ impl Terminal {
     /// backup restored later would be: the same device, the same log.
     pub fn copy(&self) -> Terminal {
         let copy = Terminal::new();
+        copy.set_clock_skew(self.clock_skew_s.get());
         for entry in std::fs::read_dir(self.dir.path()).expect("the terminal's directory") {
             let entry = entry.expect("a directory entry");
             // std::fs::copy keeps the mode, so device.key stays 0600.

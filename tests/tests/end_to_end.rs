@@ -178,6 +178,22 @@ fn demo_offline_redemption_syncs_and_a_second_spend_opens_a_case(backend: Backen
     ]);
     assert!(resolved.contains("resolved: recovered"), "{resolved}");
     assert_eq!(server.cases()[0]["status"], "resolved");
+    // The outcome reaches the terminal at its next sync, and its receipt.
+    let report = other.sync_ok();
+    assert_eq!(report["cases_closed"], json!([[case["id"], "recovered"]]));
+    let reprint = other.json(&["receipt", "reprint", "1"]);
+    assert_eq!(
+        reprint.expect_code(0).json()["receipt"]["status"],
+        json!({"case_closed": {"case": case["id"], "resolution": "recovered"}})
+    );
+    let status = other.status();
+    assert_eq!(status["under_review"], json!([]));
+    assert_eq!(
+        status["cases_closed"],
+        json!([{"seq": 1, "case": case["id"], "resolution": "recovered"}])
+    );
+    // Told once: the next sync asks about no case.
+    assert_eq!(other.sync_ok()["cases_closed"], json!([]));
     for terminal in [&counter, &other] {
         let verified = terminal.json(&["log", "verify"]);
         assert_eq!(verified.expect_code(0).json()["log"]["entries"], 1);

@@ -189,13 +189,14 @@ fn sync_problem(error: &SyncError) -> ApiProblem {
     let status = match error {
         SyncError::Auth(auth) => return auth_problem(auth),
         SyncError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        SyncError::TooManyEntries(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        SyncError::TooManyEntries(_) | SyncError::TooManyCases(_) => StatusCode::PAYLOAD_TOO_LARGE,
         SyncError::BadEntry { .. } | SyncError::BadEntrySignature { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         SyncError::SequenceGap { .. }
         | SyncError::ChainBroken { .. }
-        | SyncError::SequenceConflict { .. } => StatusCode::CONFLICT,
+        | SyncError::SequenceConflict { .. }
+        | SyncError::CredentialMismatch { .. } => StatusCode::CONFLICT,
     };
     ApiProblem::cbor(status, error.code(), error)
 }
@@ -203,7 +204,9 @@ fn sync_problem(error: &SyncError) -> ApiProblem {
 fn terminal_problem(error: &TerminalError) -> ApiProblem {
     let status = match error {
         TerminalError::UnknownCode => StatusCode::NOT_FOUND,
-        TerminalError::CodeUsed | TerminalError::KeyAlreadyEnrolled => StatusCode::CONFLICT,
+        TerminalError::CodeUsed
+        | TerminalError::KeyAlreadyEnrolled
+        | TerminalError::DeviceKnown(_) => StatusCode::CONFLICT,
         TerminalError::CodeExpired => StatusCode::GONE,
         TerminalError::BadPublicKey
         | TerminalError::BadLabel(_)
@@ -323,7 +326,7 @@ async fn upload(State(state): State<AppState>, request: Request) -> Response {
     authenticated(state, request, |state, verified, body, now| {
         let upload: UploadRequest = decode(body)?;
         let count = upload.entries.len();
-        let answer = crate::sync::upload(&state.storage, verified, upload.entries, now)
+        let answer = crate::sync::upload(&state.storage, verified, upload, now)
             .map_err(|e| sync_problem(&e))?;
         tracing::debug!(device = %verified.device.device, entries = count,
             acknowledged = answer.acknowledged_seq, "upload");
@@ -335,7 +338,7 @@ async fn upload(State(state): State<AppState>, request: Request) -> Response {
 async fn pull(State(state): State<AppState>, request: Request) -> Response {
     authenticated(state, request, |state, verified, body, now| {
         let pull: PullRequest = decode(body)?;
-        crate::sync::pull(&state.storage, verified, pull.cursor, now).map_err(|e| sync_problem(&e))
+        crate::sync::pull(&state.storage, verified, &pull, now).map_err(|e| sync_problem(&e))
     })
     .await
 }

@@ -519,6 +519,13 @@ pub trait Tx {
     ) -> Result<Vec<(u64, u64)>, StorageError>;
     fn cases(&mut self) -> Result<Vec<CaseRow>, StorageError>;
     fn case_exists(&mut self, id: u64) -> Result<bool, StorageError>;
+    /// How case `id` was closed and when, if it is closed and `device`'s
+    /// entry is its disputed (second) side.
+    fn case_resolution(
+        &mut self,
+        device: &DeviceId,
+        id: u64,
+    ) -> Result<Option<(String, i64)>, StorageError>;
     /// Closes an open case; false if it was not open.
     fn resolve_case(
         &mut self,

@@ -950,6 +950,17 @@ impl Tx for PgTx<'_> {
             .is_some())
     }
 
+    fn case_resolution(&mut self, device: &DeviceId, id: u64) -> Res<Option<(String, i64)>> {
+        self.query_opt(
+            "SELECT resolution, resolved_at FROM double_spend_cases
+             WHERE id = $1 AND second_device = $2
+               AND resolution IS NOT NULL AND resolved_at IS NOT NULL",
+            &[&seq_to(id), &device.as_str()],
+        )?
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .transpose()
+    }
+
     fn resolve_case(&mut self, id: u64, resolution: &str, note: &str, now: i64) -> Res<bool> {
         let n = self.execute(
             "UPDATE double_spend_cases

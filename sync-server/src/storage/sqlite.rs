@@ -825,6 +825,20 @@ impl Tx for SqliteTx<'_> {
             .is_some())
     }
 
+    fn case_resolution(&mut self, device: &DeviceId, id: u64) -> Res<Option<(String, i64)>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT resolution, resolved_at FROM double_spend_cases
+                 WHERE id = ?1 AND second_device = ?2
+                   AND resolution IS NOT NULL AND resolved_at IS NOT NULL",
+            )?
+            .query_row(params![seq_to(id), device.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+
     fn resolve_case(&mut self, id: u64, resolution: &str, note: &str, now: i64) -> Res<bool> {
         let n = self.tx.execute(
             "UPDATE double_spend_cases

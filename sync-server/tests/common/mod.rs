@@ -371,15 +371,20 @@ impl TestTerminal {
         &self.enrolment.device
     }
 
-    fn head(&self) -> ChainHead {
+    pub fn head(&self) -> ChainHead {
         self.log.last().map_or(ChainHead::GENESIS, |e| ChainHead {
             seq: e.entry.seq,
             hash: e.hash,
         })
     }
 
-    /// Appends a signed log entry for an event.
+    /// Appends a signed log entry for an event, dated now.
     pub fn record(&mut self, event: LogEvent) -> &SignedEntry {
+        self.record_at(event, now())
+    }
+
+    /// Appends a signed log entry for an event, dated `at`.
+    pub fn record_at(&mut self, event: LogEvent, at: i64) -> &SignedEntry {
         let head = self.head();
         let entry = LogEntry {
             seq: head.seq + 1,
@@ -388,7 +393,7 @@ impl TestTerminal {
             operator: OperatorId::parse("op-1").unwrap(),
             merchant: self.enrolment.merchant.clone(),
             site: self.enrolment.site.clone(),
-            at: now(),
+            at,
             event,
         };
         self.log.push(SignedEntry::sign(
@@ -438,7 +443,10 @@ impl TestTerminal {
     }
 
     pub fn upload_entries(&self, entries: Vec<ByteBuf>) -> Result<UploadResponse, Refused> {
-        let body = sync::to_cbor(&UploadRequest { entries });
+        let body = sync::to_cbor(&UploadRequest {
+            entries,
+            acknowledged_seq: 0,
+        });
         self.signed_post("/v1/terminal/upload", &body, &SignOptions::default())
             .map(|bytes| sync::from_cbor(&bytes).unwrap())
     }
@@ -449,8 +457,20 @@ impl TestTerminal {
 
     /// Pulls with the current cursor and advances it.
     pub fn pull(&mut self) -> Result<PullResponse, Refused> {
+        self.pull_with(None, Vec::new())
+    }
+
+    /// Pulls asking for at most `balances_max` balances and about the
+    /// outcome of `open_cases`, and advances the cursor.
+    pub fn pull_with(
+        &mut self,
+        balances_max: Option<u32>,
+        open_cases: Vec<u64>,
+    ) -> Result<PullResponse, Refused> {
         let body = sync::to_cbor(&PullRequest {
             cursor: self.cursor,
+            balances_max,
+            open_cases,
         });
         let answer: PullResponse = self
             .signed_post("/v1/terminal/pull", &body, &SignOptions::default())

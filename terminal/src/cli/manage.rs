@@ -9,7 +9,7 @@ use lastmile_shared::id::OperatorId;
 use lastmile_terminal::enrolment::ProvisionBundle;
 use lastmile_terminal::i18n::{Language, Text};
 use lastmile_terminal::receipt::{Letterhead, Receipt, utc_text};
-use lastmile_terminal::sync_client::{ServerCa, ServerTrust};
+use lastmile_terminal::sync_client::{ServerCa, ServerTrust, SyncProgress};
 use lastmile_terminal::{Error, Terminal};
 
 use super::EXIT_OK;
@@ -285,7 +285,21 @@ pub fn operator(
 }
 
 pub fn sync(terminal: &mut Terminal, out: &Output) -> anyhow::Result<u8> {
-    let report = terminal.sync()?;
+    // Progress goes to stderr, one line per request, so a long sync over a
+    // slow link shows that it moves (stdout keeps the one answer).
+    let report = terminal.sync_with_progress(None, &mut |progress| match progress {
+        SyncProgress::Upload {
+            acknowledged_seq,
+            head,
+            bytes_sent,
+        } => eprintln!(
+            "upload: {acknowledged_seq} of {head} entries held by the server ({bytes_sent} bytes sent)"
+        ),
+        SyncProgress::Pull { balances, more } => eprintln!(
+            "pull: {balances} balance updates{}",
+            if *more { ", more to come" } else { "" }
+        ),
+    })?;
     out.show(&serde_json::json!({ "ok": true, "sync": report }), || {
         let updated = if report.updated.is_empty() {
             out.say(Text::CliNothing, &[])
@@ -301,11 +315,23 @@ pub fn sync(terminal: &mut Terminal, out: &Output) -> anyhow::Result<u8> {
                 ("updated", &updated),
             ],
         );
+        if let Some(from) = report.resent_from {
+            text.push_str(&format!(
+                "\nthe server held less than it had confirmed (restored from a backup?): \
+                 re-sent the log from entry {from}"
+            ));
+        }
         for (seq, case) in &report.double_spends {
             text.push('\n');
             text.push_str(&out.say(
                 Text::CliDoubleSpend,
                 &[("seq", &seq.to_string()), ("case", &case.to_string())],
+            ));
+        }
+        for (case, resolution) in &report.cases_closed {
+            text.push_str(&format!(
+                "\ncase {case} was closed at HQ: {}",
+                resolution.code().replace('_', " ")
             ));
         }
         for refused in &report.refused {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use lastmile_terminal::i18n::Language;
-use lastmile_terminal::{SystemClock, Terminal};
+use lastmile_terminal::{Clock, SkewedClock, SystemClock, Terminal};
 
 use output::Output;
 
@@ -84,6 +84,18 @@ pub struct Cli {
         value_parser = parse_language
     )]
     lang: Language,
+    /// Reads the system clock this many seconds off: a drill for a board
+    /// whose clock is wrong (tests, training). Sync corrects it.
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "LASTMILE_TERMINAL_CLOCK_SKEW_S",
+        value_name = "SECONDS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    clock_skew_seconds: i64,
     /// Without a subcommand, the touch interface opens when there is a display.
     #[command(subcommand)]
     command: Option<Command>,
@@ -152,7 +164,8 @@ impl Cli {
             Command::Demo(args) => demo::run(args, language.code()).map(|()| EXIT_OK),
             Command::Scan(args) => scan::run(args).map(|()| EXIT_OK),
             Command::Printer(args) => printer::run(args).map(|()| EXIT_OK),
-            command => open(self.data_dir).and_then(|terminal| dispatch(terminal, command, &out)),
+            command => open(self.data_dir, self.clock_skew_seconds)
+                .and_then(|terminal| dispatch(terminal, command, &out)),
         };
         match result {
             Ok(code) => ExitCode::from(code),
@@ -168,11 +181,12 @@ fn parse_language(text: &str) -> Result<Language, String> {
         .ok_or_else(|| format!("unknown language {text:?}: the terminal speaks en, fr, sw and ar"))
 }
 
-fn open(data_dir: Option<PathBuf>) -> anyhow::Result<Terminal> {
-    Ok(Terminal::open(
-        &self::data_dir(data_dir)?,
-        Arc::new(SystemClock),
-    )?)
+fn open(data_dir: Option<PathBuf>, clock_skew_seconds: i64) -> anyhow::Result<Terminal> {
+    let clock: Arc<dyn Clock> = match clock_skew_seconds {
+        0 => Arc::new(SystemClock),
+        skew => Arc::new(SkewedClock(skew)),
+    };
+    Ok(Terminal::open(&self::data_dir(data_dir)?, clock)?)
 }
 
 fn data_dir(data_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
