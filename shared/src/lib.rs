@@ -18,3 +18,5 @@ pub mod rules;
 pub mod sync;
 pub mod trust_list;
 pub mod voucher;
+pub mod voucher_book;
+pub mod voucher_code;

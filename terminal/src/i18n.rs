@@ -370,6 +370,28 @@ const MESSAGES: &[(&str, &str)] = &[
         "The terminal is enrolled, but its first sync failed: {detail}. Run sync to finish.",
     ),
     ("nothing_to_reprint", "There is nothing to reprint yet."),
+    // Typed voucher codes (the voucher book).
+    ("code_empty", "Type the code printed under the QR code."),
+    (
+        "code_is_reference",
+        "This is the voucher's reference number, not its code. Type the 12-character code printed under the QR code.",
+    ),
+    (
+        "code_wrong_length",
+        "A voucher code has 12 characters. Check it and type it again.",
+    ),
+    (
+        "code_bad_character",
+        "Voucher codes do not use one of these characters. Check the code and type it again.",
+    ),
+    (
+        "code_mistyped",
+        "The code was mistyped. Check it and type it again.",
+    ),
+    (
+        "code_not_found",
+        "No voucher with this code is on this terminal. Sync, then try again, or scan the QR code.",
+    ),
 ];
 
 /// Parses a catalogue as `translations.py` writes it: one-line `msgid` and `msgstr`.

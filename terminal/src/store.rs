@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_disputes.sql")),
     (3, include_str!("../migrations/0003_server_ca.sql")),
+    (4, include_str!("../migrations/0004_voucher_book.sql")),
 ];
 
 /// Opens (creating if needed) the store and brings its schema up to date.

@@ -276,10 +276,10 @@ pub(crate) struct HttpClient {
 }
 
 /// Who signs a request.
-struct RequestSigner<'a> {
-    kid: &'a KeyId,
-    key: &'a SigningKey,
-    now: i64,
+pub(crate) struct RequestSigner<'a> {
+    pub kid: &'a KeyId,
+    pub key: &'a SigningKey,
+    pub now: i64,
 }
 
 impl HttpClient {
@@ -319,7 +319,7 @@ impl HttpClient {
 
     /// Posts a CBOR message and decodes the CBOR answer. Retries transport
     /// failures and 5xx answers up to `attempts` times with back-off.
-    fn post<Q: Serialize, A: DeserializeOwned>(
+    pub(crate) fn post<Q: Serialize, A: DeserializeOwned>(
         &self,
         route: &str,
         message: &Q,
@@ -715,6 +715,15 @@ impl Terminal {
         }
         if let (Some(root), Some(enrolment)) = (successor, self.enrolment.as_mut()) {
             enrolment.root = root;
+        }
+        if let (Some(enrolment), Some(key)) = (&self.enrolment, &self.key) {
+            // The voucher book is fetched last and on its own: a failure
+            // leaves the rest of the round done and resumes next round.
+            match crate::voucher_book::pull(&mut self.conn, &client, enrolment, key, now) {
+                Ok(Some(_)) => report.updated.push("voucher book"),
+                Ok(None) => {}
+                Err(error) => report.refused.push(error.to_string()),
+            }
         }
         Ok(report)
     }
