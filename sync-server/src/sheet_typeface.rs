@@ -61,7 +61,7 @@ impl Typeface {
     }
 
     fn scale(&self) -> f32 {
-        PDF_UNITS_PER_EM / f32::from(self.face.units_per_em())
+        PDF_UNITS_PER_EM / self.face.units_per_em() as f32
     }
 
     /// Shapes one line: directional runs in visual order, each shaped in its
