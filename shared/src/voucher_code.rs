@@ -143,8 +143,7 @@ impl VoucherCode {
             .take(VOUCHER_CODE_INPUT_CHARS_MAX + 1)
             .filter(|c| !matches!(c, ' ' | '-'))
             .collect();
-        if typed.chars().count() > VOUCHER_CODE_INPUT_CHARS_MAX
-            || kept.len() != VOUCHER_CODE_CHARS
+        if typed.chars().count() > VOUCHER_CODE_INPUT_CHARS_MAX || kept.len() != VOUCHER_CODE_CHARS
         {
             return Err(VoucherCodeError::WrongLength {
                 found: kept.len().min(VOUCHER_CODE_INPUT_CHARS_MAX),

@@ -86,7 +86,10 @@ fn what_is_not_a_code_is_refused_with_what_to_do() {
     let parse = VoucherCode::parse;
     assert_eq!(parse("   "), Err(VoucherCodeError::Empty));
     assert_eq!(parse("V-2026-000123"), Err(VoucherCodeError::Reference));
-    assert_eq!(parse("v-7F3A19C2D4E5B6A70812"), Err(VoucherCodeError::Reference));
+    assert_eq!(
+        parse("v-7F3A19C2D4E5B6A70812"),
+        Err(VoucherCodeError::Reference)
+    );
     assert_eq!(
         parse("7KQ2-M9XD-4HT"),
         Err(VoucherCodeError::WrongLength { found: 11 })
@@ -117,7 +120,10 @@ fn the_code_depends_on_the_signature_not_only_on_the_reference() {
     let claims = claims();
     let one = voucher::encode(&claims, &kid("ke-2026a"), &key(2));
     let other = voucher::encode(&claims, &kid("ke-2026a"), &key(9));
-    assert_ne!(VoucherCode::of_voucher(&one), VoucherCode::of_voucher(&other));
+    assert_ne!(
+        VoucherCode::of_voucher(&one),
+        VoucherCode::of_voucher(&other)
+    );
 }
 
 fn site() -> SiteId {

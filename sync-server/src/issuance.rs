@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 
 use lastmile_shared::id::{BeneficiaryId, MerchantId, ProgrammeId, SiteId, VoucherId};
 use lastmile_shared::money::{Currency, Money};
-use lastmile_shared::voucher_code::VoucherCode;
 use lastmile_shared::voucher::{
     self, BeneficiaryBinding, RedemptionMode, VOUCHER_RESTRICTIONS_MAX, VoucherClaims,
 };
+use lastmile_shared::voucher_code::VoucherCode;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 

@@ -248,13 +248,13 @@ mod tests {
             .glyph_index('\u{0629}')
             .map(|g| g.0)
             .unwrap_or_default();
-        assert_ne!(glyphs[0].id, isolated, "joined form, not the isolated letter");
+        assert_ne!(
+            glyphs[0].id, isolated,
+            "joined form, not the isolated letter"
+        );
         // The Latin id after it stays left to right, after the Arabic run.
         let mixed = face.shape("فاطمة (ben-7)");
-        let texts: String = mixed
-            .iter()
-            .map(|g| face.used[&g.id].1.as_str())
-            .collect();
+        let texts: String = mixed.iter().map(|g| face.used[&g.id].1.as_str()).collect();
         assert!(texts.ends_with("ben-7)"), "{texts}");
     }
 }

@@ -84,7 +84,10 @@ fn seal(
     };
     let mut codes = HashSet::new();
     let mut texts = Vec::new();
-    for booked in vouchers.iter().filter(|b| admits(&b.claims, site, merchant)) {
+    for booked in vouchers
+        .iter()
+        .filter(|b| admits(&b.claims, site, merchant))
+    {
         // 55-bit codes: two alike in one book are about one chance in ten
         // million for a full book. The later voucher is left out (it still
         // scans); its code would be ambiguous.
@@ -96,8 +99,12 @@ fn seal(
         texts.push(booked.text.clone());
     }
     if texts.len() > VOUCHER_BOOK_VOUCHERS_MAX {
-        tracing::error!(scope, vouchers = texts.len(), max = VOUCHER_BOOK_VOUCHERS_MAX,
-            "too many vouchers for one voucher book: restrict vouchers to sites; the book was not updated");
+        tracing::error!(
+            scope,
+            vouchers = texts.len(),
+            max = VOUCHER_BOOK_VOUCHERS_MAX,
+            "too many vouchers for one voucher book: restrict vouchers to sites; the book was not updated"
+        );
         return Ok(None);
     }
     let version = tx.next_counter(&format!("document:{VOUCHER_BOOK}"))?;
@@ -186,7 +193,8 @@ pub fn chunk(
     let offset = if version == request.held_version {
         total
     } else if version == request.partial_version {
-        usize::try_from(request.partial_bytes).map_or(0, |held| if held <= total { held } else { 0 })
+        usize::try_from(request.partial_bytes)
+            .map_or(0, |held| if held <= total { held } else { 0 })
     } else {
         0
     };

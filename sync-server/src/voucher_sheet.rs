@@ -168,7 +168,11 @@ pub fn render_pdf(vouchers: &[SheetVoucher]) -> Result<Vec<u8>, SheetError> {
             typeface.show(&mut content, &code);
             content.set_font(Name(b"F1"), FONT_SIZE_PT);
             for (n, line) in lines.iter().enumerate() {
-                let dx = if n == 0 { x0 + TEXT_LEFT_PT - code_x } else { 0.0 };
+                let dx = if n == 0 {
+                    x0 + TEXT_LEFT_PT - code_x
+                } else {
+                    0.0
+                };
                 content.next_line(dx, -LINE_PT);
                 let glyphs = typeface.shape(line);
                 typeface.show(&mut content, &glyphs);
@@ -226,7 +230,10 @@ mod tests {
         let map = to_unicode(&pdf);
         for name in names {
             for unit in utf16_hex(&name.replace(' ', "")) {
-                assert!(map.contains(&unit), "{name}: U+{unit} has no glyph on the sheet");
+                assert!(
+                    map.contains(&unit),
+                    "{name}: U+{unit} has no glyph on the sheet"
+                );
             }
         }
         // The typeable code is printed too, and so is each character of it.

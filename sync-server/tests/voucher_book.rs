@@ -45,7 +45,10 @@ fn a_book_arrives_in_resumable_chunks_and_holds_every_voucher_by_its_code(backen
             partial_bytes: first.bytes.len() as u64,
         },
     );
-    assert_eq!((rest.version, rest.offset), (first.version, first.bytes.len() as u64));
+    assert_eq!(
+        (rest.version, rest.offset),
+        (first.version, first.bytes.len() as u64)
+    );
     let whole = [first.bytes.as_slice(), rest.bytes.as_slice()].concat();
     assert_eq!(whole.len() as u64, first.total_bytes);
     let site = SiteId::parse("site-1").unwrap();
@@ -105,9 +108,14 @@ fn a_book_arrives_in_resumable_chunks_and_holds_every_voucher_by_its_code(backen
         at += chunk.bytes.len() as u64;
         whole.extend_from_slice(&chunk.bytes);
     }
-    let (newer, _) =
-        VoucherBook::open_for(&whole, &terminal.root(), Some(book.version), Some(&site), None)
-            .unwrap();
+    let (newer, _) = VoucherBook::open_for(
+        &whole,
+        &terminal.root(),
+        Some(book.version),
+        Some(&site),
+        None,
+    )
+    .unwrap();
     assert_eq!(newer.vouchers.len(), issued.len() + 1);
     assert!(newer.vouchers.contains(&later[0].qr_text));
 

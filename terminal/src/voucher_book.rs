@@ -65,9 +65,7 @@ fn download(conn: &Connection) -> Result<Option<(u64, u64, u64)>, Error> {
 }
 
 fn forget_download(conn: &Connection) -> Result<(), Error> {
-    conn.execute_batch(
-        "DELETE FROM voucher_book_chunks; DELETE FROM voucher_book_download;",
-    )?;
+    conn.execute_batch("DELETE FROM voucher_book_chunks; DELETE FROM voucher_book_download;")?;
     Ok(())
 }
 
@@ -157,12 +155,17 @@ pub(crate) fn pull(
             key: key.signing(),
             now,
         };
-        let chunk: VoucherBookChunk =
-            client.post(ROUTE_VOUCHER_BOOK, &request, Some(signer), SYNC_ATTEMPTS_MAX)?;
+        let chunk: VoucherBookChunk = client.post(
+            ROUTE_VOUCHER_BOOK,
+            &request,
+            Some(signer),
+            SYNC_ATTEMPTS_MAX,
+        )?;
         if chunk.version == 0 || chunk.version == held {
             return Ok(None);
         }
-        let bad = |what: String| Error::Sync(SyncError::BadResponse(format!("voucher book: {what}")));
+        let bad =
+            |what: String| Error::Sync(SyncError::BadResponse(format!("voucher book: {what}")));
         let total = usize::try_from(chunk.total_bytes).unwrap_or(usize::MAX);
         if total > VOUCHER_BOOK_BYTES_MAX {
             return Err(bad(format!(
@@ -175,7 +178,10 @@ pub(crate) fn pull(
         // The server continues our download of this version, or starts over.
         let resumes = chunk.version == partial_version && chunk.offset == partial_bytes;
         if !resumes && chunk.offset != 0 {
-            return Err(bad(format!("a chunk at offset {} that was not asked for", chunk.offset)));
+            return Err(bad(format!(
+                "a chunk at offset {} that was not asked for",
+                chunk.offset
+            )));
         }
         let received = (if resumes { partial_bytes } else { 0 }) + chunk.bytes.len() as u64;
         if received > chunk.total_bytes || (chunk.bytes.is_empty() && received < chunk.total_bytes)

@@ -37,7 +37,10 @@ fn provision(dir: &std::path::Path, book: Vec<u8>, now: i64) -> std::process::Ou
     bundle.voucher_book = Some(ByteBuf::from(book));
     let path = dir.join("bundle.cbor");
     std::fs::write(&path, bundle.to_cbor()).unwrap();
-    cli(&dir.join("data"), &["provision", "--bundle", path.to_str().unwrap()])
+    cli(
+        &dir.join("data"),
+        &["provision", "--bundle", path.to_str().unwrap()],
+    )
 }
 
 #[test]
@@ -52,7 +55,9 @@ fn a_code_from_the_signed_book_redeems_offline_like_a_scan() {
     assert!(output.status.success(), "{output:?}");
     let data = dir.path().join("data");
     for args in [
-        vec!["operator", "add", "--id", OPERATOR, "--name", "Amina", "--pin", PIN],
+        vec![
+            "operator", "add", "--id", OPERATOR, "--name", "Amina", "--pin", PIN,
+        ],
         vec!["operator", "login", "--id", OPERATOR, "--pin", PIN],
     ] {
         assert!(cli(&data, &args).status.success(), "{args:?}");

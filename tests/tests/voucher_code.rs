@@ -42,7 +42,10 @@ fn typed_codes_redeem_offline_from_the_synced_voucher_book(backend: Backend) {
         report["updated"].to_string().contains("voucher book"),
         "{report}"
     );
-    assert!(report["refused"].as_array().is_some_and(Vec::is_empty), "{report}");
+    assert!(
+        report["refused"].as_array().is_some_and(Vec::is_empty),
+        "{report}"
+    );
 
     server.stop();
     let single = &before.vouchers[0];
@@ -51,10 +54,17 @@ fn typed_codes_redeem_offline_from_the_synced_voucher_book(backend: Backend) {
         .json(&["redeem", "--code", &after.vouchers[0].code, "--check"])
         .expect_code(0)
         .json();
-    assert_eq!(check["claims"]["id"], after.vouchers[0].id.as_str(), "{check}");
+    assert_eq!(
+        check["claims"]["id"],
+        after.vouchers[0].id.as_str(),
+        "{check}"
+    );
     // Typed as people type: lower case, spaces instead of hyphens.
     let typed = single.code.to_lowercase().replace('-', " ");
-    let answer = counter.json(&["redeem", "--code", &typed]).expect_code(0).json();
+    let answer = counter
+        .json(&["redeem", "--code", &typed])
+        .expect_code(0)
+        .json();
     let receipt = &answer["receipt"];
     assert_eq!(receipt["item"]["voucher"], single.id.as_str(), "{answer}");
     assert_eq!(receipt["status"], "accepted_offline_pending");
@@ -86,14 +96,26 @@ fn typed_codes_redeem_offline_from_the_synced_voucher_book(backend: Backend) {
         reference.json()
     );
     let partial = counter
-        .json(&["redeem", "--code", &before.vouchers[1].code, "--amount", "100"])
+        .json(&[
+            "redeem",
+            "--code",
+            &before.vouchers[1].code,
+            "--amount",
+            "100",
+        ])
         .expect_code(0)
         .json();
-    assert_eq!(partial["receipt"]["item"]["remaining"], json!({"minor": 70_000, "currency": "KES"}));
+    assert_eq!(
+        partial["receipt"]["item"]["remaining"],
+        json!({"minor": 70_000, "currency": "KES"})
+    );
 
     server.start();
     let report = counter.sync_ok();
     assert_eq!(report["acknowledged_seq"], 2, "{report}");
     assert_eq!(server.voucher(&single.id)["status"], "redeemed");
-    assert_eq!(server.voucher(&before.vouchers[1].id)["redeemed_minor"], 10_000);
+    assert_eq!(
+        server.voucher(&before.vouchers[1].id)["redeemed_minor"],
+        10_000
+    );
 }

@@ -628,9 +628,10 @@ impl Tx for SqliteTx<'_> {
                AND redeemed_minor < value_minor
              ORDER BY voucher LIMIT ?2",
         )?;
-        let rows = statement.query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
+        let rows = statement.query_map(
+            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )?;
         rows.map(|r| {
             let (id, text) = r?;
             Ok((VoucherId::parse(&id)?, text))
