@@ -20,3 +20,5 @@ pub mod sync;
 pub mod text;
 pub mod trust_list;
 pub mod voucher;
+pub mod voucher_book;
+pub mod voucher_code;

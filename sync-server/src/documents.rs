@@ -189,8 +189,8 @@ pub fn root_handovers(tx: &mut dyn Tx) -> Result<Vec<Vec<u8>>, StorageError> {
 
 /// Hands the root over from `old` to `new`: seals the handover with the old
 /// root, then reseals every document terminals read (trust list, revocation
-/// list, every roster, every active terminal's policy) with the new root,
-/// each as a new version. Returns the handover's version.
+/// list, every roster, every active terminal's policy, every voucher book)
+/// with the new root, each as a new version. Returns the handover's version.
 pub fn hand_over_root(
     tx: &mut dyn Tx,
     old: &Signer,
@@ -215,6 +215,7 @@ pub fn hand_over_root(
     publish_trust_list(tx, new, now)?;
     publish_revocations(tx, new, now)?;
     publish_all_policies(tx, new, now)?;
+    crate::voucher_book::publish_all(tx, new, now)?;
     let old_root = RootKey {
         kid: old.kid.clone(),
         key: old.key.verifying_key(),

@@ -24,6 +24,7 @@ use lastmile_shared::text::{Lines, PlainText};
 use lastmile_shared::voucher::{
     self, BeneficiaryBinding, RedemptionMode, VOUCHER_RESTRICTIONS_MAX, VoucherClaims,
 };
+use lastmile_shared::voucher_code::VoucherCode;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -124,6 +125,8 @@ pub struct IssuedVoucher {
     pub name: String,
     pub value: Money,
     pub qr_text: String,
+    /// What to type when the QR will not scan (printed beside it).
+    pub code: String,
     pub qr_png: PathBuf,
 }
 
@@ -516,7 +519,13 @@ pub fn issue(
                 now,
             )?;
         }
-        Ok::<_, StorageError>(())
+        if !signed.is_empty() {
+            // Terminals redeem typed codes from their book: it must hold
+            // these vouchers as soon as they can be handed out.
+            let root = keys::root_signer(tx, keys)?;
+            crate::voucher_book::publish_all(tx, &root, now)?;
+        }
+        Ok::<_, IssuanceError>(())
     })?;
     let mut report = IssueReport {
         issued: Vec::new(),
@@ -631,6 +640,7 @@ fn write_outputs(out: &Path, vouchers: Vec<Printable>) -> Result<Written, Issuan
     for v in vouchers {
         let png = qr_dir.join(format!("{}.png", v.voucher));
         voucher_sheet::write_png(&v.qr_text, &png)?;
+        let code = VoucherCode::of_voucher(&v.qr_text).to_string();
         sheet.push(SheetVoucher {
             qr_text: v.qr_text.clone(),
             voucher: v.voucher.to_string(),
@@ -639,6 +649,7 @@ fn write_outputs(out: &Path, vouchers: Vec<Printable>) -> Result<Written, Issuan
             amount: v.value.to_string(),
             programme: v.programme.to_string(),
             valid_until: v.valid_until,
+            code: code.clone(),
         });
         issued.push(IssuedVoucher {
             voucher: v.voucher,
@@ -646,6 +657,7 @@ fn write_outputs(out: &Path, vouchers: Vec<Printable>) -> Result<Written, Issuan
             name: v.name,
             value: v.value,
             qr_text: v.qr_text,
+            code,
             qr_png: png,
         });
     }
@@ -668,6 +680,7 @@ fn write_outputs(out: &Path, vouchers: Vec<Printable>) -> Result<Written, Issuan
         "amount",
         "currency",
         "qr_text",
+        "code",
     ])
     .map_err(csv_error)?;
     for v in &issued {
@@ -678,6 +691,7 @@ fn write_outputs(out: &Path, vouchers: Vec<Printable>) -> Result<Written, Issuan
             &v.value.decimal(),
             v.value.currency.code(),
             &v.qr_text,
+            &v.code,
         ];
         list.write_record(record.map(|c| spreadsheet::cell(c).into_owned()))
             .map_err(csv_error)?;

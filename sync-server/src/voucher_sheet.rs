@@ -1,13 +1,16 @@
 //! What a person holds: one QR PNG per voucher, and a printable A4 PDF sheet
 //! of vouchers (eight to a page, QR codes drawn as vector squares so they
-//! print sharp at any size). The PDF uses the standard Helvetica font, so
-//! names outside Latin-1 are printed with `?` in place of what it lacks.
+//! print sharp at any size), each with its typeable voucher code beside the
+//! QR (`lastmile_shared::voucher_code`) for when the QR will not scan. Text
+//! is set in the embedded DejaVu Sans (`sheet_typeface`), shaped, so names
+//! print in every script the terminal prints.
 
 use image::{GrayImage, Luma};
-use pdf_writer::{Content, Name, Pdf, Rect, Ref, Str};
+use pdf_writer::{Content, Name, Pdf, Rect, Ref};
 use qrcode::{Color, EcLevel, QrCode};
 
 use crate::calendar;
+use crate::sheet_typeface::Typeface;
 
 /// Pixels per QR module in the PNG.
 const PNG_MODULE_PIXELS: u32 = 8;
@@ -19,9 +22,16 @@ const A4_WIDTH_PT: f32 = 595.0;
 const A4_HEIGHT_PT: f32 = 842.0;
 const COLUMNS: usize = 2;
 const ROWS: usize = 4;
-const QR_SIDE_PT: f32 = 150.0;
+const QR_SIDE_PT: f32 = 132.0;
+/// Space above the QR code inside its cell.
+const QR_TOP_PT: f32 = 12.0;
+/// Left margin of the text inside a cell.
+const TEXT_LEFT_PT: f32 = 16.0;
 const FONT_SIZE_PT: f32 = 9.0;
 const LINE_PT: f32 = 12.0;
+/// The voucher code is printed larger: it is read and typed by hand.
+const CODE_SIZE_PT: f32 = 14.0;
+const CODE_LINE_PT: f32 = 18.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SheetError {
@@ -51,6 +61,8 @@ pub struct SheetVoucher {
     pub amount: String,
     pub programme: String,
     pub valid_until: i64,
+    /// The typeable voucher code, grouped (`RWCW-VMNG-YGAW`).
+    pub code: String,
 }
 
 /// Dark modules of a voucher's QR code (ECC level M), and its width.
@@ -90,32 +102,21 @@ pub fn write_png(text: &str, path: &std::path::Path) -> Result<(), SheetError> {
     })
 }
 
-/// Latin-1 bytes for the PDF's standard font; anything else becomes `?`.
-fn latin1(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match u8::try_from(u32::from(c)) {
-            Ok(b) if b >= 0x20 && b != 0x7f => b,
-            _ => b'?',
-        })
-        .collect()
-}
-
 /// Renders a printable sheet of vouchers.
 pub fn render_pdf(vouchers: &[SheetVoucher]) -> Result<Vec<u8>, SheetError> {
     let per_page = COLUMNS * ROWS;
     let pages = vouchers.chunks(per_page).count().max(1);
     let catalog_id = Ref::new(1);
     let tree_id = Ref::new(2);
+    // The font takes five objects from here (`Typeface::write`).
     let font_id = Ref::new(3);
-    let page_ids: Vec<Ref> = (0..pages).map(|i| Ref::new(4 + 2 * i as i32)).collect();
+    let page_ids: Vec<Ref> = (0..pages).map(|i| Ref::new(8 + 2 * i as i32)).collect();
+    let mut typeface = Typeface::new();
     let mut pdf = Pdf::new();
     pdf.catalog(catalog_id).pages(tree_id);
     pdf.pages(tree_id)
         .kids(page_ids.iter().copied())
         .count(pages as i32);
-    pdf.type1_font(font_id)
-        .base_font(Name(b"Helvetica"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
     let cell_width = A4_WIDTH_PT / COLUMNS as f32;
     let cell_height = A4_HEIGHT_PT / ROWS as f32;
     let mut chunks = vouchers.chunks(per_page);
@@ -132,7 +133,7 @@ pub fn render_pdf(vouchers: &[SheetVoucher]) -> Result<Vec<u8>, SheetError> {
             let (dark, width) = modules(&voucher.qr_text)?;
             let module = QR_SIDE_PT / width as f32;
             let qr_x = x0 + (cell_width - QR_SIDE_PT) / 2.0;
-            let qr_y = y0 + cell_height - QR_SIDE_PT - 14.0;
+            let qr_y = y0 + cell_height - QR_SIDE_PT - QR_TOP_PT;
             content.set_fill_gray(0.0);
             for (i, _) in dark.iter().enumerate().filter(|(_, d)| **d) {
                 let (mx, my) = (i as u32 % width, i as u32 / width);
@@ -158,13 +159,23 @@ pub fn render_pdf(vouchers: &[SheetVoucher]) -> Result<Vec<u8>, SheetError> {
                 ),
             ];
             content.begin_text();
+            // The code sits centred under the QR, where the eye goes when
+            // the QR fails.
+            let code = typeface.shape(&voucher.code);
+            let code_x = x0 + (cell_width - Typeface::width(&code, CODE_SIZE_PT)) / 2.0;
+            content.set_font(Name(b"F1"), CODE_SIZE_PT);
+            content.next_line(code_x, qr_y - CODE_LINE_PT);
+            typeface.show(&mut content, &code);
             content.set_font(Name(b"F1"), FONT_SIZE_PT);
-            content.next_line(x0 + 16.0, qr_y - LINE_PT);
             for (n, line) in lines.iter().enumerate() {
-                if n > 0 {
-                    content.next_line(0.0, -LINE_PT);
-                }
-                content.show(Str(&latin1(line)));
+                let dx = if n == 0 {
+                    x0 + TEXT_LEFT_PT - code_x
+                } else {
+                    0.0
+                };
+                content.next_line(dx, -LINE_PT);
+                let glyphs = typeface.shape(line);
+                typeface.show(&mut content, &glyphs);
             }
             content.end_text();
         }
@@ -175,5 +186,59 @@ pub fn render_pdf(vouchers: &[SheetVoucher]) -> Result<Vec<u8>, SheetError> {
             .contents(content_id);
         page.resources().fonts().pair(Name(b"F1"), font_id);
     }
+    typeface.write(&mut pdf, font_id);
     Ok(pdf.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sheet_voucher(name: &str) -> SheetVoucher {
+        SheetVoucher {
+            qr_text: "LM1:6BFOXN*TS0BI$ZDFRH%".to_owned(),
+            voucher: "V-7F3A19C2D4E5B6A70812".to_owned(),
+            name: name.to_owned(),
+            beneficiary: "ben-1".to_owned(),
+            amount: "KES 1,250.00".to_owned(),
+            programme: "food-2026".to_owned(),
+            valid_until: 1_924_992_000,
+            code: "RWCW-VMNG-YGAW".to_owned(),
+        }
+    }
+
+    /// The `ToUnicode` map of the sheet's font: what each glyph shown reads as.
+    fn to_unicode(pdf: &[u8]) -> String {
+        let text = String::from_utf8_lossy(pdf);
+        let start = text.find("beginbfchar").expect("a ToUnicode map");
+        let end = text[start..].find("endcmap").expect("its end") + start;
+        text[start..end].to_ascii_uppercase()
+    }
+
+    fn utf16_hex(text: &str) -> Vec<String> {
+        text.encode_utf16().map(|u| format!("{u:04X}")).collect()
+    }
+
+    #[test]
+    fn arabic_names_are_set_in_the_embedded_font_not_as_question_marks() {
+        let names = ["فاطمة حسن", "Zoë Ngũgĩ", "Amina Wanjiru"];
+        let vouchers: Vec<SheetVoucher> = names.iter().map(|n| sheet_voucher(n)).collect();
+        let pdf = render_pdf(&vouchers).unwrap();
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.contains("/FontFile2") && text.contains("/Identity-H"));
+        assert!(!text.contains("Helvetica"));
+        let map = to_unicode(&pdf);
+        for name in names {
+            for unit in utf16_hex(&name.replace(' ', "")) {
+                assert!(
+                    map.contains(&unit),
+                    "{name}: U+{unit} has no glyph on the sheet"
+                );
+            }
+        }
+        // The typeable code is printed too, and so is each character of it.
+        for unit in utf16_hex("RWCW-VMNG-YGAW") {
+            assert!(map.contains(&unit), "code character U+{unit}");
+        }
+    }
 }

@@ -329,6 +329,15 @@ T = {
 "CASE {case} CLOSED AT HQ — RECOVERED": ("DOSSIER {case} CLOS AU SIÈGE — RECOUVRÉ", "KESI {case} IMEFUNGWA MAKAO MAKUU — IMEREJESHWA", "القضية {case} مغلقة في المقر — تم الاسترداد"),
 "CASE {case} CLOSED AT HQ — WRITTEN OFF": ("DOSSIER {case} CLOS AU SIÈGE — PASSÉ EN PERTE", "KESI {case} IMEFUNGWA MAKAO MAKUU — IMEFUTWA KAMA HASARA", "القضية {case} مغلقة في المقر — شُطبت كخسارة"),
 "CASE {case} CLOSED AT HQ — DISMISSED": ("DOSSIER {case} CLOS AU SIÈGE — CLASSÉ SANS SUITE", "KESI {case} IMEFUNGWA MAKAO MAKUU — IMETUPILIWA MBALI", "القضية {case} مغلقة في المقر — رُفضت"),
+# Typed voucher codes and the on-screen keyboard (issue 11, part 5).
+"Type the code printed under the QR code.": ("Saisissez le code imprimé sous le code QR.", "Andika msimbo uliochapishwa chini ya msimbo wa QR.", "اكتب الرمز المطبوع تحت رمز QR."),
+"This is the voucher's reference number, not its code. Type the 12-character code printed under the QR code.": ("Ceci est le numéro de référence du bon, pas son code. Saisissez le code de 12 caractères imprimé sous le code QR.", "Hii ni nambari ya kumbukumbu ya vocha, si msimbo wake. Andika msimbo wa herufi 12 uliochapishwa chini ya msimbo wa QR.", "هذا هو الرقم المرجعي للقسيمة وليس رمزها. اكتب الرمز المكوّن من 12 حرفًا المطبوع تحت رمز QR."),
+"A voucher code has 12 characters. Check it and type it again.": ("Un code de bon a 12 caractères. Vérifiez-le et saisissez-le à nouveau.", "Msimbo wa vocha una herufi 12. Ukague na uuandike tena.", "رمز القسيمة مكوّن من 12 حرفًا. تحقّق منه واكتبه مرة أخرى."),
+"Voucher codes do not use one of these characters. Check the code and type it again.": ("Les codes de bon n'utilisent pas l'un de ces caractères. Vérifiez le code et saisissez-le à nouveau.", "Misimbo ya vocha haitumii mojawapo ya herufi hizi. Kagua msimbo na uuandike tena.", "رموز القسائم لا تستخدم أحد هذه الأحرف. تحقّق من الرمز واكتبه مرة أخرى."),
+"The code was mistyped. Check it and type it again.": ("Le code a été mal saisi. Vérifiez-le et saisissez-le à nouveau.", "Msimbo umeandikwa vibaya. Ukague na uuandike tena.", "تمت كتابة الرمز بشكل خاطئ. تحقّق منه واكتبه مرة أخرى."),
+"No voucher with this code is on this terminal. Sync, then try again, or scan the QR code.": ("Aucun bon avec ce code n'est sur ce terminal. Synchronisez puis réessayez, ou scannez le code QR.", "Hakuna vocha yenye msimbo huu kwenye kifaa hiki. Sawazisha, kisha jaribu tena, au changanua msimbo wa QR.", "لا توجد قسيمة بهذا الرمز على هذا الجهاز. زامِن ثم حاول مجددًا، أو امسح رمز QR."),
+"Keyboard": ("Clavier", "Kibodi", "لوحة المفاتيح"),
+"Hide keyboard": ("Masquer le clavier", "Ficha kibodi", "إخفاء لوحة المفاتيح"),
 }
 
 LANGS = ["fr", "sw", "ar"]

@@ -59,6 +59,9 @@ pub struct ProvisionBundle {
     pub policy: ByteBuf,
     pub revocations: Option<ByteBuf>,
     pub roster: Option<ByteBuf>,
+    /// The site's voucher book, for redeeming typed voucher codes.
+    #[serde(default)]
+    pub voucher_book: Option<ByteBuf>,
 }
 
 impl ProvisionBundle {
@@ -415,12 +418,20 @@ impl Terminal {
             .into_iter()
             .map(|(kind, bytes)| Ok((verify(kind, bytes, &enrolment, None)?, bytes)))
             .collect::<Result<Vec<_>, Error>>()?;
+        let book = bundle
+            .voucher_book
+            .as_ref()
+            .map(|bytes| crate::voucher_book::open(bytes, &enrolment, 0))
+            .transpose()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         enrolment.insert(&tx)?;
         for (accepted, bytes) in &verified {
             store_document(&tx, accepted, bytes, now)?;
+        }
+        if let Some(book) = &book {
+            crate::voucher_book::store(&tx, book, now)?;
         }
         tx.commit()?;
         for (accepted, _) in verified {

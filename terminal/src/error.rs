@@ -9,6 +9,7 @@ use lastmile_shared::roster::Delivery;
 use lastmile_shared::rules::RejectReason;
 use lastmile_shared::trust_list::{DocumentError, TrustListError};
 use lastmile_shared::voucher::VoucherError;
+use lastmile_shared::voucher_code::VoucherCodeError;
 
 use crate::device_key::DeviceKeyError;
 use crate::operator::{PIN_DIGITS_MAX, PIN_DIGITS_MIN};
@@ -38,6 +39,12 @@ pub enum Error {
     Voucher(#[from] VoucherError),
     #[error("{0}")]
     Rejected(RejectReason),
+    #[error("{0}")]
+    VoucherCode(#[from] VoucherCodeError),
+    #[error(
+        "no voucher with code {0} is in this terminal's voucher book: check the code, sync, or scan the QR code"
+    )]
+    CodeNotFound(String),
     #[error("{0}")]
     IdCard(#[from] IdCardError),
     #[error("no one with ID {0} is on this terminal's roster")]
@@ -186,6 +193,8 @@ impl Error {
         match self {
             Error::Voucher(e) => e.code(),
             Error::Rejected(r) => r.code(),
+            Error::VoucherCode(e) => e.code(),
+            Error::CodeNotFound(_) => "code_not_found",
             Error::IdCard(e) => match e {
                 IdCardError::Oversize { .. } => "id_card_oversize",
                 IdCardError::Empty => "id_card_empty",
@@ -241,6 +250,7 @@ impl Error {
         match self {
             Error::Voucher(_)
             | Error::Rejected(_)
+            | Error::CodeNotFound(_)
             | Error::IdCard(_)
             | Error::PersonNotFound(_)
             | Error::EntitlementNotFound(_)
@@ -257,6 +267,7 @@ impl Error {
             | Error::ClockBehind { .. }
             | Error::NothingToReprint => C::Refused,
             Error::Amount(_)
+            | Error::VoucherCode(_)
             | Error::Id(_)
             | Error::BadPin
             | Error::BadOperatorName { .. }

@@ -430,6 +430,28 @@ const MESSAGES: &[(&str, &str)] = &[
         "bad_letterhead_name",
         "A shop, site or terminal name is at most {n} characters.",
     ),
+    // Typed voucher codes (the voucher book).
+    ("code_empty", "Type the code printed under the QR code."),
+    (
+        "code_is_reference",
+        "This is the voucher's reference number, not its code. Type the 12-character code printed under the QR code.",
+    ),
+    (
+        "code_wrong_length",
+        "A voucher code has 12 characters. Check it and type it again.",
+    ),
+    (
+        "code_bad_character",
+        "Voucher codes do not use one of these characters. Check the code and type it again.",
+    ),
+    (
+        "code_mistyped",
+        "The code was mistyped. Check it and type it again.",
+    ),
+    (
+        "code_not_found",
+        "No voucher with this code is on this terminal. Sync, then try again, or scan the QR code.",
+    ),
 ];
 
 /// What a refusal is about, so that its sentence names the right thing: the

@@ -30,6 +30,7 @@ pub mod status;
 mod store;
 pub mod sync_client;
 pub mod terminal;
+pub mod voucher_book;
 
 pub use clock::{Clock, ManualClock, SkewedClock, SystemClock};
 pub use error::{Error, ErrorCategory};

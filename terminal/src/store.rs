@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/0004_running_totals_and_clock.sql"),
     ),
+    (5, include_str!("../migrations/0005_voucher_book.sql")),
     (
         6,
         include_str!("../migrations/0006_letterhead_and_prints.sql"),

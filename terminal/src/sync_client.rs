@@ -343,7 +343,7 @@ pub(crate) struct HttpClient {
 }
 
 /// Who signs a request, and the clock it signs with.
-struct RequestSigner<'a> {
+pub(crate) struct RequestSigner<'a> {
     kid: &'a KeyId,
     key: &'a SigningKey,
     clock: &'a ServerClock,
@@ -471,7 +471,7 @@ impl HttpClient {
     /// timeout is returned at once (the caller sends less). Each attempt is
     /// signed when sent; a `stale_request` refusal whose `Date` corrected the
     /// clock is signed and sent again once.
-    fn post<Q: Serialize, A: DeserializeOwned>(
+    pub(crate) fn post<Q: Serialize, A: DeserializeOwned>(
         &self,
         route: &str,
         message: &Q,
@@ -901,6 +901,21 @@ impl Terminal {
                 &mut report,
                 progress,
             )?;
+        }
+        // The voucher book is fetched last and on its own: a failure leaves
+        // the rest of the round done and resumes next round.
+        if let Some(enrolment) = &self.enrolment {
+            match crate::voucher_book::pull(
+                &mut self.conn,
+                &client,
+                enrolment,
+                &signer,
+                clock.now(),
+            ) {
+                Ok(Some(_)) => report.updated.push("voucher book"),
+                Ok(None) => {}
+                Err(error) => report.refused.push(error.to_string()),
+            }
         }
         Ok(report)
     }

@@ -74,6 +74,9 @@ impl Engine for StandInServer {
     fn check_voucher(&mut self, qr: &str) -> Result<VoucherCheck, Error> {
         self.terminal.check_voucher(qr)
     }
+    fn voucher_for_code(&self, typed: &str) -> Result<String, Error> {
+        self.terminal.voucher_for_code(typed)
+    }
     fn redeem_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Receipt, Error> {
         self.terminal.redeem_voucher(request)
     }

@@ -367,6 +367,8 @@ pub struct IssuedVoucher {
     pub amount: String,
     /// The QR text (`LM1:…`) a terminal scans.
     pub qr: String,
+    /// The voucher code printed under the QR (`RWCW-VMNG-YGAW`).
+    pub code: String,
 }
 
 /// What `vouchers issue` wrote.
@@ -712,20 +714,21 @@ impl Server {
         let mut lines = list.lines();
         assert_eq!(
             lines.next(),
-            Some("voucher_id,beneficiary_id,name,amount,currency,qr_text"),
+            Some("voucher_id,beneficiary_id,name,amount,currency,qr_text,code"),
             "the header of vouchers.csv"
         );
-        // No field here holds a comma: ids, "Person B-…", amounts and base45.
+        // No field here holds a comma: ids, "Person B-…", amounts, base45 and codes.
         let vouchers = lines
             .map(|line| {
                 let fields: Vec<&str> = line.split(',').collect();
-                assert_eq!(fields.len(), 6, "vouchers.csv line {line:?}");
+                assert_eq!(fields.len(), 7, "vouchers.csv line {line:?}");
                 assert_eq!(fields[4], CURRENCY);
                 IssuedVoucher {
                     id: fields[0].to_owned(),
                     beneficiary: fields[1].to_owned(),
                     amount: fields[3].to_owned(),
                     qr: fields[5].to_owned(),
+                    code: fields[6].to_owned(),
                 }
             })
             .collect::<Vec<_>>();

@@ -43,6 +43,12 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             Audience::Terminal,
             post(pull),
         ),
+        (
+            Method::POST,
+            lastmile_shared::voucher_book::ROUTE_VOUCHER_BOOK,
+            Audience::Terminal,
+            post(voucher_book),
+        ),
     ]
 }
 
@@ -339,6 +345,22 @@ async fn pull(State(state): State<AppState>, request: Request) -> Response {
     authenticated(state, request, |state, verified, body, now| {
         let pull: PullRequest = decode(body)?;
         crate::sync::pull(&state.storage, verified, &pull, now).map_err(|e| sync_problem(&e))
+    })
+    .await
+}
+
+async fn voucher_book(State(state): State<AppState>, request: Request) -> Response {
+    authenticated(state, request, |state, verified, body, now| {
+        let asked = decode(body)?;
+        crate::voucher_book::chunk(&state.storage, &state.keys, &verified.device, asked, now)
+            .map_err(|e| match &e {
+                crate::voucher_book::VoucherBookError::Keys(_) => {
+                    ApiProblem::cbor(StatusCode::SERVICE_UNAVAILABLE, "keys_unavailable", e)
+                }
+                crate::voucher_book::VoucherBookError::Storage(_) => {
+                    ApiProblem::cbor(StatusCode::INTERNAL_SERVER_ERROR, "storage_error", e)
+                }
+            })
     })
     .await
 }

@@ -476,6 +476,14 @@ pub trait Tx {
         ids: &[VoucherId],
     ) -> Result<HashMap<VoucherId, VoucherRow>, StorageError>;
     fn voucher(&mut self, id: &VoucherId) -> Result<Option<VoucherRow>, StorageError>;
+    /// Vouchers issued here that may still be redeemed at `now` (not revoked,
+    /// not expired, not wholly redeemed), in id order, at most `limit`: their
+    /// ids and signed texts, for voucher books.
+    fn redeemable_vouchers(
+        &mut self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(VoucherId, String)>, StorageError>;
     /// Inserts a voucher unless one with its id exists; true if inserted.
     fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Result<bool, StorageError>;
     /// Stores new redeemed totals and winners, all at one feed position.

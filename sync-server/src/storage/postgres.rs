@@ -744,6 +744,20 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
+    fn redeemable_vouchers(&mut self, now: i64, limit: usize) -> Res<Vec<(VoucherId, String)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query(
+            "SELECT voucher, credential FROM vouchers
+             WHERE issued_here = 1 AND revoked_at IS NULL AND valid_until > $1
+               AND redeemed_minor < value_minor
+             ORDER BY voucher LIMIT $2",
+            &[&now, &limit],
+        )?
+        .iter()
+        .map(|r| Ok((VoucherId::parse(r.try_get(0)?)?, r.try_get(1)?)))
+        .collect()
+    }
+
     fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Res<bool> {
         let n = self.execute(
             "UPDATE vouchers SET revoked_at = coalesce(revoked_at, $2) WHERE voucher = $1",

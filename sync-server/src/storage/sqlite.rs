@@ -621,6 +621,24 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn redeemable_vouchers(&mut self, now: i64, limit: usize) -> Res<Vec<(VoucherId, String)>> {
+        let mut statement = self.tx.prepare_cached(
+            "SELECT voucher, credential FROM vouchers
+             WHERE issued_here = 1 AND revoked_at IS NULL AND valid_until > ?1
+               AND redeemed_minor < value_minor
+             ORDER BY voucher LIMIT ?2",
+        )?;
+        let rows = statement.query_map(
+            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )?;
+        rows.map(|r| {
+            let (id, text) = r?;
+            Ok((VoucherId::parse(&id)?, text))
+        })
+        .collect()
+    }
+
     fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Res<bool> {
         let n = self.tx.execute(
             "UPDATE vouchers SET revoked_at = coalesce(revoked_at, ?2) WHERE voucher = ?1",

@@ -23,7 +23,7 @@ const SCAN_TIMEOUT_SECONDS_DEFAULT: u64 = 60;
 const SCAN_TIMEOUT_SECONDS_MAX: u64 = 3_600;
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["qr", "qr_file", "scanner"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["qr", "qr_file", "scanner", "code"])))]
 pub struct RedeemArgs {
     /// The voucher's QR text (`LM1:...`), as scanned or typed.
     #[arg(long, value_name = "TEXT")]
@@ -32,6 +32,11 @@ pub struct RedeemArgs {
     /// Prints one result per line as soon as it is durable.
     #[arg(long, value_name = "FILE")]
     qr_file: Option<PathBuf>,
+    /// The voucher code printed under the QR code (12 characters, e.g.
+    /// RWCW-VMNG-YGAW), for when the QR will not scan: the voucher is found
+    /// in this terminal's voucher book and redeemed as if scanned.
+    #[arg(long, value_name = "CODE")]
+    code: Option<String>,
     /// Read the voucher from the serial barcode scanner on DEVICE (e.g. /dev/ttyACM0):
     /// waits for one code, then redeems it as --qr does.
     #[arg(long, value_name = "DEVICE")]
@@ -152,7 +157,16 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
         )?),
         None => None,
     };
-    if let Some(qr) = args.qr.as_deref().or(scanned.as_deref()) {
+    let from_code = match &args.code {
+        Some(code) => Some(terminal.voucher_for_code(code)?),
+        None => None,
+    };
+    if let Some(qr) = args
+        .qr
+        .as_deref()
+        .or(scanned.as_deref())
+        .or(from_code.as_deref())
+    {
         match act_on(terminal, &args, qr)? {
             Outcome::Checked(check) => {
                 out.show(&check, || {
@@ -192,7 +206,7 @@ pub fn redeem(terminal: &mut Terminal, args: RedeemArgs, out: &Output) -> anyhow
         }
     }
     let Some(path) = &args.qr_file else {
-        anyhow::bail!("give --qr TEXT, --qr-file FILE or --scanner DEVICE");
+        anyhow::bail!("give --qr TEXT, --qr-file FILE, --scanner DEVICE or --code CODE");
     };
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())

@@ -45,6 +45,8 @@ use crate::sync_client::SyncError;
 pub const WEDGE_INTER_KEY_MS_MAX: u64 = 60;
 /// Shortest keyboard-wedge code taken as a scan.
 pub const WEDGE_CODE_CHARS_MIN: usize = 6;
+/// Longest text the on-screen keyboard types (a voucher code or an ID number).
+pub const MANUAL_CODE_CHARS_MAX: usize = 64;
 /// Receipts shown on the history screen.
 pub const HISTORY_ROWS_MAX: u64 = 50;
 /// Longest amount an operator can type, in characters.
@@ -177,6 +179,18 @@ struct VerdictModel {
     can_redeem_part: bool,
 }
 
+/// Whether a typed text's refusal as a voucher code is the one to show:
+/// the printed `V-…` reference, a code mistyped or not in the book (other
+/// texts that are not codes are ID numbers).
+fn is_code_refusal(error: &Error) -> bool {
+    use lastmile_shared::voucher_code::VoucherCodeError;
+    matches!(
+        error,
+        Error::VoucherCode(VoucherCodeError::Reference | VoucherCodeError::Mistyped)
+            | Error::CodeNotFound(_)
+    )
+}
+
 /// Which verdict colour a refusal gets: amber when the operator can put it
 /// right here (sync, check the ID, come back later), red otherwise. The one
 /// place that decides it: verdicts, the sync screen and the home tile all
@@ -193,7 +207,11 @@ pub fn refusal_kind(code: &str) -> VerdictKind {
         | "not_yet_valid"
         | "not_logged_in"
         | "not_provisioned"
-        | "not_enrolled" => VerdictKind::Warn,
+        | "not_enrolled"
+        // A typed code to type again, or one a sync may bring.
+        | "code_mistyped"
+        | "code_is_reference"
+        | "code_not_found" => VerdictKind::Warn,
         _ => VerdictKind::Bad,
     }
 }
@@ -492,6 +510,7 @@ impl Controller {
             w.on_keyboard_text(move |text| weak.upgrade().is_some_and(|c| c.keyboard_text(&text)));
         }
         on!(on_code_typed, |c, code| c.typed(code.trim().to_owned()));
+        on!(on_manual_key, |c, key| c.manual_key(&key));
         on!(on_scan_id, |c| c.scan_id());
         on!(on_redeem_all, |c| c.redeem_all());
         on!(on_redeem_part, |c| c.redeem_part());
@@ -913,6 +932,24 @@ impl Controller {
         self.read_code(code, IdEntry::Typed);
     }
 
+    /// A key of the on-screen keyboard. The text is edited here, so the
+    /// field and the keyboard always show one text.
+    fn manual_key(&self, key: &str) {
+        let Some(w) = self.window() else { return };
+        let mut text = w.get_manual_code().to_string();
+        match key {
+            "⌫" => {
+                text.pop();
+            }
+            "↵" => return self.typed(text.trim().to_owned()),
+            k if k.chars().count() == 1 && text.chars().count() < MANUAL_CODE_CHARS_MAX => {
+                text.push_str(k);
+            }
+            _ => return,
+        }
+        w.set_manual_code(text.into());
+    }
+
     fn read_code(&self, code: String, entry: IdEntry) {
         if code.is_empty() {
             return;
@@ -958,12 +995,27 @@ impl Controller {
                 let checked = e.check_voucher(&code);
                 match checked {
                     Err(Error::Voucher(VoucherError::NotAVoucher)) => {
+                        // A typed voucher code names a voucher of the book,
+                        // which is then checked exactly as if scanned.
+                        let by_code = e.voucher_for_code(&code);
+                        if let Ok(text) = by_code {
+                            let checked = e.check_voucher(&text);
+                            return (text, Some(checked), None);
+                        }
                         let input = IdInput { text: &code, entry };
                         let person = e.identify(input).map(|p| {
                             let photo = p.photo.as_deref().and_then(decode_photo);
                             (p, photo)
                         });
-                        (code.clone(), None, Some(person))
+                        match (by_code, person) {
+                            // The printed reference, or a well-formed code
+                            // that is mistyped or unknown, and nobody with
+                            // that ID: the code's own refusal says what to do.
+                            (Err(refusal), Err(_)) if is_code_refusal(&refusal) => {
+                                (code, Some(Err(refusal)), None)
+                            }
+                            (_, person) => (code, None, Some(person)),
+                        }
                     }
                     other => (code, Some(other), None),
                 }

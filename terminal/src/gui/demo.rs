@@ -23,6 +23,7 @@ use lastmile_shared::rules::OfflineLimits;
 use lastmile_shared::sync::TerminalPolicy;
 use lastmile_shared::trust_list::{IssuerKey, KeyStatus, RootSigned, TrustList};
 use lastmile_shared::voucher::{self, BeneficiaryBinding, RedemptionMode, VoucherClaims};
+use lastmile_shared::voucher_book::VoucherBook;
 use serde_bytes::ByteBuf;
 
 use crate::enrolment::ProvisionBundle;
@@ -349,6 +350,24 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
             devices: Default::default(),
             merchants: Default::default(),
         };
+        // Every demo voucher but the damaged one can also be typed by code.
+        let book = VoucherBook {
+            version: 1,
+            issued_at: start,
+            site: Some(site.clone()),
+            merchant: None,
+            vouchers: [
+                &vouchers.good,
+                &vouchers.single_use,
+                &vouchers.named,
+                &vouchers.revoked,
+                &vouchers.expired,
+                &vouchers.other_shop,
+                &vouchers.unknown_key,
+            ]
+            .map(String::clone)
+            .to_vec(),
+        };
         let bundle = ProvisionBundle {
             device,
             device_kid: id(KeyId::parse, "pos-0042-k1"),
@@ -360,6 +379,7 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
             policy: ByteBuf::from(policy.seal(&root_kid, &root)),
             revocations: Some(ByteBuf::from(revocations.seal(&root_kid, &root))),
             roster: Some(ByteBuf::from(roster.seal(&root_kid, &root))),
+            voucher_book: Some(ByteBuf::from(book.seal(&root_kid, &root))),
         };
         terminal.provision(&bundle)?;
         terminal.add_operator(&operator, "Grace Muthoni", "1234")?;

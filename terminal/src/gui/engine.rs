@@ -29,6 +29,8 @@ pub trait Engine: Send {
     fn current_login(&self) -> Result<Option<Login>, Error>;
     fn status(&self) -> Result<Status, Error>;
     fn check_voucher(&mut self, qr: &str) -> Result<VoucherCheck, Error>;
+    /// The voucher text a typed voucher code names (the voucher book).
+    fn voucher_for_code(&self, typed: &str) -> Result<String, Error>;
     fn redeem_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Receipt, Error>;
     /// What `redeem_voucher` would decide now; the keypad asks as each key is typed.
     fn preview_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Preview, Error>;
@@ -83,6 +85,9 @@ impl Engine for Terminal {
     }
     fn check_voucher(&mut self, qr: &str) -> Result<VoucherCheck, Error> {
         Terminal::check_voucher(self, qr)
+    }
+    fn voucher_for_code(&self, typed: &str) -> Result<String, Error> {
+        Terminal::voucher_for_code(self, typed)
     }
     fn redeem_voucher(&mut self, request: &VoucherRequest<'_>) -> Result<Receipt, Error> {
         Terminal::redeem_voucher(self, request)

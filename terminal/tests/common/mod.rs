@@ -212,6 +212,7 @@ pub fn bundle(now: i64, revoked: &[&str]) -> ProvisionBundle {
             revocations(now, revoked).seal(&root_kid, &root_key),
         )),
         roster: Some(ByteBuf::from(roster(now).seal(&root_kid, &root_key))),
+        voucher_book: None,
     }
 }
 
