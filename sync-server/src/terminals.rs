@@ -251,10 +251,8 @@ pub fn readmit(
     if envelope::verifying_key(&readmission.public_key).is_none() {
         return Err(TerminalError::BadPublicKey);
     }
-    let label = readmission.label.trim();
-    if label.is_empty() || label.len() > DEVICE_LABEL_BYTES_MAX {
-        return Err(TerminalError::BadLabel);
-    }
+    let label = PlainText::parse(&readmission.label, Lines::One, DEVICE_LABEL_CHARS_MAX)
+        .map_err(TerminalError::BadLabel)?;
     if readmission.merchant.is_none() && readmission.site.is_none() {
         return Err(TerminalError::NoAssignment);
     }
@@ -270,7 +268,7 @@ pub fn readmit(
             device: readmission.device.clone(),
             kid: KeyId::parse(readmission.device.as_str())?,
             public_key: readmission.public_key,
-            label: label.to_owned(),
+            label: label.into_string(),
             merchant: readmission.merchant.clone(),
             site: readmission.site.clone(),
             enrolled_at: now,

@@ -91,6 +91,8 @@ fn hostile_bodies_from_an_enrolled_terminal_keep_memory_bounded() {
     // The server still serves the terminal.
     let pull = sync::to_cbor(&sync::PullRequest {
         cursor: sync::SyncCursor::default(),
+        balances_max: None,
+        open_cases: Vec::new(),
     });
     terminal
         .signed_post("/v1/terminal/pull", &pull, &SignOptions::default())

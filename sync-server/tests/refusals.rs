@@ -142,7 +142,10 @@ fn altered(terminal: &TestTerminal, seq: u64, change: impl FnOnce(&mut LogEntry)
 }
 
 fn upload_body(entries: Vec<ByteBuf>) -> Vec<u8> {
-    sync::to_cbor(&UploadRequest { entries })
+    sync::to_cbor(&UploadRequest {
+        entries,
+        acknowledged_seq: 0,
+    })
 }
 
 fn every_refused_request_leaves_the_database_unchanged(backend: Backend) {
@@ -266,6 +269,8 @@ fn every_refused_request_leaves_the_database_unchanged(backend: Backend) {
                     "/v1/terminal/pull",
                     &sync::to_cbor(&sync::PullRequest {
                         cursor: sync::SyncCursor::default(),
+                        balances_max: None,
+                        open_cases: Vec::new(),
                     }),
                     &SignOptions::default(),
                 )
@@ -381,6 +386,8 @@ fn every_refused_request_leaves_the_database_unchanged(backend: Backend) {
     };
     let pull = sync::to_cbor(&sync::PullRequest {
         cursor: sync::SyncCursor::default(),
+        balances_max: None,
+        open_cases: Vec::new(),
     });
     terminal
         .signed_post("/v1/terminal/pull", &pull, &replay)

@@ -11,7 +11,7 @@ use lastmile_shared::rules::{
     self, CredentialState, Decision, RedemptionTerms, RejectReason, TerminalContext,
 };
 use lastmile_shared::voucher::{self, BeneficiaryBinding, VerifiedVoucher, VoucherClaims};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use crate::device_log::{self, Movement};

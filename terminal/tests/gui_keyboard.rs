@@ -7,6 +7,7 @@ mod support;
 
 use lastmile_shared::voucher_code::VoucherCode;
 use lastmile_terminal::gui::{Screen, VerdictKind};
+use slint::ComponentHandle;
 use slint::platform::WindowEvent;
 use support::App;
 

@@ -316,19 +316,7 @@ fn fresh_database(backend: Backend, dir: &Path) -> String {
 pub fn fresh_postgres_database() -> String {
     let admin = postgres_admin_url();
     let name = unique_name("lastmile_test");
-    // Through `psql` rather than a client crate, so that crates testing
-    // with this harness (the terminal among them) link no PostgreSQL client.
-    let output = Command::new("psql")
-        .args([admin, "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1"])
-        .args(["--command", &format!("CREATE DATABASE {name}")])
-        .stdin(Stdio::null())
-        .output()
-        .expect("running psql (scripts/install-deps.sh installs it)");
-    assert!(
-        output.status.success(),
-        "creating a test database on PostgreSQL at {admin}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    postgres_admin(&format!("CREATE DATABASE {name}"));
     let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
     format!("{base}/{name}")
 }
@@ -808,14 +796,22 @@ fn postgres_database_name(database: &str) -> Option<&str> {
         .then(|| database.rsplit_once('/').map_or(database, |(_, name)| name))
 }
 
-/// Runs one statement as the test server's administrator.
+/// Runs one statement as the test server's administrator, through `psql`
+/// rather than a client crate, so that crates testing with this harness
+/// (the terminal among them) link no PostgreSQL client.
 fn postgres_admin(statement: &str) {
     let admin = postgres_admin_url();
-    let mut client = postgres::Client::connect(admin, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("connecting to PostgreSQL at {admin}: {e}"));
-    client
-        .batch_execute(statement)
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    let output = Command::new("psql")
+        .args([admin, "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1"])
+        .args(["--command", statement])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running psql (scripts/install-deps.sh installs it)");
+    assert!(
+        output.status.success(),
+        "{statement} on PostgreSQL at {admin}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 impl Drop for Server {

@@ -132,7 +132,7 @@ impl Localized {
         eprintln!("lastmile-terminal: sync failed: {failure}");
         Localized::text(
             match failure {
-                SyncError::Unreachable { .. } => Text::SyncUnreachable,
+                SyncError::Unreachable { .. } | SyncError::TimedOut { .. } => Text::SyncUnreachable,
                 SyncError::Tls { .. } => Text::SyncCertificate,
                 SyncError::Refused { .. } => Text::SyncRefused,
                 SyncError::BadResponse(_) | SyncError::AckBeyondHead { .. } => {
