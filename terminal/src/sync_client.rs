@@ -340,6 +340,9 @@ pub(crate) struct HttpClient {
     base_path: String,
     /// Attempts per request: one when the caller gave a deadline.
     attempts_max: u32,
+    /// The caller gave a deadline (a sale waiting to print): a timeout ends
+    /// the round instead of sending less and trying again.
+    within_deadline: bool,
 }
 
 /// Who signs a request, and the clock it signs with.
@@ -463,6 +466,7 @@ impl HttpClient {
             } else {
                 SYNC_ATTEMPTS_MAX
             },
+            within_deadline: deadline.is_some(),
         })
     }
 
@@ -866,7 +870,9 @@ impl Terminal {
             };
             let answer: PullResponse =
                 match client.post(ROUTE_PULL, &pull, Some(signer()), SYNC_ATTEMPTS_MAX) {
-                    Err(SyncError::TimedOut { .. }) if page as usize > PULL_BALANCES_PAGE_MIN => {
+                    Err(SyncError::TimedOut { .. })
+                        if !client.within_deadline && page as usize > PULL_BALANCES_PAGE_MIN =>
+                    {
                         page = (page / 2).max(PULL_BALANCES_PAGE_MIN as u32);
                         continue;
                     }
@@ -1047,7 +1053,9 @@ fn upload<'a>(
         };
         let answer: UploadResponse =
             match client.post(ROUTE_UPLOAD, &request, Some(signer()), SYNC_ATTEMPTS_MAX) {
-                Err(SyncError::TimedOut { .. }) if batch_bytes > UPLOAD_BATCH_BYTES_MIN => {
+                Err(SyncError::TimedOut { .. })
+                    if !client.within_deadline && batch_bytes > UPLOAD_BATCH_BYTES_MIN =>
+                {
                     batch_bytes = (batch_bytes / 2).max(UPLOAD_BATCH_BYTES_MIN);
                     continue;
                 }

@@ -184,7 +184,7 @@ fn the_history_marks_receipts_never_printed_and_their_first_print_is_the_origina
         .store(true, std::sync::atomic::Ordering::SeqCst);
     app.scan(&app.demo.vouchers.good.clone());
     app.tap("Redeem KES 1,250.00");
-    app.tap("Confirm payment");
+    app.confirm_payment();
     assert_eq!(app.window.get_receipt().status, PrintStatus::PaperOut);
     app.tap("Next customer");
     app.paper_out

@@ -196,7 +196,7 @@ fn an_online_sale_prints_confirmed_and_the_screen_says_the_same() {
     app.login();
     app.scan(&app.demo.vouchers.good.clone());
     app.tap("Redeem KES 1,250.00");
-    app.tap("Confirm payment");
+    app.confirm_payment();
     assert_eq!(app.screen(), Screen::Receipt);
     assert_eq!(syncs.load(Ordering::SeqCst), 1, "asked before printing");
     let paper = last_paper(&app);

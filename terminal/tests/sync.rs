@@ -170,6 +170,16 @@ fn handle(state: &Mutex<Server>, mut stream: std::net::TcpStream) {
             };
             respond(&mut stream, "200 OK", &sync::to_cbor(&answer));
         }
+        "/v1/terminal/voucher-book" => {
+            // This stand-in issues no typed codes: version 0, no book.
+            let none = lastmile_shared::voucher_book::VoucherBookChunk {
+                version: 0,
+                total_bytes: 0,
+                offset: 0,
+                bytes: ByteBuf::new(),
+            };
+            respond(&mut stream, "200 OK", &sync::to_cbor(&none));
+        }
         other => panic!("unexpected route {other}"),
     }
 }
