@@ -9,4 +9,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export LASTMILE_CRASH_RUNS="${1:-300}"
 if [[ -n "${2:-}" ]]; then export LASTMILE_CRASH_SEED="$2"; fi
-cargo test --release -p lastmile-terminal --test crash -- --nocapture
+cargo test --release -p lastmile-terminal --test terminal crash:: -- --nocapture

@@ -3,7 +3,7 @@
 #
 # 1. Every main screen in en, fr, sw and ar at 800x480, some at 1280x800 and in
 #    the high-contrast theme: the real window over a demo terminal, rendered by
-#    Slint's software renderer (tests/gui_screenshots.rs).
+#    Slint's software renderer (tests/terminal/gui_screenshots.rs).
 # 2. The real binary under Xvfb (winit + software renderer), driven with
 #    xdotool: the login screen, then a PIN typed on the keyboard, then the home
 #    screen. This proves the X11 path, keyboard operation and the start-up.
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 out="$(realpath -m "${1:-docs/screenshots}")"
 mkdir -p "$out"
 
-LASTMILE_SCREENSHOTS="$out" cargo test --workspace --test gui_screenshots -- --ignored --test-threads=1
+LASTMILE_SCREENSHOTS="$out" cargo test -p lastmile-terminal --test terminal gui_screenshots:: -- --ignored --test-threads=1
 
 cargo build --workspace --release --bin lastmile-terminal
 work="$(mktemp -d)"

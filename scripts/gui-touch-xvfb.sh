@@ -14,7 +14,7 @@
 #
 # The tap positions are the controls' centres as the window lays them out at
 # 800x480 in English (what `App::centre_of` in terminal/tests/support/gui.rs
-# reports; terminal/tests/gui_touch.rs taps the same controls by position in
+# reports; terminal/tests/terminal/gui_touch.rs taps the same controls by position in
 # every language and size).
 #
 # Usage: scripts/gui-touch-xvfb.sh      Needs: xvfb, xdotool, python3.

@@ -1,6 +1,6 @@
 //! End-to-end sync scenarios over real HTTP, each on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! `scripts/crash-test.sh` runs hundreds), `LASTMILE_CRASH_SEED` replays a
 //! run. The seed is printed.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

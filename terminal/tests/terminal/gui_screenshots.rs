@@ -2,11 +2,10 @@
 //! software renderer from the real window over a demo terminal.
 //!
 //! Ignored by default (it writes files); `scripts/gui-screenshots.sh` runs it:
-//!     LASTMILE_SCREENSHOTS=docs/screenshots cargo test --workspace \
-//!         --test gui_screenshots -- --ignored
+//!     LASTMILE_SCREENSHOTS=docs/screenshots cargo test -p lastmile-terminal \
+//!         --test terminal gui_screenshots:: -- --ignored
 
-#[path = "support/gui.rs"]
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -7,8 +7,7 @@
 //! The selected translation is process-wide, so the tests of this binary
 //! take turns (`LANGUAGE`) and each walks the four languages in order.
 
-#[path = "support/gui.rs"]
-mod support;
+use crate::support;
 
 use std::sync::Mutex;
 

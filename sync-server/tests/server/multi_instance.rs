@@ -2,7 +2,7 @@
 //! concurrently by several terminals, each batch sent to both at once: no
 //! entry lost, none applied twice, voucher totals exact.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

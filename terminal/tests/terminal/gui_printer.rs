@@ -3,8 +3,7 @@
 //! crate's virtual network printer, over TCP), unreachable, ready, and out
 //! of paper.
 
-#[path = "support/gui.rs"]
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

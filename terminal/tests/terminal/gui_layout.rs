@@ -9,8 +9,7 @@
 //! The selected translation is process-wide, so the tests of this binary
 //! take turns (`LANGUAGE`).
 
-#[path = "support/gui.rs"]
-mod support;
+use crate::support;
 
 use std::fmt;
 use std::sync::Mutex;

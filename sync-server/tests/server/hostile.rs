@@ -4,7 +4,7 @@
 //! half-sent. Memory is the server process's own, read from
 //! `/proc/<pid>/status`.
 
-mod common;
+use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

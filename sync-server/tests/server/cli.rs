@@ -1,7 +1,7 @@
 //! The command line end to end: keys, a merchant terminal's code, voucher
 //! issuance from a CSV (row errors, QR PNGs, PDF sheet), revocation, lists.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

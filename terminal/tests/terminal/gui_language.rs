@@ -3,8 +3,7 @@
 //! the layout. In its own test binary because the selected
 //! translation is process-wide and would change the other tests' labels.
 
-#[path = "support/gui.rs"]
-mod support;
+use crate::support;
 
 use support::App;
 

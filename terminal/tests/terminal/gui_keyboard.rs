@@ -2,8 +2,7 @@
 //! through the real `.slint` components (Slint's testing backend) over the
 //! demo terminal, whose voucher book holds the demo vouchers.
 
-#[path = "support/gui.rs"]
-mod support;
+use crate::support;
 
 use lastmile_shared::voucher_code::VoucherCode;
 use lastmile_terminal::gui::{Screen, VerdictKind};

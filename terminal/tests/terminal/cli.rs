@@ -1,9 +1,8 @@
 //! The command line, through the real binary: exit codes, JSON output,
 //! redemption without a network, concurrent processes, cash, log, receipts.
 
-mod common;
-#[path = "../../hardware/tests/support/pty.rs"]
-mod pty;
+use crate::common;
+use crate::pty;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};

@@ -3,8 +3,7 @@
 //! rejection, partial redemption, paper-out and reprint, ID redemption,
 //! and a cash payout with float open and close.
 
-#[path = "support/gui.rs"]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

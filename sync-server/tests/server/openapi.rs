@@ -1,7 +1,7 @@
 //! `openapi.yaml` documents exactly the routes the router serves, and the
 //! server serves that document.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -4,7 +4,7 @@
 //! PostgreSQL. The one documented exception is a sequence conflict, which
 //! adds its alarm and nothing else.
 
-mod common;
+use crate::common;
 
 use common::{Backend, SignOptions, TestApp, TestTerminal, spawn_app};
 use lastmile_server::keys;

@@ -2,7 +2,7 @@
 //! book of the vouchers they may redeem, in bounded chunks that resume where
 //! a download stopped and restart when HQ sealed a newer version.
 
-mod common;
+use crate::common;
 
 use common::{Backend, SignOptions, TestTerminal, spawn_app};
 use lastmile_shared::id::SiteId;

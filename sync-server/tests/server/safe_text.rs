@@ -3,7 +3,7 @@
 //! when it holds control characters or bidirectional overrides, and the
 //! CSV the server writes never runs as a spreadsheet formula.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -9,8 +9,7 @@
 //! The server is a stand-in behind the `Engine` trait: the demo terminal's
 //! own answers, with the server's acknowledgement applied on top.
 
-#[path = "support/gui.rs"]
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The engine's API: redemption by voucher and by ID, every refusal, cash
 //! sessions, operators, the device log and receipts.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

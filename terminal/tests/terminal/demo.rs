@@ -91,7 +91,7 @@ fn the_headless_demo_redeems_syncs_and_shows_hq_then_reuses_and_resets() {
     let pngs = std::fs::read_dir(dir.join("vouchers/qr")).unwrap().count();
     assert_eq!(
         pngs,
-        include_str!("../../assets/demo/vouchers.csv")
+        include_str!("../../../assets/demo/vouchers.csv")
             .lines()
             .count()
             - 1,

@@ -3,7 +3,7 @@
 //! redeemed from it under the same rules as a scan, and a tampered book is
 //! refused and changes nothing.
 
-mod common;
+use crate::common;
 
 use common::*;
 use lastmile_shared::id::SiteId;

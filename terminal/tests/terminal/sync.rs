@@ -3,7 +3,7 @@
 //! with the shared crate) over a real socket. The end-to-end test against
 //! the real server lives in the workspace's `tests/`.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
