@@ -8,7 +8,7 @@
 //! (scripts/postgres.sh) when unset. Knobs: LASTMILE_BENCH_DEVICES,
 //! LASTMILE_BENCH_ENTRIES (per device), LASTMILE_BENCH_BATCH.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/server/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -13,7 +13,7 @@
 //! signed entry's bytes, an index row, a balance row) but their chain is
 //! synthetic; every measured redemption is a real signed entry.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/terminal/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

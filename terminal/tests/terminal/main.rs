@@ -4,10 +4,10 @@
 //! `cargo nextest run -p lastmile-terminal --test terminal cli::`.
 
 mod common;
-#[path = "support/gui.rs"]
-mod support;
 #[path = "../../../hardware/tests/support/pty.rs"]
 mod pty;
+#[path = "support/gui.rs"]
+mod support;
 
 mod cli;
 mod crash;

@@ -3,7 +3,6 @@
 //! its own. Run one file's tests with a filter, e.g.
 //! `cargo nextest run -p lastmile-tests --test end_to_end end_to_end::`.
 
-
 mod architecture;
 mod end_to_end;
 mod receipts_online;
