@@ -196,6 +196,20 @@ proptest! {
     }
 }
 
+/// The lam-alef ligature on 58 mm paper: the case the proptest above shrank a
+/// panic inside `ab_glyph_rasterizer` to (an add overflow in debug builds;
+/// see the workspace `Cargo.toml`). It prints, within the paper.
+#[test]
+fn a_lam_alef_ligature_prints_within_the_paper() {
+    let bytes = Receipt::new(PaperWidth::Mm58).line("لآ").finish().unwrap();
+    let paper = emulator::render(&bytes, PaperWidth::Mm58).unwrap();
+    assert_eq!(paper.width(), PaperWidth::Mm58.dots());
+    assert!(
+        paper.to_gray().iter().any(|&p| p < 128),
+        "something was drawn"
+    );
+}
+
 #[test]
 fn emulator_reads_back_the_qr_codes_it_printed() {
     let decoder = QrDecoder::default();
