@@ -6,7 +6,6 @@
 //! | `data_dir` | `LASTMILE_DATA_DIR` | `./lastmile-data` |
 //! | `database` | `LASTMILE_DATABASE` | `DATA_DIR/lastmile.sqlite` |
 //! | `listen` | `LASTMILE_LISTEN` | `127.0.0.1:8470` |
-//! | `hq_token` | `LASTMILE_HQ_TOKEN` | none: the HQ API refuses every request |
 //! | `tls_cert`, `tls_key` | `LASTMILE_TLS_CERT`, `LASTMILE_TLS_KEY` | none: plain HTTP |
 //! | `allow_plain_http` | `LASTMILE_ALLOW_PLAIN_HTTP` | `false`: plain HTTP only on loopback |
 //! | `issuer` | `LASTMILE_ISSUER` | `lastmile` |
@@ -26,8 +25,6 @@ use crate::storage::{DatabaseUrl, StorageError};
 
 /// Where the server listens unless told otherwise.
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:8470";
-/// The HQ bearer token must be at least this long, in bytes.
-pub const HQ_TOKEN_BYTES_MIN: usize = 16;
 /// How long a client has to send a request's headers (and an idle
 /// keep-alive connection to start its next request), in seconds.
 pub const HEADER_READ_TIMEOUT_SECONDS_DEFAULT: u64 = 10;
@@ -62,6 +59,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database: Option<String>,
     listen: Option<String>,
+    /// Removed: named only to say so clearly.
     hq_token: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -112,7 +110,6 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseUrl,
     pub listen: SocketAddr,
-    pub hq_token: Option<String>,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub allow_plain_http: bool,
     pub issuer: IssuerId,
@@ -121,13 +118,12 @@ pub struct Config {
 }
 
 impl std::fmt::Debug for Config {
-    /// Never prints the HQ token or a database password.
+    /// Never prints a database password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("database", &self.database.describe())
             .field("listen", &self.listen)
-            .field("hq_token", &self.hq_token.as_ref().map(|_| "<set>"))
             .field("tls", &self.tls)
             .field("allow_plain_http", &self.allow_plain_http)
             .field("issuer", &self.issuer)
@@ -220,13 +216,13 @@ impl Config {
             key: "listen",
             reason: format!("{listen_text:?} is not an address like 127.0.0.1:8470"),
         })?;
-        let hq_token = env("LASTMILE_HQ_TOKEN").or(file.hq_token);
-        if let Some(token) = &hq_token
-            && token.len() < HQ_TOKEN_BYTES_MIN
-        {
+        if env("LASTMILE_HQ_TOKEN").is_some() || file.hq_token.is_some() {
             return Err(ConfigError::Value {
                 key: "hq_token",
-                reason: format!("must be at least {HQ_TOKEN_BYTES_MIN} bytes"),
+                reason: "the shared HQ token is gone: each person signs in with their own \
+                         account and API tokens; create the first admin with \
+                         `lastmile-server users add`, then remove hq_token / LASTMILE_HQ_TOKEN"
+                    .to_owned(),
             });
         }
         let tls_cert = overrides
@@ -302,7 +298,6 @@ impl Config {
             data_dir,
             database,
             listen,
-            hq_token,
             tls,
             allow_plain_http,
             issuer,

@@ -13,7 +13,8 @@ use lastmile_shared::money::Money;
 use lastmile_shared::text::{Lines, PlainText, TextError};
 use lastmile_shared::voucher::RedemptionMode;
 
-use crate::storage::{CaseRow, Storage, StorageError};
+use crate::audit::{self, Actor};
+use crate::storage::{CaseRow, Storage, StorageError, Tx};
 
 /// What a voucher or entitlement is worth, and what has counted against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,32 +134,56 @@ impl ResolveError {
     }
 }
 
+/// Checks a resolution note: one to [`RESOLUTION_NOTE_CHARS_MAX`] characters of plain text.
+pub fn resolution_note(note: &str) -> Result<PlainText, ResolveError> {
+    PlainText::parse(note, Lines::Many, RESOLUTION_NOTE_CHARS_MAX).map_err(|e| match e {
+        TextError::Empty => ResolveError::EmptyNote,
+        TextError::TooLong { .. } => ResolveError::NoteTooLong,
+        other => ResolveError::BadNote(other),
+    })
+}
+
 /// Closes an open case with an outcome and a note saying what was done.
 pub fn resolve(
     storage: &Storage,
+    actor: &Actor,
     id: u64,
     resolution: Resolution,
     note: &str,
     now: i64,
 ) -> Result<(), ResolveError> {
-    let note =
-        PlainText::parse(note, Lines::Many, RESOLUTION_NOTE_CHARS_MAX).map_err(|e| match e {
-            TextError::Empty => ResolveError::EmptyNote,
-            TextError::TooLong { .. } => ResolveError::NoteTooLong,
-            other => ResolveError::BadNote(other),
-        })?;
-    let note = note.as_str();
-    storage.transaction(|tx| {
-        // The update closes only an open case, atomically; when it closes
-        // nothing, say why.
-        if tx.resolve_case(id, resolution.code(), note, now)? {
-            return Ok(());
-        }
-        Err(if tx.case_exists(id)? {
-            ResolveError::AlreadyResolved(id)
-        } else {
-            ResolveError::UnknownCase(id)
-        })
+    let note = resolution_note(note)?;
+    storage.transaction(|tx| resolve_in(tx, actor, id, resolution, &note, serde_json::json!({}), now))
+}
+
+/// [`resolve`] inside the caller's transaction; `detail` goes into the
+/// audit entry.
+pub fn resolve_in(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    id: u64,
+    resolution: Resolution,
+    note: &PlainText,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<(), ResolveError> {
+    // The update closes only an open case, atomically; when it closes
+    // nothing, say why.
+    if tx.resolve_case(id, resolution.code(), note.as_str(), now)? {
+        audit::record(
+            tx,
+            actor,
+            "case.resolved",
+            &format!("case:{id}"),
+            serde_json::json!({ "resolution": resolution.code(), "note": note.as_str(), "by": detail }),
+            now,
+        )?;
+        return Ok(());
+    }
+    Err(if tx.case_exists(id)? {
+        ResolveError::AlreadyResolved(id)
+    } else {
+        ResolveError::UnknownCase(id)
     })
 }
 

@@ -19,6 +19,7 @@ use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 
+use crate::audit::{self, Actor};
 use crate::documents;
 use crate::storage::{RootKeyRow, Storage, StorageError, Tx};
 
@@ -182,6 +183,7 @@ pub struct Initialised {
 pub fn init(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     issuer: &IssuerId,
     now: i64,
 ) -> Result<Initialised, KeyError> {
@@ -205,6 +207,14 @@ pub fn init(
         };
         let trust_list_version = documents::publish_trust_list(tx, &root, now)?;
         documents::publish_revocations(tx, &root, now)?;
+        audit::record(
+            tx,
+            actor,
+            "keys.initialised",
+            &format!("key:{root_kid}"),
+            serde_json::json!({ "issuer_kid": entry.kid.as_str() }),
+            now,
+        )?;
         Ok(Initialised {
             root_kid,
             issuer_kid: entry.kid,
@@ -226,7 +236,12 @@ pub struct RootRotated {
 /// the new root. Terminals follow the handover at their next sync; new
 /// terminals enrol with the new root. The old root's key file stays (it
 /// signed the handover) but signs nothing more.
-pub fn rotate_root(storage: &Storage, keys: &KeyDir, now: i64) -> Result<RootRotated, KeyError> {
+pub fn rotate_root(
+    storage: &Storage,
+    keys: &KeyDir,
+    actor: &Actor,
+    now: i64,
+) -> Result<RootRotated, KeyError> {
     storage.transaction(|tx| {
         let old = root_signer(tx, keys)?;
         let kid = new_kid("root")?;
@@ -239,6 +254,14 @@ pub fn rotate_root(storage: &Storage, keys: &KeyDir, now: i64) -> Result<RootRot
         })?;
         let new = Signer { kid, key };
         let handover_version = documents::hand_over_root(tx, &old, &new, now)?;
+        audit::record(
+            tx,
+            actor,
+            "keys.root_rotated",
+            &format!("key:{}", new.kid),
+            serde_json::json!({ "old_kid": old.kid.as_str(), "handover_version": handover_version }),
+            now,
+        )?;
         Ok(RootRotated {
             old_kid: old.kid,
             new_kid: new.kid,
@@ -252,6 +275,7 @@ pub fn rotate_root(storage: &Storage, keys: &KeyDir, now: i64) -> Result<RootRot
 pub fn rotate(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     issuer: &IssuerId,
     now: i64,
 ) -> Result<KeyId, KeyError> {
@@ -265,6 +289,14 @@ pub fn rotate(
         let (entry, _) = new_issuer_key(keys, issuer, now)?;
         tx.insert_issuer_key(&entry, now)?;
         documents::publish_trust_list(tx, &root, now)?;
+        audit::record(
+            tx,
+            actor,
+            "keys.issuer_rotated",
+            &format!("key:{}", entry.kid),
+            serde_json::json!({ "issuer": issuer.as_str() }),
+            now,
+        )?;
         Ok(entry.kid)
     })
 }
@@ -274,6 +306,7 @@ pub fn rotate(
 pub fn set_status(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     kid: &KeyId,
     revoke: bool,
     now: i64,
@@ -298,6 +331,14 @@ pub fn set_status(
         if revoke {
             documents::publish_revocations(tx, &root, now)?;
         }
+        audit::record(
+            tx,
+            actor,
+            if revoke { "keys.issuer_revoked" } else { "keys.issuer_retired" },
+            &format!("key:{kid}"),
+            serde_json::json!({}),
+            now,
+        )?;
         Ok(())
     })
 }

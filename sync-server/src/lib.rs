@@ -13,7 +13,9 @@
 //! `startup`, `connections` and `tls` know about async and HTTP.
 
 pub mod api;
+pub mod audit;
 pub mod calendar;
+pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod device_auth;
@@ -23,6 +25,8 @@ pub mod issuance;
 pub mod keys;
 pub mod limits;
 pub mod merchants;
+pub mod people;
+pub mod proposals;
 pub mod rosters;
 pub mod sheet_typeface;
 pub mod spreadsheet;

@@ -7,6 +7,7 @@ use lastmile_shared::money::Money;
 use lastmile_shared::rules::OfflineLimits;
 use serde::Serialize;
 
+use crate::audit::{self, Actor};
 use crate::documents;
 use crate::keys::{self, KeyDir, KeyError};
 use crate::storage::{Storage, StorageError};
@@ -42,6 +43,7 @@ fn check(limits: &OfflineLimits) -> Result<(), LimitsError> {
 pub fn set(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     limits: &OfflineLimits,
     now: i64,
 ) -> Result<usize, LimitsError> {
@@ -49,7 +51,16 @@ pub fn set(
     storage.transaction(|tx| {
         let root = keys::root_signer(tx, keys)?;
         tx.set_limits(limits)?;
-        Ok(documents::publish_all_policies(tx, &root, now)?)
+        let sealed = documents::publish_all_policies(tx, &root, now)?;
+        audit::record(
+            tx,
+            actor,
+            "limits.set",
+            &format!("currency:{}", limits.currency),
+            serde_json::to_value(limits).unwrap_or_default(),
+            now,
+        )?;
+        Ok(sealed)
     })
 }
 

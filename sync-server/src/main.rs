@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use lastmile_server::api::now;
+use lastmile_server::audit::Actor;
+use lastmile_server::clock::{Clock, SystemClock};
 use lastmile_server::config::{Config, Overrides};
 use lastmile_server::issuance::{self, IssueOptions};
 use lastmile_server::keys::{self, KeyDir};
@@ -18,6 +19,13 @@ use lastmile_shared::id::{DeviceId, KeyId, MerchantId, SiteId, VoucherId};
 use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::rules::OfflineLimits;
 
+mod cli;
+
+/// Now, by the system clock, in Unix seconds.
+fn now() -> i64 {
+    SystemClock.now()
+}
+
 const AFTER_HELP: &str = "\
 First steps on a new machine:
   lastmile-server keys init
@@ -26,14 +34,14 @@ First steps on a new machine:
   lastmile-server vouchers issue --csv beneficiaries.csv --out vouchers/
   lastmile-server rosters publish --csv roster.csv --site nairobi-3
   lastmile-server terminals code --merchant shop-12 --site nairobi-3
-  LASTMILE_HQ_TOKEN=... lastmile-server serve
+  lastmile-server users add amina --name Amina --role admin --password-file pw.txt
+  lastmile-server serve
 then, on the terminal: lastmile-terminal enroll --server URL --code CODE.
 `lastmile-terminal demo` does all of this on one machine.
 
 Settings (file key / environment variable): data_dir / LASTMILE_DATA_DIR
 (default ./lastmile-data), database / LASTMILE_DATABASE, listen /
-LASTMILE_LISTEN (default 127.0.0.1:8470), hq_token / LASTMILE_HQ_TOKEN (at
-least 16 bytes; without it the HQ API is closed), tls_cert, tls_key /
+LASTMILE_LISTEN (default 127.0.0.1:8470), tls_cert, tls_key /
 LASTMILE_TLS_CERT, LASTMILE_TLS_KEY, allow_plain_http /
 LASTMILE_ALLOW_PLAIN_HTTP, issuer / LASTMILE_ISSUER, log / LASTMILE_LOG,
 header_read_timeout_seconds / LASTMILE_HEADER_READ_TIMEOUT_SECONDS (10),
@@ -102,6 +110,15 @@ enum Command {
     /// Suspend a merchant: its terminals stop redeeming after their next sync.
     #[command(subcommand)]
     Merchants(MerchantsCommand),
+    /// HQ people: each signs in to the console and makes their own API tokens.
+    #[command(subcommand)]
+    Users(cli::people::UsersCommand),
+    /// API tokens for scripts, acting with their user's role.
+    #[command(subcommand)]
+    Tokens(cli::people::TokensCommand),
+    /// The audit trail: verify its hash chain, list entries.
+    #[command(subcommand)]
+    Audit(cli::audit::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -402,35 +419,39 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let keys = KeyDir::new(&config.data_dir);
+    let actor = Actor::operator();
     match cli.command {
+        Command::Users(command) => cli::people::users(&open(&config)?, command, now()),
+        Command::Tokens(command) => cli::people::tokens(&open(&config)?, command, now()),
+        Command::Audit(command) => cli::audit::run(&open(&config)?, command),
         Command::Serve(_) => serve(&config),
         Command::Keys(command) => {
             let storage = open(&config)?;
             match command {
                 KeysCommand::Init => {
-                    let done = keys::init(&storage, &keys, &config.issuer, now())?;
+                    let done = keys::init(&storage, &keys, &actor, &config.issuer, now())?;
                     println!(
                         "root key {} and issuer key {} created; trust list version {}",
                         done.root_kid, done.issuer_kid, done.trust_list_version
                     );
                 }
                 KeysCommand::Rotate => {
-                    let kid = keys::rotate(&storage, &keys, &config.issuer, now())?;
+                    let kid = keys::rotate(&storage, &keys, &actor, &config.issuer, now())?;
                     println!("issuer key {kid} is now active; the previous one is retired");
                 }
                 KeysCommand::RotateRoot => {
-                    let done = keys::rotate_root(&storage, &keys, now())?;
+                    let done = keys::rotate_root(&storage, &keys, &actor, now())?;
                     println!(
                         "root key {} replaces {} (handover {}); terminals follow at their next sync",
                         done.new_kid, done.old_kid, done.handover_version
                     );
                 }
                 KeysCommand::Retire { kid } => {
-                    keys::set_status(&storage, &keys, &kid, false, now())?;
+                    keys::set_status(&storage, &keys, &actor, &kid, false, now())?;
                     println!("issuer key {kid} retired");
                 }
                 KeysCommand::Revoke { kid } => {
-                    keys::set_status(&storage, &keys, &kid, true, now())?;
+                    keys::set_status(&storage, &keys, &actor, &kid, true, now())?;
                     println!("issuer key {kid} revoked");
                 }
                 KeysCommand::Show => json_list(&keys::key_views(&storage)?, "no keys")?,
@@ -461,7 +482,7 @@ fn main() -> Result<()> {
                     let ttl = ttl_hours
                         .checked_mul(3600)
                         .context("--ttl-hours is too large")?;
-                    let code = terminals::create_code(&storage, merchant, site, ttl, now())?;
+                    let code = terminals::create_code(&storage, &actor, merchant, site, ttl, now())?;
                     println!("{}", code.code);
                     eprintln!(
                         "one-time enrolment code; expires {} (UTC date)",
@@ -470,7 +491,7 @@ fn main() -> Result<()> {
                 }
                 TerminalsCommand::List => json_list(&terminals::list(&storage)?, "no terminals")?,
                 TerminalsCommand::Revoke { device } => {
-                    terminals::revoke(&storage, &keys, &device, now())?;
+                    terminals::revoke(&storage, &keys, &actor, &device, now())?;
                     println!("terminal {device} revoked");
                 }
                 TerminalsCommand::Readmit {
@@ -491,7 +512,7 @@ fn main() -> Result<()> {
                         site,
                         label,
                     };
-                    let row = terminals::readmit(&storage, &keys, &readmission, now())?;
+                    let row = terminals::readmit(&storage, &keys, &actor, &readmission, now())?;
                     json_lines(&[row])?;
                 }
                 TerminalsCommand::Assign {
@@ -499,7 +520,7 @@ fn main() -> Result<()> {
                     merchant,
                     site,
                 } => {
-                    let row = terminals::assign(&storage, &keys, &device, merchant, site, now())?;
+                    let row = terminals::assign(&storage, &keys, &actor, &device, merchant, site, now())?;
                     json_lines(&[row])?;
                 }
             }
@@ -559,7 +580,7 @@ fn main() -> Result<()> {
                     );
                 }
                 VouchersCommand::Revoke { voucher } => {
-                    match vouchers::revocation(&storage, &keys, &voucher, now())? {
+                    match vouchers::revocation(&storage, &keys, &actor, &voucher, now())? {
                         vouchers::Revocation::Revoked { version } => {
                             println!("voucher {voucher} revoked; revocation list version {version}")
                         }
@@ -592,7 +613,7 @@ fn main() -> Result<()> {
                 CaseOutcome::WrittenOff => double_spend::Resolution::WrittenOff,
                 CaseOutcome::Dismissed => double_spend::Resolution::Dismissed,
             };
-            double_spend::resolve(&open(&config)?, case, resolution, &note, now())?;
+            double_spend::resolve(&open(&config)?, &actor, case, resolution, &note, now())?;
             println!("case {case} resolved: {}", resolution.code());
             Ok(())
         }
@@ -617,7 +638,7 @@ fn main() -> Result<()> {
                         unsynced_count_max,
                         offline_seconds_max: i64::from(offline_hours_max) * 3600,
                     };
-                    let sealed = limits::set(&storage, &keys, &limits, now())?;
+                    let sealed = limits::set(&storage, &keys, &actor, &limits, now())?;
                     println!("limits for {currency} set; {sealed} terminal policies resealed");
                 }
                 LimitsCommand::Show => {
@@ -634,6 +655,7 @@ fn main() -> Result<()> {
             let version = lastmile_server::merchants::revoke(
                 &open(&config)?,
                 &keys,
+                &actor,
                 &merchant,
                 &reason,
                 now(),
@@ -662,9 +684,6 @@ fn main() -> Result<()> {
 }
 
 fn serve(config: &Config) -> Result<()> {
-    if config.hq_token.is_none() {
-        tracing::warn!("no hq_token configured: the HQ API will refuse every request");
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -6,6 +6,7 @@
 use lastmile_shared::id::MerchantId;
 use lastmile_shared::text::{Lines, PlainText, TextError};
 
+use crate::audit::{self, Actor};
 use crate::documents;
 use crate::keys::{self, KeyDir, KeyError};
 use crate::storage::{Storage, StorageError};
@@ -43,6 +44,7 @@ impl MerchantError {
 pub fn revoke(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     merchant: &MerchantId,
     reason: &str,
     now: i64,
@@ -54,6 +56,15 @@ pub fn revoke(
         if !tx.revoke_merchant(merchant, reason.as_str(), now)? {
             return Err(MerchantError::AlreadyRevoked(merchant.clone()));
         }
-        Ok(documents::publish_revocations(tx, &root, now)?)
+        let version = documents::publish_revocations(tx, &root, now)?;
+        audit::record(
+            tx,
+            actor,
+            "merchant.suspended",
+            &format!("merchant:{merchant}"),
+            serde_json::json!({ "reason": reason.as_str(), "revocations_version": version }),
+            now,
+        )?;
+        Ok(version)
     })
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
+use crate::clock::{self, SharedClock};
 use crate::config::{Config, ConfigError, ConnectionSettings};
 use crate::connections::{self, Peers, PlainListener};
 use crate::device_auth;
@@ -41,6 +42,7 @@ pub struct Server {
     app: axum::Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
     storage: Arc<Storage>,
+    clock: SharedClock,
     connections: ConnectionSettings,
 }
 
@@ -64,6 +66,15 @@ impl Server {
     }
 
     pub async fn with_storage(config: &Config, storage: Arc<Storage>) -> Result<Self, StartError> {
+        Self::with_clock(config, storage, clock::system()).await
+    }
+
+    /// The same on a given clock (tests set and advance a `ManualClock`).
+    pub async fn with_clock(
+        config: &Config,
+        storage: Arc<Storage>,
+        clock: SharedClock,
+    ) -> Result<Self, StartError> {
         let tls = match &config.tls {
             Some((cert, key)) => Some(tls::acceptor(cert, key)?),
             None => None,
@@ -78,14 +89,15 @@ impl Server {
         let state = AppState::new(
             storage.clone(),
             KeyDir::new(&config.data_dir),
-            config.hq_token.as_deref(),
             config.connections.body_read_timeout,
-        );
+        )
+        .with_clock(clock.clone());
         Ok(Self {
             listener,
             app: api::router(state),
             tls,
             storage,
+            clock,
             connections: config.connections,
         })
     }
@@ -105,13 +117,15 @@ impl Server {
     ) -> Result<(), StartError> {
         let storage = self.storage;
         let pruned = storage.clone();
+        let clock = self.clock.clone();
         let pruner = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(NONCE_PRUNE_INTERVAL_SECONDS));
             loop {
                 tick.tick().await;
                 let storage = pruned.clone();
+                let clock = clock.clone();
                 let result = tokio::task::spawn_blocking(move || {
-                    device_auth::prune_nonces(&storage, api::now())
+                    device_auth::prune_nonces(&storage, clock.now())
                 })
                 .await;
                 if let Ok(Err(e)) = result {

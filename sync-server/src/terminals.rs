@@ -15,6 +15,7 @@ use rand_core::{OsRng, RngCore};
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
 
+use crate::audit::{self, Actor};
 use crate::documents;
 use crate::keys::{self, KeyDir, KeyError};
 use crate::storage::{DeviceRow, Storage, StorageError};
@@ -129,6 +130,7 @@ pub struct IssuedCode {
 
 pub fn create_code(
     storage: &Storage,
+    actor: &Actor,
     merchant: Option<MerchantId>,
     site: Option<SiteId>,
     ttl_seconds: u32,
@@ -149,6 +151,17 @@ pub fn create_code(
             site.as_ref(),
             now,
             expires_at,
+        )?;
+        audit::record(
+            tx,
+            actor,
+            "enrolment_code.created",
+            &format!("merchant:{}", merchant.as_ref().map_or("-", |m| m.as_str())),
+            serde_json::json!({
+                "site": site.as_ref().map(|s| s.as_str()),
+                "expires_at": expires_at,
+            }),
+            now,
         )
     })?;
     Ok(IssuedCode {
@@ -215,6 +228,18 @@ pub fn enroll(
         tx.insert_device(&row)?;
         tx.use_enrolment_code(&hash, &device, now)?;
         documents::publish_policy(tx, &root, &row, now)?;
+        audit::record(
+            tx,
+            &Actor::Terminal(device.to_string()),
+            "terminal.enrolled",
+            &format!("terminal:{device}"),
+            serde_json::json!({
+                "label": row.label,
+                "merchant": row.merchant.as_ref().map(|m| m.as_str()),
+                "site": row.site.as_ref().map(|s| s.as_str()),
+            }),
+            now,
+        )?;
         Ok(EnrollResponse {
             device,
             device_kid: kid,
@@ -245,6 +270,7 @@ pub struct Readmission {
 pub fn readmit(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     readmission: &Readmission,
     now: i64,
 ) -> Result<DeviceRow, TerminalError> {
@@ -279,6 +305,14 @@ pub fn readmit(
         };
         tx.insert_device(&row)?;
         documents::publish_policy(tx, &root, &row, now)?;
+        audit::record(
+            tx,
+            actor,
+            "terminal.readmitted",
+            &format!("terminal:{}", row.device),
+            serde_json::json!({ "label": row.label }),
+            now,
+        )?;
         Ok(row)
     })
 }
@@ -288,6 +322,7 @@ pub fn readmit(
 pub fn revoke(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     device: &DeviceId,
     now: i64,
 ) -> Result<(), TerminalError> {
@@ -296,7 +331,15 @@ pub fn revoke(
         if !tx.revoke_device(device, now)? {
             return Err(TerminalError::UnknownDevice(device.clone()));
         }
-        documents::publish_revocations(tx, &root, now)?;
+        let version = documents::publish_revocations(tx, &root, now)?;
+        audit::record(
+            tx,
+            actor,
+            "terminal.revoked",
+            &format!("terminal:{device}"),
+            serde_json::json!({ "revocations_version": version }),
+            now,
+        )?;
         Ok(())
     })
 }
@@ -306,6 +349,7 @@ pub fn revoke(
 pub fn assign(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     device: &DeviceId,
     merchant: Option<MerchantId>,
     site: Option<SiteId>,
@@ -328,6 +372,17 @@ pub fn assign(
             .lock_device(device)?
             .ok_or_else(|| TerminalError::UnknownDevice(device.clone()))?;
         documents::publish_policy(tx, &root, &row, now)?;
+        audit::record(
+            tx,
+            actor,
+            "terminal.assigned",
+            &format!("terminal:{device}"),
+            serde_json::json!({
+                "merchant": row.merchant.as_ref().map(|m| m.as_str()),
+                "site": row.site.as_ref().map(|s| s.as_str()),
+            }),
+            now,
+        )?;
         Ok(row)
     })
 }

@@ -5,9 +5,10 @@
 use lastmile_shared::id::VoucherId;
 use serde::Serialize;
 
+use crate::audit::{self, Actor};
 use crate::documents;
 use crate::keys::{self, KeyDir, KeyError};
-use crate::storage::{Storage, StorageError, VoucherRow};
+use crate::storage::{Storage, StorageError, Tx, VoucherRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VoucherError {
@@ -81,30 +82,51 @@ impl Revocation {
 }
 
 /// Revokes a voucher and publishes a new revocation list, unless it was
-/// revoked already: then nothing changes (no new list version).
+/// revoked already: then nothing changes (no new list version). Audited as
+/// `actor`'s.
 pub fn revocation(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     id: &VoucherId,
     now: i64,
 ) -> Result<Revocation, VoucherError> {
-    storage.transaction(|tx| {
-        let row = tx
-            .voucher(id)?
-            .ok_or_else(|| VoucherError::Unknown(id.clone()))?;
-        if let Some(at) = row.revoked_at {
-            let version = tx
-                .document(documents::REVOCATIONS, documents::GLOBAL_SCOPE)?
-                .map_or(0, |(version, _)| version);
-            return Ok(Revocation::AlreadyRevoked { at, version });
-        }
-        let root = keys::root_signer(tx, keys)?;
-        if !tx.revoke_voucher(id, now)? {
-            return Err(VoucherError::Unknown(id.clone()));
-        }
-        let version = documents::publish_revocations(tx, &root, now)?;
-        Ok(Revocation::Revoked { version })
-    })
+    storage.transaction(|tx| revoke_in(tx, keys, actor, id, serde_json::json!({}), now))
+}
+
+/// [`revocation`] inside the caller's transaction; `detail` goes into the
+/// audit entry (the proposal it carries out, say).
+pub fn revoke_in(
+    tx: &mut dyn Tx,
+    keys: &KeyDir,
+    actor: &Actor,
+    id: &VoucherId,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<Revocation, VoucherError> {
+    let row = tx
+        .voucher(id)?
+        .ok_or_else(|| VoucherError::Unknown(id.clone()))?;
+    if let Some(at) = row.revoked_at {
+        let version = tx
+            .document(documents::REVOCATIONS, documents::GLOBAL_SCOPE)?
+            .map_or(0, |(version, _)| version);
+        return Ok(Revocation::AlreadyRevoked { at, version });
+    }
+    let root = keys::root_signer(tx, keys)?;
+    if !tx.revoke_voucher(id, now)? {
+        return Err(VoucherError::Unknown(id.clone()));
+    }
+    let version = documents::publish_revocations(tx, &root, now)?;
+    audit::record(
+        tx,
+        actor,
+        "voucher.revoked",
+        &format!("voucher:{id}"),
+        serde_json::json!({ "revocations_version": version, "by": detail }),
+        now,
+    )?;
+    Ok(Revocation::Revoked { version })
 }
 
 /// Revokes a voucher (see [`revocation`]); returns the revocation list
@@ -112,8 +134,9 @@ pub fn revocation(
 pub fn revoke(
     storage: &Storage,
     keys: &KeyDir,
+    actor: &Actor,
     id: &VoucherId,
     now: i64,
 ) -> Result<u64, VoucherError> {
-    revocation(storage, keys, id, now).map(Revocation::version)
+    revocation(storage, keys, actor, id, now).map(Revocation::version)
 }

@@ -35,8 +35,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-/// The HQ API token every test server is started with (`LASTMILE_HQ_TOKEN`).
-pub const HQ_TOKEN: &str = "e2e-hq-token-0123456789abcdef";
+/// The HQ user every [`Server::init`] creates, an auditor: reads everything.
+pub const HQ_READER: &str = "e2e.auditor";
 
 /// The currency of every voucher and offline limit in these tests.
 pub const CURRENCY: &str = "KES";
@@ -398,6 +398,8 @@ pub struct Server {
     /// Extra `LASTMILE_*` settings for `serve` (see [`Server::set_env`]).
     env: Vec<(String, String)>,
     process: Option<ServeProcess>,
+    /// The API token of [`HQ_READER`], made by [`Server::init`].
+    hq_token: OnceLock<String>,
 }
 
 /// Offline limits every [`Server::init`] sets, in major units of [`CURRENCY`].
@@ -422,6 +424,7 @@ impl Server {
             tls: None,
             env: Vec::new(),
             process: None,
+            hq_token: OnceLock::new(),
         }
     }
 
@@ -469,6 +472,22 @@ impl Server {
             limits.contains(&format!("limits for {CURRENCY} set")),
             "unexpected `limits set` output: {limits}"
         );
+        let password = self.dir.path().join("hq-password");
+        std::fs::write(&password, "e2e password of the auditor").expect("the password file");
+        let password = password.to_str().expect("a UTF-8 path");
+        // The first user is an admin whatever the role; the reader comes second.
+        for (name, role) in [("e2e.admin", "admin"), (HQ_READER, "auditor")] {
+            self.cli_ok(&[
+                "users", "add", name, "--name", name, "--role", role, "--password-file", password,
+            ]);
+        }
+        let token = self.cli_ok(&["tokens", "create", "--user", HQ_READER, "--label", "e2e"]);
+        let _ = self.hq_token.set(token.trim().to_owned());
+    }
+
+    /// The API token of [`HQ_READER`] (after [`Server::init`]).
+    pub fn hq_token(&self) -> &str {
+        self.hq_token.get().expect("Server::init makes the HQ token")
     }
 
     /// The temporary directory this HQ's files live in.
@@ -486,7 +505,6 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(["--database", &self.database])
-            .env("LASTMILE_HQ_TOKEN", HQ_TOKEN)
             .env("LASTMILE_LOG", "warn");
         command
     }
@@ -618,7 +636,7 @@ impl Server {
         let url = format!("{}{path}", self.url());
         let mut response = agent
             .get(&url)
-            .header("authorization", &format!("Bearer {HQ_TOKEN}"))
+            .header("authorization", &format!("Bearer {}", self.hq_token()))
             .call()
             .unwrap_or_else(|e| panic!("GET {url} got no answer: {e}"));
         let status = response.status().as_u16();

@@ -1,6 +1,7 @@
 //! The HTTP API: terminal sync routes (CBOR, device-signed) under
-//! `/v1/terminal/*`, the HQ JSON API (bearer token) under `/v1/hq/*`, the
-//! OpenAPI document at `/openapi.yaml` and a liveness probe at `/health`.
+//! `/v1/terminal/*`, the HQ JSON API (a person's API token, checked against
+//! the route's [`Permission`]) under `/v1/hq/*`, the OpenAPI document at
+//! `/openapi.yaml` and a liveness probe at `/health`.
 //!
 //! Every refusal carries a [`Problem`] with a stable code, in CBOR on the
 //! terminal routes and in JSON elsewhere, including the ones axum makes
@@ -13,6 +14,7 @@
 //! routes; the router is built from it, and a test holds `openapi.yaml` to it.
 
 mod hq;
+pub mod problems;
 mod terminal;
 
 use std::sync::Arc;
@@ -27,7 +29,9 @@ use axum::routing::{MethodRouter, get};
 use lastmile_shared::sync::{self, Problem};
 use serde::Serialize;
 
+use crate::clock::{self, SharedClock};
 use crate::keys::KeyDir;
+use crate::people::Permission;
 use crate::storage::Storage;
 
 /// The OpenAPI document, kept in the repository beside the code.
@@ -46,7 +50,7 @@ const FOREIGN_REFUSAL_BYTES_MAX: usize = 1024;
 pub struct AppState {
     pub storage: Arc<Storage>,
     pub keys: KeyDir,
-    pub hq_token: Option<Arc<str>>,
+    pub clock: SharedClock,
     /// The budget of request bodies in memory at once, in KiB
     /// (`terminal::BODY_BUFFER_KIB_MAX` permits).
     pub body_budget: Arc<tokio::sync::Semaphore>,
@@ -55,19 +59,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
-        storage: Arc<Storage>,
-        keys: KeyDir,
-        hq_token: Option<&str>,
-        body_read_timeout: Duration,
-    ) -> Self {
+    pub fn new(storage: Arc<Storage>, keys: KeyDir, body_read_timeout: Duration) -> Self {
         Self {
             storage,
             keys,
-            hq_token: hq_token.map(Arc::from),
+            clock: clock::system(),
             body_budget: Arc::new(tokio::sync::Semaphore::new(terminal::BODY_BUFFER_KIB_MAX)),
             body_read_timeout,
         }
+    }
+
+    /// The same, on another clock (tests set and advance it).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 }
 
@@ -76,7 +85,8 @@ impl AppState {
 pub enum Audience {
     Public,
     Terminal,
-    Hq,
+    /// A person at HQ whose role has this permission.
+    Hq(Permission),
 }
 
 /// The route table: method, path (axum syntax), audience, handler.
@@ -114,16 +124,15 @@ pub fn router(state: AppState) -> Router {
     let mut hq = Router::new();
     for (_, path, audience, handler) in routes() {
         match audience {
-            Audience::Hq => hq = hq.route(path, handler),
+            Audience::Hq(permission) => {
+                let guard =
+                    axum::middleware::from_fn_with_state((state.clone(), permission), hq::guard);
+                hq = hq.route(path, handler.route_layer(guard));
+            }
             Audience::Public | Audience::Terminal => open = open.route(path, handler),
         }
     }
-    let hq = hq
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            hq::require_token,
-        ))
-        .layer(axum::extract::DefaultBodyLimit::max(hq::HQ_BODY_BYTES_MAX));
+    let hq = hq.layer(axum::extract::DefaultBodyLimit::max(hq::HQ_BODY_BYTES_MAX));
     open.merge(hq)
         .fallback(|| async {
             ApiProblem::json(StatusCode::NOT_FOUND, "not_found", "no such route")
@@ -200,6 +209,9 @@ async fn documented_refusals(request: Request, next: Next) -> Response {
     problem
 }
 
+/// What a caller reads of a server-side failure.
+const GENERIC_FAILURE: &str = "the server failed; the request can be retried";
+
 /// A refusal: status, problem, and the encoding the caller speaks.
 #[derive(Debug)]
 pub struct ApiProblem {
@@ -209,7 +221,7 @@ pub struct ApiProblem {
 }
 
 impl ApiProblem {
-    fn new(status: StatusCode, code: &str, detail: impl ToString, cbor: bool) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, detail: impl ToString, cbor: bool) -> Self {
         Self {
             status,
             problem: Problem {
@@ -245,7 +257,7 @@ impl ApiProblem {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
-            "the server failed; the request can be retried",
+            GENERIC_FAILURE,
             cbor,
         )
     }
@@ -253,17 +265,24 @@ impl ApiProblem {
 
 impl IntoResponse for ApiProblem {
     fn into_response(self) -> Response {
+        let mut problem = self.problem;
         if self.status.is_server_error() {
-            tracing::error!(code = %self.problem.code, detail = %self.problem.detail, "request failed");
+            tracing::error!(code = %problem.code, detail = %problem.detail, "request failed");
+            // What failed inside (a database message, a file path) stays in
+            // the log; the caller learns that it may retry. A server that
+            // is not set up yet says so.
+            if self.status != StatusCode::SERVICE_UNAVAILABLE {
+                problem.detail = GENERIC_FAILURE.to_owned();
+            }
         } else {
-            tracing::info!(status = self.status.as_u16(), code = %self.problem.code, "request refused");
+            tracing::info!(status = self.status.as_u16(), code = %problem.code, "request refused");
         }
         let (content_type, body) = if self.cbor {
-            (sync::CONTENT_TYPE, sync::to_cbor(&self.problem))
+            (sync::CONTENT_TYPE, sync::to_cbor(&problem))
         } else {
             (
                 "application/problem+json",
-                serde_json::to_vec(&self.problem).unwrap_or_default(),
+                serde_json::to_vec(&problem).unwrap_or_default(),
             )
         };
         (
@@ -319,11 +338,4 @@ async fn blocking<R: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| ApiProblem::internal(cbor))
-}
-
-/// The server's clock: Unix seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

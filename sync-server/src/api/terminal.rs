@@ -17,11 +17,11 @@ use lastmile_shared::sync::{
 };
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::{ApiProblem, AppState, Audience, Cbor, blocking, discard, now};
+use super::{ApiProblem, AppState, Audience, Cbor, blocking, discard};
 use crate::device_auth::{self, AuthError, SignedRequest};
 use crate::documents;
 use crate::sync::SyncError;
-use crate::terminals::{self, TerminalError};
+use crate::terminals;
 
 pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)> {
     vec![
@@ -207,26 +207,6 @@ fn sync_problem(error: &SyncError) -> ApiProblem {
     ApiProblem::cbor(status, error.code(), error)
 }
 
-fn terminal_problem(error: &TerminalError) -> ApiProblem {
-    let status = match error {
-        TerminalError::UnknownCode => StatusCode::NOT_FOUND,
-        TerminalError::CodeUsed
-        | TerminalError::KeyAlreadyEnrolled
-        | TerminalError::DeviceKnown(_) => StatusCode::CONFLICT,
-        TerminalError::CodeExpired => StatusCode::GONE,
-        TerminalError::BadPublicKey
-        | TerminalError::BadLabel(_)
-        | TerminalError::BadTtl
-        | TerminalError::NoAssignment
-        | TerminalError::Id(_) => StatusCode::BAD_REQUEST,
-        TerminalError::UnknownDevice(_) => StatusCode::NOT_FOUND,
-        TerminalError::Keys(crate::keys::KeyError::NotInitialised) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        TerminalError::Storage(_) | TerminalError::Keys(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    ApiProblem::cbor(status, error.code(), error)
-}
 
 async fn enroll(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -240,7 +220,7 @@ async fn enroll(State(state): State<AppState>, request: Request) -> Response {
     };
     drop(body);
     let outcome = blocking(true, move || {
-        terminals::enroll(&state.storage, &state.keys, &enrol, now())
+        terminals::enroll(&state.storage, &state.keys, &enrol, state.now())
     })
     .await;
     match outcome {
@@ -248,7 +228,7 @@ async fn enroll(State(state): State<AppState>, request: Request) -> Response {
             tracing::info!(device = %answer.device, "terminal enrolled");
             Cbor(answer).into_response()
         }
-        Ok(Err(error)) => terminal_problem(&error).into_response(),
+        Ok(Err(error)) => ApiProblem::from_refusal(&error, true).into_response(),
         Err(problem) => problem.into_response(),
     }
 }
@@ -298,7 +278,7 @@ where
             &method,
             &path,
             &verify_headers,
-            now(),
+            verify_state.now(),
         )
         .map_err(|e| with_revocations(&verify_state, auth_problem(&e)))
     })
@@ -318,7 +298,7 @@ where
         return auth_problem(&AuthError::Signature(e)).into_response();
     }
     let outcome = blocking(true, move || -> Result<_, ApiProblem> {
-        handle(&state, &verified, &body.bytes, now())
+        handle(&state, &verified, &body.bytes, state.now())
             .map_err(|problem| with_revocations(&state, problem))
     })
     .await;

@@ -14,8 +14,12 @@
 //! Architecture invariant: every method that changes state runs inside the
 //! caller's transaction, so an error rolls everything back.
 
+pub mod audit;
+pub mod people;
 mod postgres;
+pub mod proposals;
 mod rows;
+pub mod sql;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -362,6 +366,9 @@ pub struct RevokedSets {
 
 /// The operations the domain needs, inside one transaction.
 pub trait Tx {
+    /// The transaction as a runner of SQL written once for both backends.
+    fn sql(&mut self) -> &mut dyn sql::Sql;
+
     // Counters and documents.
     /// Increments and returns a named counter (creating it at 1). Holds the
     /// counter's row lock until the transaction ends, so values are handed

@@ -19,6 +19,8 @@ use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
+use super::sql::{Dialect, Row as SqlRow, Sql, Value};
+
 use super::rows::{
     BALANCES_QUERY, CASE_QUERY, CaseRowRaw, DeviceRowRaw, EntitlementRowRaw, VoucherRowRaw,
     parse_alarm, parse_balance, parse_issuer_key, parse_limits,
@@ -45,6 +47,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 4,
         sql: include_str!("../../migrations/postgres/0004_merchant_revocations.sql"),
+    },
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/common/0005_people_audit_proposals.sql"),
     },
 ];
 /// The advisory lock that serialises migrations across instances.
@@ -280,7 +286,85 @@ fn entitlement_row(r: &Row) -> Res<EntitlementRow> {
     .parse()
 }
 
+impl Sql for PgTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &[Value]) -> Res<u64> {
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        PgTx::execute(self, sql, &params)
+    }
+
+    fn query(
+        &mut self,
+        source: &'static str,
+        sql: &'static str,
+        params: &[Value],
+    ) -> Res<Vec<SqlRow>> {
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        PgTx::query(self, sql, &params)?
+            .iter()
+            .map(|row| {
+                let values = (0..row.len())
+                    .map(|i| from_postgres(row, i, source))
+                    .collect::<Res<Vec<Value>>>()?;
+                Ok(SqlRow::new(values, source))
+            })
+            .collect()
+    }
+}
+
+/// A PostgreSQL column as a [`Value`], by its type.
+fn from_postgres(row: &Row, i: usize, source: &'static str) -> Res<Value> {
+    use postgres::types::Type;
+    let ty = row.columns()[i].type_();
+    let value = match *ty {
+        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|v| Value::Int(v.into())),
+        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|v| Value::Int(v.into())),
+        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(Value::from),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+            row.try_get::<_, Option<String>>(i)?.map(Value::Text)
+        }
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
+        _ => return Err(StorageError::corrupt(source, format!("column {i} has type {ty}"))),
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type};
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) => match *ty {
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                Type::BOOL => (*v != 0).to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Value::Text(t) => t.as_str().to_sql(ty, out),
+            Value::Bytes(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
 impl Tx for PgTx<'_> {
+    fn sql(&mut self) -> &mut dyn Sql {
+        self
+    }
+
     fn next_counter(&mut self, name: &str) -> Res<u64> {
         let row = self
             .query_opt(

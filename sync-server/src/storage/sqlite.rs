@@ -13,7 +13,10 @@ use lastmile_shared::id::{
 use lastmile_shared::roster::Entitlement;
 use lastmile_shared::rules::OfflineLimits;
 use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::sql::{Dialect, Row as SqlRow, Sql, Value, sqlite_placeholders};
 
 use super::rows::{
     BALANCES_QUERY, CASE_QUERY, CaseRowRaw, DeviceRowRaw, ENTITLEMENT_COLUMNS, EntitlementRowRaw,
@@ -41,6 +44,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 4,
         sql: include_str!("../../migrations/sqlite/0004_merchant_revocations.sql"),
+    },
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/common/0005_people_audit_proposals.sql"),
     },
 ];
 
@@ -168,7 +175,61 @@ fn voucher_row(r: &Row<'_>) -> rusqlite::Result<VoucherRowRaw> {
     })
 }
 
+impl Sql for SqliteTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &[Value]) -> Res<u64> {
+        let mut statement = self.tx.prepare_cached(&sqlite_placeholders(sql))?;
+        let changed = statement.execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
+        Ok(changed as u64)
+    }
+
+    fn query(
+        &mut self,
+        source: &'static str,
+        sql: &'static str,
+        params: &[Value],
+    ) -> Res<Vec<SqlRow>> {
+        let mut statement = self.tx.prepare_cached(&sqlite_placeholders(sql))?;
+        let columns = statement.column_count();
+        let rows = statement.query_map(
+            rusqlite::params_from_iter(params.iter().map(to_sqlite)),
+            |r| {
+                (0..columns)
+                    .map(|i| match r.get_ref(i)? {
+                        ValueRef::Null => Ok(Value::Null),
+                        ValueRef::Integer(v) => Ok(Value::Int(v)),
+                        ValueRef::Text(t) => Ok(Value::Text(String::from_utf8_lossy(t).into_owned())),
+                        ValueRef::Blob(b) => Ok(Value::Bytes(b.to_vec())),
+                        ValueRef::Real(_) => Err(rusqlite::Error::InvalidColumnType(
+                            i,
+                            String::new(),
+                            rusqlite::types::Type::Real,
+                        )),
+                    })
+                    .collect::<rusqlite::Result<Vec<Value>>>()
+            },
+        )?;
+        rows.map(|r| Ok(SqlRow::new(r?, source))).collect()
+    }
+}
+
+fn to_sqlite(value: &Value) -> rusqlite::types::Value {
+    match value {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Int(v) => rusqlite::types::Value::Integer(*v),
+        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        Value::Bytes(b) => rusqlite::types::Value::Blob(b.clone()),
+    }
+}
+
 impl Tx for SqliteTx<'_> {
+    fn sql(&mut self) -> &mut dyn Sql {
+        self
+    }
+
     fn next_counter(&mut self, name: &str) -> Res<u64> {
         let value: i64 = self.tx.query_row(
             "INSERT INTO counters (name, value) VALUES (?1, 1)

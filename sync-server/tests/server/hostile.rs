@@ -227,6 +227,7 @@ fn slow_clients_are_disconnected_and_shutdown_is_bounded() {
 
     // Requests half-sent (headers done, body trickling) when SIGTERM comes:
     // the server waits the grace period for them, then closes them.
+    let token = server.hq_token().to_owned();
     let half_sent: Vec<TcpStream> = (0..5)
         .map(|_| {
             let mut stream = TcpStream::connect(addr).unwrap();
@@ -236,7 +237,7 @@ fn slow_clients_are_disconnected_and_shutdown_is_bounded() {
                         "POST /v1/hq/enrolment-codes HTTP/1.1\r\nHost: hq\r\n\
                          Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
                          Content-Length: 1000\r\n\r\n{{",
-                        lastmile_tests::HQ_TOKEN
+                        token
                     )
                     .as_bytes(),
                 )

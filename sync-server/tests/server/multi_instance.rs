@@ -37,7 +37,6 @@ fn start(data_dir: &std::path::Path, url: &str) -> Process {
         .args(["--data-dir"])
         .arg(data_dir)
         .args(["--database", url, "serve", "--listen", "127.0.0.1:0"])
-        .env("LASTMILE_HQ_TOKEN", common::HQ_TOKEN)
         .env("LASTMILE_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -170,6 +169,7 @@ fn two_server_processes_over_one_postgres_apply_every_entry_once() {
 fn terminals_code(storage: &Storage) -> String {
     lastmile_server::terminals::create_code(
         storage,
+        &common::operator(),
         Some(lastmile_shared::id::MerchantId::parse("shop-1").unwrap()),
         None,
         3600,

@@ -55,6 +55,43 @@ fn every_route_is_documented_and_every_documented_route_exists() {
     assert!(served.len() >= 16);
 }
 
+/// `(METHOD, path) -> permission` from each operation's `x-lastmile-permission`.
+fn documented_permissions(yaml: &str) -> std::collections::BTreeMap<(String, String), String> {
+    let mut found = std::collections::BTreeMap::new();
+    let (mut path, mut method) = (String::new(), String::new());
+    for line in yaml.lines() {
+        if let Some(key) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+            && key.starts_with('/')
+        {
+            path = key.to_owned();
+        } else if let Some(m) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':'))
+            && ["get", "post", "put", "delete", "patch"].contains(&m)
+        {
+            method = m.to_uppercase();
+        } else if let Some(permission) = line.trim().strip_prefix("x-lastmile-permission: ") {
+            found.insert((method.clone(), path.clone()), permission.to_owned());
+        }
+    }
+    found
+}
+
+#[test]
+fn every_hq_operation_documents_the_permission_it_checks() {
+    let documented = documented_permissions(lastmile_server::api::OPENAPI_YAML);
+    let mut hq_routes = 0;
+    for (method, path, audience, _) in lastmile_server::api::routes() {
+        if let lastmile_server::api::Audience::Hq(permission) = audience {
+            hq_routes += 1;
+            assert_eq!(
+                documented.get(&(method.to_string(), path.to_owned())).map(String::as_str),
+                Some(permission.code()),
+                "{method} {path}"
+            );
+        }
+    }
+    assert_eq!(documented.len(), hq_routes);
+}
+
 #[test]
 fn the_server_serves_its_document() {
     let app = common::spawn_app(common::Backend::Sqlite);

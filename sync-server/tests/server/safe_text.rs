@@ -10,6 +10,7 @@ use std::net::TcpStream;
 
 use common::{Backend, spawn_app};
 use lastmile_server::issuance::{self, IssueOptions};
+use lastmile_server::people::Role;
 use lastmile_shared::sync::{self, EnrollRequest, Problem};
 use serde_bytes::ByteBuf;
 
@@ -65,7 +66,7 @@ fn every_error_answer_is_a_problem() {
         &format!(
             "DELETE /v1/hq/cases HTTP/1.1\r\nHost: hq\r\nAuthorization: Bearer {}\r\n\
              Connection: close\r\n\r\n",
-            common::HQ_TOKEN
+            app.token(Role::Admin)
         ),
     );
     assert_eq!(status, 405);
@@ -104,7 +105,7 @@ fn every_error_answer_is_a_problem() {
         &format!(
             "POST /v1/hq/enrolment-codes HTTP/1.1\r\nHost: hq\r\nAuthorization: Bearer {}\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{big}",
-            common::HQ_TOKEN,
+            app.token(Role::Admin),
             big.len()
         ),
     );

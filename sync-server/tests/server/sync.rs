@@ -95,12 +95,10 @@ fn enrolment_codes_are_single_use_and_expire(backend: Backend) {
     assert_eq!(terminals.as_array().unwrap().len(), 1);
 
     // Moving the terminal to another site keeps its merchant.
-    let (status, row) = common::hq_request(
-        &app.base_url,
+    let (status, row) = app.hq(
         "PUT",
         &format!("/v1/hq/terminals/{}/assignment", terminal.device()),
         Some(serde_json::json!({"site": "site-2"})),
-        Some(common::HQ_TOKEN),
     );
     assert_eq!(status, 200, "{row}");
     assert_eq!(
@@ -437,11 +435,11 @@ fn vouchers_spent_or_revoked_are_refused_elsewhere_after_sync(backend: Backend) 
     );
     a.redeem(&vouchers[0].qr_text, 2000);
     a.upload(1..=1).unwrap();
-    let (status, body) = app.hq_post(
+    let decided = app.propose_and_approve(
         &format!("/v1/hq/vouchers/{}/revoke", vouchers[1].voucher),
-        serde_json::json!({}),
+        "card reported stolen",
     );
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(decided["state"], "approved");
 
     let after = b.pull().unwrap();
     assert_eq!(after.balances.len(), 1);
@@ -527,7 +525,7 @@ fn a_rotated_root_is_followed_by_enrolled_terminals_and_given_to_new_ones(backen
         .version;
 
     let key_dir = keys::KeyDir::new(&common::data_path(&app));
-    let rotated = keys::rotate_root(&app.storage, &key_dir, common::now()).unwrap();
+    let rotated = keys::rotate_root(&app.storage, &key_dir, &common::operator(), common::now()).unwrap();
     assert_eq!(rotated.old_kid, old_root.kid);
 
     // The enrolled terminal follows the handover with the root it trusts,
@@ -756,18 +754,17 @@ fn pull_sends_only_what_is_newer_than_the_cursor(backend: Backend) {
     lastmile_server::keys::rotate(
         &app.storage,
         &app.keys,
+        &common::operator(),
         &lastmile_shared::id::IssuerId::parse("lastmile-test").unwrap(),
         common::now(),
     )
     .unwrap();
     let mut limits = common::kes_limits();
     limits.unsynced_count_max = 5;
-    let (status, _) = common::hq_request(
-        &app.base_url,
+    let (status, _) = app.hq(
         "PUT",
         "/v1/hq/limits",
         Some(serde_json::to_value(&limits).unwrap()),
-        Some(common::HQ_TOKEN),
     );
     assert_eq!(status, 200);
     let third = terminal.pull().unwrap();
@@ -1205,7 +1202,8 @@ fn a_pull_tells_a_terminal_how_hq_closed_its_cases(backend: Backend) {
         &format!("/v1/hq/cases/{}/resolve", cases[0]),
         serde_json::json!({"resolution": "written_off", "note": "shop closed"}),
     );
-    assert_eq!(status, 200, "{body}");
+    assert_eq!((status, body["code"].as_str()), (400, Some("needs_approval")));
+    app.propose_and_approve(&format!("/v1/hq/cases/{}/write-off", cases[0]), "shop closed");
     let outcomes = b.pull_with(None, cases.clone()).unwrap().case_outcomes;
     assert_eq!(outcomes.len(), 1);
     assert_eq!(outcomes[0].case, cases[0]);

@@ -15,7 +15,8 @@
 //! ```text
 //! lastmile-demo/
 //!   demo.json      what the walkthrough needs to find things again
-//!   hq-token       the HQ API bearer token (mode 0600)
+//!   hq-token       an API token of the demo HQ admin (mode 0600)
+//!   hq-login       the demo HQ people's usernames and password (mode 0600)
 //!   server/        the server's SQLite database and keys
 //!   terminal/      the terminal's database, device key and settings
 //!   vouchers/      vouchers.pdf, vouchers.csv, qr/ with one PNG per voucher
@@ -40,7 +41,11 @@ use lastmile_server::issuance::{self, IssueOptions};
 use lastmile_server::keys::{self, KeyDir};
 use lastmile_server::startup::Server;
 use lastmile_server::storage::Storage;
-use lastmile_server::{limits, rosters, terminals, vouchers};
+use lastmile_server::audit::Actor;
+use lastmile_server::clock::Clock;
+use lastmile_server::people::{self, Language, NewUser, Role, tokens};
+use lastmile_server::proposals::{self, Action, Decision};
+use lastmile_server::{limits, rosters, terminals};
 use lastmile_shared::id::{MerchantId, OperatorId, SiteId, VoucherId};
 use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::rules::OfflineLimits;
@@ -69,8 +74,16 @@ const OPERATORS: [(&str, &str, &str); 2] = [
 /// The file that marks a complete demo directory.
 const STATE_FILE: &str = "demo.json";
 /// What a demo directory may hold; `--reset` deletes nothing else.
-const DEMO_ENTRIES: [&str; 6] = [
-    STATE_FILE, "hq-token", "server", "terminal", "vouchers", "receipts",
+const DEMO_ENTRIES: [&str; 7] = [
+    STATE_FILE, "hq-token", "hq-login", "server", "terminal", "vouchers", "receipts",
+];
+/// The demo's HQ people: (username, name, role). The officer proposes the
+/// demo's voucher revocation and the approver approves it.
+const HQ_PEOPLE: [(&str, &str, Role); 4] = [
+    ("hq.admin", "Halima Admin", Role::Admin),
+    ("hq.officer", "Peter Officer", Role::ProgrammeOfficer),
+    ("hq.approver", "Wanjiru Approver", Role::Approver),
+    ("hq.finance", "Joseph Finance", Role::Finance),
 ];
 /// How long the embedded server may take to open its database and bind.
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -134,6 +147,9 @@ impl Layout {
     }
     fn token(&self) -> PathBuf {
         self.root.join("hq-token")
+    }
+    fn login(&self) -> PathBuf {
+        self.root.join("hq-login")
     }
     fn state(&self) -> PathBuf {
         self.root.join(STATE_FILE)
@@ -267,15 +283,38 @@ fn clear(layout: &Layout) -> anyhow::Result<()> {
 }
 
 fn server_config(layout: &Layout, listen: SocketAddr) -> anyhow::Result<Config> {
-    let mut config = Config::load(&Overrides {
+    Ok(Config::load(&Overrides {
         data_dir: Some(layout.server()),
         listen: Some(listen.to_string()),
         ..Overrides::default()
-    })?;
-    let token = std::fs::read_to_string(layout.token())
-        .with_context(|| format!("cannot read {}", layout.token().display()))?;
-    config.hq_token = Some(token.trim().to_owned());
-    Ok(config)
+    })?)
+}
+
+/// The demo's HQ people, all with one random password (written to
+/// `hq-login`), and an API token of the admin (written to `hq-token`).
+fn hq_people(layout: &Layout, storage: &Storage, now: i64) -> anyhow::Result<()> {
+    let password = hex::encode(&random_bytes()[..8]);
+    let actor = Actor::Operator("demo".to_owned());
+    let mut login = String::new();
+    for (username, name, role) in HQ_PEOPLE {
+        people::create_user(
+            storage,
+            &actor,
+            &NewUser {
+                username,
+                display_name: name,
+                role,
+                language: Language::En,
+                password: &password,
+            },
+            now,
+        )?;
+        login.push_str(&format!("{username} {password} ({})\n", role.code()));
+    }
+    write_private(&layout.login(), &login)?;
+    let token = tokens::create(storage, &actor, HQ_PEOPLE[0].0, "demo", now)?;
+    write_private(&layout.token(), &token.token)?;
+    Ok(())
 }
 
 /// Loads the demo programme into a new server, starts it, enrols the terminal.
@@ -283,20 +322,22 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
     eprintln!("Setting up the demo in {} ...", layout.root.display());
     std::fs::create_dir_all(layout.server())
         .with_context(|| format!("cannot create {}", layout.server().display()))?;
-    write_private(&layout.token(), &hex::encode(random_bytes()))?;
     let config = server_config(layout, listen)?;
     let keys = KeyDir::new(&config.data_dir);
-    let now = lastmile_server::api::now();
+    let now = Clock::now(&lastmile_server::clock::SystemClock);
+    let actor = Actor::Operator("demo".to_owned());
     let merchant = MerchantId::parse(MERCHANT)?;
     let site = SiteId::parse(SITE)?;
     let (vouchers, revoked, code) = {
         let storage = Storage::open(&config.database)?;
-        keys::init(&storage, &keys, &config.issuer, now)?;
+        keys::init(&storage, &keys, &actor, &config.issuer, now)?;
+        hq_people(layout, &storage, now)?;
         let kes = Currency::parse("KES")?;
         let major = |units: i64| Money::new(units * 100, kes).minor;
         limits::set(
             &storage,
             &keys,
+            &actor,
             &OfflineLimits {
                 currency: kes,
                 credential_value_max_minor: major(5_000),
@@ -337,8 +378,26 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
             .find(|v| v.beneficiary.as_str() == REVOKED_BENEFICIARY)
             .map(|v| v.voucher.clone())
             .context("the demo vouchers lack the one to revoke")?;
-        vouchers::revoke(&storage, &keys, &revoked, now)?;
-        let code = terminals::create_code(&storage, Some(merchant), Some(site), 3600, now)?;
+        // Revoked the way HQ revokes: proposed by one person, approved by another.
+        let [_, officer, approver, _] = HQ_PEOPLE.map(|(name, ..)| people::caller(&storage, name));
+        let proposal = proposals::propose(
+            &storage,
+            &officer?,
+            &Action::RevokeVoucher(revoked.clone()),
+            "demo: the beneficiary reported the voucher lost",
+            now,
+        )?;
+        proposals::decide(
+            &storage,
+            &keys,
+            &approver?,
+            proposal.id,
+            Decision::Approve,
+            "demo: confirmed with the programme",
+            now,
+        )?;
+        let code =
+            terminals::create_code(&storage, &actor, Some(merchant), Some(site), 3600, now)?;
         let issued = report
             .issued
             .into_iter()
@@ -490,7 +549,11 @@ impl Tour<'_> {
             "  HQ sync server   {} (SQLite in {root}/server)",
             self.server_url
         );
-        println!("  HQ API token     {root}/hq-token");
+        println!(
+            "  HQ console       {}/console (people and password in {root}/hq-login)",
+            self.server_url
+        );
+        println!("  HQ API token     {root}/hq-token (the admin's)");
         println!(
             "  voucher sheet    {root}/vouchers/vouchers.pdf (vouchers.csv beside it, QR PNGs in qr/)"
         );

@@ -10,7 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use std::collections::HashMap;
+
+use lastmile_server::api::Audience;
+use lastmile_server::audit::Actor;
 use lastmile_server::config::Config;
+use lastmile_server::people::{self, Language, NewUser, Permission, Role, tokens};
 use lastmile_server::issuance::{self, IssueOptions, IssuedVoucher};
 use lastmile_server::keys::{self, KeyDir};
 use lastmile_server::limits;
@@ -30,12 +35,86 @@ use lastmile_shared::voucher;
 use rand_core::{OsRng, RngCore};
 use serde_bytes::ByteBuf;
 
-pub const HQ_TOKEN: &str = "test-hq-token-0123456789";
-
 pub use lastmile_tests::Backend;
 
 pub fn now() -> i64 {
-    lastmile_server::api::now()
+    use lastmile_server::clock::Clock;
+    lastmile_server::clock::SystemClock.now()
+}
+
+/// The test's own actor in the audit trail.
+pub fn operator() -> Actor {
+    Actor::Operator("test".to_owned())
+}
+
+/// The password of every test user.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The username of the test user of a role.
+pub fn username(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "ada.admin",
+        Role::ProgrammeOfficer => "otieno.officer",
+        Role::Approver => "amina.approver",
+        Role::Finance => "fatuma.finance",
+        Role::Auditor => "aziz.auditor",
+        Role::Support => "sam.support",
+    }
+}
+
+/// One user of each role, and an API token for each.
+pub fn people(storage: &Storage) -> HashMap<Role, String> {
+    let mut tokens = HashMap::new();
+    for role in Role::ALL {
+        let name = username(role);
+        people::create_user(
+            storage,
+            &operator(),
+            &NewUser {
+                username: name,
+                display_name: name,
+                role,
+                language: Language::En,
+                password: PASSWORD,
+            },
+            now(),
+        )
+        .unwrap();
+        let token = tokens::create(storage, &operator(), name, "tests", now()).unwrap();
+        tokens.insert(role, token.token);
+    }
+    tokens
+}
+
+/// The HQ route a request goes to, by method and concrete path.
+fn route_permission(method: &str, path: &str) -> Option<Permission> {
+    let path = path.split('?').next().unwrap_or(path);
+    let wanted: Vec<&str> = path.split('/').collect();
+    lastmile_server::api::routes()
+        .into_iter()
+        .find_map(|(m, pattern, audience, _)| {
+            let parts: Vec<&str> = pattern.split('/').collect();
+            let matches = m.as_str() == method
+                && parts.len() == wanted.len()
+                && parts
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(p, w)| p.starts_with('{') || p == w);
+            match (matches, audience) {
+                (true, Audience::Hq(permission)) => Some(permission),
+                _ => None,
+            }
+        })
+}
+
+/// A role whose people may make this request.
+pub fn role_for(method: &str, path: &str) -> Role {
+    let permission = route_permission(method, path)
+        .unwrap_or_else(|| panic!("{method} {path} is not an HQ route"));
+    Role::ALL
+        .into_iter()
+        .find(|role| role.allows(permission))
+        .unwrap()
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -73,6 +152,8 @@ pub struct TestApp {
     pub keys: KeyDir,
     pub database: DatabaseUrl,
     pub dir: tempfile::TempDir,
+    /// An API token of a user of each role.
+    pub tokens: HashMap<Role, String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -93,7 +174,6 @@ pub fn config(dir: &Path, database: DatabaseUrl) -> Config {
         data_dir: dir.to_owned(),
         database,
         listen: "127.0.0.1:0".parse().unwrap(),
-        hq_token: Some(HQ_TOKEN.to_owned()),
         tls: None,
         allow_plain_http: false,
         issuer: IssuerId::parse("lastmile-test").unwrap(),
@@ -107,11 +187,12 @@ pub fn prepare(storage: &Storage, keys: &KeyDir) {
     keys::init(
         storage,
         keys,
+        &operator(),
         &IssuerId::parse("lastmile-test").unwrap(),
         now(),
     )
     .unwrap();
-    limits::set(storage, keys, &kes_limits(), now()).unwrap();
+    limits::set(storage, keys, &operator(), &kes_limits(), now()).unwrap();
 }
 
 pub fn spawn_app(backend: Backend) -> TestApp {
@@ -126,6 +207,7 @@ pub fn spawn_app(backend: Backend) -> TestApp {
     let storage = Arc::new(Storage::open(&database).unwrap());
     let keys = KeyDir::new(dir.path());
     prepare(&storage, &keys);
+    let tokens = people(&storage);
     let config = config(dir.path(), database.clone());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -154,6 +236,7 @@ pub fn spawn_app(backend: Backend) -> TestApp {
         keys,
         database,
         dir,
+        tokens,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     }
@@ -163,6 +246,7 @@ impl TestApp {
     pub fn code(&self, merchant: &str, site: &str) -> String {
         terminals::create_code(
             &self.storage,
+            &operator(),
             Some(MerchantId::parse(merchant).unwrap()),
             Some(SiteId::parse(site).unwrap()),
             3600,
@@ -211,12 +295,53 @@ impl TestApp {
         self.storage.transaction(|tx| tx.entry_count()).unwrap()
     }
 
+    pub fn token(&self, role: Role) -> &str {
+        &self.tokens[&role]
+    }
+
+    /// A request by someone whose role may make it.
+    pub fn hq(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let role = role_for(method, path);
+        hq_request(&self.base_url, method, path, body, Some(self.token(role)))
+    }
+
+    /// A request by the test user of `role`.
+    pub fn hq_as(
+        &self,
+        role: Role,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        hq_request(&self.base_url, method, path, body, Some(self.token(role)))
+    }
+
     pub fn hq_get(&self, path: &str) -> (u16, serde_json::Value) {
-        hq_request(&self.base_url, "GET", path, None, Some(HQ_TOKEN))
+        self.hq("GET", path, None)
     }
 
     pub fn hq_post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        hq_request(&self.base_url, "POST", path, Some(body), Some(HQ_TOKEN))
+        self.hq("POST", path, Some(body))
+    }
+
+    /// Proposes by the role allowed to, and approves by the approver.
+    pub fn propose_and_approve(&self, path: &str, reason: &str) -> serde_json::Value {
+        let (status, proposal) = self.hq_post(path, serde_json::json!({ "reason": reason }));
+        assert_eq!(status, 202, "{proposal}");
+        let id = proposal["id"].as_i64().unwrap();
+        let (status, decided) = self.hq_as(
+            Role::Approver,
+            "POST",
+            &format!("/v1/hq/proposals/{id}/decision"),
+            Some(serde_json::json!({ "decision": "approve", "note": "checked" })),
+        );
+        assert_eq!(status, 200, "{decided}");
+        decided
     }
 }
 

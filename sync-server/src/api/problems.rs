@@ -1,0 +1,237 @@
+//! The one path from a domain error to an HTTP answer: each error says its
+//! status and stable code here and its `Display` is the sentence. A
+//! server-side failure (storage, keys) is logged in full but answered with
+//! a generic sentence (see `ApiProblem`'s `IntoResponse`), so no database
+//! text reaches a caller.
+
+use axum::http::StatusCode;
+
+use super::ApiProblem;
+use crate::double_spend::ResolveError;
+use crate::keys::KeyError;
+use crate::limits::LimitsError;
+use crate::merchants::MerchantError;
+use crate::people::PeopleError;
+use crate::people::tokens::TokenError;
+use crate::proposals::ProposalError;
+use crate::storage::StorageError;
+use crate::terminals::TerminalError;
+use crate::vouchers::VoucherError;
+
+/// A domain error as an HTTP refusal.
+pub trait Refusal: std::error::Error {
+    fn status(&self) -> StatusCode;
+    fn code(&self) -> &'static str;
+}
+
+impl ApiProblem {
+    /// The refusal for `error`, in JSON (`cbor: false`) or CBOR.
+    pub fn from_refusal(error: &dyn Refusal, cbor: bool) -> Self {
+        Self::new(error.status(), error.code(), error, cbor)
+    }
+}
+
+/// `?` on a domain error in an HQ handler.
+macro_rules! json_refusal {
+    ($($error:ty),* $(,)?) => {
+        $(impl From<$error> for ApiProblem {
+            fn from(error: $error) -> Self {
+                Self::from_refusal(&error, false)
+            }
+        })*
+    };
+}
+
+json_refusal!(
+    StorageError,
+    KeyError,
+    TerminalError,
+    VoucherError,
+    ResolveError,
+    MerchantError,
+    LimitsError,
+    PeopleError,
+    TokenError,
+    ProposalError,
+);
+
+impl Refusal for StorageError {
+    fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+    fn code(&self) -> &'static str {
+        "storage_error"
+    }
+}
+
+impl Refusal for KeyError {
+    fn status(&self) -> StatusCode {
+        match self {
+            KeyError::NotInitialised => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            KeyError::NotInitialised => "server_not_initialised",
+            KeyError::Storage(_) => "storage_error",
+            _ => "key_error",
+        }
+    }
+}
+
+impl Refusal for TerminalError {
+    fn status(&self) -> StatusCode {
+        match self {
+            TerminalError::UnknownCode | TerminalError::UnknownDevice(_) => StatusCode::NOT_FOUND,
+            TerminalError::CodeUsed
+            | TerminalError::KeyAlreadyEnrolled
+            | TerminalError::DeviceKnown(_) => StatusCode::CONFLICT,
+            TerminalError::CodeExpired => StatusCode::GONE,
+            TerminalError::BadPublicKey
+            | TerminalError::BadLabel(_)
+            | TerminalError::BadTtl
+            | TerminalError::NoAssignment
+            | TerminalError::Id(_) => StatusCode::BAD_REQUEST,
+            TerminalError::Storage(e) => e.status(),
+            TerminalError::Keys(e) => e.status(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            TerminalError::Storage(e) => Refusal::code(e),
+            TerminalError::Keys(e) => Refusal::code(e),
+            _ => TerminalError::code(self),
+        }
+    }
+}
+
+impl Refusal for VoucherError {
+    fn status(&self) -> StatusCode {
+        match self {
+            VoucherError::Unknown(_) => StatusCode::NOT_FOUND,
+            VoucherError::Storage(e) => e.status(),
+            VoucherError::Keys(e) => e.status(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            VoucherError::Unknown(_) => "unknown_voucher",
+            VoucherError::Storage(e) => e.code(),
+            VoucherError::Keys(e) => e.code(),
+        }
+    }
+}
+
+impl Refusal for ResolveError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ResolveError::UnknownCase(_) => StatusCode::NOT_FOUND,
+            ResolveError::AlreadyResolved(_) => StatusCode::CONFLICT,
+            ResolveError::Storage(e) => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn code(&self) -> &'static str {
+        ResolveError::code(self)
+    }
+}
+
+impl Refusal for MerchantError {
+    fn status(&self) -> StatusCode {
+        match self {
+            MerchantError::AlreadyRevoked(_) => StatusCode::CONFLICT,
+            MerchantError::BadReason(_) => StatusCode::BAD_REQUEST,
+            MerchantError::Storage(e) => e.status(),
+            MerchantError::Keys(e) => e.status(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            MerchantError::Storage(e) => e.code(),
+            MerchantError::Keys(e) => e.code(),
+            _ => MerchantError::code(self),
+        }
+    }
+}
+
+impl Refusal for LimitsError {
+    fn status(&self) -> StatusCode {
+        match self {
+            LimitsError::NotPositive(_) => StatusCode::BAD_REQUEST,
+            LimitsError::Storage(e) => e.status(),
+            LimitsError::Keys(e) => e.status(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            LimitsError::NotPositive(_) => "bad_limits",
+            LimitsError::Storage(e) => e.code(),
+            LimitsError::Keys(e) => e.code(),
+        }
+    }
+}
+
+impl Refusal for PeopleError {
+    fn status(&self) -> StatusCode {
+        match self {
+            PeopleError::UsernameTaken(_) => StatusCode::CONFLICT,
+            PeopleError::UnknownUser(_) => StatusCode::NOT_FOUND,
+            PeopleError::WrongCredentials | PeopleError::Disabled => StatusCode::UNAUTHORIZED,
+            PeopleError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            PeopleError::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PeopleError::Storage(e) => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn code(&self) -> &'static str {
+        PeopleError::code(self)
+    }
+}
+
+impl Refusal for TokenError {
+    fn status(&self) -> StatusCode {
+        match self {
+            TokenError::Invalid => StatusCode::UNAUTHORIZED,
+            TokenError::Unknown(_) => StatusCode::NOT_FOUND,
+            TokenError::BadLabel(_) => StatusCode::BAD_REQUEST,
+            TokenError::People(e) => e.status(),
+            TokenError::Storage(e) => e.status(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            TokenError::Invalid => "unauthorized",
+            TokenError::Unknown(_) => "unknown_token",
+            TokenError::BadLabel(_) => "bad_label",
+            TokenError::People(e) => e.code(),
+            TokenError::Storage(e) => e.code(),
+        }
+    }
+}
+
+impl Refusal for ProposalError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ProposalError::NotAllowed | ProposalError::NotAnApprover | ProposalError::OwnProposal => {
+                StatusCode::FORBIDDEN
+            }
+            ProposalError::Unknown(_) => StatusCode::NOT_FOUND,
+            ProposalError::AlreadyDecided(_)
+            | ProposalError::AlreadyPending(_)
+            | ProposalError::AlreadyRevoked(_) => StatusCode::CONFLICT,
+            ProposalError::BadReason(_) => StatusCode::BAD_REQUEST,
+            ProposalError::Voucher(e) => e.status(),
+            ProposalError::Case(e) => e.status(),
+            ProposalError::Keys(e) => e.status(),
+            ProposalError::Storage(e) => e.status(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            ProposalError::Voucher(e) => Refusal::code(e),
+            ProposalError::Keys(e) => Refusal::code(e),
+            _ => ProposalError::code(self),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Command groups of `lastmile-server` that live in files of their own.
+
+pub mod audit;
+pub mod people;

@@ -1,0 +1,172 @@
+//! Roles and what each may do: one matrix, consulted by every HQ route and
+//! console page.
+
+use serde::{Deserialize, Serialize};
+
+/// A person's role at HQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// People, tokens, terminals, limits and merchants; not approvals.
+    Admin,
+    /// Runs programmes: vouchers, and proposes their revocation.
+    ProgrammeOfficer,
+    /// Approves or rejects what others proposed; changes nothing directly.
+    Approver,
+    /// Money questions: double-spend cases, proposes write-offs.
+    Finance,
+    /// Reads everything, changes nothing.
+    Auditor,
+    /// Terminals and cases in the field.
+    Support,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::ProgrammeOfficer,
+        Role::Approver,
+        Role::Finance,
+        Role::Auditor,
+        Role::Support,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::ProgrammeOfficer => "programme_officer",
+            Self::Approver => "approver",
+            Self::Finance => "finance",
+            Self::Auditor => "auditor",
+            Self::Support => "support",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// Whether this role may do `permission`.
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission::*;
+        use Role::*;
+        match permission {
+            ViewTerminals | ViewCases | ViewAlarms | ViewVouchers | ViewProposals | ViewLimits
+            | ViewKeys | OwnTokens => true,
+            ViewAudit => matches!(self, Admin | Approver | Auditor | Finance),
+            ViewUsers | ManageUsers => self == Admin,
+            ManageTerminals => matches!(self, Admin | Support),
+            ResolveCases => matches!(self, Finance | Support),
+            ProposeWriteOff => self == Finance,
+            ProposeRevocation => matches!(self, ProgrammeOfficer | Admin),
+            Decide => self == Approver,
+            ManageMerchants | ManageLimits => self == Admin,
+        }
+    }
+}
+
+/// Something a route or page lets a person do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    ViewTerminals,
+    ManageTerminals,
+    ViewCases,
+    /// Close a case as recovered or dismissed.
+    ResolveCases,
+    /// Propose closing a case as written off (approved by someone else).
+    ProposeWriteOff,
+    ViewAlarms,
+    ViewVouchers,
+    /// Propose revoking a voucher (approved by someone else).
+    ProposeRevocation,
+    ViewProposals,
+    /// Approve or reject a proposal made by someone else.
+    Decide,
+    ManageMerchants,
+    ViewLimits,
+    ManageLimits,
+    ViewKeys,
+    ViewUsers,
+    ManageUsers,
+    ViewAudit,
+    /// Create and revoke one's own API tokens.
+    OwnTokens,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 18] = [
+        Permission::ViewTerminals,
+        Permission::ManageTerminals,
+        Permission::ViewCases,
+        Permission::ResolveCases,
+        Permission::ProposeWriteOff,
+        Permission::ViewAlarms,
+        Permission::ViewVouchers,
+        Permission::ProposeRevocation,
+        Permission::ViewProposals,
+        Permission::Decide,
+        Permission::ManageMerchants,
+        Permission::ViewLimits,
+        Permission::ManageLimits,
+        Permission::ViewKeys,
+        Permission::ViewUsers,
+        Permission::ManageUsers,
+        Permission::ViewAudit,
+        Permission::OwnTokens,
+    ];
+
+    /// The name in `openapi.yaml` (`x-lastmile-permission`) and the docs.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::ViewTerminals => "view_terminals",
+            Self::ManageTerminals => "manage_terminals",
+            Self::ViewCases => "view_cases",
+            Self::ResolveCases => "resolve_cases",
+            Self::ProposeWriteOff => "propose_write_off",
+            Self::ViewAlarms => "view_alarms",
+            Self::ViewVouchers => "view_vouchers",
+            Self::ProposeRevocation => "propose_revocation",
+            Self::ViewProposals => "view_proposals",
+            Self::Decide => "decide",
+            Self::ManageMerchants => "manage_merchants",
+            Self::ViewLimits => "view_limits",
+            Self::ManageLimits => "manage_limits",
+            Self::ViewKeys => "view_keys",
+            Self::ViewUsers => "view_users",
+            Self::ManageUsers => "manage_users",
+            Self::ViewAudit => "view_audit",
+            Self::OwnTokens => "own_tokens",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_role_both_proposes_and_approves() {
+        for role in Role::ALL {
+            let proposes =
+                role.allows(Permission::ProposeRevocation) || role.allows(Permission::ProposeWriteOff);
+            assert!(!(proposes && role.allows(Permission::Decide)), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn the_auditor_changes_nothing() {
+        let changes = Permission::ALL
+            .into_iter()
+            .filter(|p| !p.code().starts_with("view_") && *p != Permission::OwnTokens);
+        for permission in changes {
+            assert!(!Role::Auditor.allows(permission), "{permission:?}");
+        }
+    }
+
+    #[test]
+    fn every_permission_is_someones() {
+        for permission in Permission::ALL {
+            assert!(Role::ALL.iter().any(|r| r.allows(permission)), "{permission:?}");
+        }
+    }
+}

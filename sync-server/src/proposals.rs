@@ -1,0 +1,282 @@
+//! Maker–checker: an action that moves or forgoes money is stored as a
+//! proposal, and only a different person with the approver role may
+//! approve it (which carries it out, in the same transaction) or reject it.
+//!
+//! Used now for voucher revocations and case write-offs; the payment
+//! pipeline adds its own [`Action`]s (entitlements, batches).
+//!
+//! Architecture invariant: the only way to carry out an [`Action`] is
+//! [`decide`] with [`Decision::Approve`], by someone other than its author.
+
+use lastmile_shared::id::VoucherId;
+use lastmile_shared::text::{Lines, PlainText, TextError};
+use serde::{Deserialize, Serialize};
+
+use crate::audit;
+use crate::double_spend::{self, Resolution, ResolveError};
+use crate::keys::{KeyDir, KeyError};
+use crate::people::{Caller, Permission};
+use crate::storage::proposals::{self as table, NewProposal, ProposalRow};
+use crate::storage::sql::Page;
+use crate::storage::{Storage, StorageError, Tx};
+use crate::vouchers::{self, VoucherError};
+
+/// Longest reason or decision note, in characters.
+pub const REASON_CHARS_MAX: usize = 1000;
+
+/// What a proposal would do once approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    RevokeVoucher(VoucherId),
+    WriteOffCase(u64),
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::RevokeVoucher(_) => "voucher.revoke",
+            Self::WriteOffCase(_) => "case.write_off",
+        }
+    }
+
+    pub fn object(&self) -> String {
+        match self {
+            Self::RevokeVoucher(v) => format!("voucher:{v}"),
+            Self::WriteOffCase(c) => format!("case:{c}"),
+        }
+    }
+
+    /// Who may propose it.
+    pub fn permission(&self) -> Permission {
+        match self {
+            Self::RevokeVoucher(_) => Permission::ProposeRevocation,
+            Self::WriteOffCase(_) => Permission::ProposeWriteOff,
+        }
+    }
+
+    fn parse(kind: &str, object: &str) -> Result<Self, StorageError> {
+        let corrupt = || StorageError::corrupt("proposals", format!("{kind} {object}"));
+        match (kind, object.split_once(':')) {
+            ("voucher.revoke", Some(("voucher", id))) => {
+                Ok(Self::RevokeVoucher(VoucherId::parse(id).map_err(|_| corrupt())?))
+            }
+            ("case.write_off", Some(("case", id))) => {
+                Ok(Self::WriteOffCase(id.parse().map_err(|_| corrupt())?))
+            }
+            _ => Err(corrupt()),
+        }
+    }
+}
+
+/// Approve or reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProposalError {
+    #[error("your role may not propose this")]
+    NotAllowed,
+    #[error("only a person with the approver role may decide a proposal")]
+    NotAnApprover,
+    #[error("you proposed this yourself: another approver must decide it")]
+    OwnProposal,
+    #[error("there is no proposal {0}")]
+    Unknown(i64),
+    #[error("proposal {0} is already decided")]
+    AlreadyDecided(i64),
+    #[error("proposal {0} for this is already waiting for a decision")]
+    AlreadyPending(i64),
+    #[error("the reason is not usable: {0}")]
+    BadReason(TextError),
+    #[error("voucher {0} is already revoked")]
+    AlreadyRevoked(VoucherId),
+    #[error(transparent)]
+    Voucher(#[from] VoucherError),
+    #[error(transparent)]
+    Case(#[from] ResolveError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl ProposalError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotAllowed | Self::NotAnApprover => "forbidden",
+            Self::OwnProposal => "own_proposal",
+            Self::Unknown(_) => "unknown_proposal",
+            Self::AlreadyDecided(_) => "proposal_decided",
+            Self::AlreadyPending(_) => "proposal_pending",
+            Self::BadReason(_) => "bad_reason",
+            Self::AlreadyRevoked(_) => "voucher_revoked",
+            Self::Voucher(e) => match e {
+                VoucherError::Unknown(_) => "unknown_voucher",
+                _ => "voucher_error",
+            },
+            Self::Case(e) => e.code(),
+            Self::Keys(_) => "key_error",
+            Self::Storage(_) => "storage_error",
+        }
+    }
+}
+
+fn text(reason: &str) -> Result<PlainText, ProposalError> {
+    PlainText::parse(reason, Lines::Many, REASON_CHARS_MAX).map_err(ProposalError::BadReason)
+}
+
+/// Checks that the action can still be carried out now.
+fn check(tx: &mut dyn Tx, action: &Action) -> Result<(), ProposalError> {
+    match action {
+        Action::RevokeVoucher(id) => {
+            let row = tx
+                .voucher(id)?
+                .ok_or_else(|| VoucherError::Unknown(id.clone()))?;
+            if row.revoked_at.is_some() {
+                return Err(ProposalError::AlreadyRevoked(id.clone()));
+            }
+        }
+        Action::WriteOffCase(case) => match table::case_resolution(tx.sql(), *case)? {
+            None => return Err(ResolveError::UnknownCase(*case).into()),
+            Some(Some(_)) => return Err(ResolveError::AlreadyResolved(*case).into()),
+            Some(None) => {}
+        },
+    }
+    Ok(())
+}
+
+/// Stores a proposal to carry out `action`, with the proposer's reason.
+pub fn propose(
+    storage: &Storage,
+    caller: &Caller,
+    action: &Action,
+    reason: &str,
+    now: i64,
+) -> Result<ProposalRow, ProposalError> {
+    if !caller.may(action.permission()) {
+        return Err(ProposalError::NotAllowed);
+    }
+    let reason = text(reason)?;
+    storage.transaction(|tx| {
+        check(tx, action)?;
+        let object = action.object();
+        if let Some(id) = table::pending_for(tx.sql(), action.kind(), &object)? {
+            return Err(ProposalError::AlreadyPending(id));
+        }
+        let id = i64::try_from(tx.next_counter("proposals")?)
+            .map_err(|e| StorageError::corrupt("counters.proposals", e))?;
+        let inserted = table::insert(
+            tx.sql(),
+            &NewProposal {
+                id,
+                kind: action.kind(),
+                object: &object,
+                payload: "{}",
+                reason: reason.as_str(),
+                proposed_by: caller.id,
+                proposed_at: now,
+            },
+        )?;
+        if !inserted {
+            return Err(ProposalError::AlreadyPending(id));
+        }
+        audit::record(
+            tx,
+            &caller.actor(),
+            "proposal.created",
+            &format!("proposal:{id}"),
+            serde_json::json!({ "kind": action.kind(), "object": object, "reason": reason.as_str() }),
+            now,
+        )?;
+        table::get(tx.sql(), id)?.ok_or(ProposalError::Unknown(id))
+    })
+}
+
+/// Approves (carrying the action out) or rejects a pending proposal. The
+/// decider must be an approver and not the proposal's author.
+pub fn decide(
+    storage: &Storage,
+    keys: &KeyDir,
+    caller: &Caller,
+    id: i64,
+    decision: Decision,
+    note: &str,
+    now: i64,
+) -> Result<ProposalRow, ProposalError> {
+    if !caller.may(Permission::Decide) {
+        return Err(ProposalError::NotAnApprover);
+    }
+    let note = text(note)?;
+    storage.transaction(|tx| {
+        let proposal = table::get(tx.sql(), id)?.ok_or(ProposalError::Unknown(id))?;
+        if proposal.state != "pending" {
+            return Err(ProposalError::AlreadyDecided(id));
+        }
+        if proposal.proposed_by == caller.id {
+            return Err(ProposalError::OwnProposal);
+        }
+        let action = Action::parse(&proposal.kind, &proposal.object)?;
+        let state = match decision {
+            Decision::Approve => "approved",
+            Decision::Reject => "rejected",
+        };
+        if !table::decide(tx.sql(), id, state, caller.id, now, note.as_str())? {
+            return Err(ProposalError::AlreadyDecided(id));
+        }
+        audit::record(
+            tx,
+            &caller.actor(),
+            match decision {
+                Decision::Approve => "proposal.approved",
+                Decision::Reject => "proposal.rejected",
+            },
+            &format!("proposal:{id}"),
+            serde_json::json!({ "kind": proposal.kind, "object": proposal.object, "note": note.as_str() }),
+            now,
+        )?;
+        if decision == Decision::Approve {
+            let detail = serde_json::json!({
+                "proposal": id,
+                "proposed_by": proposal.proposed_by_name,
+                "approved_by": caller.username,
+            });
+            match &action {
+                Action::RevokeVoucher(voucher) => {
+                    vouchers::revoke_in(tx, keys, &caller.actor(), voucher, detail, now)?;
+                }
+                Action::WriteOffCase(case) => {
+                    let text = format!("{} (approved: {})", proposal.reason, note.as_str());
+                    let note = double_spend::resolution_note(&text)
+                        .or_else(|_| double_spend::resolution_note(&proposal.reason))?;
+                    double_spend::resolve_in(
+                        tx,
+                        &caller.actor(),
+                        *case,
+                        Resolution::WrittenOff,
+                        &note,
+                        detail,
+                        now,
+                    )?;
+                }
+            }
+        }
+        table::get(tx.sql(), id)?.ok_or(ProposalError::Unknown(id))
+    })
+}
+
+/// Newest first, optionally only pending (or approved, or rejected) ones.
+pub fn list(
+    storage: &Storage,
+    state: Option<&str>,
+    page: Page,
+) -> Result<Vec<ProposalRow>, StorageError> {
+    storage.transaction(|tx| table::list(tx.sql(), state, page))
+}
+
+pub fn get(storage: &Storage, id: i64) -> Result<Option<ProposalRow>, StorageError> {
+    storage.transaction(|tx| table::get(tx.sql(), id))
+}
