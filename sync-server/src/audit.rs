@@ -38,9 +38,12 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// The operator running this process, from `$USER`.
+    /// The operator running this process, from `$USER` (or `$LOGNAME`).
     pub fn operator() -> Self {
-        Self::Operator(std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()))
+        let name = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".to_owned());
+        Self::Operator(name)
     }
 
     /// How the actor is written in the trail: `user:alice`, `terminal:T…`,

@@ -18,6 +18,7 @@ pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod console;
 pub mod device_auth;
 pub mod documents;
 pub mod double_spend;

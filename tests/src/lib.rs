@@ -23,6 +23,7 @@
 //! convention as `sync-server/tests/common`. A PostgreSQL scenario never
 //! skips: without a server and without the PostgreSQL binaries it fails.
 
+pub mod browser;
 pub mod link;
 
 use std::io::{BufRead, BufReader, Read};

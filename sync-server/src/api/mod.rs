@@ -134,6 +134,11 @@ pub fn router(state: AppState) -> Router {
     }
     let hq = hq.layer(axum::extract::DefaultBodyLimit::max(hq::HQ_BODY_BYTES_MAX));
     open.merge(hq)
+        .merge(crate::console::router(state.clone()))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/console") }),
+        )
         .fallback(|| async {
             ApiProblem::json(StatusCode::NOT_FOUND, "not_found", "no such route")
         })
@@ -179,11 +184,15 @@ async fn documented_refusals(request: Request, next: Next) -> Response {
     }
     let response = next.run(request).await;
     let status = response.status();
-    let is_problem = response
+    // A problem already, or a console page that says what went wrong itself.
+    let is_explained = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t == "application/problem+json" || t == sync::CONTENT_TYPE);
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| {
+            t == "application/problem+json" || t == sync::CONTENT_TYPE || t.starts_with("text/html")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || is_explained {
         return response;
     }
     let (parts, body) = response.into_parts();

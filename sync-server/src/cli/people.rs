@@ -21,6 +21,7 @@ pub enum UsersCommand {
         /// The name shown in the console and the audit trail.
         #[arg(long)]
         name: String,
+        /// What they may do (see ARCHITECTURE.md for each role's permissions).
         #[arg(long, value_enum)]
         role: Role,
         /// Console language.

@@ -334,14 +334,16 @@ pub fn authenticate(
         return Err(refusal);
     }
     let matches = password_matches(password, &row.password_hash);
-    storage.transaction(|tx| {
+    // A failure is a state change too (the count, the lock, the audit
+    // entry): the transaction commits it and the refusal comes after.
+    let outcome = storage.transaction(|tx| -> Result<Result<Caller, PeopleError>, PeopleError> {
         // Re-read: another attempt may have counted meanwhile.
         let current = table::user_by_name(tx.sql(), username)?
             .ok_or_else(|| PeopleError::UnknownUser(username.to_owned()))?;
         if matches {
             table::set_login_state(tx.sql(), current.id, 0, None)?;
             audit::record(tx, &caller.actor(), "login.succeeded", &object, serde_json::json!({}), now)?;
-            return Ok(caller.clone());
+            return Ok(Ok(caller.clone()));
         }
         let failures = current.failed_logins + 1;
         let locked_until = (failures >= LOGIN_FAILURES_MAX).then_some(now + LOCKOUT_SECONDS);
@@ -359,13 +361,14 @@ pub fn authenticate(
             serde_json::json!({ "reason": "wrong_password", "failures": failures, "locked": locked_until.is_some() }),
             now,
         )?;
-        Err(match locked_until {
+        Ok(Err(match locked_until {
             Some(_) => PeopleError::Locked {
                 minutes: LOCKOUT_SECONDS / 60,
             },
             None => PeopleError::WrongCredentials,
-        })
-    })
+        }))
+    })?;
+    outcome
 }
 
 /// Disables a user: their sessions end and their tokens are revoked.

@@ -6,6 +6,7 @@
 mod common;
 
 mod cli;
+mod console;
 mod hostile;
 mod multi_instance;
 mod openapi;
