@@ -313,12 +313,12 @@ pub fn authenticate(
     let object = format!("user:{}", row.username);
     let refusal = if row.disabled_at.is_some() {
         Some(PeopleError::Disabled)
-    } else if let Some(until) = row.locked_until.filter(|until| *until > now) {
-        Some(PeopleError::Locked {
-            minutes: (until - now + 59) / 60,
-        })
     } else {
-        None
+        row.locked_until
+            .filter(|until| *until > now)
+            .map(|until| PeopleError::Locked {
+                minutes: (until - now + 59) / 60,
+            })
     };
     if let Some(refusal) = refusal {
         storage.transaction(|tx| {
@@ -334,14 +334,17 @@ pub fn authenticate(
         return Err(refusal);
     }
     let matches = password_matches(password, &row.password_hash);
-    storage.transaction(|tx| {
+    // The refusal of a wrong password is the transaction's `Ok` value, not
+    // its `Err`: an `Err` would roll back the failure count (so no account
+    // would ever lock) and its audit entry.
+    storage.transaction(|tx| -> Result<Result<Caller, PeopleError>, PeopleError> {
         // Re-read: another attempt may have counted meanwhile.
         let current = table::user_by_name(tx.sql(), username)?
             .ok_or_else(|| PeopleError::UnknownUser(username.to_owned()))?;
         if matches {
             table::set_login_state(tx.sql(), current.id, 0, None)?;
             audit::record(tx, &caller.actor(), "login.succeeded", &object, serde_json::json!({}), now)?;
-            return Ok(caller.clone());
+            return Ok(Ok(caller.clone()));
         }
         let failures = current.failed_logins + 1;
         let locked_until = (failures >= LOGIN_FAILURES_MAX).then_some(now + LOCKOUT_SECONDS);
@@ -359,13 +362,13 @@ pub fn authenticate(
             serde_json::json!({ "reason": "wrong_password", "failures": failures, "locked": locked_until.is_some() }),
             now,
         )?;
-        Err(match locked_until {
+        Ok(Err(match locked_until {
             Some(_) => PeopleError::Locked {
                 minutes: LOCKOUT_SECONDS / 60,
             },
             None => PeopleError::WrongCredentials,
-        })
-    })
+        }))
+    })?
 }
 
 /// Disables a user: their sessions end and their tokens are revoked.
