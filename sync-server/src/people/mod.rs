@@ -302,7 +302,15 @@ pub fn authenticate(
                 tx,
                 &Actor::Anonymous,
                 "login.failed",
-                &format!("user:{}", username.chars().take(USERNAME_CHARS_MAX).collect::<String>()),
+                // Escaped: the name tried may hold what no database takes (a NUL).
+                &format!(
+                    "user:{}",
+                    username
+                        .chars()
+                        .take(USERNAME_CHARS_MAX)
+                        .flat_map(char::escape_debug)
+                        .collect::<String>()
+                ),
                 serde_json::json!({ "reason": "unknown_user" }),
                 now,
             )

@@ -88,6 +88,11 @@ pub fn user_count(sql: &mut dyn Sql) -> Result<i64, StorageError> {
 }
 
 pub fn user_by_name(sql: &mut dyn Sql, username: &str) -> Result<Option<UserRow>, StorageError> {
+    // PostgreSQL text cannot hold a NUL (it refuses the parameter), SQLite
+    // would look it up: no user has one, so both answer none.
+    if username.contains('\0') {
+        return Ok(None);
+    }
     const SQL: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
          u.password_hash, u.created_at, u.created_by, u.disabled_at, u.failed_logins, \
          u.locked_until FROM users u WHERE u.username = $1";
