@@ -21,7 +21,7 @@ pub enum UsersCommand {
         /// The name shown in the console and the audit trail.
         #[arg(long)]
         name: String,
-        /// What they may do (see ARCHITECTURE.md for each role's permissions).
+        /// What the user may do at HQ (approver decides proposals, auditor reads).
         #[arg(long, value_enum)]
         role: Role,
         /// Console language.

@@ -302,7 +302,15 @@ pub fn authenticate(
                 tx,
                 &Actor::Anonymous,
                 "login.failed",
-                &format!("user:{}", username.chars().take(USERNAME_CHARS_MAX).collect::<String>()),
+                // Escaped: the name tried may hold what no database takes (a NUL).
+                &format!(
+                    "user:{}",
+                    username
+                        .chars()
+                        .take(USERNAME_CHARS_MAX)
+                        .flat_map(char::escape_debug)
+                        .collect::<String>()
+                ),
                 serde_json::json!({ "reason": "unknown_user" }),
                 now,
             )
@@ -313,12 +321,12 @@ pub fn authenticate(
     let object = format!("user:{}", row.username);
     let refusal = if row.disabled_at.is_some() {
         Some(PeopleError::Disabled)
-    } else if let Some(until) = row.locked_until.filter(|until| *until > now) {
-        Some(PeopleError::Locked {
-            minutes: (until - now + 59) / 60,
-        })
     } else {
-        None
+        row.locked_until
+            .filter(|until| *until > now)
+            .map(|until| PeopleError::Locked {
+                minutes: (until - now + 59) / 60,
+            })
     };
     if let Some(refusal) = refusal {
         storage.transaction(|tx| {
@@ -334,9 +342,10 @@ pub fn authenticate(
         return Err(refusal);
     }
     let matches = password_matches(password, &row.password_hash);
-    // A failure is a state change too (the count, the lock, the audit
-    // entry): the transaction commits it and the refusal comes after.
-    let outcome = storage.transaction(|tx| -> Result<Result<Caller, PeopleError>, PeopleError> {
+    // The refusal of a wrong password is the transaction's `Ok` value, not
+    // its `Err`: an `Err` would roll back the failure count (so no account
+    // would ever lock) and its audit entry.
+    storage.transaction(|tx| -> Result<Result<Caller, PeopleError>, PeopleError> {
         // Re-read: another attempt may have counted meanwhile.
         let current = table::user_by_name(tx.sql(), username)?
             .ok_or_else(|| PeopleError::UnknownUser(username.to_owned()))?;
@@ -367,8 +376,7 @@ pub fn authenticate(
             },
             None => PeopleError::WrongCredentials,
         }))
-    })?;
-    outcome
+    })?
 }
 
 /// Disables a user: their sessions end and their tokens are revoked.

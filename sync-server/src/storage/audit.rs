@@ -88,6 +88,15 @@ pub fn list(
            AND (CAST($2 AS TEXT) IS NULL OR action = $2)
            AND (CAST($3 AS TEXT) IS NULL OR object = $3)
          ORDER BY seq DESC LIMIT $4 OFFSET $5";
+    // PostgreSQL text cannot hold a NUL (it refuses the parameter), SQLite
+    // would compare it: no entry has one, so both list nothing.
+    let fields = [&filter.actor, &filter.action, &filter.object];
+    if fields
+        .iter()
+        .any(|f| f.as_deref().is_some_and(|f| f.contains('\0')))
+    {
+        return Ok(Vec::new());
+    }
     let [limit, offset] = page.params();
     sql.query(
         "audit",

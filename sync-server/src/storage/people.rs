@@ -1,7 +1,7 @@
 //! Users, browser sessions and API tokens, written once for both backends.
 
 use super::StorageError;
-use super::sql::{Page, Row, Sql};
+use super::sql::{Dialect, Page, Row, Sql};
 
 /// A user as stored (the role and language as their codes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +88,11 @@ pub fn user_count(sql: &mut dyn Sql) -> Result<i64, StorageError> {
 }
 
 pub fn user_by_name(sql: &mut dyn Sql, username: &str) -> Result<Option<UserRow>, StorageError> {
+    // PostgreSQL text cannot hold a NUL (it refuses the parameter), SQLite
+    // would look it up: no user has one, so both answer none.
+    if username.contains('\0') {
+        return Ok(None);
+    }
     const SQL: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
          u.password_hash, u.created_at, u.created_by, u.disabled_at, u.failed_logins, \
          u.locked_until FROM users u WHERE u.username = $1";
@@ -106,10 +111,20 @@ pub fn user_by_id(sql: &mut dyn Sql, id: i64) -> Result<Option<UserRow>, Storage
 }
 
 pub fn users(sql: &mut dyn Sql, page: Page) -> Result<Vec<UserRow>, StorageError> {
-    const SQL: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
+    // By username in byte order on both: SQLite's default; PostgreSQL's
+    // default is the database's collation, which under a linguistic locale
+    // (en_US.UTF-8) sorts `_`, `-` and `.` otherwise.
+    const SQLITE: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
          u.password_hash, u.created_at, u.created_by, u.disabled_at, u.failed_logins, \
          u.locked_until FROM users u ORDER BY u.username LIMIT $1 OFFSET $2";
-    sql.query("users", SQL, &page.params())?
+    const POSTGRES: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
+         u.password_hash, u.created_at, u.created_by, u.disabled_at, u.failed_logins, \
+         u.locked_until FROM users u ORDER BY u.username COLLATE \"C\" LIMIT $1 OFFSET $2";
+    let query = match sql.dialect() {
+        Dialect::Sqlite => SQLITE,
+        Dialect::Postgres => POSTGRES,
+    };
+    sql.query("users", query, &page.params())?
         .iter()
         .map(|r| user(r, 0))
         .collect()

@@ -5,12 +5,18 @@
 
 mod common;
 
+mod access;
+mod audit;
 mod cli;
 mod console;
 mod hostile;
+mod maker_checker;
 mod multi_instance;
 mod openapi;
+mod people;
 mod refusals;
 mod safe_text;
+mod schema;
+mod storage_conformance;
 mod sync;
 mod voucher_book;
