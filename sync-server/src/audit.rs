@@ -97,8 +97,9 @@ pub fn record(
     let seq = tx.next_counter("audit")?;
     let prev_hash = match seq {
         1 => GENESIS_HASH.to_owned(),
-        _ => table::hash_of(tx.sql(), seq - 1)?
-            .ok_or_else(|| StorageError::corrupt("audit", format!("entry {} is missing", seq - 1)))?,
+        _ => table::hash_of(tx.sql(), seq - 1)?.ok_or_else(|| {
+            StorageError::corrupt("audit", format!("entry {} is missing", seq - 1))
+        })?,
     };
     let actor = actor.label();
     let hash = entry_hash(seq, at, &actor, action, object, &detail, &prev_hash);
@@ -133,7 +134,8 @@ pub fn verify(storage: &Storage) -> Result<Verification, StorageError> {
     let mut expected_seq = 1u64;
     let mut prev = GENESIS_HASH.to_owned();
     loop {
-        let batch = storage.transaction(|tx| table::from(tx.sql(), expected_seq - 1, VERIFY_BATCH))?;
+        let batch =
+            storage.transaction(|tx| table::from(tx.sql(), expected_seq - 1, VERIFY_BATCH))?;
         if batch.is_empty() {
             return Ok(Verification::Intact {
                 entries: expected_seq - 1,

@@ -49,7 +49,8 @@ impl ManualClock {
     }
 
     pub fn set(&self, seconds: i64) {
-        self.ms.store(seconds.saturating_mul(1000), Ordering::SeqCst);
+        self.ms
+            .store(seconds.saturating_mul(1000), Ordering::SeqCst);
     }
 
     pub fn advance(&self, seconds: i64) {

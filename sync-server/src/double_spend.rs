@@ -153,7 +153,8 @@ pub fn resolve(
     now: i64,
 ) -> Result<(), ResolveError> {
     let note = resolution_note(note)?;
-    storage.transaction(|tx| resolve_in(tx, actor, id, resolution, &note, serde_json::json!({}), now))
+    storage
+        .transaction(|tx| resolve_in(tx, actor, id, resolution, &note, serde_json::json!({}), now))
 }
 
 /// [`resolve`] inside the caller's transaction; `detail` goes into the

@@ -334,7 +334,11 @@ pub fn set_status(
         audit::record(
             tx,
             actor,
-            if revoke { "keys.issuer_revoked" } else { "keys.issuer_retired" },
+            if revoke {
+                "keys.issuer_revoked"
+            } else {
+                "keys.issuer_retired"
+            },
             &format!("key:{kid}"),
             serde_json::json!({}),
             now,

@@ -482,7 +482,8 @@ fn main() -> Result<()> {
                     let ttl = ttl_hours
                         .checked_mul(3600)
                         .context("--ttl-hours is too large")?;
-                    let code = terminals::create_code(&storage, &actor, merchant, site, ttl, now())?;
+                    let code =
+                        terminals::create_code(&storage, &actor, merchant, site, ttl, now())?;
                     println!("{}", code.code);
                     eprintln!(
                         "one-time enrolment code; expires {} (UTC date)",
@@ -520,7 +521,8 @@ fn main() -> Result<()> {
                     merchant,
                     site,
                 } => {
-                    let row = terminals::assign(&storage, &keys, &actor, &device, merchant, site, now())?;
+                    let row =
+                        terminals::assign(&storage, &keys, &actor, &device, merchant, site, now())?;
                     json_lines(&[row])?;
                 }
             }

@@ -57,9 +57,9 @@ impl Action {
     fn parse(kind: &str, object: &str) -> Result<Self, StorageError> {
         let corrupt = || StorageError::corrupt("proposals", format!("{kind} {object}"));
         match (kind, object.split_once(':')) {
-            ("voucher.revoke", Some(("voucher", id))) => {
-                Ok(Self::RevokeVoucher(VoucherId::parse(id).map_err(|_| corrupt())?))
-            }
+            ("voucher.revoke", Some(("voucher", id))) => Ok(Self::RevokeVoucher(
+                VoucherId::parse(id).map_err(|_| corrupt())?,
+            )),
             ("case.write_off", Some(("case", id))) => {
                 Ok(Self::WriteOffCase(id.parse().map_err(|_| corrupt())?))
             }

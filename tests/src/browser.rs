@@ -142,7 +142,11 @@ impl Browser {
 
     /// Opens a URL and waits for the page to load.
     pub fn open(&self, url: &str) {
-        self.call("POST", &self.session_path("/url"), Some(json!({"url": url})));
+        self.call(
+            "POST",
+            &self.session_path("/url"),
+            Some(json!({"url": url})),
+        );
     }
 
     pub fn url(&self) -> String {
@@ -154,7 +158,9 @@ impl Browser {
 
     /// The page's visible text.
     pub fn text(&self) -> String {
-        self.find("body").map(|body| self.text_of(&body)).unwrap_or_default()
+        self.find("body")
+            .map(|body| self.text_of(&body))
+            .unwrap_or_default()
     }
 
     /// The page's HTML.
@@ -209,10 +215,14 @@ impl Browser {
     }
 
     pub fn text_of(&self, element: &Element) -> String {
-        self.call("GET", &self.session_path(&format!("/element/{}/text", element.0)), None)
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.call(
+            "GET",
+            &self.session_path(&format!("/element/{}/text", element.0)),
+            None,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
     }
 
     /// Clicks an element (a real pointer click at its centre).

@@ -479,7 +479,15 @@ impl Server {
         // The first user is an admin whatever the role; the reader comes second.
         for (name, role) in [("e2e.admin", "admin"), (HQ_READER, "auditor")] {
             self.cli_ok(&[
-                "users", "add", name, "--name", name, "--role", role, "--password-file", password,
+                "users",
+                "add",
+                name,
+                "--name",
+                name,
+                "--role",
+                role,
+                "--password-file",
+                password,
             ]);
         }
         let token = self.cli_ok(&["tokens", "create", "--user", HQ_READER, "--label", "e2e"]);
@@ -488,7 +496,9 @@ impl Server {
 
     /// The API token of [`HQ_READER`] (after [`Server::init`]).
     pub fn hq_token(&self) -> &str {
-        self.hq_token.get().expect("Server::init makes the HQ token")
+        self.hq_token
+            .get()
+            .expect("Server::init makes the HQ token")
     }
 
     /// The temporary directory this HQ's files live in.

@@ -41,7 +41,12 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
     use Permission::*;
     vec![
         (Method::GET, "/v1/hq/me", Hq(OwnTokens), get(me)),
-        (Method::GET, "/v1/hq/terminals", Hq(ViewTerminals), get(list_terminals)),
+        (
+            Method::GET,
+            "/v1/hq/terminals",
+            Hq(ViewTerminals),
+            get(list_terminals),
+        ),
         (
             Method::POST,
             "/v1/hq/terminals/{device}/revoke",
@@ -73,7 +78,12 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             Hq(ProposeWriteOff),
             post(propose_write_off),
         ),
-        (Method::GET, "/v1/hq/alarms", Hq(ViewAlarms), get(list_alarms)),
+        (
+            Method::GET,
+            "/v1/hq/alarms",
+            Hq(ViewAlarms),
+            get(list_alarms),
+        ),
         (
             Method::GET,
             "/v1/hq/vouchers/{voucher}",
@@ -93,8 +103,18 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             post(revoke_merchant),
         ),
         (Method::GET, "/v1/hq/keys", Hq(ViewKeys), get(list_keys)),
-        (Method::GET, "/v1/hq/limits", Hq(ViewLimits), get(list_limits)),
-        (Method::PUT, "/v1/hq/limits", Hq(ManageLimits), put(set_limits)),
+        (
+            Method::GET,
+            "/v1/hq/limits",
+            Hq(ViewLimits),
+            get(list_limits),
+        ),
+        (
+            Method::PUT,
+            "/v1/hq/limits",
+            Hq(ManageLimits),
+            put(set_limits),
+        ),
         (
             Method::GET,
             "/v1/hq/proposals",
@@ -115,15 +135,30 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
         ),
         (Method::GET, "/v1/hq/audit", Hq(ViewAudit), get(list_audit)),
         (Method::GET, "/v1/hq/users", Hq(ViewUsers), get(list_users)),
-        (Method::POST, "/v1/hq/users", Hq(ManageUsers), post(create_user)),
+        (
+            Method::POST,
+            "/v1/hq/users",
+            Hq(ManageUsers),
+            post(create_user),
+        ),
         (
             Method::POST,
             "/v1/hq/users/{username}/disable",
             Hq(ManageUsers),
             post(disable_user),
         ),
-        (Method::GET, "/v1/hq/tokens", Hq(OwnTokens), get(list_tokens)),
-        (Method::POST, "/v1/hq/tokens", Hq(OwnTokens), post(create_token)),
+        (
+            Method::GET,
+            "/v1/hq/tokens",
+            Hq(OwnTokens),
+            get(list_tokens),
+        ),
+        (
+            Method::POST,
+            "/v1/hq/tokens",
+            Hq(OwnTokens),
+            post(create_token),
+        ),
         (
             Method::POST,
             "/v1/hq/tokens/{token}/revoke",
@@ -272,7 +307,11 @@ impl PageQuery {
 /// yet page itself).
 fn paged<T>(items: Vec<T>, page: Page) -> Vec<T> {
     let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
-    items.into_iter().skip(skip).take(page.limit as usize).collect()
+    items
+        .into_iter()
+        .skip(skip)
+        .take(page.limit as usize)
+        .collect()
 }
 
 async fn me(Extension(caller): Extension<Caller>) -> Response {
@@ -298,7 +337,13 @@ async fn revoke_terminal(
 ) -> Response {
     answer(StatusCode::OK, move || {
         let device = device_id(&device)?;
-        terminals::revoke(&state.storage, &state.keys, &caller.actor(), &device, state.now())?;
+        terminals::revoke(
+            &state.storage,
+            &state.keys,
+            &caller.actor(),
+            &device,
+            state.now(),
+        )?;
         tracing::info!(%device, by = %caller.username, "terminal revoked");
         Ok(Revoked {
             revoked: device.to_string(),
@@ -455,7 +500,10 @@ async fn propose_write_off(
 
 async fn list_alarms(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
     answer(StatusCode::OK, move || {
-        Ok(paged(state.storage.transaction(|tx| tx.alarms())?, q.page()))
+        Ok(paged(
+            state.storage.transaction(|tx| tx.alarms())?,
+            q.page(),
+        ))
     })
     .await
 }
@@ -527,7 +575,10 @@ async fn revoke_merchant(
 }
 
 async fn list_keys(State(state): State<AppState>) -> Response {
-    answer(StatusCode::OK, move || Ok(crate::keys::key_views(&state.storage)?)).await
+    answer(StatusCode::OK, move || {
+        Ok(crate::keys::key_views(&state.storage)?)
+    })
+    .await
 }
 
 async fn list_limits(State(state): State<AppState>) -> Response {
@@ -659,7 +710,10 @@ async fn list_audit(State(state): State<AppState>, Query(q): Query<AuditQuery>) 
 }
 
 async fn list_users(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
-    answer(StatusCode::OK, move || Ok(people::list_users(&state.storage, q.page())?)).await
+    answer(StatusCode::OK, move || {
+        Ok(people::list_users(&state.storage, q.page())?)
+    })
+    .await
 }
 
 #[derive(Deserialize)]

@@ -213,9 +213,9 @@ impl Refusal for TokenError {
 impl Refusal for ProposalError {
     fn status(&self) -> StatusCode {
         match self {
-            ProposalError::NotAllowed | ProposalError::NotAnApprover | ProposalError::OwnProposal => {
-                StatusCode::FORBIDDEN
-            }
+            ProposalError::NotAllowed
+            | ProposalError::NotAnApprover
+            | ProposalError::OwnProposal => StatusCode::FORBIDDEN,
             ProposalError::Unknown(_) => StatusCode::NOT_FOUND,
             ProposalError::AlreadyDecided(_)
             | ProposalError::AlreadyPending(_)

@@ -207,7 +207,6 @@ fn sync_problem(error: &SyncError) -> ApiProblem {
     ApiProblem::cbor(status, error.code(), error)
 }
 
-
 async fn enroll(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = match read_body(&state, &parts.headers, body, ENROLL_BODY_BYTES_MAX).await {

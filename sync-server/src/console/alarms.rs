@@ -38,31 +38,36 @@ pub async fn list(
         Ok(alarms) => alarms,
         Err(failure) => return failure.with_visit(visit).into_response(),
     };
-    html_page(layout::page(&visit, "alarms", t(lang, "alarms"), html! {
-        @if alarms.is_empty() {
-            p { (t(lang, "none")) }
-        } @else {
-            table {
-                thead { tr {
-                    th.num scope="col" { "#" }
-                    th scope="col" { (t(lang, "kind")) }
-                    th scope="col" { (t(lang, "device")) }
-                    th scope="col" { (t(lang, "detail")) }
-                    th scope="col" { (t(lang, "raised")) }
-                } }
-                tbody {
-                    @for a in &alarms {
-                        tr {
-                            td.num { (a.id) }
-                            td { (a.kind) }
-                            td.mono { (a.device.as_ref().map(|d| d.to_string()).unwrap_or_default()) @if let Some(seq) = a.seq { " #" (seq) } }
-                            td { (a.detail) }
-                            td { (layout::time(a.raised_at)) }
+    html_page(layout::page(
+        &visit,
+        "alarms",
+        t(lang, "alarms"),
+        html! {
+            @if alarms.is_empty() {
+                p { (t(lang, "none")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th.num scope="col" { "#" }
+                        th scope="col" { (t(lang, "kind")) }
+                        th scope="col" { (t(lang, "device")) }
+                        th scope="col" { (t(lang, "detail")) }
+                        th scope="col" { (t(lang, "raised")) }
+                    } }
+                    tbody {
+                        @for a in &alarms {
+                            tr {
+                                td.num { (a.id) }
+                                td { (a.kind) }
+                                td.mono { (a.device.as_ref().map(|d| d.to_string()).unwrap_or_default()) @if let Some(seq) = a.seq { " #" (seq) } }
+                                td { (a.detail) }
+                                td { (layout::time(a.raised_at)) }
+                            }
                         }
                     }
                 }
+                (layout::pager(lang, "/console/alarms", offset, limit, alarms.len()))
             }
-            (layout::pager(lang, "/console/alarms", offset, limit, alarms.len()))
-        }
-    }))
+        },
+    ))
 }

@@ -50,51 +50,60 @@ pub async fn list(
         Err(failure) => return failure.with_visit(visit).into_response(),
     };
     let mut base = String::from("/console/audit?");
-    for (name, value) in [("actor", &filter.actor), ("action", &filter.action), ("object", &filter.object)] {
+    for (name, value) in [
+        ("actor", &filter.actor),
+        ("action", &filter.action),
+        ("object", &filter.object),
+    ] {
         if let Some(value) = value {
             base.push_str(&format!("{name}={}&", urlencode(value)));
         }
     }
     let base = base.trim_end_matches(['&', '?']).to_owned();
-    html_page(layout::page(&visit, "audit", t(lang, "audit"), html! {
-        @match &chain {
-            Verification::Intact { entries, head } => p.ok { "✔ " (t(lang, "chain_intact")) " (" (entries) ", " code { (&head[..16]) "…" } ")" },
-            Verification::Broken { seq, reason } => p.error role="alert" { "✘ " (t(lang, "chain_broken")) " " (seq) ": " (reason) },
-        }
-        form.card.filters method="get" action="/console/audit" {
-            div { label for="actor" { (t(lang, "actor")) } input #actor name="actor" value=(filter.actor.clone().unwrap_or_default()) placeholder="user:amina"; }
-            div { label for="action" { (t(lang, "action")) } input #action name="action" value=(filter.action.clone().unwrap_or_default()) placeholder="voucher.revoked"; }
-            div { label for="object" { (t(lang, "object")) } input #object name="object" value=(filter.object.clone().unwrap_or_default()) placeholder="voucher:V-…"; }
-            button type="submit" { (t(lang, "filter")) }
-        }
-        @if entries.is_empty() {
-            p { (t(lang, "none")) }
-        } @else {
-            table {
-                thead { tr {
-                    th.num scope="col" { "#" }
-                    th scope="col" { (t(lang, "at")) }
-                    th scope="col" { (t(lang, "actor")) }
-                    th scope="col" { (t(lang, "action")) }
-                    th scope="col" { (t(lang, "object")) }
-                    th scope="col" { (t(lang, "detail")) }
-                } }
-                tbody {
-                    @for e in &entries {
-                        tr {
-                            td.num { (e.seq) }
-                            td { (layout::time(e.at)) }
-                            td { (e.actor) }
-                            td { (e.action) }
-                            td.mono { (e.object) }
-                            td { code { (e.detail) } }
+    html_page(layout::page(
+        &visit,
+        "audit",
+        t(lang, "audit"),
+        html! {
+            @match &chain {
+                Verification::Intact { entries, head } => p.ok { "✔ " (t(lang, "chain_intact")) " (" (entries) ", " code { (&head[..16]) "…" } ")" },
+                Verification::Broken { seq, reason } => p.error role="alert" { "✘ " (t(lang, "chain_broken")) " " (seq) ": " (reason) },
+            }
+            form.card.filters method="get" action="/console/audit" {
+                div { label for="actor" { (t(lang, "actor")) } input #actor name="actor" value=(filter.actor.clone().unwrap_or_default()) placeholder="user:amina"; }
+                div { label for="action" { (t(lang, "action")) } input #action name="action" value=(filter.action.clone().unwrap_or_default()) placeholder="voucher.revoked"; }
+                div { label for="object" { (t(lang, "object")) } input #object name="object" value=(filter.object.clone().unwrap_or_default()) placeholder="voucher:V-…"; }
+                button type="submit" { (t(lang, "filter")) }
+            }
+            @if entries.is_empty() {
+                p { (t(lang, "none")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th.num scope="col" { "#" }
+                        th scope="col" { (t(lang, "at")) }
+                        th scope="col" { (t(lang, "actor")) }
+                        th scope="col" { (t(lang, "action")) }
+                        th scope="col" { (t(lang, "object")) }
+                        th scope="col" { (t(lang, "detail")) }
+                    } }
+                    tbody {
+                        @for e in &entries {
+                            tr {
+                                td.num { (e.seq) }
+                                td { (layout::time(e.at)) }
+                                td { (e.actor) }
+                                td { (e.action) }
+                                td.mono { (e.object) }
+                                td { code { (e.detail) } }
+                            }
                         }
                     }
                 }
+                (layout::pager(lang, &base, page.offset, page.limit, entries.len()))
             }
-            (layout::pager(lang, &base, page.offset, page.limit, entries.len()))
-        }
-    }))
+        },
+    ))
 }
 
 /// Percent-encodes a query value.

@@ -49,44 +49,55 @@ pub async fn list(
         Ok(cases) => cases,
         Err(failure) => return failure.with_visit(visit).into_response(),
     };
-    html_page(layout::page(&visit, "cases", t(lang, "cases"), html! {
-        @if cases.is_empty() {
-            p { (t(lang, "none")) }
-        } @else {
-            table {
-                thead { tr {
-                    th.num scope="col" { (t(lang, "case")) }
-                    th scope="col" { (t(lang, "voucher")) }
-                    th scope="col" { (t(lang, "reason")) }
-                    th.num scope="col" { (t(lang, "amount")) }
-                    th scope="col" { (t(lang, "opened")) }
-                    th scope="col" { (t(lang, "status")) }
-                } }
-                tbody {
-                    @for case in &cases {
-                        tr {
-                            td.num { a href=(format!("/console/cases/{}", case.id)) { "#" (case.id) } }
-                            td.mono {
-                                (case.voucher.as_ref().map(|v| v.to_string())
-                                    .or_else(|| case.entitlement.as_ref().map(|e| e.to_string()))
-                                    .unwrap_or_default())
+    html_page(layout::page(
+        &visit,
+        "cases",
+        t(lang, "cases"),
+        html! {
+            @if cases.is_empty() {
+                p { (t(lang, "none")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th.num scope="col" { (t(lang, "case")) }
+                        th scope="col" { (t(lang, "voucher")) }
+                        th scope="col" { (t(lang, "reason")) }
+                        th.num scope="col" { (t(lang, "amount")) }
+                        th scope="col" { (t(lang, "opened")) }
+                        th scope="col" { (t(lang, "status")) }
+                    } }
+                    tbody {
+                        @for case in &cases {
+                            tr {
+                                td.num { a href=(format!("/console/cases/{}", case.id)) { "#" (case.id) } }
+                                td.mono {
+                                    (case.voucher.as_ref().map(|v| v.to_string())
+                                        .or_else(|| case.entitlement.as_ref().map(|e| e.to_string()))
+                                        .unwrap_or_default())
+                                }
+                                td { (case.reason) }
+                                td.num { (case.amount) }
+                                td { (layout::time(case.opened_at)) }
+                                td { span class=(format!("status-{}", case.status)) { (t(lang, &case.status)) } }
                             }
-                            td { (case.reason) }
-                            td.num { (case.amount) }
-                            td { (layout::time(case.opened_at)) }
-                            td { span class=(format!("status-{}", case.status)) { (t(lang, &case.status)) } }
                         }
                     }
                 }
+                (layout::pager(lang, "/console/cases", offset, limit, cases.len()))
             }
-            (layout::pager(lang, "/console/cases", offset, limit, cases.len()))
-        }
-    }))
+        },
+    ))
 }
 
 /// One side of the evidence: the entry's fields, checked against its
 /// terminal's key.
-fn evidence(visit: &Visit, title: &str, device: Option<&DeviceRow>, seq: Option<u64>, base64_entry: Option<&str>) -> Markup {
+fn evidence(
+    visit: &Visit,
+    title: &str,
+    device: Option<&DeviceRow>,
+    seq: Option<u64>,
+    base64_entry: Option<&str>,
+) -> Markup {
     let lang = visit.lang();
     let bytes = base64_entry.and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
     let opened = match (device, &bytes) {
@@ -126,12 +137,22 @@ fn evidence(visit: &Visit, title: &str, device: Option<&DeviceRow>, seq: Option<
 }
 
 fn case_id(text: &str) -> Result<u64, Failure> {
-    text.parse::<u64>()
-        .map_err(|_| Failure::new(StatusCode::BAD_REQUEST, format!("{text:?} is not a case number")))
+    text.parse::<u64>().map_err(|_| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!("{text:?} is not a case number"),
+        )
+    })
 }
 
-fn load(storage: &Storage, id: u64) -> Result<Option<(CaseRow, Option<DeviceRow>, Option<DeviceRow>)>, StorageError> {
-    let Some(case) = double_spend::list(storage)?.into_iter().find(|c| c.id == id) else {
+fn load(
+    storage: &Storage,
+    id: u64,
+) -> Result<Option<(CaseRow, Option<DeviceRow>, Option<DeviceRow>)>, StorageError> {
+    let Some(case) = double_spend::list(storage)?
+        .into_iter()
+        .find(|c| c.id == id)
+    else {
         return Ok(None);
     };
     let device = |d: Option<&DeviceId>| -> Result<Option<DeviceRow>, StorageError> {
@@ -158,7 +179,8 @@ pub async fn show(
 ) -> Response {
     let found = blocking(move || {
         let id = case_id(&case)?;
-        load(&state.storage, id)?.ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, format!("there is no case {id}")))
+        load(&state.storage, id)?
+            .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, format!("there is no case {id}")))
     })
     .await;
     let lang = visit.lang();
@@ -168,47 +190,52 @@ pub async fn show(
     };
     let open = case.status == "open";
     let title = format!("{} #{}", t(lang, "case"), case.id);
-    html_page(layout::page(&visit, "cases", &title, html! {
-        @match q.done.as_deref() {
-            Some("proposed") => (layout::notice(t(lang, "proposed"))),
-            Some("resolved") => (layout::notice(t(lang, "done"))),
-            _ => {}
-        }
-        p {
-            (t(lang, "reason")) ": " strong { (case.reason) } " · "
-            (t(lang, "amount")) ": " (case.amount) " · "
-            (t(lang, "status")) ": " span class=(format!("status-{}", case.status)) { (t(lang, &case.status)) }
-            @if let Some(resolution) = &case.resolution { " (" (t(lang, resolution)) ")" }
-        }
-        @if let Some(note) = &case.resolution_note { p { (t(lang, "note")) ": " (note) } }
-        div.evidence {
-            (evidence(&visit, t(lang, "first"), first.as_ref(), case.first_seq, case.first_entry.as_deref()))
-            (evidence(&visit, t(lang, "second"), second.as_ref(), Some(case.second_seq), Some(&case.second_entry)))
-        }
-        @if open && visit.caller.may(Permission::ResolveCases) {
-            form.card method="post" action=(format!("/console/cases/{}/resolve", case.id)) {
-                h2 { (t(lang, "resolve")) }
-                (layout::csrf_field(&visit))
-                fieldset {
-                    legend { (t(lang, "status")) }
-                    label { input type="radio" name="resolution" value="recovered" required; " " (t(lang, "recovered")) }
-                    label { input type="radio" name="resolution" value="dismissed"; " " (t(lang, "dismissed")) }
+    html_page(layout::page(
+        &visit,
+        "cases",
+        &title,
+        html! {
+            @match q.done.as_deref() {
+                Some("proposed") => (layout::notice(t(lang, "proposed"))),
+                Some("resolved") => (layout::notice(t(lang, "done"))),
+                _ => {}
+            }
+            p {
+                (t(lang, "reason")) ": " strong { (case.reason) } " · "
+                (t(lang, "amount")) ": " (case.amount) " · "
+                (t(lang, "status")) ": " span class=(format!("status-{}", case.status)) { (t(lang, &case.status)) }
+                @if let Some(resolution) = &case.resolution { " (" (t(lang, resolution)) ")" }
+            }
+            @if let Some(note) = &case.resolution_note { p { (t(lang, "note")) ": " (note) } }
+            div.evidence {
+                (evidence(&visit, t(lang, "first"), first.as_ref(), case.first_seq, case.first_entry.as_deref()))
+                (evidence(&visit, t(lang, "second"), second.as_ref(), Some(case.second_seq), Some(&case.second_entry)))
+            }
+            @if open && visit.caller.may(Permission::ResolveCases) {
+                form.card method="post" action=(format!("/console/cases/{}/resolve", case.id)) {
+                    h2 { (t(lang, "resolve")) }
+                    (layout::csrf_field(&visit))
+                    fieldset {
+                        legend { (t(lang, "status")) }
+                        label { input type="radio" name="resolution" value="recovered" required; " " (t(lang, "recovered")) }
+                        label { input type="radio" name="resolution" value="dismissed"; " " (t(lang, "dismissed")) }
+                    }
+                    label for="note" { (t(lang, "note")) }
+                    textarea #note name="note" required maxlength="1000" {}
+                    button type="submit" { (t(lang, "resolve")) }
                 }
-                label for="note" { (t(lang, "note")) }
-                textarea #note name="note" required maxlength="1000" {}
-                button type="submit" { (t(lang, "resolve")) }
             }
-        }
-        @if open && visit.caller.may(Permission::ProposeWriteOff) {
-            form.card method="post" action=(format!("/console/cases/{}/write-off", case.id)) {
-                h2 { (t(lang, "propose_write_off")) }
-                (layout::csrf_field(&visit))
-                label for="reason" { (t(lang, "reason")) }
-                textarea #reason name="reason" required maxlength="1000" {}
-                button.danger type="submit" { (t(lang, "propose")) }
+            @if open && visit.caller.may(Permission::ProposeWriteOff) {
+                form.card method="post" action=(format!("/console/cases/{}/write-off", case.id)) {
+                    h2 { (t(lang, "propose_write_off")) }
+                    (layout::csrf_field(&visit))
+                    label for="reason" { (t(lang, "reason")) }
+                    textarea #reason name="reason" required maxlength="1000" {}
+                    button.danger type="submit" { (t(lang, "propose")) }
+                }
             }
-        }
-    }))
+        },
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,9 +256,21 @@ pub async fn resolve(
         let resolution = match form.resolution.as_str() {
             "recovered" => Resolution::Recovered,
             "dismissed" => Resolution::Dismissed,
-            _ => return Err(Failure::new(StatusCode::BAD_REQUEST, "a case closes as recovered or dismissed here; a write-off is proposed")),
+            _ => {
+                return Err(Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    "a case closes as recovered or dismissed here; a write-off is proposed",
+                ));
+            }
         };
-        double_spend::resolve(&state.storage, &actor, id, resolution, &form.note, state.now())?;
+        double_spend::resolve(
+            &state.storage,
+            &actor,
+            id,
+            resolution,
+            &form.note,
+            state.now(),
+        )?;
         Ok(id)
     })
     .await;
@@ -255,7 +294,13 @@ pub async fn propose_write_off(
     let caller = visit.caller.clone();
     let done = blocking(move || {
         let id = case_id(&case)?;
-        proposals::propose(&state.storage, &caller, &Action::WriteOffCase(id), &form.reason, state.now())?;
+        proposals::propose(
+            &state.storage,
+            &caller,
+            &Action::WriteOffCase(id),
+            &form.reason,
+            state.now(),
+        )?;
         Ok(id)
     })
     .await;

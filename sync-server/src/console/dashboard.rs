@@ -29,13 +29,55 @@ pub async fn show(State(state): State<AppState>, Extension(visit): Extension<Vis
         Err(failure) => return failure.with_visit(visit).into_response(),
     };
     let tiles = [
-        ("terminals", "terminals_total", counts.terminals, false, "/console/terminals"),
-        ("terminals_online", "terminals_online", counts.terminals_online, false, "/console/terminals"),
-        ("terminals_stale", "terminals_stale", counts.terminals_stale, counts.terminals_stale > 0, "/console/terminals"),
-        ("entries", "entries", counts.entries, false, "/console/terminals"),
-        ("open_cases", "open_cases", counts.open_cases, counts.open_cases > 0, "/console/cases"),
-        ("pending_proposals", "pending_proposals", counts.pending_proposals, counts.pending_proposals > 0, "/console/proposals"),
-        ("alarms", "alarms_total", counts.alarms, counts.alarms > 0, "/console/alarms"),
+        (
+            "terminals",
+            "terminals_total",
+            counts.terminals,
+            false,
+            "/console/terminals",
+        ),
+        (
+            "terminals_online",
+            "terminals_online",
+            counts.terminals_online,
+            false,
+            "/console/terminals",
+        ),
+        (
+            "terminals_stale",
+            "terminals_stale",
+            counts.terminals_stale,
+            counts.terminals_stale > 0,
+            "/console/terminals",
+        ),
+        (
+            "entries",
+            "entries",
+            counts.entries,
+            false,
+            "/console/terminals",
+        ),
+        (
+            "open_cases",
+            "open_cases",
+            counts.open_cases,
+            counts.open_cases > 0,
+            "/console/cases",
+        ),
+        (
+            "pending_proposals",
+            "pending_proposals",
+            counts.pending_proposals,
+            counts.pending_proposals > 0,
+            "/console/proposals",
+        ),
+        (
+            "alarms",
+            "alarms_total",
+            counts.alarms,
+            counts.alarms > 0,
+            "/console/alarms",
+        ),
     ];
     html_page(layout::page(
         &visit,

@@ -34,8 +34,10 @@ pub async fn stream(State(state): State<AppState>) -> Response {
                 }
                 let read = {
                     let state = state.clone();
-                    tokio::task::spawn_blocking(move || dashboard::counts(&state.storage, state.now()))
-                        .await
+                    tokio::task::spawn_blocking(move || {
+                        dashboard::counts(&state.storage, state.now())
+                    })
+                    .await
                 };
                 let Ok(Ok(counts)) = read else {
                     continue;
@@ -43,7 +45,10 @@ pub async fn stream(State(state): State<AppState>) -> Response {
                 let json = serde_json::to_string(&counts).unwrap_or_default();
                 if last.as_deref() != Some(json.as_str()) {
                     let event = Event::default().event("counts").data(json.clone());
-                    return Some((Ok::<_, std::convert::Infallible>(event), (state, Some(json), false)));
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (state, Some(json), false),
+                    ));
                 }
             }
         },

@@ -204,6 +204,9 @@ pub const SCRIPT: PreEscaped<&str> = PreEscaped(
   if (!window.EventSource) return;
   var last = null;
   var source = new EventSource('/console/events');
+  // A browser keeps at most six connections to a server: a stream left open
+  // by a page being left (or kept in the back-forward cache) would hold one.
+  window.addEventListener('pagehide', function () { source.close(); });
   source.addEventListener('counts', function (e) {
     var counts = JSON.parse(e.data);
     var tiles = document.querySelectorAll('[data-count]');

@@ -73,7 +73,11 @@ pub async fn submit(
 ) -> Response {
     let lang = browser_language(&headers);
     if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, html_page(login_page(lang, Some(t(lang, "csrf")), ""))).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            html_page(login_page(lang, Some(t(lang, "csrf")), "")),
+        )
+            .into_response();
     }
     let username = credentials.username.trim().to_owned();
     let secure = secure_cookie(&headers);
@@ -82,9 +86,11 @@ pub async fn submit(
         let now = state.now();
         match people::authenticate(&state.storage, &username, &credentials.password, now) {
             Ok(caller) => Ok(Ok(sessions::open(&state.storage, &caller, now)?)),
-            Err(e @ (PeopleError::WrongCredentials
-            | PeopleError::Locked { .. }
-            | PeopleError::Disabled)) => Ok(Err(e)),
+            Err(
+                e @ (PeopleError::WrongCredentials
+                | PeopleError::Locked { .. }
+                | PeopleError::Disabled),
+            ) => Ok(Err(e)),
             Err(e) => Err(Failure::from(e)),
         }
     })
@@ -96,11 +102,7 @@ pub async fn submit(
                 opened.secret,
                 if secure { "; Secure" } else { "" }
             );
-            (
-                [(header::SET_COOKIE, cookie)],
-                Redirect::to("/console"),
-            )
-                .into_response()
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/console")).into_response()
         }
         Ok(Err(refusal)) => {
             let status = match refusal {

@@ -60,33 +60,168 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
     use Permission::*;
     vec![
         (Method::GET, "/console/login", Public, get(login::form)),
-        (Method::POST, "/console/login", Public, axum::routing::post(login::submit)),
-        (Method::POST, "/console/logout", Page(OwnTokens), axum::routing::post(login::logout)),
-        (Method::GET, "/console/static/console.css", Public, get(static_css)),
-        (Method::GET, "/console/static/console.js", Public, get(static_js)),
-        (Method::GET, "/console", Page(ViewTerminals), get(dashboard::show)),
-        (Method::GET, "/console/events", Page(ViewTerminals), get(events::stream)),
-        (Method::GET, "/console/terminals", Page(ViewTerminals), get(terminals::list)),
-        (Method::POST, "/console/terminals/code", Page(ManageTerminals), axum::routing::post(terminals::create_code)),
-        (Method::POST, "/console/terminals/{device}/revoke", Page(ManageTerminals), axum::routing::post(terminals::revoke)),
-        (Method::GET, "/console/vouchers", Page(ViewVouchers), get(vouchers::search)),
-        (Method::GET, "/console/vouchers/{voucher}", Page(ViewVouchers), get(vouchers::show)),
-        (Method::POST, "/console/vouchers/{voucher}/revoke", Page(ProposeRevocation), axum::routing::post(vouchers::propose_revocation)),
-        (Method::GET, "/console/cases", Page(ViewCases), get(cases::list)),
-        (Method::GET, "/console/cases/{case}", Page(ViewCases), get(cases::show)),
-        (Method::POST, "/console/cases/{case}/resolve", Page(ResolveCases), axum::routing::post(cases::resolve)),
-        (Method::POST, "/console/cases/{case}/write-off", Page(ProposeWriteOff), axum::routing::post(cases::propose_write_off)),
-        (Method::GET, "/console/proposals", Page(ViewProposals), get(proposals::list)),
-        (Method::POST, "/console/proposals/{proposal}/decision", Page(Decide), axum::routing::post(proposals::decide)),
-        (Method::GET, "/console/alarms", Page(ViewAlarms), get(alarms::list)),
-        (Method::GET, "/console/limits", Page(ViewLimits), get(limits::show)),
-        (Method::GET, "/console/keys", Page(ViewKeys), get(limits::keys)),
-        (Method::GET, "/console/audit", Page(ViewAudit), get(audit::list)),
-        (Method::GET, "/console/users", Page(OwnTokens), get(people::list)),
-        (Method::POST, "/console/users", Page(ManageUsers), axum::routing::post(people::create)),
-        (Method::POST, "/console/users/{username}/disable", Page(ManageUsers), axum::routing::post(people::disable)),
-        (Method::POST, "/console/tokens", Page(OwnTokens), axum::routing::post(people::create_token)),
-        (Method::POST, "/console/tokens/{token}/revoke", Page(OwnTokens), axum::routing::post(people::revoke_token)),
+        (
+            Method::POST,
+            "/console/login",
+            Public,
+            axum::routing::post(login::submit),
+        ),
+        (
+            Method::POST,
+            "/console/logout",
+            Page(OwnTokens),
+            axum::routing::post(login::logout),
+        ),
+        (
+            Method::GET,
+            "/console/static/console.css",
+            Public,
+            get(static_css),
+        ),
+        (
+            Method::GET,
+            "/console/static/console.js",
+            Public,
+            get(static_js),
+        ),
+        (
+            Method::GET,
+            "/console",
+            Page(ViewTerminals),
+            get(dashboard::show),
+        ),
+        (
+            Method::GET,
+            "/console/events",
+            Page(ViewTerminals),
+            get(events::stream),
+        ),
+        (
+            Method::GET,
+            "/console/terminals",
+            Page(ViewTerminals),
+            get(terminals::list),
+        ),
+        (
+            Method::POST,
+            "/console/terminals/code",
+            Page(ManageTerminals),
+            axum::routing::post(terminals::create_code),
+        ),
+        (
+            Method::POST,
+            "/console/terminals/{device}/revoke",
+            Page(ManageTerminals),
+            axum::routing::post(terminals::revoke),
+        ),
+        (
+            Method::GET,
+            "/console/vouchers",
+            Page(ViewVouchers),
+            get(vouchers::search),
+        ),
+        (
+            Method::GET,
+            "/console/vouchers/{voucher}",
+            Page(ViewVouchers),
+            get(vouchers::show),
+        ),
+        (
+            Method::POST,
+            "/console/vouchers/{voucher}/revoke",
+            Page(ProposeRevocation),
+            axum::routing::post(vouchers::propose_revocation),
+        ),
+        (
+            Method::GET,
+            "/console/cases",
+            Page(ViewCases),
+            get(cases::list),
+        ),
+        (
+            Method::GET,
+            "/console/cases/{case}",
+            Page(ViewCases),
+            get(cases::show),
+        ),
+        (
+            Method::POST,
+            "/console/cases/{case}/resolve",
+            Page(ResolveCases),
+            axum::routing::post(cases::resolve),
+        ),
+        (
+            Method::POST,
+            "/console/cases/{case}/write-off",
+            Page(ProposeWriteOff),
+            axum::routing::post(cases::propose_write_off),
+        ),
+        (
+            Method::GET,
+            "/console/proposals",
+            Page(ViewProposals),
+            get(proposals::list),
+        ),
+        (
+            Method::POST,
+            "/console/proposals/{proposal}/decision",
+            Page(Decide),
+            axum::routing::post(proposals::decide),
+        ),
+        (
+            Method::GET,
+            "/console/alarms",
+            Page(ViewAlarms),
+            get(alarms::list),
+        ),
+        (
+            Method::GET,
+            "/console/limits",
+            Page(ViewLimits),
+            get(limits::show),
+        ),
+        (
+            Method::GET,
+            "/console/keys",
+            Page(ViewKeys),
+            get(limits::keys),
+        ),
+        (
+            Method::GET,
+            "/console/audit",
+            Page(ViewAudit),
+            get(audit::list),
+        ),
+        (
+            Method::GET,
+            "/console/users",
+            Page(OwnTokens),
+            get(people::list),
+        ),
+        (
+            Method::POST,
+            "/console/users",
+            Page(ManageUsers),
+            axum::routing::post(people::create),
+        ),
+        (
+            Method::POST,
+            "/console/users/{username}/disable",
+            Page(ManageUsers),
+            axum::routing::post(people::disable),
+        ),
+        (
+            Method::POST,
+            "/console/tokens",
+            Page(OwnTokens),
+            axum::routing::post(people::create_token),
+        ),
+        (
+            Method::POST,
+            "/console/tokens/{token}/revoke",
+            Page(OwnTokens),
+            axum::routing::post(people::revoke_token),
+        ),
     ]
 }
 
@@ -213,7 +348,8 @@ pub async fn guard(
         }
     }
     parts.extensions.insert(visit);
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn to_login(method: &Method, path: &str) -> Response {
@@ -246,7 +382,10 @@ impl Failure {
     }
 
     fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, i18n::t(Language::En, "failed"))
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            i18n::t(Language::En, "failed"),
+        )
     }
 
     /// Shows the failure inside the page frame of a signed-in person.
@@ -272,10 +411,14 @@ impl IntoResponse for Failure {
         let body = html! { (layout::error(&self.message)) };
         let page = match &self.visit {
             Some(visit) => layout::page(visit, "", &self.status.to_string(), body),
-            None => layout::bare(Language::En, &self.status.to_string(), html! {
-                (body)
-                p { a href="/console" { "Lastmile HQ" } }
-            }),
+            None => layout::bare(
+                Language::En,
+                &self.status.to_string(),
+                html! {
+                    (body)
+                    p { a href="/console" { "Lastmile HQ" } }
+                },
+            ),
         };
         (self.status, Html(page.into_string())).into_response()
     }

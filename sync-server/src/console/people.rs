@@ -142,7 +142,12 @@ async fn render(state: AppState, visit: Visit, top: Markup) -> Response {
     };
     let lang = visit.lang();
     match loaded {
-        Ok((users, tokens)) => html_page(layout::page(&visit, "users", t(lang, "users"), body(&visit, &users, &tokens, top))),
+        Ok((users, tokens)) => html_page(layout::page(
+            &visit,
+            "users",
+            t(lang, "users"),
+            body(&visit, &users, &tokens, top),
+        )),
         Err(failure) => failure.with_visit(visit).into_response(),
     }
 }
@@ -176,7 +181,8 @@ pub async fn create(
     let actor = visit.caller.actor();
     let shared = state.clone();
     let done = blocking(move || {
-        let role = Role::parse(&form.role).ok_or_else(|| Failure::new(StatusCode::BAD_REQUEST, "no such role"))?;
+        let role = Role::parse(&form.role)
+            .ok_or_else(|| Failure::new(StatusCode::BAD_REQUEST, "no such role"))?;
         let language = Language::parse(&form.language).unwrap_or(Language::En);
         people::create_user(
             &shared.storage,
@@ -211,7 +217,10 @@ pub async fn disable(
     let own = username == visit.caller.username;
     let done = blocking(move || {
         if own {
-            return Err(Failure::new(StatusCode::BAD_REQUEST, "you cannot disable your own account"));
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "you cannot disable your own account",
+            ));
         }
         people::disable_user(&state.storage, &actor, &username, state.now())?;
         Ok(())
@@ -237,7 +246,13 @@ pub async fn create_token(
     let username = visit.caller.username.clone();
     let shared = state.clone();
     let created = blocking(move || {
-        Ok(tokens::create(&shared.storage, &actor, &username, &form.label, shared.now())?)
+        Ok(tokens::create(
+            &shared.storage,
+            &actor,
+            &username,
+            &form.label,
+            shared.now(),
+        )?)
     })
     .await;
     let lang = visit.lang();

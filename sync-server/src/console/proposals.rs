@@ -34,7 +34,8 @@ pub async fn list(
         .filter(|s| ["pending", "approved", "rejected"].contains(&s.as_str()));
     let page = Page::new(None, q.offset);
     let filter = wanted.clone();
-    let found = blocking(move || Ok(proposals::list(&state.storage, filter.as_deref(), page)?)).await;
+    let found =
+        blocking(move || Ok(proposals::list(&state.storage, filter.as_deref(), page)?)).await;
     let rows = match found {
         Ok(rows) => rows,
         Err(failure) => return failure.with_visit(visit).into_response(),
@@ -43,60 +44,65 @@ pub async fn list(
         Some(s) => format!("/console/proposals?state={s}"),
         None => "/console/proposals".to_owned(),
     };
-    html_page(layout::page(&visit, "proposals", t(lang, "proposals"), html! {
-        @match q.done.as_deref() {
-            Some("approved") | Some("rejected") => (layout::notice(t(lang, "done"))),
-            _ => {}
-        }
-        nav.filters aria-label=(t(lang, "filter")) {
-            a href="/console/proposals" { "*" }
-            @for s in ["pending", "approved", "rejected"] {
-                a href=(format!("/console/proposals?state={s}")) aria-current=[(wanted.as_deref() == Some(s)).then_some("true")] { (t(lang, s)) }
+    html_page(layout::page(
+        &visit,
+        "proposals",
+        t(lang, "proposals"),
+        html! {
+            @match q.done.as_deref() {
+                Some("approved") | Some("rejected") => (layout::notice(t(lang, "done"))),
+                _ => {}
             }
-        }
-        @if rows.is_empty() {
-            p { (t(lang, "none")) }
-        } @else {
-            table {
-                thead { tr {
-                    th.num scope="col" { "#" }
-                    th scope="col" { (t(lang, "kind")) }
-                    th scope="col" { (t(lang, "object")) }
-                    th scope="col" { (t(lang, "reason")) }
-                    th scope="col" { (t(lang, "proposed_by")) }
-                    th scope="col" { (t(lang, "status")) }
-                    th scope="col" { (t(lang, "decided_by")) }
-                } }
-                tbody {
-                    @for p in &rows {
-                        tr {
-                            td.num { (p.id) }
-                            td { (p.kind) }
-                            td.mono {
-                                @if let Some(v) = p.object.strip_prefix("voucher:") {
-                                    a href=(format!("/console/vouchers/{v}")) { (p.object) }
-                                } @else if let Some(c) = p.object.strip_prefix("case:") {
-                                    a href=(format!("/console/cases/{c}")) { (p.object) }
-                                } @else { (p.object) }
-                            }
-                            td { (p.reason) }
-                            td { (p.proposed_by_name) br; small { (layout::time(p.proposed_at)) } }
-                            td { span class=(format!("status-{}", p.state)) { (t(lang, &p.state)) } }
-                            td {
-                                @if let Some(by) = &p.decided_by_name {
-                                    (by) br; small { (p.decided_at.map(layout::time).unwrap_or_default()) }
-                                    @if let Some(note) = &p.decision_note { br; small { (note) } }
-                                } @else if p.state == "pending" && visit.caller.may(Permission::Decide) {
-                                    @if p.proposed_by == visit.caller.id {
-                                        small { (t(lang, "own_proposal")) }
-                                    } @else {
-                                        form method="post" action=(format!("/console/proposals/{}/decision", p.id)) {
-                                            (layout::csrf_field(&visit))
-                                            label for=(format!("note-{}", p.id)) { (t(lang, "note")) }
-                                            input id=(format!("note-{}", p.id)) name="note" required maxlength="1000";
-                                            button type="submit" name="decision" value="approve" { (t(lang, "approve")) }
-                                            " "
-                                            button.secondary type="submit" name="decision" value="reject" { (t(lang, "reject")) }
+            nav.filters aria-label=(t(lang, "filter")) {
+                a href="/console/proposals" { "*" }
+                @for s in ["pending", "approved", "rejected"] {
+                    a href=(format!("/console/proposals?state={s}")) aria-current=[(wanted.as_deref() == Some(s)).then_some("true")] { (t(lang, s)) }
+                }
+            }
+            @if rows.is_empty() {
+                p { (t(lang, "none")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th.num scope="col" { "#" }
+                        th scope="col" { (t(lang, "kind")) }
+                        th scope="col" { (t(lang, "object")) }
+                        th scope="col" { (t(lang, "reason")) }
+                        th scope="col" { (t(lang, "proposed_by")) }
+                        th scope="col" { (t(lang, "status")) }
+                        th scope="col" { (t(lang, "decided_by")) }
+                    } }
+                    tbody {
+                        @for p in &rows {
+                            tr {
+                                td.num { (p.id) }
+                                td { (p.kind) }
+                                td.mono {
+                                    @if let Some(v) = p.object.strip_prefix("voucher:") {
+                                        a href=(format!("/console/vouchers/{v}")) { (p.object) }
+                                    } @else if let Some(c) = p.object.strip_prefix("case:") {
+                                        a href=(format!("/console/cases/{c}")) { (p.object) }
+                                    } @else { (p.object) }
+                                }
+                                td { (p.reason) }
+                                td { (p.proposed_by_name) br; small { (layout::time(p.proposed_at)) } }
+                                td { span class=(format!("status-{}", p.state)) { (t(lang, &p.state)) } }
+                                td {
+                                    @if let Some(by) = &p.decided_by_name {
+                                        (by) br; small { (p.decided_at.map(layout::time).unwrap_or_default()) }
+                                        @if let Some(note) = &p.decision_note { br; small { (note) } }
+                                    } @else if p.state == "pending" && visit.caller.may(Permission::Decide) {
+                                        @if p.proposed_by == visit.caller.id {
+                                            small { (t(lang, "own_proposal")) }
+                                        } @else {
+                                            form method="post" action=(format!("/console/proposals/{}/decision", p.id)) {
+                                                (layout::csrf_field(&visit))
+                                                label for=(format!("note-{}", p.id)) { (t(lang, "note")) }
+                                                input id=(format!("note-{}", p.id)) name="note" required maxlength="1000";
+                                                button type="submit" name="decision" value="approve" { (t(lang, "approve")) }
+                                                " "
+                                                button.secondary type="submit" name="decision" value="reject" { (t(lang, "reject")) }
+                                            }
                                         }
                                     }
                                 }
@@ -104,10 +110,10 @@ pub async fn list(
                         }
                     }
                 }
+                (layout::pager(lang, &base, page.offset, page.limit, rows.len()))
             }
-            (layout::pager(lang, &base, page.offset, page.limit, rows.len()))
-        }
-    }))
+        },
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,17 +131,35 @@ pub async fn decide(
     let caller = visit.caller.clone();
     let lang = visit.lang();
     let done = blocking(move || {
-        let id: i64 = proposal
-            .parse()
-            .map_err(|_| Failure::new(StatusCode::BAD_REQUEST, format!("{proposal:?} is not a proposal number")))?;
+        let id: i64 = proposal.parse().map_err(|_| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                format!("{proposal:?} is not a proposal number"),
+            )
+        })?;
         let decision = match form.decision.as_str() {
             "approve" => Decision::Approve,
             "reject" => Decision::Reject,
-            _ => return Err(Failure::new(StatusCode::BAD_REQUEST, "decide approve or reject")),
+            _ => {
+                return Err(Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    "decide approve or reject",
+                ));
+            }
         };
-        match proposals::decide(&state.storage, &state.keys, &caller, id, decision, &form.note, state.now()) {
+        match proposals::decide(
+            &state.storage,
+            &state.keys,
+            &caller,
+            id,
+            decision,
+            &form.note,
+            state.now(),
+        ) {
             Ok(decided) => Ok(decided.state),
-            Err(ProposalError::OwnProposal) => Err(Failure::new(StatusCode::FORBIDDEN, t(lang, "own_proposal"))),
+            Err(ProposalError::OwnProposal) => {
+                Err(Failure::new(StatusCode::FORBIDDEN, t(lang, "own_proposal")))
+            }
             Err(e) => Err(e.into()),
         }
     })

@@ -21,7 +21,13 @@ pub struct ListQuery {
     done: Option<String>,
 }
 
-fn page(visit: &Visit, offset: u64, top: Markup, rows: &[crate::storage::DeviceRow], now: i64) -> Markup {
+fn page(
+    visit: &Visit,
+    offset: u64,
+    top: Markup,
+    rows: &[crate::storage::DeviceRow],
+    now: i64,
+) -> Markup {
     let lang = visit.lang();
     let limit = Page::default().limit;
     html! {
@@ -118,7 +124,12 @@ pub async fn list(
                 Some("revoked") => layout::notice(t(lang, "done")),
                 _ => html! {},
             };
-            html_page(layout::page(&visit, "terminals", t(lang, "terminals"), page(&visit, offset, top, &rows, now)))
+            html_page(layout::page(
+                &visit,
+                "terminals",
+                t(lang, "terminals"),
+                page(&visit, offset, top, &rows, now),
+            ))
         }
         Err(failure) => failure.with_visit(visit).into_response(),
     }
@@ -162,7 +173,8 @@ pub async fn create_code(
     let actor = visit.caller.actor();
     let now = state.now();
     let done = blocking(move || {
-        let bad = |e: lastmile_shared::id::IdError| Failure::new(axum::http::StatusCode::BAD_REQUEST, e);
+        let bad =
+            |e: lastmile_shared::id::IdError| Failure::new(axum::http::StatusCode::BAD_REQUEST, e);
         let merchant = MerchantId::parse(form.merchant.trim()).map_err(bad)?;
         let site = match form.site.trim() {
             "" => None,
@@ -183,9 +195,17 @@ pub async fn create_code(
     match done {
         Ok((issued, rows)) => {
             let lang = visit.lang();
-            let rows: Vec<_> = rows.into_iter().take(Page::default().limit as usize).collect();
+            let rows: Vec<_> = rows
+                .into_iter()
+                .take(Page::default().limit as usize)
+                .collect();
             let top = code_markup(&visit, &issued);
-            html_page(layout::page(&visit, "terminals", t(lang, "terminals"), page(&visit, 0, top, &rows, now)))
+            html_page(layout::page(
+                &visit,
+                "terminals",
+                t(lang, "terminals"),
+                page(&visit, 0, top, &rows, now),
+            ))
         }
         Err(failure) => failure.with_visit(visit).into_response(),
     }

@@ -43,13 +43,23 @@ pub async fn search(Extension(visit): Extension<Visit>, Query(q): Query<SearchQu
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         return match VoucherId::parse(text) {
             Ok(id) => see_other(&format!("/console/vouchers/{id}")),
-            Err(e) => html_page(layout::page(&visit, "vouchers", t(lang, "vouchers"), html! {
-                (layout::error(&e.to_string()))
-                (search_form(&visit, text))
-            })),
+            Err(e) => html_page(layout::page(
+                &visit,
+                "vouchers",
+                t(lang, "vouchers"),
+                html! {
+                    (layout::error(&e.to_string()))
+                    (search_form(&visit, text))
+                },
+            )),
         };
     }
-    html_page(layout::page(&visit, "vouchers", t(lang, "vouchers"), search_form(&visit, "")))
+    html_page(layout::page(
+        &visit,
+        "vouchers",
+        t(lang, "vouchers"),
+        search_form(&visit, ""),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,7 +153,12 @@ pub async fn show(
                 _ => html! {},
             };
             let title = format!("{} {}", t(lang, "voucher"), shown.row.voucher);
-            html_page(layout::page(&visit, "vouchers", &title, detail(&visit, &shown, &redemptions, top)))
+            html_page(layout::page(
+                &visit,
+                "vouchers",
+                &title,
+                detail(&visit, &shown, &redemptions, top),
+            ))
         }
         Err(failure) => failure.with_visit(visit).into_response(),
     }
@@ -163,7 +178,13 @@ pub async fn propose_revocation(
     let caller = visit.caller.clone();
     let done = blocking(move || {
         let id = voucher_id(&voucher)?;
-        proposals::propose(&state.storage, &caller, &Action::RevokeVoucher(id.clone()), &form.reason, state.now())?;
+        proposals::propose(
+            &state.storage,
+            &caller,
+            &Action::RevokeVoucher(id.clone()),
+            &form.reason,
+            state.now(),
+        )?;
         Ok(id)
     })
     .await;

@@ -186,7 +186,11 @@ fn check_username(name: &str) -> Result<(), PeopleError> {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    if ok { Ok(()) } else { Err(PeopleError::BadUsername) }
+    if ok {
+        Ok(())
+    } else {
+        Err(PeopleError::BadUsername)
+    }
 }
 
 fn check_password(password: &str) -> Result<(), PeopleError> {
@@ -206,8 +210,11 @@ pub fn hash_password(password: &str) -> Result<String, PeopleError> {
 }
 
 fn password_matches(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(stored).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A hash no password matches, verified against when the username is

@@ -147,8 +147,8 @@ mod tests {
     #[test]
     fn no_role_both_proposes_and_approves() {
         for role in Role::ALL {
-            let proposes =
-                role.allows(Permission::ProposeRevocation) || role.allows(Permission::ProposeWriteOff);
+            let proposes = role.allows(Permission::ProposeRevocation)
+                || role.allows(Permission::ProposeWriteOff);
             assert!(!(proposes && role.allows(Permission::Decide)), "{role:?}");
         }
     }
@@ -166,7 +166,10 @@ mod tests {
     #[test]
     fn every_permission_is_someones() {
         for permission in Permission::ALL {
-            assert!(Role::ALL.iter().any(|r| r.allows(permission)), "{permission:?}");
+            assert!(
+                Role::ALL.iter().any(|r| r.allows(permission)),
+                "{permission:?}"
+            );
         }
     }
 }

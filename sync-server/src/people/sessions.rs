@@ -46,7 +46,13 @@ pub fn open(storage: &Storage, caller: &Caller, now: i64) -> Result<Opened, Peop
         csrf: random_secret(),
     };
     storage.transaction(|tx| {
-        table::insert_session(tx.sql(), &secret_hash(&opened.secret), caller.id, &opened.csrf, now)
+        table::insert_session(
+            tx.sql(),
+            &secret_hash(&opened.secret),
+            caller.id,
+            &opened.csrf,
+            now,
+        )
     })?;
     Ok(opened)
 }
@@ -60,7 +66,8 @@ pub fn find(storage: &Storage, secret: &str, now: i64) -> Result<Option<Session>
         let Some(row) = table::session(tx.sql(), &id_hash)? else {
             return Ok(None);
         };
-        let expired = now - row.last_seen_at > IDLE_SECONDS || now - row.created_at > ABSOLUTE_SECONDS;
+        let expired =
+            now - row.last_seen_at > IDLE_SECONDS || now - row.created_at > ABSOLUTE_SECONDS;
         if row.ended_at.is_some() || row.user.disabled_at.is_some() {
             return Ok(None);
         }
@@ -79,7 +86,12 @@ pub fn find(storage: &Storage, secret: &str, now: i64) -> Result<Option<Session>
 }
 
 /// Ends a session (logout).
-pub fn close(storage: &Storage, caller: &Caller, secret: &str, now: i64) -> Result<(), PeopleError> {
+pub fn close(
+    storage: &Storage,
+    caller: &Caller,
+    secret: &str,
+    now: i64,
+) -> Result<(), PeopleError> {
     storage.transaction(|tx| {
         if table::end_session(tx.sql(), &secret_hash(secret), now)? {
             audit::record(

@@ -105,7 +105,10 @@ pub fn authenticate(storage: &Storage, presented: &str, now: i64) -> Result<Call
         if user.disabled_at.is_some() {
             return Err(TokenError::Invalid);
         }
-        if token.last_used_at.is_none_or(|at| now - at >= TOUCH_SECONDS) {
+        if token
+            .last_used_at
+            .is_none_or(|at| now - at >= TOUCH_SECONDS)
+        {
             table::touch_token(tx.sql(), id, now)?;
         }
         Ok(Caller::from_row(&user)?)

@@ -43,7 +43,9 @@ pub fn insert(sql: &mut dyn Sql, entry: &AuditRow) -> Result<(), StorageError> {
         "INSERT INTO audit (seq, at, actor, action, object, detail, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
-            Value::Int(i64::try_from(entry.seq).map_err(|e| StorageError::corrupt("audit.seq", e))?),
+            Value::Int(
+                i64::try_from(entry.seq).map_err(|e| StorageError::corrupt("audit.seq", e))?,
+            ),
             entry.at.into(),
             entry.actor.as_str().into(),
             entry.action.as_str().into(),
@@ -59,9 +61,13 @@ pub fn insert(sql: &mut dyn Sql, entry: &AuditRow) -> Result<(), StorageError> {
 /// The hash of entry `seq`, if it exists.
 pub fn hash_of(sql: &mut dyn Sql, seq: u64) -> Result<Option<String>, StorageError> {
     let seq = i64::try_from(seq).map_err(|e| StorageError::corrupt("audit.seq", e))?;
-    sql.query_opt("audit", "SELECT hash FROM audit WHERE seq = $1", &[seq.into()])?
-        .map(|r| r.text(0))
-        .transpose()
+    sql.query_opt(
+        "audit",
+        "SELECT hash FROM audit WHERE seq = $1",
+        &[seq.into()],
+    )?
+    .map(|r| r.text(0))
+    .transpose()
 }
 
 /// Entries from `after` (exclusive), in order, at most `limit`.

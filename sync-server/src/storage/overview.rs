@@ -24,7 +24,11 @@ pub struct Counts {
 
 /// `online_since`: a terminal seen since then is online; `stale_before`:
 /// one not seen since then (and not revoked) is stale.
-pub fn counts(sql: &mut dyn Sql, online_since: i64, stale_before: i64) -> Result<Counts, StorageError> {
+pub fn counts(
+    sql: &mut dyn Sql,
+    online_since: i64,
+    stale_before: i64,
+) -> Result<Counts, StorageError> {
     let r = sql.query_one(
         "overview",
         "SELECT (SELECT count(*) FROM devices),
@@ -74,7 +78,11 @@ fn redemption(r: &Row) -> Result<Redemption, StorageError> {
 }
 
 /// A voucher's redemptions on every terminal, in the order HQ received them.
-pub fn redemptions(sql: &mut dyn Sql, voucher: &str, limit: u32) -> Result<Vec<Redemption>, StorageError> {
+pub fn redemptions(
+    sql: &mut dyn Sql,
+    voucher: &str,
+    limit: u32,
+) -> Result<Vec<Redemption>, StorageError> {
     sql.query(
         "log_entries",
         "SELECT device, seq, amount_minor, currency, at, received_at FROM log_entries

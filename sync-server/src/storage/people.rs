@@ -255,7 +255,11 @@ pub fn token_by_id(sql: &mut dyn Sql, id: i64) -> Result<Option<TokenRow>, Stora
         .transpose()
 }
 
-pub fn tokens_of(sql: &mut dyn Sql, user_id: i64, page: Page) -> Result<Vec<TokenRow>, StorageError> {
+pub fn tokens_of(
+    sql: &mut dyn Sql,
+    user_id: i64,
+    page: Page,
+) -> Result<Vec<TokenRow>, StorageError> {
     const SQL: &str = "SELECT id, user_id, label, secret_hash, created_at, created_by, \
          last_used_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY id LIMIT $2 OFFSET $3";
     let [limit, offset] = page.params();

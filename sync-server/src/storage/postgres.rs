@@ -321,14 +321,23 @@ fn from_postgres(row: &Row, i: usize, source: &'static str) -> Res<Value> {
     let ty = row.columns()[i].type_();
     let value = match *ty {
         Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|v| Value::Int(v.into())),
-        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|v| Value::Int(v.into())),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map(|v| Value::Int(v.into())),
         Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(Value::from),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
             row.try_get::<_, Option<String>>(i)?.map(Value::Text)
         }
         Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
-        _ => return Err(StorageError::corrupt(source, format!("column {i} has type {ty}"))),
+        _ => {
+            return Err(StorageError::corrupt(
+                source,
+                format!("column {i} has type {ty}"),
+            ));
+        }
     };
     Ok(value.unwrap_or(Value::Null))
 }

@@ -82,7 +82,11 @@ pub fn get(sql: &mut dyn Sql, id: i64) -> Result<Option<ProposalRow>, StorageErr
 }
 
 /// The pending proposal for an action on an object, if any.
-pub fn pending_for(sql: &mut dyn Sql, kind: &str, object: &str) -> Result<Option<i64>, StorageError> {
+pub fn pending_for(
+    sql: &mut dyn Sql,
+    kind: &str,
+    object: &str,
+) -> Result<Option<i64>, StorageError> {
     sql.query_opt(
         "proposals",
         "SELECT id FROM proposals WHERE kind = $1 AND object = $2 AND state = 'pending'",
@@ -93,7 +97,11 @@ pub fn pending_for(sql: &mut dyn Sql, kind: &str, object: &str) -> Result<Option
 }
 
 /// Newest first, optionally only in one state.
-pub fn list(sql: &mut dyn Sql, state: Option<&str>, page: Page) -> Result<Vec<ProposalRow>, StorageError> {
+pub fn list(
+    sql: &mut dyn Sql,
+    state: Option<&str>,
+    page: Page,
+) -> Result<Vec<ProposalRow>, StorageError> {
     let [limit, offset] = page.params();
     sql.query(
         "proposals",
@@ -122,18 +130,31 @@ pub fn decide(
     Ok(sql.execute(
         "UPDATE proposals SET state = $2, decided_by = $3, decided_at = $4, decision_note = $5
          WHERE id = $1 AND state = 'pending'",
-        &[id.into(), state.into(), decided_by.into(), at.into(), note.into()],
+        &[
+            id.into(),
+            state.into(),
+            decided_by.into(),
+            at.into(),
+            note.into(),
+        ],
     )? == 1)
 }
 
 pub fn pending_count(sql: &mut dyn Sql) -> Result<i64, StorageError> {
-    sql.query_one("proposals", "SELECT count(*) FROM proposals WHERE state = 'pending'", &[])?
-        .int(0)
+    sql.query_one(
+        "proposals",
+        "SELECT count(*) FROM proposals WHERE state = 'pending'",
+        &[],
+    )?
+    .int(0)
 }
 
 /// A double-spend case's resolution: `None` when there is no such case,
 /// `Some(None)` while it is open.
-pub fn case_resolution(sql: &mut dyn Sql, case: u64) -> Result<Option<Option<String>>, StorageError> {
+pub fn case_resolution(
+    sql: &mut dyn Sql,
+    case: u64,
+) -> Result<Option<Option<String>>, StorageError> {
     let id = i64::try_from(case).map_err(|e| StorageError::corrupt("double_spend_cases.id", e))?;
     sql.query_opt(
         "double_spend_cases",

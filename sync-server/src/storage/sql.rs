@@ -90,7 +90,10 @@ impl Row {
     fn wrong(&self, index: usize, expected: &str) -> StorageError {
         StorageError::corrupt(
             self.source,
-            format!("column {index} is {:?}, not {expected}", self.values.get(index)),
+            format!(
+                "column {index} is {:?}, not {expected}",
+                self.values.get(index)
+            ),
         )
     }
 
@@ -266,7 +269,10 @@ mod tests {
         assert_eq!(row.int(0).unwrap(), 3);
         assert_eq!(row.opt_text(1).unwrap(), None);
         let error = row.text(0).unwrap_err().to_string();
-        assert!(error.contains("users") && error.contains("column 0"), "{error}");
+        assert!(
+            error.contains("users") && error.contains("column 0"),
+            "{error}"
+        );
         assert!(row.int(5).is_err());
     }
 }

@@ -182,7 +182,8 @@ impl Sql for SqliteTx<'_> {
 
     fn execute(&mut self, sql: &'static str, params: &[Value]) -> Res<u64> {
         let mut statement = self.tx.prepare_cached(&sqlite_placeholders(sql))?;
-        let changed = statement.execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
+        let changed =
+            statement.execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
         Ok(changed as u64)
     }
 
@@ -201,7 +202,9 @@ impl Sql for SqliteTx<'_> {
                     .map(|i| match r.get_ref(i)? {
                         ValueRef::Null => Ok(Value::Null),
                         ValueRef::Integer(v) => Ok(Value::Int(v)),
-                        ValueRef::Text(t) => Ok(Value::Text(String::from_utf8_lossy(t).into_owned())),
+                        ValueRef::Text(t) => {
+                            Ok(Value::Text(String::from_utf8_lossy(t).into_owned()))
+                        }
                         ValueRef::Blob(b) => Ok(Value::Bytes(b.to_vec())),
                         ValueRef::Real(_) => Err(rusqlite::Error::InvalidColumnType(
                             i,

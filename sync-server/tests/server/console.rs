@@ -43,7 +43,10 @@ fn double_spend(app: &TestApp) -> (u64, String) {
     a.upload(1..=1).unwrap();
     b.upload(1..=1).unwrap();
     let (_, cases) = app.hq_get("/v1/hq/cases");
-    (cases[0]["id"].as_u64().unwrap(), voucher.voucher.to_string())
+    (
+        cases[0]["id"].as_u64().unwrap(),
+        voucher.voucher.to_string(),
+    )
 }
 
 #[test]
@@ -54,7 +57,11 @@ fn the_console_in_a_real_browser() {
     // Not signed in: every page leads to the login page.
     browser.open(&format!("{}/console/terminals", app.base_url));
     browser.wait_for("#username");
-    assert!(browser.url().ends_with("/console/login"), "{}", browser.url());
+    assert!(
+        browser.url().ends_with("/console/login"),
+        "{}",
+        browser.url()
+    );
     shot(&browser, "login");
 
     // A wrong password: said plainly, nothing else revealed.
@@ -84,10 +91,7 @@ fn the_console_in_a_real_browser() {
     // appears without a reload (server-sent events).
     sign_in(&browser, &app, Role::Admin);
     let tile = "[data-count=terminals]";
-    let before: u64 = browser
-        .text_of(&browser.wait_for(tile))
-        .parse()
-        .unwrap();
+    let before: u64 = browser.text_of(&browser.wait_for(tile)).parse().unwrap();
     let mut terminal = app.terminal("shop-9", "site-9");
     let voucher = app.issue(1, "20.00", "single_use").remove(0);
     terminal.redeem(&voucher.qr_text, 2000);
@@ -112,7 +116,10 @@ fn the_console_in_a_real_browser() {
     browser.type_into("#site", "site-10");
     browser.click("form[action='/console/terminals/code'] button");
     browser.wait_for(".code");
-    assert!(browser.find("svg").is_some(), "no QR code for the enrolment code");
+    assert!(
+        browser.find("svg").is_some(),
+        "no QR code for the enrolment code"
+    );
     shot(&browser, "terminals");
 
     // CSRF: a form whose token is not the session's is refused and changes
@@ -123,7 +130,12 @@ fn the_console_in_a_real_browser() {
          document.querySelector(\"form[action='/console/terminals/code']\").submit();",
     );
     browser.wait_for_text("This form expired or came from another site.");
-    let (_, audit) = app.hq_as(Role::Auditor, "GET", "/v1/hq/audit?action=enrolment_code.created&actor=user:ada.admin", None);
+    let (_, audit) = app.hq_as(
+        Role::Auditor,
+        "GET",
+        "/v1/hq/audit?action=enrolment_code.created&actor=user:ada.admin",
+        None,
+    );
     assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
 
     // Users and tokens: a token is shown once.
@@ -133,7 +145,10 @@ fn the_console_in_a_real_browser() {
     let token = browser.text_of(&browser.wait_for("#new-token"));
     assert!(token.starts_with("lmt_"), "{token}");
     let (status, me) = common::hq_request(&app.base_url, "GET", "/v1/hq/me", None, Some(&token));
-    assert_eq!((status, me["username"].as_str()), (200, Some(common::username(Role::Admin))));
+    assert_eq!(
+        (status, me["username"].as_str()),
+        (200, Some(common::username(Role::Admin)))
+    );
     shot(&browser, "users");
 
     // Finance closes a case with both terminals' signed entries in view.
@@ -159,7 +174,11 @@ fn the_console_in_a_real_browser() {
 
     // An officer proposes revoking a voucher; the officer may not decide it,
     // the approver approves it, and the voucher is revoked.
-    let target = app.issue(1, "30.00", "single_use").remove(0).voucher.to_string();
+    let target = app
+        .issue(1, "30.00", "single_use")
+        .remove(0)
+        .voucher
+        .to_string();
     sign_in(&browser, &app, Role::ProgrammeOfficer);
     browser.open(&format!("{}/console/vouchers", app.base_url));
     browser.type_into("#q", &target);

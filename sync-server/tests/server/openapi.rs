@@ -83,7 +83,9 @@ fn every_hq_operation_documents_the_permission_it_checks() {
         if let lastmile_server::api::Audience::Hq(permission) = audience {
             hq_routes += 1;
             assert_eq!(
-                documented.get(&(method.to_string(), path.to_owned())).map(String::as_str),
+                documented
+                    .get(&(method.to_string(), path.to_owned()))
+                    .map(String::as_str),
                 Some(permission.code()),
                 "{method} {path}"
             );

@@ -525,7 +525,8 @@ fn a_rotated_root_is_followed_by_enrolled_terminals_and_given_to_new_ones(backen
         .version;
 
     let key_dir = keys::KeyDir::new(&common::data_path(&app));
-    let rotated = keys::rotate_root(&app.storage, &key_dir, &common::operator(), common::now()).unwrap();
+    let rotated =
+        keys::rotate_root(&app.storage, &key_dir, &common::operator(), common::now()).unwrap();
     assert_eq!(rotated.old_kid, old_root.kid);
 
     // The enrolled terminal follows the handover with the root it trusts,
@@ -1202,8 +1203,14 @@ fn a_pull_tells_a_terminal_how_hq_closed_its_cases(backend: Backend) {
         &format!("/v1/hq/cases/{}/resolve", cases[0]),
         serde_json::json!({"resolution": "written_off", "note": "shop closed"}),
     );
-    assert_eq!((status, body["code"].as_str()), (400, Some("needs_approval")));
-    app.propose_and_approve(&format!("/v1/hq/cases/{}/write-off", cases[0]), "shop closed");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("needs_approval"))
+    );
+    app.propose_and_approve(
+        &format!("/v1/hq/cases/{}/write-off", cases[0]),
+        "shop closed",
+    );
     let outcomes = b.pull_with(None, cases.clone()).unwrap().case_outcomes;
     assert_eq!(outcomes.len(), 1);
     assert_eq!(outcomes[0].case, cases[0]);

@@ -36,15 +36,15 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use lastmile_hardware::emulator::VirtualPrinter;
 use lastmile_hardware::escpos::PaperWidth;
+use lastmile_server::audit::Actor;
+use lastmile_server::clock::Clock;
 use lastmile_server::config::{Config, Overrides};
 use lastmile_server::issuance::{self, IssueOptions};
 use lastmile_server::keys::{self, KeyDir};
-use lastmile_server::startup::Server;
-use lastmile_server::storage::Storage;
-use lastmile_server::audit::Actor;
-use lastmile_server::clock::Clock;
 use lastmile_server::people::{self, Language, NewUser, Role, tokens};
 use lastmile_server::proposals::{self, Action, Decision};
+use lastmile_server::startup::Server;
+use lastmile_server::storage::Storage;
 use lastmile_server::{limits, rosters, terminals};
 use lastmile_shared::id::{MerchantId, OperatorId, SiteId, VoucherId};
 use lastmile_shared::money::{Currency, Money};
@@ -396,8 +396,7 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
             "demo: confirmed with the programme",
             now,
         )?;
-        let code =
-            terminals::create_code(&storage, &actor, Some(merchant), Some(site), 3600, now)?;
+        let code = terminals::create_code(&storage, &actor, Some(merchant), Some(site), 3600, now)?;
         let issued = report
             .issued
             .into_iter()
