@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// A person's role at HQ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Role {
     /// People, tokens, terminals, limits and merchants; not approvals.
     Admin,
