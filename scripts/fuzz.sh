@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the fuzz targets in shared/fuzz (lastmile-shared's decoders and the ESC/POS printer
-# emulator of lastmile-hardware) for SECONDS each (default 60):
+# Runs the fuzz targets — shared/fuzz (lastmile-shared's decoders) and hardware/fuzz (the
+# ESC/POS printer emulator of lastmile-hardware) — for SECONDS each (default 60):
 #   scripts/fuzz.sh [SECONDS [TARGET...]]     (no TARGET: every one)
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); uses the stable toolchain
 # with RUSTC_BOOTSTRAP=1 for the sanitizer flags.
@@ -14,12 +14,15 @@ export RUSTC_BOOTSTRAP=1
 # A target dir of its own, so seeding never waits for another build.
 CARGO_TARGET_DIR=target/fuzz-seeds cargo run -q -p lastmile-shared --example fuzz_seeds
 # The emulator starts from the pinned receipts (raster and native QR, styles, cut).
-mkdir -p shared/fuzz/corpus/escpos_render
-cp docs/receipt-58mm.bin docs/receipt-80mm.bin shared/fuzz/corpus/escpos_render/
-cd shared
+mkdir -p hardware/fuzz/corpus/escpos_render
+cp docs/receipt-58mm.bin docs/receipt-80mm.bin hardware/fuzz/corpus/escpos_render/
 for target in "${targets[@]}"; do
+  crate=shared
+  [[ $target == escpos_render ]] && crate=hardware
+  cd "$crate"
   echo "== $target: ${seconds}s"
   cargo fuzz run -O "$target" -- -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 2>&1 \
     | grep -E '^(#[0-9]+ +DONE|Done|==[0-9]+==|SUMMARY|thread|panicked)' || true
-  [[ -z "$(ls fuzz/artifacts/$target 2>/dev/null)" ]] || { echo "crash found in $target: shared/fuzz/artifacts/$target" >&2; exit 1; }
+  [[ -z "$(ls fuzz/artifacts/$target 2>/dev/null)" ]] || { echo "crash found in $target: $crate/fuzz/artifacts/$target" >&2; exit 1; }
+  cd ..
 done

@@ -548,9 +548,12 @@ impl Tour<'_> {
             "  HQ sync server   {} (SQLite in {root}/server)",
             self.server_url
         );
+        // `hq-login` holds "username password (role)" lines, one password.
+        let login = std::fs::read_to_string(self.layout.login()).unwrap_or_default();
+        let password = login.split_whitespace().nth(1).unwrap_or("(see hq-login)");
+        println!("  HQ console       {}/console", self.server_url);
         println!(
-            "  HQ console       {}/console (people and password in {root}/hq-login)",
-            self.server_url
+            "  HQ login         hq.admin, hq.officer, hq.approver or hq.finance, password {password} (in {root}/hq-login)"
         );
         println!("  HQ API token     {root}/hq-token (the admin's)");
         println!(

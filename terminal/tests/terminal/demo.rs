@@ -120,6 +120,16 @@ fn the_headless_demo_redeems_syncs_and_shows_hq_then_reuses_and_resets() {
         .nth(1)
         .unwrap_or_default();
     assert!(refusal.contains("(exit status 3;"), "{first}");
+    // The console's address and a demo HQ login are printed; the login is
+    // the one written to hq-login, and the revocation went through maker-checker.
+    let login = std::fs::read_to_string(dir.join("hq-login")).unwrap();
+    let password = login.split_whitespace().nth(1).unwrap();
+    assert!(first.contains("/console"), "{first}");
+    assert!(
+        first.contains(&format!("hq.approver or hq.finance, password {password}")),
+        "{first}"
+    );
+    assert_eq!(login.lines().count(), 4, "{login}");
     let enrolled = device(&first);
     every_command_shown_runs_when_pasted(&first);
 
