@@ -12,7 +12,7 @@ use lastmile_shared::roster::{Entitlement, Roster, RosterPerson};
 use lastmile_shared::sync::TerminalPolicy;
 use lastmile_shared::trust_list::{RootHandover, RootKey, RootSigned, TrustList};
 
-use crate::keys::Signer;
+use crate::signer::Signer;
 use crate::storage::{DeviceRow, StorageError, Tx};
 
 pub const TRUST_LIST: &str = "trust_list";

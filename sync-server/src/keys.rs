@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::audit::{self, Actor};
 use crate::documents;
+pub use crate::signer::Signer;
 use crate::storage::{RootKeyRow, Storage, StorageError, Tx};
 
 /// How long an issuer key may sign vouchers, in days.
@@ -61,18 +62,6 @@ pub enum KeyError {
     Malformed(PathBuf),
     #[error("key id: {0}")]
     Id(#[from] IdError),
-}
-
-/// A private key with its key id. Its `Debug` never shows the secret.
-pub struct Signer {
-    pub kid: KeyId,
-    pub key: SigningKey,
-}
-
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Signer({})", self.kid)
-    }
 }
 
 /// Where the key files live.

@@ -30,6 +30,7 @@ pub mod people;
 pub mod proposals;
 pub mod rosters;
 pub mod sheet_typeface;
+pub mod signer;
 pub mod spreadsheet;
 pub mod startup;
 pub mod storage;
