@@ -21,6 +21,7 @@ pub enum UsersCommand {
         /// The name shown in the console and the audit trail.
         #[arg(long)]
         name: String,
+        /// What the user may do in the console.
         #[arg(long, value_enum)]
         role: Role,
         /// Console language.

@@ -313,12 +313,12 @@ pub fn authenticate(
     let object = format!("user:{}", row.username);
     let refusal = if row.disabled_at.is_some() {
         Some(PeopleError::Disabled)
-    } else if let Some(until) = row.locked_until.filter(|until| *until > now) {
-        Some(PeopleError::Locked {
-            minutes: (until - now + 59) / 60,
-        })
     } else {
-        None
+        row.locked_until
+            .filter(|until| *until > now)
+            .map(|until| PeopleError::Locked {
+                minutes: (until - now + 59) / 60,
+            })
     };
     if let Some(refusal) = refusal {
         storage.transaction(|tx| {
