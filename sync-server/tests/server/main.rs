@@ -7,6 +7,7 @@ mod common;
 
 mod cli;
 mod hostile;
+mod jobs;
 mod multi_instance;
 mod openapi;
 mod refusals;
