@@ -23,6 +23,7 @@ pub mod device_auth;
 pub mod documents;
 pub mod double_spend;
 pub mod issuance;
+pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod merchants;

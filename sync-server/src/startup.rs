@@ -1,11 +1,11 @@
 //! Building and running the server from a [`Config`]: open (and migrate)
 //! the database, bind, serve plain HTTP or TLS through [`connections`]
-//! (timeouts, per-peer limits), prune old nonces in the background, stop
-//! on a signal within the shutdown grace period.
+//! (timeouts, per-peer limits), run the background-job worker (which also
+//! prunes old nonces, as a periodic job), stop on a signal within the
+//! shutdown grace period.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -13,13 +13,10 @@ use crate::api::{self, AppState};
 use crate::clock::{self, SharedClock};
 use crate::config::{Config, ConfigError, ConnectionSettings};
 use crate::connections::{self, Peers, PlainListener};
-use crate::device_auth;
+use crate::jobs;
 use crate::keys::KeyDir;
 use crate::storage::{Storage, StorageError};
 use crate::tls::{self, TlsError};
-
-/// How often old request nonces are deleted, in seconds.
-const NONCE_PRUNE_INTERVAL_SECONDS: u64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -116,23 +113,11 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let storage = self.storage;
-        let pruned = storage.clone();
-        let clock = self.clock.clone();
-        let pruner = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(NONCE_PRUNE_INTERVAL_SECONDS));
-            loop {
-                tick.tick().await;
-                let storage = pruned.clone();
-                let clock = clock.clone();
-                let result = tokio::task::spawn_blocking(move || {
-                    device_auth::prune_nonces(&storage, clock.now())
-                })
-                .await;
-                if let Ok(Err(e)) = result {
-                    tracing::warn!("pruning request nonces failed: {e}");
-                }
-            }
-        });
+        // Every instance runs a worker; dropping `stop_jobs` stops it after
+        // the batch under way.
+        let (stop_jobs, stopped) = std::sync::mpsc::channel::<()>();
+        let worker = jobs::server_worker(storage.clone(), self.clock.clone());
+        let worker = tokio::task::spawn_blocking(move || worker.run_until(&stopped));
         let peers = Peers::new(self.connections.connections_per_peer_max);
         match self.tls {
             Some(acceptor) => {
@@ -144,9 +129,9 @@ impl Server {
                 connections::serve(listener, self.app, self.connections, shutdown).await;
             }
         }
-        pruner.abort();
-        // Wait for the aborted task to be dropped with its handle on the store.
-        let _ = pruner.await;
+        drop(stop_jobs);
+        // Wait for the worker to finish, with its handle on the store.
+        let _ = worker.await;
         // The last handle on a PostgreSQL pool is dropped off the async
         // threads: its blocking clients shut down their own runtime, which
         // panics inside an async task.

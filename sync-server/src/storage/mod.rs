@@ -15,6 +15,7 @@
 //! caller's transaction, so an error rolls everything back.
 
 pub mod audit;
+pub mod jobs;
 pub mod overview;
 pub mod people;
 mod postgres;

@@ -52,6 +52,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("../../migrations/common/0005_people_audit_proposals.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("../../migrations/common/0006_jobs.sql"),
+    },
 ];
 /// The advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK_KEY: i64 = 0x4c4d_5345_5256;

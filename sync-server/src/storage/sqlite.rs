@@ -49,6 +49,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("../../migrations/common/0005_people_audit_proposals.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("../../migrations/common/0006_jobs.sql"),
+    },
 ];
 
 pub struct SqliteStore {

@@ -10,6 +10,7 @@ mod audit;
 mod cli;
 mod console;
 mod hostile;
+mod jobs;
 mod maker_checker;
 mod multi_instance;
 mod openapi;
