@@ -115,8 +115,3 @@ pub fn admit(tx: &mut dyn Tx, request: &SignedRequest) -> Result<DeviceRow, Auth
     }
     Ok(device)
 }
-
-/// Forgets nonces too old to matter.
-pub fn prune_nonces(storage: &Storage, now: i64) -> Result<u64, StorageError> {
-    storage.transaction(|tx| tx.prune_nonces(now - NONCE_RETENTION_SECONDS))
-}

@@ -117,7 +117,7 @@ fn evidence(
                     dt { (t(lang, "merchant")) } dd { (signed.entry.merchant.as_ref().map_or("-", |m| m.as_str())) }
                     @match &signed.entry.event {
                         LogEvent::VoucherRedeemed { amount, remaining_after, .. } => {
-                            dt { (t(lang, "amount")) } dd { (amount) " (" (remaining_after) ")" }
+                            dt { (t(lang, "amount")) } dd { (amount) " (" (t(lang, "left_after")) " " (remaining_after) ")" }
                         }
                         LogEvent::EntitlementRedeemed { amount, .. } | LogEvent::CashPaidOut { amount, .. } => {
                             dt { (t(lang, "amount")) } dd { (amount) }
@@ -145,10 +145,10 @@ fn case_id(text: &str) -> Result<u64, Failure> {
     })
 }
 
-fn load(
-    storage: &Storage,
-    id: u64,
-) -> Result<Option<(CaseRow, Option<DeviceRow>, Option<DeviceRow>)>, StorageError> {
+/// A case with the terminals of its two entries.
+type CaseWithTerminals = (CaseRow, Option<DeviceRow>, Option<DeviceRow>);
+
+fn load(storage: &Storage, id: u64) -> Result<Option<CaseWithTerminals>, StorageError> {
     let Some(case) = double_spend::list(storage)?
         .into_iter()
         .find(|c| c.id == id)

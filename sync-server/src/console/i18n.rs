@@ -247,6 +247,14 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("issuer", "Issuer", "Émetteur"),
     ("valid_from", "Valid from", "Valable à partir du"),
     ("sheet", "Printable sheet", "Feuille imprimable"),
+    ("jobs", "Background jobs", "Tâches de fond"),
+    ("job_queued", "Waiting", "En attente"),
+    ("job_running", "Running", "En cours"),
+    ("job_done", "Done", "Terminées"),
+    ("job_dead", "Dead (gave up)", "Abandonnées"),
+    ("attempts", "Attempts", "Essais"),
+    ("last_error", "Last error", "Dernière erreur"),
+    ("left_after", "left after", "reste après"),
 ];
 
 /// The text for `key` in `language`; the key itself when the table lacks

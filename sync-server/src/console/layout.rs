@@ -9,13 +9,14 @@ use super::i18n::t;
 use crate::people::{Language, Permission};
 
 /// The sections, in the order of the navigation: (key, path, permission).
-pub const SECTIONS: [(&str, &str, Permission); 10] = [
+pub const SECTIONS: [(&str, &str, Permission); 11] = [
     ("dashboard", "/console", Permission::ViewTerminals),
     ("terminals", "/console/terminals", Permission::ViewTerminals),
     ("vouchers", "/console/vouchers", Permission::ViewVouchers),
     ("cases", "/console/cases", Permission::ViewCases),
     ("proposals", "/console/proposals", Permission::ViewProposals),
     ("alarms", "/console/alarms", Permission::ViewAlarms),
+    ("jobs", "/console/jobs", Permission::ViewAlarms),
     ("limits", "/console/limits", Permission::ViewLimits),
     ("keys", "/console/keys", Permission::ViewKeys),
     ("users", "/console/users", Permission::OwnTokens),

@@ -19,6 +19,7 @@ mod cases;
 mod dashboard;
 mod events;
 pub mod i18n;
+mod jobs;
 mod layout;
 mod limits;
 mod login;
@@ -173,6 +174,12 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             "/console/alarms",
             Page(ViewAlarms),
             get(alarms::list),
+        ),
+        (
+            Method::GET,
+            "/console/jobs",
+            Page(ViewAlarms),
+            get(jobs::list),
         ),
         (
             Method::GET,
@@ -369,7 +376,8 @@ fn to_login(method: &Method, path: &str) -> Response {
 pub struct Failure {
     status: StatusCode,
     message: String,
-    visit: Option<Visit>,
+    /// Boxed: a failure travels in every page's `Result`.
+    visit: Option<Box<Visit>>,
 }
 
 impl Failure {
@@ -390,7 +398,7 @@ impl Failure {
 
     /// Shows the failure inside the page frame of a signed-in person.
     pub fn with_visit(mut self, visit: Visit) -> Self {
-        self.visit = Some(visit);
+        self.visit = Some(Box::new(visit));
         self
     }
 }

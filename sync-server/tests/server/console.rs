@@ -237,6 +237,7 @@ fn the_console_in_a_real_browser() {
         ("limits", "limits"),
         ("keys", "keys"),
         ("vouchers", "vouchers"),
+        ("jobs", "jobs"),
     ] {
         browser.open(&format!("{}/console/{page}", app.base_url));
         browser.wait_for("main h1");
