@@ -1,9 +1,10 @@
 -- HQ people, the audit trail and maker-checker proposals.
 -- One file for both backends: only BIGINT and TEXT columns (hashes as hex),
--- which SQLite and PostgreSQL read alike. Times are Unix seconds.
+-- which SQLite and PostgreSQL read alike, and NOT NULL written out on every
+-- key (SQLite lets a non-rowid key be NULL). Times are Unix seconds.
 
 CREATE TABLE users (
-    id            BIGINT PRIMARY KEY,
+    id            BIGINT NOT NULL PRIMARY KEY,
     username      TEXT NOT NULL UNIQUE,
     display_name  TEXT NOT NULL,
     role          TEXT NOT NULL CHECK (role IN
@@ -20,7 +21,7 @@ CREATE TABLE users (
 
 -- Browser sessions; the cookie holds a secret whose SHA-256 is the id.
 CREATE TABLE sessions (
-    id_hash      TEXT PRIMARY KEY,
+    id_hash      TEXT NOT NULL PRIMARY KEY,
     user_id      BIGINT NOT NULL REFERENCES users (id),
     csrf         TEXT NOT NULL,
     created_at   BIGINT NOT NULL,
@@ -31,7 +32,7 @@ CREATE INDEX sessions_by_user ON sessions (user_id);
 
 -- API tokens for scripts: `lmt_<id>_<secret>`; only the secret's SHA-256 is kept.
 CREATE TABLE api_tokens (
-    id           BIGINT PRIMARY KEY,
+    id           BIGINT NOT NULL PRIMARY KEY,
     user_id      BIGINT NOT NULL REFERENCES users (id),
     label        TEXT NOT NULL,
     secret_hash  TEXT NOT NULL,
@@ -44,7 +45,7 @@ CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
 
 -- Append-only, hash-chained: hash = SHA-256 over the entry and the previous hash.
 CREATE TABLE audit (
-    seq       BIGINT PRIMARY KEY,
+    seq       BIGINT NOT NULL PRIMARY KEY,
     at        BIGINT NOT NULL,
     actor     TEXT NOT NULL,
     action    TEXT NOT NULL,
@@ -60,7 +61,7 @@ CREATE INDEX audit_by_object ON audit (object, seq);
 -- An action that needs a second person: pending until a different user
 -- with the approver role approves or rejects it.
 CREATE TABLE proposals (
-    id            BIGINT PRIMARY KEY,
+    id            BIGINT NOT NULL PRIMARY KEY,
     kind          TEXT NOT NULL,
     object        TEXT NOT NULL,
     payload       TEXT NOT NULL,

@@ -4,7 +4,7 @@
 
 CREATE TABLE jobs (
     -- Random (no counter shared by every instance to lock).
-    id           BIGINT PRIMARY KEY,
+    id           BIGINT NOT NULL PRIMARY KEY,
     -- Which handler runs it (`prune_nonces`, …).
     kind         TEXT NOT NULL,
     -- Enqueueing the same key again does nothing (`prune_nonces:<minute>`).

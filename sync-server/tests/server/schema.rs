@@ -204,13 +204,6 @@ const KNOWN_DIFFERENCES: &[&str] = &[
     "entitlements.entitlement: SQLite NULL allowed, PostgreSQL NOT NULL",
     // 0004_merchant_revocations.sql (SQLite).
     "revoked_merchants.merchant: SQLite NULL allowed, PostgreSQL NOT NULL",
-    // common/0005_people_audit_proposals.sql, the same file on both
-    // backends: `BIGINT PRIMARY KEY` is no rowid alias on SQLite.
-    "api_tokens.id: SQLite NULL allowed, PostgreSQL NOT NULL",
-    "audit.seq: SQLite NULL allowed, PostgreSQL NOT NULL",
-    "proposals.id: SQLite NULL allowed, PostgreSQL NOT NULL",
-    "sessions.id_hash: SQLite NULL allowed, PostgreSQL NOT NULL",
-    "users.id: SQLite NULL allowed, PostgreSQL NOT NULL",
 ];
 
 fn differences(sqlite: &Schema, postgres: &Schema) -> Vec<String> {
