@@ -25,6 +25,8 @@ use crate::storage::{DatabaseUrl, StorageError};
 
 /// Where the server listens unless told otherwise.
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:8470";
+/// The issuer id of a server configured without one.
+pub const ISSUER_DEFAULT: &str = "lastmile";
 /// How long a client has to send a request's headers (and an idle
 /// keep-alive connection to start its next request), in seconds.
 pub const HEADER_READ_TIMEOUT_SECONDS_DEFAULT: u64 = 10;
@@ -251,7 +253,7 @@ impl Config {
         };
         let issuer_text = env("LASTMILE_ISSUER")
             .or(file.issuer)
-            .unwrap_or_else(|| "lastmile".to_owned());
+            .unwrap_or_else(|| ISSUER_DEFAULT.to_owned());
         let issuer = IssuerId::parse(&issuer_text).map_err(|e| ConfigError::Value {
             key: "issuer",
             reason: e.to_string(),

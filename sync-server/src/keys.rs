@@ -231,7 +231,19 @@ pub fn rotate_root(
     actor: &Actor,
     now: i64,
 ) -> Result<RootRotated, KeyError> {
-    storage.transaction(|tx| {
+    storage.transaction(|tx| rotate_root_in(tx, keys, actor, serde_json::json!({}), now))
+}
+
+/// [`rotate_root`] inside the caller's transaction (an approved proposal's);
+/// `detail` goes into the audit entry.
+pub fn rotate_root_in(
+    tx: &mut dyn Tx,
+    keys: &KeyDir,
+    actor: &Actor,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<RootRotated, KeyError> {
+    {
         let old = root_signer(tx, keys)?;
         let kid = new_kid("root")?;
         let key = SigningKey::generate(&mut OsRng);
@@ -248,7 +260,7 @@ pub fn rotate_root(
             actor,
             "keys.root_rotated",
             &format!("key:{}", new.kid),
-            serde_json::json!({ "old_kid": old.kid.as_str(), "handover_version": handover_version }),
+            serde_json::json!({ "old_kid": old.kid.as_str(), "handover_version": handover_version, "by": detail }),
             now,
         )?;
         Ok(RootRotated {
@@ -256,7 +268,7 @@ pub fn rotate_root(
             new_kid: new.kid,
             handover_version,
         })
-    })
+    }
 }
 
 /// Adds a new active issuer key, retires the active ones, republishes the
@@ -268,7 +280,20 @@ pub fn rotate(
     issuer: &IssuerId,
     now: i64,
 ) -> Result<KeyId, KeyError> {
-    storage.transaction(|tx| {
+    storage.transaction(|tx| rotate_in(tx, keys, actor, issuer, serde_json::json!({}), now))
+}
+
+/// [`rotate`] inside the caller's transaction (an approved proposal's);
+/// `detail` goes into the audit entry.
+pub fn rotate_in(
+    tx: &mut dyn Tx,
+    keys: &KeyDir,
+    actor: &Actor,
+    issuer: &IssuerId,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<KeyId, KeyError> {
+    {
         let root = root_signer(tx, keys)?;
         for key in tx.issuer_keys()? {
             if key.status == KeyStatus::Active {
@@ -283,11 +308,11 @@ pub fn rotate(
             actor,
             "keys.issuer_rotated",
             &format!("key:{}", entry.kid),
-            serde_json::json!({ "issuer": issuer.as_str() }),
+            serde_json::json!({ "issuer": issuer.as_str(), "by": detail }),
             now,
         )?;
         Ok(entry.kid)
-    })
+    }
 }
 
 /// Retires (no new vouchers; old ones stay valid) or revokes (everything it

@@ -2,19 +2,19 @@
 //! proposal, and only a different person with the approver role may
 //! approve it (which carries it out, in the same transaction) or reject it.
 //!
-//! Used now for voucher revocations and case write-offs; the payment
-//! pipeline adds its own [`Action`]s (entitlements, batches).
+//! Used now for voucher revocations, case write-offs and key rotations; the
+//! payment pipeline adds its own [`Action`]s (entitlements, batches).
 //!
 //! Architecture invariant: the only way to carry out an [`Action`] is
 //! [`decide`] with [`Decision::Approve`], by someone other than its author.
 
-use lastmile_shared::id::VoucherId;
+use lastmile_shared::id::{IssuerId, VoucherId};
 use lastmile_shared::text::{Lines, PlainText, TextError};
 use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::double_spend::{self, Resolution, ResolveError};
-use crate::keys::{KeyDir, KeyError};
+use crate::keys::{self, KeyDir, KeyError};
 use crate::people::{Caller, Permission};
 use crate::storage::proposals::{self as table, NewProposal, ProposalRow};
 use crate::storage::sql::Page;
@@ -29,6 +29,10 @@ pub const REASON_CHARS_MAX: usize = 1000;
 pub enum Action {
     RevokeVoucher(VoucherId),
     WriteOffCase(u64),
+    /// A new active issuer key for this issuer; the active ones retire.
+    RotateIssuerKey(IssuerId),
+    /// A new root key, handed over from the old one.
+    RotateRootKey,
 }
 
 impl Action {
@@ -36,6 +40,8 @@ impl Action {
         match self {
             Self::RevokeVoucher(_) => "voucher.revoke",
             Self::WriteOffCase(_) => "case.write_off",
+            Self::RotateIssuerKey(_) => "keys.rotate_issuer",
+            Self::RotateRootKey => "keys.rotate_root",
         }
     }
 
@@ -43,6 +49,8 @@ impl Action {
         match self {
             Self::RevokeVoucher(v) => format!("voucher:{v}"),
             Self::WriteOffCase(c) => format!("case:{c}"),
+            Self::RotateIssuerKey(issuer) => format!("issuer:{issuer}"),
+            Self::RotateRootKey => "keys:root".to_owned(),
         }
     }
 
@@ -51,6 +59,7 @@ impl Action {
         match self {
             Self::RevokeVoucher(_) => Permission::ProposeRevocation,
             Self::WriteOffCase(_) => Permission::ProposeWriteOff,
+            Self::RotateIssuerKey(_) | Self::RotateRootKey => Permission::ProposeKeyRotation,
         }
     }
 
@@ -63,6 +72,10 @@ impl Action {
             ("case.write_off", Some(("case", id))) => {
                 Ok(Self::WriteOffCase(id.parse().map_err(|_| corrupt())?))
             }
+            ("keys.rotate_issuer", Some(("issuer", id))) => Ok(Self::RotateIssuerKey(
+                IssuerId::parse(id).map_err(|_| corrupt())?,
+            )),
+            ("keys.rotate_root", Some(("keys", "root"))) => Ok(Self::RotateRootKey),
             _ => Err(corrupt()),
         }
     }
@@ -145,6 +158,11 @@ fn check(tx: &mut dyn Tx, action: &Action) -> Result<(), ProposalError> {
             Some(Some(_)) => return Err(ResolveError::AlreadyResolved(*case).into()),
             Some(None) => {}
         },
+        Action::RotateIssuerKey(_) | Action::RotateRootKey => {
+            if tx.root_key()?.is_none() {
+                return Err(KeyError::NotInitialised.into());
+            }
+        }
     }
     Ok(())
 }
@@ -261,6 +279,12 @@ pub fn decide(
                         detail,
                         now,
                     )?;
+                }
+                Action::RotateIssuerKey(issuer) => {
+                    keys::rotate_in(tx, keys, &caller.actor(), issuer, detail, now)?;
+                }
+                Action::RotateRootKey => {
+                    keys::rotate_root_in(tx, keys, &caller.actor(), detail, now)?;
                 }
             }
         }

@@ -88,7 +88,8 @@ impl Server {
             KeyDir::new(&config.data_dir),
             config.connections.body_read_timeout,
         )
-        .with_clock(clock.clone());
+        .with_clock(clock.clone())
+        .with_issuer(config.issuer.clone());
         Ok(Self {
             listener,
             app: api::router(state),

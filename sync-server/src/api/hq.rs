@@ -104,6 +104,18 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
         ),
         (Method::GET, "/v1/hq/keys", Hq(ViewKeys), get(list_keys)),
         (
+            Method::POST,
+            "/v1/hq/keys/issuer/rotate",
+            Hq(ProposeKeyRotation),
+            post(propose_issuer_rotation),
+        ),
+        (
+            Method::POST,
+            "/v1/hq/keys/root/rotate",
+            Hq(ProposeKeyRotation),
+            post(propose_root_rotation),
+        ),
+        (
             Method::GET,
             "/v1/hq/limits",
             Hq(ViewLimits),
@@ -577,6 +589,46 @@ async fn revoke_merchant(
 async fn list_keys(State(state): State<AppState>) -> Response {
     answer(StatusCode::OK, move || {
         Ok(crate::keys::key_views(&state.storage)?)
+    })
+    .await
+}
+
+async fn propose_issuer_rotation(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Response {
+    propose_key_rotation(state, caller, body, false).await
+}
+
+async fn propose_root_rotation(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Response {
+    propose_key_rotation(state, caller, body, true).await
+}
+
+async fn propose_key_rotation(
+    state: AppState,
+    caller: Caller,
+    body: Bytes,
+    root: bool,
+) -> Response {
+    answer(StatusCode::ACCEPTED, move || {
+        let request: ProposalRequest = parse_json(&body)?;
+        let action = if root {
+            Action::RotateRootKey
+        } else {
+            Action::RotateIssuerKey(state.issuer.clone())
+        };
+        Ok(proposals::propose(
+            &state.storage,
+            &caller,
+            &action,
+            &request.reason,
+            state.now(),
+        )?)
     })
     .await
 }

@@ -26,6 +26,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
+use lastmile_shared::id::IssuerId;
 use lastmile_shared::sync::{self, Problem};
 use serde::Serialize;
 
@@ -51,6 +52,8 @@ pub struct AppState {
     pub storage: Arc<Storage>,
     pub keys: KeyDir,
     pub clock: SharedClock,
+    /// Whose issuer keys this server makes (`issuer` in the configuration).
+    pub issuer: IssuerId,
     /// The budget of request bodies in memory at once, in KiB
     /// (`terminal::BODY_BUFFER_KIB_MAX` permits).
     pub body_budget: Arc<tokio::sync::Semaphore>,
@@ -64,9 +67,17 @@ impl AppState {
             storage,
             keys,
             clock: clock::system(),
+            issuer: IssuerId::parse(crate::config::ISSUER_DEFAULT)
+                .expect("the default issuer id is valid"),
             body_budget: Arc::new(tokio::sync::Semaphore::new(terminal::BODY_BUFFER_KIB_MAX)),
             body_read_timeout,
         }
+    }
+
+    /// The same, for another issuer.
+    pub fn with_issuer(mut self, issuer: IssuerId) -> Self {
+        self.issuer = issuer;
+        self
     }
 
     /// The same, on another clock (tests set and advance it).

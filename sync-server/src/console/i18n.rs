@@ -255,6 +255,26 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("attempts", "Attempts", "Essais"),
     ("last_error", "Last error", "Dernière erreur"),
     ("left_after", "left after", "reste après"),
+    (
+        "set_limits",
+        "Set the limits of a currency",
+        "Fixer les limites d'une devise",
+    ),
+    (
+        "rotate_issuer",
+        "Propose a new issuer key",
+        "Proposer une nouvelle clé d'émetteur",
+    ),
+    (
+        "rotate_root",
+        "Propose a new root key",
+        "Proposer une nouvelle clé racine",
+    ),
+    (
+        "suspend_reason",
+        "Why (kept at HQ)",
+        "Pourquoi (gardé au siège)",
+    ),
 ];
 
 /// The text for `key` in `language`; the key itself when the table lacks

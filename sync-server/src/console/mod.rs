@@ -182,6 +182,24 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             get(jobs::list),
         ),
         (
+            Method::POST,
+            "/console/limits",
+            Page(ManageLimits),
+            axum::routing::post(limits::set),
+        ),
+        (
+            Method::POST,
+            "/console/keys/{which}/rotate",
+            Page(ProposeKeyRotation),
+            axum::routing::post(limits::propose_rotation),
+        ),
+        (
+            Method::POST,
+            "/console/merchants/suspend",
+            Page(ManageMerchants),
+            axum::routing::post(terminals::suspend_merchant),
+        ),
+        (
             Method::GET,
             "/console/limits",
             Page(ViewLimits),

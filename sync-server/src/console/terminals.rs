@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::i18n::t;
 use super::{Failure, Visit, blocking, html_page, layout, see_other};
 use crate::api::AppState;
+use crate::merchants;
 use crate::people::Permission;
 use crate::storage::sql::Page;
 use crate::terminals::{self, ENROLMENT_CODE_TTL_HOURS_DEFAULT, IssuedCode};
@@ -46,6 +47,23 @@ fn page(
                         input #site name="site" maxlength="64";
                     }
                     button type="submit" { (t(lang, "create")) }
+                }
+            }
+        }
+        @if visit.caller.may(Permission::ManageMerchants) {
+            form.card method="post" action="/console/merchants/suspend" {
+                h2 { (t(lang, "suspend")) }
+                (layout::csrf_field(visit))
+                div.filters {
+                    div {
+                        label for="suspend-merchant" { (t(lang, "merchant")) }
+                        input #suspend-merchant name="merchant" required maxlength="64";
+                    }
+                    div {
+                        label for="suspend-reason" { (t(lang, "suspend_reason")) }
+                        input #suspend-reason name="reason" required maxlength="500";
+                    }
+                    button.danger type="submit" { (t(lang, "suspend")) }
                 }
             }
         }
@@ -121,7 +139,7 @@ pub async fn list(
                 .collect();
             let lang = visit.lang();
             let top = match q.done.as_deref() {
-                Some("revoked") => layout::notice(t(lang, "done")),
+                Some("revoked" | "suspended") => layout::notice(t(lang, "done")),
                 _ => html! {},
             };
             html_page(layout::page(
@@ -226,6 +244,38 @@ pub async fn revoke(
     .await;
     match done {
         Ok(()) => see_other("/console/terminals?done=revoked"),
+        Err(failure) => failure.with_visit(visit).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SuspendForm {
+    merchant: String,
+    reason: String,
+}
+
+pub async fn suspend_merchant(
+    State(state): State<AppState>,
+    Extension(visit): Extension<Visit>,
+    Form(form): Form<SuspendForm>,
+) -> Response {
+    let actor = visit.caller.actor();
+    let done = blocking(move || {
+        let merchant = MerchantId::parse(form.merchant.trim())
+            .map_err(|e| Failure::new(axum::http::StatusCode::BAD_REQUEST, e))?;
+        merchants::revoke(
+            &state.storage,
+            &state.keys,
+            &actor,
+            &merchant,
+            &form.reason,
+            state.now(),
+        )?;
+        Ok(())
+    })
+    .await;
+    match done {
+        Ok(()) => see_other("/console/terminals?done=suspended"),
         Err(failure) => failure.with_visit(visit).into_response(),
     }
 }

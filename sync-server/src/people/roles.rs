@@ -61,7 +61,7 @@ impl Role {
             ProposeWriteOff => self == Finance,
             ProposeRevocation => matches!(self, ProgrammeOfficer | Admin),
             Decide => self == Approver,
-            ManageMerchants | ManageLimits => self == Admin,
+            ManageMerchants | ManageLimits | ProposeKeyRotation => self == Admin,
         }
     }
 }
@@ -84,6 +84,8 @@ pub enum Permission {
     /// Approve or reject a proposal made by someone else.
     Decide,
     ManageMerchants,
+    /// Propose rotating an issuer key or the root key (approved by someone else).
+    ProposeKeyRotation,
     ViewLimits,
     ManageLimits,
     ViewKeys,
@@ -95,7 +97,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::ViewTerminals,
         Permission::ManageTerminals,
         Permission::ViewCases,
@@ -107,6 +109,7 @@ impl Permission {
         Permission::ViewProposals,
         Permission::Decide,
         Permission::ManageMerchants,
+        Permission::ProposeKeyRotation,
         Permission::ViewLimits,
         Permission::ManageLimits,
         Permission::ViewKeys,
@@ -130,6 +133,7 @@ impl Permission {
             Self::ViewProposals => "view_proposals",
             Self::Decide => "decide",
             Self::ManageMerchants => "manage_merchants",
+            Self::ProposeKeyRotation => "propose_key_rotation",
             Self::ViewLimits => "view_limits",
             Self::ManageLimits => "manage_limits",
             Self::ViewKeys => "view_keys",
@@ -149,7 +153,8 @@ mod tests {
     fn no_role_both_proposes_and_approves() {
         for role in Role::ALL {
             let proposes = role.allows(Permission::ProposeRevocation)
-                || role.allows(Permission::ProposeWriteOff);
+                || role.allows(Permission::ProposeWriteOff)
+                || role.allows(Permission::ProposeKeyRotation);
             assert!(!(proposes && role.allows(Permission::Decide)), "{role:?}");
         }
     }

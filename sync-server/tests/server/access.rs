@@ -61,6 +61,7 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         ("GET", "/v1/hq/users") => &[Admin],
         ("PUT", "/v1/hq/limits") => &[Admin],
         ("POST", "/v1/hq/merchants/{merchant}/revoke") => &[Admin],
+        ("POST", "/v1/hq/keys/issuer/rotate") | ("POST", "/v1/hq/keys/root/rotate") => &[Admin],
         ("POST", "/v1/hq/terminals/{device}/revoke")
         | ("PUT", "/v1/hq/terminals/{device}/assignment")
         | ("POST", "/v1/hq/enrolment-codes") => &[Admin, Support],

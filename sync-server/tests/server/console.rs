@@ -151,6 +151,32 @@ fn the_console_in_a_real_browser() {
     );
     shot(&browser, "users");
 
+    // Limits typed in major units reach the terminals' policies; a key
+    // rotation is only proposed.
+    browser.open(&format!("{}/console/limits", app.base_url));
+    browser.type_into("#currency", "USD");
+    browser.type_into("#credential_max", "150.50");
+    browser.type_into("#unsynced_value_max", "2000");
+    browser.type_into("#unsynced_count_max", "300");
+    browser.type_into("#offline_hours_max", "48");
+    browser.click("form[action='/console/limits'] button");
+    browser.wait_for_text("USD 150.50");
+    let (_, limits) = app.hq_get("/v1/hq/limits");
+    let usd = limits
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["currency"] == "USD")
+        .cloned()
+        .unwrap();
+    assert_eq!(usd["credential_value_max_minor"], 15050);
+    assert_eq!(usd["offline_seconds_max"], 48 * 3600);
+    browser.open(&format!("{}/console/keys", app.base_url));
+    browser.type_into("#reason-issuer", "yearly rotation");
+    browser.click("form[action='/console/keys/issuer/rotate'] button");
+    browser.wait_for_text("Proposed: a person with the approver role must now approve it.");
+    shot(&browser, "keys");
+
     // Finance closes a case with both terminals' signed entries in view.
     let (case, spent) = double_spend(&app);
     sign_in(&browser, &app, Role::Finance);
@@ -199,7 +225,7 @@ fn the_console_in_a_real_browser() {
     let officer_csrf = officer_csrf.as_str().unwrap().to_owned();
     browser.script(&format!(
         "var f = document.createElement('form'); f.method = 'post';
-         f.action = '/console/proposals/1/decision';
+         f.action = '/console/proposals/2/decision';
          [['csrf', '{officer_csrf}'], ['decision', 'approve'], ['note', 'mine']].forEach(function (p) {{
            var i = document.createElement('input'); i.name = p[0]; i.value = p[1]; f.appendChild(i); }});
          document.body.appendChild(f); f.submit();"
@@ -235,7 +261,6 @@ fn the_console_in_a_real_browser() {
     for (page, name) in [
         ("alarms", "alarms"),
         ("limits", "limits"),
-        ("keys", "keys"),
         ("vouchers", "vouchers"),
         ("jobs", "jobs"),
     ] {

@@ -15,6 +15,7 @@ lastmile_tests::on_both_backends!(
     a_write_off_closes_the_case_only_when_approved,
     an_approval_that_cannot_be_carried_out_changes_nothing,
     nobody_decides_their_own_proposal,
+    a_key_rotation_waits_for_an_approver,
 );
 
 fn decide(app: &TestApp, role: Role, id: i64, decision: &str) -> (u16, serde_json::Value) {
@@ -467,4 +468,92 @@ fn nobody_decides_their_own_proposal(backend: Backend) {
     );
     assert_eq!(approved["decided_by_name"], "bahati.approver");
     assert_eq!(voucher_status(&app, v), "revoked");
+}
+
+/// The keys as `(role, status)` pairs, from `GET /v1/hq/keys`.
+fn key_states(app: &TestApp) -> Vec<(String, String, String)> {
+    let (status, body) = app.hq_get("/v1/hq/keys");
+    assert_eq!(status, 200, "{body}");
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                k["role"].as_str().unwrap().to_owned(),
+                k["status"].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn a_key_rotation_waits_for_an_approver(backend: Backend) {
+    let app = spawn_app(backend);
+    let before = key_states(&app);
+    for path in ["/v1/hq/keys/issuer/rotate", "/v1/hq/keys/root/rotate"] {
+        let unchanged = key_states(&app);
+        // Only an admin proposes; the proposal alone changes no key.
+        let refused = app.hq_as(
+            Role::Approver,
+            "POST",
+            path,
+            Some(serde_json::json!({ "reason": "yearly rotation" })),
+        );
+        assert_eq!(code(&refused), (403, Some("forbidden")));
+        let (status, proposed) = app.hq_as(
+            Role::Admin,
+            "POST",
+            path,
+            Some(serde_json::json!({ "reason": "yearly rotation" })),
+        );
+        assert_eq!(status, 202, "{proposed}");
+        assert_eq!(
+            key_states(&app),
+            unchanged,
+            "{path} changed keys before approval"
+        );
+        let again = app.hq_as(
+            Role::Admin,
+            "POST",
+            path,
+            Some(serde_json::json!({ "reason": "yearly rotation" })),
+        );
+        assert_eq!(code(&again), (409, Some("proposal_pending")));
+        let id = proposed["id"].as_i64().unwrap();
+        let (status, decided) = decide(&app, Role::Approver, id, "approve");
+        assert_eq!(
+            (status, decided["state"].as_str()),
+            (200, Some("approved")),
+            "{decided}"
+        );
+    }
+    let after = key_states(&app);
+    let roots: Vec<_> = after.iter().filter(|(_, role, _)| role == "root").collect();
+    let issuers: Vec<_> = after
+        .iter()
+        .filter(|(_, role, _)| role == "issuer")
+        .collect();
+    assert_eq!(roots.len(), 1, "{after:?}");
+    assert_ne!(
+        roots[0].0,
+        before.iter().find(|(_, role, _)| role == "root").unwrap().0,
+        "a new root key"
+    );
+    assert_eq!(issuers.len(), 2, "{after:?}");
+    assert_eq!(
+        issuers
+            .iter()
+            .filter(|(_, _, status)| status.contains("active"))
+            .count(),
+        1,
+        "one active issuer key: {after:?}"
+    );
+    // The approval, not the proposal, is what the audit trail shows rotating them.
+    let (_, audit) = app.hq_as(
+        Role::Auditor,
+        "GET",
+        "/v1/hq/audit?action=keys.root_rotated",
+        None,
+    );
+    assert_eq!(audit[0]["actor"], "user:amina.approver", "{audit}");
 }
