@@ -15,7 +15,11 @@
 //! caller's transaction, so an error rolls everything back.
 
 pub mod audit;
+mod devices;
+mod documents;
 pub mod jobs;
+mod keys;
+mod limits;
 pub mod overview;
 pub mod people;
 mod postgres;
@@ -375,7 +379,9 @@ pub trait Tx {
     /// Increments and returns a named counter (creating it at 1). Holds the
     /// counter's row lock until the transaction ends, so values are handed
     /// out in commit order.
-    fn next_counter(&mut self, name: &str) -> Result<u64, StorageError>;
+    fn next_counter(&mut self, name: &str) -> Result<u64, StorageError> {
+        documents::next_counter(self.sql(), name)
+    }
     fn put_document(
         &mut self,
         kind: &str,
@@ -383,24 +389,43 @@ pub trait Tx {
         version: u64,
         bytes: &[u8],
         now: i64,
-    ) -> Result<(), StorageError>;
-    fn document(&mut self, kind: &str, scope: &str)
-    -> Result<Option<(u64, Vec<u8>)>, StorageError>;
+    ) -> Result<(), StorageError> {
+        documents::put_document(self.sql(), kind, scope, version, bytes, now)
+    }
+    fn document(
+        &mut self,
+        kind: &str,
+        scope: &str,
+    ) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        documents::document(self.sql(), kind, scope)
+    }
     /// Every stored document of `kind`: (scope, version, bytes), by scope.
-    fn documents(&mut self, kind: &str) -> Result<Vec<(String, u64, Vec<u8>)>, StorageError>;
+    fn documents(&mut self, kind: &str) -> Result<Vec<(String, u64, Vec<u8>)>, StorageError> {
+        documents::documents(self.sql(), kind)
+    }
 
     // Keys.
-    fn root_key(&mut self) -> Result<Option<RootKeyRow>, StorageError>;
+    fn root_key(&mut self) -> Result<Option<RootKeyRow>, StorageError> {
+        keys::root_key(self.sql())
+    }
     /// Stores the root key, replacing the previous one (root rotation).
-    fn put_root_key(&mut self, row: &RootKeyRow) -> Result<(), StorageError>;
-    fn issuer_keys(&mut self) -> Result<Vec<IssuerKey>, StorageError>;
-    fn insert_issuer_key(&mut self, key: &IssuerKey, now: i64) -> Result<(), StorageError>;
+    fn put_root_key(&mut self, row: &RootKeyRow) -> Result<(), StorageError> {
+        keys::put_root_key(self.sql(), row)
+    }
+    fn issuer_keys(&mut self) -> Result<Vec<IssuerKey>, StorageError> {
+        keys::issuer_keys(self.sql())
+    }
+    fn insert_issuer_key(&mut self, key: &IssuerKey, now: i64) -> Result<(), StorageError> {
+        keys::insert_issuer_key(self.sql(), key, now)
+    }
     /// Returns false when there is no such key.
     fn set_issuer_key_status(
         &mut self,
         kid: &KeyId,
         status: lastmile_shared::trust_list::KeyStatus,
-    ) -> Result<bool, StorageError>;
+    ) -> Result<bool, StorageError> {
+        keys::set_issuer_key_status(self.sql(), kid, status)
+    }
 
     // Terminals.
     fn insert_enrolment_code(
@@ -410,47 +435,73 @@ pub trait Tx {
         site: Option<&SiteId>,
         now: i64,
         expires_at: i64,
-    ) -> Result<(), StorageError>;
+    ) -> Result<(), StorageError> {
+        devices::insert_enrolment_code(self.sql(), code_hash, merchant, site, now, expires_at)
+    }
     /// Reads a code, locking it until the transaction ends.
     fn lock_enrolment_code(
         &mut self,
         code_hash: &[u8; 32],
-    ) -> Result<Option<EnrolmentCodeRow>, StorageError>;
+    ) -> Result<Option<EnrolmentCodeRow>, StorageError> {
+        devices::lock_enrolment_code(self.sql(), code_hash)
+    }
     fn use_enrolment_code(
         &mut self,
         code_hash: &[u8; 32],
         device: &DeviceId,
         now: i64,
-    ) -> Result<(), StorageError>;
-    fn public_key_enrolled(&mut self, public_key: &[u8; 32]) -> Result<bool, StorageError>;
-    fn insert_device(&mut self, row: &DeviceRow) -> Result<(), StorageError>;
-    fn device_by_kid(&mut self, kid: &KeyId) -> Result<Option<DeviceRow>, StorageError>;
+    ) -> Result<(), StorageError> {
+        devices::use_enrolment_code(self.sql(), code_hash, device, now)
+    }
+    fn public_key_enrolled(&mut self, public_key: &[u8; 32]) -> Result<bool, StorageError> {
+        devices::public_key_enrolled(self.sql(), public_key)
+    }
+    fn insert_device(&mut self, row: &DeviceRow) -> Result<(), StorageError> {
+        devices::insert_device(self.sql(), row)
+    }
+    fn device_by_kid(&mut self, kid: &KeyId) -> Result<Option<DeviceRow>, StorageError> {
+        devices::device_by_kid(self.sql(), kid)
+    }
     /// Reads a device, locking its row until the transaction ends: this is
     /// what serialises one device's uploads across server instances.
-    fn lock_device(&mut self, device: &DeviceId) -> Result<Option<DeviceRow>, StorageError>;
-    fn devices(&mut self) -> Result<Vec<DeviceRow>, StorageError>;
-    fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Result<bool, StorageError>;
+    fn lock_device(&mut self, device: &DeviceId) -> Result<Option<DeviceRow>, StorageError> {
+        devices::lock_device(self.sql(), device)
+    }
+    fn devices(&mut self) -> Result<Vec<DeviceRow>, StorageError> {
+        devices::devices(self.sql())
+    }
+    fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Result<bool, StorageError> {
+        devices::revoke_device(self.sql(), device, now)
+    }
     /// Suspends a merchant; false if it already was.
     fn revoke_merchant(
         &mut self,
         merchant: &MerchantId,
         reason: &str,
         now: i64,
-    ) -> Result<bool, StorageError>;
+    ) -> Result<bool, StorageError> {
+        devices::revoke_merchant(self.sql(), merchant, reason, now)
+    }
     fn assign_device(
         &mut self,
         device: &DeviceId,
         merchant: Option<&MerchantId>,
         site: Option<&SiteId>,
-    ) -> Result<bool, StorageError>;
+    ) -> Result<bool, StorageError> {
+        devices::assign_device(self.sql(), device, merchant, site)
+    }
     /// Records a request nonce; false when this key already used it.
     fn insert_nonce(
         &mut self,
         kid: &KeyId,
         nonce: &str,
         created: i64,
-    ) -> Result<bool, StorageError>;
-    fn prune_nonces(&mut self, created_before: i64) -> Result<u64, StorageError>;
+    ) -> Result<bool, StorageError> {
+        devices::insert_nonce(self.sql(), kid, nonce, created)
+    }
+    fn prune_nonces(&mut self, created_before: i64) -> Result<u64, StorageError> {
+        devices::prune_nonces(self.sql(), created_before)
+    }
 
     // Sync.
     /// Stored entries of a device with `from <= seq <= to`, by sequence.
@@ -474,8 +525,12 @@ pub trait Tx {
         seq: u64,
         hash: &[u8; 32],
         now: i64,
-    ) -> Result<(), StorageError>;
-    fn touch_device(&mut self, device: &DeviceId, now: i64) -> Result<(), StorageError>;
+    ) -> Result<(), StorageError> {
+        devices::set_device_head(self.sql(), device, seq, hash, now)
+    }
+    fn touch_device(&mut self, device: &DeviceId, now: i64) -> Result<(), StorageError> {
+        devices::touch_device(self.sql(), device, now)
+    }
     /// Which of these vouchers the server knows.
     fn known_vouchers(&mut self, ids: &[VoucherId]) -> Result<Vec<VoucherId>, StorageError>;
     /// Reads vouchers, locking their rows (in id order) until the
@@ -556,8 +611,12 @@ pub trait Tx {
     fn entry_count(&mut self) -> Result<u64, StorageError>;
 
     // Limits.
-    fn limits(&mut self) -> Result<Vec<OfflineLimits>, StorageError>;
-    fn set_limits(&mut self, limits: &OfflineLimits) -> Result<(), StorageError>;
+    fn limits(&mut self) -> Result<Vec<OfflineLimits>, StorageError> {
+        limits::limits(self.sql())
+    }
+    fn set_limits(&mut self, limits: &OfflineLimits) -> Result<(), StorageError> {
+        limits::set_limits(self.sql(), limits)
+    }
 }
 
 /// Text columns back to typed values.

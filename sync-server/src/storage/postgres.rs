@@ -10,25 +10,21 @@
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
-use lastmile_shared::id::{
-    BeneficiaryId, DeviceId, EntitlementId, KeyId, MerchantId, SiteId, VoucherId,
-};
+use lastmile_shared::id::{BeneficiaryId, DeviceId, EntitlementId, MerchantId, VoucherId};
 use lastmile_shared::roster::Entitlement;
-use lastmile_shared::rules::OfflineLimits;
-use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::sql::{Dialect, Row as SqlRow, Sql, Value};
 
 use super::rows::{
-    BALANCES_QUERY, CASE_QUERY, CaseRowRaw, DeviceRowRaw, EntitlementRowRaw, VoucherRowRaw,
-    parse_alarm, parse_balance, parse_issuer_key, parse_limits,
+    BALANCES_QUERY, CASE_QUERY, CaseRowRaw, EntitlementRowRaw, VoucherRowRaw, parse_alarm,
+    parse_balance,
 };
 use super::{
-    AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, EntitlementRow, Migration,
-    NewAlarm, NewCase, NewTotal, POSTGRES_CONNECTIONS_MAX, RevokedSets, RootKeyRow, StorageError,
-    StoredEntry, Tx, VoucherRow, key_status_to_text, key32, mode_to_text, opt_id, seq_from, seq_to,
+    AlarmRow, BalanceRow, CaseRow, EntitlementRow, Migration, NewAlarm, NewCase, NewTotal,
+    POSTGRES_CONNECTIONS_MAX, RevokedSets, StorageError, StoredEntry, Tx, VoucherRow, mode_to_text,
+    seq_from, seq_to,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -234,26 +230,6 @@ impl PgTx<'_> {
     }
 }
 
-const DEVICE_SELECT: &str = "SELECT device, kid, public_key, label, merchant, site, enrolled_at, \
-     revoked_at, head_seq, head_hash, last_seen_at FROM devices";
-
-fn device_row(r: &Row) -> Res<DeviceRow> {
-    DeviceRowRaw {
-        device: r.try_get(0)?,
-        kid: r.try_get(1)?,
-        public_key: r.try_get(2)?,
-        label: r.try_get(3)?,
-        merchant: r.try_get(4)?,
-        site: r.try_get(5)?,
-        enrolled_at: r.try_get(6)?,
-        revoked_at: r.try_get(7)?,
-        head_seq: r.try_get(8)?,
-        head_hash: r.try_get(9)?,
-        last_seen_at: r.try_get(10)?,
-    }
-    .parse()
-}
-
 fn voucher_row(r: &Row) -> Res<VoucherRow> {
     VoucherRowRaw {
         voucher: r.try_get(0)?,
@@ -378,285 +354,6 @@ impl Tx for PgTx<'_> {
         self
     }
 
-    fn next_counter(&mut self, name: &str) -> Res<u64> {
-        let row = self
-            .query_opt(
-                "INSERT INTO counters (name, value) VALUES ($1, 1)
-                 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
-                &[&name],
-            )?
-            .ok_or_else(|| StorageError::corrupt("counters", "no row returned"))?;
-        seq_from(row.try_get(0)?)
-    }
-
-    fn put_document(
-        &mut self,
-        kind: &str,
-        scope: &str,
-        version: u64,
-        bytes: &[u8],
-        now: i64,
-    ) -> Res<()> {
-        self.execute(
-            "INSERT INTO documents (kind, scope, version, bytes, created_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (kind, scope) DO UPDATE
-             SET version = excluded.version, bytes = excluded.bytes, created_at = excluded.created_at",
-            &[&kind, &scope, &seq_to(version), &bytes, &now],
-        )?;
-        Ok(())
-    }
-
-    fn document(&mut self, kind: &str, scope: &str) -> Res<Option<(u64, Vec<u8>)>> {
-        self.query_opt(
-            "SELECT version, bytes FROM documents WHERE kind = $1 AND scope = $2",
-            &[&kind, &scope],
-        )?
-        .map(|r| Ok((seq_from(r.try_get(0)?)?, r.try_get(1)?)))
-        .transpose()
-    }
-
-    fn documents(&mut self, kind: &str) -> Res<Vec<(String, u64, Vec<u8>)>> {
-        self.query(
-            "SELECT scope, version, bytes FROM documents WHERE kind = $1 ORDER BY scope",
-            &[&kind],
-        )?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, seq_from(r.try_get(1)?)?, r.try_get(2)?)))
-        .collect()
-    }
-
-    fn root_key(&mut self) -> Res<Option<RootKeyRow>> {
-        self.query_opt(
-            "SELECT kid, public_key, created_at FROM root_key WHERE id = 1",
-            &[],
-        )?
-        .map(|r| {
-            Ok(RootKeyRow {
-                kid: KeyId::parse(r.try_get(0)?)?,
-                public_key: key32(r.try_get(1)?, "root_key.public_key")?,
-                created_at: r.try_get(2)?,
-            })
-        })
-        .transpose()
-    }
-
-    fn put_root_key(&mut self, row: &RootKeyRow) -> Res<()> {
-        self.execute(
-            "INSERT INTO root_key (id, kid, public_key, created_at) VALUES (1, $1, $2, $3)
-             ON CONFLICT (id) DO UPDATE
-             SET kid = excluded.kid, public_key = excluded.public_key,
-                 created_at = excluded.created_at",
-            &[&row.kid.as_str(), &&row.public_key[..], &row.created_at],
-        )?;
-        Ok(())
-    }
-
-    fn issuer_keys(&mut self) -> Res<Vec<IssuerKey>> {
-        self.query(
-            "SELECT kid, issuer, public_key, valid_from, valid_until, status, status_since
-             FROM issuer_keys ORDER BY created_at, kid",
-            &[],
-        )?
-        .iter()
-        .map(|r| {
-            parse_issuer_key(
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-                r.try_get(5)?,
-                r.try_get(6)?,
-            )
-        })
-        .collect()
-    }
-
-    fn insert_issuer_key(&mut self, key: &IssuerKey, now: i64) -> Res<()> {
-        let (status, since) = key_status_to_text(key.status);
-        self.execute(
-            "INSERT INTO issuer_keys
-             (kid, issuer, public_key, valid_from, valid_until, status, status_since, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &key.kid.as_str(),
-                &key.issuer.as_str(),
-                &&key.public_key[..],
-                &key.valid_from,
-                &key.valid_until,
-                &status,
-                &since,
-                &now,
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn set_issuer_key_status(&mut self, kid: &KeyId, status: KeyStatus) -> Res<bool> {
-        let (status, since) = key_status_to_text(status);
-        let n = self.execute(
-            "UPDATE issuer_keys SET status = $2, status_since = $3 WHERE kid = $1",
-            &[&kid.as_str(), &status, &since],
-        )?;
-        Ok(n > 0)
-    }
-
-    fn insert_enrolment_code(
-        &mut self,
-        code_hash: &[u8; 32],
-        merchant: Option<&MerchantId>,
-        site: Option<&SiteId>,
-        now: i64,
-        expires_at: i64,
-    ) -> Res<()> {
-        self.execute(
-            "INSERT INTO enrolment_codes (code_hash, merchant, site, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &&code_hash[..],
-                &merchant.map(MerchantId::as_str),
-                &site.map(SiteId::as_str),
-                &now,
-                &expires_at,
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn lock_enrolment_code(&mut self, code_hash: &[u8; 32]) -> Res<Option<EnrolmentCodeRow>> {
-        self.query_opt(
-            "SELECT merchant, site, expires_at, used_at FROM enrolment_codes
-             WHERE code_hash = $1 FOR UPDATE",
-            &[&&code_hash[..]],
-        )?
-        .map(|r| {
-            Ok(EnrolmentCodeRow {
-                merchant: opt_id(r.try_get(0)?, MerchantId::parse)?,
-                site: opt_id(r.try_get(1)?, SiteId::parse)?,
-                expires_at: r.try_get(2)?,
-                used_at: r.try_get(3)?,
-            })
-        })
-        .transpose()
-    }
-
-    fn use_enrolment_code(&mut self, code_hash: &[u8; 32], device: &DeviceId, now: i64) -> Res<()> {
-        self.execute(
-            "UPDATE enrolment_codes SET used_at = $2, device = $3 WHERE code_hash = $1",
-            &[&&code_hash[..], &now, &device.as_str()],
-        )?;
-        Ok(())
-    }
-
-    fn public_key_enrolled(&mut self, public_key: &[u8; 32]) -> Res<bool> {
-        Ok(self
-            .query_opt(
-                "SELECT 1 FROM devices WHERE public_key = $1",
-                &[&&public_key[..]],
-            )?
-            .is_some())
-    }
-
-    fn insert_device(&mut self, row: &DeviceRow) -> Res<()> {
-        self.execute(
-            "INSERT INTO devices (device, kid, public_key, label, merchant, site, enrolled_at,
-                 revoked_at, head_seq, head_hash, last_seen_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                &row.device.as_str(),
-                &row.kid.as_str(),
-                &&row.public_key[..],
-                &row.label,
-                &row.merchant.as_ref().map(MerchantId::as_str),
-                &row.site.as_ref().map(SiteId::as_str),
-                &row.enrolled_at,
-                &row.revoked_at,
-                &seq_to(row.head_seq),
-                &&row.head_hash[..],
-                &row.last_seen_at,
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn device_by_kid(&mut self, kid: &KeyId) -> Res<Option<DeviceRow>> {
-        const SQL: &str = "SELECT device, kid, public_key, label, merchant, site, enrolled_at, \
-             revoked_at, head_seq, head_hash, last_seen_at FROM devices WHERE kid = $1";
-        self.query_opt(SQL, &[&kid.as_str()])?
-            .as_ref()
-            .map(device_row)
-            .transpose()
-    }
-
-    fn lock_device(&mut self, device: &DeviceId) -> Res<Option<DeviceRow>> {
-        const SQL: &str = "SELECT device, kid, public_key, label, merchant, site, enrolled_at, \
-             revoked_at, head_seq, head_hash, last_seen_at FROM devices WHERE device = $1 \
-             FOR UPDATE";
-        self.query_opt(SQL, &[&device.as_str()])?
-            .as_ref()
-            .map(device_row)
-            .transpose()
-    }
-
-    fn devices(&mut self) -> Res<Vec<DeviceRow>> {
-        let sql: &'static str = DEVICE_SELECT;
-        let rows = self
-            .tx
-            .query(&format!("{sql} ORDER BY enrolled_at, device"), &[])?;
-        rows.iter().map(device_row).collect()
-    }
-
-    fn revoke_merchant(&mut self, merchant: &MerchantId, reason: &str, now: i64) -> Res<bool> {
-        let n = self.execute(
-            "INSERT INTO revoked_merchants (merchant, reason, revoked_at) VALUES ($1, $2, $3)
-             ON CONFLICT (merchant) DO NOTHING",
-            &[&merchant.as_str(), &reason, &now],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Res<bool> {
-        let n = self.execute(
-            "UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE device = $1",
-            &[&device.as_str(), &now],
-        )?;
-        Ok(n > 0)
-    }
-
-    fn assign_device(
-        &mut self,
-        device: &DeviceId,
-        merchant: Option<&MerchantId>,
-        site: Option<&SiteId>,
-    ) -> Res<bool> {
-        let n = self.execute(
-            "UPDATE devices SET merchant = $2, site = $3 WHERE device = $1",
-            &[
-                &device.as_str(),
-                &merchant.map(MerchantId::as_str),
-                &site.map(SiteId::as_str),
-            ],
-        )?;
-        Ok(n > 0)
-    }
-
-    fn insert_nonce(&mut self, kid: &KeyId, nonce: &str, created: i64) -> Res<bool> {
-        let n = self.execute(
-            "INSERT INTO request_nonces (kid, nonce, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-            &[&kid.as_str(), &nonce, &created],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn prune_nonces(&mut self, created_before: i64) -> Res<u64> {
-        self.execute(
-            "DELETE FROM request_nonces WHERE created_at < $1",
-            &[&created_before],
-        )
-    }
-
     fn entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, Vec<u8>)>> {
         self.query(
             "SELECT seq, bytes FROM log_entries WHERE device = $1 AND seq BETWEEN $2 AND $3
@@ -712,28 +409,6 @@ impl Tx for PgTx<'_> {
                 &ats,
                 &now,
             ],
-        )?;
-        Ok(())
-    }
-
-    fn set_device_head(
-        &mut self,
-        device: &DeviceId,
-        seq: u64,
-        hash: &[u8; 32],
-        now: i64,
-    ) -> Res<()> {
-        self.execute(
-            "UPDATE devices SET head_seq = $2, head_hash = $3, last_seen_at = $4 WHERE device = $1",
-            &[&device.as_str(), &seq_to(seq), &&hash[..], &now],
-        )?;
-        Ok(())
-    }
-
-    fn touch_device(&mut self, device: &DeviceId, now: i64) -> Res<()> {
-        self.execute(
-            "UPDATE devices SET last_seen_at = $2 WHERE device = $1",
-            &[&device.as_str(), &now],
         )?;
         Ok(())
     }
@@ -1125,46 +800,5 @@ impl Tx for PgTx<'_> {
             .query_opt("SELECT count(*) FROM log_entries", &[])?
             .ok_or_else(|| StorageError::corrupt("log_entries", "no count"))?;
         seq_from(row.try_get(0)?)
-    }
-
-    fn limits(&mut self) -> Res<Vec<OfflineLimits>> {
-        self.query(
-            "SELECT currency, credential_value_max_minor, unsynced_value_max_minor,
-                 unsynced_count_max, offline_seconds_max
-             FROM offline_limits ORDER BY currency",
-            &[],
-        )?
-        .iter()
-        .map(|r| {
-            parse_limits(
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-            )
-        })
-        .collect()
-    }
-
-    fn set_limits(&mut self, limits: &OfflineLimits) -> Res<()> {
-        self.execute(
-            "INSERT INTO offline_limits (currency, credential_value_max_minor,
-                 unsynced_value_max_minor, unsynced_count_max, offline_seconds_max)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (currency) DO UPDATE SET
-                 credential_value_max_minor = excluded.credential_value_max_minor,
-                 unsynced_value_max_minor = excluded.unsynced_value_max_minor,
-                 unsynced_count_max = excluded.unsynced_count_max,
-                 offline_seconds_max = excluded.offline_seconds_max",
-            &[
-                &limits.currency.code(),
-                &limits.credential_value_max_minor,
-                &limits.unsynced_value_max_minor,
-                &i64::from(limits.unsynced_count_max),
-                &limits.offline_seconds_max,
-            ],
-        )?;
-        Ok(())
     }
 }

@@ -7,25 +7,21 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lastmile_shared::id::{
-    BeneficiaryId, DeviceId, EntitlementId, KeyId, MerchantId, SiteId, VoucherId,
-};
+use lastmile_shared::id::{BeneficiaryId, DeviceId, EntitlementId, MerchantId, VoucherId};
 use lastmile_shared::roster::Entitlement;
-use lastmile_shared::rules::OfflineLimits;
-use lastmile_shared::trust_list::{IssuerKey, KeyStatus};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::sql::{Dialect, Row as SqlRow, Sql, Value, sqlite_placeholders};
 
 use super::rows::{
-    BALANCES_QUERY, CASE_QUERY, CaseRowRaw, DeviceRowRaw, ENTITLEMENT_COLUMNS, EntitlementRowRaw,
-    VoucherRowRaw, parse_alarm, parse_balance, parse_issuer_key, parse_limits,
+    BALANCES_QUERY, CASE_QUERY, CaseRowRaw, ENTITLEMENT_COLUMNS, EntitlementRowRaw, VoucherRowRaw,
+    parse_alarm, parse_balance,
 };
 use super::{
-    AlarmRow, BalanceRow, CaseRow, DeviceRow, EnrolmentCodeRow, EntitlementRow, Migration,
-    NewAlarm, NewCase, NewTotal, RevokedSets, RootKeyRow, SQLITE_BUSY_TIMEOUT_MS, StorageError,
-    StoredEntry, Tx, VoucherRow, key_status_to_text, key32, mode_to_text, opt_id, seq_from, seq_to,
+    AlarmRow, BalanceRow, CaseRow, EntitlementRow, Migration, NewAlarm, NewCase, NewTotal,
+    RevokedSets, SQLITE_BUSY_TIMEOUT_MS, StorageError, StoredEntry, Tx, VoucherRow, mode_to_text,
+    seq_from, seq_to,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -136,25 +132,6 @@ struct SqliteTx<'a> {
 
 type Res<T> = Result<T, StorageError>;
 
-fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRowRaw> {
-    Ok(DeviceRowRaw {
-        device: r.get(0)?,
-        kid: r.get(1)?,
-        public_key: r.get(2)?,
-        label: r.get(3)?,
-        merchant: r.get(4)?,
-        site: r.get(5)?,
-        enrolled_at: r.get(6)?,
-        revoked_at: r.get(7)?,
-        head_seq: r.get(8)?,
-        head_hash: r.get(9)?,
-        last_seen_at: r.get(10)?,
-    })
-}
-
-const DEVICE_COLUMNS: &str = "device, kid, public_key, label, merchant, site, enrolled_at, \
-     revoked_at, head_seq, head_hash, last_seen_at";
-
 const VOUCHER_COLUMNS: &str = "voucher, issuer, programme, value_minor, currency, mode, \
      valid_from, valid_until, beneficiary, credential, issued_here, revoked_at, redeemed_minor, \
      winner_device, winner_seq";
@@ -237,306 +214,6 @@ impl Tx for SqliteTx<'_> {
         self
     }
 
-    fn next_counter(&mut self, name: &str) -> Res<u64> {
-        let value: i64 = self.tx.query_row(
-            "INSERT INTO counters (name, value) VALUES (?1, 1)
-             ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-            [name],
-            |r| r.get(0),
-        )?;
-        seq_from(value)
-    }
-
-    fn put_document(
-        &mut self,
-        kind: &str,
-        scope: &str,
-        version: u64,
-        bytes: &[u8],
-        now: i64,
-    ) -> Res<()> {
-        self.tx.execute(
-            "INSERT INTO documents (kind, scope, version, bytes, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (kind, scope) DO UPDATE
-             SET version = excluded.version, bytes = excluded.bytes, created_at = excluded.created_at",
-            params![kind, scope, seq_to(version), bytes, now],
-        )?;
-        Ok(())
-    }
-
-    fn document(&mut self, kind: &str, scope: &str) -> Res<Option<(u64, Vec<u8>)>> {
-        let row: Option<(i64, Vec<u8>)> = self
-            .tx
-            .prepare_cached("SELECT version, bytes FROM documents WHERE kind = ?1 AND scope = ?2")?
-            .query_row([kind, scope], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        row.map(|(v, b)| Ok((seq_from(v)?, b))).transpose()
-    }
-
-    fn documents(&mut self, kind: &str) -> Res<Vec<(String, u64, Vec<u8>)>> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT scope, version, bytes FROM documents WHERE kind = ?1 ORDER BY scope",
-        )?;
-        let rows = statement.query_map([kind], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get(2)?))
-        })?;
-        rows.map(|r| {
-            let (scope, version, bytes) = r?;
-            Ok((scope, seq_from(version)?, bytes))
-        })
-        .collect()
-    }
-
-    fn root_key(&mut self) -> Res<Option<RootKeyRow>> {
-        let row: Option<(String, Vec<u8>, i64)> = self
-            .tx
-            .query_row(
-                "SELECT kid, public_key, created_at FROM root_key WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        row.map(|(kid, pk, created_at)| {
-            Ok(RootKeyRow {
-                kid: KeyId::parse(&kid)?,
-                public_key: key32(pk, "root_key.public_key")?,
-                created_at,
-            })
-        })
-        .transpose()
-    }
-
-    fn put_root_key(&mut self, row: &RootKeyRow) -> Res<()> {
-        self.tx.execute(
-            "INSERT INTO root_key (id, kid, public_key, created_at) VALUES (1, ?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE
-             SET kid = excluded.kid, public_key = excluded.public_key,
-                 created_at = excluded.created_at",
-            params![row.kid.as_str(), &row.public_key[..], row.created_at],
-        )?;
-        Ok(())
-    }
-
-    fn issuer_keys(&mut self) -> Res<Vec<IssuerKey>> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT kid, issuer, public_key, valid_from, valid_until, status, status_since
-             FROM issuer_keys ORDER BY created_at, kid",
-        )?;
-        let rows = statement.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (kid, issuer, pk, from, until, status, since) = row?;
-            parse_issuer_key(kid, issuer, pk, from, until, status, since)
-        })
-        .collect()
-    }
-
-    fn insert_issuer_key(&mut self, key: &IssuerKey, now: i64) -> Res<()> {
-        let (status, since) = key_status_to_text(key.status);
-        self.tx.execute(
-            "INSERT INTO issuer_keys
-             (kid, issuer, public_key, valid_from, valid_until, status, status_since, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                key.kid.as_str(),
-                key.issuer.as_str(),
-                &key.public_key[..],
-                key.valid_from,
-                key.valid_until,
-                status,
-                since,
-                now
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn set_issuer_key_status(&mut self, kid: &KeyId, status: KeyStatus) -> Res<bool> {
-        let (status, since) = key_status_to_text(status);
-        let n = self.tx.execute(
-            "UPDATE issuer_keys SET status = ?2, status_since = ?3 WHERE kid = ?1",
-            params![kid.as_str(), status, since],
-        )?;
-        Ok(n > 0)
-    }
-
-    fn insert_enrolment_code(
-        &mut self,
-        code_hash: &[u8; 32],
-        merchant: Option<&MerchantId>,
-        site: Option<&SiteId>,
-        now: i64,
-        expires_at: i64,
-    ) -> Res<()> {
-        self.tx.execute(
-            "INSERT INTO enrolment_codes (code_hash, merchant, site, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                &code_hash[..],
-                merchant.map(MerchantId::as_str),
-                site.map(SiteId::as_str),
-                now,
-                expires_at
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn lock_enrolment_code(&mut self, code_hash: &[u8; 32]) -> Res<Option<EnrolmentCodeRow>> {
-        // The transaction already holds SQLite's single write lock.
-        let mut statement = self.tx.prepare_cached(
-            "SELECT merchant, site, expires_at, used_at FROM enrolment_codes
-             WHERE code_hash = ?1",
-        )?;
-        let mut rows = statement.query([&code_hash[..]])?;
-        let Some(r) = rows.next()? else {
-            return Ok(None);
-        };
-        Ok(Some(EnrolmentCodeRow {
-            merchant: opt_id(r.get(0)?, MerchantId::parse)?,
-            site: opt_id(r.get(1)?, SiteId::parse)?,
-            expires_at: r.get(2)?,
-            used_at: r.get(3)?,
-        }))
-    }
-
-    fn use_enrolment_code(&mut self, code_hash: &[u8; 32], device: &DeviceId, now: i64) -> Res<()> {
-        self.tx.execute(
-            "UPDATE enrolment_codes SET used_at = ?2, device = ?3 WHERE code_hash = ?1",
-            params![&code_hash[..], now, device.as_str()],
-        )?;
-        Ok(())
-    }
-
-    fn public_key_enrolled(&mut self, public_key: &[u8; 32]) -> Res<bool> {
-        let found: Option<i64> = self
-            .tx
-            .query_row(
-                "SELECT 1 FROM devices WHERE public_key = ?1",
-                [&public_key[..]],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(found.is_some())
-    }
-
-    fn insert_device(&mut self, row: &DeviceRow) -> Res<()> {
-        self.tx.execute(
-            &format!(
-                "INSERT INTO devices ({DEVICE_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-            ),
-            params![
-                row.device.as_str(),
-                row.kid.as_str(),
-                &row.public_key[..],
-                row.label,
-                row.merchant.as_ref().map(MerchantId::as_str),
-                row.site.as_ref().map(SiteId::as_str),
-                row.enrolled_at,
-                row.revoked_at,
-                seq_to(row.head_seq),
-                &row.head_hash[..],
-                row.last_seen_at
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn device_by_kid(&mut self, kid: &KeyId) -> Res<Option<DeviceRow>> {
-        self.tx
-            .prepare_cached(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices WHERE kid = ?1"
-            ))?
-            .query_row([kid.as_str()], device_row)
-            .optional()?
-            .map(DeviceRowRaw::parse)
-            .transpose()
-    }
-
-    fn lock_device(&mut self, device: &DeviceId) -> Res<Option<DeviceRow>> {
-        // The transaction already holds SQLite's single write lock.
-        self.tx
-            .prepare_cached(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices WHERE device = ?1"
-            ))?
-            .query_row([device.as_str()], device_row)
-            .optional()?
-            .map(DeviceRowRaw::parse)
-            .transpose()
-    }
-
-    fn devices(&mut self) -> Res<Vec<DeviceRow>> {
-        let mut statement = self.tx.prepare_cached(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at, device"
-        ))?;
-        let rows = statement.query_map([], device_row)?;
-        rows.map(|r| r?.parse()).collect()
-    }
-
-    fn revoke_merchant(&mut self, merchant: &MerchantId, reason: &str, now: i64) -> Res<bool> {
-        let n = self.tx.execute(
-            "INSERT INTO revoked_merchants (merchant, reason, revoked_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (merchant) DO NOTHING",
-            params![merchant.as_str(), reason, now],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn revoke_device(&mut self, device: &DeviceId, now: i64) -> Res<bool> {
-        let n = self.tx.execute(
-            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE device = ?1",
-            params![device.as_str(), now],
-        )?;
-        Ok(n > 0)
-    }
-
-    fn assign_device(
-        &mut self,
-        device: &DeviceId,
-        merchant: Option<&MerchantId>,
-        site: Option<&SiteId>,
-    ) -> Res<bool> {
-        let n = self.tx.execute(
-            "UPDATE devices SET merchant = ?2, site = ?3 WHERE device = ?1",
-            params![
-                device.as_str(),
-                merchant.map(MerchantId::as_str),
-                site.map(SiteId::as_str)
-            ],
-        )?;
-        Ok(n > 0)
-    }
-
-    fn insert_nonce(&mut self, kid: &KeyId, nonce: &str, created: i64) -> Res<bool> {
-        let n = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO request_nonces (kid, nonce, created_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![kid.as_str(), nonce, created])?;
-        Ok(n == 1)
-    }
-
-    fn prune_nonces(&mut self, created_before: i64) -> Res<u64> {
-        let n = self.tx.execute(
-            "DELETE FROM request_nonces WHERE created_at < ?1",
-            [created_before],
-        )?;
-        Ok(n as u64)
-    }
-
     fn entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, Vec<u8>)>> {
         let mut statement = self.tx.prepare_cached(
             "SELECT seq, bytes FROM log_entries WHERE device = ?1 AND seq BETWEEN ?2 AND ?3
@@ -581,29 +258,6 @@ impl Tx for SqliteTx<'_> {
                 now
             ])?;
         }
-        Ok(())
-    }
-
-    fn set_device_head(
-        &mut self,
-        device: &DeviceId,
-        seq: u64,
-        hash: &[u8; 32],
-        now: i64,
-    ) -> Res<()> {
-        self.tx
-            .prepare_cached(
-                "UPDATE devices SET head_seq = ?2, head_hash = ?3, last_seen_at = ?4
-                 WHERE device = ?1",
-            )?
-            .execute(params![device.as_str(), seq_to(seq), &hash[..], now])?;
-        Ok(())
-    }
-
-    fn touch_device(&mut self, device: &DeviceId, now: i64) -> Res<()> {
-        self.tx
-            .prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE device = ?1")?
-            .execute(params![device.as_str(), now])?;
         Ok(())
     }
 
@@ -979,42 +633,5 @@ impl Tx for SqliteTx<'_> {
             .tx
             .query_row("SELECT count(*) FROM log_entries", [], |r| r.get(0))?;
         seq_from(n)
-    }
-
-    fn limits(&mut self) -> Res<Vec<OfflineLimits>> {
-        let mut statement = self.tx.prepare(
-            "SELECT currency, credential_value_max_minor, unsynced_value_max_minor,
-                 unsynced_count_max, offline_seconds_max
-             FROM offline_limits ORDER BY currency",
-        )?;
-        let rows = statement.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-        rows.map(|r| {
-            let (currency, a, b, c, d) = r?;
-            parse_limits(currency, a, b, c, d)
-        })
-        .collect()
-    }
-
-    fn set_limits(&mut self, limits: &OfflineLimits) -> Res<()> {
-        self.tx.execute(
-            "INSERT INTO offline_limits (currency, credential_value_max_minor,
-                 unsynced_value_max_minor, unsynced_count_max, offline_seconds_max)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (currency) DO UPDATE SET
-                 credential_value_max_minor = excluded.credential_value_max_minor,
-                 unsynced_value_max_minor = excluded.unsynced_value_max_minor,
-                 unsynced_count_max = excluded.unsynced_count_max,
-                 offline_seconds_max = excluded.offline_seconds_max",
-            params![
-                limits.currency.code(),
-                limits.credential_value_max_minor,
-                limits.unsynced_value_max_minor,
-                i64::from(limits.unsynced_count_max),
-                limits.offline_seconds_max
-            ],
-        )?;
-        Ok(())
     }
 }
