@@ -15,8 +15,10 @@
 //! caller's transaction, so an error rolls everything back.
 
 pub mod audit;
+mod cases;
 mod devices;
 mod documents;
+mod entries;
 pub mod jobs;
 mod keys;
 mod limits;
@@ -27,6 +29,7 @@ pub mod proposals;
 mod rows;
 pub mod sql;
 mod sqlite;
+mod vouchers;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -510,15 +513,24 @@ pub trait Tx {
         device: &DeviceId,
         from: u64,
         to: u64,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StorageError>;
-    fn entry_bytes(&mut self, device: &DeviceId, seq: u64)
-    -> Result<Option<Vec<u8>>, StorageError>;
+    ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        entries::entries(self.sql(), device, from, to)
+    }
+    fn entry_bytes(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        entries::entry_bytes(self.sql(), device, seq)
+    }
     fn insert_entries(
         &mut self,
         device: &DeviceId,
         entries: &[StoredEntry],
         now: i64,
-    ) -> Result<(), StorageError>;
+    ) -> Result<(), StorageError> {
+        entries::insert_entries(self.sql(), device, entries, now)
+    }
     fn set_device_head(
         &mut self,
         device: &DeviceId,
@@ -532,14 +544,18 @@ pub trait Tx {
         devices::touch_device(self.sql(), device, now)
     }
     /// Which of these vouchers the server knows.
-    fn known_vouchers(&mut self, ids: &[VoucherId]) -> Result<Vec<VoucherId>, StorageError>;
+    fn known_vouchers(&mut self, ids: &[VoucherId]) -> Result<Vec<VoucherId>, StorageError> {
+        vouchers::known_vouchers(self.sql(), ids)
+    }
     /// Reads vouchers, locking their rows (in id order) until the
     /// transaction ends.
     fn lock_vouchers(
         &mut self,
         ids: &[VoucherId],
     ) -> Result<HashMap<VoucherId, VoucherRow>, StorageError>;
-    fn voucher(&mut self, id: &VoucherId) -> Result<Option<VoucherRow>, StorageError>;
+    fn voucher(&mut self, id: &VoucherId) -> Result<Option<VoucherRow>, StorageError> {
+        vouchers::voucher(self.sql(), id)
+    }
     /// Vouchers issued here that may still be redeemed at `now` (not revoked,
     /// not expired, not wholly redeemed), in id order, at most `limit`: their
     /// ids and signed texts, for voucher books.
@@ -547,7 +563,9 @@ pub trait Tx {
         &mut self,
         now: i64,
         limit: usize,
-    ) -> Result<Vec<(VoucherId, String)>, StorageError>;
+    ) -> Result<Vec<(VoucherId, String)>, StorageError> {
+        vouchers::redeemable_vouchers(self.sql(), now, limit)
+    }
     /// Inserts a voucher unless one with its id exists; true if inserted.
     fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Result<bool, StorageError>;
     /// Stores new redeemed totals and winners, all at one feed position.
@@ -556,8 +574,12 @@ pub trait Tx {
         rows: &[NewTotal],
         feed_position: u64,
     ) -> Result<(), StorageError>;
-    fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Result<bool, StorageError>;
-    fn revoked(&mut self) -> Result<RevokedSets, StorageError>;
+    fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Result<bool, StorageError> {
+        vouchers::revoke_voucher(self.sql(), id, now)
+    }
+    fn revoked(&mut self) -> Result<RevokedSets, StorageError> {
+        vouchers::revoked(self.sql())
+    }
     /// Records the entitlements a roster of `scope` lists (with their
     /// beneficiaries): definitions are inserted or updated, what was redeemed
     /// is kept, and the scope lists exactly these from now on.
@@ -581,23 +603,33 @@ pub trait Tx {
         scope: Option<&str>,
         limit: usize,
     ) -> Result<Vec<BalanceRow>, StorageError>;
-    fn insert_case(&mut self, case: &NewCase) -> Result<u64, StorageError>;
+    fn insert_case(&mut self, case: &NewCase) -> Result<u64, StorageError> {
+        cases::insert_case(self.sql(), case)
+    }
     /// The cases opened for `device`'s entries `from..=to`: (sequence, case).
     fn cases_of_entries(
         &mut self,
         device: &DeviceId,
         from: u64,
         to: u64,
-    ) -> Result<Vec<(u64, u64)>, StorageError>;
-    fn cases(&mut self) -> Result<Vec<CaseRow>, StorageError>;
-    fn case_exists(&mut self, id: u64) -> Result<bool, StorageError>;
+    ) -> Result<Vec<(u64, u64)>, StorageError> {
+        cases::cases_of_entries(self.sql(), device, from, to)
+    }
+    fn cases(&mut self) -> Result<Vec<CaseRow>, StorageError> {
+        cases::cases(self.sql())
+    }
+    fn case_exists(&mut self, id: u64) -> Result<bool, StorageError> {
+        cases::case_exists(self.sql(), id)
+    }
     /// How case `id` was closed and when, if it is closed and `device`'s
     /// entry is its disputed (second) side.
     fn case_resolution(
         &mut self,
         device: &DeviceId,
         id: u64,
-    ) -> Result<Option<(String, i64)>, StorageError>;
+    ) -> Result<Option<(String, i64)>, StorageError> {
+        cases::case_resolution(self.sql(), device, id)
+    }
     /// Closes an open case; false if it was not open.
     fn resolve_case(
         &mut self,
@@ -605,10 +637,18 @@ pub trait Tx {
         resolution: &str,
         note: &str,
         now: i64,
-    ) -> Result<bool, StorageError>;
-    fn insert_alarm(&mut self, alarm: &NewAlarm) -> Result<u64, StorageError>;
-    fn alarms(&mut self) -> Result<Vec<AlarmRow>, StorageError>;
-    fn entry_count(&mut self) -> Result<u64, StorageError>;
+    ) -> Result<bool, StorageError> {
+        cases::resolve_case(self.sql(), id, resolution, note, now)
+    }
+    fn insert_alarm(&mut self, alarm: &NewAlarm) -> Result<u64, StorageError> {
+        cases::insert_alarm(self.sql(), alarm)
+    }
+    fn alarms(&mut self) -> Result<Vec<AlarmRow>, StorageError> {
+        cases::alarms(self.sql())
+    }
+    fn entry_count(&mut self) -> Result<u64, StorageError> {
+        entries::entry_count(self.sql())
+    }
 
     // Limits.
     fn limits(&mut self) -> Result<Vec<OfflineLimits>, StorageError> {

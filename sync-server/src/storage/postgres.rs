@@ -10,21 +10,17 @@
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
-use lastmile_shared::id::{BeneficiaryId, DeviceId, EntitlementId, MerchantId, VoucherId};
+use lastmile_shared::id::{BeneficiaryId, EntitlementId, VoucherId};
 use lastmile_shared::roster::Entitlement;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::sql::{Dialect, Row as SqlRow, Sql, Value};
 
-use super::rows::{
-    BALANCES_QUERY, CASE_QUERY, CaseRowRaw, EntitlementRowRaw, VoucherRowRaw, parse_alarm,
-    parse_balance,
-};
+use super::rows::{BALANCES_QUERY, EntitlementRowRaw, VoucherRowRaw, parse_balance};
 use super::{
-    AlarmRow, BalanceRow, CaseRow, EntitlementRow, Migration, NewAlarm, NewCase, NewTotal,
-    POSTGRES_CONNECTIONS_MAX, RevokedSets, StorageError, StoredEntry, Tx, VoucherRow, mode_to_text,
-    seq_from, seq_to,
+    BalanceRow, EntitlementRow, Migration, NewTotal, POSTGRES_CONNECTIONS_MAX, StorageError, Tx,
+    VoucherRow, mode_to_text, seq_to,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -219,10 +215,6 @@ impl PgTx<'_> {
         Ok(self.tx.query(&statement, params)?)
     }
 
-    fn query_opt(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Res<Option<Row>> {
-        let statement = self.statement(sql)?;
-        Ok(self.tx.query_opt(&statement, params)?)
-    }
 
     fn execute(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Res<u64> {
         let statement = self.statement(sql)?;
@@ -354,76 +346,6 @@ impl Tx for PgTx<'_> {
         self
     }
 
-    fn entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, Vec<u8>)>> {
-        self.query(
-            "SELECT seq, bytes FROM log_entries WHERE device = $1 AND seq BETWEEN $2 AND $3
-             ORDER BY seq",
-            &[&device.as_str(), &seq_to(from), &seq_to(to)],
-        )?
-        .iter()
-        .map(|r| Ok((seq_from(r.try_get(0)?)?, r.try_get(1)?)))
-        .collect()
-    }
-
-    fn entry_bytes(&mut self, device: &DeviceId, seq: u64) -> Res<Option<Vec<u8>>> {
-        self.query_opt(
-            "SELECT bytes FROM log_entries WHERE device = $1 AND seq = $2",
-            &[&device.as_str(), &seq_to(seq)],
-        )?
-        .map(|r| Ok(r.try_get(0)?))
-        .transpose()
-    }
-
-    fn insert_entries(&mut self, device: &DeviceId, entries: &[StoredEntry], now: i64) -> Res<()> {
-        // One statement for the whole batch: arrays unnested server-side.
-        let seqs: Vec<i64> = entries.iter().map(|e| seq_to(e.seq)).collect();
-        let hashes: Vec<&[u8]> = entries.iter().map(|e| &e.hash[..]).collect();
-        let bytes: Vec<&[u8]> = entries.iter().map(|e| e.bytes.as_slice()).collect();
-        let kinds: Vec<&str> = entries.iter().map(|e| e.kind).collect();
-        let vouchers: Vec<Option<&str>> = entries
-            .iter()
-            .map(|e| e.voucher.as_ref().map(VoucherId::as_str))
-            .collect();
-        let amounts: Vec<Option<i64>> = entries.iter().map(|e| e.amount.map(|m| m.minor)).collect();
-        let currencies: Vec<Option<&str>> = entries
-            .iter()
-            .map(|e| e.amount.map(|m| m.currency.code()))
-            .collect();
-        let ats: Vec<i64> = entries.iter().map(|e| e.at).collect();
-        self.execute(
-            "INSERT INTO log_entries
-             (device, seq, hash, bytes, kind, voucher, amount_minor, currency, at, received_at)
-             SELECT $1, u.seq, u.hash, u.bytes, u.kind, u.voucher, u.amount, u.currency, u.at, $10
-             FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::text[], $6::text[],
-                         $7::bigint[], $8::text[], $9::bigint[])
-                  AS u(seq, hash, bytes, kind, voucher, amount, currency, at)",
-            &[
-                &device.as_str(),
-                &seqs,
-                &hashes,
-                &bytes,
-                &kinds,
-                &vouchers,
-                &amounts,
-                &currencies,
-                &ats,
-                &now,
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn known_vouchers(&mut self, ids: &[VoucherId]) -> Res<Vec<VoucherId>> {
-        let ids: Vec<&str> = ids.iter().map(VoucherId::as_str).collect();
-        self.query(
-            "SELECT voucher FROM vouchers WHERE voucher = ANY($1)",
-            &[&ids],
-        )?
-        .iter()
-        .map(|r| Ok(VoucherId::parse(r.try_get(0)?)?))
-        .collect()
-    }
-
     fn lock_vouchers(&mut self, ids: &[VoucherId]) -> Res<HashMap<VoucherId, VoucherRow>> {
         let ids: Vec<&str> = ids.iter().map(VoucherId::as_str).collect();
         // Sorted before locking, so two transactions never wait on each other
@@ -441,19 +363,6 @@ impl Tx for PgTx<'_> {
                 Ok((row.voucher.clone(), row))
             })
             .collect()
-    }
-
-    fn voucher(&mut self, id: &VoucherId) -> Res<Option<VoucherRow>> {
-        self.query_opt(
-            "SELECT voucher, issuer, programme, value_minor, currency, mode, valid_from,
-                 valid_until, beneficiary, credential, issued_here, revoked_at, redeemed_minor,
-                 winner_device, winner_seq
-             FROM vouchers WHERE voucher = $1",
-            &[&id.as_str()],
-        )?
-        .as_ref()
-        .map(voucher_row)
-        .transpose()
     }
 
     fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Res<bool> {
@@ -514,60 +423,6 @@ impl Tx for PgTx<'_> {
             ],
         )?;
         Ok(())
-    }
-
-    fn redeemable_vouchers(&mut self, now: i64, limit: usize) -> Res<Vec<(VoucherId, String)>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query(
-            "SELECT voucher, credential FROM vouchers
-             WHERE issued_here = 1 AND revoked_at IS NULL AND valid_until > $1
-               AND redeemed_minor < value_minor
-             ORDER BY voucher LIMIT $2",
-            &[&now, &limit],
-        )?
-        .iter()
-        .map(|r| Ok((VoucherId::parse(r.try_get(0)?)?, r.try_get(1)?)))
-        .collect()
-    }
-
-    fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Res<bool> {
-        let n = self.execute(
-            "UPDATE vouchers SET revoked_at = coalesce(revoked_at, $2) WHERE voucher = $1",
-            &[&id.as_str(), &now],
-        )?;
-        Ok(n > 0)
-    }
-
-    fn revoked(&mut self) -> Res<RevokedSets> {
-        let vouchers = self
-            .query(
-                "SELECT voucher FROM vouchers WHERE revoked_at IS NOT NULL ORDER BY voucher",
-                &[],
-            )?
-            .iter()
-            .map(|r| Ok(VoucherId::parse(r.try_get(0)?)?))
-            .collect::<Res<_>>()?;
-        let devices = self
-            .query(
-                "SELECT device FROM devices WHERE revoked_at IS NOT NULL ORDER BY device",
-                &[],
-            )?
-            .iter()
-            .map(|r| Ok(DeviceId::parse(r.try_get(0)?)?))
-            .collect::<Res<_>>()?;
-        let merchants = self
-            .query(
-                "SELECT merchant FROM revoked_merchants ORDER BY merchant",
-                &[],
-            )?
-            .iter()
-            .map(|r| Ok(MerchantId::parse(r.try_get(0)?)?))
-            .collect::<Res<_>>()?;
-        Ok(RevokedSets {
-            vouchers,
-            devices,
-            merchants,
-        })
     }
 
     fn publish_entitlements(
@@ -658,147 +513,5 @@ impl Tx for PgTx<'_> {
                 )
             })
             .collect()
-    }
-
-    fn insert_case(&mut self, case: &NewCase) -> Res<u64> {
-        let row = self
-            .query_opt(
-                "INSERT INTO double_spend_cases (voucher, reason, first_device, first_seq,
-                     second_device, second_seq, amount_minor, currency, redeemed_before_minor,
-                     value_minor, opened_at, entitlement)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-                &[
-                    &case.subject.voucher_id(),
-                    &case.reason,
-                    &case.first.as_ref().map(|(d, _)| d.as_str()),
-                    &case.first.as_ref().map(|(_, s)| seq_to(*s)),
-                    &case.second.0.as_str(),
-                    &seq_to(case.second.1),
-                    &case.amount.minor,
-                    &case.amount.currency.code(),
-                    &case.redeemed_before_minor,
-                    &case.value_minor,
-                    &case.opened_at,
-                    &case.subject.entitlement_id(),
-                ],
-            )?
-            .ok_or_else(|| StorageError::corrupt("double_spend_cases", "no id returned"))?;
-        seq_from(row.try_get(0)?)
-    }
-
-    fn cases_of_entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, u64)>> {
-        self.query(
-            "SELECT second_seq, id FROM double_spend_cases
-             WHERE second_device = $1 AND second_seq BETWEEN $2 AND $3 ORDER BY second_seq",
-            &[&device.as_str(), &seq_to(from), &seq_to(to)],
-        )?
-        .iter()
-        .map(|r| Ok((seq_from(r.try_get(0)?)?, seq_from(r.try_get(1)?)?)))
-        .collect()
-    }
-
-    fn cases(&mut self) -> Res<Vec<CaseRow>> {
-        self.query(CASE_QUERY, &[])?
-            .iter()
-            .map(|r| {
-                CaseRowRaw {
-                    id: r.try_get(0)?,
-                    voucher: r.try_get(1)?,
-                    reason: r.try_get(2)?,
-                    first_device: r.try_get(3)?,
-                    first_seq: r.try_get(4)?,
-                    first_entry: r.try_get(5)?,
-                    second_device: r.try_get(6)?,
-                    second_seq: r.try_get(7)?,
-                    second_entry: r.try_get(8)?,
-                    amount_minor: r.try_get(9)?,
-                    currency: r.try_get(10)?,
-                    redeemed_before_minor: r.try_get(11)?,
-                    value_minor: r.try_get(12)?,
-                    opened_at: r.try_get(13)?,
-                    status: r.try_get(14)?,
-                    resolution: r.try_get(15)?,
-                    resolution_note: r.try_get(16)?,
-                    resolved_at: r.try_get(17)?,
-                    entitlement: r.try_get(18)?,
-                }
-                .parse()
-            })
-            .collect()
-    }
-
-    fn case_exists(&mut self, id: u64) -> Res<bool> {
-        Ok(self
-            .query_opt(
-                "SELECT 1 FROM double_spend_cases WHERE id = $1",
-                &[&seq_to(id)],
-            )?
-            .is_some())
-    }
-
-    fn case_resolution(&mut self, device: &DeviceId, id: u64) -> Res<Option<(String, i64)>> {
-        self.query_opt(
-            "SELECT resolution, resolved_at FROM double_spend_cases
-             WHERE id = $1 AND second_device = $2
-               AND resolution IS NOT NULL AND resolved_at IS NOT NULL",
-            &[&seq_to(id), &device.as_str()],
-        )?
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .transpose()
-    }
-
-    fn resolve_case(&mut self, id: u64, resolution: &str, note: &str, now: i64) -> Res<bool> {
-        let n = self.execute(
-            "UPDATE double_spend_cases
-             SET status = 'resolved', resolution = $2, resolution_note = $3, resolved_at = $4
-             WHERE id = $1 AND status = 'open'",
-            &[&seq_to(id), &resolution, &note, &now],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn insert_alarm(&mut self, alarm: &NewAlarm) -> Res<u64> {
-        let row = self
-            .query_opt(
-                "INSERT INTO alarms (kind, device, seq, detail, evidence, raised_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                &[
-                    &alarm.kind,
-                    &alarm.device.as_ref().map(DeviceId::as_str),
-                    &alarm.seq.map(seq_to),
-                    &alarm.detail,
-                    &alarm.evidence,
-                    &alarm.raised_at,
-                ],
-            )?
-            .ok_or_else(|| StorageError::corrupt("alarms", "no id returned"))?;
-        seq_from(row.try_get(0)?)
-    }
-
-    fn alarms(&mut self) -> Res<Vec<AlarmRow>> {
-        self.query(
-            "SELECT id, kind, device, seq, detail, evidence, raised_at FROM alarms ORDER BY id",
-            &[],
-        )?
-        .iter()
-        .map(|r| {
-            parse_alarm(
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-                r.try_get(5)?,
-                r.try_get(6)?,
-            )
-        })
-        .collect()
-    }
-
-    fn entry_count(&mut self) -> Res<u64> {
-        let row = self
-            .query_opt("SELECT count(*) FROM log_entries", &[])?
-            .ok_or_else(|| StorageError::corrupt("log_entries", "no count"))?;
-        seq_from(row.try_get(0)?)
     }
 }

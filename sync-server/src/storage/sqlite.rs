@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lastmile_shared::id::{BeneficiaryId, DeviceId, EntitlementId, MerchantId, VoucherId};
+use lastmile_shared::id::{BeneficiaryId, EntitlementId, VoucherId};
 use lastmile_shared::roster::Entitlement;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -15,13 +15,11 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::sql::{Dialect, Row as SqlRow, Sql, Value, sqlite_placeholders};
 
 use super::rows::{
-    BALANCES_QUERY, CASE_QUERY, CaseRowRaw, ENTITLEMENT_COLUMNS, EntitlementRowRaw, VoucherRowRaw,
-    parse_alarm, parse_balance,
+    BALANCES_QUERY, ENTITLEMENT_COLUMNS, EntitlementRowRaw, VoucherRowRaw, parse_balance,
 };
 use super::{
-    AlarmRow, BalanceRow, CaseRow, EntitlementRow, Migration, NewAlarm, NewCase, NewTotal,
-    RevokedSets, SQLITE_BUSY_TIMEOUT_MS, StorageError, StoredEntry, Tx, VoucherRow, mode_to_text,
-    seq_from, seq_to,
+    BalanceRow, EntitlementRow, Migration, NewTotal, SQLITE_BUSY_TIMEOUT_MS, StorageError, Tx,
+    VoucherRow, mode_to_text, seq_to,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -214,66 +212,6 @@ impl Tx for SqliteTx<'_> {
         self
     }
 
-    fn entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, Vec<u8>)>> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT seq, bytes FROM log_entries WHERE device = ?1 AND seq BETWEEN ?2 AND ?3
-             ORDER BY seq",
-        )?;
-        let rows = statement
-            .query_map(params![device.as_str(), seq_to(from), seq_to(to)], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })?;
-        rows.map(|r| {
-            let (seq, bytes) = r?;
-            Ok((seq_from(seq)?, bytes))
-        })
-        .collect()
-    }
-
-    fn entry_bytes(&mut self, device: &DeviceId, seq: u64) -> Res<Option<Vec<u8>>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT bytes FROM log_entries WHERE device = ?1 AND seq = ?2")?
-            .query_row(params![device.as_str(), seq_to(seq)], |r| r.get(0))
-            .optional()?)
-    }
-
-    fn insert_entries(&mut self, device: &DeviceId, entries: &[StoredEntry], now: i64) -> Res<()> {
-        let mut statement = self.tx.prepare_cached(
-            "INSERT INTO log_entries
-             (device, seq, hash, bytes, kind, voucher, amount_minor, currency, at, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
-        for entry in entries {
-            statement.execute(params![
-                device.as_str(),
-                seq_to(entry.seq),
-                &entry.hash[..],
-                entry.bytes,
-                entry.kind,
-                entry.voucher.as_ref().map(VoucherId::as_str),
-                entry.amount.map(|m| m.minor),
-                entry.amount.map(|m| m.currency.code()),
-                entry.at,
-                now
-            ])?;
-        }
-        Ok(())
-    }
-
-    fn known_vouchers(&mut self, ids: &[VoucherId]) -> Res<Vec<VoucherId>> {
-        let mut statement = self
-            .tx
-            .prepare_cached("SELECT 1 FROM vouchers WHERE voucher = ?1")?;
-        let mut known = Vec::new();
-        for id in ids {
-            if statement.exists([id.as_str()])? {
-                known.push(id.clone());
-            }
-        }
-        Ok(known)
-    }
-
     fn lock_vouchers(&mut self, ids: &[VoucherId]) -> Res<HashMap<VoucherId, VoucherRow>> {
         let mut statement = self.tx.prepare_cached(&format!(
             "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE voucher = ?1"
@@ -286,17 +224,6 @@ impl Tx for SqliteTx<'_> {
             }
         }
         Ok(found)
-    }
-
-    fn voucher(&mut self, id: &VoucherId) -> Res<Option<VoucherRow>> {
-        self.tx
-            .prepare_cached(&format!(
-                "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE voucher = ?1"
-            ))?
-            .query_row([id.as_str()], voucher_row)
-            .optional()?
-            .map(VoucherRowRaw::parse)
-            .transpose()
     }
 
     fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Res<bool> {
@@ -341,55 +268,6 @@ impl Tx for SqliteTx<'_> {
                 ])?;
         }
         Ok(())
-    }
-
-    fn redeemable_vouchers(&mut self, now: i64, limit: usize) -> Res<Vec<(VoucherId, String)>> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT voucher, credential FROM vouchers
-             WHERE issued_here = 1 AND revoked_at IS NULL AND valid_until > ?1
-               AND redeemed_minor < value_minor
-             ORDER BY voucher LIMIT ?2",
-        )?;
-        let rows = statement.query_map(
-            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-        )?;
-        rows.map(|r| {
-            let (id, text) = r?;
-            Ok((VoucherId::parse(&id)?, text))
-        })
-        .collect()
-    }
-
-    fn revoke_voucher(&mut self, id: &VoucherId, now: i64) -> Res<bool> {
-        let n = self.tx.execute(
-            "UPDATE vouchers SET revoked_at = coalesce(revoked_at, ?2) WHERE voucher = ?1",
-            params![id.as_str(), now],
-        )?;
-        Ok(n > 0)
-    }
-
-    fn revoked(&mut self) -> Res<RevokedSets> {
-        let mut sets = RevokedSets::default();
-        let mut statement = self.tx.prepare(
-            "SELECT voucher FROM vouchers WHERE revoked_at IS NOT NULL ORDER BY voucher",
-        )?;
-        for id in statement.query_map([], |r| r.get::<_, String>(0))? {
-            sets.vouchers.push(VoucherId::parse(&id?)?);
-        }
-        let mut statement = self
-            .tx
-            .prepare("SELECT device FROM devices WHERE revoked_at IS NOT NULL ORDER BY device")?;
-        for id in statement.query_map([], |r| r.get::<_, String>(0))? {
-            sets.devices.push(DeviceId::parse(&id?)?);
-        }
-        let mut statement = self
-            .tx
-            .prepare("SELECT merchant FROM revoked_merchants ORDER BY merchant")?;
-        for id in statement.query_map([], |r| r.get::<_, String>(0))? {
-            sets.merchants.push(MerchantId::parse(&id?)?);
-        }
-        Ok(sets)
     }
 
     fn publish_entitlements(
@@ -482,156 +360,5 @@ impl Tx for SqliteTx<'_> {
             parse_balance(&kind, &id, minor, &currency, position)
         })
         .collect()
-    }
-
-    fn insert_case(&mut self, case: &NewCase) -> Res<u64> {
-        let id: i64 = self.tx.query_row(
-            "INSERT INTO double_spend_cases (voucher, reason, first_device, first_seq,
-                 second_device, second_seq, amount_minor, currency, redeemed_before_minor,
-                 value_minor, opened_at, entitlement)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
-            params![
-                case.subject.voucher_id(),
-                case.reason,
-                case.first.as_ref().map(|(d, _)| d.as_str()),
-                case.first.as_ref().map(|(_, s)| seq_to(*s)),
-                case.second.0.as_str(),
-                seq_to(case.second.1),
-                case.amount.minor,
-                case.amount.currency.code(),
-                case.redeemed_before_minor,
-                case.value_minor,
-                case.opened_at,
-                case.subject.entitlement_id()
-            ],
-            |r| r.get(0),
-        )?;
-        seq_from(id)
-    }
-
-    fn cases_of_entries(&mut self, device: &DeviceId, from: u64, to: u64) -> Res<Vec<(u64, u64)>> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT second_seq, id FROM double_spend_cases
-             WHERE second_device = ?1 AND second_seq BETWEEN ?2 AND ?3 ORDER BY second_seq",
-        )?;
-        let rows = statement
-            .query_map(params![device.as_str(), seq_to(from), seq_to(to)], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })?;
-        rows.map(|r| {
-            let (seq, id) = r?;
-            Ok((seq_from(seq)?, seq_from(id)?))
-        })
-        .collect()
-    }
-
-    fn cases(&mut self) -> Res<Vec<CaseRow>> {
-        let mut statement = self.tx.prepare(CASE_QUERY)?;
-        let rows = statement.query_map([], |r| {
-            Ok(CaseRowRaw {
-                id: r.get(0)?,
-                voucher: r.get(1)?,
-                reason: r.get(2)?,
-                first_device: r.get(3)?,
-                first_seq: r.get(4)?,
-                first_entry: r.get(5)?,
-                second_device: r.get(6)?,
-                second_seq: r.get(7)?,
-                second_entry: r.get(8)?,
-                amount_minor: r.get(9)?,
-                currency: r.get(10)?,
-                redeemed_before_minor: r.get(11)?,
-                value_minor: r.get(12)?,
-                opened_at: r.get(13)?,
-                status: r.get(14)?,
-                resolution: r.get(15)?,
-                resolution_note: r.get(16)?,
-                resolved_at: r.get(17)?,
-                entitlement: r.get(18)?,
-            })
-        })?;
-        rows.map(|r| r?.parse()).collect()
-    }
-
-    fn case_exists(&mut self, id: u64) -> Res<bool> {
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT 1 FROM double_spend_cases WHERE id = ?1",
-                [seq_to(id)],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
-    }
-
-    fn case_resolution(&mut self, device: &DeviceId, id: u64) -> Res<Option<(String, i64)>> {
-        Ok(self
-            .tx
-            .prepare_cached(
-                "SELECT resolution, resolved_at FROM double_spend_cases
-                 WHERE id = ?1 AND second_device = ?2
-                   AND resolution IS NOT NULL AND resolved_at IS NOT NULL",
-            )?
-            .query_row(params![seq_to(id), device.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?)
-    }
-
-    fn resolve_case(&mut self, id: u64, resolution: &str, note: &str, now: i64) -> Res<bool> {
-        let n = self.tx.execute(
-            "UPDATE double_spend_cases
-             SET status = 'resolved', resolution = ?2, resolution_note = ?3, resolved_at = ?4
-             WHERE id = ?1 AND status = 'open'",
-            params![seq_to(id), resolution, note, now],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn insert_alarm(&mut self, alarm: &NewAlarm) -> Res<u64> {
-        let id: i64 = self.tx.query_row(
-            "INSERT INTO alarms (kind, device, seq, detail, evidence, raised_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-            params![
-                alarm.kind,
-                alarm.device.as_ref().map(DeviceId::as_str),
-                alarm.seq.map(seq_to),
-                alarm.detail,
-                alarm.evidence,
-                alarm.raised_at
-            ],
-            |r| r.get(0),
-        )?;
-        seq_from(id)
-    }
-
-    fn alarms(&mut self) -> Res<Vec<AlarmRow>> {
-        let mut statement = self.tx.prepare(
-            "SELECT id, kind, device, seq, detail, evidence, raised_at FROM alarms ORDER BY id",
-        )?;
-        let rows = statement.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })?;
-        rows.map(|r| {
-            let (id, kind, device, seq, detail, evidence, raised_at) = r?;
-            parse_alarm(id, kind, device, seq, detail, evidence, raised_at)
-        })
-        .collect()
-    }
-
-    fn entry_count(&mut self) -> Res<u64> {
-        let n: i64 = self
-            .tx
-            .query_row("SELECT count(*) FROM log_entries", [], |r| r.get(0))?;
-        seq_from(n)
     }
 }
