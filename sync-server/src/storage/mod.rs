@@ -567,7 +567,9 @@ pub trait Tx {
         vouchers::redeemable_vouchers(self.sql(), now, limit)
     }
     /// Inserts a voucher unless one with its id exists; true if inserted.
-    fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Result<bool, StorageError>;
+    fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Result<bool, StorageError> {
+        vouchers::insert_voucher(self.sql(), row, now)
+    }
     /// Stores new redeemed totals and winners, all at one feed position.
     fn update_redemptions(
         &mut self,
@@ -602,7 +604,9 @@ pub trait Tx {
         position: u64,
         scope: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<BalanceRow>, StorageError>;
+    ) -> Result<Vec<BalanceRow>, StorageError> {
+        vouchers::balances_after(self.sql(), position, scope, limit)
+    }
     fn insert_case(&mut self, case: &NewCase) -> Result<u64, StorageError> {
         cases::insert_case(self.sql(), case)
     }

@@ -17,10 +17,10 @@ use postgres::{Client, NoTls, Row, Statement};
 
 use super::sql::{Dialect, Row as SqlRow, Sql, Value};
 
-use super::rows::{BALANCES_QUERY, EntitlementRowRaw, VoucherRowRaw, parse_balance};
+use super::rows::{EntitlementRowRaw, VoucherRowRaw};
 use super::{
-    BalanceRow, EntitlementRow, Migration, NewTotal, POSTGRES_CONNECTIONS_MAX, StorageError, Tx,
-    VoucherRow, mode_to_text, seq_to,
+    EntitlementRow, Migration, NewTotal, POSTGRES_CONNECTIONS_MAX, StorageError, Tx, VoucherRow,
+    mode_to_text, seq_to,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -215,7 +215,6 @@ impl PgTx<'_> {
         Ok(self.tx.query(&statement, params)?)
     }
 
-
     fn execute(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Res<u64> {
         let statement = self.statement(sql)?;
         Ok(self.tx.execute(&statement, params)?)
@@ -365,30 +364,6 @@ impl Tx for PgTx<'_> {
             .collect()
     }
 
-    fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Res<bool> {
-        let n = self.execute(
-            "INSERT INTO vouchers (voucher, issuer, programme, value_minor, currency, mode,
-                 valid_from, valid_until, beneficiary, credential, issued_here, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (voucher) DO NOTHING",
-            &[
-                &row.voucher.as_str(),
-                &row.issuer.as_str(),
-                &row.programme.as_str(),
-                &row.value.minor,
-                &row.value.currency.code(),
-                &mode_to_text(row.mode),
-                &row.valid_from,
-                &row.valid_until,
-                &row.beneficiary,
-                &row.credential,
-                &i64::from(row.issued_here),
-                &now,
-            ],
-        )?;
-        Ok(n == 1)
-    }
-
     fn update_redemptions(&mut self, rows: &[NewTotal], feed_position: u64) -> Res<()> {
         let kinds: Vec<&str> = rows.iter().map(|r| r.credential.column()).collect();
         let ids: Vec<&str> = rows.iter().map(|r| r.credential.id()).collect();
@@ -490,27 +465,6 @@ impl Tx for PgTx<'_> {
             .map(|r| {
                 let row = entitlement_row(r)?;
                 Ok((row.entitlement.clone(), row))
-            })
-            .collect()
-    }
-
-    fn balances_after(
-        &mut self,
-        position: u64,
-        scope: Option<&str>,
-        limit: usize,
-    ) -> Res<Vec<BalanceRow>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query(BALANCES_QUERY, &[&seq_to(position), &scope, &limit])?
-            .iter()
-            .map(|r| {
-                parse_balance(
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                    r.try_get(4)?,
-                )
             })
             .collect()
     }

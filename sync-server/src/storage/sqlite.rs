@@ -14,12 +14,10 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::sql::{Dialect, Row as SqlRow, Sql, Value, sqlite_placeholders};
 
-use super::rows::{
-    BALANCES_QUERY, ENTITLEMENT_COLUMNS, EntitlementRowRaw, VoucherRowRaw, parse_balance,
-};
+use super::rows::{ENTITLEMENT_COLUMNS, EntitlementRowRaw, VoucherRowRaw};
 use super::{
-    BalanceRow, EntitlementRow, Migration, NewTotal, SQLITE_BUSY_TIMEOUT_MS, StorageError, Tx,
-    VoucherRow, mode_to_text, seq_to,
+    EntitlementRow, Migration, NewTotal, SQLITE_BUSY_TIMEOUT_MS, StorageError, Tx, VoucherRow,
+    mode_to_text, seq_to,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -226,30 +224,6 @@ impl Tx for SqliteTx<'_> {
         Ok(found)
     }
 
-    fn insert_voucher(&mut self, row: &VoucherRow, now: i64) -> Res<bool> {
-        let n = self.tx.execute(
-            "INSERT INTO vouchers (voucher, issuer, programme, value_minor, currency, mode,
-                 valid_from, valid_until, beneficiary, credential, issued_here, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (voucher) DO NOTHING",
-            params![
-                row.voucher.as_str(),
-                row.issuer.as_str(),
-                row.programme.as_str(),
-                row.value.minor,
-                row.value.currency.code(),
-                mode_to_text(row.mode),
-                row.valid_from,
-                row.valid_until,
-                row.beneficiary,
-                row.credential,
-                i64::from(row.issued_here),
-                now
-            ],
-        )?;
-        Ok(n == 1)
-    }
-
     fn update_redemptions(&mut self, rows: &[NewTotal], feed_position: u64) -> Res<()> {
         for row in rows {
             let column = row.credential.column();
@@ -336,29 +310,5 @@ impl Tx for SqliteTx<'_> {
             }
         }
         Ok(found)
-    }
-
-    fn balances_after(
-        &mut self,
-        position: u64,
-        scope: Option<&str>,
-        limit: usize,
-    ) -> Res<Vec<BalanceRow>> {
-        let mut statement = self.tx.prepare_cached(BALANCES_QUERY)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![seq_to(position), scope, limit], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
-        rows.map(|r| {
-            let (kind, id, minor, currency, position) = r?;
-            parse_balance(&kind, &id, minor, &currency, position)
-        })
-        .collect()
     }
 }

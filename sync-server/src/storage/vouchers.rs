@@ -1,12 +1,13 @@
-//! Vouchers as HQ holds them and what is revoked, written once for both
-//! backends. (Locking many vouchers at once, inserting one, and storing
-//! new totals are still written per backend.)
+//! Vouchers as HQ holds them, what is revoked, and the balance feed,
+//! written once for both backends. (Locking many vouchers or entitlements
+//! at once and storing a batch's new totals stay per backend: PostgreSQL
+//! does each in one statement over arrays, SQLite row by row.)
 
 use lastmile_shared::id::{DeviceId, MerchantId, VoucherId};
 
-use super::rows::VoucherRowRaw;
+use super::rows::{BALANCES_QUERY, VoucherRowRaw, parse_balance};
 use super::sql::{Row, Sql};
-use super::{RevokedSets, StorageError, VoucherRow};
+use super::{BalanceRow, RevokedSets, StorageError, VoucherRow, mode_to_text, seq_to};
 
 type Res<T> = Result<T, StorageError>;
 
@@ -114,4 +115,48 @@ pub fn revoked(sql: &mut dyn Sql) -> Res<RevokedSets> {
         .map(|id| Ok(MerchantId::parse(id)?))
         .collect::<Res<_>>()?,
     })
+}
+
+pub fn insert_voucher(sql: &mut dyn Sql, row: &VoucherRow, now: i64) -> Res<bool> {
+    Ok(sql.execute(
+        "INSERT INTO vouchers (voucher, issuer, programme, value_minor, currency, mode,
+             valid_from, valid_until, beneficiary, credential, issued_here, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (voucher) DO NOTHING",
+        &[
+            row.voucher.as_str().into(),
+            row.issuer.as_str().into(),
+            row.programme.as_str().into(),
+            row.value.minor.into(),
+            row.value.currency.code().into(),
+            mode_to_text(row.mode).into(),
+            row.valid_from.into(),
+            row.valid_until.into(),
+            row.beneficiary.as_deref().into(),
+            row.credential.as_str().into(),
+            row.issued_here.into(),
+            now.into(),
+        ],
+    )? == 1)
+}
+
+/// Vouchers' and entitlements' totals that changed after `position`, in feed order.
+pub fn balances_after(
+    sql: &mut dyn Sql,
+    position: u64,
+    scope: Option<&str>,
+    limit: usize,
+) -> Res<Vec<BalanceRow>> {
+    sql.query(
+        "the balance feed",
+        BALANCES_QUERY,
+        &[
+            seq_to(position).into(),
+            scope.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    )?
+    .iter()
+    .map(|r| parse_balance(&r.text(0)?, &r.text(1)?, r.int(2)?, &r.text(3)?, r.int(4)?))
+    .collect()
 }
