@@ -2,9 +2,10 @@
 //! default) and PostgreSQL (for several server instances over one database).
 //!
 //! The domain logic (ingest, enrolment, keys, issuance) is written once
-//! against `&mut dyn Tx`; each backend implements the trait with its own SQL
-//! and its own migrations (`migrations/sqlite`, `migrations/postgres`),
-//! applied by a small runner with a version table.
+//! against `&mut dyn Tx`, and so are the queries: `Tx`'s methods are default
+//! methods over [`sql::Sql`], in one module per area. A backend supplies the
+//! connection, the transaction, the migration runner (with a version table)
+//! and four bulk statements that PostgreSQL runs over arrays.
 //!
 //! Both backends are synchronous (`rusqlite`, and the blocking `postgres`
 //! client); the HTTP layer runs every transaction on tokio's blocking pool,

@@ -10,9 +10,8 @@
 //! [`Sql::dialect`].
 //!
 //! Architecture invariant: the modules of `storage/` that sit on this layer
-//! (people, audit, proposals, jobs) have no backend-specific code besides a
-//! `dialect()` test, and the conformance suite runs each of their functions
-//! on both backends.
+//! have no backend-specific code besides a `dialect()` test where the
+//! databases differ (row locks, a collation, `SKIP LOCKED`).
 
 use super::StorageError;
 
