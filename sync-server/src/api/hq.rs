@@ -315,24 +315,13 @@ impl PageQuery {
     }
 }
 
-/// One page of a list held in memory (the lists the storage layer does not
-/// yet page itself).
-fn paged<T>(items: Vec<T>, page: Page) -> Vec<T> {
-    let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
-    items
-        .into_iter()
-        .skip(skip)
-        .take(page.limit as usize)
-        .collect()
-}
-
 async fn me(Extension(caller): Extension<Caller>) -> Response {
     json(StatusCode::OK, &caller)
 }
 
 async fn list_terminals(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
     answer(StatusCode::OK, move || {
-        Ok(paged(terminals::list(&state.storage)?, q.page()))
+        Ok(q.page().slice(terminals::list(&state.storage)?))
     })
     .await
 }
@@ -426,7 +415,7 @@ async fn create_code(
 
 async fn list_cases(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
     answer(StatusCode::OK, move || {
-        Ok(paged(double_spend::list(&state.storage)?, q.page()))
+        Ok(q.page().slice(double_spend::list(&state.storage)?))
     })
     .await
 }
@@ -512,10 +501,7 @@ async fn propose_write_off(
 
 async fn list_alarms(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
     answer(StatusCode::OK, move || {
-        Ok(paged(
-            state.storage.transaction(|tx| tx.alarms())?,
-            q.page(),
-        ))
+        Ok(q.page().slice(state.storage.transaction(|tx| tx.alarms())?))
     })
     .await
 }

@@ -26,11 +26,7 @@ pub async fn list(
     let found = blocking(move || {
         let mut all = state.storage.transaction(|tx| tx.alarms())?;
         all.reverse();
-        Ok(all
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(limit as usize)
-            .collect::<Vec<_>>())
+        Ok(Page::new(Some(limit), Some(offset)).slice(all))
     })
     .await;
     let lang = visit.lang();

@@ -13,11 +13,11 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::i18n::t;
-use super::{Failure, Visit, blocking, html_page, layout, see_other};
+use super::{Failure, ReasonForm, Visit, blocking, html_page, layout, see_other};
 use crate::api::AppState;
 use crate::double_spend::{self, Resolution};
 use crate::people::Permission;
-use crate::proposals::{self, Action};
+use crate::proposals::Action;
 use crate::storage::sql::Page;
 use crate::storage::{CaseRow, DeviceRow, Storage, StorageError};
 
@@ -37,11 +37,7 @@ pub async fn list(
         let mut all = double_spend::list(&state.storage)?;
         // Newest first: what a person waits for is at the top.
         all.reverse();
-        Ok(all
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(limit as usize)
-            .collect::<Vec<_>>())
+        Ok(Page::new(Some(limit), Some(offset)).slice(all))
     })
     .await;
     let lang = visit.lang();
@@ -280,32 +276,19 @@ pub async fn resolve(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ReasonForm {
-    reason: String,
-}
-
 pub async fn propose_write_off(
     State(state): State<AppState>,
     Extension(visit): Extension<Visit>,
     Path(case): Path<String>,
     Form(form): Form<ReasonForm>,
 ) -> Response {
-    let caller = visit.caller.clone();
-    let done = blocking(move || {
-        let id = case_id(&case)?;
-        proposals::propose(
-            &state.storage,
-            &caller,
-            &Action::WriteOffCase(id),
-            &form.reason,
-            state.now(),
-        )?;
-        Ok(id)
-    })
-    .await;
-    match done {
-        Ok(id) => see_other(&format!("/console/cases/{id}?done=proposed")),
-        Err(failure) => failure.with_visit(visit).into_response(),
-    }
+    let next = format!("/console/cases/{case}?done=proposed");
+    super::propose(
+        state,
+        visit,
+        case_id(&case).map(Action::WriteOffCase),
+        form,
+        next,
+    )
+    .await
 }

@@ -11,12 +11,12 @@ use maud::html;
 use serde::Deserialize;
 
 use super::i18n::t;
-use super::{Failure, Visit, blocking, html_page, layout, see_other};
+use super::{Failure, ReasonForm, Visit, blocking, html_page, layout, see_other};
 use crate::api::AppState;
 use crate::keys;
 use crate::limits;
 use crate::people::Permission;
-use crate::proposals::{self, Action};
+use crate::proposals::Action;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DoneQuery {
@@ -198,30 +198,17 @@ pub async fn keys(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ReasonForm {
-    reason: String,
-}
-
 pub async fn propose_rotation(
     State(state): State<AppState>,
     Extension(visit): Extension<Visit>,
     Path(which): Path<String>,
     Form(form): Form<ReasonForm>,
 ) -> Response {
-    let caller = visit.caller.clone();
-    let done = blocking(move || {
-        let action = match which.as_str() {
-            "issuer" => Action::RotateIssuerKey(state.issuer.clone()),
-            "root" => Action::RotateRootKey,
-            _ => return Err(Failure::new(StatusCode::NOT_FOUND, "no such key")),
-        };
-        proposals::propose(&state.storage, &caller, &action, &form.reason, state.now())?;
-        Ok(())
-    })
-    .await;
-    match done {
-        Ok(()) => see_other("/console/keys?done=proposed"),
-        Err(failure) => failure.with_visit(visit).into_response(),
-    }
+    let action = match which.as_str() {
+        "issuer" => Ok(Action::RotateIssuerKey(state.issuer.clone())),
+        "root" => Ok(Action::RotateRootKey),
+        _ => Err(Failure::new(StatusCode::NOT_FOUND, "no such key")),
+    };
+    let next = "/console/keys?done=proposed".to_owned();
+    super::propose(state, visit, action, form, next).await
 }

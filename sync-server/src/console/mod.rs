@@ -42,6 +42,7 @@ use crate::api::AppState;
 use crate::api::problems::Refusal;
 use crate::people::sessions::{self, COOKIE};
 use crate::people::{Caller, Language, Permission};
+use crate::proposals::Action;
 
 /// Largest form a console page accepts, in bytes.
 pub const FORM_BYTES_MAX: usize = 64 * 1024;
@@ -457,6 +458,32 @@ async fn blocking<R: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| Failure::internal())?
+}
+
+/// A form that gives a reason (for a proposal).
+#[derive(Debug, serde::Deserialize)]
+pub struct ReasonForm {
+    reason: String,
+}
+
+/// Stores the proposal a console form makes, then goes to `next`.
+async fn propose(
+    state: AppState,
+    visit: Visit,
+    action: Result<Action, Failure>,
+    form: ReasonForm,
+    next: String,
+) -> Response {
+    let caller = visit.caller.clone();
+    let done = blocking(move || {
+        crate::proposals::propose(&state.storage, &caller, &action?, &form.reason, state.now())?;
+        Ok(())
+    })
+    .await;
+    match done {
+        Ok(()) => see_other(&next),
+        Err(failure) => failure.with_visit(visit).into_response(),
+    }
 }
 
 /// After a form: back to a page, with a notice key in the query.

@@ -132,11 +132,7 @@ pub async fn list(
     let found = blocking(move || Ok(terminals::list(&state.storage)?)).await;
     match found {
         Ok(all) => {
-            let rows: Vec<_> = all
-                .into_iter()
-                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-                .take(Page::default().limit as usize)
-                .collect();
+            let rows = Page::new(None, Some(offset)).slice(all);
             let lang = visit.lang();
             let top = match q.done.as_deref() {
                 Some("revoked" | "suspended") => layout::notice(t(lang, "done")),

@@ -10,10 +10,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::i18n::t;
-use super::{Failure, Visit, blocking, html_page, layout, see_other};
+use super::{Failure, ReasonForm, Visit, blocking, html_page, layout, see_other};
 use crate::api::AppState;
 use crate::people::Permission;
-use crate::proposals::{self, Action};
+use crate::proposals::Action;
 use crate::storage::overview::{self, Redemption};
 use crate::vouchers::{self, VoucherState};
 
@@ -164,32 +164,19 @@ pub async fn show(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ReasonForm {
-    reason: String,
-}
-
 pub async fn propose_revocation(
     State(state): State<AppState>,
     Extension(visit): Extension<Visit>,
     Path(voucher): Path<String>,
     Form(form): Form<ReasonForm>,
 ) -> Response {
-    let caller = visit.caller.clone();
-    let done = blocking(move || {
-        let id = voucher_id(&voucher)?;
-        proposals::propose(
-            &state.storage,
-            &caller,
-            &Action::RevokeVoucher(id.clone()),
-            &form.reason,
-            state.now(),
-        )?;
-        Ok(id)
-    })
-    .await;
-    match done {
-        Ok(id) => see_other(&format!("/console/vouchers/{id}?done=proposed")),
-        Err(failure) => failure.with_visit(visit).into_response(),
-    }
+    let next = format!("/console/vouchers/{voucher}?done=proposed");
+    super::propose(
+        state,
+        visit,
+        voucher_id(&voucher).map(Action::RevokeVoucher),
+        form,
+        next,
+    )
+    .await
 }

@@ -227,6 +227,17 @@ impl Page {
         Self::new(Some(limit), None)
     }
 
+    /// This page of a list already in memory (the lists storage does not
+    /// page itself yet).
+    pub fn slice<T>(self, items: Vec<T>) -> Vec<T> {
+        let skip = usize::try_from(self.offset).unwrap_or(usize::MAX);
+        items
+            .into_iter()
+            .skip(skip)
+            .take(self.limit as usize)
+            .collect()
+    }
+
     /// `LIMIT` and `OFFSET` as parameters.
     pub fn params(self) -> [Value; 2] {
         [
