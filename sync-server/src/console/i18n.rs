@@ -30,6 +30,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "L'identifiant ou le mot de passe est incorrect.",
     ),
     (
+        "session_ended",
+        "You are not signed in, or your session ended: sign in again.",
+        "Vous n'êtes pas connecté, ou votre session a pris fin : reconnectez-vous.",
+    ),
+    (
         "account_locked",
         "Too many failed sign-ins: this account is locked for a while. Ask an admin, or try again later.",
         "Trop d'échecs de connexion : ce compte est bloqué pour un moment. Demandez à un administrateur, ou réessayez plus tard.",

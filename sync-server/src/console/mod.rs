@@ -384,7 +384,7 @@ fn to_login(method: &Method, path: &str) -> Response {
     } else {
         Failure::new(
             StatusCode::UNAUTHORIZED,
-            i18n::t(Language::En, "wrong_credentials"),
+            i18n::t(Language::En, "session_ended"),
         )
         .into_response()
     }
