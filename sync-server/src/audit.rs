@@ -19,8 +19,9 @@ use crate::storage::{Storage, StorageError, Tx};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// Entries read per round by [`verify`].
 const VERIFY_BATCH: u32 = 1000;
-/// Longest detail kept, in bytes of JSON.
-pub const DETAIL_BYTES_MAX: usize = 4096;
+/// Longest detail kept, in bytes of JSON: above what the longest inputs
+/// make (a reason and a note of 1 000 characters of 4 bytes each, escaped).
+pub const DETAIL_BYTES_MAX: usize = 32 * 1024;
 
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -101,6 +101,8 @@ pub enum ProposalError {
     Unknown(i64),
     #[error("proposal {0} is already decided")]
     AlreadyDecided(i64),
+    #[error("{0}, who proposed this, is disabled: the proposal can only be rejected")]
+    ProposerDisabled(String),
     #[error("proposal {0} for this is already waiting for a decision")]
     AlreadyPending(i64),
     #[error("the reason is not usable: {0}")]
@@ -125,6 +127,7 @@ impl ProposalError {
             Self::Unknown(_) => "unknown_proposal",
             Self::AlreadyDecided(_) => "proposal_decided",
             Self::AlreadyPending(_) => "proposal_pending",
+            Self::ProposerDisabled(_) => "proposer_disabled",
             Self::BadReason(_) => "bad_reason",
             Self::AlreadyRevoked(_) => "voucher_revoked",
             Self::Voucher(e) => match e {
@@ -236,6 +239,12 @@ pub fn decide(
         }
         if proposal.proposed_by == caller.id {
             return Err(ProposalError::OwnProposal);
+        }
+        // A disabled person's proposals may be rejected, never carried out.
+        let proposer_disabled = crate::storage::people::user_by_id(tx.sql(), proposal.proposed_by)?
+            .is_none_or(|user| user.disabled_at.is_some());
+        if decision == Decision::Approve && proposer_disabled {
+            return Err(ProposalError::ProposerDisabled(proposal.proposed_by_name.clone()));
         }
         let action = Action::parse(&proposal.kind, &proposal.object)?;
         let state = match decision {

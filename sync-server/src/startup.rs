@@ -89,7 +89,8 @@ impl Server {
             config.connections.body_read_timeout,
         )
         .with_clock(clock.clone())
-        .with_issuer(config.issuer.clone());
+        .with_issuer(config.issuer.clone())
+        .with_tls(config.tls.is_some());
         Ok(Self {
             listener,
             app: api::router(state),

@@ -54,6 +54,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Whose issuer keys this server makes (`issuer` in the configuration).
     pub issuer: IssuerId,
+    /// Whether this server terminates TLS itself (its cookies are `Secure`).
+    pub tls: bool,
     /// The budget of request bodies in memory at once, in KiB
     /// (`terminal::BODY_BUFFER_KIB_MAX` permits).
     pub body_budget: Arc<tokio::sync::Semaphore>,
@@ -69,9 +71,16 @@ impl AppState {
             clock: clock::system(),
             issuer: IssuerId::parse(crate::config::ISSUER_DEFAULT)
                 .expect("the default issuer id is valid"),
+            tls: false,
             body_budget: Arc::new(tokio::sync::Semaphore::new(terminal::BODY_BUFFER_KIB_MAX)),
             body_read_timeout,
         }
+    }
+
+    /// The same, serving over TLS (or not).
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The same, for another issuer.

@@ -219,6 +219,7 @@ impl Refusal for ProposalError {
             ProposalError::Unknown(_) => StatusCode::NOT_FOUND,
             ProposalError::AlreadyDecided(_)
             | ProposalError::AlreadyPending(_)
+            | ProposalError::ProposerDisabled(_)
             | ProposalError::AlreadyRevoked(_) => StatusCode::CONFLICT,
             ProposalError::BadReason(_) => StatusCode::BAD_REQUEST,
             ProposalError::Voucher(e) => e.status(),

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use base64::Engine;
 use lastmile_shared::device_log::{LogEvent, SignedEntry};
-use lastmile_shared::id::DeviceId;
+use lastmile_shared::id::{DeviceId, KeyId};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -153,7 +153,8 @@ fn load(storage: &Storage, id: u64) -> Result<Option<CaseWithTerminals>, Storage
     };
     let device = |d: Option<&DeviceId>| -> Result<Option<DeviceRow>, StorageError> {
         match d {
-            Some(d) => storage.transaction(|tx| tx.lock_device(d)),
+            // Read by key id (a device's is its id): no row lock on a page view.
+            Some(d) => storage.transaction(|tx| tx.device_by_kid(&KeyId::parse(d.as_str())?)),
             None => Ok(None),
         }
     };

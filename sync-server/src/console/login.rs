@@ -54,16 +54,20 @@ pub struct Credentials {
     password: String,
 }
 
-/// Whether cookies may be marked `Secure`: always, except over plain HTTP
-/// to a host that is not loopback (where a browser would drop them).
-fn secure_cookie(headers: &HeaderMap) -> bool {
+/// Whether the session cookie is marked `Secure`: when this server speaks
+/// TLS, when a proxy in front of it says the browser did, and on loopback
+/// (which browsers treat as secure). Only plain HTTP to another host (which
+/// the server refuses unless `allow_plain_http` is set) goes without.
+fn secure_cookie(headers: &HeaderMap, tls: bool) -> bool {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-    headers.get("x-forwarded-proto").is_some()
-        || ["127.0.0.1", "localhost", "[::1]"].contains(&name)
+    let proxied_https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    tls || proxied_https || ["127.0.0.1", "localhost", "[::1]"].contains(&name)
 }
 
 pub async fn submit(
@@ -80,7 +84,7 @@ pub async fn submit(
             .into_response();
     }
     let username = credentials.username.trim().to_owned();
-    let secure = secure_cookie(&headers);
+    let secure = secure_cookie(&headers, state.tls);
     let shown = username.clone();
     let outcome = blocking(move || {
         let now = state.now();
@@ -132,5 +136,34 @@ pub async fn logout(State(state): State<AppState>, Extension(visit): Extension<V
         )
             .into_response(),
         Err(failure) => failure.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(host: &str, proto: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().unwrap());
+        if let Some(proto) = proto {
+            headers.insert("x-forwarded-proto", proto.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_cookie_is_secure_unless_plain_http_off_loopback() {
+        assert!(secure_cookie(&headers("hq.example.org:8443", None), true));
+        assert!(secure_cookie(
+            &headers("hq.example.org", Some("https")),
+            false
+        ));
+        assert!(secure_cookie(&headers("127.0.0.1:8470", None), false));
+        assert!(!secure_cookie(
+            &headers("hq.example.org", Some("http")),
+            false
+        ));
+        assert!(!secure_cookie(&headers("hq.example.org", None), false));
     }
 }

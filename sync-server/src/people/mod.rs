@@ -337,9 +337,10 @@ pub fn authenticate(
     };
     if let Some(refusal) = refusal {
         storage.transaction(|tx| {
+            // Whoever tried is not known: the object names whose account.
             audit::record(
                 tx,
-                &caller.actor(),
+                &Actor::Anonymous,
                 "login.refused",
                 &object,
                 serde_json::json!({ "reason": refusal.code() }),
@@ -353,25 +354,46 @@ pub fn authenticate(
     // its `Err`: an `Err` would roll back the failure count (so no account
     // would ever lock) and its audit entry.
     storage.transaction(|tx| -> Result<Result<Caller, PeopleError>, PeopleError> {
-        // Re-read: another attempt may have counted meanwhile.
+        // Re-read and check again: while the password was hashed, other
+        // attempts may have locked the account, or an admin disabled it.
         let current = table::user_by_name(tx.sql(), username)?
             .ok_or_else(|| PeopleError::UnknownUser(username.to_owned()))?;
+        let refusal = if current.disabled_at.is_some() {
+            Some(PeopleError::Disabled)
+        } else {
+            current
+                .locked_until
+                .filter(|until| *until > now)
+                .map(|until| PeopleError::Locked {
+                    minutes: (until - now + 59) / 60,
+                })
+        };
+        if let Some(refusal) = refusal {
+            audit::record(
+                tx,
+                &Actor::Anonymous,
+                "login.refused",
+                &object,
+                serde_json::json!({ "reason": refusal.code() }),
+                now,
+            )?;
+            return Ok(Err(refusal));
+        }
         if matches {
             table::set_login_state(tx.sql(), current.id, 0, None)?;
             audit::record(tx, &caller.actor(), "login.succeeded", &object, serde_json::json!({}), now)?;
             return Ok(Ok(caller.clone()));
         }
-        let failures = current.failed_logins + 1;
+        // Counted by the database (which holds the row until commit), so
+        // concurrent failures all count.
+        let failures = table::count_failed_login(tx.sql(), current.id)?;
         let locked_until = (failures >= LOGIN_FAILURES_MAX).then_some(now + LOCKOUT_SECONDS);
-        table::set_login_state(
-            tx.sql(),
-            current.id,
-            if locked_until.is_some() { 0 } else { failures },
-            locked_until,
-        )?;
+        if locked_until.is_some() {
+            table::set_login_state(tx.sql(), current.id, 0, locked_until)?;
+        }
         audit::record(
             tx,
-            &caller.actor(),
+            &Actor::Anonymous,
             "login.failed",
             &object,
             serde_json::json!({ "reason": "wrong_password", "failures": failures, "locked": locked_until.is_some() }),
@@ -411,7 +433,8 @@ pub fn disable_user(
     })
 }
 
-/// Sets a new password (and lifts a lockout); every session of the user ends.
+/// Sets a new password (and lifts a lockout); every session of the user
+/// ends and every API token of theirs is revoked.
 pub fn set_password(
     storage: &Storage,
     actor: &Actor,
@@ -425,13 +448,16 @@ pub fn set_password(
         let row = table::user_by_name(tx.sql(), username)?
             .ok_or_else(|| PeopleError::UnknownUser(username.to_owned()))?;
         table::set_password(tx.sql(), row.id, &hash)?;
-        table::end_sessions_of(tx.sql(), row.id, now)?;
+        // A new password is often the answer to a stolen one: whatever was
+        // signed in or minted with the old one stops working.
+        let sessions = table::end_sessions_of(tx.sql(), row.id, now)?;
+        let tokens = table::revoke_tokens_of(tx.sql(), row.id, now)?;
         audit::record(
             tx,
             actor,
             "user.password_set",
             &format!("user:{username}"),
-            serde_json::json!({}),
+            serde_json::json!({ "sessions_ended": sessions, "tokens_revoked": tokens }),
             now,
         )?;
         Ok(())

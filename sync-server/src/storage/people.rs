@@ -145,6 +145,16 @@ pub fn set_login_state(
     Ok(())
 }
 
+/// Counts one more failed login; returns the count.
+pub fn count_failed_login(sql: &mut dyn Sql, id: i64) -> Result<i64, StorageError> {
+    sql.query_one(
+        "users",
+        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+        &[id.into()],
+    )?
+    .int(0)
+}
+
 pub fn set_password(sql: &mut dyn Sql, id: i64, password_hash: &str) -> Result<bool, StorageError> {
     Ok(sql.execute(
         "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1",

@@ -16,6 +16,7 @@ lastmile_tests::on_both_backends!(
     an_approval_that_cannot_be_carried_out_changes_nothing,
     nobody_decides_their_own_proposal,
     a_key_rotation_waits_for_an_approver,
+    a_disabled_persons_proposal_can_only_be_rejected,
 );
 
 fn decide(app: &TestApp, role: Role, id: i64, decision: &str) -> (u16, serde_json::Value) {
@@ -556,4 +557,42 @@ fn a_key_rotation_waits_for_an_approver(backend: Backend) {
         None,
     );
     assert_eq!(audit[0]["actor"], "user:amina.approver", "{audit}");
+}
+
+fn a_disabled_persons_proposal_can_only_be_rejected(backend: Backend) {
+    let app = spawn_app(backend);
+    let voucher = app
+        .issue(1, "12.00", "single_use")
+        .remove(0)
+        .voucher
+        .to_string();
+    let (status, proposed) = app.hq_as(
+        Role::ProgrammeOfficer,
+        "POST",
+        &format!("/v1/hq/vouchers/{voucher}/revoke"),
+        Some(serde_json::json!({ "reason": "reported lost" })),
+    );
+    assert_eq!(status, 202, "{proposed}");
+    let id = proposed["id"].as_i64().unwrap();
+    let officer = common::username(Role::ProgrammeOfficer);
+    let (status, body) = app.hq_post(
+        &format!("/v1/hq/users/{officer}/disable"),
+        serde_json::json!({}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let refused = decide(&app, Role::Approver, id, "approve");
+    assert_eq!(
+        code(&refused),
+        (409, Some("proposer_disabled")),
+        "{}",
+        refused.1
+    );
+    assert_eq!(voucher_status(&app, &voucher), "issued");
+    let (status, rejected) = decide(&app, Role::Approver, id, "reject");
+    assert_eq!(
+        (status, rejected["state"].as_str()),
+        (200, Some("rejected")),
+        "{rejected}"
+    );
+    assert_eq!(voucher_status(&app, &voucher), "issued");
 }

@@ -7,6 +7,7 @@ use crate::common;
 use common::Backend;
 use lastmile_server::audit;
 use lastmile_server::people::sessions::{self, ABSOLUTE_SECONDS, IDLE_SECONDS};
+use lastmile_server::people::tokens;
 use lastmile_server::people::{
     self, Caller, LOCKOUT_SECONDS, LOGIN_FAILURES_MAX, Language, NewUser, PeopleError, Role,
 };
@@ -20,6 +21,7 @@ lastmile_tests::on_both_backends!(
     unknown_and_disabled_users_are_refused,
     sessions_end_when_idle_when_old_and_at_logout,
     a_csrf_token_matches_only_its_own_session,
+    a_new_password_revokes_the_old_ones_tokens,
 );
 
 /// 2027-01-15, an arbitrary fixed time.
@@ -184,13 +186,17 @@ fn wrong_passwords_lock_an_account_for_a_while(backend: Backend) {
     assert_wrong(login(s, name, common::PASSWORD, later + 22));
     login(s, name, "a brand new long password", later + 23).unwrap();
 
-    // Every attempt is in the audit trail, as the person's.
+    // Every attempt is in the audit trail, on the person's account; only a
+    // success is the person's own act, a failure or refusal is anonymous
+    // (whoever tried was not known).
     let trail = actions(s, &format!("user:{name}"));
     let actor = format!("user:{name}");
     assert!(
-        trail
-            .iter()
-            .all(|(who, _)| *who == actor || who.starts_with("operator:")),
+        trail.iter().all(|(who, action)| match action.as_str() {
+            "login.succeeded" => *who == actor,
+            "login.failed" | "login.refused" => who == "anonymous",
+            _ => who.starts_with("operator:"),
+        }),
         "{trail:?}"
     );
     let count = |action: &str| trail.iter().filter(|(_, a)| a == action).count();
@@ -390,4 +396,23 @@ fn a_csrf_token_matches_only_its_own_session(backend: Backend) {
     let session_two = sessions::find(s, &two.secret, T0 + 1).unwrap().unwrap();
     assert!(session_two.csrf_matches(&two.csrf));
     assert!(!session_two.csrf_matches(&one.csrf));
+}
+
+fn a_new_password_revokes_the_old_ones_tokens(backend: Backend) {
+    let f = fixture(backend, &[("rosa.support", Role::Support)]);
+    let s = &f.storage;
+    let token = tokens::create(s, &common::operator(), "rosa.support", "laptop", T0).unwrap();
+    assert!(tokens::authenticate(s, &token.token, T0 + 1).is_ok());
+    people::set_password(
+        s,
+        &common::operator(),
+        "rosa.support",
+        "another long password",
+        T0 + 2,
+    )
+    .unwrap();
+    assert!(
+        tokens::authenticate(s, &token.token, T0 + 3).is_err(),
+        "a token made with the old password still works"
+    );
 }
