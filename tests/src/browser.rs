@@ -111,12 +111,17 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
             .to_owned();
-        browser.call(
+        browser.resize(width, height);
+        browser
+    }
+
+    /// Makes the window `width`×`height` CSS pixels.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.call(
             "POST",
-            &format!("/session/{}/window/rect", browser.session),
+            &self.session_path("/window/rect"),
             Some(json!({"width": width, "height": height})),
         );
-        browser
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {

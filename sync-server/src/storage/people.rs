@@ -43,6 +43,17 @@ pub struct TokenRow {
     pub revoked_at: Option<i64>,
 }
 
+/// The user columns in [`user`]'s order, then `$rest`.
+macro_rules! user_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT u.id, u.username, u.display_name, u.role, u.language, u.password_hash, \
+             u.created_at, u.created_by, u.disabled_at, u.failed_logins, u.locked_until",
+            $rest
+        )
+    };
+}
+
 fn user(r: &Row, at: usize) -> Result<UserRow, StorageError> {
     Ok(UserRow {
         id: r.int(at)?,
@@ -93,18 +104,14 @@ pub fn user_by_name(sql: &mut dyn Sql, username: &str) -> Result<Option<UserRow>
     if username.contains('\0') {
         return Ok(None);
     }
-    const SQL: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
-         u.password_hash, u.created_at, u.created_by, u.disabled_at, u.failed_logins, \
-         u.locked_until FROM users u WHERE u.username = $1";
+    const SQL: &str = user_select!(" FROM users u WHERE u.username = $1");
     sql.query_opt("users", SQL, &[username.into()])?
         .map(|r| user(&r, 0))
         .transpose()
 }
 
 pub fn user_by_id(sql: &mut dyn Sql, id: i64) -> Result<Option<UserRow>, StorageError> {
-    const SQL: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
-         u.password_hash, u.created_at, u.created_by, u.disabled_at, u.failed_logins, \
-         u.locked_until FROM users u WHERE u.id = $1";
+    const SQL: &str = user_select!(" FROM users u WHERE u.id = $1");
     sql.query_opt("users", SQL, &[id.into()])?
         .map(|r| user(&r, 0))
         .transpose()
@@ -114,12 +121,9 @@ pub fn users(sql: &mut dyn Sql, page: Page) -> Result<Vec<UserRow>, StorageError
     // By username in byte order on both: SQLite's default; PostgreSQL's
     // default is the database's collation, which under a linguistic locale
     // (en_US.UTF-8) sorts `_`, `-` and `.` otherwise.
-    const SQLITE: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
-         u.password_hash, u.created_at, u.created_by, u.disabled_at, u.failed_logins, \
-         u.locked_until FROM users u ORDER BY u.username LIMIT $1 OFFSET $2";
-    const POSTGRES: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
-         u.password_hash, u.created_at, u.created_by, u.disabled_at, u.failed_logins, \
-         u.locked_until FROM users u ORDER BY u.username COLLATE \"C\" LIMIT $1 OFFSET $2";
+    const SQLITE: &str = user_select!(" FROM users u ORDER BY u.username LIMIT $1 OFFSET $2");
+    const POSTGRES: &str =
+        user_select!(" FROM users u ORDER BY u.username COLLATE \"C\" LIMIT $1 OFFSET $2");
     let query = match sql.dialect() {
         Dialect::Sqlite => SQLITE,
         Dialect::Postgres => POSTGRES,
@@ -185,10 +189,10 @@ pub fn insert_session(
 }
 
 pub fn session(sql: &mut dyn Sql, id_hash: &str) -> Result<Option<SessionRow>, StorageError> {
-    const SQL: &str = "SELECT u.id, u.username, u.display_name, u.role, u.language, \
-         u.password_hash, u.created_at, u.created_by, u.disabled_at, u.failed_logins, \
-         u.locked_until, s.csrf, s.created_at, s.last_seen_at, s.ended_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1";
+    const SQL: &str = user_select!(
+        ", s.csrf, s.created_at, s.last_seen_at, s.ended_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1"
+    );
     sql.query_opt("sessions", SQL, &[id_hash.into()])?
         .map(|r| {
             Ok(SessionRow {

@@ -109,6 +109,19 @@ fn the_console_in_a_real_browser() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     shot(&browser, "dashboard");
+    // The smallest screen a shop or field tablet has: the navigation wraps,
+    // nothing is cut off sideways.
+    browser.resize(800, 480);
+    let overflow = browser.script(
+        "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+    );
+    assert_eq!(
+        overflow.as_bool(),
+        Some(false),
+        "the dashboard scrolls sideways at 800x480"
+    );
+    shot(&browser, "dashboard-800x480");
+    browser.resize(1280, 800);
     browser.open(&format!("{}/console/terminals", app.base_url));
     browser.wait_for_text(terminal.device().as_str());
     // An enrolment code, with its QR code.
@@ -191,6 +204,17 @@ fn the_console_in_a_real_browser() {
         "both sides' signatures are checked"
     );
     shot(&browser, "case");
+    browser.resize(800, 480);
+    let overflow = browser.script(
+        "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+    );
+    assert_eq!(
+        overflow.as_bool(),
+        Some(false),
+        "the case scrolls sideways at 800x480"
+    );
+    shot(&browser, "case-800x480");
+    browser.resize(1280, 800);
     browser.click("input[value=recovered]");
     browser.type_into("#note", "the shop paid it back on Monday");
     browser.click("form[action$='/resolve'] button");
@@ -300,7 +324,7 @@ fn sign_in_unlocked_support(app: &TestApp, browser: &Browser) {
 }
 
 #[test]
-fn french_and_a_tablet() {
+fn french_at_1280x800_and_800x480() {
     let app = spawn_app(Backend::Postgres);
     lastmile_server::people::create_user(
         &app.storage,
@@ -315,7 +339,7 @@ fn french_and_a_tablet() {
         common::now(),
     )
     .unwrap();
-    let browser = Browser::start(800, 1100, "fr");
+    let browser = Browser::start(1280, 800, "fr");
     browser.open(&format!("{}/console/login", app.base_url));
     browser.wait_for_text("Se connecter");
     browser.type_into("#username", "claire.audit");
@@ -323,9 +347,20 @@ fn french_and_a_tablet() {
     browser.click("button[type=submit]");
     browser.wait_for_text("Tableau de bord");
     browser.wait_for_text("Connecté en tant que");
-    shot(&browser, "dashboard-fr-tablet");
+    shot(&browser, "dashboard-fr");
     browser.open(&format!("{}/console/audit", app.base_url));
     browser.wait_for_text("Chaîne de hachage intacte");
+    shot(&browser, "audit-fr");
+    browser.resize(800, 480);
+    let overflow = browser.script(
+        "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+    );
+    assert_eq!(
+        overflow.as_bool(),
+        Some(false),
+        "the audit page scrolls sideways at 800x480"
+    );
+    shot(&browser, "audit-fr-800x480");
     // The auditor changes nothing: no form but filters and sign-out.
     let forms = browser.script("return document.querySelectorAll('form[method=post]').length;");
     assert_eq!(forms.as_u64(), Some(1), "only the sign-out form");
