@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit;
 use crate::double_spend::{self, Resolution, ResolveError};
 use crate::keys::{self, KeyDir, KeyError};
-use crate::people::{Caller, Permission};
+use crate::people::{self, Caller, NewUser, PeopleError, Permission, UserView};
 use crate::storage::proposals::{self as table, NewProposal, ProposalRow};
 use crate::storage::sql::Page;
 use crate::storage::{Storage, StorageError, Tx};
@@ -33,6 +33,9 @@ pub enum Action {
     RotateIssuerKey(IssuerId),
     /// A new root key, handed over from the old one.
     RotateRootKey,
+    /// Enables a held account: one with a role that approves or creates
+    /// people, created by an admin over HTTP.
+    ActivateUser(String),
 }
 
 impl Action {
@@ -42,6 +45,7 @@ impl Action {
             Self::WriteOffCase(_) => "case.write_off",
             Self::RotateIssuerKey(_) => "keys.rotate_issuer",
             Self::RotateRootKey => "keys.rotate_root",
+            Self::ActivateUser(_) => "user.activate",
         }
     }
 
@@ -51,6 +55,7 @@ impl Action {
             Self::WriteOffCase(c) => format!("case:{c}"),
             Self::RotateIssuerKey(issuer) => format!("issuer:{issuer}"),
             Self::RotateRootKey => "keys:root".to_owned(),
+            Self::ActivateUser(name) => format!("user:{name}"),
         }
     }
 
@@ -60,6 +65,7 @@ impl Action {
             Self::RevokeVoucher(_) => Permission::ProposeRevocation,
             Self::WriteOffCase(_) => Permission::ProposeWriteOff,
             Self::RotateIssuerKey(_) | Self::RotateRootKey => Permission::ProposeKeyRotation,
+            Self::ActivateUser(_) => Permission::ManageUsers,
         }
     }
 
@@ -76,6 +82,7 @@ impl Action {
                 IssuerId::parse(id).map_err(|_| corrupt())?,
             )),
             ("keys.rotate_root", Some(("keys", "root"))) => Ok(Self::RotateRootKey),
+            ("user.activate", Some(("user", name))) => Ok(Self::ActivateUser(name.to_owned())),
             _ => Err(corrupt()),
         }
     }
@@ -109,6 +116,10 @@ pub enum ProposalError {
     BadReason(TextError),
     #[error("voucher {0} is already revoked")]
     AlreadyRevoked(VoucherId),
+    #[error("the account {0:?} is already active")]
+    AlreadyActive(String),
+    #[error(transparent)]
+    People(#[from] PeopleError),
     #[error(transparent)]
     Voucher(#[from] VoucherError),
     #[error(transparent)]
@@ -130,6 +141,8 @@ impl ProposalError {
             Self::ProposerDisabled(_) => "proposer_disabled",
             Self::BadReason(_) => "bad_reason",
             Self::AlreadyRevoked(_) => "voucher_revoked",
+            Self::AlreadyActive(_) => "user_active",
+            Self::People(e) => e.code(),
             Self::Voucher(e) => match e {
                 VoucherError::Unknown(_) => "unknown_voucher",
                 _ => "voucher_error",
@@ -166,6 +179,13 @@ fn check(tx: &mut dyn Tx, action: &Action) -> Result<(), ProposalError> {
                 return Err(KeyError::NotInitialised.into());
             }
         }
+        Action::ActivateUser(name) => {
+            let user = crate::storage::people::user_by_name(tx.sql(), name)?
+                .ok_or_else(|| PeopleError::UnknownUser(name.clone()))?;
+            if user.disabled_at.is_none() {
+                return Err(ProposalError::AlreadyActive(name.clone()));
+            }
+        }
     }
     Ok(())
 }
@@ -182,38 +202,87 @@ pub fn propose(
         return Err(ProposalError::NotAllowed);
     }
     let reason = text(reason)?;
+    storage.transaction(|tx| propose_in(tx, caller, action, &reason, now))
+}
+
+fn propose_in(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    action: &Action,
+    reason: &PlainText,
+    now: i64,
+) -> Result<ProposalRow, ProposalError> {
+    check(tx, action)?;
+    let object = action.object();
+    if let Some(id) = table::pending_for(tx.sql(), action.kind(), &object)? {
+        return Err(ProposalError::AlreadyPending(id));
+    }
+    let id = i64::try_from(tx.next_counter("proposals")?)
+        .map_err(|e| StorageError::corrupt("counters.proposals", e))?;
+    let inserted = table::insert(
+        tx.sql(),
+        &NewProposal {
+            id,
+            kind: action.kind(),
+            object: &object,
+            payload: "{}",
+            reason: reason.as_str(),
+            proposed_by: caller.id,
+            proposed_at: now,
+        },
+    )?;
+    if !inserted {
+        return Err(ProposalError::AlreadyPending(id));
+    }
+    audit::record(
+        tx,
+        &caller.actor(),
+        "proposal.created",
+        &format!("proposal:{id}"),
+        serde_json::json!({ "kind": action.kind(), "object": object, "reason": reason.as_str() }),
+        now,
+    )?;
+    table::get(tx.sql(), id)?.ok_or(ProposalError::Unknown(id))
+}
+
+/// A person created by someone at HQ, and the proposal that must be
+/// approved before they can sign in, if their role needs one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Admitted {
+    pub user: UserView,
+    pub proposal: Option<ProposalRow>,
+}
+
+/// Creates a person on behalf of an admin. An approver or an admin
+/// ([`crate::people::Role::needs_approval`]) is created disabled, with a
+/// `user.activate` proposal that another approver decides: otherwise an
+/// admin could make themselves a second account and approve their own
+/// proposals with it.
+pub fn admit(
+    storage: &Storage,
+    caller: &Caller,
+    user: &NewUser<'_>,
+    now: i64,
+) -> Result<Admitted, ProposalError> {
+    if !caller.may(Permission::ManageUsers) {
+        return Err(ProposalError::NotAllowed);
+    }
+    let checked = people::Checked::new(user)?;
+    let held = checked.role().needs_approval();
+    let reason = text(&format!(
+        "new {} account {}",
+        checked.role().code(),
+        checked.username()
+    ))?;
     storage.transaction(|tx| {
-        check(tx, action)?;
-        let object = action.object();
-        if let Some(id) = table::pending_for(tx.sql(), action.kind(), &object)? {
-            return Err(ProposalError::AlreadyPending(id));
-        }
-        let id = i64::try_from(tx.next_counter("proposals")?)
-            .map_err(|e| StorageError::corrupt("counters.proposals", e))?;
-        let inserted = table::insert(
-            tx.sql(),
-            &NewProposal {
-                id,
-                kind: action.kind(),
-                object: &object,
-                payload: "{}",
-                reason: reason.as_str(),
-                proposed_by: caller.id,
-                proposed_at: now,
-            },
-        )?;
-        if !inserted {
-            return Err(ProposalError::AlreadyPending(id));
-        }
-        audit::record(
-            tx,
-            &caller.actor(),
-            "proposal.created",
-            &format!("proposal:{id}"),
-            serde_json::json!({ "kind": action.kind(), "object": object, "reason": reason.as_str() }),
-            now,
-        )?;
-        table::get(tx.sql(), id)?.ok_or(ProposalError::Unknown(id))
+        let user = people::insert_in(tx, &caller.actor(), &checked, held, now)?;
+        let proposal = if held {
+            let action = Action::ActivateUser(user.username.clone());
+            Some(propose_in(tx, caller, &action, &reason, now)?)
+        } else {
+            None
+        };
+        Ok(Admitted { user, proposal })
     })
 }
 
@@ -294,6 +363,9 @@ pub fn decide(
                 }
                 Action::RotateRootKey => {
                     keys::rotate_root_in(tx, keys, &caller.actor(), detail, now)?;
+                }
+                Action::ActivateUser(name) => {
+                    people::enable_in(tx, &caller.actor(), name, detail, now)?;
                 }
             }
         }

@@ -26,7 +26,7 @@ use crate::limits;
 use crate::merchants;
 use crate::people::tokens;
 use crate::people::{self, Caller, Language, NewUser, Permission, Role};
-use crate::proposals::{self, Action, Decision};
+use crate::proposals::{self, Action, Admitted, Decision};
 use crate::storage::audit::AuditFilter;
 use crate::storage::sql::Page;
 use crate::terminals::{self, ENROLMENT_CODE_TTL_HOURS_DEFAULT};
@@ -769,11 +769,13 @@ async fn create_user(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Response {
-    answer(StatusCode::CREATED, move || {
+    // 201 with the user, or 202 with the user (disabled) and the proposal
+    // an approver must decide before they can sign in.
+    let admitted = blocking(false, move || {
         let request: UserRequest = parse_json(&body)?;
-        Ok(people::create_user(
+        Ok(proposals::admit(
             &state.storage,
-            &caller.actor(),
+            &caller,
             &NewUser {
                 username: &request.username,
                 display_name: &request.display_name,
@@ -784,7 +786,15 @@ async fn create_user(
             state.now(),
         )?)
     })
-    .await
+    .await;
+    match admitted {
+        Ok(Ok(Admitted {
+            user,
+            proposal: None,
+        })) => json(StatusCode::CREATED, &user),
+        Ok(Ok(held)) => json(StatusCode::ACCEPTED, &held),
+        Ok(Err(problem)) | Err(problem) => problem.into_response(),
+    }
 }
 
 #[derive(Serialize)]

@@ -220,11 +220,13 @@ impl Refusal for ProposalError {
             ProposalError::AlreadyDecided(_)
             | ProposalError::AlreadyPending(_)
             | ProposalError::ProposerDisabled(_)
-            | ProposalError::AlreadyRevoked(_) => StatusCode::CONFLICT,
+            | ProposalError::AlreadyRevoked(_)
+            | ProposalError::AlreadyActive(_) => StatusCode::CONFLICT,
             ProposalError::BadReason(_) => StatusCode::BAD_REQUEST,
             ProposalError::Voucher(e) => e.status(),
             ProposalError::Case(e) => e.status(),
             ProposalError::Keys(e) => e.status(),
+            ProposalError::People(e) => e.status(),
             ProposalError::Storage(e) => e.status(),
         }
     }

@@ -214,6 +214,16 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("language", "Language", "Langue"),
     ("new_user", "New person", "Nouvelle personne"),
     ("disabled", "disabled", "désactivé"),
+    (
+        "held",
+        "Created, but disabled: an approver or admin account signs in only once another person with the approver role approves it (see Approvals).",
+        "Créé, mais désactivé : un compte d'approbateur ou d'administrateur ne peut se connecter qu'une fois approuvé par une autre personne ayant le rôle d'approbateur (voir Approbations).",
+    ),
+    (
+        "awaiting_approval",
+        "awaiting approval",
+        "en attente d'approbation",
+    ),
     ("disable", "Disable", "Désactiver"),
     ("my_tokens", "My API tokens", "Mes jetons d'API"),
     ("new_token", "New API token", "Nouveau jeton d'API"),

@@ -12,6 +12,7 @@ use super::i18n::t;
 use super::{Failure, Visit, blocking, html_page, layout, see_other};
 use crate::api::AppState;
 use crate::people::{self, Language, NewUser, Permission, Role, UserView, tokens};
+use crate::proposals;
 use crate::storage::people::TokenRow;
 use crate::storage::sql::{PAGE_ROWS_MAX, Page};
 
@@ -20,7 +21,20 @@ pub struct ListQuery {
     done: Option<String>,
 }
 
-fn body(visit: &Visit, users: &[UserView], tokens: &[TokenRow], top: Markup) -> Markup {
+/// What the page shows: people (for an admin, with the accounts still
+/// waiting for approval), and one's own tokens.
+struct Loaded {
+    users: Vec<UserView>,
+    held: std::collections::HashSet<String>,
+    tokens: Vec<TokenRow>,
+}
+
+fn body(visit: &Visit, loaded: &Loaded, top: Markup) -> Markup {
+    let Loaded {
+        users,
+        held,
+        tokens,
+    } = loaded;
     let lang = visit.lang();
     let admin = visit.caller.may(Permission::ManageUsers);
     html! {
@@ -86,7 +100,9 @@ fn body(visit: &Visit, users: &[UserView], tokens: &[TokenRow], top: Markup) -> 
                             td { (user.role) }
                             td { (user.language) }
                             td {
-                                @if user.disabled_at.is_some() {
+                                @if user.disabled_at.is_some() && held.contains(&user.username) {
+                                    a.status-pending href="/console/approvals" { (t(lang, "awaiting_approval")) }
+                                } @else if user.disabled_at.is_some() {
                                     span.status-revoked { (t(lang, "disabled")) }
                                 } @else if user.username != visit.caller.username {
                                     form.inline method="post" action=(format!("/console/users/{}/disable", user.username)) {
@@ -125,14 +141,26 @@ fn body(visit: &Visit, users: &[UserView], tokens: &[TokenRow], top: Markup) -> 
     }
 }
 
-fn load(state: &AppState, visit: &Visit) -> Result<(Vec<UserView>, Vec<TokenRow>), Failure> {
-    let users = if visit.caller.may(Permission::ManageUsers) {
-        people::list_users(&state.storage, Page::first(PAGE_ROWS_MAX))?
+fn load(state: &AppState, visit: &Visit) -> Result<Loaded, Failure> {
+    let (users, held) = if visit.caller.may(Permission::ManageUsers) {
+        let held = proposals::list(&state.storage, Some("pending"), Page::first(PAGE_ROWS_MAX))?
+            .into_iter()
+            .filter(|p| p.kind == "user.activate")
+            .filter_map(|p| p.object.strip_prefix("user:").map(str::to_owned))
+            .collect();
+        (
+            people::list_users(&state.storage, Page::first(PAGE_ROWS_MAX))?,
+            held,
+        )
     } else {
-        Vec::new()
+        Default::default()
     };
     let tokens = tokens::list(&state.storage, visit.caller.id, Page::first(PAGE_ROWS_MAX))?;
-    Ok((users, tokens))
+    Ok(Loaded {
+        users,
+        held,
+        tokens,
+    })
 }
 
 async fn render(state: AppState, visit: Visit, top: Markup) -> Response {
@@ -142,11 +170,11 @@ async fn render(state: AppState, visit: Visit, top: Markup) -> Response {
     };
     let lang = visit.lang();
     match loaded {
-        Ok((users, tokens)) => html_page(layout::page(
+        Ok(loaded) => html_page(layout::page(
             &visit,
             "users",
             t(lang, "users"),
-            body(&visit, &users, &tokens, top),
+            body(&visit, &loaded, top),
         )),
         Err(failure) => failure.with_visit(visit).into_response(),
     }
@@ -157,7 +185,8 @@ pub async fn list(
     Extension(visit): Extension<Visit>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let top = match q.done {
+    let top = match q.done.as_deref() {
+        Some("held") => layout::notice(t(visit.lang(), "held")),
         Some(_) => layout::notice(t(visit.lang(), "done")),
         None => html! {},
     };
@@ -178,15 +207,15 @@ pub async fn create(
     Extension(visit): Extension<Visit>,
     Form(form): Form<UserForm>,
 ) -> Response {
-    let actor = visit.caller.actor();
+    let caller = visit.caller.clone();
     let shared = state.clone();
     let done = blocking(move || {
         let role = Role::parse(&form.role)
             .ok_or_else(|| Failure::new(StatusCode::BAD_REQUEST, "no such role"))?;
         let language = Language::parse(&form.language).unwrap_or(Language::En);
-        people::create_user(
+        let admitted = proposals::admit(
             &shared.storage,
-            &actor,
+            &caller,
             &NewUser {
                 username: form.username.trim(),
                 display_name: &form.display_name,
@@ -196,11 +225,12 @@ pub async fn create(
             },
             shared.now(),
         )?;
-        Ok(())
+        Ok(admitted.proposal.is_some())
     })
     .await;
     match done {
-        Ok(()) => see_other("/console/users?done=created"),
+        Ok(false) => see_other("/console/users?done=created"),
+        Ok(true) => see_other("/console/users?done=held"),
         Err(failure) => {
             let top = layout::error(&failure.message);
             render(state, visit, top).await

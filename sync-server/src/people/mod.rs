@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::audit::{self, Actor};
 use crate::storage::people::{self as table, UserRow};
 use crate::storage::sql::Page;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Storage, StorageError, Tx};
 
 pub use roles::{Permission, Role};
 
@@ -224,6 +224,39 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("decoy password that no user has").unwrap_or_default())
 }
 
+/// A user checked and their password hashed, ready to store.
+pub(crate) struct Checked {
+    username: String,
+    display_name: PlainText,
+    role: Role,
+    language: Language,
+    password_hash: String,
+}
+
+impl Checked {
+    pub(crate) fn new(user: &NewUser<'_>) -> Result<Self, PeopleError> {
+        check_username(user.username)?;
+        let display_name = PlainText::parse(user.display_name, Lines::One, DISPLAY_NAME_CHARS_MAX)
+            .map_err(PeopleError::BadDisplayName)?;
+        check_password(user.password)?;
+        Ok(Self {
+            username: user.username.to_owned(),
+            display_name,
+            role: user.role,
+            language: user.language,
+            password_hash: hash_password(user.password)?,
+        })
+    }
+
+    pub(crate) fn username(&self) -> &str {
+        &self.username
+    }
+
+    pub(crate) fn role(&self) -> Role {
+        self.role
+    }
+}
+
 /// Creates a user; the first one is always an admin.
 pub fn create_user(
     storage: &Storage,
@@ -231,45 +264,75 @@ pub fn create_user(
     user: &NewUser<'_>,
     now: i64,
 ) -> Result<UserView, PeopleError> {
-    check_username(user.username)?;
-    let display_name = PlainText::parse(user.display_name, Lines::One, DISPLAY_NAME_CHARS_MAX)
-        .map_err(PeopleError::BadDisplayName)?;
-    check_password(user.password)?;
-    let password_hash = hash_password(user.password)?;
-    storage.transaction(|tx| {
-        let role = if table::user_count(tx.sql())? == 0 {
-            Role::Admin
-        } else {
-            user.role
-        };
-        let id = i64::try_from(tx.next_counter("users")?)
-            .map_err(|e| StorageError::corrupt("counters.users", e))?;
-        let row = UserRow {
-            id,
-            username: user.username.to_owned(),
-            display_name: display_name.as_str().to_owned(),
-            role: role.code().to_owned(),
-            language: user.language.code().to_owned(),
-            password_hash: password_hash.clone(),
-            created_at: now,
-            created_by: actor.label(),
-            disabled_at: None,
-            failed_logins: 0,
-            locked_until: None,
-        };
-        if !table::insert_user(tx.sql(), &row)? {
-            return Err(PeopleError::UsernameTaken(user.username.to_owned()));
-        }
-        audit::record(
-            tx,
-            actor,
-            "user.created",
-            &format!("user:{}", row.username),
-            serde_json::json!({ "role": row.role, "display_name": row.display_name }),
-            now,
-        )?;
-        Ok(UserView::from(&row))
-    })
+    let checked = Checked::new(user)?;
+    storage.transaction(|tx| insert_in(tx, actor, &checked, false, now))
+}
+
+/// Stores a checked user, `held` (disabled from the start, until an
+/// approval enables it) or not.
+pub(crate) fn insert_in(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    user: &Checked,
+    held: bool,
+    now: i64,
+) -> Result<UserView, PeopleError> {
+    let role = if table::user_count(tx.sql())? == 0 {
+        Role::Admin
+    } else {
+        user.role
+    };
+    let id = i64::try_from(tx.next_counter("users")?)
+        .map_err(|e| StorageError::corrupt("counters.users", e))?;
+    let row = UserRow {
+        id,
+        username: user.username.clone(),
+        display_name: user.display_name.as_str().to_owned(),
+        role: role.code().to_owned(),
+        language: user.language.code().to_owned(),
+        password_hash: user.password_hash.clone(),
+        created_at: now,
+        created_by: actor.label(),
+        disabled_at: held.then_some(now),
+        failed_logins: 0,
+        locked_until: None,
+    };
+    if !table::insert_user(tx.sql(), &row)? {
+        return Err(PeopleError::UsernameTaken(user.username.clone()));
+    }
+    audit::record(
+        tx,
+        actor,
+        "user.created",
+        &format!("user:{}", row.username),
+        serde_json::json!({ "role": row.role, "display_name": row.display_name, "held": held }),
+        now,
+    )?;
+    Ok(UserView::from(&row))
+}
+
+/// Enables a disabled (or held) user: what an approved
+/// `user.activate` proposal does.
+pub(crate) fn enable_in(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    username: &str,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<(), PeopleError> {
+    let row = table::user_by_name(tx.sql(), username)?
+        .ok_or_else(|| PeopleError::UnknownUser(username.to_owned()))?;
+    table::set_disabled(tx.sql(), row.id, None)?;
+    table::set_login_state(tx.sql(), row.id, 0, None)?;
+    audit::record(
+        tx,
+        actor,
+        "user.enabled",
+        &format!("user:{username}"),
+        detail,
+        now,
+    )?;
+    Ok(())
 }
 
 /// The person a username names (for work done on their behalf, as the
@@ -294,6 +357,11 @@ pub fn list_users(storage: &Storage, page: Page) -> Result<Vec<UserView>, Storag
 /// Checks a username and password, with lockout: after
 /// [`LOGIN_FAILURES_MAX`] failures in a row the account refuses every login
 /// for [`LOCKOUT_SECONDS`]. Every attempt is audited.
+///
+/// Only the right password learns that an account is locked or disabled:
+/// any wrong one gets [`PeopleError::WrongCredentials`], as an unknown
+/// username does, and takes as long, so the answers tell nobody which
+/// usernames exist.
 pub fn authenticate(
     storage: &Storage,
     username: &str,
@@ -326,36 +394,13 @@ pub fn authenticate(
     };
     let caller = Caller::from_row(&row)?;
     let object = format!("user:{}", row.username);
-    let refusal = if row.disabled_at.is_some() {
-        Some(PeopleError::Disabled)
-    } else {
-        row.locked_until
-            .filter(|until| *until > now)
-            .map(|until| PeopleError::Locked {
-                minutes: (until - now + 59) / 60,
-            })
-    };
-    if let Some(refusal) = refusal {
-        storage.transaction(|tx| {
-            // Whoever tried is not known: the object names whose account.
-            audit::record(
-                tx,
-                &Actor::Anonymous,
-                "login.refused",
-                &object,
-                serde_json::json!({ "reason": refusal.code() }),
-                now,
-            )
-        })?;
-        return Err(refusal);
-    }
     let matches = password_matches(password, &row.password_hash);
     // The refusal of a wrong password is the transaction's `Ok` value, not
     // its `Err`: an `Err` would roll back the failure count (so no account
     // would ever lock) and its audit entry.
     storage.transaction(|tx| -> Result<Result<Caller, PeopleError>, PeopleError> {
-        // Re-read and check again: while the password was hashed, other
-        // attempts may have locked the account, or an admin disabled it.
+        // Read again under the transaction: while the password was hashed,
+        // other attempts may have locked the account, or an admin disabled it.
         let current = table::user_by_name(tx.sql(), username)?
             .ok_or_else(|| PeopleError::UnknownUser(username.to_owned()))?;
         let refusal = if current.disabled_at.is_some() {
@@ -369,15 +414,20 @@ pub fn authenticate(
                 })
         };
         if let Some(refusal) = refusal {
+            // Neither counted nor lengthened: the account is shut already.
             audit::record(
                 tx,
                 &Actor::Anonymous,
                 "login.refused",
                 &object,
-                serde_json::json!({ "reason": refusal.code() }),
+                serde_json::json!({ "reason": refusal.code(), "password_right": matches }),
                 now,
             )?;
-            return Ok(Err(refusal));
+            return Ok(Err(if matches {
+                refusal
+            } else {
+                PeopleError::WrongCredentials
+            }));
         }
         if matches {
             table::set_login_state(tx.sql(), current.id, 0, None)?;
@@ -399,12 +449,7 @@ pub fn authenticate(
             serde_json::json!({ "reason": "wrong_password", "failures": failures, "locked": locked_until.is_some() }),
             now,
         )?;
-        Ok(Err(match locked_until {
-            Some(_) => PeopleError::Locked {
-                minutes: LOCKOUT_SECONDS / 60,
-            },
-            None => PeopleError::WrongCredentials,
-        }))
+        Ok(Err(PeopleError::WrongCredentials))
     })?
 }
 

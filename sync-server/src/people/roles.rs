@@ -47,6 +47,13 @@ impl Role {
         Self::ALL.into_iter().find(|r| r.code() == code)
     }
 
+    /// Whether an account with this role may exist only once a second
+    /// person approved it: whoever can approve, or create people (and so
+    /// approvers), could otherwise be given to oneself.
+    pub fn needs_approval(self) -> bool {
+        self.allows(Permission::Decide) || self.allows(Permission::ManageUsers)
+    }
+
     /// Whether this role may do `permission`.
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;

@@ -17,6 +17,7 @@ lastmile_tests::on_both_backends!(
     nobody_decides_their_own_proposal,
     a_key_rotation_waits_for_an_approver,
     a_disabled_persons_proposal_can_only_be_rejected,
+    an_account_that_approves_waits_for_another_approver,
 );
 
 fn decide(app: &TestApp, role: Role, id: i64, decision: &str) -> (u16, serde_json::Value) {
@@ -595,4 +596,113 @@ fn a_disabled_persons_proposal_can_only_be_rejected(backend: Backend) {
         "{rejected}"
     );
     assert_eq!(voucher_status(&app, &voucher), "issued");
+}
+
+fn new_user(app: &TestApp, username: &str, role: &str) -> (u16, serde_json::Value) {
+    app.hq_as(
+        Role::Admin,
+        "POST",
+        "/v1/hq/users",
+        Some(serde_json::json!({
+            "username": username,
+            "display_name": "New Person",
+            "role": role,
+            "password": common::PASSWORD,
+        })),
+    )
+}
+
+fn sign_in(app: &TestApp, username: &str) -> Result<people::Caller, people::PeopleError> {
+    people::authenticate(&app.storage, username, common::PASSWORD, common::now())
+}
+
+/// An admin could otherwise make a second account with the approver role
+/// and approve their own proposals with it: an account that approves (or
+/// creates people) is created disabled, with a proposal another approver
+/// decides.
+fn an_account_that_approves_waits_for_another_approver(backend: Backend) {
+    let app = spawn_app(backend);
+    // A role that approves nothing is created at once.
+    let (status, plain) = new_user(&app, "saida.support", "support");
+    assert_eq!(status, 201, "{plain}");
+    assert!(plain["disabled_at"].is_null(), "{plain}");
+    sign_in(&app, "saida.support").unwrap();
+
+    // An approver is created held, with a proposal.
+    let (status, held) = new_user(&app, "second.approver", "approver");
+    assert_eq!(status, 202, "{held}");
+    assert!(held["user"]["disabled_at"].is_i64(), "{held}");
+    assert_eq!(held["proposal"]["kind"], "user.activate");
+    assert_eq!(held["proposal"]["object"], "user:second.approver");
+    let id = held["proposal"]["id"].as_i64().unwrap();
+    // It cannot sign in, nor be used: it is disabled until approved.
+    assert!(
+        matches!(
+            sign_in(&app, "second.approver"),
+            Err(people::PeopleError::Disabled)
+        ),
+        "a held account signs in"
+    );
+    // The admin who made it cannot decide (not an approver); the approver
+    // can, and then it signs in.
+    let refused = decide(&app, Role::Admin, id, "approve");
+    assert_eq!(code(&refused), (403, Some("forbidden")), "{}", refused.1);
+    assert!(sign_in(&app, "second.approver").is_err());
+    let (status, approved) = decide(&app, Role::Approver, id, "approve");
+    assert_eq!(
+        (status, approved["state"].as_str()),
+        (200, Some("approved")),
+        "{approved}"
+    );
+    let caller = sign_in(&app, "second.approver").unwrap();
+    assert_eq!(caller.role, Role::Approver);
+    let (status, entries) = app.hq_get("/v1/hq/audit?object=user:second.approver");
+    assert_eq!(status, 200, "{entries}");
+    let actions: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    // Newest first: the two refused sign-ins while held, the approval's
+    // enabling, and the sign-in that then worked.
+    assert_eq!(
+        actions,
+        [
+            "login.succeeded",
+            "user.enabled",
+            "login.refused",
+            "login.refused",
+            "user.created"
+        ],
+        "{entries}"
+    );
+    // Approved once: approving again changes nothing.
+    let again = decide(&app, Role::Approver, id, "approve");
+    assert_eq!(code(&again), (409, Some("proposal_decided")), "{}", again.1);
+
+    // An admin account too; rejected, it stays disabled.
+    let (status, held) = new_user(&app, "other.admin", "admin");
+    assert_eq!(status, 202, "{held}");
+    let id = held["proposal"]["id"].as_i64().unwrap();
+    let (status, rejected) = decide(&app, Role::Approver, id, "reject");
+    assert_eq!(
+        (status, rejected["state"].as_str()),
+        (200, Some("rejected")),
+        "{rejected}"
+    );
+    assert!(matches!(
+        sign_in(&app, "other.admin"),
+        Err(people::PeopleError::Disabled)
+    ));
+    // A taken username is refused before any proposal is made.
+    let (status, taken) = new_user(&app, "other.admin", "approver");
+    assert_eq!(
+        (status, taken["code"].as_str()),
+        (409, Some("username_taken")),
+        "{taken}"
+    );
+    let (status, pending) = app.hq_get("/v1/hq/proposals?state=pending");
+    assert_eq!(status, 200, "{pending}");
+    assert_eq!(pending.as_array().map(Vec::len), Some(0), "{pending}");
 }

@@ -135,13 +135,15 @@ fn wrong_passwords_lock_an_account_for_a_while(backend: Backend) {
         assert_wrong(login(s, name, "wrong password", t + i));
     }
     let locked_at = t + LOGIN_FAILURES_MAX;
-    let minutes = assert_locked(login(s, name, "wrong password", locked_at));
-    assert_eq!(minutes, LOCKOUT_SECONDS / 60);
+    // The fifth locks, but a wrong password learns only that it is wrong
+    // (as for a username that does not exist).
+    assert_wrong(login(s, name, "wrong password", locked_at));
     assert_eq!(failed_logins(s, name).1, Some(locked_at + LOCKOUT_SECONDS));
-    // Even the right password is refused while locked, to the last second,
-    // and more wrong ones do not lengthen the lock.
-    assert_locked(login(s, name, common::PASSWORD, locked_at + 1));
-    assert_locked(login(s, name, "wrong password", locked_at + 2));
+    // The right password is refused while locked, to the last second, and
+    // told why; more wrong ones do not lengthen the lock.
+    let minutes = assert_locked(login(s, name, common::PASSWORD, locked_at + 1));
+    assert_eq!(minutes, LOCKOUT_SECONDS / 60);
+    assert_wrong(login(s, name, "wrong password", locked_at + 2));
     let last = assert_locked(login(
         s,
         name,
@@ -162,7 +164,13 @@ fn wrong_passwords_lock_an_account_for_a_while(backend: Backend) {
     for i in 1..LOGIN_FAILURES_MAX {
         assert_wrong(login(s, name, "wrong again", after + i));
     }
-    assert_locked(login(s, name, "wrong again", after + LOGIN_FAILURES_MAX));
+    assert_wrong(login(s, name, "wrong again", after + LOGIN_FAILURES_MAX));
+    assert_locked(login(
+        s,
+        name,
+        common::PASSWORD,
+        after + LOGIN_FAILURES_MAX + 1,
+    ));
 
     // A lock that passed without a login: one wrong password does not
     // re-lock, the full count applies again.
@@ -200,10 +208,10 @@ fn wrong_passwords_lock_an_account_for_a_while(backend: Backend) {
         "{trail:?}"
     );
     let count = |action: &str| trail.iter().filter(|(_, a)| a == action).count();
-    // Counted from the attempts above: 7 successes, 4 refusals while
+    // Counted from the attempts above: 7 successes, 5 refusals while
     // locked, 26 wrong passwords (of which 3 locked the account).
     assert_eq!(count("login.succeeded"), 7, "{trail:?}");
-    assert_eq!(count("login.refused"), 4, "{trail:?}");
+    assert_eq!(count("login.refused"), 5, "{trail:?}");
     assert_eq!(count("login.failed"), 26, "{trail:?}");
     assert_eq!(count("user.password_set"), 1);
 }
@@ -244,12 +252,12 @@ fn unknown_and_disabled_users_are_refused(backend: Backend) {
     // Case matters: usernames are lower-case.
     assert_wrong(login(s, "Dina.Support", common::PASSWORD, T0));
 
-    // Disabled: refused with the right password and with a wrong one, and
-    // a disabled user's failures do not count towards a lock.
+    // Disabled: refused with the right password (and told why) and with a
+    // wrong one (told only that it is wrong), and a disabled user's
+    // failures do not count towards a lock.
     people::disable_user(s, &common::operator(), "dina.support", T0 + 1).unwrap();
     for i in 0..(LOGIN_FAILURES_MAX + 1) {
-        let result = login(s, "dina.support", "wrong password", T0 + 2 + i);
-        assert!(matches!(result, Err(PeopleError::Disabled)), "{result:?}");
+        assert_wrong(login(s, "dina.support", "wrong password", T0 + 2 + i));
     }
     let result = login(s, "dina.support", common::PASSWORD, T0 + 10);
     assert!(matches!(result, Err(PeopleError::Disabled)), "{result:?}");
