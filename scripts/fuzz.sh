@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift $(( $# > 0 ? 1 : 0 ))
 targets=("$@")
-((${#targets[@]})) || targets=(voucher trust_list id_card log_entry sync_message escpos_render)
+((${#targets[@]})) || targets=(voucher trust_list id_card log_entry sync_message payee escpos_render)
 export RUSTC_BOOTSTRAP=1
 # A target dir of its own, so seeding never waits for another build.
 CARGO_TARGET_DIR=target/fuzz-seeds cargo run -q -p lastmile-shared --example fuzz_seeds

@@ -70,4 +70,15 @@ fn main() {
         }),
     );
     write("id_card", "number", b"KE-12345678");
+    for (name, text) in [
+        ("iban", "iban:DE89370400440532013000"),
+        ("iban-print", "GB29 NWBK 6016 1331 9268 19"),
+        ("account", "account:KCBLKENX/1234567890"),
+        ("mobile", "mobile:mpesa:+254712345678"),
+        ("msisdn-written", "00254 (712) 345-678"),
+        ("cash", "cash:site-07"),
+        ("voucher", "voucher"),
+    ] {
+        write("payee", name, text.as_bytes());
+    }
 }

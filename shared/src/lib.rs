@@ -13,6 +13,7 @@ pub mod http_signature;
 pub mod id;
 pub mod id_card;
 pub mod money;
+pub mod payee;
 pub mod revocation;
 pub mod roster;
 pub mod rules;
