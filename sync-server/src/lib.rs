@@ -29,6 +29,7 @@ pub mod limits;
 pub mod merchants;
 pub mod people;
 pub mod proposals;
+pub mod registry;
 pub mod rosters;
 pub mod sheet_typeface;
 pub mod signer;

@@ -16,6 +16,7 @@ use crate::audit;
 use crate::double_spend::{self, Resolution, ResolveError};
 use crate::keys::{self, KeyDir, KeyError};
 use crate::people::{self, Caller, NewUser, PeopleError, Permission, UserView};
+use crate::registry::cycles::{self, CycleError};
 use crate::storage::proposals::{self as table, NewProposal, ProposalRow};
 use crate::storage::sql::Page;
 use crate::storage::{Storage, StorageError, Tx};
@@ -36,6 +37,8 @@ pub enum Action {
     /// Enables a held account: one with a role that approves or creates
     /// people, created by an admin over HTTP.
     ActivateUser(String),
+    /// Approves a submitted cycle's entitlements.
+    ApproveCycle(i64),
 }
 
 impl Action {
@@ -46,6 +49,7 @@ impl Action {
             Self::RotateIssuerKey(_) => "keys.rotate_issuer",
             Self::RotateRootKey => "keys.rotate_root",
             Self::ActivateUser(_) => "user.activate",
+            Self::ApproveCycle(_) => "cycle.approve",
         }
     }
 
@@ -56,6 +60,7 @@ impl Action {
             Self::RotateIssuerKey(issuer) => format!("issuer:{issuer}"),
             Self::RotateRootKey => "keys:root".to_owned(),
             Self::ActivateUser(name) => format!("user:{name}"),
+            Self::ApproveCycle(id) => format!("cycle:{id}"),
         }
     }
 
@@ -66,6 +71,7 @@ impl Action {
             Self::WriteOffCase(_) => Permission::ProposeWriteOff,
             Self::RotateIssuerKey(_) | Self::RotateRootKey => Permission::ProposeKeyRotation,
             Self::ActivateUser(_) => Permission::ManageUsers,
+            Self::ApproveCycle(_) => Permission::ManageCycles,
         }
     }
 
@@ -83,6 +89,9 @@ impl Action {
             )),
             ("keys.rotate_root", Some(("keys", "root"))) => Ok(Self::RotateRootKey),
             ("user.activate", Some(("user", name))) => Ok(Self::ActivateUser(name.to_owned())),
+            ("cycle.approve", Some(("cycle", id))) => {
+                Ok(Self::ApproveCycle(id.parse().map_err(|_| corrupt())?))
+            }
             _ => Err(corrupt()),
         }
     }
@@ -121,6 +130,8 @@ pub enum ProposalError {
     #[error(transparent)]
     People(#[from] PeopleError),
     #[error(transparent)]
+    Cycle(#[from] CycleError),
+    #[error(transparent)]
     Voucher(#[from] VoucherError),
     #[error(transparent)]
     Case(#[from] ResolveError),
@@ -143,6 +154,7 @@ impl ProposalError {
             Self::AlreadyRevoked(_) => "voucher_revoked",
             Self::AlreadyActive(_) => "user_active",
             Self::People(e) => e.code(),
+            Self::Cycle(e) => e.code(),
             Self::Voucher(e) => match e {
                 VoucherError::Unknown(_) => "unknown_voucher",
                 _ => "voucher_error",
@@ -179,6 +191,7 @@ fn check(tx: &mut dyn Tx, action: &Action) -> Result<(), ProposalError> {
                 return Err(KeyError::NotInitialised.into());
             }
         }
+        Action::ApproveCycle(_) => {}
         Action::ActivateUser(name) => {
             let user = crate::storage::people::user_by_name(tx.sql(), name)?
                 .ok_or_else(|| PeopleError::UnknownUser(name.clone()))?;
@@ -286,6 +299,32 @@ pub fn admit(
     })
 }
 
+/// Submits a draft cycle for approval: a `cycle.approve` proposal whose
+/// reason starts with the cycle's totals (and says when they are over the
+/// budget, which `over_budget_approval` must then accept), and the cycle
+/// is submitted, in one transaction. Until decided, it cannot change.
+pub fn submit_cycle(
+    storage: &Storage,
+    caller: &Caller,
+    cycle: i64,
+    reason: &str,
+    over_budget_approval: bool,
+    now: i64,
+) -> Result<ProposalRow, ProposalError> {
+    let action = Action::ApproveCycle(cycle);
+    if !caller.may(action.permission()) {
+        return Err(ProposalError::NotAllowed);
+    }
+    text(reason)?;
+    storage.transaction(|tx| {
+        let (_, summary) = cycles::submittable_in(tx, cycle, over_budget_approval)?;
+        let reason = text(&format!("{summary}. {}", reason.trim()))?;
+        let proposal = propose_in(tx, caller, &action, &reason, now)?;
+        cycles::mark_submitted_in(tx, cycle)?;
+        Ok(proposal)
+    })
+}
+
 /// Approves (carrying the action out) or rejects a pending proposal. The
 /// decider must be an approver and not the proposal's author.
 pub fn decide(
@@ -309,13 +348,19 @@ pub fn decide(
         if proposal.proposed_by == caller.id {
             return Err(ProposalError::OwnProposal);
         }
+        let action = Action::parse(&proposal.kind, &proposal.object)?;
+        // Who generated a cycle may not approve it either, whoever submitted it.
+        if let Action::ApproveCycle(cycle) = action
+            && cycles::generated_by_in(tx, cycle)? == caller.actor().label()
+        {
+            return Err(ProposalError::OwnProposal);
+        }
         // A disabled person's proposals may be rejected, never carried out.
         let proposer_disabled = crate::storage::people::user_by_id(tx.sql(), proposal.proposed_by)?
             .is_none_or(|user| user.disabled_at.is_some());
         if decision == Decision::Approve && proposer_disabled {
             return Err(ProposalError::ProposerDisabled(proposal.proposed_by_name.clone()));
         }
-        let action = Action::parse(&proposal.kind, &proposal.object)?;
         let state = match decision {
             Decision::Approve => "approved",
             Decision::Reject => "rejected",
@@ -334,6 +379,9 @@ pub fn decide(
             serde_json::json!({ "kind": proposal.kind, "object": proposal.object, "note": note.as_str() }),
             now,
         )?;
+        if let (Decision::Reject, Action::ApproveCycle(cycle)) = (decision, &action) {
+            cycles::reopen_in(tx, *cycle)?;
+        }
         if decision == Decision::Approve {
             let detail = serde_json::json!({
                 "proposal": id,
@@ -366,6 +414,9 @@ pub fn decide(
                 }
                 Action::ActivateUser(name) => {
                     people::enable_in(tx, &caller.actor(), name, detail, now)?;
+                }
+                Action::ApproveCycle(cycle) => {
+                    cycles::approve_in(tx, &caller.actor(), *cycle, detail, now)?;
                 }
             }
         }

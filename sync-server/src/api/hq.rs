@@ -189,16 +189,14 @@ fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Finds the person behind the request's API token and checks that their
-/// role has `permission`, before the body is read; the [`Caller`] goes
-/// into the request's extensions for the handler.
-pub async fn guard(
-    State((state, permission)): State<(AppState, Permission)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (mut parts, mut body) = request.into_parts();
-    let found = match bearer(&parts.headers) {
+/// The person behind the request's API token, if their role has
+/// `permission`.
+async fn authorise(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    permission: Permission,
+) -> Result<Caller, ApiProblem> {
+    let found = match bearer(headers) {
         None => Err(ApiProblem::json(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -214,12 +212,24 @@ pub async fn guard(
             .and_then(|found| found)
         }
     };
-    let caller = match found {
-        Ok(caller) if caller.may(permission) => caller,
-        Ok(caller) => {
-            discard(&mut body, state.body_read_timeout).await;
-            return forbidden(&caller).into_response();
-        }
+    match found {
+        Ok(caller) if caller.may(permission) => Ok(caller),
+        Ok(caller) => Err(forbidden(&caller)),
+        Err(problem) => Err(problem),
+    }
+}
+
+/// Finds the person behind the request's API token and checks that their
+/// role has `permission`, before the body is read; the [`Caller`] goes
+/// into the request's extensions for the handler.
+pub async fn guard(
+    State((state, permission)): State<(AppState, Permission)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, mut body) = request.into_parts();
+    let caller = match authorise(&state, &parts.headers, permission).await {
+        Ok(caller) => caller,
         Err(problem) => {
             discard(&mut body, state.body_read_timeout).await;
             return problem.into_response();
@@ -254,6 +264,27 @@ pub async fn guard(
         .await
 }
 
+/// [`guard`] for a route that takes a file: the caller is checked the
+/// same way, and the body is left for the handler to stream (within its
+/// own limits).
+pub async fn file_guard(
+    State((state, permission)): State<(AppState, Permission)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, mut body) = request.into_parts();
+    match authorise(&state, &parts.headers, permission).await {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(problem) => {
+            discard(&mut body, state.body_read_timeout).await;
+            problem.into_response()
+        }
+    }
+}
+
 /// The refusal for a person whose role may not do something.
 pub fn forbidden(caller: &Caller) -> ApiProblem {
     ApiProblem::json(
@@ -263,15 +294,15 @@ pub fn forbidden(caller: &Caller) -> ApiProblem {
     )
 }
 
-fn bad_request(code: &str, detail: impl ToString) -> ApiProblem {
+pub(super) fn bad_request(code: &str, detail: impl ToString) -> ApiProblem {
     ApiProblem::json(StatusCode::BAD_REQUEST, code, detail)
 }
 
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+pub(super) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     (status, axum::Json(value)).into_response()
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiProblem> {
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiProblem> {
     serde_json::from_slice(body).map_err(|e| bad_request("bad_json", e))
 }
 
@@ -283,7 +314,7 @@ fn voucher_id(text: &str) -> Result<VoucherId, ApiProblem> {
     VoucherId::parse(text).map_err(|e| bad_request("bad_id", e))
 }
 
-fn number(text: &str, what: &str) -> Result<i64, ApiProblem> {
+pub(super) fn number(text: &str, what: &str) -> Result<i64, ApiProblem> {
     text.parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
@@ -291,7 +322,7 @@ fn number(text: &str, what: &str) -> Result<i64, ApiProblem> {
 }
 
 /// Runs `work` on the blocking pool and answers with its JSON or problem.
-async fn answer<T: Serialize + Send + 'static>(
+pub(super) async fn answer<T: Serialize + Send + 'static>(
     status: StatusCode,
     work: impl FnOnce() -> Result<T, ApiProblem> + Send + 'static,
 ) -> Response {

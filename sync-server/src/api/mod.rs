@@ -15,6 +15,7 @@
 
 mod hq;
 pub mod problems;
+mod registry;
 mod terminal;
 
 use std::sync::Arc;
@@ -107,6 +108,8 @@ pub enum Audience {
     Terminal,
     /// A person at HQ whose role has this permission.
     Hq(Permission),
+    /// The same, sending a file as the body (streamed, not buffered).
+    HqFile(Permission),
 }
 
 /// The route table: method, path (axum syntax), audience, handler.
@@ -127,6 +130,7 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
     ];
     all.extend(terminal::routes());
     all.extend(hq::routes());
+    all.extend(registry::routes());
     all
 }
 
@@ -142,6 +146,7 @@ pub fn route_table() -> Vec<(String, &'static str)> {
 pub fn router(state: AppState) -> Router {
     let mut open = Router::new();
     let mut hq = Router::new();
+    let mut files = Router::new();
     for (_, path, audience, handler) in routes() {
         match audience {
             Audience::Hq(permission) => {
@@ -149,11 +154,19 @@ pub fn router(state: AppState) -> Router {
                     axum::middleware::from_fn_with_state((state.clone(), permission), hq::guard);
                 hq = hq.route(path, handler.route_layer(guard));
             }
+            Audience::HqFile(permission) => {
+                let guard = axum::middleware::from_fn_with_state(
+                    (state.clone(), permission),
+                    hq::file_guard,
+                );
+                files = files.route(path, handler.route_layer(guard));
+            }
             Audience::Public | Audience::Terminal => open = open.route(path, handler),
         }
     }
     let hq = hq.layer(axum::extract::DefaultBodyLimit::max(hq::HQ_BODY_BYTES_MAX));
     open.merge(hq)
+        .merge(files)
         .merge(crate::console::router(state.clone()))
         .route(
             "/",

@@ -14,6 +14,9 @@ use crate::merchants::MerchantError;
 use crate::people::PeopleError;
 use crate::people::tokens::TokenError;
 use crate::proposals::ProposalError;
+use crate::registry::RegistryError;
+use crate::registry::cycles::CycleError;
+use crate::registry::import::ImportError;
 use crate::storage::StorageError;
 use crate::terminals::TerminalError;
 use crate::vouchers::VoucherError;
@@ -53,6 +56,9 @@ json_refusal!(
     PeopleError,
     TokenError,
     ProposalError,
+    RegistryError,
+    CycleError,
+    ImportError,
 );
 
 impl Refusal for StorageError {
@@ -227,6 +233,7 @@ impl Refusal for ProposalError {
             ProposalError::Case(e) => e.status(),
             ProposalError::Keys(e) => e.status(),
             ProposalError::People(e) => e.status(),
+            ProposalError::Cycle(e) => e.status(),
             ProposalError::Storage(e) => e.status(),
         }
     }
@@ -236,5 +243,57 @@ impl Refusal for ProposalError {
             ProposalError::Keys(e) => Refusal::code(e),
             _ => ProposalError::code(self),
         }
+    }
+}
+
+impl Refusal for RegistryError {
+    fn status(&self) -> StatusCode {
+        match self {
+            RegistryError::ProgrammeTaken(_)
+            | RegistryError::SiteTaken(_)
+            | RegistryError::ProgrammeState { .. } => StatusCode::CONFLICT,
+            RegistryError::UnknownProgramme(_)
+            | RegistryError::UnknownBeneficiary { .. }
+            | RegistryError::UnknownSignal(_) => StatusCode::NOT_FOUND,
+            RegistryError::Storage(e) => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn code(&self) -> &'static str {
+        RegistryError::code(self)
+    }
+}
+
+impl Refusal for CycleError {
+    fn status(&self) -> StatusCode {
+        match self {
+            CycleError::Registry(e) => e.status(),
+            CycleError::Unknown(_) | CycleError::UnknownEntitlement(_) => StatusCode::NOT_FOUND,
+            CycleError::OtherRule { .. }
+            | CycleError::State { .. }
+            | CycleError::Empty { .. }
+            | CycleError::OverBudget { .. } => StatusCode::CONFLICT,
+            CycleError::Storage(e) => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn code(&self) -> &'static str {
+        CycleError::code(self)
+    }
+}
+
+impl Refusal for ImportError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ImportError::Registry(e) => e.status(),
+            ImportError::Closed(_) => StatusCode::CONFLICT,
+            ImportError::Rows(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ImportError::TooManyRows => StatusCode::PAYLOAD_TOO_LARGE,
+            ImportError::Storage(e) => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn code(&self) -> &'static str {
+        ImportError::code(self)
     }
 }

@@ -69,6 +69,14 @@ impl Role {
             ProposeRevocation => matches!(self, ProgrammeOfficer | Admin),
             Decide => self == Approver,
             ManageMerchants | ManageLimits | ProposeKeyRotation => self == Admin,
+            ViewProgrammes => true,
+            // Names, IDs, phones and accounts: only who runs, approves or
+            // audits a programme.
+            ViewBeneficiaries => matches!(self, ProgrammeOfficer | Approver | Auditor),
+            ManageProgrammes | ImportBeneficiaries | ManageCycles | ReviewSignals => {
+                self == ProgrammeOfficer
+            }
+            ManageSites => matches!(self, Admin | ProgrammeOfficer),
         }
     }
 }
@@ -101,10 +109,20 @@ pub enum Permission {
     ViewAudit,
     /// Create and revoke one's own API tokens.
     OwnTokens,
+    ViewProgrammes,
+    /// Create, activate and close programmes.
+    ManageProgrammes,
+    /// Beneficiaries' personal data, and fraud signals.
+    ViewBeneficiaries,
+    ImportBeneficiaries,
+    /// Generate cycles, exclude entitlements, submit cycles for approval.
+    ManageCycles,
+    ReviewSignals,
+    ManageSites,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 26] = [
         Permission::ViewTerminals,
         Permission::ManageTerminals,
         Permission::ViewCases,
@@ -124,6 +142,13 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ViewAudit,
         Permission::OwnTokens,
+        Permission::ViewProgrammes,
+        Permission::ManageProgrammes,
+        Permission::ViewBeneficiaries,
+        Permission::ImportBeneficiaries,
+        Permission::ManageCycles,
+        Permission::ReviewSignals,
+        Permission::ManageSites,
     ];
 
     /// The name in `openapi.yaml` (`x-lastmile-permission`) and the docs.
@@ -148,6 +173,13 @@ impl Permission {
             Self::ManageUsers => "manage_users",
             Self::ViewAudit => "view_audit",
             Self::OwnTokens => "own_tokens",
+            Self::ViewProgrammes => "view_programmes",
+            Self::ManageProgrammes => "manage_programmes",
+            Self::ViewBeneficiaries => "view_beneficiaries",
+            Self::ImportBeneficiaries => "import_beneficiaries",
+            Self::ManageCycles => "manage_cycles",
+            Self::ReviewSignals => "review_signals",
+            Self::ManageSites => "manage_sites",
         }
     }
 }
@@ -161,7 +193,9 @@ mod tests {
         for role in Role::ALL {
             let proposes = role.allows(Permission::ProposeRevocation)
                 || role.allows(Permission::ProposeWriteOff)
-                || role.allows(Permission::ProposeKeyRotation);
+                || role.allows(Permission::ProposeKeyRotation)
+                || role.allows(Permission::ManageCycles)
+                || role.allows(Permission::ManageUsers);
             assert!(!(proposes && role.allows(Permission::Decide)), "{role:?}");
         }
     }

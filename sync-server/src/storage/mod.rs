@@ -27,6 +27,7 @@ pub mod overview;
 pub mod people;
 mod postgres;
 pub mod proposals;
+pub mod registry;
 mod rows;
 pub mod sql;
 mod sqlite;

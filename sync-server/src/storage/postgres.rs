@@ -48,6 +48,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("../../migrations/common/0006_jobs.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("../../migrations/common/0007_registry.sql"),
+    },
 ];
 /// The advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK_KEY: i64 = 0x4c4d_5345_5256;

@@ -184,6 +184,39 @@ pub trait Sql {
     }
 }
 
+/// `head` then `rows` groups of `columns` numbered placeholders, from `$1`:
+/// `values_list("INSERT INTO t (a, b) VALUES ", 2, 2)` is
+/// `INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)`. For a statement that
+/// writes many rows at once; its call site builds it once (a `OnceLock`),
+/// so it stays one `&'static str` like every other query.
+pub fn values_list(head: &str, columns: usize, rows: usize) -> String {
+    let mut out = String::from(head);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", row * columns + column + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// `count` numbered placeholders from `$first`, comma-separated: the list
+/// of an `IN (…)` of a fixed size (unused places are bound to NULL, which
+/// matches nothing).
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// PostgreSQL's `$n` placeholders as SQLite's `?n`, outside string literals.
 pub fn sqlite_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
@@ -256,6 +289,15 @@ impl Default for Page {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_lists_number_every_place_once() {
+        assert_eq!(
+            values_list("INSERT INTO t (a, b) VALUES ", 2, 3),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)"
+        );
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+    }
 
     #[test]
     fn placeholders_are_renumbered_outside_literals_only() {

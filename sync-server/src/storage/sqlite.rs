@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("../../migrations/common/0006_jobs.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("../../migrations/common/0007_registry.sql"),
+    },
 ];
 
 pub struct SqliteStore {

@@ -21,7 +21,9 @@ fn hq_routes() -> Vec<(String, &'static str, Permission)> {
     api::routes()
         .into_iter()
         .filter_map(|(method, path, audience, _)| match audience {
-            Audience::Hq(permission) => Some((method.to_string(), path, permission)),
+            Audience::Hq(permission) | Audience::HqFile(permission) => {
+                Some((method.to_string(), path, permission))
+            }
             Audience::Public | Audience::Terminal => None,
         })
         .collect()
@@ -40,6 +42,10 @@ fn concrete(pattern: &str) -> String {
             "{proposal}" => "987654",
             "{username}" => "nobody.here",
             "{token}" => "987654",
+            "{programme}" => "P-nobody",
+            "{beneficiary}" => "B-nobody",
+            "{signal}" => "987654",
+            "{cycle}" => "987654",
             p if p.starts_with('{') => panic!("no value for the path parameter {p} of {pattern}"),
             p => p,
         })
@@ -71,6 +77,18 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         ("POST", "/v1/hq/proposals/{proposal}/decision") => &[Approver],
         ("GET", "/v1/hq/audit") => &[Admin, Approver, Finance, Auditor],
         ("GET", "/v1/hq/me") | ("GET", "/v1/hq/tokens") | ("POST", "/v1/hq/tokens") => &Role::ALL,
+        ("POST", "/v1/hq/programmes")
+        | ("POST", "/v1/hq/programmes/{programme}/state")
+        | ("POST", "/v1/hq/programmes/{programme}/imports")
+        | ("POST", "/v1/hq/programmes/{programme}/cycles")
+        | ("POST", "/v1/hq/cycles/{cycle}/entitlements/{beneficiary}/exclusion")
+        | ("POST", "/v1/hq/cycles/{cycle}/submit")
+        | ("POST", "/v1/hq/signals/{signal}/review") => &[ProgrammeOfficer],
+        ("POST", "/v1/hq/sites") => &[Admin, ProgrammeOfficer],
+        ("GET", "/v1/hq/programmes/{programme}/beneficiaries")
+        | ("GET", "/v1/hq/programmes/{programme}/beneficiaries/{beneficiary}")
+        | ("GET", "/v1/hq/cycles/{cycle}/entitlements")
+        | ("GET", "/v1/hq/signals") => &[ProgrammeOfficer, Approver, Auditor],
         _ => return None,
     })
 }

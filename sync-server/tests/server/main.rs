@@ -16,6 +16,7 @@ mod multi_instance;
 mod openapi;
 mod people;
 mod refusals;
+mod registry;
 mod safe_text;
 mod schema;
 mod storage_conformance;

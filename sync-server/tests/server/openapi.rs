@@ -80,7 +80,9 @@ fn every_hq_operation_documents_the_permission_it_checks() {
     let documented = documented_permissions(lastmile_server::api::OPENAPI_YAML);
     let mut hq_routes = 0;
     for (method, path, audience, _) in lastmile_server::api::routes() {
-        if let lastmile_server::api::Audience::Hq(permission) = audience {
+        if let lastmile_server::api::Audience::Hq(permission)
+        | lastmile_server::api::Audience::HqFile(permission) = audience
+        {
             hq_routes += 1;
             assert_eq!(
                 documented

@@ -101,7 +101,7 @@ fn route_permission(method: &str, path: &str) -> Option<Permission> {
                     .zip(&wanted)
                     .all(|(p, w)| p.starts_with('{') || p == w);
             match (matches, audience) {
-                (true, Audience::Hq(permission)) => Some(permission),
+                (true, Audience::Hq(permission) | Audience::HqFile(permission)) => Some(permission),
                 _ => None,
             }
         })
@@ -327,6 +327,22 @@ impl TestApp {
 
     pub fn hq_post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
         self.hq("POST", path, Some(body))
+    }
+
+    /// A file sent as the body, by the test user of `role`.
+    pub fn hq_upload(&self, role: Role, path: &str, file: &[u8]) -> (u16, serde_json::Value) {
+        let mut response = agent()
+            .post(&format!("{}{path}", self.base_url))
+            .header("authorization", &format!("Bearer {}", self.token(role)))
+            .header("content-type", "text/csv")
+            .send(file)
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.body_mut().read_to_vec().unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// Proposes by the role allowed to, and approves by the approver.

@@ -1,0 +1,544 @@
+//! The programme registry over HTTP: a beneficiary file with errors imports
+//! nothing and names every error; fixed, it imports; again, it changes
+//! nothing; an update changes only what differs, audited. A cycle is
+//! generated once, approved only by someone else, within its budget unless
+//! approved over it; fraud signals are listed for review.
+
+use crate::common;
+
+use common::{Backend, TestApp, spawn_app};
+use lastmile_server::people::Role;
+
+lastmile_tests::on_both_backends!(
+    a_beneficiary_file_is_checked_imported_reimported_and_updated,
+    a_cycle_is_generated_once_and_approved_only_by_someone_else,
+    shared_phones_and_accounts_are_signalled_for_review,
+);
+
+const OFFICER: Role = Role::ProgrammeOfficer;
+
+fn post(app: &TestApp, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let (status, answer) = app.hq_as(OFFICER, "POST", path, Some(body));
+    assert!((200..300).contains(&status), "{path}: {status} {answer}");
+    answer
+}
+
+fn programme(app: &TestApp, id: &str, target: &str, budget: &str) {
+    post(
+        app,
+        "/v1/hq/programmes",
+        serde_json::json!({
+            "programme": id,
+            "name": format!("Programme {id}"),
+            "currency": "KES",
+            "issuer": "hq",
+            "channels": ["mobile", "bank", "cash"],
+            "budget": budget,
+            "starts_on": "2027-01-01",
+            "ends_on": "2027-12-31",
+            "target": target,
+            "household_max": 4,
+            "id_pattern": "99999999",
+        }),
+    );
+}
+
+fn upload(app: &TestApp, programme: &str, query: &str, file: &str) -> (u16, serde_json::Value) {
+    app.hq_upload(
+        OFFICER,
+        &format!("/v1/hq/programmes/{programme}/imports?{query}"),
+        file.as_bytes(),
+    )
+}
+
+fn beneficiaries(app: &TestApp, programme: &str) -> Vec<serde_json::Value> {
+    let (status, list) = app.hq_as(
+        OFFICER,
+        "GET",
+        &format!("/v1/hq/programmes/{programme}/beneficiaries?limit=500"),
+        None,
+    );
+    assert_eq!(status, 200, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+const HEADER: &str = "ID,Full name,National ID,Phone,Site,IBAN,Operator,Channels\n";
+
+fn good_file() -> String {
+    format!(
+        "{HEADER}\
+         B-001,Amina Wanjiru,12345678,+254 712 345 678,site-1,,mpesa,mobile;cash\n\
+         B-002,Otieno Odhiambo,23456789,+254712000002,site-1,DE89370400440532013000,,bank\n\
+         B-003,Neema Atieno,34567890,,site-1,,,\n"
+    )
+}
+
+fn a_beneficiary_file_is_checked_imported_reimported_and_updated(backend: Backend) {
+    let app = spawn_app(backend);
+    post(
+        &app,
+        "/v1/hq/sites",
+        serde_json::json!({ "site": "site-1", "name": "Kibera" }),
+    );
+    programme(&app, "P-cash", "individual", "100000.00");
+
+    // Every kind of error, each named with its line and column; nothing in.
+    let bad = format!(
+        "{HEADER}\
+         B-001,Amina Wanjiru,1234567,+254712345678,site-1,,mpesa,\n\
+         B-002,,23456789,+254712000002,site-1,,,\n\
+         B-003,Neema Atieno,34567890,0712345678,site-1,,,\n\
+         B-004,Baraka Mwangi,45678901,,site-1,DE89370400440532013001,,bank\n\
+         B-005,Zawadi Njeri,56789012,,site-9,,,\n\
+         B-006,Juma Hassan,67890123,,site-1,,,\n\
+         B-006,Juma Hassan,78901234,,site-1,,,\n\
+         B-008,Halima Ali,67890123,,site-1,,,\n"
+    );
+    let (status, refused) = upload(&app, "P-cash", "", &bad);
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["code"], "rows_have_errors");
+    let errors = refused["report"]["errors"].as_array().unwrap();
+    let at = |line: u64| -> (String, String) {
+        let e = errors
+            .iter()
+            .find(|e| e["line"] == line)
+            .unwrap_or_else(|| panic!("no error on line {line}: {refused}"));
+        (
+            e["column"].as_str().unwrap_or("").to_owned(),
+            e["reason"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (column, reason) = at(2);
+    assert_eq!(column, "National ID");
+    assert!(reason.contains("format 99999999"), "{reason}");
+    assert_eq!(at(3).0, "Full name");
+    assert!(at(3).1.contains("required"), "{:?}", at(3));
+    let (column, reason) = at(4);
+    assert_eq!(column, "Phone");
+    assert!(reason.contains("country code"), "{reason}");
+    assert_eq!(at(5).0, "IBAN");
+    assert_eq!(at(6).0, "Site");
+    assert!(at(6).1.contains("unknown site site-9"), "{:?}", at(6));
+    let (column, reason) = at(8);
+    assert_eq!(column, "ID");
+    assert!(reason.contains("also on line 7"), "{reason}");
+    let (column, reason) = at(9);
+    assert_eq!(column, "National ID");
+    assert!(reason.contains("also on line 7"), "{reason}");
+    assert_eq!(refused["report"]["errors_total"], 7, "{refused}");
+    assert_eq!(refused["report"]["rejected"], 7);
+    assert!(beneficiaries(&app, "P-cash").is_empty());
+
+    // Checked only: what would happen, and nothing happens.
+    let (status, checked) = upload(&app, "P-cash", "check_only=true", &good_file());
+    assert_eq!(status, 200, "{checked}");
+    assert_eq!(
+        (checked["created"].as_u64(), checked["import"].is_null()),
+        (Some(3), true),
+        "{checked}"
+    );
+    assert_eq!(checked["mapping"]["national_id"], "National ID");
+    assert!(beneficiaries(&app, "P-cash").is_empty());
+
+    // Imported.
+    let (status, imported) = upload(&app, "P-cash", "file_name=roll.csv", &good_file());
+    assert_eq!(status, 201, "{imported}");
+    assert_eq!(imported["created"], 3, "{imported}");
+    let listed = beneficiaries(&app, "P-cash");
+    assert_eq!(listed.len(), 3);
+    let amina = &listed[0];
+    assert_eq!(amina["phone"], "+254712345678");
+    assert_eq!(amina["channels"], "mobile:mpesa:+254712345678 cash:site-1");
+    assert_eq!(amina["channel_kind"], "mobile");
+    assert_eq!(listed[1]["channel"], "iban:DE89370400440532013000");
+    assert_eq!(listed[2]["channels"], "cash:site-1");
+
+    // Again: nothing changes, nothing is recorded.
+    let audit_before = app
+        .hq_get("/v1/hq/audit?limit=500")
+        .1
+        .as_array()
+        .unwrap()
+        .len();
+    let (status, again) = upload(&app, "P-cash", "", &good_file());
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (
+            again["unchanged"].as_u64(),
+            again["created"].as_u64(),
+            again["updated"].as_u64()
+        ),
+        (Some(3), Some(0), Some(0)),
+        "{again}"
+    );
+    assert!(again["import"].is_null());
+    let audit_after = app
+        .hq_get("/v1/hq/audit?limit=500")
+        .1
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(audit_before, audit_after);
+
+    // An update: one phone differs; only that row changes, audited by field.
+    let update = good_file().replace("+254712000002", "+254712000099");
+    let (status, updated) = upload(&app, "P-cash", "", &update);
+    assert_eq!(status, 201, "{updated}");
+    assert_eq!(
+        (updated["updated"].as_u64(), updated["unchanged"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let (_, trail) = app.hq_get("/v1/hq/audit?object=beneficiary:P-cash/B-002");
+    assert_eq!(trail[0]["action"], "beneficiary.updated", "{trail}");
+    assert!(
+        trail[0]["detail"].as_str().unwrap().contains("\"phone\""),
+        "{trail}"
+    );
+
+    // A national ID someone else holds, and good rows only.
+    let mixed = format!(
+        "{HEADER}\
+         B-010,Imani Kariuki,12345678,,site-1,,,\n\
+         B-011,Wanjiku Kamau,11111111,,site-1,,,\n"
+    );
+    let (status, refused) = upload(&app, "P-cash", "", &mixed);
+    assert_eq!(status, 422, "{refused}");
+    let reason = refused["report"]["errors"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("already belongs to beneficiary B-001"),
+        "{reason}"
+    );
+    let (status, partial) = upload(&app, "P-cash", "good_rows=true", &mixed);
+    assert_eq!(status, 201, "{partial}");
+    assert_eq!(
+        (partial["created"].as_u64(), partial["rejected"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(beneficiaries(&app, "P-cash").len(), 4);
+
+    // A mapping that names a header the file lacks is refused as a whole.
+    let (status, problem) = upload(
+        &app,
+        "P-cash",
+        "mapping=%7B%22name%22%3A%22Nom%22%7D",
+        &good_file(),
+    );
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("no_such_header")),
+        "{problem}"
+    );
+
+    // Personal data only for those who need it.
+    let (status, _) = app.hq_as(
+        Role::Finance,
+        "GET",
+        "/v1/hq/programmes/P-cash/beneficiaries",
+        None,
+    );
+    assert_eq!(status, 403);
+    let (status, shown) = app.hq_as(Role::Finance, "GET", "/v1/hq/programmes/P-cash", None);
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["beneficiaries"], 4);
+}
+
+fn households_file() -> String {
+    "household,role,ID,name,national_id,site,channels\n\
+     H-1,head,B-1,Amina Wanjiru,10000001,site-1,cash\n\
+     H-1,member,B-2,Baraka Wanjiru,10000002,site-1,cash\n\
+     H-1,member,B-3,Chiku Wanjiru,10000003,site-1,cash\n\
+     H-2,head,B-4,Dalia Otieno,10000004,site-1,cash\n\
+     ,,B-5,Eli Mwangi,10000005,site-1,cash\n"
+        .to_owned()
+}
+
+fn a_cycle_is_generated_once_and_approved_only_by_someone_else(backend: Backend) {
+    let app = spawn_app(backend);
+    post(
+        &app,
+        "/v1/hq/sites",
+        serde_json::json!({ "site": "site-1", "name": "Kibera" }),
+    );
+    programme(&app, "P-hh", "household", "60.00");
+    let (status, imported) = upload(&app, "P-hh", "", &households_file());
+    assert_eq!(status, 201, "{imported}");
+    assert_eq!(imported["created"], 5, "{imported}");
+
+    // A draft programme generates nothing.
+    let rule = serde_json::json!({ "period": "2027-01", "rule": "per_member", "amount": "10.00", "cap": "25.00" });
+    let (status, refused) = app.hq_as(
+        OFFICER,
+        "POST",
+        "/v1/hq/programmes/P-hh/cycles",
+        Some(rule.clone()),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("programme_state")),
+        "{refused}"
+    );
+    post(
+        &app,
+        "/v1/hq/programmes/P-hh/state",
+        serde_json::json!({ "transition": "activate" }),
+    );
+
+    // Heads only, 10.00 a member, at most 25.00 a household.
+    let cycle = post(&app, "/v1/hq/programmes/P-hh/cycles", rule.clone());
+    let id = cycle["id"].as_i64().unwrap();
+    assert_eq!(cycle["entitlements"], 3, "{cycle}");
+    assert_eq!(cycle["total_minor"], 2500 + 1000 + 1000, "{cycle}");
+    let (_, list) = app.hq_as(
+        OFFICER,
+        "GET",
+        &format!("/v1/hq/cycles/{id}/entitlements"),
+        None,
+    );
+    let amounts: Vec<(String, i64, i64)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["beneficiary"].as_str().unwrap().to_owned(),
+                e["amount_minor"].as_i64().unwrap(),
+                e["members"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        amounts,
+        [
+            ("B-1".to_owned(), 2500, 3),
+            ("B-4".to_owned(), 1000, 1),
+            ("B-5".to_owned(), 1000, 1)
+        ]
+    );
+    // Generating again adds nothing; another rule for the period is refused.
+    let again = post(&app, "/v1/hq/programmes/P-hh/cycles", rule.clone());
+    assert_eq!(
+        (again["id"].as_i64(), again["entitlements"].as_i64()),
+        (Some(id), Some(3))
+    );
+    let (status, other) = app.hq_as(
+        OFFICER,
+        "POST",
+        "/v1/hq/programmes/P-hh/cycles",
+        Some(serde_json::json!({ "period": "2027-01", "rule": "flat", "amount": "5.00" })),
+    );
+    assert_eq!(
+        (status, other["code"].as_str()),
+        (409, Some("other_rule")),
+        "{other}"
+    );
+
+    // Over the budget of 60.00? No: 45.00. Exclude one, then submit.
+    post(
+        &app,
+        &format!("/v1/hq/cycles/{id}/entitlements/B-5/exclusion"),
+        serde_json::json!({ "excluded": true, "note": "moved away" }),
+    );
+    let proposal = post(
+        &app,
+        &format!("/v1/hq/cycles/{id}/submit"),
+        serde_json::json!({ "reason": "January" }),
+    );
+    let proposal_id = proposal["id"].as_i64().unwrap();
+    let reason = proposal["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "2 entitlements, KES 35.00 in all, within the budget of KES 60.00; 1 excluded"
+        ),
+        "{reason}"
+    );
+    // Submitted: it cannot change until decided.
+    let (status, refused) = app.hq_as(OFFICER, "POST", "/v1/hq/programmes/P-hh/cycles", Some(rule));
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("cycle_state")),
+        "{refused}"
+    );
+    // Nobody approves their own; the approver does.
+    let (status, _) = app.hq_as(
+        OFFICER,
+        "POST",
+        &format!("/v1/hq/proposals/{proposal_id}/decision"),
+        Some(serde_json::json!({ "decision": "approve", "note": "mine" })),
+    );
+    assert_eq!(status, 403);
+    let (status, decided) = app.hq_as(
+        Role::Approver,
+        "POST",
+        &format!("/v1/hq/proposals/{proposal_id}/decision"),
+        Some(serde_json::json!({ "decision": "approve", "note": "totals checked" })),
+    );
+    assert_eq!(status, 200, "{decided}");
+    let (_, cycle) = app.hq_get(&format!("/v1/hq/cycles/{id}"));
+    assert_eq!(cycle["state"], "approved", "{cycle}");
+    assert_eq!(
+        cycle["approved_by"],
+        format!("user:{}", common::username(Role::Approver))
+    );
+    let states: Vec<(String, String)> = cycle["breakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["state"].as_str().unwrap().to_owned(),
+                b["channel"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("approved".to_owned(), "cash".to_owned()),
+            ("cancelled".to_owned(), "cash".to_owned())
+        ]
+    );
+
+    // Over budget: refused unless asked for, then said in the proposal; a
+    // rejection makes it a draft again.
+    let cycle = post(
+        &app,
+        "/v1/hq/programmes/P-hh/cycles",
+        serde_json::json!({ "period": "2027-02", "rule": "flat", "amount": "30.00" }),
+    );
+    let id = cycle["id"].as_i64().unwrap();
+    assert_eq!(cycle["over_budget"], true, "{cycle}");
+    let (status, refused) = app.hq_as(
+        OFFICER,
+        "POST",
+        &format!("/v1/hq/cycles/{id}/submit"),
+        Some(serde_json::json!({ "reason": "February" })),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("over_budget")),
+        "{refused}"
+    );
+    let proposal = post(
+        &app,
+        &format!("/v1/hq/cycles/{id}/submit"),
+        serde_json::json!({ "reason": "February, with arrears", "over_budget_approval": true }),
+    );
+    assert!(
+        proposal["reason"]
+            .as_str()
+            .unwrap()
+            .contains("OVER the budget of KES 60.00"),
+        "{proposal}"
+    );
+    let (status, _) = app.hq_as(
+        Role::Approver,
+        "POST",
+        &format!("/v1/hq/proposals/{}/decision", proposal["id"]),
+        Some(serde_json::json!({ "decision": "reject", "note": "too much" })),
+    );
+    assert_eq!(status, 200);
+    let (_, cycle) = app.hq_get(&format!("/v1/hq/cycles/{id}"));
+    assert_eq!(cycle["state"], "draft", "{cycle}");
+}
+
+fn shared_phones_and_accounts_are_signalled_for_review(backend: Backend) {
+    let app = spawn_app(backend);
+    post(
+        &app,
+        "/v1/hq/sites",
+        serde_json::json!({ "site": "site-1", "name": "Kibera" }),
+    );
+    programme(&app, "P-a", "individual", "1000.00");
+    programme(&app, "P-b", "household", "1000.00");
+    let file_a = format!(
+        "{HEADER}\
+         A-1,Amina Wanjiru,12345678,+254712345678,site-1,GB82WEST12345698765432,,bank\n\
+         A-2,Baraka Mwangi,23456789,+254712345678,site-1,GB82WEST12345698765432,,bank\n"
+    );
+    let (status, imported) = upload(&app, "P-a", "", &file_a);
+    assert_eq!(status, 201, "{imported}");
+    assert_eq!(imported["signals_open"], 2, "{imported}");
+    // The same national ID in another programme, and a household of five.
+    let file_b = "household,role,ID,name,national_id,site\n\
+                  H-9,head,C-1,Chiku Otieno,12345678,site-1\n\
+                  H-9,member,C-2,Dalia Otieno,10000002,site-1\n\
+                  H-9,member,C-3,Eli Otieno,10000003,site-1\n\
+                  H-9,member,C-4,Fatma Otieno,10000004,site-1\n\
+                  H-9,member,C-5,Gift Otieno,10000005,site-1\n";
+    let (status, imported) = upload(&app, "P-b", "", file_b);
+    assert_eq!(status, 201, "{imported}");
+    let (status, listed) = app.hq_as(OFFICER, "GET", "/v1/hq/signals?open=true", None);
+    assert_eq!(status, 200, "{listed}");
+    let mut kinds: Vec<(String, Option<String>)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap().to_owned(),
+                s["programme"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("household_too_large".to_owned(), Some("P-b".to_owned())),
+            ("same_account".to_owned(), Some("P-a".to_owned())),
+            ("same_national_id".to_owned(), None),
+            ("same_phone".to_owned(), Some("P-a".to_owned())),
+        ],
+        "{listed}"
+    );
+    // Nobody was dropped for it.
+    assert_eq!(beneficiaries(&app, "P-a").len(), 2);
+    // Reviewed, it leaves the open list; found again unchanged, it stays reviewed.
+    let phone = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "same_phone")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    post(
+        &app,
+        &format!("/v1/hq/signals/{phone}/review"),
+        serde_json::json!({ "note": "a married couple sharing a phone" }),
+    );
+    let (status, refused) = app.hq_as(
+        OFFICER,
+        "POST",
+        &format!("/v1/hq/signals/{phone}/review"),
+        Some(serde_json::json!({ "note": "again" })),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (404, Some("unknown_signal")),
+        "{refused}"
+    );
+    let (status, imported) = upload(
+        &app,
+        "P-a",
+        "good_rows=true",
+        &file_a.replace("Baraka Mwangi", "Baraka M. Mwangi"),
+    );
+    assert_eq!(status, 201, "{imported}");
+    let (_, open) = app.hq_as(
+        OFFICER,
+        "GET",
+        "/v1/hq/signals?open=true&programme=P-a",
+        None,
+    );
+    assert!(
+        open.as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["kind"] != "same_phone"),
+        "{open}"
+    );
+    // Finance sees none of it.
+    let (status, _) = app.hq_as(Role::Finance, "GET", "/v1/hq/signals", None);
+    assert_eq!(status, 403);
+}
