@@ -568,6 +568,15 @@ fn count_redemptions(
         // so a pull never skips a change that commits later.
         let position = tx.next_counter("balances_feed")?;
         tx.update_redemptions(&totals, position)?;
+        // What the registry released as these closes once fully redeemed.
+        for total in &totals {
+            crate::storage::registry::close_delivered(
+                tx.sql(),
+                total.credential.id(),
+                total.redeemed_minor,
+                now,
+            )?;
+        }
     }
     Ok(counting.cases)
 }

@@ -151,7 +151,15 @@ CREATE TABLE cycle_entitlements (
     state        TEXT NOT NULL CHECK (state IN ('draft', 'excluded', 'approved', 'cancelled',
                                                 'issued', 'sent', 'paid', 'redeemed', 'expired')),
     note         TEXT,
+    -- What it became once released: the voucher's id, or the id of the
+    -- roster entitlement a field agent pays or a shop redeems by ID.
+    reference    TEXT,
+    -- Until when a released voucher or roster entry may be redeemed.
+    valid_until  BIGINT,
     updated_at   BIGINT NOT NULL,
     PRIMARY KEY (cycle, beneficiary)
 );
 CREATE INDEX cycle_entitlements_by_state ON cycle_entitlements (cycle, state);
+CREATE INDEX cycle_entitlements_by_reference ON cycle_entitlements (reference);
+-- The open cash entitlements of a site, for its roster.
+CREATE INDEX cycle_entitlements_by_channel ON cycle_entitlements (channel, state);

@@ -17,6 +17,7 @@ use crate::proposals::ProposalError;
 use crate::registry::RegistryError;
 use crate::registry::cycles::CycleError;
 use crate::registry::import::ImportError;
+use crate::registry::release::ReleaseError;
 use crate::storage::StorageError;
 use crate::terminals::TerminalError;
 use crate::vouchers::VoucherError;
@@ -59,6 +60,7 @@ json_refusal!(
     RegistryError,
     CycleError,
     ImportError,
+    ReleaseError,
 );
 
 impl Refusal for StorageError {
@@ -254,7 +256,8 @@ impl Refusal for RegistryError {
             | RegistryError::ProgrammeState { .. } => StatusCode::CONFLICT,
             RegistryError::UnknownProgramme(_)
             | RegistryError::UnknownBeneficiary { .. }
-            | RegistryError::UnknownSignal(_) => StatusCode::NOT_FOUND,
+            | RegistryError::UnknownSignal(_)
+            | RegistryError::UnknownIssuer(_) => StatusCode::NOT_FOUND,
             RegistryError::Storage(e) => e.status(),
             _ => StatusCode::BAD_REQUEST,
         }
@@ -295,5 +298,25 @@ impl Refusal for ImportError {
     }
     fn code(&self) -> &'static str {
         ImportError::code(self)
+    }
+}
+
+impl Refusal for ReleaseError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ReleaseError::Registry(e) => e.status(),
+            ReleaseError::Unknown(_) => StatusCode::NOT_FOUND,
+            ReleaseError::NotApproved { .. }
+            | ReleaseError::OtherIssuer { .. }
+            | ReleaseError::Ended(_) => StatusCode::CONFLICT,
+            ReleaseError::Keys(e) => e.status(),
+            ReleaseError::Sheet(_) | ReleaseError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            ReleaseError::Keys(e) => Refusal::code(e),
+            _ => ReleaseError::code(self),
+        }
     }
 }

@@ -20,6 +20,7 @@ use crate::proposals;
 use crate::registry::cycles::{self, RuleRequest};
 use crate::registry::import::{self, ImportError, Mapping, Options};
 use crate::registry::programmes::{self, NewProgramme, Transition};
+use crate::registry::release;
 use crate::registry::{RegistryError, signals, sites};
 use crate::storage::registry::{self as table, ProgrammeRow};
 use crate::storage::sql::Page;
@@ -140,6 +141,12 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             "/v1/hq/cycles/{cycle}/submit",
             Hq(ManageCycles),
             post(submit_cycle),
+        ),
+        (
+            Method::POST,
+            "/v1/hq/cycles/{cycle}/release",
+            Hq(ManageCycles),
+            post(release_cycle),
         ),
     ]
 }
@@ -684,6 +691,25 @@ async fn submit_cycle(
             id,
             &request.reason,
             request.over_budget_approval,
+            state.now(),
+        )?)
+    })
+    .await
+}
+
+async fn release_cycle(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(cycle): Path<String>,
+) -> Response {
+    answer(StatusCode::OK, move || {
+        let id = number(&cycle, "cycle")?;
+        Ok(release::release(
+            &state.storage,
+            &state.keys,
+            &caller.actor(),
+            id,
+            None,
             state.now(),
         )?)
     })

@@ -11,6 +11,7 @@ pub mod cycles;
 pub mod import;
 pub mod pattern;
 pub mod programmes;
+pub mod release;
 pub mod signals;
 pub mod sites;
 
@@ -53,6 +54,8 @@ pub enum RegistryError {
     BadBudget { currency: String, reason: String },
     #[error(transparent)]
     BadPattern(#[from] pattern::PatternError),
+    #[error("the issuer {0} has no key here: create or rotate its key first")]
+    UnknownIssuer(String),
     #[error("there is already a programme {0}")]
     ProgrammeTaken(String),
     #[error("there is no programme {0}")]
@@ -91,6 +94,7 @@ impl RegistryError {
             Self::BadHouseholdMax => "bad_household_max",
             Self::BadBudget { .. } => "bad_budget",
             Self::BadPattern(_) => "bad_id_pattern",
+            Self::UnknownIssuer(_) => "unknown_issuer",
             Self::ProgrammeTaken(_) => "programme_taken",
             Self::UnknownProgramme(_) => "unknown_programme",
             Self::ProgrammeState { .. } => "programme_state",

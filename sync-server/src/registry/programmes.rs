@@ -213,6 +213,13 @@ pub fn create(
 ) -> Result<ProgrammeRow, RegistryError> {
     let row = check(new, actor, now)?;
     storage.transaction(|tx| {
+        if !tx
+            .issuer_keys()?
+            .iter()
+            .any(|k| k.issuer.as_str() == row.issuer)
+        {
+            return Err(RegistryError::UnknownIssuer(row.issuer.clone()));
+        }
         if !table::insert_programme(tx.sql(), &row)? {
             return Err(RegistryError::ProgrammeTaken(row.programme.clone()));
         }

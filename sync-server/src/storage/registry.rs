@@ -892,7 +892,31 @@ pub struct CycleEntitlementRow {
     pub channel_kind: String,
     pub state: String,
     pub note: Option<String>,
+    pub reference: Option<String>,
+    pub valid_until: Option<i64>,
     pub updated_at: i64,
+}
+
+const ENTITLEMENT_COLUMNS: &str = "e.cycle, e.beneficiary, e.programme, e.amount_minor, \
+     e.currency, e.members, e.channel, e.channel_kind, e.state, e.note, e.reference, \
+     e.valid_until, e.updated_at";
+
+fn entitlement_row(r: &Row) -> Res<CycleEntitlementRow> {
+    Ok(CycleEntitlementRow {
+        cycle: r.int(0)?,
+        beneficiary: r.text(1)?,
+        programme: r.text(2)?,
+        amount_minor: r.int(3)?,
+        currency: r.text(4)?,
+        members: r.int(5)?,
+        channel: r.text(6)?,
+        channel_kind: r.text(7)?,
+        state: r.text(8)?,
+        note: r.opt_text(9)?,
+        reference: r.opt_text(10)?,
+        valid_until: r.opt_int(11)?,
+        updated_at: r.int(12)?,
+    })
 }
 
 /// A cycle's entitlements by beneficiary, optionally in one state.
@@ -902,31 +926,22 @@ pub fn cycle_entitlements(
     state: Option<&str>,
     page: Page,
 ) -> Res<Vec<CycleEntitlementRow>> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let query = SQL.get_or_init(|| {
+        format!(
+            "SELECT {ENTITLEMENT_COLUMNS} FROM cycle_entitlements e
+             WHERE e.cycle = $1 AND (CAST($2 AS TEXT) IS NULL OR e.state = $2)
+             ORDER BY e.beneficiary LIMIT $3 OFFSET $4"
+        )
+    });
     let [limit, offset] = page.params();
     sql.query(
         "cycle_entitlements",
-        "SELECT cycle, beneficiary, programme, amount_minor, currency, members, channel,
-                channel_kind, state, note, updated_at
-         FROM cycle_entitlements WHERE cycle = $1 AND (CAST($2 AS TEXT) IS NULL OR state = $2)
-         ORDER BY beneficiary LIMIT $3 OFFSET $4",
+        query,
         &[cycle.into(), state.into(), limit, offset],
     )?
     .iter()
-    .map(|r| {
-        Ok(CycleEntitlementRow {
-            cycle: r.int(0)?,
-            beneficiary: r.text(1)?,
-            programme: r.text(2)?,
-            amount_minor: r.int(3)?,
-            currency: r.text(4)?,
-            members: r.int(5)?,
-            channel: r.text(6)?,
-            channel_kind: r.text(7)?,
-            state: r.text(8)?,
-            note: r.opt_text(9)?,
-            updated_at: r.int(10)?,
-        })
-    })
+    .map(entitlement_row)
     .collect()
 }
 
@@ -994,4 +1009,112 @@ pub fn open_signals(sql: &mut dyn Sql, programme: &str) -> Res<i64> {
         &[programme.into()],
     )?
     .int(0)
+}
+
+/// An entitlement with who it is for, as a release needs it.
+#[derive(Debug, Clone)]
+pub struct Deliverable {
+    pub entitlement: CycleEntitlementRow,
+    pub name: String,
+    pub national_id: String,
+}
+
+fn deliverable(r: &Row) -> Res<Deliverable> {
+    Ok(Deliverable {
+        entitlement: entitlement_row(r)?,
+        name: r.text(13)?,
+        national_id: r.text(14)?,
+    })
+}
+
+/// A cycle's approved entitlements of one channel kind (at most `most`).
+pub fn approved_of_kind(
+    sql: &mut dyn Sql,
+    cycle: i64,
+    kind: &str,
+    most: i64,
+) -> Res<Vec<Deliverable>> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let query = SQL.get_or_init(|| {
+        format!(
+            "SELECT {ENTITLEMENT_COLUMNS}, b.name, b.national_id
+             FROM cycle_entitlements e
+             JOIN beneficiaries b ON b.programme = e.programme AND b.beneficiary = e.beneficiary
+             WHERE e.cycle = $1 AND e.state = 'approved' AND e.channel_kind = $2
+             ORDER BY e.beneficiary LIMIT $3"
+        )
+    });
+    sql.query(
+        "cycle_entitlements",
+        query,
+        &[cycle.into(), kind.into(), most.into()],
+    )?
+    .iter()
+    .map(deliverable)
+    .collect()
+}
+
+/// Marks an approved entitlement issued as `reference`.
+pub fn mark_issued(
+    sql: &mut dyn Sql,
+    cycle: i64,
+    beneficiary: &str,
+    reference: &str,
+    valid_until: i64,
+    now: i64,
+) -> Res<bool> {
+    Ok(sql.execute(
+        "UPDATE cycle_entitlements SET state = 'issued', reference = $3, valid_until = $4,
+             updated_at = $5
+         WHERE cycle = $1 AND beneficiary = $2 AND state = 'approved'",
+        &[
+            cycle.into(),
+            beneficiary.into(),
+            reference.into(),
+            valid_until.into(),
+            now.into(),
+        ],
+    )? == 1)
+}
+
+/// Every issued, still redeemable cash entitlement paid at a site (by the
+/// chosen channel `cash:<site>`), across cycles and programmes, with who
+/// it is for: the site's roster.
+pub fn open_at_site(sql: &mut dyn Sql, site: &str, now: i64, most: i64) -> Res<Vec<Deliverable>> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let query = SQL.get_or_init(|| {
+        format!(
+            "SELECT {ENTITLEMENT_COLUMNS}, b.name, b.national_id
+             FROM cycle_entitlements e
+             JOIN beneficiaries b ON b.programme = e.programme AND b.beneficiary = e.beneficiary
+             WHERE e.channel = $1 AND e.state = 'issued' AND e.valid_until > $2
+             ORDER BY e.beneficiary, e.cycle LIMIT $3"
+        )
+    });
+    sql.query(
+        "cycle_entitlements",
+        query,
+        &[format!("cash:{site}").into(), now.into(), most.into()],
+    )?
+    .iter()
+    .map(deliverable)
+    .collect()
+}
+
+/// Closes the issued entitlement released as `reference` once the
+/// redemptions synced for it cover its amount: `redeemed` (a voucher or an
+/// ID redemption at a shop) or `paid` (cash at a site).
+pub fn close_delivered(
+    sql: &mut dyn Sql,
+    reference: &str,
+    redeemed_minor: i64,
+    now: i64,
+) -> Res<u64> {
+    sql.execute(
+        "UPDATE cycle_entitlements
+         SET state = CASE WHEN channel_kind = 'cash' THEN 'paid' ELSE 'redeemed' END,
+             updated_at = $3
+         WHERE reference = $1 AND state = 'issued' AND amount_minor <= $2",
+        &[reference.into(), redeemed_minor.into(), now.into()],
+    )
 }

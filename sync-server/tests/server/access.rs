@@ -83,6 +83,7 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         | ("POST", "/v1/hq/programmes/{programme}/cycles")
         | ("POST", "/v1/hq/cycles/{cycle}/entitlements/{beneficiary}/exclusion")
         | ("POST", "/v1/hq/cycles/{cycle}/submit")
+        | ("POST", "/v1/hq/cycles/{cycle}/release")
         | ("POST", "/v1/hq/signals/{signal}/review") => &[ProgrammeOfficer],
         ("POST", "/v1/hq/sites") => &[Admin, ProgrammeOfficer],
         ("GET", "/v1/hq/programmes/{programme}/beneficiaries")

@@ -8,11 +8,15 @@ use crate::common;
 
 use common::{Backend, TestApp, spawn_app};
 use lastmile_server::people::Role;
+use lastmile_shared::device_log::{IdentityCheck, LogEvent};
+use lastmile_shared::id::{BeneficiaryId, EntitlementId, ProgrammeId, VoucherId};
+use lastmile_shared::money::Money;
 
 lastmile_tests::on_both_backends!(
     a_beneficiary_file_is_checked_imported_reimported_and_updated,
     a_cycle_is_generated_once_and_approved_only_by_someone_else,
     shared_phones_and_accounts_are_signalled_for_review,
+    an_approved_cycle_is_released_once_and_closed_by_what_terminals_sync,
 );
 
 const OFFICER: Role = Role::ProgrammeOfficer;
@@ -31,7 +35,7 @@ fn programme(app: &TestApp, id: &str, target: &str, budget: &str) {
             "programme": id,
             "name": format!("Programme {id}"),
             "currency": "KES",
-            "issuer": "hq",
+            "issuer": "lastmile-test",
             "channels": ["mobile", "bank", "cash"],
             "budget": budget,
             "starts_on": "2027-01-01",
@@ -541,4 +545,172 @@ fn shared_phones_and_accounts_are_signalled_for_review(backend: Backend) {
     // Finance sees none of it.
     let (status, _) = app.hq_as(Role::Finance, "GET", "/v1/hq/signals", None);
     assert_eq!(status, 403);
+}
+
+/// Submits a cycle and has the approver approve it.
+fn approve(app: &TestApp, cycle: i64) {
+    let proposal = post(
+        app,
+        &format!("/v1/hq/cycles/{cycle}/submit"),
+        serde_json::json!({ "reason": "monthly" }),
+    );
+    let (status, decided) = app.hq_as(
+        Role::Approver,
+        "POST",
+        &format!("/v1/hq/proposals/{}/decision", proposal["id"]),
+        Some(serde_json::json!({ "decision": "approve", "note": "checked" })),
+    );
+    assert_eq!(status, 200, "{decided}");
+}
+
+fn states(app: &TestApp, cycle: i64) -> Vec<(String, String, Option<String>)> {
+    let (status, list) = app.hq_as(
+        OFFICER,
+        "GET",
+        &format!("/v1/hq/cycles/{cycle}/entitlements"),
+        None,
+    );
+    assert_eq!(status, 200, "{list}");
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["beneficiary"].as_str().unwrap().to_owned(),
+                e["state"].as_str().unwrap().to_owned(),
+                e["reference"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+fn an_approved_cycle_is_released_once_and_closed_by_what_terminals_sync(backend: Backend) {
+    let app = spawn_app(backend);
+    post(
+        &app,
+        "/v1/hq/sites",
+        serde_json::json!({ "site": "site-1", "name": "Kibera" }),
+    );
+    post(
+        &app,
+        "/v1/hq/programmes",
+        serde_json::json!({
+            "programme": "P-mix", "name": "Mixed", "currency": "KES", "issuer": "lastmile-test",
+            "channels": ["cash", "voucher", "mobile"], "budget": "1000.00",
+            "starts_on": "2027-01-01", "target": "individual",
+        }),
+    );
+    let file = "ID,name,national_id,site,phone,operator,channels\n\
+                B-1,Amina Wanjiru,10000001,,,,voucher\n\
+                B-2,Baraka Mwangi,10000002,site-1,,,cash\n\
+                B-3,Chiku Otieno,10000003,site-1,,,\n\
+                B-4,Dalia Njeri,10000004,,+254712345678,mpesa,mobile\n";
+    let (status, imported) = upload(&app, "P-mix", "", file);
+    assert_eq!(status, 201, "{imported}");
+    post(
+        &app,
+        "/v1/hq/programmes/P-mix/state",
+        serde_json::json!({ "transition": "activate" }),
+    );
+    let cycle = post(
+        &app,
+        "/v1/hq/programmes/P-mix/cycles",
+        serde_json::json!({ "period": "2027-01", "rule": "flat", "amount": "20.00" }),
+    );
+    let id = cycle["id"].as_i64().unwrap();
+    // Not approved: nothing is released.
+    let (status, refused) = app.hq_as(
+        OFFICER,
+        "POST",
+        &format!("/v1/hq/cycles/{id}/release"),
+        None,
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("cycle_state")),
+        "{refused}"
+    );
+    approve(&app, id);
+
+    let released = post(
+        &app,
+        &format!("/v1/hq/cycles/{id}/release"),
+        serde_json::json!({}),
+    );
+    assert_eq!(
+        released["vouchers"].as_array().map(Vec::len),
+        Some(1),
+        "{released}"
+    );
+    assert_eq!(released["cash"], 2, "{released}");
+    assert_eq!(released["rosters"][0][0], "site-1", "{released}");
+    assert_eq!(released["awaiting_payment"], 1, "{released}");
+    // Again: nothing new, nothing twice.
+    let again = post(
+        &app,
+        &format!("/v1/hq/cycles/{id}/release"),
+        serde_json::json!({}),
+    );
+    assert_eq!(
+        (
+            again["vouchers"].as_array().map(Vec::len),
+            again["cash"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    let before = states(&app, id);
+    let kinds: Vec<(&str, &str)> = before
+        .iter()
+        .map(|(b, s, _)| (b.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("B-1", "issued"),
+            ("B-2", "issued"),
+            ("B-3", "issued"),
+            ("B-4", "approved")
+        ]
+    );
+    let voucher = VoucherId::parse(before[0].2.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        Some(voucher.to_string()),
+        released["vouchers"][0].as_str().map(str::to_owned)
+    );
+    let stored = app
+        .storage
+        .transaction(|tx| tx.voucher(&voucher))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.value.minor, 2000);
+
+    // A shop redeems the voucher; a field agent pays B-2 in cash; both sync.
+    let mut shop = app.terminal("shop-1", "site-1");
+    shop.redeem(&stored.credential, 2000);
+    shop.upload(1..=1).unwrap();
+    let mut agent = app.terminal("agent-1", "site-1");
+    agent.record(LogEvent::CashPaidOut {
+        session: 1,
+        entitlement: EntitlementId::parse(before[1].2.as_deref().unwrap()).unwrap(),
+        beneficiary: BeneficiaryId::parse("B-2").unwrap(),
+        programme: ProgrammeId::parse("P-mix").unwrap(),
+        amount: Money::new(2000, common::kes()),
+        identity: IdentityCheck::Manual,
+    });
+    agent.upload(1..=1).unwrap();
+    let after = states(&app, id);
+    let kinds: Vec<(&str, &str)> = after
+        .iter()
+        .map(|(b, s, _)| (b.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("B-1", "redeemed"),
+            ("B-2", "paid"),
+            ("B-3", "issued"),
+            ("B-4", "approved")
+        ]
+    );
 }
