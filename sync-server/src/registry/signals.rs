@@ -68,8 +68,7 @@ pub fn detect_in(tx: &mut dyn Tx, programme: &Programme, now: i64) -> Result<(),
         (SharedColumn::Account, "same_account"),
         (SharedColumn::Wallet, "same_wallet"),
     ] {
-        for (value, who) in table::shared_values(tx.sql(), column, id, true, SIGNALS_PER_KIND_MAX)?
-        {
+        for (value, who) in table::shared_values(tx.sql(), column, id, SIGNALS_PER_KIND_MAX)? {
             // Within one programme when everyone is in it, else across.
             let prefix = format!("{id}/");
             let within = who.iter().all(|w| w.starts_with(&prefix));

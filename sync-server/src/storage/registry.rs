@@ -524,14 +524,15 @@ pub enum SharedColumn {
     Wallet,
 }
 
-/// Values of `column` that the programme's beneficiaries share with other
-/// beneficiaries (in this programme, or in any when `across`), at most
-/// `most` values, each with everyone holding it.
+/// Values of `column` that the programme's beneficiaries share with any
+/// other beneficiary (of this programme or another), at most `most`
+/// values, each with everyone holding it. One grouped pass over the
+/// column's covering index (`beneficiaries_by_<column>`: the value, then
+/// the programme), then the holders of the values found.
 pub fn shared_values(
     sql: &mut dyn Sql,
     column: SharedColumn,
     programme: &str,
-    across: bool,
     most: i64,
 ) -> Res<Vec<Shared>> {
     // One query per column (a column name cannot be a parameter).
@@ -540,29 +541,24 @@ pub fn shared_values(
             concat!(
                 "SELECT b.",
                 $column,
-                ", b.programme, b.beneficiary FROM beneficiaries b
-                 WHERE b.",
+                ", b.programme, b.beneficiary
+                 FROM (SELECT ",
                 $column,
-                " IN (SELECT s.",
+                " AS v FROM beneficiaries
+                       WHERE ",
                 $column,
-                " FROM beneficiaries s
-                       WHERE s.",
+                " IS NOT NULL
+                       GROUP BY ",
                 $column,
-                " IS NOT NULL AND (s.programme = $1 OR $2 = 1)
-                         AND s.",
+                "
+                       HAVING count(*) > 1
+                          AND sum(CASE WHEN programme = $1 THEN 1 ELSE 0 END) > 0
+                       ORDER BY ",
                 $column,
-                " IN (SELECT m.",
+                " LIMIT $2) d
+                 JOIN beneficiaries b ON b.",
                 $column,
-                " FROM beneficiaries m WHERE m.programme = $1 AND m.",
-                $column,
-                " IS NOT NULL)
-                       GROUP BY s.",
-                $column,
-                " HAVING count(*) > 1
-                       ORDER BY s.",
-                $column,
-                " LIMIT $3)
-                   AND (b.programme = $1 OR $2 = 1)
+                " = d.v
                  ORDER BY b.",
                 $column,
                 ", b.programme, b.beneficiary"
@@ -575,11 +571,7 @@ pub fn shared_values(
         SharedColumn::Account => shared!("account"),
         SharedColumn::Wallet => shared!("wallet"),
     };
-    shared_rows(sql.query(
-        "beneficiaries",
-        query,
-        &[programme.into(), across.into(), most.into()],
-    )?)
+    shared_rows(sql.query("beneficiaries", query, &[programme.into(), most.into()])?)
 }
 
 /// Households of the programme with more than `max` members, or with no

@@ -714,3 +714,100 @@ fn an_approved_cycle_is_released_once_and_closed_by_what_terminals_sync(backend:
         ]
     );
 }
+
+mod any_file {
+    //! Files made of plausible and hostile pieces, straight into the
+    //! importer: a report or a specific refusal, never a panic; a refused
+    //! or checked file changes nothing, a good-rows import takes exactly
+    //! the rows it says it created.
+
+    use proptest::prelude::*;
+
+    use super::common;
+    use lastmile_server::registry::import::{self, ImportError, Mapping, Options};
+    use lastmile_server::registry::programmes::{self, NewProgramme, Target};
+    use lastmile_server::registry::sites;
+    use lastmile_server::storage::registry as table;
+
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("12345678".to_owned()),
+            Just("+254712345678".to_owned()),
+            Just("0712345678".to_owned()),
+            Just("DE89370400440532013000".to_owned()),
+            Just("DE89370400440532013001".to_owned()),
+            Just("site-1".to_owned()),
+            Just("site-404".to_owned()),
+            Just("mpesa".to_owned()),
+            Just("head".to_owned()),
+            Just("member".to_owned()),
+            Just("mobile;cash".to_owned()),
+            Just("bank".to_owned()),
+            Just("\"quoted, \"\"comma\"\"\"".to_owned()),
+            Just("=HYPERLINK(\"x\")".to_owned()),
+            Just("\u{202e}evil".to_owned()),
+            "[0-9]{1,9}",
+            "B-[0-9]{1,3}",
+            "H-[0-9]",
+            "\\PC{0,12}",
+        ]
+    }
+
+    fn file() -> impl Strategy<Value = String> {
+        let header = "beneficiary_id,name,national_id,phone,household,household_role,site,iban,mobile_operator,channels";
+        prop::collection::vec(prop::collection::vec(cell(), 0..12), 0..24).prop_map(move |rows| {
+            let mut text = format!("{header}\n");
+            for row in rows {
+                text.push_str(&row.join(","));
+                text.push('\n');
+            }
+            text
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn any_file_is_a_report_or_a_refusal_and_changes_only_what_it_says(text in file()) {
+            let app = common::spawn_app(common::Backend::Sqlite);
+            let actor = common::operator();
+            let now = common::now();
+            sites::create(&app.storage, &actor, "site-1", "Site", now).unwrap();
+            programmes::create(&app.storage, &actor, &NewProgramme {
+                programme: "P-any".to_owned(), name: "Any".to_owned(), currency: "KES".to_owned(),
+                issuer: "lastmile-test".to_owned(),
+                channels: vec!["mobile".to_owned(), "bank".to_owned(), "cash".to_owned()],
+                budget: "100.00".to_owned(), starts_on: "2027-01-01".to_owned(), ends_on: None,
+                target: Target::Household, household_max: Some(3), id_pattern: Some("99999999".to_owned()),
+            }, now).unwrap();
+            let count = || app.storage.transaction(|tx| table::beneficiary_counts(tx.sql(), "P-any")).unwrap().0;
+            let mapping = Mapping::guess(&import::headers(text.as_bytes()).unwrap());
+            let run = |options| import::import(&app.storage, &actor, "P-any", "any.csv", text.as_bytes(), &mapping, options, now);
+            // Checked: nothing changes, whatever the answer.
+            let checked = run(Options { good_rows: false, check_only: true });
+            prop_assert_eq!(count(), 0);
+            // Imported: all or nothing.
+            match run(Options::default()) {
+                Ok(report) => {
+                    prop_assert_eq!(report.errors_total, 0);
+                    prop_assert_eq!(count() as u64, report.created);
+                    if let Ok(checked) = &checked {
+                        prop_assert_eq!(checked.created, report.created);
+                    }
+                }
+                Err(ImportError::Rows(report)) => {
+                    prop_assert!(report.errors_total > 0);
+                    prop_assert!(report.errors.iter().all(|e| e.line >= 2 && !e.reason.is_empty()));
+                    prop_assert_eq!(count(), 0);
+                    // The good rows only: exactly those it says it created.
+                    let partial = run(Options { good_rows: true, check_only: false }).unwrap();
+                    prop_assert_eq!(count() as u64, partial.created);
+                    prop_assert_eq!(partial.rows_read, partial.created + partial.rejected);
+                }
+                Err(ImportError::Empty) => prop_assert_eq!(count(), 0),
+                Err(other) => prop_assert!(false, "unexpected refusal: {other}"),
+            }
+        }
+    }
+}
