@@ -130,12 +130,12 @@ pub async fn search(
                         tbody {
                             @for b in &rows {
                                 tr {
-                                    td.mono { a href=(format!("{base}/{}", b.beneficiary)) { (b.beneficiary) } }
+                                    td.mono.keep { a href=(format!("{base}/{}", b.beneficiary)) { (b.beneficiary) } }
                                     td { (b.name) }
-                                    td.mono { (b.national_id) }
-                                    td.mono { (b.phone.as_deref().unwrap_or("-")) }
+                                    td.mono.keep { (b.national_id) }
+                                    td.mono.keep { (b.phone.as_deref().unwrap_or("-")) }
                                     td { (household_word(lang, b)) }
-                                    td.mono { (b.site.as_deref().unwrap_or("-")) }
+                                    td.mono.keep { (b.site.as_deref().unwrap_or("-")) }
                                     td { (channel_word(lang, &b.channel_kind)) }
                                     td { (status_word(lang, b.active)) }
                                 }

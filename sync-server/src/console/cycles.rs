@@ -126,8 +126,8 @@ fn body(visit: &Visit, l: &Loaded, filter: Option<&str>, page: Page, top: Markup
         }
         div.tiles {
             div.tile { b #entitlements-count { (c.entitlements) } (t(lang, "entitlements")) }
-            div.tile.alert[c.over_budget] { b #cycle-total { (money(c.total_minor)) } (t(lang, "total")) }
-            div.tile { b { (money(p.budget_minor)) } (t(lang, "budget_per_cycle")) }
+            div.tile.money.alert[c.over_budget] { b #cycle-total { (money(c.total_minor)) } (t(lang, "total")) }
+            div.tile.money { b { (money(p.budget_minor)) } (t(lang, "budget_per_cycle")) }
             div.tile { b #excluded-count { (c.excluded) } (t(lang, "excluded")) }
         }
         @if c.over_budget {

@@ -334,16 +334,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Budget of one cycle",
         "Budget d'un cycle",
     ),
-    (
-        "starts_on",
-        "Starts on (YYYY-MM-DD)",
-        "Commence le (AAAA-MM-JJ)",
-    ),
-    (
-        "ends_on",
-        "Ends on (optional)",
-        "Se termine le (facultatif)",
-    ),
+    ("starts_on", "Starts on", "Commence le"),
+    ("ends_on", "Ends on", "Se termine le"),
     ("target", "Who is paid", "Qui est payé"),
     ("target_individual", "each person", "chaque personne"),
     (
@@ -770,6 +762,32 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "signal_household_heads",
         "A household with several heads",
         "Un ménage avec plusieurs chefs",
+    ),
+    (
+        "starts_on_input",
+        "Starts on (YYYY-MM-DD)",
+        "Commence le (AAAA-MM-JJ)",
+    ),
+    (
+        "ends_on_input",
+        "Ends on (YYYY-MM-DD, optional)",
+        "Se termine le (AAAA-MM-JJ, facultatif)",
+    ),
+    (
+        "mask_words",
+        "{n} characters: {parts}",
+        "{n} caractères : {parts}",
+    ),
+    ("mask_digit", "digit", "chiffre"),
+    ("mask_digits", "digits", "chiffres"),
+    ("mask_letter", "letter", "lettre"),
+    ("mask_letters", "letters", "lettres"),
+    ("mask_either", "letter or digit", "lettre ou chiffre"),
+    ("mask_eithers", "letters or digits", "lettres ou chiffres"),
+    (
+        "import_good_row",
+        "Import only the good row",
+        "N'importer que la bonne ligne",
     ),
 ];
 

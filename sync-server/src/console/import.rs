@@ -556,7 +556,10 @@ fn review_body(visit: &Visit, id: &str, r: &Reviewed, top: Markup) -> Markup {
                     button.secondary type="submit" name="action" value="check" { (t(lang, "check_again")) }
                     button type="submit" name="action" value="import" { (t(lang, "import")) }
                     @if errors > 0 && good > 0 {
-                        button.danger type="submit" name="action" value="good_rows" { (t(lang, "import_good_rows").replace("{rows}", &good.to_string())) }
+                        button.danger type="submit" name="action" value="good_rows" {
+                            @if good == 1 { (t(lang, "import_good_row")) }
+                            @else { (t(lang, "import_good_rows").replace("{rows}", &good.to_string())) }
+                        }
                     }
                 }
             }

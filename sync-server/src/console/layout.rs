@@ -222,6 +222,12 @@ code, .mono { font-family: "DejaVu Sans Mono", monospace; font-size: 14px; overf
 .filters label { margin: 0; }
 body.bare main { max-width: 420px; margin: 8vh auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 20px 26px; }
 body.bare input { width: 100%; } body.bare button { margin-top: 14px; width: 100%; }
+.tile.money b { font-size: 24px; }
+.card > h2:first-of-type, .card > h3:first-of-type { margin-top: 2px; }
+ul.grid { list-style: none; padding: 0; }
+ul.who-list { margin: 0; padding-left: 1.1em; } ul.who-list a { white-space: nowrap; }
+.keep { overflow-wrap: normal; word-break: normal; }
+.facts + .tiles, .tiles + h2 { margin-top: 12px; }
 .wide { overflow-x: auto; max-width: 100%; }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 14px; margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; }
 .facts dt { color: var(--muted); } .facts dd { margin: 0; overflow-wrap: anywhere; }

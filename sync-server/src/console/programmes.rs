@@ -62,6 +62,36 @@ pub fn channels_words(lang: Language, channels: &str) -> String {
         .join(", ")
 }
 
+/// A national-ID mask (`AA999999`) in words, in the page's language:
+/// "8 characters: 2 letters, 6 digits" (the domain's `meaning` is English).
+pub fn pattern_words(lang: Language, pattern: &str) -> String {
+    // Runs of one class: a digit, a letter, either, or literal text.
+    let mut runs: Vec<(char, String)> = Vec::new();
+    for c in pattern.chars() {
+        let class = if matches!(c, '9' | 'A' | '*') { c } else { 'L' };
+        match runs.last_mut() {
+            Some((last, text)) if *last == class => text.push(c),
+            _ => runs.push((class, c.to_string())),
+        }
+    }
+    let words: Vec<String> = runs
+        .into_iter()
+        .map(|(class, text)| {
+            let n = text.chars().count();
+            let (one, many) = match class {
+                '9' => (t(lang, "mask_digit"), t(lang, "mask_digits")),
+                'A' => (t(lang, "mask_letter"), t(lang, "mask_letters")),
+                '*' => (t(lang, "mask_either"), t(lang, "mask_eithers")),
+                _ => return format!("\u{201c}{text}\u{201d}"),
+            };
+            format!("{n} {}", if n == 1 { one } else { many })
+        })
+        .collect();
+    t(lang, "mask_words")
+        .replace("{n}", &pattern.chars().count().to_string())
+        .replace("{parts}", &words.join(", "))
+}
+
 fn state_badge(lang: Language, state: &str) -> Markup {
     html! { span class=(format!("status-{state}")) { (state_word(lang, state)) } }
 }
@@ -192,9 +222,9 @@ fn list_body(
                         p.hint #channels-hint { (t(lang, "channels_hint")) } }
                     div { label for="budget" { (t(lang, "budget_per_cycle")) }
                         input #budget name="budget" value=(form.budget) required inputmode="decimal" placeholder="250000.00"; }
-                    div { label for="starts_on" { (t(lang, "starts_on")) }
+                    div { label for="starts_on" { (t(lang, "starts_on_input")) }
                         input #starts_on name="starts_on" value=(form.starts_on) required pattern="[0-9]{4}-[0-9]{2}-[0-9]{2}" placeholder="2027-01-01"; }
-                    div { label for="ends_on" { (t(lang, "ends_on")) }
+                    div { label for="ends_on" { (t(lang, "ends_on_input")) }
                         input #ends_on name="ends_on" value=(form.ends_on) pattern="[0-9]{4}-[0-9]{2}-[0-9]{2}" placeholder="2027-12-31"; }
                     div { label for="target" { (t(lang, "target")) }
                         select #target name="target" {
@@ -428,7 +458,7 @@ fn detail_body(visit: &Visit, d: &Detail, top: Markup) -> Markup {
             dt { (t(lang, "household_max")) } dd { (p.household_max) }
             dt { (t(lang, "id_pattern")) } dd {
                 @if p.id_pattern.is_empty() { (t(lang, "any_id")) }
-                @else { code { (p.id_pattern) } " (" (d.programme.id_pattern.meaning()) ")" }
+                @else { code { (p.id_pattern) } " (" (pattern_words(lang, &p.id_pattern)) ")" }
             }
             dt { (t(lang, "created")) } dd { (p.created_by) ", " (layout::time(p.created_at)) }
         }
@@ -668,5 +698,22 @@ pub async fn generate_cycle(
             let top = layout::error(&failure.message);
             render_detail(state, visit, programme, top, failure.status).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_mask_reads_in_both_languages() {
+        assert_eq!(
+            pattern_words(Language::En, "AA999999"),
+            "8 characters: 2 letters, 6 digits"
+        );
+        assert_eq!(
+            pattern_words(Language::Fr, "KE9*"),
+            "4 caractères : \u{201c}KE\u{201d}, 1 chiffre, 1 lettre ou chiffre"
+        );
     }
 }

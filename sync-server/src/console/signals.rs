@@ -128,7 +128,7 @@ async fn render(
                                     (kind_words(lang, &s.kind))
                                     @if s.programme.is_none() { br; small { (t(lang, "across_programmes")) } }
                                 }
-                                td.mono { (s.value) }
+                                td.mono.keep { (s.value) }
                                 td { (who(s)) }
                                 td { (layout::time(s.detected_at)) }
                                 td {
