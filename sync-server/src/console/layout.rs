@@ -9,8 +9,14 @@ use super::i18n::t;
 use crate::people::{Language, Permission};
 
 /// The sections, in the order of the navigation: (key, path, permission).
-pub const SECTIONS: [(&str, &str, Permission); 11] = [
+pub const SECTIONS: [(&str, &str, Permission); 13] = [
     ("dashboard", "/console", Permission::ViewTerminals),
+    (
+        "programmes",
+        "/console/programmes",
+        Permission::ViewProgrammes,
+    ),
+    ("signals", "/console/signals", Permission::ViewBeneficiaries),
     ("terminals", "/console/terminals", Permission::ViewTerminals),
     ("vouchers", "/console/vouchers", Permission::ViewVouchers),
     ("cases", "/console/cases", Permission::ViewCases),
@@ -131,6 +137,28 @@ pub fn money(minor: i64, currency: &str) -> String {
     }
 }
 
+/// Money in minor units for people, grouped in the page's language:
+/// `KES 250,000.00`, or `KES 250 000,00` in French.
+pub fn amount(lang: Language, minor: i64, currency: &str) -> String {
+    match lastmile_shared::money::Currency::parse(currency) {
+        Ok(currency) => {
+            let money = lastmile_shared::money::Money::new(minor, currency);
+            match lang {
+                Language::En => money.display_grouped(',', '.'),
+                Language::Fr => money.display_grouped('\u{202f}', ','),
+            }
+        }
+        Err(_) => format!("{minor} {currency}"),
+    }
+}
+
+/// A value for a query string, percent-encoded.
+pub fn query_value(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|s| s.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
 /// Links to the previous and next pages of a list.
 pub fn pager(lang: Language, base: &str, offset: u64, limit: u32, shown: usize) -> Markup {
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -194,6 +222,27 @@ code, .mono { font-family: "DejaVu Sans Mono", monospace; font-size: 14px; overf
 .filters label { margin: 0; }
 body.bare main { max-width: 420px; margin: 8vh auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 20px 26px; }
 body.bare input { width: 100%; } body.bare button { margin-top: 14px; width: 100%; }
+.tile.money b { font-size: 24px; }
+.card > h2:first-of-type, .card > h3:first-of-type { margin-top: 2px; }
+ul.grid { list-style: none; padding: 0; }
+ul.who-list { margin: 0; padding-left: 1.1em; } ul.who-list a { white-space: nowrap; }
+.keep { overflow-wrap: normal; word-break: normal; }
+.facts + .tiles, .tiles + h2 { margin-top: 12px; }
+.wide { overflow-x: auto; max-width: 100%; }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 14px; margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; }
+.facts dt { color: var(--muted); } .facts dd { margin: 0; overflow-wrap: anywhere; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 4px 14px; }
+.grid label { margin-top: 6px; } .grid input, .grid select { width: 100%; }
+.hint { color: var(--muted); font-size: 14px; margin: 2px 0; }
+.actions { display: flex; flex-wrap: wrap; gap: 10px; margin-top: 12px; align-items: center; }
+.links { display: flex; flex-wrap: wrap; gap: 6px 18px; margin: 10px 0; }
+.warn { background: #fff6dc; border-left: 5px solid var(--warn); padding: 8px 12px; }
+.status-draft, .status-submitted, .status-excluded { color: var(--warn); font-weight: 600; }
+.status-active { color: var(--ok); font-weight: 600; } .status-closed, .status-cancelled, .status-inactive { color: var(--muted); font-weight: 600; }
+ol.channels { margin: 0; padding-left: 1.4em; } ol.channels li { margin: 2px 0; }
+td form { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; } td form input { min-width: 0; width: 10em; }
+td form label { margin: 0; }
+.check label, label.check { font-weight: normal; display: flex; gap: 8px; align-items: center; }
 @media (max-width: 820px) { .evidence { grid-template-columns: 1fr; } .who { margin-left: 0; } table { font-size: 15px; } }
 "#;
 

@@ -15,16 +15,21 @@
 
 mod alarms;
 mod audit;
+mod beneficiaries;
 mod cases;
+mod cycles;
 mod dashboard;
 mod events;
 pub mod i18n;
+mod import;
 mod jobs;
 mod layout;
 mod limits;
 mod login;
 mod people;
+mod programmes;
 mod proposals;
+mod signals;
 mod terminals;
 mod vouchers;
 
@@ -46,6 +51,8 @@ use crate::proposals::Action;
 
 /// Largest form a console page accepts, in bytes.
 pub const FORM_BYTES_MAX: usize = 64 * 1024;
+/// Largest CSRF part of an upload, in bytes.
+const CSRF_BYTES_MAX: u64 = 256;
 
 /// Who may open a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +61,22 @@ pub enum Gate {
     Public,
     /// A signed-in person whose role has this permission.
     Page(Permission),
+    /// The same, for a page whose POST uploads a file
+    /// (`multipart/form-data`): the form's first part must be its CSRF
+    /// token, checked before the handler reads the rest of the body (as a
+    /// stream, from [`UploadParts`]), and nothing is buffered in memory.
+    Upload(Permission),
+}
+
+/// The parts of an upload after its CSRF token, for the page to stream.
+#[derive(Clone)]
+pub struct UploadParts(std::sync::Arc<std::sync::Mutex<Option<multer::Multipart<'static>>>>);
+
+impl UploadParts {
+    /// The parts (once).
+    pub fn take(&self) -> Option<multer::Multipart<'static>> {
+        self.0.lock().ok()?.take()
+    }
 }
 
 /// The console's pages: method, path, gate, handler.
@@ -248,6 +271,108 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             Page(OwnTokens),
             axum::routing::post(people::revoke_token),
         ),
+        (
+            Method::GET,
+            "/console/programmes",
+            Page(ViewProgrammes),
+            get(programmes::list),
+        ),
+        (
+            Method::POST,
+            "/console/programmes",
+            Page(ManageProgrammes),
+            axum::routing::post(programmes::create),
+        ),
+        (
+            Method::POST,
+            "/console/sites",
+            Page(ManageSites),
+            axum::routing::post(programmes::create_site),
+        ),
+        (
+            Method::GET,
+            "/console/programmes/{programme}",
+            Page(ViewProgrammes),
+            get(programmes::show),
+        ),
+        (
+            Method::POST,
+            "/console/programmes/{programme}/state",
+            Page(ManageProgrammes),
+            axum::routing::post(programmes::transition),
+        ),
+        (
+            Method::POST,
+            "/console/programmes/{programme}/cycles",
+            Page(ManageCycles),
+            axum::routing::post(programmes::generate_cycle),
+        ),
+        (
+            Method::GET,
+            "/console/programmes/{programme}/import",
+            Page(ImportBeneficiaries),
+            get(import::form),
+        ),
+        (
+            Method::POST,
+            "/console/programmes/{programme}/import",
+            Gate::Upload(ImportBeneficiaries),
+            axum::routing::post(import::upload),
+        ),
+        (
+            Method::GET,
+            "/console/programmes/{programme}/import/{upload}",
+            Page(ImportBeneficiaries),
+            get(import::review),
+        ),
+        (
+            Method::POST,
+            "/console/programmes/{programme}/import/{upload}",
+            Page(ImportBeneficiaries),
+            axum::routing::post(import::act),
+        ),
+        (
+            Method::GET,
+            "/console/programmes/{programme}/beneficiaries",
+            Page(ViewBeneficiaries),
+            get(beneficiaries::search),
+        ),
+        (
+            Method::GET,
+            "/console/programmes/{programme}/beneficiaries/{beneficiary}",
+            Page(ViewBeneficiaries),
+            get(beneficiaries::show),
+        ),
+        (
+            Method::GET,
+            "/console/signals",
+            Page(ViewBeneficiaries),
+            get(signals::list),
+        ),
+        (
+            Method::POST,
+            "/console/signals/{signal}/review",
+            Page(ReviewSignals),
+            axum::routing::post(signals::review),
+        ),
+        (
+            Method::GET,
+            "/console/cycles/{cycle}",
+            Page(ViewProgrammes),
+            get(cycles::show),
+        ),
+        (
+            Method::POST,
+            "/console/cycles/{cycle}/entitlements/{beneficiary}/exclusion",
+            Page(ManageCycles),
+            axum::routing::post(cycles::exclude),
+        ),
+        (
+            Method::POST,
+            "/console/cycles/{cycle}/submit",
+            Page(ManageCycles),
+            axum::routing::post(cycles::submit),
+        ),
     ]
 }
 
@@ -258,7 +383,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         let handler = match gate {
             Gate::Public => handler,
             Gate::Page(permission) => handler.route_layer(axum::middleware::from_fn_with_state(
-                (state.clone(), permission),
+                Guarded {
+                    state: state.clone(),
+                    permission,
+                    upload: false,
+                },
+                guard,
+            )),
+            Gate::Upload(permission) => handler.route_layer(axum::middleware::from_fn_with_state(
+                Guarded {
+                    state: state.clone(),
+                    permission,
+                    upload: true,
+                },
                 guard,
             )),
         };
@@ -321,10 +458,56 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// What [`guard`] checks a page against.
+#[derive(Clone)]
+pub struct Guarded {
+    state: AppState,
+    permission: Permission,
+    /// The page's POST is an upload ([`Gate::Upload`]).
+    upload: bool,
+}
+
+/// Reads an upload's first part, which must be the CSRF token; the parts
+/// after it are left unread, for the page.
+async fn upload_csrf(
+    headers: &HeaderMap,
+    body: Body,
+    timeout: std::time::Duration,
+) -> Result<(String, multer::Multipart<'static>), StatusCode> {
+    let boundary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok())
+        .ok_or(StatusCode::UNSUPPORTED_MEDIA_TYPE)?;
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(import::UPLOAD_BYTES_MAX + FORM_BYTES_MAX as u64)
+            .for_field("csrf", CSRF_BYTES_MAX),
+    );
+    let mut parts =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let read = async {
+        let field = parts.next_field().await.ok()??;
+        if field.name() != Some("csrf") {
+            return None;
+        }
+        field.text().await.ok()
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Some(token)) => Ok((token, parts)),
+        Ok(None) => Err(StatusCode::FORBIDDEN),
+        Err(_) => Err(StatusCode::REQUEST_TIMEOUT),
+    }
+}
+
 /// Finds the visit, checks the page's permission and, for a form, its
 /// CSRF token and origin; only then runs the page.
 pub async fn guard(
-    State((state, permission)): State<(AppState, Permission)>,
+    State(Guarded {
+        state,
+        permission,
+        upload,
+    }): State<Guarded>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -356,7 +539,28 @@ pub async fn guard(
             .into_response();
     }
     let mut bytes = axum::body::Bytes::new();
-    if parts.method == Method::POST {
+    if parts.method == Method::POST && upload {
+        let (token, rest) = match upload_csrf(&parts.headers, body, state.body_read_timeout).await {
+            Ok((token, rest)) => (token, Some(rest)),
+            Err(StatusCode::FORBIDDEN) => (String::new(), None),
+            Err(status) => {
+                return Failure::new(status, i18n::t(lang, "failed"))
+                    .with_visit(visit)
+                    .into_response();
+            }
+        };
+        if !session.csrf_matches(&token) || !same_origin(&parts.headers) {
+            tracing::info!(user = %visit.caller.username, path = parts.uri.path(), "console upload refused: CSRF");
+            return Failure::new(StatusCode::FORBIDDEN, i18n::t(lang, "csrf"))
+                .with_visit(visit)
+                .into_response();
+        }
+        parts
+            .extensions
+            .insert(UploadParts(std::sync::Arc::new(std::sync::Mutex::new(
+                rest,
+            ))));
+    } else if parts.method == Method::POST {
         let read = http_body_util::Limited::new(body, FORM_BYTES_MAX).collect();
         bytes = match tokio::time::timeout(state.body_read_timeout, read).await {
             Ok(Ok(collected)) => collected.to_bytes(),
@@ -489,6 +693,12 @@ async fn propose(
 /// After a form: back to a page, with a notice key in the query.
 fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
+}
+
+/// A page shown with a status of its own: a form's page again, with what
+/// was wrong above it.
+fn again(status: StatusCode, markup: Markup) -> Response {
+    (status, html_page(markup)).into_response()
 }
 
 /// A page's answer: HTML, never cached (it shows live, per-person data).

@@ -82,6 +82,9 @@ pub async fn list(
                                         a href=(format!("/console/vouchers/{v}")) { (p.object) }
                                     } @else if let Some(c) = p.object.strip_prefix("case:") {
                                         a href=(format!("/console/cases/{c}")) { (p.object) }
+                                    } @else if let Some(c) = p.object.strip_prefix("cycle:") {
+                                        a href=(format!("/console/cycles/{c}")) { (p.object) }
+                                        br; a href=(format!("/console/cycles/{c}")) { small { (t(lang, "see_cycle")) } }
                                     } @else { (p.object) }
                                 }
                                 td { (p.reason) }

@@ -12,19 +12,19 @@ use lastmile_tests::browser::Browser;
 
 use crate::common::{self, Backend, PASSWORD, TestApp, spawn_app};
 
-fn shots() -> Option<PathBuf> {
+pub(crate) fn shots() -> Option<PathBuf> {
     std::env::var_os("LASTMILE_CONSOLE_SCREENSHOTS").map(PathBuf::from)
 }
 
 /// Saves the page as `NAME.png` when screenshots are asked for.
-fn shot(browser: &Browser, name: &str) {
+pub(crate) fn shot(browser: &Browser, name: &str) {
     if let Some(dir) = shots() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), browser.full_screenshot()).unwrap();
     }
 }
 
-fn sign_in(browser: &Browser, app: &TestApp, role: Role) {
+pub(crate) fn sign_in(browser: &Browser, app: &TestApp, role: Role) {
     browser.clear_cookies();
     browser.open(&format!("{}/console/login", app.base_url));
     browser.type_into("#username", common::username(role));
