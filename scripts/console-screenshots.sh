@@ -8,5 +8,5 @@ out="$(realpath -m "${1:-docs/console}")"
 scripts/install-deps.sh
 eval "$(scripts/postgres.sh start)"
 trap 'scripts/postgres.sh stop "$LASTMILE_PG_DIR"' EXIT
-LASTMILE_CONSOLE_SCREENSHOTS="$out" cargo nextest run -p lastmile-server -E 'test(console::)'
+LASTMILE_CONSOLE_SCREENSHOTS="$out" cargo nextest run -p lastmile-server -E 'test(/console/)'
 ls "$out"

@@ -16,13 +16,21 @@ use super::{Failure, Visit, again, blocking, layout, see_other};
 use crate::api::AppState;
 use crate::people::{Language, Permission};
 use crate::proposals;
-use crate::registry::cycles;
+use crate::registry::{cycles, release};
 use crate::registry::programmes::{self, Programme};
 use crate::storage::registry::{CycleEntitlementRow, CycleRow};
 use crate::storage::sql::Page;
 
 /// Entitlement states a person can filter by.
-const STATES: [&str; 4] = ["draft", "excluded", "approved", "cancelled"];
+const STATES: [&str; 7] = [
+    "draft",
+    "excluded",
+    "approved",
+    "cancelled",
+    "issued",
+    "redeemed",
+    "paid",
+];
 
 /// A cycle's stored rule (`flat:<minor>`, `per_member:<minor>:cap:<minor>`)
 /// in words.
@@ -169,6 +177,14 @@ fn body(visit: &Visit, l: &Loaded, filter: Option<&str>, page: Page, top: Markup
                 div.actions { button type="submit" { (t(lang, "submit_for_approval")) } }
             }
         }
+        @if c.state == "approved" && manage {
+            form.card method="post" action=(format!("{base}/release")) {
+                h2 { (t(lang, "release_cycle")) }
+                (layout::csrf_field(visit))
+                p.hint { (t(lang, "release_hint")) }
+                div.actions { button type="submit" { (t(lang, "release")) } }
+            }
+        }
         @if let Some(rows) = &l.entitlements {
             h2 { (t(lang, "entitlements")) }
             nav.filters aria-label=(t(lang, "filter")) {
@@ -275,6 +291,7 @@ pub async fn show(
         Some("generated") => layout::notice(t(lang, "cycle_generated")),
         Some("excluded") => layout::notice(t(lang, "entitlement_excluded")),
         Some("included") => layout::notice(t(lang, "entitlement_included")),
+        Some("released") => layout::notice(t(lang, "cycle_released")),
         Some("submitted") => html! {
             p.notice role="status" {
                 (t(lang, "cycle_submitted")) " "
@@ -378,6 +395,30 @@ pub async fn submit(
                 failure.status,
             )
             .await
+        }
+    }
+}
+
+/// Releases an approved cycle: vouchers, site rosters (see `registry::release`).
+pub async fn release(
+    State(state): State<AppState>,
+    Extension(visit): Extension<Visit>,
+    Path(cycle): Path<String>,
+) -> Response {
+    let actor = visit.caller.actor();
+    let shared = state.clone();
+    let id_text = cycle.clone();
+    let done = blocking(move || {
+        let id = cycle_id(&id_text)?;
+        release::release(&shared.storage, &shared.keys, &actor, id, None, shared.now())?;
+        Ok(())
+    })
+    .await;
+    match done {
+        Ok(()) => see_other(&format!("/console/cycles/{cycle}?done=released")),
+        Err(failure) => {
+            let top = layout::error(&failure.message);
+            render(state, visit, cycle, ShowQuery::default(), top, failure.status).await
         }
     }
 }

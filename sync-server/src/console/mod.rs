@@ -373,6 +373,12 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             Page(ManageCycles),
             axum::routing::post(cycles::submit),
         ),
+        (
+            Method::POST,
+            "/console/cycles/{cycle}/release",
+            Page(ManageCycles),
+            axum::routing::post(cycles::release),
+        ),
     ]
 }
 

@@ -36,6 +36,9 @@ pub fn state_word(lang: Language, state: &str) -> String {
         "rejected" => t(lang, "rejected"),
         "excluded" => t(lang, "state_excluded"),
         "cancelled" => t(lang, "state_cancelled"),
+        "issued" => t(lang, "state_issued"),
+        "redeemed" => t(lang, "state_redeemed"),
+        "paid" => t(lang, "state_paid"),
         other => return other.to_owned(),
     }
     .to_owned()

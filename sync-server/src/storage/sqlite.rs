@@ -69,6 +69,9 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // 64 MiB of page cache (the default is 2 MiB): a large import or
+        // cycle writes several indexes at once, which thrash a small cache.
+        conn.pragma_update(None, "cache_size", -65_536)?;
         let store = Self {
             conn: Mutex::new(conn),
         };
