@@ -13,7 +13,6 @@
 //! the test cluster runs with fsync off.
 
 #[path = "../tests/server/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::path::PathBuf;

@@ -16,8 +16,8 @@ use super::{Failure, Visit, again, blocking, layout, see_other};
 use crate::api::AppState;
 use crate::people::{Language, Permission};
 use crate::proposals;
-use crate::registry::{cycles, release};
 use crate::registry::programmes::{self, Programme};
+use crate::registry::{cycles, release};
 use crate::storage::registry::{CycleEntitlementRow, CycleRow};
 use crate::storage::sql::Page;
 
@@ -410,7 +410,14 @@ pub async fn release(
     let id_text = cycle.clone();
     let done = blocking(move || {
         let id = cycle_id(&id_text)?;
-        release::release(&shared.storage, &shared.keys, &actor, id, None, shared.now())?;
+        release::release(
+            &shared.storage,
+            &shared.keys,
+            &actor,
+            id,
+            None,
+            shared.now(),
+        )?;
         Ok(())
     })
     .await;
@@ -418,7 +425,15 @@ pub async fn release(
         Ok(()) => see_other(&format!("/console/cycles/{cycle}?done=released")),
         Err(failure) => {
             let top = layout::error(&failure.message);
-            render(state, visit, cycle, ShowQuery::default(), top, failure.status).await
+            render(
+                state,
+                visit,
+                cycle,
+                ShowQuery::default(),
+                top,
+                failure.status,
+            )
+            .await
         }
     }
 }

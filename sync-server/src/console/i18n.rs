@@ -230,7 +230,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Voucher entitlements become signed vouchers, cash entitlements go on their sites' rosters; bank and mobile-money ones wait for the payment pipeline. Releasing again releases only what is new.",
         "Les droits par bon deviennent des bons signés, les droits en espèces vont sur la liste de leur site ; ceux par banque ou mobile money attendent la chaîne de paiement. Distribuer à nouveau ne distribue que ce qui est nouveau.",
     ),
-    ("release", "Release the approved entitlements", "Distribuer les droits approuvés"),
+    (
+        "release",
+        "Release the approved entitlements",
+        "Distribuer les droits approuvés",
+    ),
     ("cycle_released", "Released.", "Distribué."),
     ("state_issued", "issued", "émis"),
     ("state_redeemed", "redeemed", "utilisé"),
