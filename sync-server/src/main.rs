@@ -37,6 +37,16 @@ First steps on a new machine:
   lastmile-server users add amina --name Amina --role admin --password-file pw.txt
   lastmile-server serve
 then, on the terminal: lastmile-terminal enroll --server URL --code CODE.
+A programme in the registry:
+  lastmile-server sites add nairobi-3 --name \"Nairobi 3\"
+  lastmile-server programmes add --id cash-2027 --name \"Cash 2027\" --currency KES \\
+      --channels mobile,cash --budget 250000.00 --starts-on 2027-01-01 --target individual
+  lastmile-server beneficiaries import cash-2027 people.csv
+  lastmile-server programmes activate cash-2027
+  lastmile-server cycles generate cash-2027 2027-01 --flat 2000.00
+A programme officer then submits the cycle and an approver approves it (HQ
+console or API), and `lastmile-server cycles release ID --out vouchers/`
+releases it.
 `lastmile-terminal demo` does all of this on one machine.
 
 Settings (file key / environment variable): data_dir / LASTMILE_DATA_DIR
@@ -119,6 +129,18 @@ enum Command {
     /// The audit trail: verify its hash chain, list entries.
     #[command(subcommand)]
     Audit(cli::audit::AuditCommand),
+    /// Distribution sites of the programme registry.
+    #[command(subcommand)]
+    Sites(cli::registry::SitesCommand),
+    /// Programmes: what is paid, in which currency, by which channels, to whom.
+    #[command(subcommand)]
+    Programmes(cli::registry::ProgrammesCommand),
+    /// Import a programme's beneficiaries from a CSV file.
+    #[command(subcommand)]
+    Beneficiaries(cli::registry::BeneficiariesCommand),
+    /// A programme's cycles: generate, show, release once approved.
+    #[command(subcommand, after_long_help = cli::registry::APPROVAL_NOTE)]
+    Cycles(cli::registry::CyclesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -424,6 +446,16 @@ fn main() -> Result<()> {
         Command::Users(command) => cli::people::users(&open(&config)?, command, now()),
         Command::Tokens(command) => cli::people::tokens(&open(&config)?, command, now()),
         Command::Audit(command) => cli::audit::run(&open(&config)?, command),
+        Command::Sites(command) => cli::registry::sites_run(&open(&config)?, command, now()),
+        Command::Programmes(command) => {
+            cli::registry::programmes_run(&open(&config)?, &config.issuer, command, now())
+        }
+        Command::Beneficiaries(command) => {
+            cli::registry::beneficiaries_run(&open(&config)?, command, now())
+        }
+        Command::Cycles(command) => {
+            cli::registry::cycles_run(&open(&config)?, &keys, command, now())
+        }
         Command::Serve(_) => serve(&config),
         Command::Keys(command) => {
             let storage = open(&config)?;

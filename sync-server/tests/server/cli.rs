@@ -344,3 +344,240 @@ fn issuing_again_skips_issued_rows_and_a_lost_sheet_is_printed_again() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("V-NOPE"));
 }
+
+/// The programme registry from the command line: a site, a draft programme,
+/// a beneficiary file with errors (each printed as line and column, exit 1,
+/// nothing imported), checked, then imported with a column mapped by hand,
+/// activated, a cycle generated; released only once two people (not the
+/// shell) submitted and approved it, its voucher printed.
+#[test]
+fn a_programme_is_registered_imported_generated_and_released_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&data, &["keys", "init"]);
+    let site = ok(&data, &["sites", "add", "site-1", "--name", "Kibera"]);
+    assert!(site.contains("\"site\":\"site-1\""), "{site}");
+    assert_eq!(ok(&data, &["sites", "list"]).lines().count(), 1);
+    let programme = [
+        "programmes",
+        "add",
+        "--id",
+        "P-cli",
+        "--name",
+        "Cash 2027",
+        "--currency",
+        "KES",
+        "--channels",
+        "voucher,cash",
+        "--budget",
+        "1000.00",
+        "--starts-on",
+        "2027-01-01",
+        "--target",
+        "individual",
+        "--id-pattern",
+        "99999999",
+    ];
+    let created = ok(&data, &programme);
+    assert!(created.contains("\"state\":\"draft\""), "{created}");
+    assert!(
+        !cli(&data, &programme).status.success(),
+        "the same id twice is refused"
+    );
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "ID,Full name,National ID,Site,Channels\n\
+         B-1,Amina Wanjiru,1234567,site-1,cash\n\
+         B-2,,23456789,site-1,cash\n\
+         B-3,Chiku Otieno,34567890,site-9,cash\n",
+    )
+    .unwrap();
+    let refused = cli(
+        &data,
+        &["beneficiaries", "import", "P-cli", bad.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    for expected in [
+        "line 2, column \"National ID\": ",
+        "line 3, column \"Full name\": ",
+        "line 4, column \"Site\": ",
+        "row(s) have errors; nothing was imported",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
+    }
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("3 rejected"),
+        "{refused:?}"
+    );
+    let shown = |data: &Path| -> serde_json::Value {
+        serde_json::from_str(ok(data, &["programmes", "show", "P-cli"]).trim()).unwrap()
+    };
+    assert_eq!(shown(&data)["beneficiaries"], 0);
+
+    // The name column is headed "Nom": mapped by hand.
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "ID,Nom,National ID,Site,Channels\n\
+         B-1,Amina Wanjiru,12345678,site-1,voucher\n\
+         B-2,Baraka Mwangi,23456789,site-1,cash\n\
+         B-3,Chiku Otieno,34567890,site-1,cash\n",
+    )
+    .unwrap();
+    let good = good.to_str().unwrap();
+    let unmapped = cli(&data, &["beneficiaries", "import", "P-cli", good]);
+    assert!(!unmapped.status.success());
+    assert!(
+        String::from_utf8_lossy(&unmapped.stderr).contains("the field name is required"),
+        "{unmapped:?}"
+    );
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "beneficiaries",
+            "import",
+            "P-cli",
+            good,
+            "--map",
+            "name=Nom",
+        ];
+        args.extend_from_slice(extra);
+        ok(&data, &args)
+    };
+    let checked = import(&["--check"]);
+    assert!(
+        checked.contains("3 created") && checked.contains("checked only"),
+        "{checked}"
+    );
+    assert_eq!(shown(&data)["beneficiaries"], 0);
+    let imported = import(&[]);
+    assert!(imported.contains("3 created"), "{imported}");
+    assert!(import(&[]).contains("nothing changed"));
+    assert_eq!(shown(&data)["beneficiaries"], 3);
+
+    // A draft generates nothing; active, it does.
+    let generate = ["cycles", "generate", "P-cli", "2027-01", "--flat", "20.00"];
+    assert!(!cli(&data, &generate).status.success());
+    ok(&data, &["programmes", "activate", "P-cli"]);
+    let cycle: serde_json::Value = serde_json::from_str(ok(&data, &generate).trim()).unwrap();
+    assert_eq!(
+        (
+            cycle["entitlements"].as_i64(),
+            cycle["total_minor"].as_i64()
+        ),
+        (Some(3), Some(6000)),
+        "{cycle}"
+    );
+    let id = cycle["id"].to_string();
+    let neither = cli(&data, &["cycles", "generate", "P-cli", "2027-02"]);
+    assert!(!neither.status.success(), "a rule is required");
+
+    // Not approved: nothing is released. Approval is for people, not the shell.
+    let vouchers = dir.path().join("vouchers");
+    let release = [
+        "cycles",
+        "release",
+        &id,
+        "--out",
+        vouchers.to_str().unwrap(),
+    ];
+    let refused = cli(&data, &release);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("only an approved cycle is released"),
+        "{refused:?}"
+    );
+    let help = ok(&data, &["cycles", "--help"]);
+    assert!(help.contains("maker–checker"), "{help}");
+    let password = dir.path().join("pw");
+    std::fs::write(&password, "a long enough password").unwrap();
+    for (name, role) in [
+        ("admin", "admin"),
+        ("officer", "programme_officer"),
+        ("approver", "approver"),
+    ] {
+        ok(
+            &data,
+            &[
+                "users",
+                "add",
+                name,
+                "--name",
+                name,
+                "--role",
+                role,
+                "--password-file",
+                password.to_str().unwrap(),
+            ],
+        );
+    }
+    {
+        use lastmile_server::people;
+        use lastmile_server::proposals::{self, Decision};
+        let storage = Storage::open(&DatabaseUrl::Sqlite(data.join("lastmile.sqlite"))).unwrap();
+        let officer = people::caller(&storage, "officer").unwrap();
+        let cycle_id = cycle["id"].as_i64().unwrap();
+        let proposal = proposals::submit_cycle(
+            &storage,
+            &officer,
+            cycle_id,
+            "January",
+            false,
+            common::now(),
+        )
+        .unwrap();
+        let approver = people::caller(&storage, "approver").unwrap();
+        proposals::decide(
+            &storage,
+            &lastmile_server::keys::KeyDir::new(&data),
+            &approver,
+            proposal.id,
+            Decision::Approve,
+            "checked",
+            common::now(),
+        )
+        .unwrap();
+    }
+    let released = ok(&data, &release);
+    assert!(
+        released.contains(&format!(
+            "cycle {id} released: 1 voucher(s), 2 cash entitlement(s) on the roster of site-1"
+        )),
+        "{released}"
+    );
+    assert!(
+        std::fs::read(vouchers.join("vouchers.pdf"))
+            .unwrap()
+            .starts_with(b"%PDF-")
+    );
+    assert_eq!(std::fs::read_dir(vouchers.join("qr")).unwrap().count(), 1);
+    let again = ok(&data, &release);
+    assert!(again.contains("0 voucher(s), 0 cash"), "{again}");
+    let shown_cycle: serde_json::Value =
+        serde_json::from_str(ok(&data, &["cycles", "show", &id]).trim()).unwrap();
+    assert_eq!(shown_cycle["approved_by"], "user:approver", "{shown_cycle}");
+    assert_eq!(
+        shown_cycle["generated_by"],
+        format!(
+            "operator:{}",
+            std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".to_owned())
+        )
+    );
+    let issued: i64 = shown_cycle["breakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["state"] == "issued")
+        .map(|b| b["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(issued, 3, "{shown_cycle}");
+
+    ok(&data, &["programmes", "close", "P-cli"]);
+    assert_eq!(shown(&data)["state"], "closed");
+    let listed = ok(&data, &["programmes", "list"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+}

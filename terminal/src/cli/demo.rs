@@ -3,12 +3,17 @@
 //! One process runs the sync server (the `lastmile-server` library on an
 //! embedded SQLite file) on loopback, a virtual receipt printer that saves
 //! every receipt as a PNG, and this terminal enrolled against that server
-//! over real HTTP. On first run it loads the demo programme from
-//! `assets/demo/` (compiled in): keys, offline limits, a roster, issued
-//! vouchers with their QR PNGs and printable PDF sheet, one voucher revoked
-//! at HQ. Then it opens the touch interface when there is a display, and
-//! otherwise walks through a redemption on the command line, running the
-//! same commands a person would type.
+//! over real HTTP. On first run it sets up HQ as HQ would: keys, offline
+//! limits, HQ people, and the demo programme through the programme
+//! registry — a site, a programme, its beneficiary file
+//! (`assets/demo/beneficiaries.csv`, compiled in) imported, this month's
+//! cycle generated and submitted by the officer, approved by the approver,
+//! released as vouchers (QR PNGs and a printable PDF sheet) and the site's
+//! cash list; a food entitlement redeemable by ID at the demo shop is added
+//! to that roster, and one voucher is revoked at HQ. Then it opens the touch
+//! interface when there is a display, and otherwise walks through a
+//! redemption on the command line, running the same commands a person would
+//! type.
 //!
 //! Everything lives under one directory (`lastmile-demo/` by default):
 //!
@@ -39,16 +44,24 @@ use lastmile_hardware::escpos::PaperWidth;
 use lastmile_server::audit::Actor;
 use lastmile_server::clock::Clock;
 use lastmile_server::config::{Config, Overrides};
-use lastmile_server::issuance::{self, IssueOptions};
 use lastmile_server::keys::{self, KeyDir};
 use lastmile_server::people::{self, Language, NewUser, Role, tokens};
 use lastmile_server::proposals::{self, Action, Decision};
+use lastmile_server::registry::cycles::{self, RuleRequest};
+use lastmile_server::registry::import::{self, Mapping};
+use lastmile_server::registry::programmes::{self, NewProgramme, Target, Transition};
+use lastmile_server::registry::{release, sites};
 use lastmile_server::startup::Server;
-use lastmile_server::storage::Storage;
-use lastmile_server::{limits, rosters, terminals};
-use lastmile_shared::id::{MerchantId, OperatorId, SiteId, VoucherId};
+use lastmile_server::storage::registry as registry_table;
+use lastmile_server::storage::{Storage, StorageError};
+use lastmile_server::{calendar, documents, limits, terminals};
+use lastmile_shared::id::{
+    BeneficiaryId, EntitlementId, MerchantId, OperatorId, ProgrammeId, SiteId, VoucherId,
+};
 use lastmile_shared::money::{Currency, Money};
+use lastmile_shared::roster::{Delivery, Entitlement, Roster, RosterPerson};
 use lastmile_shared::rules::OfflineLimits;
+use lastmile_shared::trust_list::{RootKey, RootSigned};
 use lastmile_shared::voucher::RedemptionMode;
 use lastmile_terminal::gui::prefs::{PREFS_FILE, Prefs};
 use lastmile_terminal::receipt::Letterhead;
@@ -57,13 +70,35 @@ use serde::{Deserialize, Serialize};
 
 use super::gui;
 
-/// The demo programme's beneficiaries, one voucher each.
-const VOUCHERS_CSV: &str = include_str!("../../../assets/demo/vouchers.csv");
-/// The demo site's roster: cash distribution list and an ID entitlement.
-const ROSTER_CSV: &str = include_str!("../../../assets/demo/roster.csv");
+/// The demo programme's register: households and people, each paid by
+/// voucher or in cash at the demo site.
+const BENEFICIARIES_CSV: &str = include_str!("../../../assets/demo/beneficiaries.csv");
 /// The shop the demo terminal belongs to, and its site.
 const MERCHANT: &str = "shop-017";
 const SITE: &str = "site-kibera";
+const SITE_NAME: &str = "Kibera";
+/// The demo programme in the registry.
+const PROGRAMME: &str = "kibera-support";
+const PROGRAMME_NAME: &str = "Kibera Household Support";
+/// Its rule: so much per household member, at most so much per household
+/// (KES), and its budget per cycle.
+const PER_MEMBER: &str = "750.00";
+const CAP: &str = "2000.00";
+const BUDGET: &str = "15000.00";
+/// How long the programme runs, from the day the demo is set up.
+const PROGRAMME_DAYS: i64 = 4 * 365;
+/// The food entitlement redeemable by ID at the demo shop: a merchant
+/// roster entry, which the registry does not make (its cash entitlements
+/// are paid by field agents, its vouchers redeemed anywhere). (beneficiary,
+/// name, national ID, entitlement, programme, KES.)
+const SHOP_ENTITLEMENT: (&str, &str, &str, &str, &str, i64) = (
+    "ben-amina-w",
+    "Amina Wanjiru",
+    "12345678",
+    "food-12-amina-w",
+    "food-2026",
+    3_000,
+);
 /// The voucher the demo revokes at HQ, so that a red "revoked" verdict can be seen.
 const REVOKED_BENEFICIARY: &str = "ben-john-m";
 /// The demo operators: (id, name, PIN).
@@ -117,11 +152,19 @@ struct DemoState {
     vouchers: Vec<DemoVoucher>,
     /// The voucher revoked at HQ.
     revoked: String,
+    /// The registry cycle the vouchers were released from (none in a demo
+    /// directory set up before the registry).
+    #[serde(default)]
+    cycle: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct DemoVoucher {
     id: String,
+    /// The registry's beneficiary id.
+    #[serde(default)]
+    beneficiary: String,
+    /// The beneficiary's name, from the registry.
     name: String,
     qr_text: String,
     qr_png: PathBuf,
@@ -328,7 +371,7 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
     let actor = Actor::Operator("demo".to_owned());
     let merchant = MerchantId::parse(MERCHANT)?;
     let site = SiteId::parse(SITE)?;
-    let (vouchers, revoked, code) = {
+    let (programme, revoked, code) = {
         let storage = Storage::open(&config.database)?;
         keys::init(&storage, &keys, &actor, &config.issuer, now)?;
         hq_people(layout, &storage, now)?;
@@ -347,42 +390,22 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
             },
             now,
         )?;
-        let inputs = layout.server().join("demo-input");
-        std::fs::create_dir_all(&inputs)?;
-        let roster_csv = inputs.join("roster.csv");
-        let vouchers_csv = inputs.join("vouchers.csv");
-        std::fs::write(&roster_csv, ROSTER_CSV)?;
-        std::fs::write(&vouchers_csv, VOUCHERS_CSV)?;
-        rosters::publish(
-            &storage,
-            &keys,
-            &roster_csv,
-            Some(&site),
-            Some(&merchant),
-            now,
-        )?;
-        let report = issuance::issue(
-            &storage,
-            &keys,
-            &IssueOptions {
-                csv: vouchers_csv,
-                out: layout.vouchers(),
-                allow_partial_errors: false,
-                bind_beneficiary: false,
-            },
-            now,
-        )?;
-        let revoked = report
-            .issued
+        let [_, officer, approver, _] = HQ_PEOPLE.map(|(name, ..)| people::caller(&storage, name));
+        let (officer, approver) = (officer?, approver?);
+        let programme =
+            register_programme(layout, &storage, &keys, &config, &officer, &approver, now)?;
+        add_shop_entitlement(&storage, &keys, &site, &merchant, now)?;
+        let revoked = programme
+            .vouchers
             .iter()
-            .find(|v| v.beneficiary.as_str() == REVOKED_BENEFICIARY)
-            .map(|v| v.voucher.clone())
+            .find(|v| v.beneficiary == REVOKED_BENEFICIARY)
+            .map(|v| VoucherId::parse(&v.id))
+            .transpose()?
             .context("the demo vouchers lack the one to revoke")?;
         // Revoked the way HQ revokes: proposed by one person, approved by another.
-        let [_, officer, approver, _] = HQ_PEOPLE.map(|(name, ..)| people::caller(&storage, name));
         let proposal = proposals::propose(
             &storage,
-            &officer?,
+            &officer,
             &Action::RevokeVoucher(revoked.clone()),
             "demo: the beneficiary reported the voucher lost",
             now,
@@ -390,24 +413,14 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
         proposals::decide(
             &storage,
             &keys,
-            &approver?,
+            &approver,
             proposal.id,
             Decision::Approve,
             "demo: confirmed with the programme",
             now,
         )?;
         let code = terminals::create_code(&storage, &actor, Some(merchant), Some(site), 3600, now)?;
-        let issued = report
-            .issued
-            .into_iter()
-            .map(|v| DemoVoucher {
-                id: v.voucher.to_string(),
-                name: v.name,
-                qr_text: v.qr_text,
-                qr_png: v.qr_png,
-            })
-            .collect();
-        (issued, revoked, code.code)
+        (programme, revoked, code.code)
     };
     let server = EmbeddedServer::start(config)?;
     let mut terminal = Terminal::open(&layout.terminal(), Arc::new(SystemClock))?;
@@ -431,11 +444,198 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
     let state = DemoState {
         // The address actually bound (`--listen` may give port 0).
         listen: server.address,
-        vouchers,
+        vouchers: programme.vouchers,
         revoked: revoked.to_string(),
+        cycle: Some(programme.cycle),
     };
     std::fs::write(layout.state(), serde_json::to_vec_pretty(&state)?)?;
     Ok((state, server))
+}
+
+/// What the demo programme released.
+struct DemoProgramme {
+    cycle: i64,
+    vouchers: Vec<DemoVoucher>,
+}
+
+/// The demo programme, through the registry as HQ runs one: the site, the
+/// programme (a draft), its beneficiary file imported, activated; this
+/// month's cycle generated by the officer, submitted by the officer and
+/// approved by the approver (maker–checker), then released: vouchers
+/// printed in `vouchers/`, cash entitlements on the site's roster.
+fn register_programme(
+    layout: &Layout,
+    storage: &Storage,
+    keys: &KeyDir,
+    config: &Config,
+    officer: &people::Caller,
+    approver: &people::Caller,
+    now: i64,
+) -> anyhow::Result<DemoProgramme> {
+    const DAY: i64 = 86_400;
+    let by = officer.actor();
+    sites::create(storage, &by, SITE, SITE_NAME, now)?;
+    programmes::create(
+        storage,
+        &by,
+        &NewProgramme {
+            programme: PROGRAMME.to_owned(),
+            name: PROGRAMME_NAME.to_owned(),
+            currency: "KES".to_owned(),
+            issuer: config.issuer.to_string(),
+            channels: vec!["voucher".to_owned(), "cash".to_owned()],
+            budget: BUDGET.to_owned(),
+            starts_on: calendar::format_date(now),
+            ends_on: Some(calendar::format_date(now + PROGRAMME_DAYS * DAY)),
+            target: Target::Household,
+            household_max: Some(8),
+            id_pattern: Some("99999999".to_owned()),
+        },
+        now,
+    )?;
+    // Imported from a file, as `lastmile-server beneficiaries import` does:
+    // the file stays in the server's folder for a person to look at.
+    let inputs = layout.server().join("demo-input");
+    std::fs::create_dir_all(&inputs)?;
+    let file = inputs.join("beneficiaries.csv");
+    std::fs::write(&file, BENEFICIARIES_CSV)?;
+    let open = || {
+        std::fs::File::open(&file)
+            .map(std::io::BufReader::new)
+            .with_context(|| format!("cannot read {}", file.display()))
+    };
+    let headers = import::headers(open()?)?;
+    // A row with an error would refuse the whole file.
+    import::import(
+        storage,
+        &by,
+        PROGRAMME,
+        "beneficiaries.csv",
+        open()?,
+        &Mapping::guess(&headers),
+        import::Options::default(),
+        now,
+    )?;
+    programmes::transition(storage, &by, PROGRAMME, Transition::Activate, now)?;
+    // This month, e.g. 2026-05.
+    let period = &calendar::format_date(now)[..7];
+    let cycle = cycles::generate(
+        storage,
+        &by,
+        PROGRAMME,
+        period,
+        &RuleRequest {
+            rule: "per_member".to_owned(),
+            amount: PER_MEMBER.to_owned(),
+            cap: Some(CAP.to_owned()),
+        },
+        now,
+    )?;
+    let proposal = proposals::submit_cycle(
+        storage,
+        officer,
+        cycle.id,
+        "demo: this month's transfers for Kibera",
+        false,
+        now,
+    )?;
+    proposals::decide(
+        storage,
+        keys,
+        approver,
+        proposal.id,
+        Decision::Approve,
+        "demo: household sizes checked against the register",
+        now,
+    )?;
+    let released = release::release(
+        storage,
+        keys,
+        &by,
+        cycle.id,
+        Some(layout.vouchers().as_path()),
+        now,
+    )?;
+    let sheet = released
+        .sheet
+        .context("the demo cycle released no vouchers")?;
+    // The sheet prints beneficiary ids; the tour names people.
+    let vouchers = storage.transaction(|tx| {
+        sheet
+            .vouchers
+            .into_iter()
+            .map(|v| {
+                let name =
+                    registry_table::beneficiary(tx.sql(), PROGRAMME, v.beneficiary.as_str())?
+                        .map_or_else(|| v.beneficiary.to_string(), |b| b.name);
+                Ok(DemoVoucher {
+                    id: v.voucher.to_string(),
+                    beneficiary: v.beneficiary.to_string(),
+                    name,
+                    qr_text: v.qr_text,
+                    qr_png: v.qr_png,
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()
+    })?;
+    Ok(DemoProgramme {
+        cycle: cycle.id,
+        vouchers,
+    })
+}
+
+/// Adds [`SHOP_ENTITLEMENT`] to the demo site's roster as the release
+/// published it, and publishes that roster again for the site and the demo
+/// shop. (A terminal with a site receives its site's roster only, so the
+/// shop's entitlement goes on the same document.)
+fn add_shop_entitlement(
+    storage: &Storage,
+    keys: &KeyDir,
+    site: &SiteId,
+    merchant: &MerchantId,
+    now: i64,
+) -> anyhow::Result<()> {
+    const DAY: i64 = 86_400;
+    let (beneficiary, name, national_id, entitlement, programme, kes) = SHOP_ENTITLEMENT;
+    let item = Entitlement {
+        id: EntitlementId::parse(entitlement)?,
+        programme: ProgrammeId::parse(programme)?,
+        value: Money::new(kes * 100, Currency::parse("KES")?),
+        valid_from: now,
+        valid_until: now + PROGRAMME_DAYS * DAY,
+        mode: RedemptionMode::Partial,
+        delivery: Delivery::Merchant,
+    };
+    let beneficiary = BeneficiaryId::parse(beneficiary)?;
+    storage.transaction(|tx| -> anyhow::Result<()> {
+        let root = keys::root_signer(tx, keys)?;
+        let scope = documents::roster_scope(Some(site), None).context("a site has a roster")?;
+        let (_, bytes) = tx
+            .document(documents::ROSTER, &scope)?
+            .context("the release published no roster for the demo site")?;
+        let roster = Roster::open(
+            &bytes,
+            &RootKey {
+                kid: root.kid.clone(),
+                key: root.key.verifying_key(),
+            },
+            None,
+        )?;
+        let mut people = roster.people;
+        match people.iter_mut().find(|p| p.beneficiary == beneficiary) {
+            Some(person) => person.entitlements.push(item),
+            None => people.push(RosterPerson {
+                beneficiary,
+                name: name.to_owned(),
+                id_numbers: vec![national_id.to_owned()],
+                date_of_birth: None,
+                photo: None,
+                entitlements: vec![item],
+            }),
+        }
+        documents::publish_roster(tx, &root, Some(site), Some(merchant), people, now)?;
+        Ok(())
+    })
 }
 
 fn random_bytes() -> [u8; 32] {
@@ -567,9 +767,16 @@ impl Tour<'_> {
         println!(
             "  operators        Grace Muthoni (op-1, PIN 1234), Daniel Kiprop (op-2, PIN 5678)"
         );
+        if let Some(cycle) = self.state.cycle {
+            println!(
+                "  programme        {PROGRAMME} ({PROGRAMME_NAME}), in the registry: cycle {cycle} generated and submitted by hq.officer, \
+                 approved by hq.approver, released as the voucher sheet and the cash list of {SITE}"
+            );
+        }
+        let (_, shop_name, shop_id, ..) = SHOP_ENTITLEMENT;
         println!(
-            "  to try           every voucher on the sheet; {} is revoked at HQ, Said Mwinyi's is for another shop; ID number 12345678 has a food \
-             entitlement",
+            "  to try           every voucher on the sheet; {} is revoked at HQ; ID number {shop_id} ({shop_name}) has a food \
+             entitlement at this shop; `cash list` shows who is paid in cash at {SITE}",
             self.state.revoked
         );
         println!();
@@ -731,18 +938,34 @@ impl Tour<'_> {
             &["--data-dir", &dir, "redeem", "--qr", revoked_qr],
             None,
         );
+        if let Some(cycle) = self.state.cycle {
+            self.pause();
+            println!(
+                "── 9. Where the vouchers came from: cycle {cycle} of programme {PROGRAMME}, generated by hq.officer, \
+                 approved by hq.approver (GET /v1/hq/cycles/{cycle})"
+            );
+            match self.hq_get(&format!("/v1/hq/cycles/{cycle}")) {
+                Ok(value) => println!("{}\n", serde_json::to_string_pretty(&value)?),
+                Err(e) => println!("(the HQ API did not answer: {e:#})\n"),
+            }
+        }
         Ok(())
     }
 
-    fn hq_voucher(&self, id: &str) -> anyhow::Result<String> {
-        VoucherId::parse(id)?;
+    /// `GET` on the HQ API with the demo admin's token.
+    fn hq_get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
         let token = std::fs::read_to_string(self.layout.token())?;
-        let body = ureq::get(&format!("{}/v1/hq/vouchers/{id}", self.server_url))
+        let body = ureq::get(&format!("{}{path}", self.server_url))
             .header("Authorization", &format!("Bearer {}", token.trim()))
             .call()?
             .body_mut()
             .read_to_string()?;
-        let mut value: serde_json::Value = serde_json::from_str(&body)?;
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    fn hq_voucher(&self, id: &str) -> anyhow::Result<String> {
+        VoucherId::parse(id)?;
+        let mut value = self.hq_get(&format!("/v1/hq/vouchers/{id}"))?;
         // The credential is the whole QR text: shown above already.
         if let Some(fields) = value.as_object_mut() {
             fields.remove("credential");
@@ -778,10 +1001,12 @@ impl Tour<'_> {
             ];
             println!("  {}", command_line(&check));
         }
+        let (_, _, shop_id, ..) = SHOP_ENTITLEMENT;
         println!(
             "  {}",
-            command_line(&["--data-dir", &dir, "id-redeem", "--id", "12345678"])
+            command_line(&["--data-dir", &dir, "id-redeem", "--id", shop_id])
         );
+        println!("  {}", command_line(&["--data-dir", &dir, "cash", "list"]));
         println!("  {}", command_line(&["--data-dir", &dir, "sync"]));
         println!(
             "  curl -H \"Authorization: Bearer $(cat {})\" {}/v1/hq/cases",

@@ -21,5 +21,8 @@ mod gui_printer;
 mod gui_screenshots;
 mod gui_sync;
 mod gui_touch;
+// The server library is linked only with the demo feature (on by default).
+#[cfg(feature = "demo")]
+mod registry;
 mod sync;
 mod voucher_code;
