@@ -1079,7 +1079,8 @@ pub fn open_at_site(sql: &mut dyn Sql, site: &str, now: i64, most: i64) -> Res<V
             "SELECT {ENTITLEMENT_COLUMNS}, b.name, b.national_id
              FROM cycle_entitlements e
              JOIN beneficiaries b ON b.programme = e.programme AND b.beneficiary = e.beneficiary
-             WHERE e.channel = $1 AND e.state = 'issued' AND e.valid_until > $2
+             WHERE e.channel_kind = 'cash' AND e.channel = $1 AND e.state = 'issued'
+               AND e.valid_until > $2
              ORDER BY e.beneficiary, e.cycle LIMIT $3"
         )
     });
