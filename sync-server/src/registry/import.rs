@@ -872,6 +872,7 @@ pub fn import(
         hash: Sha256::new(),
     };
     let outcome = storage.transaction(|tx| -> Result<Report, ImportError> {
+        table::plan_for_growth(tx.sql())?;
         let programme = programmes::get_in(tx, programme)?;
         if programme.row.state == "closed" {
             return Err(ImportError::Closed(programme.row.programme.clone()));

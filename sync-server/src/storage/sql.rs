@@ -11,7 +11,7 @@
 //!
 //! Architecture invariant: the modules of `storage/` that sit on this layer
 //! have no backend-specific code besides a `dialect()` test where the
-//! databases differ (row locks, a collation, `SKIP LOCKED`).
+//! databases differ (row locks, a collation, `SKIP LOCKED`, the plan cache of a long import).
 
 use super::StorageError;
 
