@@ -383,7 +383,7 @@ fn registry_with_a_cycle(app: &TestApp) -> i64 {
         "/v1/hq/programmes",
         serde_json::json!({
             "programme": PROGRAMME, "name": "Cash for families 2027", "currency": "KES",
-            "issuer": "hq", "channels": ["mobile", "bank", "cash"], "budget": "10000.00",
+            "issuer": "lastmile-test", "channels": ["mobile", "bank", "cash"], "budget": "10000.00",
             "starts_on": "2027-01-01", "target": "individual", "id_pattern": "99999999",
         }),
     );
