@@ -127,6 +127,10 @@ typed_id!(
     /// An entitlement of a beneficiary in one cycle.
     EntitlementId, "entitlement id"
 );
+typed_id!(
+    /// A household (a head and its members) in a programme's registry.
+    HouseholdId, "household id"
+);
 
 #[cfg(test)]
 mod tests {

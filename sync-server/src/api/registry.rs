@@ -338,11 +338,11 @@ async fn spool(body: Body) -> Result<Spool, ApiProblem> {
 
 /// The refusal of a file whose rows have errors: the problem, with the
 /// report that lists them.
-fn rows_refused(error: &ImportError, answer: ImportAnswer) -> Response {
+fn rows_refused(detail: &str, answer: ImportAnswer) -> Response {
     let body = serde_json::json!({
         "code": "rows_have_errors",
         "title": "Unprocessable Entity",
-        "detail": error.to_string(),
+        "detail": detail,
         "report": answer,
     });
     (
@@ -409,18 +409,20 @@ async fn import_file(
                 },
             )
         }
-        Ok(Ok((headers, mapping, Err(ImportError::Rows(report))))) => {
-            let error = ImportError::Rows(report.clone());
-            rows_refused(
-                &error,
-                ImportAnswer {
-                    headers,
-                    mapping,
-                    report: *report,
-                },
-            )
+        Ok(Ok((headers, mapping, Err(error)))) => {
+            let detail = error.to_string();
+            match error {
+                ImportError::Rows(report) => rows_refused(
+                    &detail,
+                    ImportAnswer {
+                        headers,
+                        mapping,
+                        report: *report,
+                    },
+                ),
+                other => ApiProblem::from(other).into_response(),
+            }
         }
-        Ok(Ok((_, _, Err(error)))) => ApiProblem::from(error).into_response(),
         Ok(Err(problem)) | Err(problem) => problem.into_response(),
     }
 }

@@ -312,35 +312,23 @@ pub struct ExclusionForm {
     offset: Option<u64>,
 }
 
-pub async fn exclude(
-    State(state): State<AppState>,
-    Extension(visit): Extension<Visit>,
-    Path((cycle, beneficiary)): Path<(String, String)>,
-    Form(form): Form<ExclusionForm>,
+/// Runs one of the cycle page's actions on cycle `cycle`; then back to the
+/// page with `done` (and the entitlements at `offset`), or the page again
+/// with the refusal on top.
+async fn act(
+    state: AppState,
+    visit: Visit,
+    cycle: String,
+    done: &str,
+    offset: u64,
+    work: impl FnOnce(&AppState, i64) -> Result<(), Failure> + Send + 'static,
 ) -> Response {
-    let actor = visit.caller.actor();
     let shared = state.clone();
     let id_text = cycle.clone();
-    let excluded = form.excluded == "1";
-    let done = blocking(move || {
-        let id = cycle_id(&id_text)?;
-        cycles::exclude(
-            &shared.storage,
-            &actor,
-            id,
-            &beneficiary,
-            excluded,
-            &form.note,
-            shared.now(),
-        )?;
-        Ok(())
-    })
-    .await;
-    let offset = form.offset.unwrap_or(0);
-    match done {
+    let result = blocking(move || work(&shared, cycle_id(&id_text)?)).await;
+    match result {
         Ok(()) => see_other(&format!(
-            "/console/cycles/{cycle}?done={}&offset={offset}",
-            if excluded { "excluded" } else { "included" }
+            "/console/cycles/{cycle}?done={done}&offset={offset}"
         )),
         Err(failure) => {
             let top = layout::error(&failure.message);
@@ -351,6 +339,31 @@ pub async fn exclude(
             render(state, visit, cycle, q, top, failure.status).await
         }
     }
+}
+
+pub async fn exclude(
+    State(state): State<AppState>,
+    Extension(visit): Extension<Visit>,
+    Path((cycle, beneficiary)): Path<(String, String)>,
+    Form(form): Form<ExclusionForm>,
+) -> Response {
+    let actor = visit.caller.actor();
+    let excluded = form.excluded == "1";
+    let offset = form.offset.unwrap_or(0);
+    let done = if excluded { "excluded" } else { "included" };
+    act(state, visit, cycle, done, offset, move |state, id| {
+        cycles::exclude(
+            &state.storage,
+            &actor,
+            id,
+            &beneficiary,
+            excluded,
+            &form.note,
+            state.now(),
+        )?;
+        Ok(())
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,36 +380,18 @@ pub async fn submit(
     Form(form): Form<SubmitForm>,
 ) -> Response {
     let caller = visit.caller.clone();
-    let shared = state.clone();
-    let id_text = cycle.clone();
-    let done = blocking(move || {
-        let id = cycle_id(&id_text)?;
+    act(state, visit, cycle, "submitted", 0, move |state, id| {
         proposals::submit_cycle(
-            &shared.storage,
+            &state.storage,
             &caller,
             id,
             &form.reason,
             form.over_budget_approval.is_some(),
-            shared.now(),
+            state.now(),
         )?;
         Ok(())
     })
-    .await;
-    match done {
-        Ok(()) => see_other(&format!("/console/cycles/{cycle}?done=submitted")),
-        Err(failure) => {
-            let top = layout::error(&failure.message);
-            render(
-                state,
-                visit,
-                cycle,
-                ShowQuery::default(),
-                top,
-                failure.status,
-            )
-            .await
-        }
-    }
+    .await
 }
 
 /// Releases an approved cycle: vouchers, site rosters (see `registry::release`).
@@ -406,34 +401,9 @@ pub async fn release(
     Path(cycle): Path<String>,
 ) -> Response {
     let actor = visit.caller.actor();
-    let shared = state.clone();
-    let id_text = cycle.clone();
-    let done = blocking(move || {
-        let id = cycle_id(&id_text)?;
-        release::release(
-            &shared.storage,
-            &shared.keys,
-            &actor,
-            id,
-            None,
-            shared.now(),
-        )?;
+    act(state, visit, cycle, "released", 0, move |state, id| {
+        release::release(&state.storage, &state.keys, &actor, id, None, state.now())?;
         Ok(())
     })
-    .await;
-    match done {
-        Ok(()) => see_other(&format!("/console/cycles/{cycle}?done=released")),
-        Err(failure) => {
-            let top = layout::error(&failure.message);
-            render(
-                state,
-                visit,
-                cycle,
-                ShowQuery::default(),
-                top,
-                failure.status,
-            )
-            .await
-        }
-    }
+    .await
 }

@@ -167,10 +167,6 @@ fn get_in(tx: &mut dyn Tx, id: i64) -> Result<CycleRow, CycleError> {
     table::cycle(tx.sql(), id)?.ok_or(CycleError::Unknown(id))
 }
 
-fn budget_of(tx: &mut dyn Tx, cycle: &CycleRow) -> Result<Programme, CycleError> {
-    Ok(programmes::get_in(tx, &cycle.programme)?)
-}
-
 /// Generates (or completes) the cycle of a period: every active
 /// beneficiary without an entitlement in it gets one. Generating again
 /// adds only those imported since, and never twice.
@@ -283,7 +279,7 @@ pub fn exclude(
                 wanted: "draft",
             });
         }
-        let programme = budget_of(tx, &row)?;
+        let programme = programmes::get_in(tx, &row.programme)?;
         let note = (!note.as_str().is_empty()).then_some(note.as_str());
         if !table::set_excluded(tx.sql(), cycle, beneficiary, excluded, note, now)? {
             return Err(CycleError::UnknownEntitlement(beneficiary.to_owned()));
@@ -323,7 +319,7 @@ pub fn submittable_in(
             wanted: "draft",
         });
     }
-    let programme = budget_of(tx, &row)?;
+    let programme = programmes::get_in(tx, &row.programme)?;
     let row = table::recount_cycle(tx.sql(), cycle, programme.row.budget_minor)?;
     if row.entitlements == 0 {
         return Err(CycleError::Empty { id: cycle });

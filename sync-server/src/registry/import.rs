@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 
-use lastmile_shared::id::{BeneficiaryId, SiteId};
+use lastmile_shared::id::{BeneficiaryId, HouseholdId, SiteId};
 use lastmile_shared::payee::{
     AccountNumber, BankAccount, BankCode, Channel, ChannelKind, Iban, Msisdn, Operator,
 };
@@ -42,8 +42,6 @@ pub const ROW_BYTES_MAX: usize = 16 * 1024;
 pub const ERRORS_LISTED: usize = 1000;
 /// Longest beneficiary name, in characters.
 pub const NAME_CHARS_MAX: usize = 120;
-/// Longest household id, in bytes (the same characters as other ids).
-pub const HOUSEHOLD_BYTES_MAX: usize = 64;
 
 /// A field of the register that a column of the file fills.
 #[derive(
@@ -421,17 +419,9 @@ impl Context<'_> {
         let household = Some(get(Field::Household))
             .filter(|h| !h.is_empty())
             .and_then(|h| {
-                BeneficiaryId::parse(h)
-                    .map(|_| h.to_owned())
-                    .map_err(|e| {
-                        errors.push(self.error(
-                            line,
-                            Field::Household,
-                            e.to_string().replace("beneficiary", "household"),
-                        ))
-                    })
+                HouseholdId::parse(h)
+                    .map_err(|e| errors.push(self.error(line, Field::Household, e)))
                     .ok()
-                    .filter(|h| h.len() <= HOUSEHOLD_BYTES_MAX)
             });
         let head = match get(Field::HouseholdRole).to_ascii_lowercase().as_str() {
             "" | "head" => true,
@@ -542,6 +532,7 @@ impl Context<'_> {
             .collect::<Vec<_>>()
             .join(" ");
         let phone = phone.map(|p| p.as_str().to_owned());
+        let household = household.map(|h| h.to_string());
         let site = site.map(|s| s.to_string());
         let digest = {
             let mut hash = Sha256::new();

@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use lastmile_shared::id::{BeneficiaryId, EntitlementId, ProgrammeId, SiteId, VoucherId};
+use lastmile_shared::id::{BeneficiaryId, EntitlementId, IssuerId, ProgrammeId, SiteId, VoucherId};
 use lastmile_shared::money::Money;
 use lastmile_shared::roster::{Delivery, Entitlement, RosterPerson};
 use lastmile_shared::voucher::{self, RedemptionMode, VoucherClaims};
@@ -286,7 +286,9 @@ fn release_cash(
                     ProgrammeId::parse(&entitlement.programme),
                 )?,
                 value: money(&other, entitlement.amount_minor),
-                valid_from: now.min(entitlement.updated_at),
+                // Issued entitlements change no more until they close: their
+                // last update is when they were released.
+                valid_from: entitlement.updated_at,
                 valid_until: entitlement.valid_until.unwrap_or(until),
                 mode: RedemptionMode::SingleUse,
                 delivery: Delivery::Cash,
@@ -327,7 +329,7 @@ pub fn release(
     out: Option<&Path>,
     now: i64,
 ) -> Result<Released, ReleaseError> {
-    let mut released = storage.transaction(|tx| -> Result<Released, ReleaseError> {
+    let (mut released, issuer) = storage.transaction(|tx| -> Result<_, ReleaseError> {
         let row = table::cycle(tx.sql(), cycle)?.ok_or(ReleaseError::Unknown(cycle))?;
         if row.state != "approved" {
             return Err(ReleaseError::NotApproved {
@@ -359,26 +361,22 @@ pub fn release(
                 now,
             )?;
         }
-        Ok(Released {
-            cycle,
-            vouchers,
-            cash,
-            rosters,
-            awaiting_payment,
-            sheet: None,
-        })
+        let issuer = parse_corrupt("programmes.issuer", IssuerId::parse(&programme.row.issuer))?;
+        Ok((
+            Released {
+                cycle,
+                vouchers,
+                cash,
+                rosters,
+                awaiting_payment,
+                sheet: None,
+            },
+            issuer,
+        ))
     })?;
     if let Some(out) = out
         && !released.vouchers.is_empty()
     {
-        let issuer = storage.transaction(|tx| {
-            let row = table::cycle(tx.sql(), cycle)?.ok_or(ReleaseError::Unknown(cycle))?;
-            Ok::<_, ReleaseError>(programmes::get_in(tx, &row.programme)?.row.issuer)
-        })?;
-        let issuer = parse_corrupt(
-            "programmes.issuer",
-            lastmile_shared::id::IssuerId::parse(&issuer),
-        )?;
         released.sheet = Some(issuance::sheet(
             storage,
             &SheetSource::Vouchers(released.vouchers.clone()),

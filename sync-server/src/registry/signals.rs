@@ -21,17 +21,6 @@ pub const SIGNALS_PER_KIND_MAX: i64 = 10_000;
 /// Longest review note, in characters.
 pub const NOTE_CHARS_MAX: usize = 1000;
 
-/// What a signal is about.
-pub const KINDS: [&str; 7] = [
-    "same_national_id",
-    "same_phone",
-    "same_account",
-    "same_wallet",
-    "household_too_large",
-    "household_without_head",
-    "household_heads",
-];
-
 fn store(
     tx: &mut dyn Tx,
     kind: &str,

@@ -364,6 +364,39 @@ fn the_registry_in_the_console() {
     shot(&browser, "cycle-approved");
     let (_, shown) = app.hq_get(&format!("/v1/hq/cycles/{cycle}"));
     assert_eq!(shown["state"], "approved", "{shown}");
+    // The approver may not release it; the officer does, from its page.
+    assert!(browser.find("form[action$='/release']").is_none());
+    sign_in(&browser, &app, Role::ProgrammeOfficer);
+    browser.open(&format!("{}/console/cycles/{cycle}", app.base_url));
+    browser.click("form[action$='/release'] button[type=submit]");
+    browser.wait_for_text("Released.");
+    browser.wait_for(".status-issued");
+    shot(&browser, "cycle-released");
+    let (_, list) = app.hq_as(
+        Role::ProgrammeOfficer,
+        "GET",
+        &format!("/v1/hq/cycles/{cycle}/entitlements"),
+        None,
+    );
+    let states: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["channel_kind"].as_str().unwrap(),
+                e["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        states.iter().all(|(kind, state)| match *kind {
+            "cash" => *state == "issued" || *state == "cancelled",
+            _ => *state == "approved",
+        }),
+        "{list}"
+    );
+    assert!(states.contains(&("cash", "issued")), "{list}");
 }
 
 /// The state the role checks look at, made over the HTTP API.
