@@ -83,6 +83,8 @@ pub const POLL_ERROR_MS: u64 = 5_000;
 
 /// How often old request nonces are deleted.
 pub const PRUNE_NONCES_PERIOD_MS: i64 = 60_000;
+/// How often pending ledger transfers past their timeout are released.
+pub const EXPIRE_TRANSFERS_PERIOD_MS: i64 = 60_000;
 /// How often finished jobs are deleted, how long done and dead jobs are
 /// kept, and the most one run deletes of each.
 pub const PRUNE_JOBS_PERIOD_MS: i64 = 3_600_000;
@@ -375,11 +377,23 @@ fn prune_jobs(tx: &mut dyn Tx, job: &Job) -> Result<(), JobError> {
     Ok(())
 }
 
+/// Releases the ledger's pending transfers whose timeout passed, as of
+/// the job's period (a bounded number each run).
+fn expire_transfers(tx: &mut dyn Tx, job: &Job) -> Result<(), JobError> {
+    let now = job.run_after_ms.div_euclid(1000);
+    crate::ledger::expire_due(tx.sql(), now).map_err(|e| match e {
+        crate::ledger::LedgerError::Storage(e) => JobError::Storage(e),
+        other => JobError::Failed(other.to_string()),
+    })?;
+    Ok(())
+}
+
 /// The server's own jobs.
 pub fn server_handlers() -> Handlers {
     Handlers::new()
         .with("prune_nonces", prune_nonces)
         .with("prune_jobs", prune_jobs)
+        .with("expire_transfers", expire_transfers)
 }
 
 /// The server's periodic jobs.
@@ -392,6 +406,10 @@ pub fn server_schedule() -> Vec<Periodic> {
         Periodic {
             kind: "prune_jobs",
             period_ms: PRUNE_JOBS_PERIOD_MS,
+        },
+        Periodic {
+            kind: "expire_transfers",
+            period_ms: EXPIRE_TRANSFERS_PERIOD_MS,
         },
     ]
 }

@@ -25,6 +25,7 @@ pub mod double_spend;
 pub mod issuance;
 pub mod jobs;
 pub mod keys;
+pub mod ledger;
 pub mod limits;
 pub mod merchants;
 pub mod people;

@@ -141,6 +141,9 @@ enum Command {
     /// A programme's cycles: generate, show, release once approved.
     #[command(subcommand, after_long_help = cli::registry::APPROVAL_NOTE)]
     Cycles(cli::registry::CyclesCommand),
+    /// The ledger: verify it, the trial balance, statements, fundings.
+    #[command(subcommand)]
+    Ledger(cli::ledger::LedgerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -456,6 +459,7 @@ fn main() -> Result<()> {
         Command::Cycles(command) => {
             cli::registry::cycles_run(&open(&config)?, &keys, command, now())
         }
+        Command::Ledger(command) => cli::ledger::run(&open(&config)?, command, now()),
         Command::Serve(_) => serve(&config),
         Command::Keys(command) => {
             let storage = open(&config)?;

@@ -41,9 +41,11 @@ use serde_bytes::ByteBuf;
 use crate::device_auth::{self, AuthError, SignedRequest};
 use crate::documents::{self, GLOBAL_SCOPE};
 use crate::double_spend::{self, Tally, Verdict};
+use crate::ledger::LedgerError;
+use crate::ledger::postings::{self, Delivery, Session};
 use crate::storage::{
-    BalanceRow, Credential, EntitlementRow, NewAlarm, NewCase, NewTotal, Storage, StorageError,
-    StoredEntry, Tx, VoucherRow,
+    BalanceRow, Credential, DeviceRow, EntitlementRow, NewAlarm, NewCase, NewTotal, Storage,
+    StorageError, StoredEntry, Tx, VoucherRow,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +79,10 @@ pub enum SyncError {
         voucher: VoucherId,
         offered: Vec<u8>,
     },
+    /// Recording what the upload counted in the ledger failed: a bug (an
+    /// invariant would break) or storage; the upload was refused whole.
+    #[error("the upload could not be recorded in the ledger: {0}; HQ was alerted")]
+    Ledger(#[from] LedgerError),
 }
 
 impl SyncError {
@@ -92,6 +98,7 @@ impl SyncError {
             Self::ChainBroken { .. } => "chain_broken",
             Self::SequenceConflict { .. } => "sequence_conflict",
             Self::CredentialMismatch { .. } => "credential_mismatch",
+            Self::Ledger(_) => "ledger_refused",
         }
     }
 }
@@ -308,6 +315,20 @@ pub fn upload(
         )),
         _ => None,
     };
+    if let Err(SyncError::Ledger(error)) = &result {
+        let device = request.device.device.clone();
+        let detail = format!("an upload was refused: {error}");
+        storage.transaction(|tx| {
+            tx.insert_alarm(&NewAlarm {
+                kind: "ledger_refused",
+                device: Some(device),
+                seq: None,
+                detail,
+                evidence: None,
+                raised_at: now,
+            })
+        })?;
+    }
     // Raised after the refused transaction rolled back, in its own.
     if let Some((kind, seq, detail, offered)) = refused {
         let device = request.device.device.clone();
@@ -419,7 +440,13 @@ fn apply(
     tx.insert_entries(id, &stored_entries, now)?;
     flag_recovered(tx, id, held_seq, claimed, head_seq, now)?;
     flag_clock_set_back(tx, id, held_seq, &fresh, now)?;
-    let cases = count_redemptions(tx, id, &fresh, now)?;
+    // In the ledger: floats drawn, then what was counted, then the closes.
+    let (opened, closed): (Vec<Session>, Vec<Session>) = sessions_of(&fresh)
+        .into_iter()
+        .partition(|s| matches!(s, Session::Opened { .. }));
+    postings::sessions(tx.sql(), &device, &opened, now)?;
+    let cases = count_redemptions(tx, &device, &fresh, now)?;
+    postings::sessions(tx.sql(), &device, &closed, now)?;
     for outcome in &mut outcomes {
         if let EntryOutcome::Applied { seq } = *outcome
             && let Some(case) = cases.get(&seq)
@@ -509,14 +536,16 @@ fn flag_clock_set_back(
 /// conflicting one. Returns the case opened per sequence number.
 fn count_redemptions(
     tx: &mut dyn Tx,
-    device: &DeviceId,
+    device_row: &DeviceRow,
     fresh: &[&CheckedEntry],
     now: i64,
 ) -> Result<HashMap<u64, u64>, SyncError> {
+    let device = &device_row.device;
     let mut counting = Counting {
         device,
         now,
         cases: HashMap::new(),
+        deliveries: Vec::new(),
     };
     let mut totals = Vec::new();
     // Rows are locked in a fixed order: vouchers, entitlements (each by id),
@@ -578,7 +607,58 @@ fn count_redemptions(
             )?;
         }
     }
+    counting.deliveries.sort_by_key(|d| d.seq);
+    postings::deliveries(tx.sql(), device_row, &counting.deliveries, now)?;
     Ok(counting.cases)
+}
+
+/// What an entry counted as delivered, for the ledger.
+fn delivery(entry: &LogEntry, value: Money, amount: Money) -> Option<Delivery> {
+    let (credential, programme, cash) = match &entry.event {
+        LogEvent::VoucherRedeemed {
+            voucher, programme, ..
+        } => (voucher.as_str(), programme, false),
+        LogEvent::EntitlementRedeemed {
+            entitlement,
+            programme,
+            ..
+        } => (entitlement.as_str(), programme, false),
+        LogEvent::CashPaidOut {
+            entitlement,
+            programme,
+            ..
+        } => (entitlement.as_str(), programme, true),
+        _ => return None,
+    };
+    Some(Delivery {
+        seq: entry.seq,
+        credential: credential.to_owned(),
+        programme: programme.as_str().to_owned(),
+        value,
+        amount,
+        cash,
+    })
+}
+
+/// The cash sessions the fresh entries opened and closed, in log order.
+fn sessions_of(fresh: &[&CheckedEntry]) -> Vec<Session> {
+    fresh
+        .iter()
+        .filter_map(|c| match &c.entry.event {
+            LogEvent::CashSessionOpened { float, .. } => Some(Session::Opened {
+                seq: c.entry.seq,
+                float: *float,
+            }),
+            LogEvent::CashSessionClosed {
+                expected, counted, ..
+            } => Some(Session::Closed {
+                seq: c.entry.seq,
+                expected: *expected,
+                counted: *counted,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The distinct ids the entries name, sorted (the order rows are locked in).
@@ -600,6 +680,8 @@ struct Counting<'a> {
     device: &'a DeviceId,
     now: i64,
     cases: HashMap<u64, u64>,
+    /// What was counted, for the ledger.
+    deliveries: Vec<Delivery>,
 }
 
 /// An alarm to raise about one entry: its kind and what happened.
@@ -689,6 +771,9 @@ fn count_each<Id: Ord + std::hash::Hash, R: Countable>(
         };
         match double_spend::judge(&tally, amount) {
             Verdict::Counted => {
+                counting
+                    .deliveries
+                    .extend(delivery(&checked.entry, value, amount));
                 // `judge` checked that the sum does not overflow.
                 *redeemed_minor += amount.minor;
                 *winner = Some((counting.device.clone(), seq));

@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use super::ApiProblem;
 use crate::double_spend::ResolveError;
 use crate::keys::KeyError;
+use crate::ledger::LedgerError;
+use crate::ledger::funding::FundingError;
 use crate::limits::LimitsError;
 use crate::merchants::MerchantError;
 use crate::people::PeopleError;
@@ -61,6 +63,8 @@ json_refusal!(
     CycleError,
     ImportError,
     ReleaseError,
+    LedgerError,
+    FundingError,
 );
 
 impl Refusal for StorageError {
@@ -267,6 +271,37 @@ impl Refusal for RegistryError {
     }
 }
 
+impl Refusal for LedgerError {
+    fn status(&self) -> StatusCode {
+        match self {
+            LedgerError::Storage(e) => e.status(),
+            LedgerError::Text(_) => StatusCode::BAD_REQUEST,
+            LedgerError::BatchTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            LedgerError::Refused { .. } | LedgerError::AccountDiffers(_) => StatusCode::CONFLICT,
+            LedgerError::Invariant(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+    fn code(&self) -> &'static str {
+        LedgerError::code(self)
+    }
+}
+
+impl Refusal for FundingError {
+    fn status(&self) -> StatusCode {
+        match self {
+            FundingError::Registry(e) => e.status(),
+            FundingError::Ledger(e) => e.status(),
+            FundingError::Storage(e) => e.status(),
+            FundingError::Amount(_) | FundingError::NotPositive | FundingError::Text { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+        }
+    }
+    fn code(&self) -> &'static str {
+        FundingError::code(self)
+    }
+}
+
 impl Refusal for CycleError {
     fn status(&self) -> StatusCode {
         match self {
@@ -277,6 +312,7 @@ impl Refusal for CycleError {
             | CycleError::Empty { .. }
             | CycleError::OverBudget { .. } => StatusCode::CONFLICT,
             CycleError::Storage(e) => e.status(),
+            CycleError::Ledger(e) => e.status(),
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -194,7 +194,7 @@ fn auth_problem(error: &AuthError) -> ApiProblem {
 fn sync_problem(error: &SyncError) -> ApiProblem {
     let status = match error {
         SyncError::Auth(auth) => return auth_problem(auth),
-        SyncError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        SyncError::Storage(_) | SyncError::Ledger(_) => StatusCode::INTERNAL_SERVER_ERROR,
         SyncError::TooManyEntries(_) | SyncError::TooManyCases(_) => StatusCode::PAYLOAD_TOO_LARGE,
         SyncError::BadEntry { .. } | SyncError::BadEntrySignature { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY

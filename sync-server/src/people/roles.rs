@@ -77,6 +77,12 @@ impl Role {
                 self == ProgrammeOfficer
             }
             ManageSites => matches!(self, Admin | ProgrammeOfficer),
+            // Where the money is: everyone who answers for it.
+            ViewLedger => matches!(
+                self,
+                Admin | ProgrammeOfficer | Approver | Finance | Auditor
+            ),
+            RecordFunding => self == Finance,
         }
     }
 }
@@ -118,11 +124,15 @@ pub enum Permission {
     /// Generate cycles, exclude entitlements, submit cycles for approval.
     ManageCycles,
     ReviewSignals,
+    /// The ledger: trial balance, statements, account histories.
+    ViewLedger,
+    /// Record money paid into a programme's budget.
+    RecordFunding,
     ManageSites,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 26] = [
+    pub const ALL: [Permission; 28] = [
         Permission::ViewTerminals,
         Permission::ManageTerminals,
         Permission::ViewCases,
@@ -148,6 +158,8 @@ impl Permission {
         Permission::ImportBeneficiaries,
         Permission::ManageCycles,
         Permission::ReviewSignals,
+        Permission::ViewLedger,
+        Permission::RecordFunding,
         Permission::ManageSites,
     ];
 
@@ -179,6 +191,8 @@ impl Permission {
             Self::ImportBeneficiaries => "import_beneficiaries",
             Self::ManageCycles => "manage_cycles",
             Self::ReviewSignals => "review_signals",
+            Self::ViewLedger => "view_ledger",
+            Self::RecordFunding => "record_funding",
             Self::ManageSites => "manage_sites",
         }
     }

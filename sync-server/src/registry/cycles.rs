@@ -18,6 +18,8 @@ use lastmile_shared::text::{Lines, PlainText};
 use super::RegistryError;
 use super::programmes::{self, Programme, Target};
 use crate::audit::{self, Actor};
+use crate::ledger::LedgerError;
+use crate::ledger::postings;
 use crate::storage::registry::{self as table, CycleEntitlementRow, CycleRow};
 use crate::storage::sql::Page;
 use crate::storage::{Storage, StorageError, Tx};
@@ -103,6 +105,8 @@ pub enum CycleError {
     BadNote(lastmile_shared::text::TextError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 impl CycleError {
@@ -121,6 +125,7 @@ impl CycleError {
             Self::UnknownEntitlement(_) => "unknown_entitlement",
             Self::BadNote(_) => "bad_note",
             Self::Storage(_) => "storage_error",
+            Self::Ledger(e) => e.code(),
         }
     }
 }
@@ -390,6 +395,18 @@ pub fn approve_in(
         });
     }
     let (approved, cancelled) = table::approve_entitlements(tx.sql(), cycle, now)?;
+    // The approved total leaves the budget for the cycle's obligations.
+    let row = get_in(tx, cycle)?;
+    let totals = crate::storage::ledger::approved_totals(tx.sql(), cycle)?;
+    postings::commit_cycle(
+        tx.sql(),
+        &row.programme,
+        cycle,
+        &row.period,
+        &totals,
+        &actor.label(),
+        now,
+    )?;
     let mut detail = detail;
     detail["approved"] = approved.into();
     detail["cancelled"] = cancelled.into();

@@ -22,6 +22,7 @@ mod documents;
 mod entries;
 pub mod jobs;
 mod keys;
+pub mod ledger;
 mod limits;
 pub mod overview;
 pub mod people;

@@ -49,6 +49,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("../../migrations/common/0007_registry.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("../../migrations/common/0010_ledger.sql"),
+    },
 ];
 
 pub struct SqliteStore {

@@ -46,6 +46,7 @@ fn concrete(pattern: &str) -> String {
             "{beneficiary}" => "B-nobody",
             "{signal}" => "987654",
             "{cycle}" => "987654",
+            "{account}" => "budget%2FP-nobody%2FKES",
             p if p.starts_with('{') => panic!("no value for the path parameter {p} of {pattern}"),
             p => p,
         })
@@ -90,6 +91,13 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         | ("GET", "/v1/hq/programmes/{programme}/beneficiaries/{beneficiary}")
         | ("GET", "/v1/hq/cycles/{cycle}/entitlements")
         | ("GET", "/v1/hq/signals") => &[ProgrammeOfficer, Approver, Auditor],
+        ("POST", "/v1/hq/programmes/{programme}/funding") => &[Finance],
+        ("GET", "/v1/hq/ledger/accounts")
+        | ("GET", "/v1/hq/ledger/accounts/{account}/transfers")
+        | ("GET", "/v1/hq/ledger/verification")
+        | ("GET", "/v1/hq/programmes/{programme}/statement") => {
+            &[Admin, ProgrammeOfficer, Approver, Finance, Auditor]
+        }
         _ => return None,
     })
 }

@@ -482,13 +482,14 @@ fn periodic_jobs_run_once_per_period_across_instances(backend: Backend) {
         })
         .unwrap();
 
-    // prune_nonces and prune_jobs, once however many instances enqueue them.
-    assert_eq!(a.enqueue_due().unwrap(), 2);
+    // prune_nonces, prune_jobs and expire_transfers, once however many
+    // instances enqueue them.
+    assert_eq!(a.enqueue_due().unwrap(), 3);
     assert_eq!(b.enqueue_due().unwrap(), 0);
     assert_eq!(c.enqueue_due().unwrap(), 0);
     assert_eq!(a.enqueue_due().unwrap(), 0);
     let ran = b.run_once().unwrap() + a.run_once().unwrap() + c.run_once().unwrap();
-    assert_eq!(ran, 2);
+    assert_eq!(ran, 3);
     let minute = clock.now_ms() / 60_000;
     let row = storage
         .transaction(|tx| store::by_key(tx.sql(), &format!("prune_nonces:{minute}")))
@@ -507,24 +508,25 @@ fn periodic_jobs_run_once_per_period_across_instances(backend: Backend) {
         })
         .unwrap();
 
-    // The next minute: prune_nonces again (prune_jobs is hourly), once.
+    // The next minute: prune_nonces and expire_transfers again (prune_jobs
+    // is hourly), once.
     manual.advance(60);
-    assert_eq!(c.enqueue_due().unwrap(), 1);
+    assert_eq!(c.enqueue_due().unwrap(), 2);
     assert_eq!(a.enqueue_due().unwrap(), 0);
     assert_eq!(b.enqueue_due().unwrap(), 0);
-    assert_eq!(a.run_once().unwrap() + b.run_once().unwrap(), 1);
+    assert_eq!(a.run_once().unwrap() + b.run_once().unwrap(), 2);
     assert_eq!(
         counts(&storage),
         store::JobCounts {
-            done: 3,
+            done: 5,
             ..Default::default()
         }
     );
 
     // Eight days on, prune_jobs deletes the done jobs past their retention.
     manual.advance(8 * 24 * 3600);
-    assert_eq!(a.enqueue_due().unwrap(), 2);
-    assert_eq!(a.run_once().unwrap(), 2);
+    assert_eq!(a.enqueue_due().unwrap(), 3);
+    assert_eq!(a.run_once().unwrap(), 3);
     let done = storage
         .transaction(|tx| store::list(tx.sql(), JobState::Done, Page::first(10)))
         .unwrap();
@@ -534,6 +536,7 @@ fn periodic_jobs_run_once_per_period_across_instances(backend: Backend) {
     assert_eq!(
         keys,
         [
+            format!("expire_transfers:{}", now / 60_000),
             format!("prune_jobs:{}", now / 3_600_000),
             format!("prune_nonces:{}", now / 60_000)
         ]

@@ -12,6 +12,7 @@ mod console;
 mod console_registry;
 mod hostile;
 mod jobs;
+mod ledger;
 mod maker_checker;
 mod multi_instance;
 mod openapi;
