@@ -211,6 +211,32 @@ fn transfer_values(t: &Transfer, out: &mut Vec<Value>) {
     ]);
 }
 
+/// Runs one statement per chunk of `items`, largest chunks first: each of
+/// `statements` takes the matching [`INSERT_ROWS`] count of items, each
+/// item binding `fill`'s values.
+fn chunked<T>(
+    sql: &mut dyn Sql,
+    statements: &'static [String],
+    items: &[T],
+    columns: usize,
+    fill: impl Fn(&T, &mut Vec<Value>),
+) -> Res<()> {
+    let mut rest = items;
+    let mut values = Vec::with_capacity(INSERT_ROWS[0] * columns);
+    for (rows, statement) in INSERT_ROWS.iter().zip(statements) {
+        while rest.len() >= *rows {
+            let (chunk, tail) = rest.split_at(*rows);
+            values.clear();
+            for item in chunk {
+                fill(item, &mut values);
+            }
+            sql.execute(statement, &values)?;
+            rest = tail;
+        }
+    }
+    Ok(())
+}
+
 /// Writes new transfers.
 pub fn insert_transfers(sql: &mut dyn Sql, transfers: &[Transfer]) -> Res<()> {
     static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
@@ -221,20 +247,13 @@ pub fn insert_transfers(sql: &mut dyn Sql, transfers: &[Transfer]) -> Res<()> {
             .map(|rows| values_list(&head, TRANSFER_COLUMN_COUNT, *rows))
             .collect()
     });
-    let mut rest = transfers;
-    let mut values = Vec::with_capacity(INSERT_ROWS[0] * TRANSFER_COLUMN_COUNT);
-    for (rows, statement) in INSERT_ROWS.iter().zip(statements) {
-        while rest.len() >= *rows {
-            let (chunk, tail) = rest.split_at(*rows);
-            values.clear();
-            for t in chunk {
-                transfer_values(t, &mut values);
-            }
-            sql.execute(statement, &values)?;
-            rest = tail;
-        }
-    }
-    Ok(())
+    chunked(
+        sql,
+        statements,
+        transfers,
+        TRANSFER_COLUMN_COUNT,
+        transfer_values,
+    )
 }
 
 /// Records what became of pending transfers.
@@ -248,24 +267,50 @@ pub fn resolve_pending(sql: &mut dyn Sql, resolved: &[(TransferId, PendingState)
     Ok(())
 }
 
-/// Writes accounts' new balances.
+/// Writes accounts' new balances, many accounts to a statement: a list of
+/// values joined to the table (`UPDATE … FROM`, which both databases speak;
+/// the casts tell PostgreSQL the values' types).
 pub fn update_balances(sql: &mut dyn Sql, accounts: &[Account]) -> Res<()> {
-    for a in accounts {
+    static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        INSERT_ROWS
+            .iter()
+            .map(|rows| {
+                let values: Vec<String> = (0..*rows)
+                    .map(|row| {
+                        let n = row * 5;
+                        format!(
+                            "(CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS BIGINT), \
+                             CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
+                            n + 1,
+                            n + 2,
+                            n + 3,
+                            n + 4,
+                            n + 5
+                        )
+                    })
+                    .collect();
+                format!(
+                    "WITH moved (account, dp, dpost, cp, cpost) AS (VALUES {})
+                     UPDATE ledger_accounts SET debits_pending = moved.dp,
+                         debits_posted = moved.dpost, credits_pending = moved.cp,
+                         credits_posted = moved.cpost
+                     FROM moved WHERE ledger_accounts.account = moved.account",
+                    values.join(", ")
+                )
+            })
+            .collect()
+    });
+    chunked(sql, statements, accounts, 5, |a, out| {
         let b = a.balances;
-        sql.execute(
-            "UPDATE ledger_accounts SET debits_pending = $2, debits_posted = $3,
-                 credits_pending = $4, credits_posted = $5
-             WHERE account = $1",
-            &[
-                a.id.as_str().into(),
-                b.debits_pending.into(),
-                b.debits_posted.into(),
-                b.credits_pending.into(),
-                b.credits_posted.into(),
-            ],
-        )?;
-    }
-    Ok(())
+        out.extend([
+            a.id.as_str().into(),
+            b.debits_pending.into(),
+            b.debits_posted.into(),
+            b.credits_pending.into(),
+            b.credits_posted.into(),
+        ]);
+    })
 }
 
 /// Reserves `count` positions in the ledger's order; returns the first.

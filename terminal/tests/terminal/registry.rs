@@ -353,4 +353,42 @@ fn a_released_cycle_is_redeemed_and_paid_out_on_terminals_and_closed_at_hq() {
         states(&server.url, &hq.token, hq.cycle),
         [pair(VOUCHER_PERSON, "redeemed"), pair(CASH_PERSON, "paid")]
     );
+
+    // HQ's ledger says the same, to the cent: the cycle committed both
+    // entitlements, the shop is owed the voucher, the person got the cash
+    // out of the agent's float; and every invariant holds.
+    let statement = hq_get(
+        &server.url,
+        &hq.token,
+        &format!("/v1/hq/programmes/{PROGRAMME}/statement"),
+    );
+    let cycle = &statement["cycles"]["2027-01"][0];
+    assert_eq!(
+        ["committed", "delivered", "outstanding"].map(|k| cycle[k].as_i64()),
+        [Some(5_000), Some(5_000), Some(0)],
+        "{statement}"
+    );
+    let accounts = hq_get(&server.url, &hq.token, "/v1/hq/ledger/accounts?limit=500");
+    let credited = |prefix: &str| -> Vec<i64> {
+        accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| {
+                a["account"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with(prefix))
+            })
+            .map(|a| a["credits_posted"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(credited("merchant/"), [2_500], "{accounts}");
+    assert_eq!(
+        credited(&format!("delivered/{PROGRAMME}/")),
+        [2_500],
+        "{accounts}"
+    );
+    assert_eq!(credited("float/"), [50_000], "{accounts}");
+    let verified = hq_get(&server.url, &hq.token, "/v1/hq/ledger/verification");
+    assert_eq!(verified["problem_count"], 0, "{verified}");
 }
