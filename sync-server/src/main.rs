@@ -141,6 +141,13 @@ enum Command {
     /// A programme's cycles: generate, show, release once approved.
     #[command(subcommand, after_long_help = cli::registry::APPROVAL_NOTE)]
     Cycles(cli::registry::CyclesCommand),
+    /// ID authorities whose Claim 169 ID cards terminals accept.
+    #[command(
+        subcommand,
+        name = "id-authorities",
+        after_long_help = cli::id_authorities::APPROVAL_NOTE
+    )]
+    IdAuthorities(cli::id_authorities::IdAuthoritiesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -455,6 +462,9 @@ fn main() -> Result<()> {
         }
         Command::Cycles(command) => {
             cli::registry::cycles_run(&open(&config)?, &keys, command, now())
+        }
+        Command::IdAuthorities(command) => {
+            cli::id_authorities::run(&open(&config)?, command, now())
         }
         Command::Serve(_) => serve(&config),
         Command::Keys(command) => {

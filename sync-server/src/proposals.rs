@@ -2,7 +2,8 @@
 //! proposal, and only a different person with the approver role may
 //! approve it (which carries it out, in the same transaction) or reject it.
 //!
-//! Used now for voucher revocations, case write-offs and key rotations; the
+//! Used now for voucher revocations, case write-offs, key rotations, cycles
+//! and ID authorities (added and retired); the
 //! payment pipeline adds its own [`Action`]s (entitlements, batches).
 //!
 //! Architecture invariant: the only way to carry out an [`Action`] is
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::double_spend::{self, Resolution, ResolveError};
+use crate::id_authorities::{self, IdAuthorityError};
 use crate::keys::{self, KeyDir, KeyError};
 use crate::people::{self, Caller, NewUser, PeopleError, Permission, UserView};
 use crate::registry::cycles::{self, CycleError};
@@ -39,6 +41,10 @@ pub enum Action {
     ActivateUser(String),
     /// Approves a submitted cycle's entitlements.
     ApproveCycle(i64),
+    /// Makes a proposed ID authority key (by key id) active.
+    AddIdAuthority(String),
+    /// Retires an active ID authority key.
+    RetireIdAuthority(String),
 }
 
 impl Action {
@@ -50,6 +56,8 @@ impl Action {
             Self::RotateRootKey => "keys.rotate_root",
             Self::ActivateUser(_) => "user.activate",
             Self::ApproveCycle(_) => "cycle.approve",
+            Self::AddIdAuthority(_) => "id_authority.add",
+            Self::RetireIdAuthority(_) => "id_authority.retire",
         }
     }
 
@@ -61,6 +69,9 @@ impl Action {
             Self::RotateRootKey => "keys:root".to_owned(),
             Self::ActivateUser(name) => format!("user:{name}"),
             Self::ApproveCycle(id) => format!("cycle:{id}"),
+            Self::AddIdAuthority(kid) | Self::RetireIdAuthority(kid) => {
+                format!("id_authority:{kid}")
+            }
         }
     }
 
@@ -72,6 +83,9 @@ impl Action {
             Self::RotateIssuerKey(_) | Self::RotateRootKey => Permission::ProposeKeyRotation,
             Self::ActivateUser(_) => Permission::ManageUsers,
             Self::ApproveCycle(_) => Permission::ManageCycles,
+            Self::AddIdAuthority(_) | Self::RetireIdAuthority(_) => {
+                Permission::ManageIdAuthorities
+            }
         }
     }
 
@@ -91,6 +105,12 @@ impl Action {
             ("user.activate", Some(("user", name))) => Ok(Self::ActivateUser(name.to_owned())),
             ("cycle.approve", Some(("cycle", id))) => {
                 Ok(Self::ApproveCycle(id.parse().map_err(|_| corrupt())?))
+            }
+            ("id_authority.add", Some(("id_authority", kid))) => {
+                Ok(Self::AddIdAuthority(kid.to_owned()))
+            }
+            ("id_authority.retire", Some(("id_authority", kid))) => {
+                Ok(Self::RetireIdAuthority(kid.to_owned()))
             }
             _ => Err(corrupt()),
         }
@@ -132,6 +152,8 @@ pub enum ProposalError {
     #[error(transparent)]
     Cycle(#[from] CycleError),
     #[error(transparent)]
+    IdAuthority(#[from] IdAuthorityError),
+    #[error(transparent)]
     Voucher(#[from] VoucherError),
     #[error(transparent)]
     Case(#[from] ResolveError),
@@ -155,6 +177,7 @@ impl ProposalError {
             Self::AlreadyActive(_) => "user_active",
             Self::People(e) => e.code(),
             Self::Cycle(e) => e.code(),
+            Self::IdAuthority(e) => e.code(),
             Self::Voucher(e) => match e {
                 VoucherError::Unknown(_) => "unknown_voucher",
                 _ => "voucher_error",
@@ -166,7 +189,8 @@ impl ProposalError {
     }
 }
 
-fn text(reason: &str) -> Result<PlainText, ProposalError> {
+/// A proposal's reason or a decision's note, checked.
+pub(crate) fn reason_text(reason: &str) -> Result<PlainText, ProposalError> {
     PlainText::parse(reason, Lines::Many, REASON_CHARS_MAX).map_err(ProposalError::BadReason)
 }
 
@@ -192,6 +216,8 @@ fn check(tx: &mut dyn Tx, action: &Action) -> Result<(), ProposalError> {
             }
         }
         Action::ApproveCycle(_) => {}
+        Action::AddIdAuthority(kid) => id_authorities::check_in(tx, kid, false)?,
+        Action::RetireIdAuthority(kid) => id_authorities::check_in(tx, kid, true)?,
         Action::ActivateUser(name) => {
             let user = crate::storage::people::user_by_name(tx.sql(), name)?
                 .ok_or_else(|| PeopleError::UnknownUser(name.clone()))?;
@@ -214,11 +240,11 @@ pub fn propose(
     if !caller.may(action.permission()) {
         return Err(ProposalError::NotAllowed);
     }
-    let reason = text(reason)?;
+    let reason = reason_text(reason)?;
     storage.transaction(|tx| propose_in(tx, caller, action, &reason, now))
 }
 
-fn propose_in(
+pub(crate) fn propose_in(
     tx: &mut dyn Tx,
     caller: &Caller,
     action: &Action,
@@ -282,7 +308,7 @@ pub fn admit(
     }
     let checked = people::Checked::new(user)?;
     let held = checked.role().needs_approval();
-    let reason = text(&format!(
+    let reason = reason_text(&format!(
         "new {} account {}",
         checked.role().code(),
         checked.username()
@@ -315,10 +341,10 @@ pub fn submit_cycle(
     if !caller.may(action.permission()) {
         return Err(ProposalError::NotAllowed);
     }
-    text(reason)?;
+    reason_text(reason)?;
     storage.transaction(|tx| {
         let (_, summary) = cycles::submittable_in(tx, cycle, over_budget_approval)?;
-        let reason = text(&format!("{summary}. {}", reason.trim()))?;
+        let reason = reason_text(&format!("{summary}. {}", reason.trim()))?;
         let proposal = propose_in(tx, caller, &action, &reason, now)?;
         cycles::mark_submitted_in(tx, cycle)?;
         Ok(proposal)
@@ -339,7 +365,7 @@ pub fn decide(
     if !caller.may(Permission::Decide) {
         return Err(ProposalError::NotAnApprover);
     }
-    let note = text(note)?;
+    let note = reason_text(note)?;
     storage.transaction(|tx| {
         let proposal = table::get(tx.sql(), id)?.ok_or(ProposalError::Unknown(id))?;
         if proposal.state != "pending" {
@@ -379,8 +405,12 @@ pub fn decide(
             serde_json::json!({ "kind": proposal.kind, "object": proposal.object, "note": note.as_str() }),
             now,
         )?;
-        if let (Decision::Reject, Action::ApproveCycle(cycle)) = (decision, &action) {
-            cycles::reopen_in(tx, *cycle)?;
+        match (decision, &action) {
+            (Decision::Reject, Action::ApproveCycle(cycle)) => cycles::reopen_in(tx, *cycle)?,
+            (Decision::Reject, Action::AddIdAuthority(kid)) => {
+                id_authorities::reject_in(tx, &caller.actor(), kid, now)?;
+            }
+            _ => {}
         }
         if decision == Decision::Approve {
             let detail = serde_json::json!({
@@ -417,6 +447,12 @@ pub fn decide(
                 }
                 Action::ApproveCycle(cycle) => {
                     cycles::approve_in(tx, &caller.actor(), *cycle, detail, now)?;
+                }
+                Action::AddIdAuthority(kid) => {
+                    id_authorities::activate_in(tx, keys, &caller.actor(), kid, detail, now)?;
+                }
+                Action::RetireIdAuthority(kid) => {
+                    id_authorities::retire_in(tx, keys, &caller.actor(), kid, detail, now)?;
                 }
             }
         }

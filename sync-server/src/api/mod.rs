@@ -14,6 +14,7 @@
 //! routes; the router is built from it, and a test holds `openapi.yaml` to it.
 
 mod hq;
+mod id_authorities;
 pub mod problems;
 mod registry;
 mod terminal;
@@ -131,6 +132,7 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
     all.extend(terminal::routes());
     all.extend(hq::routes());
     all.extend(registry::routes());
+    all.extend(id_authorities::routes());
     all
 }
 

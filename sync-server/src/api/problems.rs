@@ -13,6 +13,7 @@ use crate::limits::LimitsError;
 use crate::merchants::MerchantError;
 use crate::people::PeopleError;
 use crate::people::tokens::TokenError;
+use crate::id_authorities::IdAuthorityError;
 use crate::proposals::ProposalError;
 use crate::registry::RegistryError;
 use crate::registry::cycles::CycleError;
@@ -61,6 +62,7 @@ json_refusal!(
     CycleError,
     ImportError,
     ReleaseError,
+    IdAuthorityError,
 );
 
 impl Refusal for StorageError {
@@ -218,6 +220,28 @@ impl Refusal for TokenError {
     }
 }
 
+impl Refusal for IdAuthorityError {
+    fn status(&self) -> StatusCode {
+        match self {
+            IdAuthorityError::Key(_) | IdAuthorityError::BadDate { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            IdAuthorityError::Unknown(_) => StatusCode::NOT_FOUND,
+            IdAuthorityError::Taken { .. }
+            | IdAuthorityError::WrongState { .. }
+            | IdAuthorityError::TooMany => StatusCode::CONFLICT,
+            IdAuthorityError::Keys(e) => e.status(),
+            IdAuthorityError::Storage(e) => e.status(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            IdAuthorityError::Keys(e) => Refusal::code(e),
+            _ => IdAuthorityError::code(self),
+        }
+    }
+}
+
 impl Refusal for ProposalError {
     fn status(&self) -> StatusCode {
         match self {
@@ -236,6 +260,7 @@ impl Refusal for ProposalError {
             ProposalError::Keys(e) => e.status(),
             ProposalError::People(e) => e.status(),
             ProposalError::Cycle(e) => e.status(),
+            ProposalError::IdAuthority(e) => e.status(),
             ProposalError::Storage(e) => e.status(),
         }
     }
@@ -243,6 +268,7 @@ impl Refusal for ProposalError {
         match self {
             ProposalError::Voucher(e) => Refusal::code(e),
             ProposalError::Keys(e) => Refusal::code(e),
+            ProposalError::IdAuthority(e) => Refusal::code(e),
             _ => ProposalError::code(self),
         }
     }

@@ -1,5 +1,6 @@
 //! Command groups of `lastmile-server` that live in files of their own.
 
 pub mod audit;
+pub mod id_authorities;
 pub mod people;
 pub mod registry;

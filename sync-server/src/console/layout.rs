@@ -25,6 +25,11 @@ pub const SECTIONS: [(&str, &str, Permission); 13] = [
     ("jobs", "/console/jobs", Permission::ViewAlarms),
     ("limits", "/console/limits", Permission::ViewLimits),
     ("keys", "/console/keys", Permission::ViewKeys),
+    (
+        "id_authorities",
+        "/console/id-authorities",
+        Permission::ViewKeys,
+    ),
     ("users", "/console/users", Permission::OwnTokens),
     ("audit", "/console/audit", Permission::ViewAudit),
 ];

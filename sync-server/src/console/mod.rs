@@ -24,6 +24,7 @@ pub mod i18n;
 mod import;
 mod jobs;
 mod layout;
+mod id_authorities;
 mod limits;
 mod login;
 mod people;
@@ -234,6 +235,24 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             "/console/keys",
             Page(ViewKeys),
             get(limits::keys),
+        ),
+        (
+            Method::GET,
+            "/console/id-authorities",
+            Page(ViewKeys),
+            get(id_authorities::list),
+        ),
+        (
+            Method::POST,
+            "/console/id-authorities",
+            Page(ManageIdAuthorities),
+            axum::routing::post(id_authorities::add),
+        ),
+        (
+            Method::POST,
+            "/console/id-authorities/{kid}/retire",
+            Page(ManageIdAuthorities),
+            axum::routing::post(id_authorities::retire),
         ),
         (
             Method::GET,

@@ -77,6 +77,9 @@ impl Role {
                 self == ProgrammeOfficer
             }
             ManageSites => matches!(self, Admin | ProgrammeOfficer),
+            // Which ID cards terminals trust: who runs the system or a
+            // programme proposes, an approver decides.
+            ManageIdAuthorities => matches!(self, Admin | ProgrammeOfficer),
         }
     }
 }
@@ -119,10 +122,13 @@ pub enum Permission {
     ManageCycles,
     ReviewSignals,
     ManageSites,
+    /// Propose adding or retiring an ID authority's key (approved by
+    /// someone else).
+    ManageIdAuthorities,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 26] = [
+    pub const ALL: [Permission; 27] = [
         Permission::ViewTerminals,
         Permission::ManageTerminals,
         Permission::ViewCases,
@@ -149,6 +155,7 @@ impl Permission {
         Permission::ManageCycles,
         Permission::ReviewSignals,
         Permission::ManageSites,
+        Permission::ManageIdAuthorities,
     ];
 
     /// The name in `openapi.yaml` (`x-lastmile-permission`) and the docs.
@@ -180,6 +187,7 @@ impl Permission {
             Self::ManageCycles => "manage_cycles",
             Self::ReviewSignals => "review_signals",
             Self::ManageSites => "manage_sites",
+            Self::ManageIdAuthorities => "manage_id_authorities",
         }
     }
 }
@@ -195,7 +203,8 @@ mod tests {
                 || role.allows(Permission::ProposeWriteOff)
                 || role.allows(Permission::ProposeKeyRotation)
                 || role.allows(Permission::ManageCycles)
-                || role.allows(Permission::ManageUsers);
+                || role.allows(Permission::ManageUsers)
+                || role.allows(Permission::ManageIdAuthorities);
             assert!(!(proposes && role.allows(Permission::Decide)), "{role:?}");
         }
     }

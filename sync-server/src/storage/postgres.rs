@@ -52,6 +52,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("../../migrations/common/0007_registry.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("../../migrations/common/0008_id_authorities.sql"),
+    },
 ];
 /// The advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK_KEY: i64 = 0x4c4d_5345_5256;
