@@ -112,7 +112,9 @@ impl NewKey {
     /// The key it describes, or the first thing wrong with it.
     pub fn parse(&self, now: i64) -> Result<IdIssuerKey, IdAuthorityError> {
         let algorithm = IdKeyAlgorithm::parse(&self.algorithm)?;
-        let blank = |t: &Option<String>| t.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        fn blank(text: &Option<String>) -> Option<&str> {
+            text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+        }
         let valid_from = match blank(&self.valid_from) {
             Some(text) => date("valid_from", text, false)?,
             None => now,

@@ -9,7 +9,7 @@ use super::i18n::t;
 use crate::people::{Language, Permission};
 
 /// The sections, in the order of the navigation: (key, path, permission).
-pub const SECTIONS: [(&str, &str, Permission); 13] = [
+pub const SECTIONS: [(&str, &str, Permission); 14] = [
     ("dashboard", "/console", Permission::ViewTerminals),
     (
         "programmes",
