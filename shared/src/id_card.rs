@@ -238,7 +238,9 @@ pub enum IdCardError {
     Damaged(String),
     #[error("the ID card names no key id, and no registered ID authority's key verifies it")]
     UntrustedSignature,
-    #[error("the ID card is issued by an unknown ID authority (kid={kid}): HQ has not registered it")]
+    #[error(
+        "the ID card is issued by an unknown ID authority (kid={kid}): HQ has not registered it"
+    )]
     UnknownAuthority { kid: String },
     #[error("the ID card is issued under the key kid={kid} of {name}, which HQ retired")]
     RetiredAuthority { name: String, kid: String },
@@ -287,11 +289,7 @@ fn verify(text: &str, key: &IdIssuerKey) -> Option<DecodeResult> {
 
 /// Reads a scanned or typed ID: a plain number, or a Claim 169 QR verified
 /// against the registered `authorities`. `now` is Unix seconds.
-pub fn read(
-    text: &str,
-    authorities: IdAuthorities<'_>,
-    now: i64,
-) -> Result<IdCard, IdCardError> {
+pub fn read(text: &str, authorities: IdAuthorities<'_>, now: i64) -> Result<IdCard, IdCardError> {
     if text.len() > ID_CARD_TEXT_BYTES_MAX {
         return Err(IdCardError::Oversize { len: text.len() });
     }

@@ -4,8 +4,8 @@
 mod common;
 
 use claim169_core::{Claim169, CwtMeta, EcdsaP256Signer, Ed25519Signer, Encoder};
-use coset::iana;
 use common::*;
+use coset::iana;
 use lastmile_shared::id::KeyId;
 use lastmile_shared::id_card::{
     self, IdAuthorities, IdCardError, IdIssuerKey, IdKeyAlgorithm, IdKeyError, IdSource,
@@ -213,7 +213,10 @@ fn authority_keys_are_parsed_with_a_specific_error() {
     );
     assert_eq!(
         new("A", "k", IdKeyAlgorithm::Ed25519, ed.clone(), Some(T0)),
-        Err(IdKeyError::EmptyWindow { from: T0, until: T0 })
+        Err(IdKeyError::EmptyWindow {
+            from: T0,
+            until: T0
+        })
     );
     assert_eq!(
         IdIssuerKey::from_hex("A", "k", IdKeyAlgorithm::Ed25519, "zz", T0, None),

@@ -17,11 +17,11 @@
 //! it knows whose entitlement it will find, and a registry's key is the
 //! same for every programme that takes its cards.
 
+use lastmile_shared::id::KeyId;
 use lastmile_shared::id_card::{
     ID_AUTHORITIES_MAX, ID_AUTHORITIES_RETIRED_MAX, IdIssuerKey, IdKeyAlgorithm, IdKeyError,
     RetiredIdIssuer,
 };
-use lastmile_shared::id::KeyId;
 use serde::Serialize;
 
 use crate::audit::{self, Actor};
@@ -263,7 +263,14 @@ pub(crate) fn activate_in(
         return Err(IdAuthorityError::TooMany);
     }
     table::activate(tx.sql(), kid, &actor.label(), now)?;
-    audit::record(tx, actor, "id_authority.activated", &object(kid), detail, now)?;
+    audit::record(
+        tx,
+        actor,
+        "id_authority.activated",
+        &object(kid),
+        detail,
+        now,
+    )?;
     republish(tx, keys, now)
 }
 

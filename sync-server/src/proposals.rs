@@ -83,9 +83,7 @@ impl Action {
             Self::RotateIssuerKey(_) | Self::RotateRootKey => Permission::ProposeKeyRotation,
             Self::ActivateUser(_) => Permission::ManageUsers,
             Self::ApproveCycle(_) => Permission::ManageCycles,
-            Self::AddIdAuthority(_) | Self::RetireIdAuthority(_) => {
-                Permission::ManageIdAuthorities
-            }
+            Self::AddIdAuthority(_) | Self::RetireIdAuthority(_) => Permission::ManageIdAuthorities,
         }
     }
 

@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 
 use super::ApiProblem;
 use crate::double_spend::ResolveError;
+use crate::id_authorities::IdAuthorityError;
 use crate::keys::KeyError;
 use crate::limits::LimitsError;
 use crate::merchants::MerchantError;
 use crate::people::PeopleError;
 use crate::people::tokens::TokenError;
-use crate::id_authorities::IdAuthorityError;
 use crate::proposals::ProposalError;
 use crate::registry::RegistryError;
 use crate::registry::cycles::CycleError;
@@ -223,9 +223,7 @@ impl Refusal for TokenError {
 impl Refusal for IdAuthorityError {
     fn status(&self) -> StatusCode {
         match self {
-            IdAuthorityError::Key(_) | IdAuthorityError::BadDate { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            IdAuthorityError::Key(_) | IdAuthorityError::BadDate { .. } => StatusCode::BAD_REQUEST,
             IdAuthorityError::Unknown(_) => StatusCode::NOT_FOUND,
             IdAuthorityError::Taken { .. }
             | IdAuthorityError::WrongState { .. }

@@ -30,9 +30,14 @@ pub async fn list(
     Extension(visit): Extension<Visit>,
     Query(q): Query<DoneQuery>,
 ) -> Response {
-    let found =
-        blocking(move || Ok(id_authorities::list(&state.storage, None, Page::first(SHOWN))?))
-            .await;
+    let found = blocking(move || {
+        Ok(id_authorities::list(
+            &state.storage,
+            None,
+            Page::first(SHOWN),
+        )?)
+    })
+    .await;
     let lang = visit.lang();
     let all = match found {
         Ok(all) => all,

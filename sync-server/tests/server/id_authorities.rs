@@ -102,7 +102,10 @@ fn an_approved_id_authority_travels_in_every_policy(backend: Backend) {
         format!("user:{}", common::username(Role::ProgrammeOfficer))
     );
     assert_eq!(proposed["proposal"]["kind"], "id_authority.add");
-    assert_eq!(proposed["proposal"]["object"], format!("id_authority:{KID}"));
+    assert_eq!(
+        proposed["proposal"]["object"],
+        format!("id_authority:{KID}")
+    );
     let id = proposed["proposal"]["id"].as_i64().unwrap();
 
     // Not yet: the proposer may not decide, and nothing was resealed.
@@ -132,16 +135,18 @@ fn an_approved_id_authority_travels_in_every_policy(backend: Backend) {
         }
     );
     assert_eq!(
-        id_card::read(&card("unregistered"), policy.id_authorities(), common::now()),
+        id_card::read(
+            &card("unregistered"),
+            policy.id_authorities(),
+            common::now()
+        ),
         Err(IdCardError::UnknownAuthority {
             kid: "xx-rogue-1".into()
         })
     );
 
     // Every step is in the audit trail.
-    let (_, audit) = app.hq_get(&format!(
-        "/v1/hq/audit?object=id_authority:{KID}&limit=50"
-    ));
+    let (_, audit) = app.hq_get(&format!("/v1/hq/audit?object=id_authority:{KID}&limit=50"));
     let actions: Vec<&str> = audit
         .as_array()
         .unwrap()
@@ -190,7 +195,11 @@ fn a_retired_id_authority_leaves_the_next_policy_named_as_retired(backend: Backe
     assert_eq!(state_of(&app, KID), "retired");
 
     let policy = policy(&mut terminal);
-    let kids: Vec<&str> = policy.id_authorities.iter().map(|k| k.kid.as_str()).collect();
+    let kids: Vec<&str> = policy
+        .id_authorities
+        .iter()
+        .map(|k| k.kid.as_str())
+        .collect();
     assert_eq!(kids, ["ex-p256-1"]);
     assert_eq!(policy.id_authorities_retired.len(), 1);
     assert_eq!(policy.id_authorities_retired[0].kid.as_str(), KID);
@@ -207,14 +216,24 @@ fn a_retired_id_authority_leaves_the_next_policy_named_as_retired(backend: Backe
 
     // A retired key id stays retired: it cannot be proposed again or retired twice.
     let answer = propose(&app, Role::ProgrammeOfficer, &authorities()[0]);
-    assert_eq!(code(&answer), (409, Some("id_authority_taken")), "{}", answer.1);
+    assert_eq!(
+        code(&answer),
+        (409, Some("id_authority_taken")),
+        "{}",
+        answer.1
+    );
     let answer = app.hq_as(
         Role::Admin,
         "POST",
         &retire,
         Some(json!({ "reason": "again" })),
     );
-    assert_eq!(code(&answer), (409, Some("id_authority_state")), "{}", answer.1);
+    assert_eq!(
+        code(&answer),
+        (409, Some("id_authority_state")),
+        "{}",
+        answer.1
+    );
 }
 
 fn bad_id_authorities_are_refused_with_their_reason_and_change_nothing(backend: Backend) {
@@ -226,18 +245,51 @@ fn bad_id_authorities_are_refused_with_their_reason_and_change_nothing(backend: 
         authority
     };
     let refusals = [
-        (with("public_key", json!("not hex")), "bad_id_authority", "hexadecimal"),
-        (with("public_key", json!("abcd")), "bad_id_authority", "32 bytes"),
-        (with("algorithm", json!("RS256")), "bad_id_authority", "RS256"),
-        (with("kid", json!("has space")), "bad_id_authority", "key id"),
+        (
+            with("public_key", json!("not hex")),
+            "bad_id_authority",
+            "hexadecimal",
+        ),
+        (
+            with("public_key", json!("abcd")),
+            "bad_id_authority",
+            "32 bytes",
+        ),
+        (
+            with("algorithm", json!("RS256")),
+            "bad_id_authority",
+            "RS256",
+        ),
+        (
+            with("kid", json!("has space")),
+            "bad_id_authority",
+            "key id",
+        ),
         (with("name", json!("")), "bad_id_authority", "name"),
-        (with("valid_until", json!("2026-02-30")), "bad_date", "valid_until"),
-        (with("valid_until", json!("2025-12-31")), "bad_id_authority", "before it starts"),
-        (with("algorithm", json!("ES256")), "bad_id_authority", "33 or 65"),
+        (
+            with("valid_until", json!("2026-02-30")),
+            "bad_date",
+            "valid_until",
+        ),
+        (
+            with("valid_until", json!("2025-12-31")),
+            "bad_id_authority",
+            "before it starts",
+        ),
+        (
+            with("algorithm", json!("ES256")),
+            "bad_id_authority",
+            "33 or 65",
+        ),
     ];
     for (authority, wanted, says) in refusals {
         let answer = propose(&app, Role::ProgrammeOfficer, &authority);
-        assert_eq!(code(&answer), (400, Some(wanted)), "{authority}: {}", answer.1);
+        assert_eq!(
+            code(&answer),
+            (400, Some(wanted)),
+            "{authority}: {}",
+            answer.1
+        );
         let detail = answer.1["detail"].as_str().unwrap_or_default();
         assert!(detail.contains(says), "{authority}: {detail}");
     }
@@ -257,7 +309,12 @@ fn bad_id_authorities_are_refused_with_their_reason_and_change_nothing(backend: 
         "/v1/hq/id-authorities/nobody-1/retire",
         Some(json!({ "reason": "gone" })),
     );
-    assert_eq!(code(&answer), (404, Some("unknown_id_authority")), "{}", answer.1);
+    assert_eq!(
+        code(&answer),
+        (404, Some("unknown_id_authority")),
+        "{}",
+        answer.1
+    );
     let (_, listed) = app.hq_get("/v1/hq/id-authorities");
     assert_eq!(listed, json!([]));
     let (_, proposals) = app.hq_get("/v1/hq/proposals?state=pending");
@@ -267,14 +324,24 @@ fn bad_id_authorities_are_refused_with_their_reason_and_change_nothing(backend: 
     let (status, _) = propose(&app, Role::ProgrammeOfficer, &good);
     assert_eq!(status, 202);
     let answer = propose(&app, Role::Admin, &good);
-    assert_eq!(code(&answer), (409, Some("id_authority_taken")), "{}", answer.1);
+    assert_eq!(
+        code(&answer),
+        (409, Some("id_authority_taken")),
+        "{}",
+        answer.1
+    );
     let answer = app.hq_as(
         Role::Admin,
         "POST",
         &format!("/v1/hq/id-authorities/{KID}/retire"),
         Some(json!({ "reason": "gone" })),
     );
-    assert_eq!(code(&answer), (409, Some("id_authority_state")), "{}", answer.1);
+    assert_eq!(
+        code(&answer),
+        (409, Some("id_authority_state")),
+        "{}",
+        answer.1
+    );
     let answer = app.hq_get("/v1/hq/id-authorities?state=lost");
     assert_eq!(code(&answer), (400, Some("bad_state")), "{}", answer.1);
 }
@@ -317,8 +384,9 @@ fn nobody_approves_their_own_id_authority(backend: Backend) {
     let (status, _) = decide(&app, Role::Approver, id, "reject");
     assert_eq!(status, 200);
     assert_eq!(state_of(&app, KID), "rejected");
-    let listed = lastmile_server::id_authorities::list(&app.storage, Some("active"), Page::first(10))
-        .unwrap();
+    let listed =
+        lastmile_server::id_authorities::list(&app.storage, Some("active"), Page::first(10))
+            .unwrap();
     assert!(listed.is_empty());
     let (status, again) = propose(&app, Role::Admin, &authorities()[0]);
     assert_eq!(status, 202, "{again}");
