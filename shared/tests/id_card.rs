@@ -105,7 +105,7 @@ fn es256_cards_verify_against_a_p256_authority() {
         None,
     )
     .unwrap();
-    let read = id_card::read(&qr, only(&[p256.clone()]), T0).unwrap();
+    let read = id_card::read(&qr, only(std::slice::from_ref(&p256)), T0).unwrap();
     assert_eq!(read.id_number, "KE-12345678");
     // The same kid registered as an Ed25519 key does not verify it.
     let mut wrong = authority(10);

@@ -242,52 +242,61 @@ pub fn propose_retire(
     )
 }
 
-/// Whether the action can still be carried out: `add` needs a proposed
-/// key, `retire` an active one.
-pub(crate) fn check_in(tx: &mut dyn Tx, kid: &str, retire: bool) -> Result<(), IdAuthorityError> {
-    in_state(tx, kid, if retire { "active" } else { "proposed" }).map(|_| ())
+/// What an approved proposal does to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// `id_authority.add`: a proposed key becomes active.
+    Activate,
+    /// `id_authority.retire`: an active key is retired.
+    Retire,
 }
 
-/// Carries out an approved `id_authority.add`: the key becomes active and
-/// every terminal's policy is resealed with it.
-pub(crate) fn activate_in(
-    tx: &mut dyn Tx,
-    keys: &KeyDir,
-    actor: &Actor,
-    kid: &str,
-    detail: serde_json::Value,
-    now: i64,
-) -> Result<(), IdAuthorityError> {
-    in_state(tx, kid, "proposed")?;
-    if table::count(tx.sql(), "active")? >= i64::try_from(ID_AUTHORITIES_MAX).unwrap_or(i64::MAX) {
-        return Err(IdAuthorityError::TooMany);
+impl Change {
+    /// The state the key must be in.
+    fn from(self) -> &'static str {
+        match self {
+            Self::Activate => "proposed",
+            Self::Retire => "active",
+        }
     }
-    table::activate(tx.sql(), kid, &actor.label(), now)?;
-    audit::record(
-        tx,
-        actor,
-        "id_authority.activated",
-        &object(kid),
-        detail,
-        now,
-    )?;
-    republish(tx, keys, now)
 }
 
-/// Carries out an approved `id_authority.retire`: the key leaves every
-/// terminal's policy, which names it as retired.
-pub(crate) fn retire_in(
+/// Whether the change can still be carried out.
+pub(crate) fn check_in(tx: &mut dyn Tx, kid: &str, change: Change) -> Result<(), IdAuthorityError> {
+    in_state(tx, kid, change.from()).map(|_| ())
+}
+
+/// Carries out an approved proposal: the key becomes active (and every
+/// terminal's policy carries it) or is retired (and every policy names it
+/// as retired), resealed in this transaction.
+pub(crate) fn carry_out_in(
     tx: &mut dyn Tx,
     keys: &KeyDir,
     actor: &Actor,
     kid: &str,
+    change: Change,
     detail: serde_json::Value,
     now: i64,
 ) -> Result<(), IdAuthorityError> {
-    in_state(tx, kid, "active")?;
-    table::retire(tx.sql(), kid, &actor.label(), now)?;
-    audit::record(tx, actor, "id_authority.retired", &object(kid), detail, now)?;
-    republish(tx, keys, now)
+    in_state(tx, kid, change.from())?;
+    let action = match change {
+        Change::Activate => {
+            let max = i64::try_from(ID_AUTHORITIES_MAX).unwrap_or(i64::MAX);
+            if table::count(tx.sql(), "active")? >= max {
+                return Err(IdAuthorityError::TooMany);
+            }
+            table::activate(tx.sql(), kid, &actor.label(), now)?;
+            "id_authority.activated"
+        }
+        Change::Retire => {
+            table::retire(tx.sql(), kid, &actor.label(), now)?;
+            "id_authority.retired"
+        }
+    };
+    audit::record(tx, actor, action, &object(kid), detail, now)?;
+    let root = keys::root_signer(tx, keys)?;
+    documents::publish_all_policies(tx, &root, now)?;
+    Ok(())
 }
 
 /// A rejected `id_authority.add`: the key stays out, and its key id may be
@@ -308,12 +317,6 @@ pub(crate) fn reject_in(
             now,
         )?;
     }
-    Ok(())
-}
-
-fn republish(tx: &mut dyn Tx, keys: &KeyDir, now: i64) -> Result<(), IdAuthorityError> {
-    let root = keys::root_signer(tx, keys)?;
-    documents::publish_all_policies(tx, &root, now)?;
     Ok(())
 }
 

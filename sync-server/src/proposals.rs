@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::double_spend::{self, Resolution, ResolveError};
-use crate::id_authorities::{self, IdAuthorityError};
+use crate::id_authorities::{self, Change, IdAuthorityError};
 use crate::keys::{self, KeyDir, KeyError};
 use crate::people::{self, Caller, NewUser, PeopleError, Permission, UserView};
 use crate::registry::cycles::{self, CycleError};
@@ -214,8 +214,8 @@ fn check(tx: &mut dyn Tx, action: &Action) -> Result<(), ProposalError> {
             }
         }
         Action::ApproveCycle(_) => {}
-        Action::AddIdAuthority(kid) => id_authorities::check_in(tx, kid, false)?,
-        Action::RetireIdAuthority(kid) => id_authorities::check_in(tx, kid, true)?,
+        Action::AddIdAuthority(kid) => id_authorities::check_in(tx, kid, Change::Activate)?,
+        Action::RetireIdAuthority(kid) => id_authorities::check_in(tx, kid, Change::Retire)?,
         Action::ActivateUser(name) => {
             let user = crate::storage::people::user_by_name(tx.sql(), name)?
                 .ok_or_else(|| PeopleError::UnknownUser(name.clone()))?;
@@ -446,11 +446,13 @@ pub fn decide(
                 Action::ApproveCycle(cycle) => {
                     cycles::approve_in(tx, &caller.actor(), *cycle, detail, now)?;
                 }
-                Action::AddIdAuthority(kid) => {
-                    id_authorities::activate_in(tx, keys, &caller.actor(), kid, detail, now)?;
-                }
-                Action::RetireIdAuthority(kid) => {
-                    id_authorities::retire_in(tx, keys, &caller.actor(), kid, detail, now)?;
+                Action::AddIdAuthority(kid) | Action::RetireIdAuthority(kid) => {
+                    let change = match action {
+                        Action::AddIdAuthority(_) => Change::Activate,
+                        _ => Change::Retire,
+                    };
+                    let actor = caller.actor();
+                    id_authorities::carry_out_in(tx, keys, &actor, kid, change, detail, now)?;
                 }
             }
         }
