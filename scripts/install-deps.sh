@@ -10,6 +10,7 @@ packages=(
   xvfb xauth xdotool imagemagick x11-apps                  # tests and screenshots: GUI under Xvfb
   chromium chromium-driver                                 # tests and screenshots: HQ console
   fonts-dejavu-core                                        # receipts and GUI text
+  python3-cbor2 python3-cryptography                       # scripts/claim169-fixtures.py (independent ID-card encoder)
 )
 
 missing=()

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::id::{DeviceId, EntitlementId, KeyId, MerchantId, SiteId, VoucherId};
-use crate::id_card::IdIssuerKey;
+use crate::id_card::{IdAuthorities, IdIssuerKey, RetiredIdIssuer};
 use crate::money::Money;
 use crate::rules::OfflineLimits;
 use crate::trust_list::RootSigned;
@@ -230,7 +230,25 @@ pub struct TerminalPolicy {
     pub merchant: Option<MerchantId>,
     pub site: Option<SiteId>,
     pub limits: Vec<OfflineLimits>,
+    /// The ID authority keys whose Claim 169 cards the terminal accepts
+    /// (at most [`crate::id_card::ID_AUTHORITIES_MAX`]).
     pub id_authorities: Vec<IdIssuerKey>,
+    /// Keys HQ retired (at most
+    /// [`crate::id_card::ID_AUTHORITIES_RETIRED_MAX`]), so that their cards
+    /// are refused as retired. Written only when there are some, so a
+    /// policy without any encodes as before the field existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_authorities_retired: Vec<RetiredIdIssuer>,
+}
+
+impl TerminalPolicy {
+    /// The ID authorities this policy names, for [`crate::id_card::read`].
+    pub fn id_authorities(&self) -> IdAuthorities<'_> {
+        IdAuthorities {
+            active: &self.id_authorities,
+            retired: &self.id_authorities_retired,
+        }
+    }
 }
 
 impl RootSigned for TerminalPolicy {

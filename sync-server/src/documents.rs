@@ -137,7 +137,8 @@ pub fn policy_scope(device: &DeviceId) -> String {
     format!("device:{device}")
 }
 
-/// Seals a terminal's policy: its assignment and the current offline limits.
+/// Seals a terminal's policy: its assignment, the current offline limits
+/// and the ID authorities whose cards it accepts.
 pub fn publish_policy(
     tx: &mut dyn Tx,
     root: &Signer,
@@ -145,6 +146,7 @@ pub fn publish_policy(
     now: i64,
 ) -> Result<u64, StorageError> {
     let version = next_version(tx, POLICY)?;
+    let (id_authorities, id_authorities_retired) = crate::id_authorities::for_policy(tx, now)?;
     let policy = TerminalPolicy {
         version,
         issued_at: now,
@@ -152,7 +154,8 @@ pub fn publish_policy(
         merchant: device.merchant.clone(),
         site: device.site.clone(),
         limits: tx.limits()?,
-        id_authorities: Vec::new(),
+        id_authorities,
+        id_authorities_retired,
     };
     tx.put_document(
         POLICY,
@@ -164,7 +167,8 @@ pub fn publish_policy(
     Ok(version)
 }
 
-/// Reseals every active terminal's policy (after the limits changed).
+/// Reseals every active terminal's policy (after the limits or the ID
+/// authorities changed).
 pub fn publish_all_policies(
     tx: &mut dyn Tx,
     root: &Signer,

@@ -22,6 +22,7 @@ pub mod console;
 pub mod device_auth;
 pub mod documents;
 pub mod double_spend;
+pub mod id_authorities;
 pub mod issuance;
 pub mod jobs;
 pub mod keys;

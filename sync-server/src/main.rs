@@ -144,6 +144,13 @@ enum Command {
     /// The ledger: verify it, the trial balance, statements, fundings.
     #[command(subcommand)]
     Ledger(cli::ledger::LedgerCommand),
+    /// ID authorities whose Claim 169 ID cards terminals accept.
+    #[command(
+        subcommand,
+        name = "id-authorities",
+        after_long_help = cli::id_authorities::APPROVAL_NOTE
+    )]
+    IdAuthorities(cli::id_authorities::IdAuthoritiesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -460,6 +467,9 @@ fn main() -> Result<()> {
             cli::registry::cycles_run(&open(&config)?, &keys, command, now())
         }
         Command::Ledger(command) => cli::ledger::run(&open(&config)?, command, now()),
+        Command::IdAuthorities(command) => {
+            cli::id_authorities::run(&open(&config)?, command, now())
+        }
         Command::Serve(_) => serve(&config),
         Command::Keys(command) => {
             let storage = open(&config)?;

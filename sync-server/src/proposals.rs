@@ -2,7 +2,8 @@
 //! proposal, and only a different person with the approver role may
 //! approve it (which carries it out, in the same transaction) or reject it.
 //!
-//! Used now for voucher revocations, case write-offs and key rotations; the
+//! Used now for voucher revocations, case write-offs, key rotations, cycles
+//! and ID authorities (added and retired); the
 //! payment pipeline adds its own [`Action`]s (entitlements, batches).
 //!
 //! Architecture invariant: the only way to carry out an [`Action`] is
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::double_spend::{self, Resolution, ResolveError};
+use crate::id_authorities::{self, Change, IdAuthorityError};
 use crate::keys::{self, KeyDir, KeyError};
 use crate::ledger::rates::{self, RateRequest, RatesError};
 use crate::people::{self, Caller, NewUser, PeopleError, Permission, UserView};
@@ -43,6 +45,10 @@ pub enum Action {
     ApproveCycle(i64),
     /// Puts a set of exchange rates in force.
     ApproveRates(i64),
+    /// Makes a proposed ID authority key (by key id) active.
+    AddIdAuthority(String),
+    /// Retires an active ID authority key.
+    RetireIdAuthority(String),
 }
 
 impl Action {
@@ -55,6 +61,8 @@ impl Action {
             Self::ActivateUser(_) => "user.activate",
             Self::ApproveCycle(_) => "cycle.approve",
             Self::ApproveRates(_) => "rates.approve",
+            Self::AddIdAuthority(_) => "id_authority.add",
+            Self::RetireIdAuthority(_) => "id_authority.retire",
         }
     }
 
@@ -67,6 +75,9 @@ impl Action {
             Self::ActivateUser(name) => format!("user:{name}"),
             Self::ApproveCycle(id) => format!("cycle:{id}"),
             Self::ApproveRates(set) => format!("rates:{set}"),
+            Self::AddIdAuthority(kid) | Self::RetireIdAuthority(kid) => {
+                format!("id_authority:{kid}")
+            }
         }
     }
 
@@ -79,6 +90,7 @@ impl Action {
             Self::ActivateUser(_) => Permission::ManageUsers,
             Self::ApproveCycle(_) => Permission::ManageCycles,
             Self::ApproveRates(_) => Permission::EnterRates,
+            Self::AddIdAuthority(_) | Self::RetireIdAuthority(_) => Permission::ManageIdAuthorities,
         }
     }
 
@@ -101,6 +113,12 @@ impl Action {
             }
             ("rates.approve", Some(("rates", id))) => {
                 Ok(Self::ApproveRates(id.parse().map_err(|_| corrupt())?))
+            }
+            ("id_authority.add", Some(("id_authority", kid))) => {
+                Ok(Self::AddIdAuthority(kid.to_owned()))
+            }
+            ("id_authority.retire", Some(("id_authority", kid))) => {
+                Ok(Self::RetireIdAuthority(kid.to_owned()))
             }
             _ => Err(corrupt()),
         }
@@ -144,6 +162,8 @@ pub enum ProposalError {
     #[error(transparent)]
     Rates(#[from] RatesError),
     #[error(transparent)]
+    IdAuthority(#[from] IdAuthorityError),
+    #[error(transparent)]
     Voucher(#[from] VoucherError),
     #[error(transparent)]
     Case(#[from] ResolveError),
@@ -168,6 +188,7 @@ impl ProposalError {
             Self::People(e) => e.code(),
             Self::Cycle(e) => e.code(),
             Self::Rates(e) => e.code(),
+            Self::IdAuthority(e) => e.code(),
             Self::Voucher(e) => match e {
                 VoucherError::Unknown(_) => "unknown_voucher",
                 _ => "voucher_error",
@@ -179,7 +200,8 @@ impl ProposalError {
     }
 }
 
-fn text(reason: &str) -> Result<PlainText, ProposalError> {
+/// A proposal's reason or a decision's note, checked.
+pub(crate) fn reason_text(reason: &str) -> Result<PlainText, ProposalError> {
     PlainText::parse(reason, Lines::Many, REASON_CHARS_MAX).map_err(ProposalError::BadReason)
 }
 
@@ -205,6 +227,8 @@ fn check(tx: &mut dyn Tx, action: &Action) -> Result<(), ProposalError> {
             }
         }
         Action::ApproveCycle(_) | Action::ApproveRates(_) => {}
+        Action::AddIdAuthority(kid) => id_authorities::check_in(tx, kid, Change::Activate)?,
+        Action::RetireIdAuthority(kid) => id_authorities::check_in(tx, kid, Change::Retire)?,
         Action::ActivateUser(name) => {
             let user = crate::storage::people::user_by_name(tx.sql(), name)?
                 .ok_or_else(|| PeopleError::UnknownUser(name.clone()))?;
@@ -227,11 +251,11 @@ pub fn propose(
     if !caller.may(action.permission()) {
         return Err(ProposalError::NotAllowed);
     }
-    let reason = text(reason)?;
+    let reason = reason_text(reason)?;
     storage.transaction(|tx| propose_in(tx, caller, action, &reason, now))
 }
 
-fn propose_in(
+pub(crate) fn propose_in(
     tx: &mut dyn Tx,
     caller: &Caller,
     action: &Action,
@@ -295,7 +319,7 @@ pub fn admit(
     }
     let checked = people::Checked::new(user)?;
     let held = checked.role().needs_approval();
-    let reason = text(&format!(
+    let reason = reason_text(&format!(
         "new {} account {}",
         checked.role().code(),
         checked.username()
@@ -328,10 +352,10 @@ pub fn submit_cycle(
     if !caller.may(action.permission()) {
         return Err(ProposalError::NotAllowed);
     }
-    text(reason)?;
+    reason_text(reason)?;
     storage.transaction(|tx| {
         let (_, summary) = cycles::submittable_in(tx, cycle, over_budget_approval)?;
-        let reason = text(&format!("{summary}. {}", reason.trim()))?;
+        let reason = reason_text(&format!("{summary}. {}", reason.trim()))?;
         let proposal = propose_in(tx, caller, &action, &reason, now)?;
         cycles::mark_submitted_in(tx, cycle)?;
         Ok(proposal)
@@ -364,7 +388,7 @@ pub fn enter_rates(
             })
             .collect();
         let more = rows.len().saturating_sub(summary.len());
-        let reason = text(&format!(
+        let reason = reason_text(&format!(
             "{} exchange rate(s) from {source}: {}{}",
             rows.len(),
             summary.join("; "),
@@ -393,7 +417,7 @@ pub fn decide(
     if !caller.may(Permission::Decide) {
         return Err(ProposalError::NotAnApprover);
     }
-    let note = text(note)?;
+    let note = reason_text(note)?;
     storage.transaction(|tx| {
         let proposal = table::get(tx.sql(), id)?.ok_or(ProposalError::Unknown(id))?;
         if proposal.state != "pending" {
@@ -433,11 +457,16 @@ pub fn decide(
             serde_json::json!({ "kind": proposal.kind, "object": proposal.object, "note": note.as_str() }),
             now,
         )?;
-        if let (Decision::Reject, Action::ApproveCycle(cycle)) = (decision, &action) {
-            cycles::reopen_in(tx, *cycle)?;
-        }
-        if let (Decision::Reject, Action::ApproveRates(set)) = (decision, &action) {
-            ledger_rows::decide_rate_set(tx.sql(), *set, "rejected", &caller.actor().label(), now)?;
+        match (decision, &action) {
+            (Decision::Reject, Action::ApproveCycle(cycle)) => cycles::reopen_in(tx, *cycle)?,
+            (Decision::Reject, Action::AddIdAuthority(kid)) => {
+                id_authorities::reject_in(tx, &caller.actor(), kid, now)?;
+            }
+            (Decision::Reject, Action::ApproveRates(set)) => {
+                let by = caller.actor().label();
+                ledger_rows::decide_rate_set(tx.sql(), *set, "rejected", &by, now)?;
+            }
+            _ => {}
         }
         if decision == Decision::Approve {
             let detail = serde_json::json!({
@@ -479,6 +508,14 @@ pub fn decide(
                     let by = caller.actor().label();
                     ledger_rows::decide_rate_set(tx.sql(), *set, "approved", &by, now)?;
                     audit::record(tx, &caller.actor(), "rates.approved", &format!("rates:{set}"), detail, now)?;
+                }
+                Action::AddIdAuthority(kid) | Action::RetireIdAuthority(kid) => {
+                    let change = match action {
+                        Action::AddIdAuthority(_) => Change::Activate,
+                        _ => Change::Retire,
+                    };
+                    let actor = caller.actor();
+                    id_authorities::carry_out_in(tx, keys, &actor, kid, change, detail, now)?;
                 }
             }
         }

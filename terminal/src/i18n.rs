@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use lastmile_shared::id_card::IdCardError;
 use lastmile_shared::money::Money;
 use lastmile_shared::rules::RejectReason;
 
@@ -351,6 +352,22 @@ const MESSAGES: &[(&str, &str)] = &[
     (
         "id_card_untrusted",
         "This ID card is not signed by a trusted issuer. Check it by hand.",
+    ),
+    (
+        "id_card_unknown_authority",
+        "This ID card is issued by an unknown authority (kid={kid}). Check it by hand.",
+    ),
+    (
+        "id_card_retired_authority",
+        "This ID card is signed by {name} with key {kid}, which HQ retired. Do not accept it.",
+    ),
+    (
+        "id_card_authority_not_valid",
+        "The key {kid} of {name} is not valid now. Check the clock, or check the card by hand.",
+    ),
+    (
+        "id_card_bad_signature",
+        "This ID card claims to come from {name} but its signature does not match. Do not accept it.",
     ),
     ("id_card_no_number", "This ID card has no ID number."),
     ("id_card_expired", "This ID card has expired."),
@@ -689,6 +706,15 @@ fn parameters(error: &Error, money: impl Fn(Money) -> String) -> Vec<(&'static s
         Error::LockedOut { minutes_left, .. } => values.push(("n", minutes_left.to_string())),
         Error::BadLetterheadName { max } => values.push(("n", max.to_string())),
         Error::PersonNotFound(id) => values.push(("id", id.clone())),
+        Error::IdCard(IdCardError::UnknownAuthority { kid }) => values.push(("kid", kid.clone())),
+        Error::IdCard(
+            IdCardError::RetiredAuthority { name, kid }
+            | IdCardError::AuthorityNotValid { name, kid }
+            | IdCardError::BadSignature { name, kid },
+        ) => {
+            values.push(("name", name.clone()));
+            values.push(("kid", kid.clone()));
+        }
         Error::EntitlementNotFound(id) => values.push(("id", id.to_string())),
         Error::Sync(detail) | Error::Enrolment(detail) => {
             values.push(("detail", detail.to_string()));

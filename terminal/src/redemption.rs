@@ -212,7 +212,7 @@ pub(crate) fn identify<'r>(
     now: i64,
 ) -> Result<(IdCard, IdentityCheck, &'r RosterPerson), Error> {
     let roster = ready.roster.ok_or(Error::NotProvisioned("roster"))?;
-    let card = id_card::read(id.text, &ready.policy.id_authorities, now)?;
+    let card = id_card::read(id.text, ready.policy.id_authorities(), now)?;
     let identity = match (&card.source, id.entry) {
         (IdSource::SignedClaim169 { .. }, _) => IdentityCheck::SignedIdCard,
         (IdSource::Number, IdEntry::Scanned) => IdentityCheck::IdBarcode,
@@ -457,7 +457,7 @@ impl ReadRequest {
         let presented = match request.id_card {
             None => None,
             Some(id) => {
-                let card = id_card::read(id.text, &ready.policy.id_authorities, now)?;
+                let card = id_card::read(id.text, ready.policy.id_authorities(), now)?;
                 let beneficiary = match ready.roster.and_then(|r| r.find(&card.id_number)) {
                     Some(person) => person.beneficiary.clone(),
                     None => BeneficiaryId::parse(card.id_number.trim())?,

@@ -2,15 +2,24 @@
 #![no_main]
 
 use ed25519_dalek::SigningKey;
-use lastmile_shared::id_card::{self, IdIssuerKey};
+use lastmile_shared::id_card::{self, IdAuthorities, IdIssuerKey, IdKeyAlgorithm};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let authority = IdIssuerKey {
-            name: "registry".into(),
-            ed25519: SigningKey::from_bytes(&[11; 32]).verifying_key().to_bytes(),
+        let authority = IdIssuerKey::new(
+            "registry",
+            "registry-1",
+            IdKeyAlgorithm::Ed25519,
+            SigningKey::from_bytes(&[11; 32]).verifying_key().to_bytes().to_vec(),
+            0,
+            None,
+        )
+        .unwrap();
+        let authorities = IdAuthorities {
+            active: &[authority],
+            retired: &[],
         };
-        let _ = id_card::read(text, &[authority], 1_793_577_600);
+        let _ = id_card::read(text, authorities, 1_793_577_600);
     }
 });

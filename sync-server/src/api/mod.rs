@@ -14,6 +14,7 @@
 //! routes; the router is built from it, and a test holds `openapi.yaml` to it.
 
 mod hq;
+mod id_authorities;
 mod ledger;
 pub mod problems;
 mod registry;
@@ -133,6 +134,7 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
     all.extend(hq::routes());
     all.extend(registry::routes());
     all.extend(ledger::routes());
+    all.extend(id_authorities::routes());
     all
 }
 

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 
 use super::ApiProblem;
 use crate::double_spend::ResolveError;
+use crate::id_authorities::IdAuthorityError;
 use crate::keys::KeyError;
 use crate::ledger::LedgerError;
 use crate::ledger::conversion::ConversionError;
@@ -69,6 +70,7 @@ json_refusal!(
     FundingError,
     RatesError,
     ConversionError,
+    IdAuthorityError,
 );
 
 impl Refusal for StorageError {
@@ -226,6 +228,26 @@ impl Refusal for TokenError {
     }
 }
 
+impl Refusal for IdAuthorityError {
+    fn status(&self) -> StatusCode {
+        match self {
+            IdAuthorityError::Key(_) | IdAuthorityError::BadDate { .. } => StatusCode::BAD_REQUEST,
+            IdAuthorityError::Unknown(_) => StatusCode::NOT_FOUND,
+            IdAuthorityError::Taken { .. }
+            | IdAuthorityError::WrongState { .. }
+            | IdAuthorityError::TooMany => StatusCode::CONFLICT,
+            IdAuthorityError::Keys(e) => e.status(),
+            IdAuthorityError::Storage(e) => e.status(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            IdAuthorityError::Keys(e) => Refusal::code(e),
+            _ => IdAuthorityError::code(self),
+        }
+    }
+}
+
 impl Refusal for ProposalError {
     fn status(&self) -> StatusCode {
         match self {
@@ -245,6 +267,7 @@ impl Refusal for ProposalError {
             ProposalError::People(e) => e.status(),
             ProposalError::Cycle(e) => e.status(),
             ProposalError::Rates(e) => e.status(),
+            ProposalError::IdAuthority(e) => e.status(),
             ProposalError::Storage(e) => e.status(),
         }
     }
@@ -252,6 +275,7 @@ impl Refusal for ProposalError {
         match self {
             ProposalError::Voucher(e) => Refusal::code(e),
             ProposalError::Keys(e) => Refusal::code(e),
+            ProposalError::IdAuthority(e) => Refusal::code(e),
             _ => ProposalError::code(self),
         }
     }

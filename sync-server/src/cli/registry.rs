@@ -195,7 +195,7 @@ pub enum CyclesCommand {
 }
 
 /// Prints every page of a list, one JSON object per line.
-fn all_pages<T: serde::Serialize>(
+pub(crate) fn all_pages<T: serde::Serialize>(
     mut fetch: impl FnMut(Page) -> Result<Vec<T>>,
     none: &str,
 ) -> Result<()> {

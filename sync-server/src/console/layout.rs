@@ -9,7 +9,7 @@ use super::i18n::t;
 use crate::people::{Language, Permission};
 
 /// The sections, in the order of the navigation: (key, path, permission).
-pub const SECTIONS: [(&str, &str, Permission); 13] = [
+pub const SECTIONS: [(&str, &str, Permission); 14] = [
     ("dashboard", "/console", Permission::ViewTerminals),
     (
         "programmes",
@@ -25,6 +25,11 @@ pub const SECTIONS: [(&str, &str, Permission); 13] = [
     ("jobs", "/console/jobs", Permission::ViewAlarms),
     ("limits", "/console/limits", Permission::ViewLimits),
     ("keys", "/console/keys", Permission::ViewKeys),
+    (
+        "id_authorities",
+        "/console/id-authorities",
+        Permission::ViewKeys,
+    ),
     ("users", "/console/users", Permission::OwnTokens),
     ("audit", "/console/audit", Permission::ViewAudit),
 ];

@@ -21,6 +21,7 @@ mod cycles;
 mod dashboard;
 mod events;
 pub mod i18n;
+mod id_authorities;
 mod import;
 mod jobs;
 mod layout;
@@ -234,6 +235,24 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             "/console/keys",
             Page(ViewKeys),
             get(limits::keys),
+        ),
+        (
+            Method::GET,
+            "/console/id-authorities",
+            Page(ViewKeys),
+            get(id_authorities::list),
+        ),
+        (
+            Method::POST,
+            "/console/id-authorities",
+            Page(ManageIdAuthorities),
+            axum::routing::post(id_authorities::add),
+        ),
+        (
+            Method::POST,
+            "/console/id-authorities/{kid}/retire",
+            Page(ManageIdAuthorities),
+            axum::routing::post(id_authorities::retire),
         ),
         (
             Method::GET,

@@ -39,6 +39,8 @@ pub fn state_word(lang: Language, state: &str) -> String {
         "issued" => t(lang, "state_issued"),
         "redeemed" => t(lang, "state_redeemed"),
         "paid" => t(lang, "state_paid"),
+        "proposed" => t(lang, "state_proposed"),
+        "retired" => t(lang, "state_retired"),
         other => return other.to_owned(),
     }
     .to_owned()

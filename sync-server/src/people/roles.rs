@@ -83,6 +83,9 @@ impl Role {
                 Admin | ProgrammeOfficer | Approver | Finance | Auditor
             ),
             RecordFunding | EnterRates => self == Finance,
+            // Which ID cards terminals trust: who runs the system or a
+            // programme proposes, an approver decides.
+            ManageIdAuthorities => matches!(self, Admin | ProgrammeOfficer),
         }
     }
 }
@@ -132,10 +135,13 @@ pub enum Permission {
     /// Propose exchange rates (approved by someone else).
     EnterRates,
     ManageSites,
+    /// Propose adding or retiring an ID authority's key (approved by
+    /// someone else).
+    ManageIdAuthorities,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 29] = [
+    pub const ALL: [Permission; 30] = [
         Permission::ViewTerminals,
         Permission::ManageTerminals,
         Permission::ViewCases,
@@ -165,6 +171,7 @@ impl Permission {
         Permission::RecordFunding,
         Permission::EnterRates,
         Permission::ManageSites,
+        Permission::ManageIdAuthorities,
     ];
 
     /// The name in `openapi.yaml` (`x-lastmile-permission`) and the docs.
@@ -199,6 +206,7 @@ impl Permission {
             Self::RecordFunding => "record_funding",
             Self::EnterRates => "enter_rates",
             Self::ManageSites => "manage_sites",
+            Self::ManageIdAuthorities => "manage_id_authorities",
         }
     }
 }
@@ -214,7 +222,8 @@ mod tests {
                 || role.allows(Permission::ProposeWriteOff)
                 || role.allows(Permission::ProposeKeyRotation)
                 || role.allows(Permission::ManageCycles)
-                || role.allows(Permission::ManageUsers);
+                || role.allows(Permission::ManageUsers)
+                || role.allows(Permission::ManageIdAuthorities);
             assert!(!(proposes && role.allows(Permission::Decide)), "{role:?}");
         }
     }

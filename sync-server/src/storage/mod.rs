@@ -20,6 +20,7 @@ mod cases;
 mod devices;
 mod documents;
 mod entries;
+pub mod id_authorities;
 pub mod jobs;
 mod keys;
 pub mod ledger;

@@ -50,8 +50,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/common/0007_registry.sql"),
     },
     Migration {
-        version: 10,
-        sql: include_str!("../../migrations/common/0010_ledger.sql"),
+        version: 8,
+        sql: include_str!("../../migrations/common/0008_id_authorities.sql"),
+    },
+    Migration {
+        version: 9,
+        sql: include_str!("../../migrations/common/0009_ledger.sql"),
     },
 ];
 

@@ -47,6 +47,7 @@ fn concrete(pattern: &str) -> String {
             "{signal}" => "987654",
             "{cycle}" => "987654",
             "{account}" => "budget%2FP-nobody%2FKES",
+            "{kid}" => "kid-nobody",
             p if p.starts_with('{') => panic!("no value for the path parameter {p} of {pattern}"),
             p => p,
         })
@@ -73,6 +74,9 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         | ("PUT", "/v1/hq/terminals/{device}/assignment")
         | ("POST", "/v1/hq/enrolment-codes") => &[Admin, Support],
         ("POST", "/v1/hq/vouchers/{voucher}/revoke") => &[Admin, ProgrammeOfficer],
+        ("POST", "/v1/hq/id-authorities") | ("POST", "/v1/hq/id-authorities/{kid}/retire") => {
+            &[Admin, ProgrammeOfficer]
+        }
         ("POST", "/v1/hq/cases/{case}/write-off") => &[Finance],
         ("POST", "/v1/hq/cases/{case}/resolve") => &[Finance, Support],
         ("POST", "/v1/hq/proposals/{proposal}/decision") => &[Approver],

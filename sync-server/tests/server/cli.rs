@@ -581,3 +581,94 @@ fn a_programme_is_registered_imported_generated_and_released_from_the_command_li
     let listed = ok(&data, &["programmes", "list"]);
     assert_eq!(listed.lines().count(), 1, "{listed}");
 }
+
+/// `id-authorities`: a proposal on behalf of a named person, listed as
+/// proposed; a bad key refused with its reason; nothing active until an
+/// approver (not at this shell) approves.
+#[test]
+fn an_id_authority_is_proposed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&data, &["keys", "init"]);
+    let password = dir.path().join("password");
+    std::fs::write(&password, "a long enough password").unwrap();
+    let password = password.display().to_string();
+    for (user, role) in [("ada", "admin"), ("otieno", "programme_officer")] {
+        ok(
+            &data,
+            &[
+                "users",
+                "add",
+                user,
+                "--name",
+                user,
+                "--role",
+                role,
+                "--password-file",
+                &password,
+            ],
+        );
+    }
+    assert!(
+        cli(&data, &["id-authorities", "list"]).stdout.is_empty(),
+        "nothing registered yet"
+    );
+    let add = |public_key: &str| {
+        cli(
+            &data,
+            &[
+                "id-authorities",
+                "add",
+                "--as",
+                "otieno",
+                "--name",
+                "Kenya National Registration Bureau",
+                "--kid",
+                "ke-nrb-2027",
+                "--algorithm",
+                "Ed25519",
+                "--public-key",
+                public_key,
+                "--valid-until",
+                "2030-12-31",
+                "--reason",
+                "the national registry",
+            ],
+        )
+    };
+    let bad = add("abcd");
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("32 bytes"), "{said}");
+    let good = add("ecd31a96aab0f0340b4342480b5cb8da21d9dc1a9d91bd07dab02b545d0124a8");
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let proposed: serde_json::Value = serde_json::from_slice(&good.stdout).unwrap();
+    assert_eq!(proposed["proposal"]["kind"], "id_authority.add");
+    let listed = ok(&data, &["id-authorities", "list", "--state", "proposed"]);
+    let row: serde_json::Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!(row["kid"], "ke-nrb-2027");
+    assert_eq!(row["proposed_by"], "user:otieno");
+    // Exclusive: the start of the day after the last one (2031-01-01).
+    assert_eq!(row["valid_until"], 1_924_992_000);
+    assert!(ok(&data, &["id-authorities", "list", "--state", "active"]).is_empty());
+    // An active key is what a retirement needs.
+    let retire = cli(
+        &data,
+        &[
+            "id-authorities",
+            "retire",
+            "ke-nrb-2027",
+            "--as",
+            "ada",
+            "--reason",
+            "lost",
+        ],
+    );
+    assert!(!retire.status.success());
+    let said = String::from_utf8_lossy(&retire.stderr);
+    assert!(said.contains("proposed, not active"), "{said}");
+}

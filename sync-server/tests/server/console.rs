@@ -365,3 +365,54 @@ fn french_at_1280x800_and_800x480() {
     let forms = browser.script("return document.querySelectorAll('form[method=post]').length;");
     assert_eq!(forms.as_u64(), Some(1), "only the sign-out form");
 }
+
+/// An officer proposes an ID authority and its retirement on the console's
+/// ID authorities page; each takes effect only once an approver approves.
+#[test]
+fn id_authorities_are_proposed_and_retired_through_approvals_in_the_console() {
+    let app = spawn_app(Backend::Sqlite);
+    let browser = Browser::start(1280, 800, "en");
+    let approve = |proposal: i64| {
+        let (status, body) = app.hq_as(
+            Role::Approver,
+            "POST",
+            &format!("/v1/hq/proposals/{proposal}/decision"),
+            Some(serde_json::json!({ "decision": "approve", "note": "checked" })),
+        );
+        assert_eq!(status, 200, "{body}");
+    };
+    let pending = || {
+        let (_, pending) = app.hq_get("/v1/hq/proposals?state=pending");
+        pending[0]["id"].as_i64().expect("a pending proposal")
+    };
+    let state = || {
+        let (_, row) = app.hq_get("/v1/hq/id-authorities/ke-nrb-2027");
+        row["state"].as_str().unwrap_or_default().to_owned()
+    };
+    sign_in(&browser, &app, Role::ProgrammeOfficer);
+    browser.open(&format!("{}/console/id-authorities", app.base_url));
+    browser.type_into("#name", "Kenya National Registration Bureau");
+    browser.type_into("#kid", "ke-nrb-2027");
+    browser.type_into(
+        "#public_key",
+        "ecd31a96aab0f0340b4342480b5cb8da21d9dc1a9d91bd07dab02b545d0124a8",
+    );
+    browser.type_into("#reason", "the national registry's 2027 key");
+    browser.click("form[action='/console/id-authorities'] button");
+    browser.wait_for_text("Proposed: a person with the approver role must now approve it.");
+    assert_eq!(state(), "proposed");
+    approve(pending());
+    browser.open(&format!("{}/console/id-authorities", app.base_url));
+    browser.wait_for_text("user:amina.approver");
+    assert_eq!(state(), "active");
+    shot(&browser, "id-authorities");
+
+    browser.type_into("#retire-ke-nrb-2027", "the registry reported the key lost");
+    browser.click("form[action='/console/id-authorities/ke-nrb-2027/retire'] button");
+    browser.wait_for_text("Proposed: a person with the approver role must now approve it.");
+    assert_eq!(state(), "active");
+    approve(pending());
+    assert_eq!(state(), "retired");
+    browser.open(&format!("{}/console/id-authorities", app.base_url));
+    browser.wait_for_text("retired");
+}

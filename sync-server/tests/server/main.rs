@@ -11,6 +11,7 @@ mod cli;
 mod console;
 mod console_registry;
 mod hostile;
+mod id_authorities;
 mod jobs;
 mod ledger;
 mod maker_checker;

@@ -341,6 +341,7 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Terminal, Demo), Error
                 offline_seconds_max: 3 * 365 * DAY,
             }],
             id_authorities: Vec::new(),
+            id_authorities_retired: Vec::new(),
         };
         let revocations = RevocationList {
             version: 1,

@@ -23,6 +23,8 @@ mod gui_sync;
 mod gui_touch;
 // The server library is linked only with the demo feature (on by default).
 #[cfg(feature = "demo")]
+mod id_authorities;
+#[cfg(feature = "demo")]
 mod registry;
 mod sync;
 mod voucher_code;

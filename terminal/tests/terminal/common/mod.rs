@@ -12,7 +12,7 @@ use lastmile_shared::id::{
     BeneficiaryId, DeviceId, EntitlementId, IssuerId, KeyId, MerchantId, OperatorId, ProgrammeId,
     SiteId, VoucherId,
 };
-use lastmile_shared::id_card::IdIssuerKey;
+use lastmile_shared::id_card::{IdIssuerKey, IdKeyAlgorithm};
 use lastmile_shared::money::{Currency, Money};
 use lastmile_shared::revocation::RevocationList;
 use lastmile_shared::roster::{Delivery, Entitlement, Roster, RosterPerson};
@@ -97,8 +97,13 @@ pub fn policy(now: i64, version: u64, limits: Vec<OfflineLimits>) -> TerminalPol
         limits,
         id_authorities: vec![IdIssuerKey {
             name: "ke-registry".into(),
-            ed25519: id_authority().verifying_key().to_bytes(),
+            kid: kid("ke-registry-1"),
+            algorithm: IdKeyAlgorithm::Ed25519,
+            public_key: id_authority().verifying_key().to_bytes().to_vec(),
+            valid_from: now - 365 * DAY,
+            valid_until: None,
         }],
+        id_authorities_retired: Vec::new(),
     }
 }
 
