@@ -14,7 +14,7 @@
 //! routes; the router is built from it, and a test holds `openapi.yaml` to it.
 
 mod hq;
-mod ledger;
+pub(crate) mod ledger;
 pub mod problems;
 mod registry;
 mod terminal;

@@ -804,6 +804,441 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Import only the good row",
         "N'importer que la bonne ligne",
     ),
+    (
+        "ledger",
+        "Ledger",
+        "Grand livre",
+    ),
+    (
+        "ledger_trial_balance",
+        "Trial balance",
+        "Balance des comptes",
+    ),
+    (
+        "ledger_kind_funding",
+        "Funding sources",
+        "Sources de financement",
+    ),
+    (
+        "ledger_kind_budget",
+        "Programme budgets",
+        "Budgets des programmes",
+    ),
+    (
+        "ledger_kind_obligations",
+        "Obligations (committed to beneficiaries)",
+        "Engagements envers les bénéficiaires",
+    ),
+    (
+        "ledger_kind_delivered",
+        "Delivered to beneficiaries",
+        "Remis aux bénéficiaires",
+    ),
+    (
+        "ledger_kind_merchant",
+        "Owed to merchants",
+        "Dû aux commerçants",
+    ),
+    (
+        "ledger_kind_rail",
+        "Handed to payment rails",
+        "Remis aux canaux de paiement",
+    ),
+    (
+        "ledger_kind_vault",
+        "Site cash vaults",
+        "Coffres des sites",
+    ),
+    (
+        "ledger_kind_float",
+        "Field agents' floats",
+        "Fonds de caisse des agents",
+    ),
+    (
+        "ledger_kind_handed",
+        "Cash handed out",
+        "Espèces remises",
+    ),
+    (
+        "ledger_kind_variance",
+        "Cash variances",
+        "Écarts de caisse",
+    ),
+    (
+        "ledger_kind_exchange",
+        "Currency exchange",
+        "Change de devises",
+    ),
+    (
+        "ledger_code_fund",
+        "Funding",
+        "Financement",
+    ),
+    (
+        "ledger_code_commit",
+        "Commitment",
+        "Engagement",
+    ),
+    (
+        "ledger_code_release",
+        "Release",
+        "Libération",
+    ),
+    (
+        "ledger_code_redeem",
+        "Voucher redeemed",
+        "Bon encaissé",
+    ),
+    (
+        "ledger_code_cash_out",
+        "Cash paid out",
+        "Espèces versées",
+    ),
+    (
+        "ledger_code_float_issue",
+        "Float issued",
+        "Fonds de caisse remis",
+    ),
+    (
+        "ledger_code_float_return",
+        "Float returned",
+        "Fonds de caisse rendu",
+    ),
+    (
+        "ledger_code_float_variance",
+        "Cash variance",
+        "Écart de caisse",
+    ),
+    (
+        "ledger_code_send",
+        "Sent to a rail",
+        "Envoyé à un canal de paiement",
+    ),
+    (
+        "ledger_code_settle",
+        "Merchant paid",
+        "Commerçant payé",
+    ),
+    (
+        "ledger_code_exchange",
+        "Exchange",
+        "Change",
+    ),
+    (
+        "ledger_code_adjust",
+        "Adjustment",
+        "Ajustement",
+    ),
+    (
+        "ledger_phase_single",
+        "posted",
+        "passée",
+    ),
+    (
+        "ledger_phase_pending",
+        "reserved",
+        "réservée",
+    ),
+    (
+        "ledger_phase_post",
+        "posts",
+        "valide",
+    ),
+    (
+        "ledger_phase_void",
+        "voids",
+        "annule",
+    ),
+    (
+        "ledger_state_pending",
+        "still pending",
+        "toujours en attente",
+    ),
+    (
+        "ledger_state_posted",
+        "then posted",
+        "puis validée",
+    ),
+    (
+        "ledger_state_voided",
+        "then voided",
+        "puis annulée",
+    ),
+    (
+        "ledger_state_expired",
+        "then expired",
+        "puis expirée",
+    ),
+    (
+        "ledger_accounts",
+        "Accounts",
+        "Comptes",
+    ),
+    (
+        "ledger_account",
+        "Account",
+        "Compte",
+    ),
+    (
+        "ledger_debits_posted",
+        "Debits posted",
+        "Débits passés",
+    ),
+    (
+        "ledger_credits_posted",
+        "Credits posted",
+        "Crédits passés",
+    ),
+    (
+        "ledger_debits_pending",
+        "Debits pending",
+        "Débits en attente",
+    ),
+    (
+        "ledger_credits_pending",
+        "Credits pending",
+        "Crédits en attente",
+    ),
+    (
+        "ledger_balance",
+        "Balance",
+        "Solde",
+    ),
+    (
+        "ledger_balanced",
+        "Check",
+        "Contrôle",
+    ),
+    (
+        "ledger_debits_equal_credits",
+        "debits = credits",
+        "débits = crédits",
+    ),
+    (
+        "ledger_debits_differ",
+        "debits ≠ credits",
+        "débits ≠ crédits",
+    ),
+    (
+        "ledger_totals",
+        "Totals per currency",
+        "Totaux par devise",
+    ),
+    (
+        "ledger_empty",
+        "The ledger holds no account yet.",
+        "Le grand livre ne contient encore aucun compte.",
+    ),
+    (
+        "ledger_programme_totals_hint",
+        "Over one programme's accounts debits need not equal credits: the money came from funding sources that are not the programme's.",
+        "Sur les comptes d'un seul programme, les débits n'égalent pas forcément les crédits : l'argent vient de sources de financement qui ne sont pas au programme.",
+    ),
+    (
+        "ledger_balance_hint",
+        "Balance: posted credits minus posted debits. An account money flows into (a budget, an obligation, what is owed to a merchant) holds a positive balance; a funding source shows what it paid in as a negative one.",
+        "Solde : crédits passés moins débits passés. Un compte où l'argent arrive (un budget, un engagement, ce qui est dû à un commerçant) a un solde positif ; une source de financement montre ce qu'elle a versé en négatif.",
+    ),
+    (
+        "ledger_verify",
+        "Verify the whole ledger",
+        "Vérifier tout le grand livre",
+    ),
+    (
+        "ledger_verification",
+        "Verification",
+        "Vérification",
+    ),
+    (
+        "ledger_holds",
+        "The ledger holds: per currency debits equal credits, every account's balances equal the sum of its transfers, and no account broke its rule.",
+        "Le grand livre est juste : par devise les débits égalent les crédits, les soldes de chaque compte égalent la somme de ses transferts, et aucun compte n'enfreint sa règle.",
+    ),
+    (
+        "ledger_verified_counts",
+        "({accounts} accounts, {transfers} transfers checked.)",
+        "({accounts} comptes, {transfers} transferts vérifiés.)",
+    ),
+    (
+        "ledger_problems",
+        "The ledger does not hold: {count} problem(s). Tell the technical team; nothing was changed.",
+        "Le grand livre n'est pas juste : {count} problème(s). Prévenez l'équipe technique ; rien n'a été modifié.",
+    ),
+    (
+        "ledger_problems_more",
+        "Only the first problems are listed.",
+        "Seuls les premiers problèmes sont listés.",
+    ),
+    (
+        "ledger_download_csv",
+        "Download as CSV",
+        "Télécharger en CSV",
+    ),
+    (
+        "ledger_statement",
+        "Statement",
+        "Relevé",
+    ),
+    (
+        "ledger_all_accounts",
+        "All accounts",
+        "Tous les comptes",
+    ),
+    (
+        "ledger_its_accounts",
+        "Its ledger accounts",
+        "Ses comptes au grand livre",
+    ),
+    (
+        "ledger_no_account",
+        "There is no such ledger account.",
+        "Ce compte n'existe pas au grand livre.",
+    ),
+    (
+        "ledger_rule",
+        "Rule",
+        "Règle",
+    ),
+    (
+        "ledger_rule_no_overdraft",
+        "never hands on more than it received",
+        "ne remet jamais plus que ce qu'il a reçu",
+    ),
+    (
+        "ledger_history",
+        "History, newest first",
+        "Historique, du plus récent au plus ancien",
+    ),
+    (
+        "ledger_newest",
+        "Newest",
+        "Plus récents",
+    ),
+    (
+        "ledger_transfer",
+        "Transfer",
+        "Transfert",
+    ),
+    (
+        "ledger_counter_account",
+        "Other account",
+        "Autre compte",
+    ),
+    (
+        "ledger_debit",
+        "Debit",
+        "Débit",
+    ),
+    (
+        "ledger_credit",
+        "Credit",
+        "Crédit",
+    ),
+    (
+        "ledger_phase",
+        "Phase",
+        "Phase",
+    ),
+    (
+        "ledger_cause",
+        "Caused by",
+        "Origine",
+    ),
+    (
+        "ledger_statement_hint",
+        "Funded: paid into the budget. Committed: approved for beneficiaries. Delivered: redeemed, paid out in cash or confirmed by a rail. In flight: handed to a rail, not yet confirmed. Outstanding: committed, not yet delivered. Available: funded and not committed.",
+        "Financé : versé au budget. Engagé : approuvé pour les bénéficiaires. Remis : encaissé, versé en espèces ou confirmé par un canal. En cours : remis à un canal, pas encore confirmé. Restant dû : engagé, pas encore remis. Disponible : financé et non engagé.",
+    ),
+    (
+        "ledger_per_currency",
+        "Per currency",
+        "Par devise",
+    ),
+    (
+        "ledger_per_cycle",
+        "Per cycle",
+        "Par cycle",
+    ),
+    (
+        "ledger_nothing_yet",
+        "Nothing funded or committed yet.",
+        "Rien n'a encore été financé ni engagé.",
+    ),
+    (
+        "ledger_direct",
+        "issued outside a cycle",
+        "émis hors cycle",
+    ),
+    (
+        "ledger_funded",
+        "Funded",
+        "Financé",
+    ),
+    (
+        "ledger_committed",
+        "Committed",
+        "Engagé",
+    ),
+    (
+        "ledger_delivered",
+        "Delivered",
+        "Remis",
+    ),
+    (
+        "ledger_in_flight",
+        "In flight",
+        "En cours",
+    ),
+    (
+        "ledger_outstanding",
+        "Outstanding",
+        "Restant dû",
+    ),
+    (
+        "ledger_available",
+        "Available",
+        "Disponible",
+    ),
+    (
+        "ledger_record_funding",
+        "Record a funding",
+        "Enregistrer un financement",
+    ),
+    (
+        "ledger_source",
+        "Source",
+        "Source",
+    ),
+    (
+        "ledger_source_hint",
+        "Who paid: a donor or a treasury line, e.g. treasury or donor-eu.",
+        "Qui a payé : un bailleur ou une ligne du Trésor, p. ex. treasury ou donor-eu.",
+    ),
+    (
+        "ledger_reference",
+        "Reference",
+        "Référence",
+    ),
+    (
+        "ledger_reference_hint",
+        "The transfer or release number. The same reference twice is one funding.",
+        "Le numéro du virement ou de la mise à disposition. La même référence deux fois est un seul financement.",
+    ),
+    (
+        "ledger_record",
+        "Record the funding",
+        "Enregistrer le financement",
+    ),
+    (
+        "ledger_funded_notice",
+        "Funding recorded: the budget is credited.",
+        "Financement enregistré : le budget est crédité.",
+    ),
+    (
+        "ledger_known_notice",
+        "This reference was recorded before; nothing changed.",
+        "Cette référence a déjà été enregistrée ; rien n'a changé.",
+    ),
 ];
 
 /// The text for `key` in `language`; the key itself when the table lacks

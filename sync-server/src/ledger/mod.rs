@@ -24,6 +24,7 @@
 pub mod account;
 pub mod book;
 pub mod exchange;
+pub mod export;
 pub mod funding;
 pub mod postings;
 pub mod report;

@@ -93,7 +93,9 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         | ("GET", "/v1/hq/signals") => &[ProgrammeOfficer, Approver, Auditor],
         ("POST", "/v1/hq/programmes/{programme}/funding") => &[Finance],
         ("GET", "/v1/hq/ledger/accounts")
+        | ("GET", "/v1/hq/ledger/accounts.csv")
         | ("GET", "/v1/hq/ledger/accounts/{account}/transfers")
+        | ("GET", "/v1/hq/ledger/accounts/{account}/transfers.csv")
         | ("GET", "/v1/hq/ledger/verification")
         | ("GET", "/v1/hq/programmes/{programme}/statement") => {
             &[Admin, ProgrammeOfficer, Approver, Finance, Auditor]
