@@ -45,7 +45,7 @@ B-004,Baraka Mwangi,45678901,+254712000004,site-1,,,cash\n";
 
 /// Asserts the page does not scroll sideways at 800x480 (the smallest
 /// field tablet), taking a screenshot there when `name` is given.
-fn fits_800x480(browser: &Browser, what: &str, name: Option<&str>) {
+pub(crate) fn fits_800x480(browser: &Browser, what: &str, name: Option<&str>) {
     browser.resize(800, 480);
     let overflow = browser.script(
         "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
@@ -72,7 +72,7 @@ fn count(browser: &Browser, css: &str) -> u64 {
 }
 
 /// The status a GET of `path` gets with the browser's session.
-fn status_of(browser: &Browser, path: &str) -> u64 {
+pub(crate) fn status_of(browser: &Browser, path: &str) -> u64 {
     browser
         .script(&format!(
             "var x = new XMLHttpRequest(); x.open('GET', {}, false); x.send(); return x.status;",
