@@ -243,6 +243,7 @@ ul.who-list { margin: 0; padding-left: 1.1em; } ul.who-list a { white-space: now
 ol.channels { margin: 0; padding-left: 1.4em; } ol.channels li { margin: 2px 0; }
 td form { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; } td form input { min-width: 0; width: 10em; }
 td form label { margin: 0; }
+table.money td.num { white-space: nowrap; }
 tr.group th { background: #f3f5f8; color: var(--muted); font-weight: 600; }
 .check label, label.check { font-weight: normal; display: flex; gap: 8px; align-items: center; }
 @media (max-width: 820px) { .evidence { grid-template-columns: 1fr; } .who { margin-left: 0; } table { font-size: 15px; } }

@@ -97,8 +97,29 @@ fn account_path(account: &AccountId) -> String {
     )
 }
 
+/// A link to an account's page, breaking a long id only after a slash.
 fn account_link(account: &AccountId) -> Markup {
-    html! { a.mono href=(account_path(account)) { (account) } }
+    html! {
+        a.mono.keep href=(account_path(account)) {
+            @for (i, part) in account.as_str().split('/').enumerate() {
+                @if i > 0 { "/" wbr; }
+                (part)
+            }
+        }
+    }
+}
+
+/// What caused a transfer, linked to its page where the console has one.
+fn cause(kind: &str, id: &str) -> Markup {
+    let page = match kind {
+        "cycle" => Some(format!("/console/cycles/{id}")),
+        "programme" => Some(format!("/console/programmes/{id}")),
+        _ => None,
+    };
+    html! {
+        (kind) " "
+        @if let Some(page) = page { a.mono href=(page) { (id) } } @else { span.mono { (id) } }
+    }
 }
 
 /// A programme filter: blank means every account.
@@ -126,7 +147,7 @@ struct Balance {
 fn totals_table(lang: Language, totals: &[Totals], whole: bool) -> Markup {
     html! {
         div.wide {
-            table #totals {
+            table.money #totals {
                 thead { tr {
                     th scope="col" { (t(lang, "currency")) }
                     th.num scope="col" { (t(lang, "ledger_accounts")) }
@@ -169,7 +190,7 @@ fn lines_table(lang: Language, lines: &[Line]) -> Markup {
     }
     html! {
         div.wide {
-            table #accounts {
+            table.money #accounts {
                 thead { tr {
                     th scope="col" { (t(lang, "ledger_account")) }
                     th scope="col" { (t(lang, "programme")) }
@@ -310,7 +331,10 @@ pub async fn trial_balance(
             (layout::pager(lang, &base, page.offset, page.limit, b.lines.len()))
         }
     };
-    again(StatusCode::OK, layout::page(&visit, "ledger", &title, markup))
+    again(
+        StatusCode::OK,
+        layout::page(&visit, "ledger", &title, markup),
+    )
 }
 
 pub async fn trial_balance_csv(
@@ -371,7 +395,10 @@ pub async fn account(
     };
     let title = format!("{} {}", t(lang, "ledger_account"), found.id);
     let markup = account_body(lang, &found, &history, q.before);
-    again(StatusCode::OK, layout::page(&visit, "ledger", &title, markup))
+    again(
+        StatusCode::OK,
+        layout::page(&visit, "ledger", &title, markup),
+    )
 }
 
 fn account_body(lang: Language, a: &Account, history: &[Transfer], before: Option<u64>) -> Markup {
@@ -395,7 +422,7 @@ fn account_body(lang: Language, a: &Account, history: &[Transfer], before: Optio
             a #history-csv href=(csv) download { (t(lang, "ledger_download_csv")) }
         }
         dl.facts {
-            dt { (t(lang, "kind")) } dd { (kind_words(lang, a.kind)) }
+            dt { (t(lang, "ledger_kind")) } dd { (kind_words(lang, a.kind)) }
             dt { (t(lang, "currency")) } dd { (cur) }
             dt { (t(lang, "programme")) } dd { (a.programme.as_deref().unwrap_or("-")) }
             dt { (t(lang, "ledger_debits_posted")) } dd { (layout::amount(lang, b.debits_posted, cur)) }
@@ -412,7 +439,7 @@ fn account_body(lang: Language, a: &Account, history: &[Transfer], before: Optio
             p { (t(lang, "none")) }
         } @else {
             div.wide {
-                table #history {
+                table.money #history {
                     thead { tr {
                         th.num scope="col" { "#" }
                         th scope="col" { (t(lang, "ledger_transfer")) }
@@ -437,7 +464,7 @@ fn account_body(lang: Language, a: &Account, history: &[Transfer], before: Optio
                                 td { (phase_words(lang, tr_)) }
                                 td {
                                     @if let (Some(kind), Some(id)) = (&tr_.cause_kind, &tr_.cause_id) {
-                                        (kind) " " span.mono { (id) }
+                                        (cause(kind, id))
                                     } @else { "-" }
                                 }
                                 td { (tr_.actor.as_deref().unwrap_or("-")) }
@@ -540,7 +567,7 @@ fn statement_body(visit: &Visit, d: &Loaded, form: &FundingForm, top: Markup) ->
             p { (t(lang, "ledger_nothing_yet")) }
         } @else {
             div.wide {
-                table #statement {
+                table.money #statement {
                     thead { tr { th scope="col" { (t(lang, "currency")) } (standing_heads(lang, true)) } }
                     tbody {
                         @for s in &d.statement.currencies {
@@ -555,7 +582,7 @@ fn statement_body(visit: &Visit, d: &Loaded, form: &FundingForm, top: Markup) ->
             p { (t(lang, "none")) }
         } @else {
             div.wide {
-                table #cycle-statement {
+                table.money #cycle-statement {
                     thead { tr {
                         th scope="col" { (t(lang, "period")) }
                         th scope="col" { (t(lang, "currency")) }

@@ -564,8 +564,14 @@ mod tests {
     fn a_retry_changes_nothing_and_a_different_one_is_refused() {
         let mut book = Book::new(accounts(), Vec::new());
         let fund = single("fund-1", 0, 1, 500);
-        assert_eq!(book.apply(&[fund.clone()], 1, None), [Outcome::Created]);
-        assert_eq!(book.apply(&[fund.clone()], 2, None), [Outcome::Exists]);
+        assert_eq!(
+            book.apply(std::slice::from_ref(&fund), 1, None),
+            [Outcome::Created]
+        );
+        assert_eq!(
+            book.apply(std::slice::from_ref(&fund), 2, None),
+            [Outcome::Exists]
+        );
         let other = single("fund-1", 0, 1, 501);
         assert_eq!(
             book.apply(&[other], 3, None),

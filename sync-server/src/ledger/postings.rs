@@ -97,7 +97,7 @@ pub fn fund(
             id: programme.to_owned(),
         },
     );
-    let outcome = post(sql, &[transfer.clone()], now, Some(actor))?;
+    let outcome = post(sql, std::slice::from_ref(&transfer), now, Some(actor))?;
     match outcome.into_iter().next() {
         Some(Outcome::Created) => Ok(true),
         Some(Outcome::Exists) => Ok(false),

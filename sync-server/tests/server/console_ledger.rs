@@ -22,7 +22,13 @@ B-001,Amina Wanjiru,12345678,+254712345678,site-1\n\
 B-002,Otieno Odhiambo,23456789,+254712000002,site-1\n\
 B-003,Neema Atieno,34567890,+254712000003,site-1\n";
 
-fn ok(app: &TestApp, role: Role, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+fn ok(
+    app: &TestApp,
+    role: Role,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
     let (status, answer) = app.hq_as(role, method, path, Some(body));
     assert!((200..300).contains(&status), "{path}: {status} {answer}");
     answer
@@ -32,7 +38,13 @@ fn ok(app: &TestApp, role: Role, method: &str, path: &str, body: serde_json::Val
 /// KES 2,000.00 each; returns the cycle's id.
 fn programme_with_a_cycle(app: &TestApp) -> i64 {
     let officer = Role::ProgrammeOfficer;
-    ok(app, officer, "POST", "/v1/hq/sites", serde_json::json!({"site": "site-1", "name": "Kibera"}));
+    ok(
+        app,
+        officer,
+        "POST",
+        "/v1/hq/sites",
+        serde_json::json!({"site": "site-1", "name": "Kibera"}),
+    );
     ok(
         app,
         officer,
@@ -94,7 +106,10 @@ fn download(browser: &Browser, path: &str) -> (String, String) {
     ));
     assert_eq!(got[0], 200, "{path}: {got}");
     assert!(
-        got[2].as_str().unwrap().starts_with("attachment; filename="),
+        got[2]
+            .as_str()
+            .unwrap()
+            .starts_with("attachment; filename="),
         "{got}"
     );
     (
@@ -106,7 +121,10 @@ fn download(browser: &Browser, path: &str) -> (String, String) {
 /// The same file over the HTTP API, with an auditor's token.
 fn api_file(app: &TestApp, path: &str) -> String {
     let mut response = ureq::get(&format!("{}{path}", app.base_url))
-        .header("authorization", format!("Bearer {}", app.token(Role::Auditor)))
+        .header(
+            "authorization",
+            format!("Bearer {}", app.token(Role::Auditor)),
+        )
         .call()
         .unwrap();
     assert_eq!(
@@ -160,7 +178,9 @@ fn the_ledger_in_the_console() {
     browser.click("nav a[href='/console/ledger']");
     browser.wait_for_text("The ledger holds no account yet.");
     browser.open(&format!("{}/console/programmes/{PROGRAMME}", app.base_url));
-    browser.click(&format!("a[href='/console/programmes/{PROGRAMME}/statement']"));
+    browser.click(&format!(
+        "a[href='/console/programmes/{PROGRAMME}/statement']"
+    ));
     browser.wait_for_text("Nothing funded or committed yet.");
 
     // A bad amount: the specific refusal, the form kept, nothing recorded.
@@ -204,13 +224,19 @@ fn the_ledger_in_the_console() {
         ("outstanding", "KES 6,000.00"),
         ("available", "KES 19,000.00"),
     ] {
-        assert_eq!(cell(&format!("#statement [data-field={field}]")), shown, "{field}");
+        assert_eq!(
+            cell(&format!("#statement [data-field={field}]")),
+            shown,
+            "{field}"
+        );
     }
     assert_eq!(
         cell("#cycle-statement tr[data-period='2027-01'] [data-field=outstanding]"),
         "KES 6,000.00"
     );
-    browser.wait_for(&format!("#cycle-statement a[href='/console/cycles/{cycle}']"));
+    browser.wait_for(&format!(
+        "#cycle-statement a[href='/console/cycles/{cycle}']"
+    ));
     shot(&browser, "statement");
     fits_800x480(&browser, "the statement", None);
 
@@ -221,13 +247,22 @@ fn the_ledger_in_the_console() {
     browser.wait_for_text("debits need not equal credits");
     browser.click("nav a[href='/console/ledger']");
     browser.wait_for("#totals");
-    assert_eq!(cell("#totals tr[data-currency=KES] td:nth-child(3)"), "KES 31,000.00");
-    assert_eq!(cell("#totals tr[data-currency=KES] td:nth-child(4)"), "KES 31,000.00");
+    assert_eq!(
+        cell("#totals tr[data-currency=KES] td:nth-child(3)"),
+        "KES 31,000.00"
+    );
+    assert_eq!(
+        cell("#totals tr[data-currency=KES] td:nth-child(4)"),
+        "KES 31,000.00"
+    );
     browser.wait_for_text("debits = credits");
     let kinds = browser.script(
         "return Array.from(document.querySelectorAll('#accounts tbody')).map(function (b) { return b.getAttribute('data-kind'); });",
     );
-    assert_eq!(kinds, serde_json::json!(["budget", "funding", "obligations"]));
+    assert_eq!(
+        kinds,
+        serde_json::json!(["budget", "funding", "obligations"])
+    );
     assert_eq!(
         cell("[data-balance='funding/treasury/KES']"),
         "KES -25,000.00"
@@ -251,27 +286,50 @@ fn the_ledger_in_the_console() {
     assert_eq!(
         rows,
         serde_json::json!([
-            ["2", "Commitmentcommit/cycle/1/KES", "obligations/cash-2027/2027-01/KES", "KES 6,000.00", "", "posted", "cycle 1", "user:amina.approver"],
-            ["1", "Fundingfund/cash-2027/TR-2027-001", "funding/treasury/KES", "", "KES 25,000.00", "posted", "programme cash-2027", "user:fatuma.finance"],
+            [
+                "2",
+                "Commitmentcommit/cycle/1/KES",
+                "obligations/cash-2027/2027-01/KES",
+                "KES 6,000.00",
+                "",
+                "posted",
+                "cycle 1",
+                "user:amina.approver"
+            ],
+            [
+                "1",
+                "Fundingfund/cash-2027/TR-2027-001",
+                "funding/treasury/KES",
+                "",
+                "KES 25,000.00",
+                "posted",
+                "programme cash-2027",
+                "user:fatuma.finance"
+            ],
         ])
     );
     shot(&browser, "ledger-account");
     fits_800x480(&browser, "an account's history", None);
 
     // Both downloads, exactly; the HTTP API serves the same files.
-    let history_csv = browser.script("return document.querySelector('#history-csv').getAttribute('href');");
+    let history_csv =
+        browser.script("return document.querySelector('#history-csv').getAttribute('href');");
     let (kind, history) = download(&browser, history_csv.as_str().unwrap());
     assert_eq!(kind, "text/csv; charset=utf-8");
     assert_eq!(without_times(&history), BUDGET_HISTORY);
     browser.click("a[href='/console/ledger/accounts/funding%2Ftreasury%2FKES']");
     browser.wait_for_text("KES -25,000.00");
     browser.open(&format!("{}/console/ledger", app.base_url));
-    let trial_csv = browser.script("return document.querySelector('#trial-balance-csv').getAttribute('href');");
+    let trial_csv =
+        browser.script("return document.querySelector('#trial-balance-csv').getAttribute('href');");
     let (_, trial) = download(&browser, trial_csv.as_str().unwrap());
     assert_eq!(trial, TRIAL_BALANCE);
     assert_eq!(api_file(&app, "/v1/hq/ledger/accounts.csv"), trial);
     assert_eq!(
-        api_file(&app, "/v1/hq/ledger/accounts/budget%2Fcash-2027%2FKES/transfers.csv"),
+        api_file(
+            &app,
+            "/v1/hq/ledger/accounts/budget%2Fcash-2027%2FKES/transfers.csv"
+        ),
         history
     );
 
@@ -307,7 +365,10 @@ fn the_ledger_in_the_console() {
         assert_eq!(status_of(&browser, &path), 403, "{path}");
     }
     let (_, statement) = app.hq_get(&format!("/v1/hq/programmes/{PROGRAMME}/statement"));
-    assert_eq!(statement["currencies"][0]["funded"], 2_500_000, "{statement}");
+    assert_eq!(
+        statement["currencies"][0]["funded"], 2_500_000,
+        "{statement}"
+    );
 }
 
 #[test]
