@@ -9,30 +9,19 @@
 //! The pages in French. Screenshots when `LASTMILE_CONSOLE_SCREENSHOTS`
 //! names a directory.
 
-use lastmile_server::people::{Language, NewUser, Role};
+use lastmile_server::people::Role;
 use lastmile_tests::browser::Browser;
 
-use crate::common::{self, Backend, PASSWORD, TestApp, spawn_app};
-use crate::console::{shot, sign_in};
+use crate::common::{Backend, TestApp, spawn_app};
+use crate::console::{shot, sign_in, sign_in_french};
 use crate::console_registry::{fits_800x480, status_of};
+use crate::ledger::ok;
 
 const PROGRAMME: &str = "cash-2027";
 const FILE: &str = "ID,Full name,National ID,Phone,Site\n\
 B-001,Amina Wanjiru,12345678,+254712345678,site-1\n\
 B-002,Otieno Odhiambo,23456789,+254712000002,site-1\n\
 B-003,Neema Atieno,34567890,+254712000003,site-1\n";
-
-fn ok(
-    app: &TestApp,
-    role: Role,
-    method: &str,
-    path: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let (status, answer) = app.hq_as(role, method, path, Some(body));
-    assert!((200..300).contains(&status), "{path}: {status} {answer}");
-    answer
-}
 
 /// An active programme of three people with a generated 2027-01 cycle of
 /// KES 2,000.00 each; returns the cycle's id.
@@ -383,25 +372,8 @@ fn the_ledger_in_french() {
         serde_json::json!({"source": "treasury", "amount": "25000.00", "reference": "TR-2027-001"}),
     );
     approve(&app, cycle);
-    lastmile_server::people::create_user(
-        &app.storage,
-        &common::operator(),
-        &NewUser {
-            username: "fanta.finance",
-            display_name: "Fanta",
-            role: Role::Finance,
-            language: Language::Fr,
-            password: PASSWORD,
-        },
-        common::now(),
-    )
-    .unwrap();
     let browser = Browser::start(1280, 800, "fr");
-    browser.open(&format!("{}/console/login", app.base_url));
-    browser.type_into("#username", "fanta.finance");
-    browser.type_into("#password", PASSWORD);
-    browser.click("button[type=submit]");
-    browser.wait_for_text("Connecté en tant que");
+    sign_in_french(&browser, &app, ("fanta.finance", "Fanta"), Role::Finance);
 
     browser.open(&format!(
         "{}/console/programmes/{PROGRAMME}/statement",
