@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use crate::audit;
 use crate::double_spend::{self, Resolution, ResolveError};
 use crate::keys::{self, KeyDir, KeyError};
+use crate::ledger::rates::{self, RateRequest, RatesError};
 use crate::people::{self, Caller, NewUser, PeopleError, Permission, UserView};
 use crate::registry::cycles::{self, CycleError};
+use crate::storage::ledger::{self as ledger_rows, RateRow};
 use crate::storage::proposals::{self as table, NewProposal, ProposalRow};
 use crate::storage::sql::Page;
 use crate::storage::{Storage, StorageError, Tx};
@@ -39,6 +41,8 @@ pub enum Action {
     ActivateUser(String),
     /// Approves a submitted cycle's entitlements.
     ApproveCycle(i64),
+    /// Puts a set of exchange rates in force.
+    ApproveRates(i64),
 }
 
 impl Action {
@@ -50,6 +54,7 @@ impl Action {
             Self::RotateRootKey => "keys.rotate_root",
             Self::ActivateUser(_) => "user.activate",
             Self::ApproveCycle(_) => "cycle.approve",
+            Self::ApproveRates(_) => "rates.approve",
         }
     }
 
@@ -61,6 +66,7 @@ impl Action {
             Self::RotateRootKey => "keys:root".to_owned(),
             Self::ActivateUser(name) => format!("user:{name}"),
             Self::ApproveCycle(id) => format!("cycle:{id}"),
+            Self::ApproveRates(set) => format!("rates:{set}"),
         }
     }
 
@@ -72,6 +78,7 @@ impl Action {
             Self::RotateIssuerKey(_) | Self::RotateRootKey => Permission::ProposeKeyRotation,
             Self::ActivateUser(_) => Permission::ManageUsers,
             Self::ApproveCycle(_) => Permission::ManageCycles,
+            Self::ApproveRates(_) => Permission::EnterRates,
         }
     }
 
@@ -91,6 +98,9 @@ impl Action {
             ("user.activate", Some(("user", name))) => Ok(Self::ActivateUser(name.to_owned())),
             ("cycle.approve", Some(("cycle", id))) => {
                 Ok(Self::ApproveCycle(id.parse().map_err(|_| corrupt())?))
+            }
+            ("rates.approve", Some(("rates", id))) => {
+                Ok(Self::ApproveRates(id.parse().map_err(|_| corrupt())?))
             }
             _ => Err(corrupt()),
         }
@@ -132,6 +142,8 @@ pub enum ProposalError {
     #[error(transparent)]
     Cycle(#[from] CycleError),
     #[error(transparent)]
+    Rates(#[from] RatesError),
+    #[error(transparent)]
     Voucher(#[from] VoucherError),
     #[error(transparent)]
     Case(#[from] ResolveError),
@@ -155,6 +167,7 @@ impl ProposalError {
             Self::AlreadyActive(_) => "user_active",
             Self::People(e) => e.code(),
             Self::Cycle(e) => e.code(),
+            Self::Rates(e) => e.code(),
             Self::Voucher(e) => match e {
                 VoucherError::Unknown(_) => "unknown_voucher",
                 _ => "voucher_error",
@@ -191,7 +204,7 @@ fn check(tx: &mut dyn Tx, action: &Action) -> Result<(), ProposalError> {
                 return Err(KeyError::NotInitialised.into());
             }
         }
-        Action::ApproveCycle(_) => {}
+        Action::ApproveCycle(_) | Action::ApproveRates(_) => {}
         Action::ActivateUser(name) => {
             let user = crate::storage::people::user_by_name(tx.sql(), name)?
                 .ok_or_else(|| PeopleError::UnknownUser(name.clone()))?;
@@ -325,6 +338,47 @@ pub fn submit_cycle(
     })
 }
 
+/// Enters a set of exchange rates (typed, or a file named `source`) as
+/// proposed, with the `rates.approve` proposal that puts them in force once
+/// another person approves it, in one transaction.
+pub fn enter_rates(
+    storage: &Storage,
+    caller: &Caller,
+    requests: &[RateRequest],
+    source: &str,
+    now: i64,
+) -> Result<(Vec<RateRow>, ProposalRow), ProposalError> {
+    if !caller.may(Permission::EnterRates) {
+        return Err(ProposalError::NotAllowed);
+    }
+    storage.transaction(|tx| {
+        let (set, rows) = rates::enter_in(tx, requests, source, &caller.actor().label(), now)?;
+        let summary: Vec<String> = rows
+            .iter()
+            .take(5)
+            .map(|r| {
+                format!(
+                    "1 {} = {} {} from {}",
+                    r.base, r.rate, r.quote, r.effective_from
+                )
+            })
+            .collect();
+        let more = rows.len().saturating_sub(summary.len());
+        let reason = text(&format!(
+            "{} exchange rate(s) from {source}: {}{}",
+            rows.len(),
+            summary.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ))?;
+        let proposal = propose_in(tx, caller, &Action::ApproveRates(set), &reason, now)?;
+        Ok((rows, proposal))
+    })
+}
+
 /// Approves (carrying the action out) or rejects a pending proposal. The
 /// decider must be an approver and not the proposal's author.
 pub fn decide(
@@ -382,6 +436,9 @@ pub fn decide(
         if let (Decision::Reject, Action::ApproveCycle(cycle)) = (decision, &action) {
             cycles::reopen_in(tx, *cycle)?;
         }
+        if let (Decision::Reject, Action::ApproveRates(set)) = (decision, &action) {
+            ledger_rows::decide_rate_set(tx.sql(), *set, "rejected", &caller.actor().label(), now)?;
+        }
         if decision == Decision::Approve {
             let detail = serde_json::json!({
                 "proposal": id,
@@ -417,6 +474,11 @@ pub fn decide(
                 }
                 Action::ApproveCycle(cycle) => {
                     cycles::approve_in(tx, &caller.actor(), *cycle, detail, now)?;
+                }
+                Action::ApproveRates(set) => {
+                    let by = caller.actor().label();
+                    ledger_rows::decide_rate_set(tx.sql(), *set, "approved", &by, now)?;
+                    audit::record(tx, &caller.actor(), "rates.approved", &format!("rates:{set}"), detail, now)?;
                 }
             }
         }

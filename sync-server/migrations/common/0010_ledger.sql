@@ -47,3 +47,27 @@ CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account, seq);
 CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account, seq);
 CREATE INDEX ledger_transfers_cause ON ledger_transfers (cause_kind, cause_id);
 CREATE INDEX ledger_transfers_due ON ledger_transfers (timeout_at) WHERE state = 'pending';
+
+-- Exchange rates: `1 base = rate quote` from a date on, entered in sets (a
+-- typed rate, or a file) that an approver who did not enter them approves
+-- or rejects as a whole (`rates.approve` proposals).
+CREATE TABLE exchange_rates (
+    id             BIGINT NOT NULL PRIMARY KEY,
+    rate_set       BIGINT NOT NULL,
+    base           TEXT NOT NULL,
+    quote          TEXT NOT NULL,
+    -- Exact decimal text, e.g. 129.45.
+    rate           TEXT NOT NULL,
+    -- YYYY-MM-DD, in force from that day (UTC) until a later one.
+    effective_from TEXT NOT NULL,
+    -- Where it came from: `typed`, or the file's name.
+    source         TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('proposed', 'approved', 'rejected')),
+    entered_by     TEXT NOT NULL,
+    entered_at     BIGINT NOT NULL,
+    decided_by     TEXT,
+    decided_at     BIGINT
+);
+
+CREATE INDEX exchange_rates_by_set ON exchange_rates (rate_set);
+CREATE INDEX exchange_rates_in_force ON exchange_rates (base, quote, state, effective_from);

@@ -9,13 +9,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 
-use super::hq::{answer, bad_request, parse_json};
+use super::hq::{PageQuery, answer, bad_request, parse_json};
+use super::registry::rows_refused;
 use super::{AppState, Audience};
+use crate::audit::Actor;
 use crate::ledger::account::AccountId;
+use crate::ledger::conversion;
 use crate::ledger::export::{self, Export};
-use crate::ledger::funding::{self, FundingRequest};
+use crate::ledger::funding;
+use crate::ledger::rates::{self, RateRequest, RatesError};
 use crate::ledger::{report, verify};
 use crate::people::{Caller, Permission};
+use crate::proposals;
+use crate::storage::Storage;
 use crate::storage::sql::Page;
 
 pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)> {
@@ -63,6 +69,30 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             "/v1/hq/programmes/{programme}/funding",
             Hq(RecordFunding),
             post(fund),
+        ),
+        (
+            Method::POST,
+            "/v1/hq/programmes/{programme}/conversions",
+            Hq(RecordFunding),
+            post(convert),
+        ),
+        (
+            Method::GET,
+            "/v1/hq/exchange-rates",
+            Hq(ViewLedger),
+            get(list_rates),
+        ),
+        (
+            Method::POST,
+            "/v1/hq/exchange-rates",
+            Hq(EnterRates),
+            post(enter_rates),
+        ),
+        (
+            Method::POST,
+            "/v1/hq/exchange-rates/file",
+            Hq(EnterRates),
+            post(enter_rates_file),
         ),
     ]
 }
@@ -237,15 +267,114 @@ async fn fund(
     Path(programme): Path<String>,
     body: Bytes,
 ) -> Response {
+    move_money(state, caller, programme, body, funding::record).await
+}
+
+async fn convert(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(programme): Path<String>,
+    body: Bytes,
+) -> Response {
+    move_money(state, caller, programme, body, conversion::convert).await
+}
+
+/// What a finance request does to a programme's budget.
+type MoneyAct<R, T, E> = fn(&Storage, &Actor, &str, &R, i64) -> Result<T, E>;
+
+/// A finance request on a programme's budget: the body read as `R`, the
+/// act done as the caller, `201` with what it did.
+async fn move_money<R, T, E>(
+    state: AppState,
+    caller: Caller,
+    programme: String,
+    body: Bytes,
+    act: MoneyAct<R, T, E>,
+) -> Response
+where
+    R: serde::de::DeserializeOwned + Send + 'static,
+    T: serde::Serialize + Send + 'static,
+    E: Send + 'static,
+    crate::api::ApiProblem: From<E>,
+{
     answer(StatusCode::CREATED, move || {
-        let request: FundingRequest = parse_json(&body)?;
-        Ok(funding::record(
+        let request: R = parse_json(&body)?;
+        Ok(act(
             &state.storage,
             &caller.actor(),
             &programme,
             &request,
             state.now(),
         )?)
+    })
+    .await
+}
+
+async fn list_rates(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
+    answer(StatusCode::OK, move || {
+        Ok(state
+            .storage
+            .transaction(|tx| crate::storage::ledger::rates(tx.sql(), q.page()))?)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RatesBody {
+    rates: Vec<RateRequest>,
+}
+
+/// The rates entered and the proposal that puts them in force.
+#[derive(serde::Serialize)]
+struct Entered {
+    rates: Vec<crate::storage::ledger::RateRow>,
+    proposal: crate::storage::proposals::ProposalRow,
+}
+
+async fn enter_rates(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Response {
+    answer(StatusCode::ACCEPTED, move || {
+        let body: RatesBody = parse_json(&body)?;
+        let (rates, proposal) =
+            proposals::enter_rates(&state.storage, &caller, &body.rates, "typed", state.now())?;
+        Ok(Entered { rates, proposal })
+    })
+    .await
+}
+
+/// `?file_name=` of a rates file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileQuery {
+    file_name: Option<String>,
+}
+
+async fn enter_rates_file(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<FileQuery>,
+    body: Bytes,
+) -> Response {
+    let requests = match rates::read_file(&body) {
+        Ok(requests) => requests,
+        Err(RatesError::Rows(bad)) => {
+            let detail = format!("{} rows have errors; nothing was entered", bad.len());
+            return rows_refused(&detail, serde_json::json!({ "errors": bad }));
+        }
+        Err(e) => return crate::api::ApiProblem::from(e).into_response(),
+    };
+    answer(StatusCode::ACCEPTED, move || {
+        let name = q.file_name.as_deref().unwrap_or("file");
+        let source = crate::ledger::LedgerText::check_part("the file name", name)
+            .map(|()| format!("file:{name}"))
+            .map_err(|e| bad_request("bad_file_name", &e))?;
+        let (rates, proposal) =
+            proposals::enter_rates(&state.storage, &caller, &requests, &source, state.now())?;
+        Ok(Entered { rates, proposal })
     })
     .await
 }

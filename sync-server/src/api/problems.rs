@@ -10,7 +10,9 @@ use super::ApiProblem;
 use crate::double_spend::ResolveError;
 use crate::keys::KeyError;
 use crate::ledger::LedgerError;
+use crate::ledger::conversion::ConversionError;
 use crate::ledger::funding::FundingError;
+use crate::ledger::rates::RatesError;
 use crate::limits::LimitsError;
 use crate::merchants::MerchantError;
 use crate::people::PeopleError;
@@ -65,6 +67,8 @@ json_refusal!(
     ReleaseError,
     LedgerError,
     FundingError,
+    RatesError,
+    ConversionError,
 );
 
 impl Refusal for StorageError {
@@ -240,6 +244,7 @@ impl Refusal for ProposalError {
             ProposalError::Keys(e) => e.status(),
             ProposalError::People(e) => e.status(),
             ProposalError::Cycle(e) => e.status(),
+            ProposalError::Rates(e) => e.status(),
             ProposalError::Storage(e) => e.status(),
         }
     }
@@ -292,13 +297,47 @@ impl Refusal for FundingError {
             FundingError::Registry(e) => e.status(),
             FundingError::Ledger(e) => e.status(),
             FundingError::Storage(e) => e.status(),
-            FundingError::Amount(_) | FundingError::NotPositive | FundingError::Text { .. } => {
+            FundingError::Amount(_)
+            | FundingError::Currency(_)
+            | FundingError::NotPositive
+            | FundingError::Text { .. } => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn code(&self) -> &'static str {
+        FundingError::code(self)
+    }
+}
+
+impl Refusal for RatesError {
+    fn status(&self) -> StatusCode {
+        match self {
+            RatesError::Rows(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            RatesError::TooMany => StatusCode::PAYLOAD_TOO_LARGE,
+            RatesError::NoRate { .. } => StatusCode::CONFLICT,
+            RatesError::Storage(e) => e.status(),
+            RatesError::Bad { .. } | RatesError::Empty | RatesError::File(_) => {
                 StatusCode::BAD_REQUEST
             }
         }
     }
     fn code(&self) -> &'static str {
-        FundingError::code(self)
+        RatesError::code(self)
+    }
+}
+
+impl Refusal for ConversionError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ConversionError::Registry(e) => e.status(),
+            ConversionError::Rates(e) => e.status(),
+            ConversionError::Ledger(e) => e.status(),
+            ConversionError::Storage(e) => e.status(),
+            ConversionError::NotEnough { .. } => StatusCode::CONFLICT,
+            ConversionError::Rate(_) | ConversionError::Field { .. } => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn code(&self) -> &'static str {
+        ConversionError::code(self)
     }
 }
 

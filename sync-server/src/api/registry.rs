@@ -338,7 +338,7 @@ async fn spool(body: Body) -> Result<Spool, ApiProblem> {
 
 /// The refusal of a file whose rows have errors: the problem, with the
 /// report that lists them.
-fn rows_refused(detail: &str, answer: ImportAnswer) -> Response {
+pub(super) fn rows_refused(detail: &str, answer: impl Serialize) -> Response {
     let body = serde_json::json!({
         "code": "rows_have_errors",
         "title": "Unprocessable Entity",

@@ -1,14 +1,18 @@
 //! `lastmile-server ledger …`: verify the ledger, read the trial balance,
-//! a statement or an account's history, and record a funding (as the
-//! operator running the shell, `operator:$USER` in the audit trail).
+//! a statement, an account's history or the exchange rates, and record a
+//! funding or a conversion (as the operator running the shell,
+//! `operator:$USER` in the audit trail). Rates are entered and approved by
+//! two named people, in the console or over the HQ API, not here.
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use lastmile_server::audit::Actor;
 use lastmile_server::ledger::account::AccountId;
+use lastmile_server::ledger::conversion::{self, ConversionRequest};
 use lastmile_server::ledger::funding::{self, FundingRequest};
 use lastmile_server::ledger::{report, verify};
 use lastmile_server::storage::Storage;
+use lastmile_server::storage::ledger as rows;
 use lastmile_server::storage::sql::{PAGE_ROWS_MAX, Page};
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +39,32 @@ pub enum LedgerCommand {
         /// The programme's id.
         programme: String,
     },
+    /// Exchange rates, newest entered first, one JSON object per line
+    /// (entered and approved in the HQ console or over the HQ API).
+    Rates {
+        /// How many rates.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Convert part of a programme's budget into another currency at the
+    /// approved rate in force today.
+    Convert {
+        /// The programme whose budget is converted.
+        #[arg(long)]
+        programme: String,
+        /// The currency sold (ISO 4217).
+        #[arg(long)]
+        from: String,
+        /// The most to sell, in major units of `from`.
+        #[arg(long)]
+        amount: String,
+        /// The currency bought (ISO 4217).
+        #[arg(long)]
+        to: String,
+        /// The conversion's own reference: the same reference twice is one conversion.
+        #[arg(long)]
+        reference: String,
+    },
     /// Record money a source paid into a programme's budget.
     Fund {
         /// The programme whose budget is funded.
@@ -43,9 +73,12 @@ pub enum LedgerCommand {
         /// Who paid, e.g. treasury or donor-eu.
         #[arg(long)]
         source: String,
-        /// In major units of the programme's currency, e.g. 250000.00.
+        /// In major units, e.g. 250000.00.
         #[arg(long)]
         amount: String,
+        /// ISO 4217 code; the programme's own currency when absent.
+        #[arg(long)]
+        currency: Option<String>,
         /// The funding's own reference: the same reference twice is one funding.
         #[arg(long)]
         reference: String,
@@ -92,15 +125,40 @@ pub fn run(storage: &Storage, command: LedgerCommand, now: i64) -> Result<()> {
             let statement = storage.transaction(|tx| report::statement(tx.sql(), &programme))?;
             println!("{}", serde_json::to_string_pretty(&statement)?);
         }
+        LedgerCommand::Rates { limit } => {
+            let rates = storage.transaction(|tx| rows::rates(tx.sql(), Page::first(limit)))?;
+            for rate in rates {
+                println!("{}", serde_json::to_string(&rate)?);
+            }
+        }
+        LedgerCommand::Convert {
+            programme,
+            from,
+            amount,
+            to,
+            reference,
+        } => {
+            let request = ConversionRequest {
+                from,
+                amount,
+                to,
+                reference,
+            };
+            let converted =
+                conversion::convert(storage, &Actor::operator(), &programme, &request, now)?;
+            println!("{}", serde_json::to_string(&converted)?);
+        }
         LedgerCommand::Fund {
             programme,
             source,
             amount,
+            currency,
             reference,
         } => {
             let request = FundingRequest {
                 source,
                 amount,
+                currency,
                 reference,
             };
             let funded = funding::record(storage, &Actor::operator(), &programme, &request, now)?;

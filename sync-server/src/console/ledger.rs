@@ -517,7 +517,11 @@ struct Loaded {
 fn standing_cells(lang: Language, s: &Standing, with_funding: bool) -> Markup {
     let m = |minor| layout::amount(lang, minor, &s.currency);
     html! {
-        @if with_funding { td.num data-field="funded" { (m(s.funded)) } }
+        @if with_funding {
+            td.num data-field="funded" { (m(s.funded)) }
+            td.num data-field="converted_in" { (m(s.converted_in)) }
+            td.num data-field="converted_out" { (m(s.converted_out)) }
+        }
         td.num data-field="committed" { (m(s.committed)) }
         td.num data-field="delivered" { (m(s.delivered)) }
         td.num data-field="in_flight" { (m(s.in_flight)) }
@@ -532,7 +536,11 @@ fn standing_cells(lang: Language, s: &Standing, with_funding: bool) -> Markup {
 
 fn standing_heads(lang: Language, with_funding: bool) -> Markup {
     html! {
-        @if with_funding { th.num scope="col" { (t(lang, "ledger_funded")) } }
+        @if with_funding {
+            th.num scope="col" { (t(lang, "ledger_funded")) }
+            th.num scope="col" { (t(lang, "ledger_converted_in")) }
+            th.num scope="col" { (t(lang, "ledger_converted_out")) }
+        }
         th.num scope="col" { (t(lang, "ledger_committed")) }
         th.num scope="col" { (t(lang, "ledger_delivered")) }
         th.num scope="col" { (t(lang, "ledger_in_flight")) }
@@ -547,6 +555,9 @@ pub struct FundingForm {
     source: String,
     #[serde(default)]
     amount: String,
+    /// Blank: the programme's own currency.
+    #[serde(default)]
+    currency: String,
     #[serde(default)]
     reference: String,
 }
@@ -614,8 +625,13 @@ fn statement_body(visit: &Visit, d: &Loaded, form: &FundingForm, top: Markup) ->
                     div { label for="source" { (t(lang, "ledger_source")) }
                         input #source name="source" required maxlength="64" value=(form.source) placeholder="treasury" aria-describedby="source-hint";
                         p.hint #source-hint { (t(lang, "ledger_source_hint")) } }
-                    div { label for="amount" { (t(lang, "amount")) " (" (p.currency) ")" }
+                    div { label for="amount" { (t(lang, "amount")) }
                         input #amount name="amount" required inputmode="decimal" value=(form.amount) placeholder="250000.00"; }
+                    div { label for="currency" { (t(lang, "currency")) }
+                        input #currency name="currency" required maxlength="3" autocapitalize="characters"
+                            value=(if form.currency.is_empty() { p.currency.as_str() } else { form.currency.as_str() })
+                            aria-describedby="currency-hint";
+                        p.hint #currency-hint { (t(lang, "ledger_currency_hint")) } }
                     div { label for="reference" { (t(lang, "ledger_reference")) }
                         input #reference name="reference" required maxlength="64" value=(form.reference) aria-describedby="reference-hint";
                         p.hint #reference-hint { (t(lang, "ledger_reference_hint")) } }
@@ -699,6 +715,7 @@ pub async fn fund(
     let request = FundingRequest {
         source: form.source.trim().to_owned(),
         amount: form.amount.trim().to_owned(),
+        currency: Some(form.currency.trim().to_owned()).filter(|c| !c.is_empty()),
         reference: form.reference.trim().to_owned(),
     };
     let done = blocking(move || {

@@ -2,7 +2,7 @@
 //! paid in, recorded by someone in finance, audited, and posted once per
 //! reference however often it is sent.
 
-use lastmile_shared::money::{Money, MoneyError};
+use lastmile_shared::money::{Currency, CurrencyError, Money, MoneyError};
 use serde::{Deserialize, Serialize};
 
 use super::{LedgerError, LedgerText, postings};
@@ -16,8 +16,12 @@ use crate::storage::{Storage, StorageError};
 pub struct FundingRequest {
     /// Who paid: a donor or treasury line, e.g. `treasury` or `donor-eu`.
     pub source: String,
-    /// In major units of the programme's currency, e.g. `"250000.00"`.
+    /// In major units, e.g. `"250000.00"`.
     pub amount: String,
+    /// ISO 4217; the programme's own currency when absent. A budget held in
+    /// another currency is converted at an approved rate before it pays.
+    #[serde(default)]
+    pub currency: Option<String>,
     /// The funding's own reference (a transfer or release number): the
     /// same reference twice is the same funding.
     pub reference: String,
@@ -41,6 +45,8 @@ pub enum FundingError {
     Ledger(#[from] LedgerError),
     #[error("the amount is not usable: {0}")]
     Amount(MoneyError),
+    #[error("the currency is not usable: {0}")]
+    Currency(CurrencyError),
     #[error("a funding amount must be positive")]
     NotPositive,
     #[error("the {field} is not usable: {reason}")]
@@ -58,13 +64,14 @@ impl FundingError {
             Self::Registry(e) => e.code(),
             Self::Ledger(e) => e.code(),
             Self::Amount(_) | Self::NotPositive => "bad_amount",
+            Self::Currency(_) => "bad_currency",
             Self::Text { .. } => "bad_reference",
             Self::Storage(_) => "storage_error",
         }
     }
 }
 
-/// Records a funding of `programme` in its currency.
+/// Records a funding of `programme` (in its currency unless another is named).
 pub fn record(
     storage: &Storage,
     actor: &Actor,
@@ -79,8 +86,11 @@ pub fn record(
     text("reference", &request.reference)?;
     storage.transaction(|tx| {
         let found = programmes::get_in(tx, programme)?;
-        let amount =
-            Money::parse(request.amount.trim(), found.currency).map_err(FundingError::Amount)?;
+        let currency = match &request.currency {
+            None => found.currency,
+            Some(code) => Currency::parse(code.trim()).map_err(FundingError::Currency)?,
+        };
+        let amount = Money::parse(request.amount.trim(), currency).map_err(FundingError::Amount)?;
         if amount.minor <= 0 {
             return Err(FundingError::NotPositive);
         }

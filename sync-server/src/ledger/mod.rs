@@ -23,10 +23,12 @@
 
 pub mod account;
 pub mod book;
+pub mod conversion;
 pub mod exchange;
 pub mod export;
 pub mod funding;
 pub mod postings;
+pub mod rates;
 pub mod report;
 pub mod transfer;
 pub mod verify;

@@ -94,8 +94,12 @@ pub fn totals(sql: &mut dyn Sql, programme: Option<&str>) -> Result<Vec<Totals>,
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Standing {
     pub currency: String,
-    /// Paid into the budget.
+    /// Paid into the budget by fundings.
     pub funded: i64,
+    /// Bought into this currency's budget by conversions.
+    pub converted_in: i64,
+    /// Sold from this currency's budget by conversions.
+    pub converted_out: i64,
     /// Committed to obligations by approved cycles and issued credentials.
     pub committed: i64,
     /// Delivered: redeemed at merchants, paid out in cash, confirmed by a rail.
@@ -104,8 +108,12 @@ pub struct Standing {
     pub in_flight: i64,
     /// Committed and not yet delivered or in flight.
     pub outstanding: i64,
-    /// Funded and not committed (negative when committed beyond funding).
+    /// In the budget and not committed (negative when committed beyond it).
     pub available: i64,
+    #[serde(skip)]
+    budget_credits: i64,
+    #[serde(skip)]
+    budget_debits: i64,
 }
 
 /// A programme's statement: per currency, and per cycle.
@@ -141,7 +149,12 @@ pub fn statement(sql: &mut dyn Sql, programme: &str) -> Result<Statement, Storag
         });
         match account.kind {
             AccountKind::Budget => {
-                standing.funded += b.credits_posted;
+                standing.budget_credits += b.credits_posted;
+                standing.budget_debits += b.debits_posted;
+            }
+            AccountKind::Exchange => {
+                standing.converted_in += b.debits_posted;
+                standing.converted_out += b.credits_posted;
             }
             AccountKind::Obligations => {
                 let parts: Vec<&str> = account.id.as_str().split('/').collect();
@@ -167,7 +180,8 @@ pub fn statement(sql: &mut dyn Sql, programme: &str) -> Result<Statement, Storag
     }
     let finish = |mut s: Standing| {
         s.outstanding = s.committed - s.delivered - s.in_flight;
-        s.available = s.funded - s.committed;
+        s.funded = s.budget_credits - s.converted_in;
+        s.available = s.budget_credits - s.budget_debits;
         s
     };
     Ok(Statement {

@@ -82,7 +82,7 @@ impl Role {
                 self,
                 Admin | ProgrammeOfficer | Approver | Finance | Auditor
             ),
-            RecordFunding => self == Finance,
+            RecordFunding | EnterRates => self == Finance,
         }
     }
 }
@@ -126,13 +126,16 @@ pub enum Permission {
     ReviewSignals,
     /// The ledger: trial balance, statements, account histories.
     ViewLedger,
-    /// Record money paid into a programme's budget.
+    /// Record money paid into a programme's budget, convert it between
+    /// currencies at an approved rate.
     RecordFunding,
+    /// Propose exchange rates (approved by someone else).
+    EnterRates,
     ManageSites,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 28] = [
+    pub const ALL: [Permission; 29] = [
         Permission::ViewTerminals,
         Permission::ManageTerminals,
         Permission::ViewCases,
@@ -160,6 +163,7 @@ impl Permission {
         Permission::ReviewSignals,
         Permission::ViewLedger,
         Permission::RecordFunding,
+        Permission::EnterRates,
         Permission::ManageSites,
     ];
 
@@ -193,6 +197,7 @@ impl Permission {
             Self::ReviewSignals => "review_signals",
             Self::ViewLedger => "view_ledger",
             Self::RecordFunding => "record_funding",
+            Self::EnterRates => "enter_rates",
             Self::ManageSites => "manage_sites",
         }
     }

@@ -557,3 +557,136 @@ pub fn approved_totals(sql: &mut dyn Sql, cycle: i64) -> Res<Vec<lastmile_shared
         .map(|r| super::money(r.int(1)?, &r.text(0)?))
         .collect()
 }
+
+/// An exchange rate as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RateRow {
+    pub id: i64,
+    pub rate_set: i64,
+    pub base: String,
+    pub quote: String,
+    pub rate: String,
+    pub effective_from: String,
+    pub source: String,
+    pub state: String,
+    pub entered_by: String,
+    pub entered_at: i64,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+}
+
+const RATE_COLUMNS: &str = "id, rate_set, base, quote, rate, effective_from, source, state, \
+     entered_by, entered_at, decided_by, decided_at";
+
+fn rate_row(r: &Row) -> Res<RateRow> {
+    Ok(RateRow {
+        id: r.int(0)?,
+        rate_set: r.int(1)?,
+        base: r.text(2)?,
+        quote: r.text(3)?,
+        rate: r.text(4)?,
+        effective_from: r.text(5)?,
+        source: r.text(6)?,
+        state: r.text(7)?,
+        entered_by: r.text(8)?,
+        entered_at: r.int(9)?,
+        decided_by: r.opt_text(10)?,
+        decided_at: r.opt_int(11)?,
+    })
+}
+
+pub fn insert_rate(sql: &mut dyn Sql, row: &RateRow) -> Res<()> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let query = SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO exchange_rates ({RATE_COLUMNS}) VALUES ({})",
+            placeholders(1, 12)
+        )
+    });
+    sql.execute(
+        query,
+        &[
+            row.id.into(),
+            row.rate_set.into(),
+            row.base.as_str().into(),
+            row.quote.as_str().into(),
+            row.rate.as_str().into(),
+            row.effective_from.as_str().into(),
+            row.source.as_str().into(),
+            row.state.as_str().into(),
+            row.entered_by.as_str().into(),
+            row.entered_at.into(),
+            row.decided_by.clone().into(),
+            row.decided_at.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A set's rates, by pair and date.
+pub fn rate_set(sql: &mut dyn Sql, rate_set: i64) -> Res<Vec<RateRow>> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let query = SQL.get_or_init(|| {
+        format!(
+            "SELECT {RATE_COLUMNS} FROM exchange_rates WHERE rate_set = $1
+             ORDER BY base, quote, effective_from"
+        )
+    });
+    sql.query("exchange_rates", query, &[rate_set.into()])?
+        .iter()
+        .map(rate_row)
+        .collect()
+}
+
+/// Decides a proposed set; returns how many rates it held.
+pub fn decide_rate_set(
+    sql: &mut dyn Sql,
+    rate_set: i64,
+    state: &str,
+    by: &str,
+    now: i64,
+) -> Res<u64> {
+    sql.execute(
+        "UPDATE exchange_rates SET state = $2, decided_by = $3, decided_at = $4
+         WHERE rate_set = $1 AND state = 'proposed'",
+        &[rate_set.into(), state.into(), by.into(), now.into()],
+    )
+}
+
+/// The approved rate for a pair in force on `date` (`YYYY-MM-DD`): the
+/// latest approved one from that day or before (the last approved wins a tie).
+pub fn rate_in_force(
+    sql: &mut dyn Sql,
+    base: &str,
+    quote: &str,
+    date: &str,
+) -> Res<Option<RateRow>> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let query = SQL.get_or_init(|| {
+        format!(
+            "SELECT {RATE_COLUMNS} FROM exchange_rates
+             WHERE base = $1 AND quote = $2 AND state = 'approved' AND effective_from <= $3
+             ORDER BY effective_from DESC, decided_at DESC, id DESC LIMIT 1"
+        )
+    });
+    sql.query_opt(
+        "exchange_rates",
+        query,
+        &[base.into(), quote.into(), date.into()],
+    )?
+    .map(|r| rate_row(&r))
+    .transpose()
+}
+
+/// A page of rates, newest entered first.
+pub fn rates(sql: &mut dyn Sql, page: Page) -> Res<Vec<RateRow>> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let query = SQL.get_or_init(|| {
+        format!("SELECT {RATE_COLUMNS} FROM exchange_rates ORDER BY id DESC LIMIT $1 OFFSET $2")
+    });
+    let [limit, offset] = page.params();
+    sql.query("exchange_rates", query, &[limit, offset])?
+        .iter()
+        .map(rate_row)
+        .collect()
+}

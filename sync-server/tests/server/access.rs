@@ -91,12 +91,16 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         | ("GET", "/v1/hq/programmes/{programme}/beneficiaries/{beneficiary}")
         | ("GET", "/v1/hq/cycles/{cycle}/entitlements")
         | ("GET", "/v1/hq/signals") => &[ProgrammeOfficer, Approver, Auditor],
-        ("POST", "/v1/hq/programmes/{programme}/funding") => &[Finance],
+        ("POST", "/v1/hq/programmes/{programme}/funding")
+        | ("POST", "/v1/hq/programmes/{programme}/conversions")
+        | ("POST", "/v1/hq/exchange-rates")
+        | ("POST", "/v1/hq/exchange-rates/file") => &[Finance],
         ("GET", "/v1/hq/ledger/accounts")
         | ("GET", "/v1/hq/ledger/accounts.csv")
         | ("GET", "/v1/hq/ledger/accounts/{account}/transfers")
         | ("GET", "/v1/hq/ledger/accounts/{account}/transfers.csv")
         | ("GET", "/v1/hq/ledger/verification")
+        | ("GET", "/v1/hq/exchange-rates")
         | ("GET", "/v1/hq/programmes/{programme}/statement") => {
             &[Admin, ProgrammeOfficer, Approver, Finance, Auditor]
         }

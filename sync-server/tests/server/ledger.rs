@@ -1,7 +1,8 @@
 //! The ledger: a programme funded, a cycle approved, vouchers redeemed and
 //! cash paid out on terminals and synced (twice) — the trial balance and
 //! the statements match what happened to the cent, in two currencies, and
-//! `verify` holds. And a long random history of postings, retries and
+//! `verify` holds; a budget funded in dollars is converted into shillings
+//! at an approved rate. And a long random history of postings, retries and
 //! refusals through storage keeps every invariant on both backends.
 
 use crate::common;
@@ -136,6 +137,23 @@ fn sums(lines: &[serde_json::Value], prefix: &str) -> (i64, i64) {
     )
 }
 
+/// The currencies of a verification that holds, each with its debits equal
+/// to its credits.
+fn verified_currencies(app: &TestApp) -> Vec<String> {
+    let (status, report) = app.hq_as(Role::Auditor, "GET", "/v1/hq/ledger/verification", None);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["problem_count"], 0, "{report}");
+    let currencies = report["currencies"].as_array().unwrap();
+    for c in currencies {
+        assert_eq!(c["debits_posted"], c["credits_posted"], "{c}");
+        assert_eq!(c["debits_pending"], c["credits_pending"], "{c}");
+    }
+    currencies
+        .iter()
+        .map(|c| c["currency"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn standing(statement: &serde_json::Value) -> [i64; 5] {
     let s = &statement["currencies"][0];
     [
@@ -182,6 +200,17 @@ fn what_happened_in_the_field_balances_to_the_cent_in_two_currencies(backend: Ba
             "POST",
             &format!("/v1/hq/programmes/{programme}/funding"),
             serde_json::json!({ "source": "treasury", "amount": amount, "reference": reference }),
+        )
+    };
+    let fund_in = |programme: &str, amount: &str, currency: &str, reference: &str| {
+        ok(
+            &app,
+            Role::Finance,
+            "POST",
+            &format!("/v1/hq/programmes/{programme}/funding"),
+            serde_json::json!({
+                "source": "donor-us", "amount": amount, "currency": currency, "reference": reference,
+            }),
         )
     };
     assert_eq!(fund("P-kes", "1000.00", "TR-1")["new"], true);
@@ -307,19 +336,114 @@ fn what_happened_in_the_field_balances_to_the_cent_in_two_currencies(backend: Ba
         "{eur_statement}"
     );
 
-    let (status, report) = app.hq_as(Role::Auditor, "GET", "/v1/hq/ledger/verification", None);
-    assert_eq!(status, 200, "{report}");
-    assert_eq!(report["problem_count"], 0, "{report}");
-    let currencies: Vec<&str> = report["currencies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["currency"].as_str().unwrap())
-        .collect();
-    assert_eq!(currencies, ["EUR", "KES"]);
-    for c in report["currencies"].as_array().unwrap() {
-        assert_eq!(c["debits_posted"], c["credits_posted"], "{c}");
-    }
+    assert_eq!(verified_currencies(&app), ["EUR", "KES"]);
+
+    // Exchange rates: a file with a bad row enters nothing and names it;
+    // a good one waits for an approver; then USD funding buys KES.
+    let (status, refused) = app.hq_upload(
+        Role::Finance,
+        "/v1/hq/exchange-rates/file?file_name=rates-2026",
+        b"base,quote,rate,effective_from\nUSD,KES,129.45,2026-01-01\nUSD,KES,12.5x,2026-02-30\n",
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (422, Some("rows_have_errors")),
+        "{refused}"
+    );
+    assert_eq!(refused["report"]["errors"][0]["line"], 3, "{refused}");
+    let (status, entered) = app.hq_upload(
+        Role::Finance,
+        "/v1/hq/exchange-rates/file?file_name=rates-2026",
+        b"base,quote,rate,effective_from\nUSD,KES,129.45,2020-01-01\nEUR,KES,140.125,2020-01-01\n",
+    );
+    assert_eq!(status, 202, "{entered}");
+    assert_eq!(entered["rates"].as_array().map(Vec::len), Some(2));
+    assert_eq!(fund_in("P-kes", "100.00", "USD", "TR-3")["new"], true);
+    let convert = |reference: &str| {
+        app.hq_as(
+            Role::Finance,
+            "POST",
+            "/v1/hq/programmes/P-kes/conversions",
+            Some(serde_json::json!({ "from": "USD", "amount": "10.00", "to": "KES", "reference": reference })),
+        )
+    };
+    // Not approved yet: no rate is in force.
+    let (status, refused) = convert("FX-1");
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("no_rate")),
+        "{refused}"
+    );
+    ok(
+        &app,
+        Role::Approver,
+        "POST",
+        &format!("/v1/hq/proposals/{}/decision", entered["proposal"]["id"]),
+        serde_json::json!({ "decision": "approve", "note": "central bank" }),
+    );
+    let (status, converted) = convert("FX-1");
+    assert_eq!(status, 201, "{converted}");
+    assert_eq!(
+        (
+            converted["spent"]["minor"].as_i64(),
+            converted["bought"]["minor"].as_i64(),
+            converted["left"]["minor"].as_i64()
+        ),
+        (Some(1_000), Some(129_450), Some(0)),
+        "{converted}"
+    );
+    assert_eq!(
+        convert("FX-1").1["new"],
+        false,
+        "the same reference converts once"
+    );
+    let (status, refused) = app.hq_as(
+        Role::Finance,
+        "POST",
+        "/v1/hq/programmes/P-kes/conversions",
+        Some(serde_json::json!({ "from": "USD", "amount": "95.00", "to": "KES", "reference": "FX-2" })),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("not_enough_budget")),
+        "{refused}"
+    );
+    let (_, kes_statement) = app.hq_as(
+        Role::Auditor,
+        "GET",
+        "/v1/hq/programmes/P-kes/statement",
+        None,
+    );
+    let by_currency = |code: &str| {
+        kes_statement["currencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["currency"] == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {code}: {kes_statement}"))
+    };
+    let kes_now = by_currency("KES");
+    assert_eq!(
+        (
+            kes_now["funded"].as_i64(),
+            kes_now["converted_in"].as_i64(),
+            kes_now["available"].as_i64()
+        ),
+        (Some(100_000), Some(129_450), Some(96_000 + 129_450)),
+        "{kes_statement}"
+    );
+    let usd_now = by_currency("USD");
+    assert_eq!(
+        (
+            usd_now["funded"].as_i64(),
+            usd_now["converted_out"].as_i64(),
+            usd_now["available"].as_i64()
+        ),
+        (Some(10_000), Some(1_000), Some(9_000)),
+        "{kes_statement}"
+    );
+    assert_eq!(verified_currencies(&app), ["EUR", "KES", "USD"]);
 
     // An account's history names what caused each transfer.
     let (status, history) = app.hq_as(
