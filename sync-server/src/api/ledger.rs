@@ -4,7 +4,7 @@
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use super::{AppState, Audience};
 use crate::audit::Actor;
 use crate::ledger::account::AccountId;
 use crate::ledger::conversion;
+use crate::ledger::export::{self, Export};
 use crate::ledger::funding;
 use crate::ledger::rates::{self, RateRequest, RatesError};
 use crate::ledger::{report, verify};
@@ -38,6 +39,18 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             "/v1/hq/ledger/accounts/{account}/transfers",
             Hq(ViewLedger),
             get(account_history),
+        ),
+        (
+            Method::GET,
+            "/v1/hq/ledger/accounts.csv",
+            Hq(ViewLedger),
+            get(accounts_csv),
+        ),
+        (
+            Method::GET,
+            "/v1/hq/ledger/accounts/{account}/transfers.csv",
+            Hq(ViewLedger),
+            get(history_csv),
         ),
         (
             Method::GET,
@@ -101,6 +114,111 @@ async fn list_accounts(State(state): State<AppState>, Query(q): Query<AccountsQu
             .transaction(|tx| report::lines(tx.sql(), q.programme.as_deref(), page))?)
     })
     .await
+}
+
+/// `?programme=&offset=` of the trial balance as CSV.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountsCsvQuery {
+    pub programme: Option<String>,
+    pub offset: Option<u64>,
+}
+
+async fn accounts_csv(
+    State(state): State<AppState>,
+    Query(q): Query<AccountsCsvQuery>,
+) -> Response {
+    let name = trial_balance_file(q.programme.as_deref());
+    let made = super::blocking(false, move || {
+        state.storage.transaction(|tx| {
+            export::trial_balance(tx.sql(), q.programme.as_deref(), q.offset.unwrap_or(0))
+        })
+    })
+    .await;
+    match made {
+        Ok(Ok(export)) => csv_file(&name, export, "offset"),
+        Ok(Err(e)) => super::ApiProblem::from(e).into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// `?before=` of an account's history as CSV.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HistoryCsvQuery {
+    pub before: Option<u64>,
+}
+
+async fn history_csv(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    Query(q): Query<HistoryCsvQuery>,
+) -> Response {
+    let account = match AccountId::parse(&account) {
+        Ok(account) => account,
+        Err(e) => return bad_request("bad_account", &e).into_response(),
+    };
+    let name = history_file(&account);
+    let made = super::blocking(false, move || {
+        state
+            .storage
+            .transaction(|tx| export::history(tx.sql(), &account, q.before))
+    })
+    .await;
+    match made {
+        Ok(Ok(export)) => csv_file(&name, export, "before"),
+        Ok(Err(e)) => super::ApiProblem::from(e).into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// The file name of a trial balance download.
+pub(crate) fn trial_balance_file(programme: Option<&str>) -> String {
+    match programme {
+        Some(p) => file_name(&format!("trial-balance-{p}")),
+        None => "trial-balance.csv".to_owned(),
+    }
+}
+
+/// The file name of an account history download.
+pub(crate) fn history_file(account: &AccountId) -> String {
+    file_name(&format!("ledger-{}", account.as_str()))
+}
+
+/// `stem.csv` with every character but letters, digits, `.`, `_` and `-`
+/// made `_` (a header value carries it).
+fn file_name(stem: &str) -> String {
+    let safe: String = stem
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '_',
+        })
+        .collect();
+    format!("{safe}.csv")
+}
+
+/// A CSV download; when the file stopped at its row limit,
+/// `X-Lastmile-Next` holds the query (`offset=…` or `before=…`) of the next.
+pub(crate) fn csv_file(name: &str, export: Export, cursor: &str) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        export.csv,
+    )
+        .into_response();
+    if let Some(next) = export.next
+        && let Ok(value) = HeaderValue::from_str(&format!("{cursor}={next}"))
+    {
+        response.headers_mut().insert("x-lastmile-next", value);
+    }
+    response
 }
 
 /// `?before=&limit=` of an account's history (newest first).

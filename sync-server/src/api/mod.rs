@@ -15,7 +15,7 @@
 
 mod hq;
 mod id_authorities;
-mod ledger;
+pub(crate) mod ledger;
 pub mod problems;
 mod registry;
 mod terminal;

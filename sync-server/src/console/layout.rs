@@ -9,7 +9,7 @@ use super::i18n::t;
 use crate::people::{Language, Permission};
 
 /// The sections, in the order of the navigation: (key, path, permission).
-pub const SECTIONS: [(&str, &str, Permission); 14] = [
+pub const SECTIONS: [(&str, &str, Permission); 15] = [
     ("dashboard", "/console", Permission::ViewTerminals),
     (
         "programmes",
@@ -20,6 +20,7 @@ pub const SECTIONS: [(&str, &str, Permission); 14] = [
     ("terminals", "/console/terminals", Permission::ViewTerminals),
     ("vouchers", "/console/vouchers", Permission::ViewVouchers),
     ("cases", "/console/cases", Permission::ViewCases),
+    ("ledger", "/console/ledger", Permission::ViewLedger),
     ("proposals", "/console/proposals", Permission::ViewProposals),
     ("alarms", "/console/alarms", Permission::ViewAlarms),
     ("jobs", "/console/jobs", Permission::ViewAlarms),
@@ -247,6 +248,8 @@ ul.who-list { margin: 0; padding-left: 1.1em; } ul.who-list a { white-space: now
 ol.channels { margin: 0; padding-left: 1.4em; } ol.channels li { margin: 2px 0; }
 td form { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; } td form input { min-width: 0; width: 10em; }
 td form label { margin: 0; }
+table.money td.num { white-space: nowrap; }
+tr.group th { background: #f3f5f8; color: var(--muted); font-weight: 600; }
 .check label, label.check { font-weight: normal; display: flex; gap: 8px; align-items: center; }
 @media (max-width: 820px) { .evidence { grid-template-columns: 1fr; } .who { margin-left: 0; } table { font-size: 15px; } }
 "#;

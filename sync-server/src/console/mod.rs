@@ -25,6 +25,7 @@ mod id_authorities;
 mod import;
 mod jobs;
 mod layout;
+mod ledger;
 mod limits;
 mod login;
 mod people;
@@ -373,6 +374,42 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             "/console/signals/{signal}/review",
             Page(ReviewSignals),
             axum::routing::post(signals::review),
+        ),
+        (
+            Method::GET,
+            "/console/ledger",
+            Page(ViewLedger),
+            get(ledger::trial_balance),
+        ),
+        (
+            Method::GET,
+            "/console/ledger/trial-balance.csv",
+            Page(ViewLedger),
+            get(ledger::trial_balance_csv),
+        ),
+        (
+            Method::GET,
+            "/console/ledger/accounts/{account}",
+            Page(ViewLedger),
+            get(ledger::account),
+        ),
+        (
+            Method::GET,
+            "/console/ledger/accounts/{account}/transfers.csv",
+            Page(ViewLedger),
+            get(ledger::account_csv),
+        ),
+        (
+            Method::GET,
+            "/console/programmes/{programme}/statement",
+            Page(ViewLedger),
+            get(ledger::statement),
+        ),
+        (
+            Method::POST,
+            "/console/programmes/{programme}/funding",
+            Page(RecordFunding),
+            axum::routing::post(ledger::fund),
         ),
         (
             Method::GET,

@@ -436,6 +436,9 @@ fn detail_body(visit: &Visit, d: &Detail, top: Markup) -> Markup {
                 a href=(format!("{base}/beneficiaries")) { (t(lang, "beneficiaries")) }
                 a href=(format!("/console/signals?programme={}", p.programme)) { (t(lang, "signals")) }
             }
+            @if visit.caller.may(Permission::ViewLedger) {
+                a href=(format!("{base}/statement")) { (t(lang, "ledger_statement")) }
+            }
             a href="/console/programmes" { (t(lang, "all_programmes")) }
         }
         div.tiles {

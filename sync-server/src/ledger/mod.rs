@@ -25,6 +25,7 @@ pub mod account;
 pub mod book;
 pub mod conversion;
 pub mod exchange;
+pub mod export;
 pub mod funding;
 pub mod postings;
 pub mod rates;

@@ -55,6 +55,41 @@ pub fn lines(
         .collect())
 }
 
+/// One currency's sums over the accounts of a trial balance: debits equal
+/// credits, pending and posted, when the ledger holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub currency: String,
+    pub accounts: u64,
+    pub debits_pending: i64,
+    pub debits_posted: i64,
+    pub credits_pending: i64,
+    pub credits_posted: i64,
+}
+
+impl Totals {
+    /// Whether the debits equal the credits, pending and posted (over one
+    /// programme's accounts they need not: its funding source is not its own).
+    pub fn balanced(&self) -> bool {
+        self.debits_pending == self.credits_pending && self.debits_posted == self.credits_posted
+    }
+}
+
+/// Per currency, the sums of every account's balances (or one programme's).
+pub fn totals(sql: &mut dyn Sql, programme: Option<&str>) -> Result<Vec<Totals>, StorageError> {
+    Ok(rows::currency_totals(sql, programme)?
+        .into_iter()
+        .map(|(currency, accounts, [dp, dpost, cp, cpost])| Totals {
+            currency,
+            accounts,
+            debits_pending: dp,
+            debits_posted: dpost,
+            credits_pending: cp,
+            credits_posted: cpost,
+        })
+        .collect())
+}
+
 /// Where a programme's money stands in one currency, or one cycle's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Standing {

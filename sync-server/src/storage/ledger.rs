@@ -372,6 +372,41 @@ pub fn accounts(sql: &mut dyn Sql, programme: Option<&str>, page: Page) -> Res<V
     rows.iter().map(account_row).collect()
 }
 
+/// Per currency, the number of accounts (all, or one programme's) and the
+/// sums of their balances: `(currency, accounts, [debits pending, debits
+/// posted, credits pending, credits posted])`, by currency.
+pub fn currency_totals(
+    sql: &mut dyn Sql,
+    programme: Option<&str>,
+) -> Res<Vec<(String, u64, [i64; 4])>> {
+    const SUMS: &str = "SELECT currency, count(*), CAST(sum(debits_pending) AS BIGINT),
+         CAST(sum(debits_posted) AS BIGINT), CAST(sum(credits_pending) AS BIGINT),
+         CAST(sum(credits_posted) AS BIGINT) FROM ledger_accounts";
+    static ALL: OnceLock<String> = OnceLock::new();
+    static OF: OnceLock<String> = OnceLock::new();
+    let rows = match programme {
+        None => {
+            let query = ALL.get_or_init(|| format!("{SUMS} GROUP BY currency ORDER BY currency"));
+            sql.query("ledger_accounts", query, &[])?
+        }
+        Some(programme) => {
+            let query = OF.get_or_init(|| {
+                format!("{SUMS} WHERE programme = $1 GROUP BY currency ORDER BY currency")
+            });
+            sql.query("ledger_accounts", query, &[programme.into()])?
+        }
+    };
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.text(0)?,
+                super::seq_from(r.int(1)?)?,
+                [r.int(2)?, r.int(3)?, r.int(4)?, r.int(5)?],
+            ))
+        })
+        .collect()
+}
+
 /// An account's transfers, newest first, before position `before` (all
 /// when `None`).
 pub fn history(

@@ -100,7 +100,9 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         | ("POST", "/v1/hq/exchange-rates")
         | ("POST", "/v1/hq/exchange-rates/file") => &[Finance],
         ("GET", "/v1/hq/ledger/accounts")
+        | ("GET", "/v1/hq/ledger/accounts.csv")
         | ("GET", "/v1/hq/ledger/accounts/{account}/transfers")
+        | ("GET", "/v1/hq/ledger/accounts/{account}/transfers.csv")
         | ("GET", "/v1/hq/ledger/verification")
         | ("GET", "/v1/hq/exchange-rates")
         | ("GET", "/v1/hq/programmes/{programme}/statement") => {

@@ -24,6 +24,36 @@ pub(crate) fn shot(browser: &Browser, name: &str) {
     }
 }
 
+/// Adds a French-speaking user of `role` and signs the (French) browser in
+/// as them.
+pub(crate) fn sign_in_french(
+    browser: &Browser,
+    app: &TestApp,
+    (username, display_name): (&str, &str),
+    role: Role,
+) {
+    lastmile_server::people::create_user(
+        &app.storage,
+        &common::operator(),
+        &lastmile_server::people::NewUser {
+            username,
+            display_name,
+            role,
+            language: lastmile_server::people::Language::Fr,
+            password: PASSWORD,
+        },
+        common::now(),
+    )
+    .unwrap();
+    browser.clear_cookies();
+    browser.open(&format!("{}/console/login", app.base_url));
+    browser.wait_for_text("Se connecter");
+    browser.type_into("#username", username);
+    browser.type_into("#password", PASSWORD);
+    browser.click("button[type=submit]");
+    browser.wait_for_text("Connecté en tant que");
+}
+
 pub(crate) fn sign_in(browser: &Browser, app: &TestApp, role: Role) {
     browser.clear_cookies();
     browser.open(&format!("{}/console/login", app.base_url));
@@ -326,25 +356,8 @@ fn sign_in_unlocked_support(app: &TestApp, browser: &Browser) {
 #[test]
 fn french_at_1280x800_and_800x480() {
     let app = spawn_app(Backend::Postgres);
-    lastmile_server::people::create_user(
-        &app.storage,
-        &common::operator(),
-        &lastmile_server::people::NewUser {
-            username: "claire.audit",
-            display_name: "Claire",
-            role: Role::Auditor,
-            language: lastmile_server::people::Language::Fr,
-            password: PASSWORD,
-        },
-        common::now(),
-    )
-    .unwrap();
     let browser = Browser::start(1280, 800, "fr");
-    browser.open(&format!("{}/console/login", app.base_url));
-    browser.wait_for_text("Se connecter");
-    browser.type_into("#username", "claire.audit");
-    browser.type_into("#password", PASSWORD);
-    browser.click("button[type=submit]");
+    sign_in_french(&browser, &app, ("claire.audit", "Claire"), Role::Auditor);
     browser.wait_for_text("Tableau de bord");
     browser.wait_for_text("Connecté en tant que");
     shot(&browser, "dashboard-fr");

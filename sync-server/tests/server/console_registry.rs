@@ -9,11 +9,11 @@
 //! finance may not open them. Screenshots of every page when
 //! `LASTMILE_CONSOLE_SCREENSHOTS` names a directory.
 
-use lastmile_server::people::{Language, NewUser, Role};
+use lastmile_server::people::Role;
 use lastmile_tests::browser::Browser;
 
-use crate::common::{self, Backend, PASSWORD, TestApp, spawn_app};
-use crate::console::{shot, sign_in};
+use crate::common::{Backend, TestApp, spawn_app};
+use crate::console::{shot, sign_in, sign_in_french};
 
 const PROGRAMME: &str = "cash-2027";
 
@@ -45,7 +45,7 @@ B-004,Baraka Mwangi,45678901,+254712000004,site-1,,,cash\n";
 
 /// Asserts the page does not scroll sideways at 800x480 (the smallest
 /// field tablet), taking a screenshot there when `name` is given.
-fn fits_800x480(browser: &Browser, what: &str, name: Option<&str>) {
+pub(crate) fn fits_800x480(browser: &Browser, what: &str, name: Option<&str>) {
     browser.resize(800, 480);
     let overflow = browser.script(
         "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
@@ -72,7 +72,7 @@ fn count(browser: &Browser, css: &str) -> u64 {
 }
 
 /// The status a GET of `path` gets with the browser's session.
-fn status_of(browser: &Browser, path: &str) -> u64 {
+pub(crate) fn status_of(browser: &Browser, path: &str) -> u64 {
     browser
         .script(&format!(
             "var x = new XMLHttpRequest(); x.open('GET', {}, false); x.send(); return x.status;",
@@ -443,28 +443,11 @@ fn registry_with_a_cycle(app: &TestApp) -> i64 {
 fn the_registry_by_role_in_french_and_at_800x480() {
     let app = spawn_app(Backend::Postgres);
     let cycle = registry_with_a_cycle(&app);
-    lastmile_server::people::create_user(
-        &app.storage,
-        &common::operator(),
-        &NewUser {
-            username: "claire.audit",
-            display_name: "Claire",
-            role: Role::Auditor,
-            language: Language::Fr,
-            password: PASSWORD,
-        },
-        common::now(),
-    )
-    .unwrap();
     let browser = Browser::start(1280, 800, "fr");
 
     // The auditor (in French) sees programmes, beneficiaries, signals and
     // entitlements, and no form that changes anything.
-    browser.open(&format!("{}/console/login", app.base_url));
-    browser.type_into("#username", "claire.audit");
-    browser.type_into("#password", PASSWORD);
-    browser.click("button[type=submit]");
-    browser.wait_for_text("Connecté en tant que");
+    sign_in_french(&browser, &app, ("claire.audit", "Claire"), Role::Auditor);
     browser.click("nav a[href='/console/programmes']");
     browser.wait_for_text("KES 10\u{202f}000,00");
     shot(&browser, "programmes-fr");

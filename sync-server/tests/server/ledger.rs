@@ -24,7 +24,7 @@ lastmile_tests::on_both_backends!(
 
 const OFFICER: Role = Role::ProgrammeOfficer;
 
-fn ok(
+pub(crate) fn ok(
     app: &TestApp,
     role: Role,
     method: &str,

@@ -9,6 +9,7 @@ mod access;
 mod audit;
 mod cli;
 mod console;
+mod console_ledger;
 mod console_registry;
 mod hostile;
 mod id_authorities;
