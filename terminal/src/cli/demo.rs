@@ -45,6 +45,7 @@ use lastmile_server::audit::Actor;
 use lastmile_server::clock::Clock;
 use lastmile_server::config::{Config, Overrides};
 use lastmile_server::keys::{self, KeyDir};
+use lastmile_server::ledger::funding::{self, FundingRequest};
 use lastmile_server::people::{self, Language, NewUser, Role, tokens};
 use lastmile_server::proposals::{self, Action, Decision};
 use lastmile_server::registry::cycles::{self, RuleRequest};
@@ -517,6 +518,20 @@ fn register_programme(
         now,
     )?;
     programmes::transition(storage, &by, PROGRAMME, Transition::Activate, now)?;
+    // The treasury pays this cycle's budget in, so the ledger's statement
+    // shows it funded, committed and (once terminals sync) delivered.
+    funding::record(
+        storage,
+        &Actor::Operator("demo".to_owned()),
+        PROGRAMME,
+        &FundingRequest {
+            source: "treasury".to_owned(),
+            amount: BUDGET.to_owned(),
+            currency: None,
+            reference: "demo-release-1".to_owned(),
+        },
+        now,
+    )?;
     // This month, e.g. 2026-05.
     let period = &calendar::format_date(now)[..7];
     let cycle = cycles::generate(
