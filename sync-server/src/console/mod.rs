@@ -17,6 +17,7 @@ mod alarms;
 mod audit;
 mod beneficiaries;
 mod cases;
+mod amounts;
 mod cycles;
 mod dashboard;
 mod events;
@@ -306,6 +307,18 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             "/console/programmes/{programme}/cycles",
             Page(ManageCycles),
             axum::routing::post(programmes::generate_cycle),
+        ),
+        (
+            Method::GET,
+            "/console/programmes/{programme}/amounts",
+            Page(ManageCycles),
+            get(amounts::form),
+        ),
+        (
+            Method::POST,
+            "/console/programmes/{programme}/amounts",
+            Gate::Upload(ManageCycles),
+            axum::routing::post(amounts::upload),
         ),
         (
             Method::GET,

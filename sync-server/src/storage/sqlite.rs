@@ -49,6 +49,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("../../migrations/common/0007_registry.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("../../migrations/common/0008_cycle_amounts.sql"),
+    },
 ];
 
 pub struct SqliteStore {

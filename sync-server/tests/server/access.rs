@@ -81,6 +81,7 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         | ("POST", "/v1/hq/programmes/{programme}/state")
         | ("POST", "/v1/hq/programmes/{programme}/imports")
         | ("POST", "/v1/hq/programmes/{programme}/cycles")
+        | ("POST", "/v1/hq/programmes/{programme}/cycles/{period}/amounts")
         | ("POST", "/v1/hq/cycles/{cycle}/entitlements/{beneficiary}/exclusion")
         | ("POST", "/v1/hq/cycles/{cycle}/submit")
         | ("POST", "/v1/hq/cycles/{cycle}/release")
