@@ -21,7 +21,8 @@ const NOW: i64 = 1_800_000_000;
 fn store() -> &'static Storage {
     static STORE: OnceLock<Storage> = OnceLock::new();
     STORE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("lastmile-fuzz-amounts-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("lastmile-fuzz-amounts-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let storage = Storage::open(&DatabaseUrl::Sqlite(dir.join("fuzz.sqlite"))).unwrap();
         let actor = Actor::Operator("fuzz".to_owned());
@@ -71,7 +72,9 @@ fuzz_target!(|data: &[u8]| {
     let storage = store();
     let actor = Actor::Operator("fuzz".to_owned());
     let options = Options { check_only: true };
-    let _ = amounts::upload(storage, &actor, "P-fuzz", "2027-01", "fuzz.csv", data, options, NOW);
+    let _ = amounts::upload(
+        storage, &actor, "P-fuzz", "2027-01", "fuzz.csv", data, options, NOW,
+    );
     let current = storage
         .transaction(|tx| table::amount_file(tx.sql(), "P-fuzz", "2027-01"))
         .unwrap();

@@ -475,9 +475,9 @@ pub fn cycles_run(
                     amount,
                     cap,
                 },
-                (None, None) => bail!(
-                    "give --flat AMOUNT, --per-member AMOUNT --cap AMOUNT or --from-file"
-                ),
+                (None, None) => {
+                    bail!("give --flat AMOUNT, --per-member AMOUNT --cap AMOUNT or --from-file")
+                }
             };
             let cycle = cycles::generate(storage, &actor, &programme, &period, &request, now)?;
             println!("{}", serde_json::to_string(&cycle)?);
@@ -504,7 +504,8 @@ pub fn cycles_run(
             file,
             check,
         } => {
-            let opened = File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            let opened =
+                File::open(&file).with_context(|| format!("opening {}", file.display()))?;
             let file_name = file.file_name().map_or_else(
                 || file.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
@@ -554,7 +555,10 @@ pub fn cycles_run(
                     }
                     let listed = report.errors.len() as u64;
                     if report.errors_total > listed {
-                        eprintln!("… and {} more error(s) not listed", report.errors_total - listed);
+                        eprintln!(
+                            "… and {} more error(s) not listed",
+                            report.errors_total - listed
+                        );
                     }
                     println!("{}", summary(&report));
                     bail!(

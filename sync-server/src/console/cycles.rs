@@ -47,8 +47,9 @@ pub fn rule_words(lang: Language, rule: &str, currency: &str) -> String {
         ["per_member", amount, "cap", cap] => t(lang, "rule_per_member_words")
             .replace("{amount}", &money(amount))
             .replace("{cap}", &money(cap)),
-        ["file", sha256] => t(lang, "rule_file_words")
-            .replace("{file}", sha256.get(..12).unwrap_or(*sha256)),
+        ["file", sha256] => {
+            t(lang, "rule_file_words").replace("{file}", sha256.get(..12).unwrap_or(*sha256))
+        }
         _ => rule.to_owned(),
     }
 }

@@ -664,7 +664,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "CSV with a header row: beneficiary_id (or national_id) and amount, in {currency} as a decimal (1250.50); a currency column, if any, must say {currency}. A file with errors applies nothing; the same file again changes nothing.",
         "CSV avec une ligne d'en-tête : beneficiary_id (ou national_id) et amount, en {currency} sous forme décimale (1250.50) ; une colonne currency, s'il y en a une, doit indiquer {currency}. Un fichier avec des erreurs n'applique rien ; le même fichier de nouveau ne change rien.",
     ),
-    ("check_only", "Only check, change nothing", "Vérifier seulement, sans rien changer"),
+    (
+        "check_only",
+        "Only check, change nothing",
+        "Vérifier seulement, sans rien changer",
+    ),
     ("accepted_rows", "accepted", "acceptées"),
     (
         "amounts_refused",

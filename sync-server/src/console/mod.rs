@@ -14,10 +14,10 @@
 //! check in [`guard`].
 
 mod alarms;
+mod amounts;
 mod audit;
 mod beneficiaries;
 mod cases;
-mod amounts;
 mod cycles;
 mod dashboard;
 mod events;

@@ -171,10 +171,7 @@ impl Columns {
     fn find(headers: Vec<String>) -> Result<Self, AmountsError> {
         let mut index = HashMap::new();
         for column in Column::ALL {
-            let mut found = headers
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| column.names(h));
+            let mut found = headers.iter().enumerate().filter(|(_, h)| column.names(h));
             if let Some((i, first)) = found.next() {
                 if let Some((_, second)) = found.next() {
                     return Err(AmountsError::ColumnTwice {
@@ -352,9 +349,12 @@ fn flush(
     let wanted: Vec<&str> = chunk
         .iter()
         .filter_map(|p| {
-            p.beneficiary
-                .as_deref()
-                .or_else(|| p.national_id.as_ref().and_then(|n| holders.get(n)).map(String::as_str))
+            p.beneficiary.as_deref().or_else(|| {
+                p.national_id
+                    .as_ref()
+                    .and_then(|n| holders.get(n))
+                    .map(String::as_str)
+            })
         })
         .collect();
     let found: HashMap<String, table::BeneficiaryRow> = tx

@@ -79,7 +79,9 @@ pub enum CycleError {
          generating with the file rule"
     )]
     NoAmountsFile(String),
-    #[error("the file rule takes each amount from the period's amounts file: give no amount or cap")]
+    #[error(
+        "the file rule takes each amount from the period's amounts file: give no amount or cap"
+    )]
     AmountWithFile,
     #[error("the {field} is not an amount in {currency}: {reason}")]
     BadAmount {

@@ -165,9 +165,10 @@ impl Mapping {
         let mut mapping = BTreeMap::new();
         let mut taken = HashSet::new();
         for field in Field::ALL {
-            let found = headers.iter().enumerate().find(|(i, h)| {
-                !taken.contains(i) && field.names(h)
-            });
+            let found = headers
+                .iter()
+                .enumerate()
+                .find(|(i, h)| !taken.contains(i) && field.names(h));
             if let Some((i, header)) = found {
                 taken.insert(i);
                 mapping.insert(field, header.clone());
@@ -815,14 +816,16 @@ fn flush(
     }
     let programme = ctx.programme.row.programme.as_str();
     let ids: Vec<&str> = chunk.iter().map(|p| p.row.beneficiary.as_str()).collect();
-    let existing: HashMap<String, BeneficiaryRow> =
-        tx.beneficiaries_by_id(programme, &ids)?
-            .into_iter()
-            .map(|r| (r.beneficiary.clone(), r))
-            .collect();
+    let existing: HashMap<String, BeneficiaryRow> = tx
+        .beneficiaries_by_id(programme, &ids)?
+        .into_iter()
+        .map(|r| (r.beneficiary.clone(), r))
+        .collect();
     let nids: Vec<&str> = chunk.iter().map(|p| p.row.national_id.as_str()).collect();
-    let holders: HashMap<String, String> =
-        tx.national_id_holders(programme, &nids)?.into_iter().collect();
+    let holders: HashMap<String, String> = tx
+        .national_id_holders(programme, &nids)?
+        .into_iter()
+        .collect();
     let mut new_rows = Vec::new();
     for parsed in chunk.drain(..) {
         if let Some(holder) = holders.get(&parsed.row.national_id)

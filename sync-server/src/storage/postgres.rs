@@ -17,9 +17,7 @@ use postgres::{Client, NoTls, Row, Statement};
 
 use super::sql::{Dialect, Row as SqlRow, Sql, Value};
 
-use super::registry::{
-    BENEFICIARY_COLUMNS, BeneficiaryRow, CHUNK_ROWS, beneficiary_row,
-};
+use super::registry::{BENEFICIARY_COLUMNS, BeneficiaryRow, CHUNK_ROWS, beneficiary_row};
 use super::rows::{EntitlementRowRaw, VoucherRowRaw};
 use super::{
     EntitlementRow, Migration, NewTotal, POSTGRES_CONNECTIONS_MAX, StorageError, Tx, VoucherRow,
@@ -58,6 +56,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 8,
         sql: include_str!("../../migrations/common/0008_cycle_amounts.sql"),
+    },
+    Migration {
+        version: 9,
+        sql: include_str!("../../migrations/common/0009_beneficiary_indexes.sql"),
     },
 ];
 /// The advisory lock that serialises migrations across instances.
@@ -468,9 +470,8 @@ impl Tx for PgTx<'_> {
         // every chunk.
         for chunk in rows.chunks(CHUNK_ROWS) {
             let text = |f: fn(&BeneficiaryRow) -> &str| chunk.iter().map(f).collect::<Vec<_>>();
-            let opt = |f: fn(&BeneficiaryRow) -> Option<&str>| {
-                chunk.iter().map(f).collect::<Vec<_>>()
-            };
+            let opt =
+                |f: fn(&BeneficiaryRow) -> Option<&str>| chunk.iter().map(f).collect::<Vec<_>>();
             let int = |f: fn(&BeneficiaryRow) -> i64| chunk.iter().map(f).collect::<Vec<_>>();
             self.execute(
                 "INSERT INTO beneficiaries (programme, beneficiary, name, national_id, phone,
@@ -505,12 +506,18 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
+    // Each id is one probe of the primary key (a `LATERAL … LIMIT 1` is
+    // planned per id, and a key matched whole is unique): while an import
+    // grows the table in its own transaction there are no statistics, and
+    // `beneficiary = ANY($2)` was planned as a scan of every row of the
+    // programme through another `(programme, …)` index, once per chunk.
     fn beneficiaries_by_id(&mut self, programme: &str, ids: &[&str]) -> Res<Vec<BeneficiaryRow>> {
         static SQL: OnceLock<String> = OnceLock::new();
         let query = SQL.get_or_init(|| {
             format!(
-                "SELECT {BENEFICIARY_COLUMNS} FROM beneficiaries
-                 WHERE programme = $1 AND beneficiary = ANY($2::text[])"
+                "SELECT b.* FROM unnest($2::text[]) AS u(id)
+                 CROSS JOIN LATERAL (SELECT {BENEFICIARY_COLUMNS} FROM beneficiaries
+                                     WHERE programme = $1 AND beneficiary = u.id LIMIT 1) b"
             )
         });
         PgTx::query(self, query, &[&programme, &ids])?
@@ -526,8 +533,10 @@ impl Tx for PgTx<'_> {
     ) -> Res<Vec<(String, String)>> {
         PgTx::query(
             self,
-            "SELECT national_id, beneficiary FROM beneficiaries
-             WHERE programme = $1 AND national_id = ANY($2::text[])",
+            "SELECT n.national_id, n.beneficiary FROM unnest($2::text[]) AS u(national_id)
+             CROSS JOIN LATERAL (SELECT national_id, beneficiary FROM beneficiaries
+                                 WHERE programme = $1 AND national_id = u.national_id
+                                 LIMIT 1) n",
             &[&programme, &national_ids],
         )?
         .iter()

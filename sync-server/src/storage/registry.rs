@@ -16,13 +16,19 @@ type Res<T> = Result<T, StorageError>;
 pub const CHUNK_ROWS: usize = 256;
 
 /// Before a long import in one transaction: on PostgreSQL, plan each
-/// statement for its own parameters. A generic plan made while the table
-/// was small (its rows are not analysed until the transaction commits)
-/// keeps scanning the whole table for every chunk's lookup: 0.2 s a chunk
-/// at a million rows. SQLite has no plan cache to steer.
+/// statement for its own parameters, and never by scanning a whole table.
+/// The rows the transaction writes have no statistics until it commits (and
+/// autovacuum analyses them), so the planner guesses: a generic plan made
+/// while the table was small scanned it whole for every chunk's lookup, and
+/// the grouped passes of the fraud signals, run before the commit, may join
+/// back by scanning the table once per value. Every statement of an import
+/// has an index to use (the chunk lookups are shaped so that it is the key:
+/// see `Tx::beneficiaries_by_id` on PostgreSQL). SQLite has no plan cache
+/// and plans by its indexes.
 pub fn plan_for_growth(sql: &mut dyn Sql) -> Res<()> {
     if sql.dialect() == super::sql::Dialect::Postgres {
         sql.execute("SET LOCAL plan_cache_mode = force_custom_plan", &[])?;
+        sql.execute("SET LOCAL enable_seqscan = off", &[])?;
     }
     Ok(())
 }

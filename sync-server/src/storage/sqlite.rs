@@ -53,6 +53,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: include_str!("../../migrations/common/0008_cycle_amounts.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("../../migrations/common/0009_beneficiary_indexes.sql"),
+    },
 ];
 
 pub struct SqliteStore {

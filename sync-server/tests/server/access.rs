@@ -46,6 +46,7 @@ fn concrete(pattern: &str) -> String {
             "{beneficiary}" => "B-nobody",
             "{signal}" => "987654",
             "{cycle}" => "987654",
+            "{period}" => "2099-01",
             p if p.starts_with('{') => panic!("no value for the path parameter {p} of {pattern}"),
             p => p,
         })

@@ -358,7 +358,10 @@ fn a_cycle_pays_the_amounts_of_its_file_and_a_bad_file_applies_nothing(backend: 
     let (status, applied) = amounts(&app, "P-hh", "2027-02", good);
     assert_eq!(status, 201, "{applied}");
     assert_eq!(
-        (applied["accepted"].as_u64(), applied["total_minor"].as_i64()),
+        (
+            applied["accepted"].as_u64(),
+            applied["total_minor"].as_i64()
+        ),
         (Some(3), Some(1250 + 700 + 5)),
         "{applied}"
     );
@@ -374,18 +377,28 @@ fn a_cycle_pays_the_amounts_of_its_file_and_a_bad_file_applies_nothing(backend: 
     };
     assert_eq!(audited(&app), 1);
     let (status, again) = amounts(&app, "P-hh", "2027-02", good);
-    assert_eq!((status, again["unchanged"].as_bool()), (200, Some(true)), "{again}");
+    assert_eq!(
+        (status, again["unchanged"].as_bool()),
+        (200, Some(true)),
+        "{again}"
+    );
     assert_eq!(audited(&app), 1);
 
     // Generating pays those amounts, by each one's channel; again, nothing more.
     let cycle = post(&app, "/v1/hq/programmes/P-hh/cycles", rule.clone());
     let id = cycle["id"].as_i64().unwrap();
     assert_eq!(
-        (cycle["entitlements"].as_i64(), cycle["total_minor"].as_i64()),
+        (
+            cycle["entitlements"].as_i64(),
+            cycle["total_minor"].as_i64()
+        ),
         (Some(3), Some(1955)),
         "{cycle}"
     );
-    assert!(cycle["rule"].as_str().unwrap().starts_with("file:"), "{cycle}");
+    assert!(
+        cycle["rule"].as_str().unwrap().starts_with("file:"),
+        "{cycle}"
+    );
     let (_, list) = app.hq_as(
         OFFICER,
         "GET",
@@ -418,7 +431,12 @@ fn a_cycle_pays_the_amounts_of_its_file_and_a_bad_file_applies_nothing(backend: 
         (Some(id), Some(3))
     );
     // Once generated, another file for the period is refused; the same one is not.
-    let (status, late) = amounts(&app, "P-hh", "2027-02", "beneficiary_id,amount\nB-1,99.00\n");
+    let (status, late) = amounts(
+        &app,
+        "P-hh",
+        "2027-02",
+        "beneficiary_id,amount\nB-1,99.00\n",
+    );
     assert_eq!(
         (status, late["code"].as_str()),
         (409, Some("cycle_generated")),
@@ -433,7 +451,11 @@ fn a_cycle_pays_the_amounts_of_its_file_and_a_bad_file_applies_nothing(backend: 
         "/v1/hq/programmes/P-hh/cycles",
         Some(serde_json::json!({ "period": "2027-02", "rule": "flat", "amount": "1.00" })),
     );
-    assert_eq!((status, other["code"].as_str()), (409, Some("other_rule")), "{other}");
+    assert_eq!(
+        (status, other["code"].as_str()),
+        (409, Some("other_rule")),
+        "{other}"
+    );
 }
 
 fn a_cycle_is_generated_once_and_approved_only_by_someone_else(backend: Backend) {
