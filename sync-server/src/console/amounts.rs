@@ -87,34 +87,7 @@ fn report_body(lang: Language, p: &ProgrammeRow, report: &Report) -> Markup {
             div.tile.money { b data-report="total" { (layout::amount(lang, report.total_minor, &p.currency)) } (t(lang, "total")) }
             div.tile.alert[report.errors_total > 0] { b data-report="errors" { (report.errors_total) } (t(lang, "errors")) }
         }
-        @if !report.errors.is_empty() {
-            h2 #errors-title { (t(lang, "row_errors")) }
-            @if report.errors_total > report.errors.len() as u64 {
-                p.hint {
-                    (t(lang, "errors_listed")
-                        .replace("{listed}", &report.errors.len().to_string())
-                        .replace("{total}", &report.errors_total.to_string()))
-                }
-            }
-            div.wide {
-                table #row-errors {
-                    thead { tr {
-                        th.num scope="col" { (t(lang, "line")) }
-                        th scope="col" { (t(lang, "column")) }
-                        th scope="col" { (t(lang, "reason")) }
-                    } }
-                    tbody {
-                        @for e in &report.errors {
-                            tr {
-                                td.num { (e.line) }
-                                td { @if let Some(c) = &e.column { code { (c) } } @else { "-" } }
-                                td { (e.reason) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (super::import::row_errors(lang, &report.errors, report.errors_total))
     }
 }
 

@@ -25,7 +25,7 @@ use lastmile_shared::money::Money;
 use sha2::{Digest, Sha256};
 
 use super::RegistryError;
-use super::import::{self, RowError};
+use super::import::{self, Hashing, RowError, short_digest};
 use super::programmes::{self, Programme, Target};
 use crate::audit::{self, Actor};
 use crate::storage::registry::{self as table, AmountFileRow, CHUNK_ROWS};
@@ -298,14 +298,6 @@ fn parse(
     }
 }
 
-/// 128 bits of SHA-256: enough to tell a million people apart.
-fn short_digest(value: &str) -> u128 {
-    let full = Sha256::digest(value.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&full[..16]);
-    u128::from_be_bytes(bytes)
-}
-
 /// The counts as an upload goes.
 #[derive(Default)]
 struct Tally {
@@ -449,20 +441,6 @@ fn flush(
     }
     table::insert_amounts(tx.sql(), id, period, &rows)?;
     Ok(())
-}
-
-/// Passes bytes through, hashing them.
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 /// Uploads (or, with `check_only`, checks) the amounts file of a period of

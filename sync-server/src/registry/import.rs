@@ -329,9 +329,9 @@ fn reader_for<R: Read>(reader: R) -> csv::Reader<R> {
 }
 
 /// Passes bytes through, hashing them.
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
+pub(super) struct Hashing<R> {
+    pub(super) inner: R,
+    pub(super) hash: Sha256,
 }
 
 impl<R: Read> Read for Hashing<R> {
@@ -343,7 +343,7 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 /// 128 bits of SHA-256: enough to tell a million values apart.
-fn short_digest(value: &str) -> u128 {
+pub(super) fn short_digest(value: &str) -> u128 {
     let full = Sha256::digest(value.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&full[..16]);
