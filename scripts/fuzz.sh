@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the fuzz targets — shared/fuzz (lastmile-shared's decoders), hardware/fuzz (the
 # ESC/POS printer emulator of lastmile-hardware) and sync-server/fuzz (the beneficiary
-# importer, on a real SQLite file) — for SECONDS each (default 60):
+# importer and the amounts-file upload, on a real SQLite file) — for SECONDS each (default 60):
 #   scripts/fuzz.sh [SECONDS [TARGET...]]     (no TARGET: every one)
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); uses the stable toolchain
 # with RUSTC_BOOTSTRAP=1 for the sanitizer flags.
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift $(( $# > 0 ? 1 : 0 ))
 targets=("$@")
-((${#targets[@]})) || targets=(voucher trust_list id_card log_entry sync_message payee escpos_render beneficiary_import)
+((${#targets[@]})) || targets=(voucher trust_list id_card log_entry sync_message payee escpos_render beneficiary_import amounts_file)
 export RUSTC_BOOTSTRAP=1
 # A target dir of its own, so seeding never waits for another build.
 CARGO_TARGET_DIR=target/fuzz-seeds cargo run -q -p lastmile-shared --example fuzz_seeds
@@ -20,7 +20,7 @@ cp docs/receipt-58mm.bin docs/receipt-80mm.bin hardware/fuzz/corpus/escpos_rende
 for target in "${targets[@]}"; do
   crate=shared
   [[ $target == escpos_render ]] && crate=hardware
-  [[ $target == beneficiary_import ]] && crate=sync-server
+  [[ $target == beneficiary_import || $target == amounts_file ]] && crate=sync-server
   cd "$crate"
   echo "== $target: ${seconds}s"
   cargo fuzz run -O "$target" -- -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 2>&1 \

@@ -20,6 +20,7 @@ use crate::people::PeopleError;
 use crate::people::tokens::TokenError;
 use crate::proposals::ProposalError;
 use crate::registry::RegistryError;
+use crate::registry::amounts::AmountsError;
 use crate::registry::cycles::CycleError;
 use crate::registry::import::ImportError;
 use crate::registry::release::ReleaseError;
@@ -65,6 +66,7 @@ json_refusal!(
     RegistryError,
     CycleError,
     ImportError,
+    AmountsError,
     ReleaseError,
     LedgerError,
     FundingError,
@@ -381,6 +383,22 @@ impl Refusal for CycleError {
     }
     fn code(&self) -> &'static str {
         CycleError::code(self)
+    }
+}
+
+impl Refusal for AmountsError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AmountsError::Registry(e) => e.status(),
+            AmountsError::Generated { .. } => StatusCode::CONFLICT,
+            AmountsError::Rows(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AmountsError::TooManyRows => StatusCode::PAYLOAD_TOO_LARGE,
+            AmountsError::Storage(e) => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn code(&self) -> &'static str {
+        AmountsError::code(self)
     }
 }
 

@@ -17,6 +17,7 @@ use super::hq::{PageQuery, answer, bad_request, json, number, parse_json};
 use super::{ApiProblem, AppState, Audience, blocking};
 use crate::people::{Caller, Permission};
 use crate::proposals;
+use crate::registry::amounts::{self, AmountsError};
 use crate::registry::cycles::{self, RuleRequest};
 use crate::registry::import::{self, ImportError, Mapping, Options};
 use crate::registry::programmes::{self, NewProgramme, Transition};
@@ -117,6 +118,18 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             "/v1/hq/programmes/{programme}/cycles",
             Hq(ManageCycles),
             post(generate_cycle),
+        ),
+        (
+            Method::POST,
+            "/v1/hq/programmes/{programme}/cycles/{period}/amounts",
+            HqFile(ManageCycles),
+            post(upload_amounts),
+        ),
+        (
+            Method::GET,
+            "/v1/hq/programmes/{programme}/cycles/{period}/amounts",
+            Hq(ViewProgrammes),
+            get(show_amounts),
         ),
         (
             Method::GET,
@@ -576,6 +589,95 @@ async fn generate_cycle(
             &request.rule,
             state.now(),
         )?)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct AmountsQuery {
+    #[serde(default)]
+    check_only: bool,
+    file_name: Option<String>,
+}
+
+/// Uploads the amounts file of a period (`registry::amounts`): 201 when it
+/// was applied, 200 when checked or the same as the current one, 422 with
+/// the report when rows have errors.
+async fn upload_amounts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((programme, period)): Path<(String, String)>,
+    Query(q): Query<AmountsQuery>,
+    body: Body,
+) -> Response {
+    let spooled = match spool(body).await {
+        Ok(spooled) => spooled,
+        Err(problem) => return problem.into_response(),
+    };
+    let done = blocking(false, move || {
+        let file = std::fs::File::open(&spooled.0)
+            .map(std::io::BufReader::new)
+            .map_err(|e| ApiProblem::json(StatusCode::INTERNAL_SERVER_ERROR, "spool", e))?;
+        Ok::<_, ApiProblem>(amounts::upload(
+            &state.storage,
+            &caller.actor(),
+            &programme,
+            &period,
+            q.file_name.as_deref().unwrap_or("amounts.csv"),
+            file,
+            amounts::Options {
+                check_only: q.check_only,
+            },
+            state.now(),
+        ))
+    })
+    .await;
+    match done {
+        Ok(Ok(Ok(report))) => {
+            let status = if report.checked_only || report.unchanged {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            json(status, &report)
+        }
+        Ok(Ok(Err(error))) => {
+            let detail = error.to_string();
+            match error {
+                AmountsError::Rows(report) => {
+                    let body = serde_json::json!({
+                        "code": "rows_have_errors",
+                        "title": "Unprocessable Entity",
+                        "detail": detail,
+                        "report": report,
+                    });
+                    (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+                        body.to_string(),
+                    )
+                        .into_response()
+                }
+                other => ApiProblem::from(other).into_response(),
+            }
+        }
+        Ok(Err(problem)) | Err(problem) => problem.into_response(),
+    }
+}
+
+async fn show_amounts(
+    State(state): State<AppState>,
+    Path((programme, period)): Path<(String, String)>,
+) -> Response {
+    answer(StatusCode::OK, move || {
+        let current = amounts::current(&state.storage, &programme, &period)?;
+        current.ok_or_else(|| {
+            ApiProblem::json(
+                StatusCode::NOT_FOUND,
+                "no_amounts_file",
+                format!("no amounts file was uploaded for period {period} of {programme}"),
+            )
+        })
     })
     .await
 }

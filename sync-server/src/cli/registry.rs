@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use lastmile_server::audit::Actor;
 use lastmile_server::keys::KeyDir;
+use lastmile_server::registry::amounts::{self, AmountsError};
 use lastmile_server::registry::cycles::{self, RuleRequest};
 use lastmile_server::registry::import::{self, Field, ImportError, Mapping, Options, Report};
 use lastmile_server::registry::programmes::{self, NewProgramme, Target, Transition};
@@ -160,7 +161,7 @@ pub enum CyclesCommand {
     ///
     /// Then a programme officer submits it and another person approves it,
     /// in the HQ console or over the HQ API (see `cycles --help`).
-    #[command(group(clap::ArgGroup::new("rule").required(true).args(["flat", "per_member"])))]
+    #[command(group(clap::ArgGroup::new("rule").required(true).args(["flat", "per_member", "from_file"])))]
     Generate {
         /// The programme id.
         programme: String,
@@ -175,6 +176,29 @@ pub enum CyclesCommand {
         /// With --per-member: the most per household.
         #[arg(long, value_name = "AMOUNT", requires = "per_member")]
         cap: Option<String>,
+        /// Pay what the period's amounts file gives each one listed (upload
+        /// it first with `cycles amounts`).
+        #[arg(long)]
+        from_file: bool,
+    },
+    /// Upload the amounts file of a period: a CSV with a beneficiary_id (or
+    /// national_id) column and an amount column (major units of the
+    /// programme's currency, e.g. 1250.50; an optional currency column must
+    /// say the programme's). Every bad row is printed as `line N, column
+    /// "X": reason` and nothing is applied (exit 1). The same file again
+    /// changes nothing; another file replaces the period's amounts until its
+    /// cycle is generated (`cycles generate … --from-file`).
+    /// See docs/amounts-file.md.
+    Amounts {
+        /// The programme id.
+        programme: String,
+        /// The period, e.g. 2027-01.
+        period: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// Only check: say what would happen, change nothing.
+        #[arg(long)]
+        check: bool,
     },
     /// Show a cycle with its counts per state and channel, as JSON.
     Show {
@@ -433,8 +457,14 @@ pub fn cycles_run(
             flat,
             per_member,
             cap,
+            from_file,
         } => {
             let request = match (flat, per_member) {
+                _ if from_file => RuleRequest {
+                    rule: "file".to_owned(),
+                    amount: String::new(),
+                    cap: None,
+                },
                 (Some(amount), _) => RuleRequest {
                     rule: "flat".to_owned(),
                     amount,
@@ -445,7 +475,9 @@ pub fn cycles_run(
                     amount,
                     cap,
                 },
-                (None, None) => bail!("give --flat AMOUNT or --per-member AMOUNT --cap AMOUNT"),
+                (None, None) => {
+                    bail!("give --flat AMOUNT, --per-member AMOUNT --cap AMOUNT or --from-file")
+                }
             };
             let cycle = cycles::generate(storage, &actor, &programme, &period, &request, now)?;
             println!("{}", serde_json::to_string(&cycle)?);
@@ -465,6 +497,77 @@ pub fn cycles_run(
                 },
                 cycle.id
             );
+        }
+        CyclesCommand::Amounts {
+            programme,
+            period,
+            file,
+            check,
+        } => {
+            let opened =
+                File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            let file_name = file.file_name().map_or_else(
+                || file.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let result = amounts::upload(
+                storage,
+                &actor,
+                &programme,
+                &period,
+                &file_name,
+                BufReader::new(opened),
+                amounts::Options { check_only: check },
+                now,
+            );
+            let summary = |r: &amounts::Report| {
+                format!(
+                    "{} row(s) read: {} accepted, {} in all; {} error(s)",
+                    r.rows_read,
+                    r.accepted,
+                    money_text(r.total_minor, &r.currency),
+                    r.errors_total
+                )
+            };
+            match result {
+                Ok(report) => {
+                    println!("{}", summary(&report));
+                    if report.checked_only {
+                        for error in &report.errors {
+                            eprintln!("{error}");
+                        }
+                        println!("checked only: nothing changed");
+                        if report.errors_total > 0 {
+                            bail!("{} row(s) have errors", report.errors_total);
+                        }
+                    } else if report.unchanged {
+                        println!("the same file as the period's current one: nothing changed");
+                    } else {
+                        println!(
+                            "amounts of {} {} recorded: generate the cycle with `cycles generate {} {} --from-file`",
+                            report.programme, report.period, report.programme, report.period
+                        );
+                    }
+                }
+                Err(AmountsError::Rows(report)) => {
+                    for error in &report.errors {
+                        eprintln!("{error}");
+                    }
+                    let listed = report.errors.len() as u64;
+                    if report.errors_total > listed {
+                        eprintln!(
+                            "… and {} more error(s) not listed",
+                            report.errors_total - listed
+                        );
+                    }
+                    println!("{}", summary(&report));
+                    bail!(
+                        "{} row(s) have errors; no amount was applied (fix them and upload the file again)",
+                        report.errors_total
+                    )
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
         CyclesCommand::Show { id } => {
             let cycle = cycles::get(storage, id)?;

@@ -32,8 +32,8 @@ const STATES: [&str; 7] = [
     "paid",
 ];
 
-/// A cycle's stored rule (`flat:<minor>`, `per_member:<minor>:cap:<minor>`)
-/// in words.
+/// A cycle's stored rule (`flat:<minor>`, `per_member:<minor>:cap:<minor>`,
+/// `file:<sha256>`) in words.
 pub fn rule_words(lang: Language, rule: &str, currency: &str) -> String {
     let money = |minor: &str| {
         minor
@@ -47,6 +47,9 @@ pub fn rule_words(lang: Language, rule: &str, currency: &str) -> String {
         ["per_member", amount, "cap", cap] => t(lang, "rule_per_member_words")
             .replace("{amount}", &money(amount))
             .replace("{cap}", &money(cap)),
+        ["file", sha256] => {
+            t(lang, "rule_file_words").replace("{file}", sha256.get(..12).unwrap_or(*sha256))
+        }
         _ => rule.to_owned(),
     }
 }

@@ -660,6 +660,48 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "{amount} per household member, at most {cap} per household",
         "{amount} par membre du ménage, au plus {cap} par ménage",
     ),
+    (
+        "rule_file",
+        "Amounts from the period's amounts file",
+        "Montants du fichier de montants de la période",
+    ),
+    (
+        "rule_file_words",
+        "the amount listed for each one in the amounts file {file}",
+        "le montant indiqué pour chacun dans le fichier de montants {file}",
+    ),
+    (
+        "rule_file_hint",
+        "upload it before generating the period with amounts from the file.",
+        "à téléverser avant de générer la période avec les montants du fichier.",
+    ),
+    ("amounts_file", "Amounts file", "Fichier de montants"),
+    (
+        "upload_amounts",
+        "Upload the amounts file of a period",
+        "Téléverser le fichier de montants d'une période",
+    ),
+    (
+        "amounts_hint",
+        "CSV with a header row: beneficiary_id (or national_id) and amount, in {currency} as a decimal (1250.50); a currency column, if any, must say {currency}. A file with errors applies nothing; the same file again changes nothing.",
+        "CSV avec une ligne d'en-tête : beneficiary_id (ou national_id) et amount, en {currency} sous forme décimale (1250.50) ; une colonne currency, s'il y en a une, doit indiquer {currency}. Un fichier avec des erreurs n'applique rien ; le même fichier de nouveau ne change rien.",
+    ),
+    (
+        "check_only",
+        "Only check, change nothing",
+        "Vérifier seulement, sans rien changer",
+    ),
+    ("accepted_rows", "accepted", "acceptées"),
+    (
+        "amounts_refused",
+        "{rows} error(s): no amount was applied. Fix the file and upload it again.",
+        "{rows} erreur(s) : aucun montant n'a été appliqué. Corrigez le fichier et téléversez-le de nouveau.",
+    ),
+    (
+        "amounts_applied",
+        "Amounts of period {period} recorded: generate the period with amounts from the file.",
+        "Montants de la période {period} enregistrés : générez la période avec les montants du fichier.",
+    ),
     ("cap", "Cap per household", "Plafond par ménage"),
     (
         "cap_hint",

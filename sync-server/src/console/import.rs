@@ -460,14 +460,20 @@ fn counts(lang: Language, report: &Report, done: bool) -> Markup {
 }
 
 fn errors_table(lang: Language, report: &Report) -> Markup {
+    row_errors(lang, &report.errors, report.errors_total)
+}
+
+/// The bad rows of a file (the first listed of `total`), by line: line,
+/// column and reason.
+pub(super) fn row_errors(lang: Language, errors: &[domain::RowError], total: u64) -> Markup {
     html! {
-        @if !report.errors.is_empty() {
+        @if !errors.is_empty() {
             h2 #errors-title { (t(lang, "row_errors")) }
-            @if report.errors_total > report.errors.len() as u64 {
+            @if total > errors.len() as u64 {
                 p.hint {
                     (t(lang, "errors_listed")
-                        .replace("{listed}", &report.errors.len().to_string())
-                        .replace("{total}", &report.errors_total.to_string()))
+                        .replace("{listed}", &errors.len().to_string())
+                        .replace("{total}", &total.to_string()))
                 }
             }
             div.wide {
@@ -478,7 +484,7 @@ fn errors_table(lang: Language, report: &Report) -> Markup {
                         th scope="col" { (t(lang, "reason")) }
                     } }
                     tbody {
-                        @for e in &report.errors {
+                        @for e in errors {
                             tr {
                                 td.num { (e.line) }
                                 td { @if let Some(c) = &e.column { code { (c) } } @else { "-" } }

@@ -14,6 +14,7 @@
 //! check in [`guard`].
 
 mod alarms;
+mod amounts;
 mod audit;
 mod beneficiaries;
 mod cases;
@@ -326,6 +327,18 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             "/console/programmes/{programme}/cycles",
             Page(ManageCycles),
             axum::routing::post(programmes::generate_cycle),
+        ),
+        (
+            Method::GET,
+            "/console/programmes/{programme}/amounts",
+            Page(ManageCycles),
+            get(amounts::form),
+        ),
+        (
+            Method::POST,
+            "/console/programmes/{programme}/amounts",
+            Gate::Upload(ManageCycles),
+            axum::routing::post(amounts::upload),
         ),
         (
             Method::GET,

@@ -526,14 +526,16 @@ fn detail_body(visit: &Visit, d: &Detail, top: Markup) -> Markup {
                             select #rule name="rule" {
                                 option value="flat" { (t(lang, "rule_flat")) }
                                 option value="per_member" { (t(lang, "rule_per_member")) }
+                                option value="file" { (t(lang, "rule_file")) }
                             } }
                         div { label for="amount" { (t(lang, "amount")) " (" (p.currency) ")" }
-                            input #amount name="amount" required inputmode="decimal" placeholder="1000.00"; }
+                            input #amount name="amount" inputmode="decimal" placeholder="1000.00"; }
                         div { label for="cap" { (t(lang, "cap")) " (" (p.currency) ")" }
                             input #cap name="cap" inputmode="decimal" aria-describedby="cap-hint";
                             p.hint #cap-hint { (t(lang, "cap_hint")) } }
                     }
                     p.hint { (t(lang, "generate_hint")) }
+                    p.hint { a href=(format!("{base}/amounts")) { (t(lang, "upload_amounts")) } " — " (t(lang, "rule_file_hint")) }
                     div.actions { button type="submit" { (t(lang, "generate")) } }
                 }
             } @else if p.state == "draft" {
@@ -670,6 +672,7 @@ pub async fn transition(
 pub struct CycleForm {
     period: String,
     rule: String,
+    #[serde(default)]
     amount: String,
     #[serde(default)]
     cap: String,

@@ -155,7 +155,7 @@ pub fn post(
     }
     // The ledger's tables grow inside long-lived servers: plan each look-up
     // for its own ids (a generic plan made while the table was small scans it).
-    crate::storage::registry::plan_for_growth(sql)?;
+    crate::storage::sql::plan_for_parameters(sql)?;
     let account_ids: Vec<&str> = account_ids.into_iter().collect();
     let accounts = rows::accounts_by_id(sql, &account_ids, true)?;
     let transfer_ids: Vec<&str> = transfer_ids.into_iter().collect();

@@ -1,7 +1,8 @@
 //! Cycles and their entitlements: a cycle is one period of a programme
 //! (`2027-01`); generating it gives every eligible beneficiary (or every
 //! household's head) an entitlement from the programme's rule — a flat
-//! amount, or an amount per household member with a cap — in minor units
+//! amount, an amount per household member with a cap, or the amount the
+//! period's amounts file gives each one listed (`amounts`) — in minor units
 //! of the programme's currency, by the beneficiary's chosen channel.
 //!
 //! A cycle is a draft until an officer submits it for approval (with the
@@ -30,22 +31,26 @@ pub const PERIOD_BYTES_MAX: usize = 32;
 pub const NOTE_CHARS_MAX: usize = 500;
 
 /// How a cycle's amounts are set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
     /// The same amount for each one paid.
     Flat(Money),
     /// So much per household member, at most `cap` per household.
     PerMember { amount: Money, cap: Money },
+    /// What the period's amounts file (by its SHA-256) gives each one listed.
+    File { sha256: String },
 }
 
 impl Rule {
-    /// The stored form: `flat:<minor>` or `per_member:<minor>:cap:<minor>`.
+    /// The stored form: `flat:<minor>`, `per_member:<minor>:cap:<minor>`
+    /// or `file:<sha256>`.
     pub fn text(&self) -> String {
         match self {
             Self::Flat(m) => format!("flat:{}", m.minor),
             Self::PerMember { amount, cap } => {
                 format!("per_member:{}:cap:{}", amount.minor, cap.minor)
             }
+            Self::File { sha256 } => format!("file:{sha256}"),
         }
     }
 }
@@ -54,9 +59,10 @@ impl Rule {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleRequest {
-    /// `flat` or `per_member`.
+    /// `flat`, `per_member` or `file`.
     pub rule: String,
-    /// A decimal in the programme's currency.
+    /// A decimal in the programme's currency (none with `file`).
+    #[serde(default)]
     pub amount: String,
     /// With `per_member`: the most per household.
     pub cap: Option<String>,
@@ -68,8 +74,17 @@ pub enum CycleError {
     Registry(#[from] RegistryError),
     #[error("a period is 1 to {PERIOD_BYTES_MAX} letters, digits, '-', '_' or '.' (2027-01)")]
     BadPeriod,
-    #[error("the rule is flat or per_member, not {0:?}")]
+    #[error("the rule is flat, per_member or file, not {0:?}")]
     BadRule(String),
+    #[error(
+        "no amounts file was uploaded for period {0} of this programme: upload one before \
+         generating with the file rule"
+    )]
+    NoAmountsFile(String),
+    #[error(
+        "the file rule takes each amount from the period's amounts file: give no amount or cap"
+    )]
+    AmountWithFile,
     #[error("the {field} is not an amount in {currency}: {reason}")]
     BadAmount {
         field: &'static str,
@@ -115,6 +130,8 @@ impl CycleError {
             Self::Registry(e) => e.code(),
             Self::BadPeriod => "bad_period",
             Self::BadRule(_) => "bad_rule",
+            Self::NoAmountsFile(_) => "no_amounts_file",
+            Self::AmountWithFile => "amount_with_file",
             Self::BadAmount { .. } => "bad_amount",
             Self::NoCap => "no_cap",
             Self::OtherRule { .. } => "other_rule",
@@ -143,8 +160,23 @@ fn amount(programme: &Programme, field: &'static str, text: &str) -> Result<Mone
     Ok(money)
 }
 
-fn rule(programme: &Programme, request: &RuleRequest) -> Result<Rule, CycleError> {
+fn rule(
+    tx: &mut dyn Tx,
+    programme: &Programme,
+    period: &str,
+    request: &RuleRequest,
+) -> Result<Rule, CycleError> {
     match request.rule.as_str() {
+        "file" => {
+            if !request.amount.trim().is_empty() || request.cap.is_some() {
+                return Err(CycleError::AmountWithFile);
+            }
+            let file = table::amount_file(tx.sql(), &programme.row.programme, period)?
+                .ok_or_else(|| CycleError::NoAmountsFile(period.to_owned()))?;
+            Ok(Rule::File {
+                sha256: file.sha256,
+            })
+        }
         "flat" => Ok(Rule::Flat(amount(programme, "amount", &request.amount)?)),
         "per_member" => Ok(Rule::PerMember {
             amount: amount(programme, "amount", &request.amount)?,
@@ -158,7 +190,7 @@ fn rule(programme: &Programme, request: &RuleRequest) -> Result<Rule, CycleError
     }
 }
 
-fn check_period(period: &str) -> Result<&str, CycleError> {
+pub(super) fn check_period(period: &str) -> Result<&str, CycleError> {
     let period = period.trim();
     let ok = !period.is_empty()
         && period.len() <= PERIOD_BYTES_MAX
@@ -194,7 +226,7 @@ pub fn generate(
             }
             .into());
         }
-        let rule = rule(&programme, request)?;
+        let rule = rule(tx, &programme, period, request)?;
         let cycle = match table::cycle_for_period(tx.sql(), &programme.row.programme, period)? {
             Some(existing) if existing.rule != rule.text() => {
                 return Err(CycleError::OtherRule {
@@ -232,21 +264,34 @@ pub fn generate(
                 row
             }
         };
+        let households = programme.target == Target::Household;
         let (flat, per_member, cap) = match rule {
             Rule::Flat(m) => (m.minor, 0, 0),
             Rule::PerMember { amount, cap } => (0, amount.minor, cap.minor),
+            Rule::File { .. } => (0, 0, 0),
         };
-        let added = table::generate_entitlements(
-            tx.sql(),
-            cycle.id,
-            &programme.row.programme,
-            programme.currency.code(),
-            programme.target == Target::Household,
-            per_member,
-            flat,
-            cap,
-            now,
-        )?;
+        let added = match rule {
+            Rule::File { .. } => table::generate_entitlements_from_file(
+                tx.sql(),
+                cycle.id,
+                &programme.row.programme,
+                period,
+                programme.currency.code(),
+                households,
+                now,
+            )?,
+            _ => table::generate_entitlements(
+                tx.sql(),
+                cycle.id,
+                &programme.row.programme,
+                programme.currency.code(),
+                households,
+                per_member,
+                flat,
+                cap,
+                now,
+            )?,
+        };
         let cycle = table::recount_cycle(tx.sql(), cycle.id, programme.row.budget_minor)?;
         audit::record(
             tx,

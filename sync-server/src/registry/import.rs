@@ -38,6 +38,9 @@ use crate::storage::{Storage, StorageError, Tx};
 pub const ROWS_MAX: u64 = 2_000_000;
 /// Most bytes in one row.
 pub const ROW_BYTES_MAX: usize = 16 * 1024;
+/// Chunks of parsed rows waiting for the writer while the reader goes on
+/// (memory: this many times [`CHUNK_ROWS`] rows).
+pub const CHUNKS_AHEAD: usize = 4;
 /// Most errors listed in a report (all are counted).
 pub const ERRORS_LISTED: usize = 1000;
 /// Longest beneficiary name, in characters.
@@ -113,6 +116,12 @@ impl Field {
         matches!(self, Self::BeneficiaryId | Self::Name | Self::NationalId)
     }
 
+    /// Whether a file's header names this field.
+    pub(super) fn names(self, header: &str) -> bool {
+        let h = squash(header);
+        h == squash(self.code()) || self.aliases().contains(&h.as_str())
+    }
+
     /// Other headers files commonly use for it (compared without case,
     /// spaces, dashes or underscores).
     fn aliases(self) -> &'static [&'static str] {
@@ -135,7 +144,8 @@ impl Field {
     }
 }
 
-fn squash(header: &str) -> String {
+/// A header without case, spaces, dashes or underscores.
+pub(super) fn squash(header: &str) -> String {
     header
         .chars()
         .filter(|c| c.is_alphanumeric())
@@ -155,12 +165,10 @@ impl Mapping {
         let mut mapping = BTreeMap::new();
         let mut taken = HashSet::new();
         for field in Field::ALL {
-            let found = headers.iter().enumerate().find(|(i, h)| {
-                !taken.contains(i) && {
-                    let h = squash(h);
-                    h == squash(field.code()) || field.aliases().contains(&h.as_str())
-                }
-            });
+            let found = headers
+                .iter()
+                .enumerate()
+                .find(|(i, h)| !taken.contains(i) && field.names(h));
             if let Some((i, header)) = found {
                 taken.insert(i);
                 mapping.insert(field, header.clone());
@@ -321,9 +329,9 @@ fn reader_for<R: Read>(reader: R) -> csv::Reader<R> {
 }
 
 /// Passes bytes through, hashing them.
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
+pub(super) struct Hashing<R> {
+    pub(super) inner: R,
+    pub(super) hash: Sha256,
 }
 
 impl<R: Read> Read for Hashing<R> {
@@ -335,7 +343,7 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 /// 128 bits of SHA-256: enough to tell a million values apart.
-fn short_digest(value: &str) -> u128 {
+pub(super) fn short_digest(value: &str) -> u128 {
     let full = Sha256::digest(value.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&full[..16]);
@@ -770,6 +778,20 @@ struct Tally {
 }
 
 impl Tally {
+    /// Both sides' counts; the first [`ERRORS_LISTED`] errors of both, by line.
+    fn merge(mut self, other: Tally) -> Tally {
+        self.rows_read += other.rows_read;
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.rejected += other.rejected;
+        self.errors_total += other.errors_total;
+        self.errors.extend(other.errors);
+        self.errors.sort_by_key(|e| e.line);
+        self.errors.truncate(ERRORS_LISTED);
+        self
+    }
+
     fn reject(&mut self, mut errors: Vec<RowError>) {
         self.rejected += 1;
         self.errors_total += errors.len() as u64;
@@ -794,13 +816,14 @@ fn flush(
     }
     let programme = ctx.programme.row.programme.as_str();
     let ids: Vec<&str> = chunk.iter().map(|p| p.row.beneficiary.as_str()).collect();
-    let existing: HashMap<String, BeneficiaryRow> =
-        table::beneficiaries_by_id(tx.sql(), programme, &ids)?
-            .into_iter()
-            .map(|r| (r.beneficiary.clone(), r))
-            .collect();
+    let existing: HashMap<String, BeneficiaryRow> = tx
+        .beneficiaries_by_id(programme, &ids)?
+        .into_iter()
+        .map(|r| (r.beneficiary.clone(), r))
+        .collect();
     let nids: Vec<&str> = chunk.iter().map(|p| p.row.national_id.as_str()).collect();
-    let holders: HashMap<String, String> = table::national_id_holders(tx.sql(), programme, &nids)?
+    let holders: HashMap<String, String> = tx
+        .national_id_holders(programme, &nids)?
         .into_iter()
         .collect();
     let mut new_rows = Vec::new();
@@ -841,8 +864,95 @@ fn flush(
             }
         }
     }
-    table::insert_beneficiaries(tx.sql(), &new_rows)?;
+    tx.insert_beneficiaries(&new_rows)?;
     Ok(())
+}
+
+/// Reads, parses and checks every row of the file against the others (the
+/// same id or national ID twice), sending chunks of [`CHUNK_ROWS`] good rows
+/// to the writer; the rows read and those refused, with their errors. Stops
+/// early, quietly, when the writer has stopped.
+fn read_rows<R: Read>(
+    mut csv: csv::Reader<R>,
+    ctx: &Context<'_>,
+    send: std::sync::mpsc::SyncSender<Vec<Parsed>>,
+) -> Result<Tally, ImportError> {
+    let mut tally = Tally::default();
+    let mut seen_ids: HashMap<u128, u64> = HashMap::new();
+    let mut seen_nids: HashMap<u128, u64> = HashMap::new();
+    let mut chunk: Vec<Parsed> = Vec::with_capacity(CHUNK_ROWS);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = csv
+            .read_record(&mut record)
+            .map_err(|e| ImportError::Unreadable(e.to_string()))?;
+        if !more {
+            break;
+        }
+        tally.rows_read += 1;
+        if tally.rows_read > ROWS_MAX {
+            return Err(ImportError::TooManyRows);
+        }
+        let line = record.position().map_or(tally.rows_read + 1, |p| p.line());
+        if record.as_slice().len() > ROW_BYTES_MAX {
+            tally.reject(vec![RowError {
+                line,
+                column: None,
+                reason: format!("the row is longer than {ROW_BYTES_MAX} bytes"),
+            }]);
+            continue;
+        }
+        if record.iter().all(str::is_empty) {
+            tally.rows_read -= 1;
+            continue;
+        }
+        let parsed = match ctx.parse(line, &record) {
+            Ok(parsed) => parsed,
+            Err(errors) => {
+                tally.reject(errors);
+                continue;
+            }
+        };
+        let mut duplicate = Vec::new();
+        if let Some(first) = seen_ids.insert(short_digest(&parsed.row.beneficiary), line) {
+            seen_ids.insert(short_digest(&parsed.row.beneficiary), first);
+            duplicate.push(RowError {
+                line,
+                column: ctx.header(Field::BeneficiaryId),
+                reason: format!(
+                    "the beneficiary {} is also on line {first}",
+                    parsed.row.beneficiary
+                ),
+            });
+        }
+        if let Some(first) = seen_nids.insert(short_digest(&parsed.row.national_id), line) {
+            seen_nids.insert(short_digest(&parsed.row.national_id), first);
+            duplicate.push(RowError {
+                line,
+                column: ctx.header(Field::NationalId),
+                reason: format!(
+                    "the national ID {} is also on line {first}",
+                    parsed.row.national_id
+                ),
+            });
+        }
+        if !duplicate.is_empty() {
+            tally.reject(duplicate);
+            continue;
+        }
+        chunk.push(parsed);
+        if chunk.len() == CHUNK_ROWS {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+            if send.send(full).is_err() {
+                return Ok(tally);
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        // A writer gone has its own error to tell.
+        let _ = send.send(chunk);
+    }
+    Ok(tally)
 }
 
 /// Imports (or, with `check_only`, checks) a beneficiary file into a
@@ -853,7 +963,7 @@ pub fn import(
     actor: &Actor,
     programme: &str,
     file_name: &str,
-    reader: impl Read,
+    reader: impl Read + Send,
     mapping: &Mapping,
     options: Options,
     now: i64,
@@ -890,77 +1000,31 @@ pub fn import(
             import_id,
             now,
         };
-        let mut tally = Tally::default();
-        let mut seen_ids: HashMap<u128, u64> = HashMap::new();
-        let mut seen_nids: HashMap<u128, u64> = HashMap::new();
-        let mut chunk: Vec<Parsed> = Vec::with_capacity(CHUNK_ROWS);
-        let mut record = csv::StringRecord::new();
-        loop {
-            let more = csv
-                .read_record(&mut record)
-                .map_err(|e| ImportError::Unreadable(e.to_string()))?;
-            if !more {
-                break;
-            }
-            tally.rows_read += 1;
-            if tally.rows_read > ROWS_MAX {
-                return Err(ImportError::TooManyRows);
-            }
-            let line = record.position().map_or(tally.rows_read + 1, |p| p.line());
-            if record.as_slice().len() > ROW_BYTES_MAX {
-                tally.reject(vec![RowError {
-                    line,
-                    column: None,
-                    reason: format!("the row is longer than {ROW_BYTES_MAX} bytes"),
-                }]);
-                continue;
-            }
-            if record.iter().all(str::is_empty) {
-                tally.rows_read -= 1;
-                continue;
-            }
-            let parsed = match ctx.parse(line, &record) {
-                Ok(parsed) => parsed,
-                Err(errors) => {
-                    tally.reject(errors);
-                    continue;
+        // The file is read and parsed on a thread of its own while this one
+        // writes the chunks already parsed, so parsing and the database's
+        // work overlap instead of taking turns.
+        let mut tally = std::thread::scope(|scope| -> Result<Tally, ImportError> {
+            let (send, receive) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+            let ctx = &ctx;
+            let reader = scope.spawn(move || read_rows(csv, ctx, send));
+            let mut written = Tally::default();
+            let mut outcome = Ok(());
+            while let Ok(mut chunk) = receive.recv() {
+                if let Err(e) = flush(tx, ctx, actor, &mut chunk, &mut written) {
+                    outcome = Err(e);
+                    break;
                 }
-            };
-            let mut duplicate = Vec::new();
-            if let Some(first) = seen_ids.insert(short_digest(&parsed.row.beneficiary), line) {
-                seen_ids.insert(short_digest(&parsed.row.beneficiary), first);
-                duplicate.push(RowError {
-                    line,
-                    column: ctx.header(Field::BeneficiaryId),
-                    reason: format!(
-                        "the beneficiary {} is also on line {first}",
-                        parsed.row.beneficiary
-                    ),
-                });
             }
-            if let Some(first) = seen_nids.insert(short_digest(&parsed.row.national_id), line) {
-                seen_nids.insert(short_digest(&parsed.row.national_id), first);
-                duplicate.push(RowError {
-                    line,
-                    column: ctx.header(Field::NationalId),
-                    reason: format!(
-                        "the national ID {} is also on line {first}",
-                        parsed.row.national_id
-                    ),
-                });
-            }
-            if !duplicate.is_empty() {
-                tally.reject(duplicate);
-                continue;
-            }
-            chunk.push(parsed);
-            if chunk.len() == CHUNK_ROWS {
-                flush(tx, &ctx, actor, &mut chunk, &mut tally)?;
-            }
-        }
-        flush(tx, &ctx, actor, &mut chunk, &mut tally)?;
-        // The reader is at the end: every byte of the file went through the hash.
-        drop(csv);
+            // A writer that stopped early stops the reader at its next chunk.
+            drop(receive);
+            let read = reader
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            outcome?;
+            Ok(read?.merge(written))
+        })?;
+        // The reader is at the end (it dropped its CSV reader when done):
+        // every byte of the file went through the hash.
         let sha256 = hex::encode(hashing.hash.clone().finalize());
         if tally.rows_read == 0 {
             return Err(ImportError::Empty);

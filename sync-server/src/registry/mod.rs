@@ -7,6 +7,7 @@
 //! and the payment pipeline. Every change is audited, in the transaction
 //! that makes it.
 
+pub mod amounts;
 pub mod cycles;
 pub mod import;
 pub mod pattern;

@@ -611,6 +611,34 @@ pub trait Tx {
     ) -> Result<Vec<BalanceRow>, StorageError> {
         vouchers::balances_after(self.sql(), position, scope, limit)
     }
+    /// Inserts new beneficiaries of an import, in chunks of
+    /// [`registry::CHUNK_ROWS`]: one multi-row `INSERT` per chunk (SQLite),
+    /// one `INSERT … SELECT FROM unnest(…)` over arrays (PostgreSQL).
+    fn insert_beneficiaries(
+        &mut self,
+        rows: &[registry::BeneficiaryRow],
+    ) -> Result<(), StorageError> {
+        registry::insert_beneficiaries(self.sql(), rows)
+    }
+    /// The stored rows of these beneficiaries (at most
+    /// [`registry::CHUNK_ROWS`] ids): a fixed-size `IN (…)` (SQLite), `= ANY`
+    /// of one array (PostgreSQL).
+    fn beneficiaries_by_id(
+        &mut self,
+        programme: &str,
+        ids: &[&str],
+    ) -> Result<Vec<registry::BeneficiaryRow>, StorageError> {
+        registry::beneficiaries_by_id(self.sql(), programme, ids)
+    }
+    /// Who in the programme holds these national IDs (at most
+    /// [`registry::CHUNK_ROWS`]): `(national_id, beneficiary)`.
+    fn national_id_holders(
+        &mut self,
+        programme: &str,
+        national_ids: &[&str],
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        registry::national_id_holders(self.sql(), programme, national_ids)
+    }
     fn insert_case(&mut self, case: &NewCase) -> Result<u64, StorageError> {
         cases::insert_case(self.sql(), case)
     }

@@ -8,7 +8,7 @@
 //! commit order. The `(device, seq)` primary key is the last line of defence.
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use lastmile_shared::id::{BeneficiaryId, EntitlementId, VoucherId};
 use lastmile_shared::roster::Entitlement;
@@ -17,6 +17,7 @@ use postgres::{Client, NoTls, Row, Statement};
 
 use super::sql::{Dialect, Row as SqlRow, Sql, Value};
 
+use super::registry::{BENEFICIARY_COLUMNS, BeneficiaryRow, CHUNK_ROWS, beneficiary_row};
 use super::rows::{EntitlementRowRaw, VoucherRowRaw};
 use super::{
     EntitlementRow, Migration, NewTotal, POSTGRES_CONNECTIONS_MAX, StorageError, Tx, VoucherRow,
@@ -59,6 +60,14 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 9,
         sql: include_str!("../../migrations/common/0009_ledger.sql"),
+    },
+    Migration {
+        version: 10,
+        sql: include_str!("../../migrations/common/0010_cycle_amounts.sql"),
+    },
+    Migration {
+        version: 11,
+        sql: include_str!("../../migrations/common/0011_beneficiary_indexes.sql"),
     },
 ];
 /// The advisory lock that serialises migrations across instances.
@@ -288,14 +297,17 @@ impl Sql for PgTx<'_> {
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         PgTx::query(self, sql, &params)?
             .iter()
-            .map(|row| {
-                let values = (0..row.len())
-                    .map(|i| from_postgres(row, i, source))
-                    .collect::<Res<Vec<Value>>>()?;
-                Ok(SqlRow::new(values, source))
-            })
+            .map(|row| sql_row(row, source))
             .collect()
     }
+}
+
+/// A PostgreSQL row as a [`SqlRow`], for the row mappings written once.
+fn sql_row(row: &Row, source: &'static str) -> Res<SqlRow> {
+    let values = (0..row.len())
+        .map(|i| from_postgres(row, i, source))
+        .collect::<Res<Vec<Value>>>()?;
+    Ok(SqlRow::new(values, source))
 }
 
 /// A PostgreSQL column as a [`Value`], by its type.
@@ -458,6 +470,86 @@ impl Tx for PgTx<'_> {
             &[&scope, &ids],
         )?;
         Ok(())
+    }
+
+    fn insert_beneficiaries(&mut self, rows: &[BeneficiaryRow]) -> Res<()> {
+        // One statement per chunk, 18 array parameters whatever its size: a
+        // multi-row `VALUES` of 4 608 parameters cost a plan of its own for
+        // every chunk.
+        for chunk in rows.chunks(CHUNK_ROWS) {
+            let text = |f: fn(&BeneficiaryRow) -> &str| chunk.iter().map(f).collect::<Vec<_>>();
+            let opt =
+                |f: fn(&BeneficiaryRow) -> Option<&str>| chunk.iter().map(f).collect::<Vec<_>>();
+            let int = |f: fn(&BeneficiaryRow) -> i64| chunk.iter().map(f).collect::<Vec<_>>();
+            self.execute(
+                "INSERT INTO beneficiaries (programme, beneficiary, name, national_id, phone,
+                     household, head, site, channels, channel, channel_kind, account, wallet,
+                     active, digest, import_id, created_at, updated_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                     $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[],
+                     $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[],
+                     $16::bigint[], $17::bigint[], $18::bigint[])",
+                &[
+                    &text(|b| &b.programme),
+                    &text(|b| &b.beneficiary),
+                    &text(|b| &b.name),
+                    &text(|b| &b.national_id),
+                    &opt(|b| b.phone.as_deref()),
+                    &opt(|b| b.household.as_deref()),
+                    &int(|b| i64::from(b.head)),
+                    &opt(|b| b.site.as_deref()),
+                    &text(|b| &b.channels),
+                    &text(|b| &b.channel),
+                    &text(|b| &b.channel_kind),
+                    &opt(|b| b.account.as_deref()),
+                    &opt(|b| b.wallet.as_deref()),
+                    &int(|b| i64::from(b.active)),
+                    &text(|b| &b.digest),
+                    &int(|b| b.import_id),
+                    &int(|b| b.created_at),
+                    &int(|b| b.updated_at),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    // Each id is one probe of the primary key (a `LATERAL … LIMIT 1` is
+    // planned per id, and a key matched whole is unique): while an import
+    // grows the table in its own transaction there are no statistics, and
+    // `beneficiary = ANY($2)` was planned as a scan of every row of the
+    // programme through another `(programme, …)` index, once per chunk.
+    fn beneficiaries_by_id(&mut self, programme: &str, ids: &[&str]) -> Res<Vec<BeneficiaryRow>> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let query = SQL.get_or_init(|| {
+            format!(
+                "SELECT b.* FROM unnest($2::text[]) AS u(id)
+                 CROSS JOIN LATERAL (SELECT {BENEFICIARY_COLUMNS} FROM beneficiaries
+                                     WHERE programme = $1 AND beneficiary = u.id LIMIT 1) b"
+            )
+        });
+        PgTx::query(self, query, &[&programme, &ids])?
+            .iter()
+            .map(|row| beneficiary_row(&sql_row(row, "beneficiaries")?))
+            .collect()
+    }
+
+    fn national_id_holders(
+        &mut self,
+        programme: &str,
+        national_ids: &[&str],
+    ) -> Res<Vec<(String, String)>> {
+        PgTx::query(
+            self,
+            "SELECT n.national_id, n.beneficiary FROM unnest($2::text[]) AS u(national_id)
+             CROSS JOIN LATERAL (SELECT national_id, beneficiary FROM beneficiaries
+                                 WHERE programme = $1 AND national_id = u.national_id
+                                 LIMIT 1) n",
+            &[&programme, &national_ids],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
     }
 
     fn lock_entitlements(

@@ -16,13 +16,19 @@ type Res<T> = Result<T, StorageError>;
 pub const CHUNK_ROWS: usize = 256;
 
 /// Before a long import in one transaction: on PostgreSQL, plan each
-/// statement for its own parameters. A generic plan made while the table
-/// was small (its rows are not analysed until the transaction commits)
-/// keeps scanning the whole table for every chunk's lookup: 0.2 s a chunk
-/// at a million rows. SQLite has no plan cache to steer.
+/// statement for its own parameters, and never by scanning a whole table.
+/// The rows the transaction writes have no statistics until it commits (and
+/// autovacuum analyses them), so the planner guesses: a generic plan made
+/// while the table was small scanned it whole for every chunk's lookup, and
+/// the grouped passes of the fraud signals, run before the commit, may join
+/// back by scanning the table once per value. Every statement of an import
+/// has an index to use (the chunk lookups are shaped so that it is the key:
+/// see `Tx::beneficiaries_by_id` on PostgreSQL). SQLite has no plan cache
+/// and plans by its indexes.
 pub fn plan_for_growth(sql: &mut dyn Sql) -> Res<()> {
+    super::sql::plan_for_parameters(sql)?;
     if sql.dialect() == super::sql::Dialect::Postgres {
-        sql.execute("SET LOCAL plan_cache_mode = force_custom_plan", &[])?;
+        sql.execute("SET LOCAL enable_seqscan = off", &[])?;
     }
     Ok(())
 }
@@ -214,12 +220,12 @@ pub struct BeneficiaryRow {
     pub updated_at: i64,
 }
 
-const BENEFICIARY_COLUMNS: &str = "programme, beneficiary, name, national_id, phone, household, \
+pub(super) const BENEFICIARY_COLUMNS: &str = "programme, beneficiary, name, national_id, phone, household, \
      head, site, channels, channel, channel_kind, account, wallet, active, digest, import_id, \
      created_at, updated_at";
 const BENEFICIARY_COLUMN_COUNT: usize = 18;
 
-fn beneficiary_row(r: &Row) -> Res<BeneficiaryRow> {
+pub(super) fn beneficiary_row(r: &Row) -> Res<BeneficiaryRow> {
     Ok(BeneficiaryRow {
         programme: r.text(0)?,
         beneficiary: r.text(1)?,
@@ -265,7 +271,9 @@ fn beneficiary_values(b: &BeneficiaryRow, out: &mut Vec<Value>) {
     ]);
 }
 
-/// Inserts new beneficiaries, [`CHUNK_ROWS`] to a statement.
+/// Inserts new beneficiaries, [`CHUNK_ROWS`] to a statement (through
+/// [`Tx::insert_beneficiaries`](super::Tx::insert_beneficiaries), which
+/// PostgreSQL runs over arrays instead).
 pub fn insert_beneficiaries(sql: &mut dyn Sql, rows: &[BeneficiaryRow]) -> Res<()> {
     static FULL: OnceLock<String> = OnceLock::new();
     static ONE: OnceLock<String> = OnceLock::new();
@@ -1121,5 +1129,149 @@ pub fn close_delivered(
              updated_at = $3
          WHERE reference = $1 AND state = 'issued' AND amount_minor <= $2",
         &[reference.into(), redeemed_minor.into(), now.into()],
+    )
+}
+
+/// The amounts file of one period of a programme, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AmountFileRow {
+    pub programme: String,
+    pub period: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub rows: i64,
+    pub total_minor: i64,
+    pub uploaded_by: String,
+    pub uploaded_at: i64,
+}
+
+pub fn amount_file(sql: &mut dyn Sql, programme: &str, period: &str) -> Res<Option<AmountFileRow>> {
+    sql.query_opt(
+        "cycle_amount_files",
+        "SELECT programme, period, file_name, sha256, rows_read, total_minor, uploaded_by,
+                uploaded_at
+         FROM cycle_amount_files WHERE programme = $1 AND period = $2",
+        &[programme.into(), period.into()],
+    )?
+    .map(|r| {
+        Ok(AmountFileRow {
+            programme: r.text(0)?,
+            period: r.text(1)?,
+            file_name: r.text(2)?,
+            sha256: r.text(3)?,
+            rows: r.int(4)?,
+            total_minor: r.int(5)?,
+            uploaded_by: r.text(6)?,
+            uploaded_at: r.int(7)?,
+        })
+    })
+    .transpose()
+}
+
+/// Records (or replaces) the period's amounts file.
+pub fn upsert_amount_file(sql: &mut dyn Sql, f: &AmountFileRow) -> Res<()> {
+    sql.execute(
+        "INSERT INTO cycle_amount_files (programme, period, file_name, sha256, rows_read,
+             total_minor, uploaded_by, uploaded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (programme, period) DO UPDATE SET file_name = excluded.file_name,
+             sha256 = excluded.sha256, rows_read = excluded.rows_read,
+             total_minor = excluded.total_minor, uploaded_by = excluded.uploaded_by,
+             uploaded_at = excluded.uploaded_at",
+        &[
+            f.programme.as_str().into(),
+            f.period.as_str().into(),
+            f.file_name.as_str().into(),
+            f.sha256.as_str().into(),
+            f.rows.into(),
+            f.total_minor.into(),
+            f.uploaded_by.as_str().into(),
+            f.uploaded_at.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes every amount of the period (before a new file's are written).
+pub fn delete_amounts(sql: &mut dyn Sql, programme: &str, period: &str) -> Res<u64> {
+    sql.execute(
+        "DELETE FROM cycle_amounts WHERE programme = $1 AND period = $2",
+        &[programme.into(), period.into()],
+    )
+}
+
+/// Writes amounts of the period, `(beneficiary, minor)`, [`CHUNK_ROWS`] to
+/// a statement.
+pub fn insert_amounts(
+    sql: &mut dyn Sql,
+    programme: &str,
+    period: &str,
+    rows: &[(String, i64)],
+) -> Res<()> {
+    static FULL: OnceLock<String> = OnceLock::new();
+    static ONE: OnceLock<String> = OnceLock::new();
+    const HEAD: &str =
+        "INSERT INTO cycle_amounts (programme, period, beneficiary, amount_minor) VALUES ";
+    let full = FULL.get_or_init(|| values_list(HEAD, 4, CHUNK_ROWS));
+    let one = ONE.get_or_init(|| values_list(HEAD, 4, 1));
+    let mut values = Vec::with_capacity(CHUNK_ROWS * 4);
+    let push = |values: &mut Vec<Value>, (beneficiary, minor): &(String, i64)| {
+        values.extend([
+            programme.into(),
+            period.into(),
+            beneficiary.as_str().into(),
+            (*minor).into(),
+        ]);
+    };
+    let mut chunks = rows.chunks_exact(CHUNK_ROWS);
+    for chunk in chunks.by_ref() {
+        values.clear();
+        for row in chunk {
+            push(&mut values, row);
+        }
+        sql.execute(full, &values)?;
+    }
+    for row in chunks.remainder() {
+        values.clear();
+        push(&mut values, row);
+        sql.execute(one, &values)?;
+    }
+    Ok(())
+}
+
+/// Creates the entitlements of a draft cycle from the period's amounts
+/// file, in one statement: each active beneficiary listed (only heads when
+/// the programme pays households) gets the amount listed, by their chosen
+/// channel. A beneficiary already entitled in the cycle is left alone.
+pub fn generate_entitlements_from_file(
+    sql: &mut dyn Sql,
+    cycle: i64,
+    programme: &str,
+    period: &str,
+    currency: &str,
+    households: bool,
+    now: i64,
+) -> Res<u64> {
+    sql.execute(
+        "INSERT INTO cycle_entitlements (cycle, beneficiary, programme, amount_minor, currency,
+             members, channel, channel_kind, state, updated_at)
+         SELECT $1, b.beneficiary, b.programme, a.amount_minor, $3, coalesce(h.members, 1),
+                b.channel, b.channel_kind, 'draft', $6
+         FROM cycle_amounts a
+         JOIN beneficiaries b ON b.programme = a.programme AND b.beneficiary = a.beneficiary
+         LEFT JOIN (SELECT household, count(*) AS members FROM beneficiaries
+                    WHERE programme = $2 AND household IS NOT NULL AND active = 1
+                    GROUP BY household) h
+                ON $4 = 1 AND h.household = b.household
+         WHERE a.programme = $2 AND a.period = $5 AND b.active = 1 AND ($4 = 0 OR b.head = 1)
+         ON CONFLICT DO NOTHING",
+        &[
+            cycle.into(),
+            programme.into(),
+            currency.into(),
+            households.into(),
+            period.into(),
+            now.into(),
+        ],
     )
 }

@@ -12,6 +12,12 @@
 //! Architecture invariant: the modules of `storage/` that sit on this layer
 //! have no backend-specific code besides a `dialect()` test where the
 //! databases differ (row locks, a collation, `SKIP LOCKED`, the plan cache of a long import).
+//! Bulk statements that only one dialect can write well live in the backends
+//! as `Tx` methods whose default is the written-once SQL here: the sync
+//! ingest's locks and totals, a roster's publication, and the beneficiary
+//! import's insert and lookups per chunk (PostgreSQL binds each column as
+//! one array to `unnest` / `= ANY`, where a multi-row `VALUES` of 4 608
+//! parameters or an `IN` of 256 is planned again for every chunk).
 
 use super::StorageError;
 
@@ -215,6 +221,17 @@ pub fn placeholders(first: usize, count: usize) -> String {
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// For the rest of the transaction, on PostgreSQL: plan each statement for
+/// its own parameters. A generic plan made while a table was small (or
+/// while the transaction's own rows had no statistics) keeps scanning it
+/// whole for look-ups an index serves. SQLite has no plan cache to steer.
+pub fn plan_for_parameters(sql: &mut dyn Sql) -> Result<(), StorageError> {
+    if sql.dialect() == Dialect::Postgres {
+        sql.execute("SET LOCAL plan_cache_mode = force_custom_plan", &[])?;
+    }
+    Ok(())
 }
 
 /// PostgreSQL's `$n` placeholders as SQLite's `?n`, outside string literals.

@@ -57,6 +57,14 @@ const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("../../migrations/common/0009_ledger.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("../../migrations/common/0010_cycle_amounts.sql"),
+    },
+    Migration {
+        version: 11,
+        sql: include_str!("../../migrations/common/0011_beneficiary_indexes.sql"),
+    },
 ];
 
 pub struct SqliteStore {

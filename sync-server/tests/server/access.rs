@@ -48,6 +48,7 @@ fn concrete(pattern: &str) -> String {
             "{cycle}" => "987654",
             "{account}" => "budget%2FP-nobody%2FKES",
             "{kid}" => "kid-nobody",
+            "{period}" => "2099-01",
             p if p.starts_with('{') => panic!("no value for the path parameter {p} of {pattern}"),
             p => p,
         })
@@ -86,6 +87,7 @@ fn expected_roles(method: &str, pattern: &str) -> Option<&'static [Role]> {
         | ("POST", "/v1/hq/programmes/{programme}/state")
         | ("POST", "/v1/hq/programmes/{programme}/imports")
         | ("POST", "/v1/hq/programmes/{programme}/cycles")
+        | ("POST", "/v1/hq/programmes/{programme}/cycles/{period}/amounts")
         | ("POST", "/v1/hq/cycles/{cycle}/entitlements/{beneficiary}/exclusion")
         | ("POST", "/v1/hq/cycles/{cycle}/submit")
         | ("POST", "/v1/hq/cycles/{cycle}/release")

@@ -17,6 +17,7 @@ lastmile_tests::on_both_backends!(
     a_cycle_is_generated_once_and_approved_only_by_someone_else,
     shared_phones_and_accounts_are_signalled_for_review,
     an_approved_cycle_is_released_once_and_closed_by_what_terminals_sync,
+    a_cycle_pays_the_amounts_of_its_file_and_a_bad_file_applies_nothing,
 );
 
 const OFFICER: Role = Role::ProgrammeOfficer;
@@ -254,6 +255,207 @@ fn households_file() -> String {
      H-2,head,B-4,Dalia Otieno,10000004,site-1,cash\n\
      ,,B-5,Eli Mwangi,10000005,site-1,cash\n"
         .to_owned()
+}
+
+fn amounts(app: &TestApp, programme: &str, period: &str, file: &str) -> (u16, serde_json::Value) {
+    app.hq_upload(
+        OFFICER,
+        &format!("/v1/hq/programmes/{programme}/cycles/{period}/amounts"),
+        file.as_bytes(),
+    )
+}
+
+fn a_cycle_pays_the_amounts_of_its_file_and_a_bad_file_applies_nothing(backend: Backend) {
+    let app = spawn_app(backend);
+    post(
+        &app,
+        "/v1/hq/sites",
+        serde_json::json!({ "site": "site-1", "name": "Kibera" }),
+    );
+    programme(&app, "P-hh", "household", "60.00");
+    let (status, imported) = upload(&app, "P-hh", "", &households_file());
+    assert_eq!(status, 201, "{imported}");
+    post(
+        &app,
+        "/v1/hq/programmes/P-hh/state",
+        serde_json::json!({ "transition": "activate" }),
+    );
+    let rule = serde_json::json!({ "period": "2027-02", "rule": "file" });
+    // No file yet: the file rule has nothing to pay.
+    let (status, refused) = app.hq_as(
+        OFFICER,
+        "POST",
+        "/v1/hq/programmes/P-hh/cycles",
+        Some(rule.clone()),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (400, Some("no_amounts_file")),
+        "{refused}"
+    );
+
+    // Every bad row is named, and nothing is applied.
+    let bad = "beneficiary_id,national_id,amount,currency\n\
+               B-1,,12.50,KES\n\
+               B-9,,10.00,\n\
+               ,99999999,10.00,\n\
+               B-4,,12.345,\n\
+               B-5,,ten,\n\
+               B-5,,5.00,USD\n\
+               B-2,,5.00,\n\
+               ,10000001,1.00,\n\
+               B-4,,0,\n";
+    let (status, answer) = amounts(&app, "P-hh", "2027-02", bad);
+    assert_eq!(status, 422, "{answer}");
+    let errors: Vec<(u64, String, String)> = answer["report"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["column"].as_str().unwrap_or("-").to_owned(),
+                e["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let lines: Vec<(u64, &str)> = errors.iter().map(|(l, c, _)| (*l, c.as_str())).collect();
+    assert_eq!(
+        lines,
+        [
+            (3, "beneficiary_id"),
+            (4, "national_id"),
+            (5, "amount"),
+            (6, "amount"),
+            (7, "currency"),
+            (8, "beneficiary_id"),
+            (9, "national_id"),
+            (10, "amount"),
+        ],
+        "{errors:?}"
+    );
+    let reason = |line: u64| &errors.iter().find(|e| e.0 == line).unwrap().2;
+    assert!(reason(3).contains("no beneficiary B-9"), "{}", reason(3));
+    assert!(reason(4).contains("national ID 99999999"), "{}", reason(4));
+    assert!(reason(5).contains("more decimal places"), "{}", reason(5));
+    assert!(reason(7).contains("USD"), "{}", reason(7));
+    assert!(reason(8).contains("household"), "{}", reason(8));
+    assert!(reason(9).contains("also on line 2"), "{}", reason(9));
+    assert!(reason(10).contains("above zero"), "{}", reason(10));
+    let (status, none) = app.hq_as(
+        OFFICER,
+        "GET",
+        "/v1/hq/programmes/P-hh/cycles/2027-02/amounts",
+        None,
+    );
+    assert_eq!(status, 404, "{none}");
+
+    // Fixed (a head by national ID, amounts exact in minor units): applied.
+    let good = "beneficiary_id,national_id,amount\n\
+                B-1,,12.50\n\
+                ,10000004,7\n\
+                B-5,10000005,0.05\n";
+    let (status, applied) = amounts(&app, "P-hh", "2027-02", good);
+    assert_eq!(status, 201, "{applied}");
+    assert_eq!(
+        (
+            applied["accepted"].as_u64(),
+            applied["total_minor"].as_i64()
+        ),
+        (Some(3), Some(1250 + 700 + 5)),
+        "{applied}"
+    );
+    // The same file again changes nothing (and audits nothing).
+    let audited = |app: &TestApp| {
+        let (_, audit) = app.hq_as(Role::Auditor, "GET", "/v1/hq/audit?limit=500", None);
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "cycle_amounts.uploaded")
+            .count()
+    };
+    assert_eq!(audited(&app), 1);
+    let (status, again) = amounts(&app, "P-hh", "2027-02", good);
+    assert_eq!(
+        (status, again["unchanged"].as_bool()),
+        (200, Some(true)),
+        "{again}"
+    );
+    assert_eq!(audited(&app), 1);
+
+    // Generating pays those amounts, by each one's channel; again, nothing more.
+    let cycle = post(&app, "/v1/hq/programmes/P-hh/cycles", rule.clone());
+    let id = cycle["id"].as_i64().unwrap();
+    assert_eq!(
+        (
+            cycle["entitlements"].as_i64(),
+            cycle["total_minor"].as_i64()
+        ),
+        (Some(3), Some(1955)),
+        "{cycle}"
+    );
+    assert!(
+        cycle["rule"].as_str().unwrap().starts_with("file:"),
+        "{cycle}"
+    );
+    let (_, list) = app.hq_as(
+        OFFICER,
+        "GET",
+        &format!("/v1/hq/cycles/{id}/entitlements"),
+        None,
+    );
+    let paid: Vec<(String, i64, i64)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["beneficiary"].as_str().unwrap().to_owned(),
+                e["amount_minor"].as_i64().unwrap(),
+                e["members"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        paid,
+        [
+            ("B-1".to_owned(), 1250, 3),
+            ("B-4".to_owned(), 700, 1),
+            ("B-5".to_owned(), 5, 1)
+        ]
+    );
+    let again = post(&app, "/v1/hq/programmes/P-hh/cycles", rule.clone());
+    assert_eq!(
+        (again["id"].as_i64(), again["entitlements"].as_i64()),
+        (Some(id), Some(3))
+    );
+    // Once generated, another file for the period is refused; the same one is not.
+    let (status, late) = amounts(
+        &app,
+        "P-hh",
+        "2027-02",
+        "beneficiary_id,amount\nB-1,99.00\n",
+    );
+    assert_eq!(
+        (status, late["code"].as_str()),
+        (409, Some("cycle_generated")),
+        "{late}"
+    );
+    let (status, _) = amounts(&app, "P-hh", "2027-02", good);
+    assert_eq!(status, 200);
+    // A cycle of another rule for the period with a file: refused as another rule.
+    let (status, other) = app.hq_as(
+        OFFICER,
+        "POST",
+        "/v1/hq/programmes/P-hh/cycles",
+        Some(serde_json::json!({ "period": "2027-02", "rule": "flat", "amount": "1.00" })),
+    );
+    assert_eq!(
+        (status, other["code"].as_str()),
+        (409, Some("other_rule")),
+        "{other}"
+    );
 }
 
 fn a_cycle_is_generated_once_and_approved_only_by_someone_else(backend: Backend) {
