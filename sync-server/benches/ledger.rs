@@ -30,6 +30,31 @@ fn knob(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A cycle's obligations and its merchants' payables, in one currency.
+type Flow = (Account, Vec<Account>);
+
+/// Batch `batch_number`: `size` redemptions from the `first`-th on, spread
+/// over the flows and their merchants (the same arguments give the same
+/// batch, so a second call is a retry).
+fn redemptions(flows: &[Flow], batch_number: u64, first: usize, size: usize) -> Vec<NewTransfer> {
+    (0..size)
+        .map(|n| {
+            let k = first + n;
+            let (obligations, payables) = &flows[k % flows.len()];
+            NewTransfer {
+                id: TransferId::parse(&format!("redeem/{batch_number}/{n}")).unwrap(),
+                debit: obligations.id.clone(),
+                credit: payables[(k / flows.len()) % payables.len()].id.clone(),
+                amount: 100 + (k % 9_000) as i64,
+                code: TransferCode::Redeem,
+                phase: Phase::Single,
+                linked: false,
+                cause: None,
+            }
+        })
+        .collect()
+}
+
 fn main() {
     let backend = match std::env::var("LASTMILE_BENCH_BACKEND").as_deref() {
         Ok("postgres") => Backend::Postgres,
@@ -83,22 +108,7 @@ fn main() {
     let mut posted = 0u64;
     let mut batch_number = 0u64;
     while posted < total {
-        let batch: Vec<NewTransfer> = (0..batch_size)
-            .map(|n| {
-                let k = posted as usize + n;
-                let (obligations, payables) = &flows[k % flows.len()];
-                NewTransfer {
-                    id: TransferId::parse(&format!("redeem/{batch_number}/{n}")).unwrap(),
-                    debit: obligations.id.clone(),
-                    credit: payables[(k / flows.len()) % payables.len()].id.clone(),
-                    amount: 100 + (k % 9_000) as i64,
-                    code: TransferCode::Redeem,
-                    phase: Phase::Single,
-                    linked: false,
-                    cause: None,
-                }
-            })
-            .collect();
+        let batch = redemptions(&flows, batch_number, posted as usize, batch_size);
         let outcomes = app
             .storage
             .transaction(|tx| ledger::post(tx.sql(), &batch, now, Some("bench")))
@@ -118,18 +128,7 @@ fn main() {
 
     // The same batches again are retries: nothing is posted.
     let started = Instant::now();
-    let retry: Vec<NewTransfer> = (0..batch_size)
-        .map(|n| NewTransfer {
-            id: TransferId::parse(&format!("redeem/0/{n}")).unwrap(),
-            debit: flows[n % 2].0.id.clone(),
-            credit: flows[n % 2].1[(n / 2) % merchants].id.clone(),
-            amount: 100 + (n % 9_000) as i64,
-            code: TransferCode::Redeem,
-            phase: Phase::Single,
-            linked: false,
-            cause: None,
-        })
-        .collect();
+    let retry = redemptions(&flows, 0, 0, batch_size);
     let outcomes = app
         .storage
         .transaction(|tx| ledger::post(tx.sql(), &retry, now, Some("bench")))

@@ -768,6 +768,39 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
+/// The migrations both backends run, from 0005 on (one file each, in
+/// `migrations/common/`), after each backend's own 0001–0004.
+pub(crate) const COMMON_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/common/0005_people_audit_proposals.sql"),
+    },
+    Migration {
+        version: 6,
+        sql: include_str!("../../migrations/common/0006_jobs.sql"),
+    },
+    Migration {
+        version: 7,
+        sql: include_str!("../../migrations/common/0007_registry.sql"),
+    },
+    Migration {
+        version: 8,
+        sql: include_str!("../../migrations/common/0008_id_authorities.sql"),
+    },
+    Migration {
+        version: 9,
+        sql: include_str!("../../migrations/common/0009_ledger.sql"),
+    },
+    Migration {
+        version: 10,
+        sql: include_str!("../../migrations/common/0010_cycle_amounts.sql"),
+    },
+    Migration {
+        version: 11,
+        sql: include_str!("../../migrations/common/0011_beneficiary_indexes.sql"),
+    },
+];
+
 mod hex_bytes {
     use serde::Serializer;
 

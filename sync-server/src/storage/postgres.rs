@@ -24,6 +24,8 @@ use super::{
     mode_to_text, seq_to,
 };
 
+/// This backend's own migrations; from 0005 on, both share
+/// [`COMMON_MIGRATIONS`](super::COMMON_MIGRATIONS).
 const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -40,34 +42,6 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 4,
         sql: include_str!("../../migrations/postgres/0004_merchant_revocations.sql"),
-    },
-    Migration {
-        version: 5,
-        sql: include_str!("../../migrations/common/0005_people_audit_proposals.sql"),
-    },
-    Migration {
-        version: 6,
-        sql: include_str!("../../migrations/common/0006_jobs.sql"),
-    },
-    Migration {
-        version: 7,
-        sql: include_str!("../../migrations/common/0007_registry.sql"),
-    },
-    Migration {
-        version: 8,
-        sql: include_str!("../../migrations/common/0008_id_authorities.sql"),
-    },
-    Migration {
-        version: 9,
-        sql: include_str!("../../migrations/common/0009_ledger.sql"),
-    },
-    Migration {
-        version: 10,
-        sql: include_str!("../../migrations/common/0010_cycle_amounts.sql"),
-    },
-    Migration {
-        version: 11,
-        sql: include_str!("../../migrations/common/0011_beneficiary_indexes.sql"),
     },
 ];
 /// The advisory lock that serialises migrations across instances.
@@ -182,7 +156,11 @@ impl PostgresStore {
                 &[],
             )?
             .try_get(0)?;
-        for migration in MIGRATIONS.iter().filter(|m| m.version > applied) {
+        for migration in MIGRATIONS
+            .iter()
+            .chain(super::COMMON_MIGRATIONS)
+            .filter(|m| m.version > applied)
+        {
             tx.batch_execute(migration.sql)
                 .map_err(|e| StorageError::Migration {
                     version: migration.version,
