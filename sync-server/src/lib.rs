@@ -31,6 +31,7 @@ pub mod limits;
 pub mod merchants;
 pub mod people;
 pub mod proposals;
+pub mod rails;
 pub mod registry;
 pub mod rosters;
 pub mod sheet_typeface;
