@@ -85,6 +85,10 @@ pub const POLL_ERROR_MS: u64 = 5_000;
 pub const PRUNE_NONCES_PERIOD_MS: i64 = 60_000;
 /// How often pending ledger transfers past their timeout are released.
 pub const EXPIRE_TRANSFERS_PERIOD_MS: i64 = 60_000;
+/// How often the bank rails' answer folders are read.
+pub const READ_RAIL_ANSWERS_PERIOD_MS: i64 = 10_000;
+/// How often unanswered and uncollected payments are looked for.
+pub const PAYMENTS_OVERDUE_PERIOD_MS: i64 = 60_000;
 /// How often finished jobs are deleted, how long done and dead jobs are
 /// kept, and the most one run deletes of each.
 pub const PRUNE_JOBS_PERIOD_MS: i64 = 3_600_000;
@@ -394,6 +398,18 @@ pub fn server_handlers() -> Handlers {
         .with("prune_nonces", prune_nonces)
         .with("prune_jobs", prune_jobs)
         .with("expire_transfers", expire_transfers)
+        .with(
+            crate::payments::batches::SEND_JOB,
+            crate::payments::batches::send_job,
+        )
+        .with(
+            crate::payments::answers::POLL_JOB,
+            crate::payments::answers::poll_job,
+        )
+        .with(
+            crate::payments::exceptions::OVERDUE_JOB,
+            crate::payments::exceptions::overdue_job,
+        )
 }
 
 /// The server's periodic jobs.
@@ -410,6 +426,14 @@ pub fn server_schedule() -> Vec<Periodic> {
         Periodic {
             kind: "expire_transfers",
             period_ms: EXPIRE_TRANSFERS_PERIOD_MS,
+        },
+        Periodic {
+            kind: crate::payments::answers::POLL_JOB,
+            period_ms: READ_RAIL_ANSWERS_PERIOD_MS,
+        },
+        Periodic {
+            kind: crate::payments::exceptions::OVERDUE_JOB,
+            period_ms: PAYMENTS_OVERDUE_PERIOD_MS,
         },
     ]
 }

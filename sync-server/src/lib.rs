@@ -29,6 +29,7 @@ pub mod keys;
 pub mod ledger;
 pub mod limits;
 pub mod merchants;
+pub mod payments;
 pub mod people;
 pub mod proposals;
 pub mod rails;

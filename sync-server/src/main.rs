@@ -151,6 +151,12 @@ enum Command {
         after_long_help = cli::id_authorities::APPROVAL_NOTE
     )]
     IdAuthorities(cli::id_authorities::IdAuthoritiesCommand),
+    /// The rails payments go through: bank rails and their folders.
+    #[command(subcommand)]
+    Rails(cli::payments::RailsCommand),
+    /// The payment pipeline: batches, payments, answers, exceptions.
+    #[command(subcommand, after_long_help = cli::payments::APPROVAL_NOTE)]
+    Payments(cli::payments::PaymentsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -467,6 +473,8 @@ fn main() -> Result<()> {
             cli::registry::cycles_run(&open(&config)?, &keys, command, now())
         }
         Command::Ledger(command) => cli::ledger::run(&open(&config)?, command, now()),
+        Command::Rails(command) => cli::payments::run_rails(&open(&config)?, command, now()),
+        Command::Payments(command) => cli::payments::run(&open(&config)?, command, now()),
         Command::IdAuthorities(command) => {
             cli::id_authorities::run(&open(&config)?, command, now())
         }

@@ -18,6 +18,8 @@ use crate::double_spend::{self, Resolution, ResolveError};
 use crate::id_authorities::{self, Change, IdAuthorityError};
 use crate::keys::{self, KeyDir, KeyError};
 use crate::ledger::rates::{self, RateRequest, RatesError};
+use crate::payments::exceptions::{self, Remedy};
+use crate::payments::{PaymentError, batches};
 use crate::people::{self, Caller, NewUser, PeopleError, Permission, UserView};
 use crate::registry::cycles::{self, CycleError};
 use crate::storage::ledger::{self as ledger_rows, RateRow};
@@ -49,6 +51,13 @@ pub enum Action {
     AddIdAuthority(String),
     /// Retires an active ID authority key.
     RetireIdAuthority(String),
+    /// Approves a submitted payment batch: reserves and sends it.
+    ApproveBatch(i64),
+    /// Resolves a payment of the exception queue (by key).
+    ResolvePayment {
+        key: String,
+        remedy: Remedy,
+    },
 }
 
 impl Action {
@@ -63,6 +72,8 @@ impl Action {
             Self::ApproveRates(_) => "rates.approve",
             Self::AddIdAuthority(_) => "id_authority.add",
             Self::RetireIdAuthority(_) => "id_authority.retire",
+            Self::ApproveBatch(_) => "batch.approve",
+            Self::ResolvePayment { remedy, .. } => remedy.kind(),
         }
     }
 
@@ -78,6 +89,8 @@ impl Action {
             Self::AddIdAuthority(kid) | Self::RetireIdAuthority(kid) => {
                 format!("id_authority:{kid}")
             }
+            Self::ApproveBatch(id) => format!("batch:{id}"),
+            Self::ResolvePayment { key, .. } => format!("payment:{key}"),
         }
     }
 
@@ -91,6 +104,8 @@ impl Action {
             Self::ApproveCycle(_) => Permission::ManageCycles,
             Self::ApproveRates(_) => Permission::EnterRates,
             Self::AddIdAuthority(_) | Self::RetireIdAuthority(_) => Permission::ManageIdAuthorities,
+            Self::ApproveBatch(_) => Permission::PreparePayments,
+            Self::ResolvePayment { .. } => Permission::HandleExceptions,
         }
     }
 
@@ -120,6 +135,16 @@ impl Action {
             ("id_authority.retire", Some(("id_authority", kid))) => {
                 Ok(Self::RetireIdAuthority(kid.to_owned()))
             }
+            ("batch.approve", Some(("batch", id))) => {
+                Ok(Self::ApproveBatch(id.parse().map_err(|_| corrupt())?))
+            }
+            (kind, Some(("payment", key))) => match Remedy::parse_kind(kind) {
+                Some(remedy) => Ok(Self::ResolvePayment {
+                    key: key.to_owned(),
+                    remedy,
+                }),
+                None => Err(corrupt()),
+            },
             _ => Err(corrupt()),
         }
     }
@@ -170,7 +195,19 @@ pub enum ProposalError {
     #[error(transparent)]
     Keys(#[from] KeyError),
     #[error(transparent)]
+    Payment(Box<PaymentError>),
+    #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl From<PaymentError> for ProposalError {
+    fn from(e: PaymentError) -> Self {
+        match e {
+            PaymentError::Storage(e) => Self::Storage(e),
+            PaymentError::Proposal(e) => *e,
+            other => Self::Payment(Box::new(other)),
+        }
+    }
 }
 
 impl ProposalError {
@@ -195,6 +232,7 @@ impl ProposalError {
             },
             Self::Case(e) => e.code(),
             Self::Keys(_) => "key_error",
+            Self::Payment(e) => e.code(),
             Self::Storage(_) => "storage_error",
         }
     }
@@ -226,7 +264,19 @@ fn check(tx: &mut dyn Tx, action: &Action) -> Result<(), ProposalError> {
                 return Err(KeyError::NotInitialised.into());
             }
         }
-        Action::ApproveCycle(_) | Action::ApproveRates(_) => {}
+        Action::ApproveCycle(_) | Action::ApproveRates(_) | Action::ResolvePayment { .. } => {}
+        Action::ApproveBatch(batch) => {
+            let row = crate::storage::payments::batch(tx.sql(), *batch)?
+                .ok_or(PaymentError::UnknownBatch(*batch))?;
+            if row.state != "draft" {
+                return Err(PaymentError::BatchState {
+                    id: *batch,
+                    state: row.state,
+                    wanted: "only a draft is submitted",
+                }
+                .into());
+            }
+        }
         Action::AddIdAuthority(kid) => id_authorities::check_in(tx, kid, Change::Activate)?,
         Action::RetireIdAuthority(kid) => id_authorities::check_in(tx, kid, Change::Retire)?,
         Action::ActivateUser(name) => {
@@ -433,6 +483,12 @@ pub fn decide(
         {
             return Err(ProposalError::OwnProposal);
         }
+        // Nor who prepared a batch.
+        if let Action::ApproveBatch(batch) = action
+            && batches::prepared_by_in(tx, batch)? == caller.actor().label()
+        {
+            return Err(PaymentError::OwnBatch(batch).into());
+        }
         // A disabled person's proposals may be rejected, never carried out.
         let proposer_disabled = crate::storage::people::user_by_id(tx.sql(), proposal.proposed_by)?
             .is_none_or(|user| user.disabled_at.is_some());
@@ -459,6 +515,7 @@ pub fn decide(
         )?;
         match (decision, &action) {
             (Decision::Reject, Action::ApproveCycle(cycle)) => cycles::reopen_in(tx, *cycle)?,
+            (Decision::Reject, Action::ApproveBatch(batch)) => batches::reopen_in(tx, *batch)?,
             (Decision::Reject, Action::AddIdAuthority(kid)) => {
                 id_authorities::reject_in(tx, &caller.actor(), kid, now)?;
             }
@@ -508,6 +565,14 @@ pub fn decide(
                     let by = caller.actor().label();
                     ledger_rows::decide_rate_set(tx.sql(), *set, "approved", &by, now)?;
                     audit::record(tx, &caller.actor(), "rates.approved", &format!("rates:{set}"), detail, now)?;
+                }
+                Action::ApproveBatch(batch) => {
+                    batches::approve_in(tx, &caller.actor(), *batch, detail, now)?;
+                }
+                Action::ResolvePayment { key, remedy } => {
+                    let actor = caller.actor();
+                    let evidence = proposal.reason.clone();
+                    exceptions::carry_out_in(tx, &actor, key, *remedy, &evidence, detail, now)?;
                 }
                 Action::AddIdAuthority(kid) | Action::RetireIdAuthority(kid) => {
                     let change = match action {

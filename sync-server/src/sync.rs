@@ -598,13 +598,25 @@ fn count_redemptions(
         let position = tx.next_counter("balances_feed")?;
         tx.update_redemptions(&totals, position)?;
         // What the registry released as these closes once fully redeemed.
+        let paid_by = format!("terminal:{}", device_row.device.as_str());
         for total in &totals {
-            crate::storage::registry::close_delivered(
+            let closed = crate::storage::registry::close_delivered(
                 tx.sql(),
                 total.credential.id(),
                 total.redeemed_minor,
                 now,
             )?;
+            // A cash payment on a roster is paid once its payout synced
+            // (never before): the entitlement it pays just closed.
+            if closed > 0 {
+                crate::storage::payments::close_cash_payment(
+                    tx.sql(),
+                    total.credential.id(),
+                    &paid_by,
+                    "{}",
+                    now,
+                )?;
+            }
         }
     }
     counting.deliveries.sort_by_key(|d| d.seq);

@@ -16,6 +16,7 @@
 mod hq;
 mod id_authorities;
 pub(crate) mod ledger;
+mod payments;
 pub mod problems;
 mod registry;
 mod terminal;
@@ -135,6 +136,7 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
     all.extend(registry::routes());
     all.extend(ledger::routes());
     all.extend(id_authorities::routes());
+    all.extend(payments::routes());
     all
 }
 

@@ -16,6 +16,7 @@ use crate::ledger::funding::FundingError;
 use crate::ledger::rates::RatesError;
 use crate::limits::LimitsError;
 use crate::merchants::MerchantError;
+use crate::payments::PaymentError;
 use crate::people::PeopleError;
 use crate::people::tokens::TokenError;
 use crate::proposals::ProposalError;
@@ -73,6 +74,7 @@ json_refusal!(
     RatesError,
     ConversionError,
     IdAuthorityError,
+    PaymentError,
 );
 
 impl Refusal for StorageError {
@@ -270,6 +272,7 @@ impl Refusal for ProposalError {
             ProposalError::Cycle(e) => e.status(),
             ProposalError::Rates(e) => e.status(),
             ProposalError::IdAuthority(e) => e.status(),
+            ProposalError::Payment(e) => e.status(),
             ProposalError::Storage(e) => e.status(),
         }
     }
@@ -280,6 +283,44 @@ impl Refusal for ProposalError {
             ProposalError::IdAuthority(e) => Refusal::code(e),
             _ => ProposalError::code(self),
         }
+    }
+}
+
+impl Refusal for PaymentError {
+    fn status(&self) -> StatusCode {
+        match self {
+            PaymentError::UnknownRail(_)
+            | PaymentError::UnknownCycle(_)
+            | PaymentError::UnknownBatch(_)
+            | PaymentError::UnknownPayment(_) => StatusCode::NOT_FOUND,
+            PaymentError::RailExists(_)
+            | PaymentError::RailDown { .. }
+            | PaymentError::CycleNotApproved { .. }
+            | PaymentError::NothingToPay(_)
+            | PaymentError::BatchState { .. }
+            | PaymentError::NotReserved { .. }
+            | PaymentError::PaymentState { .. }
+            | PaymentError::NoOtherChannel { .. }
+            | PaymentError::DuplicateFile { .. }
+            | PaymentError::Contradicts { .. } => StatusCode::CONFLICT,
+            PaymentError::OwnBatch(_) | PaymentError::NotAllowed => StatusCode::FORBIDDEN,
+            PaymentError::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            PaymentError::Delivery(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PaymentError::Ledger(e) => e.status(),
+            PaymentError::Proposal(e) => e.status(),
+            PaymentError::Storage(e) => e.status(),
+            PaymentError::BadRailConfig(_)
+            | PaymentError::RailCurrency { .. }
+            | PaymentError::UnknownMessage(_)
+            | PaymentError::UnknownKey(_)
+            | PaymentError::AmountMismatch { .. }
+            | PaymentError::TooManyAnswers { .. }
+            | PaymentError::Rail(_)
+            | PaymentError::Currency(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+    fn code(&self) -> &'static str {
+        PaymentError::code(self)
     }
 }
 

@@ -297,7 +297,7 @@ struct ImportAnswer {
 }
 
 /// The spooled upload, removed however the import ends.
-struct Spool(std::path::PathBuf);
+pub(super) struct Spool(pub(super) std::path::PathBuf);
 
 impl Drop for Spool {
     fn drop(&mut self) {
@@ -307,9 +307,9 @@ impl Drop for Spool {
 
 /// Streams the body to a file of its own, within [`IMPORT_BYTES_MAX`] and
 /// [`IMPORT_UPLOAD_SECONDS_MAX`].
-async fn spool(body: Body) -> Result<Spool, ApiProblem> {
+pub(super) async fn spool(body: Body) -> Result<Spool, ApiProblem> {
     let path = std::env::temp_dir().join(format!(
-        "lastmile-import-{}.csv",
+        "lastmile-upload-{}",
         crate::people::random_secret()
     ));
     let spool = Spool(path);
@@ -326,7 +326,7 @@ async fn spool(body: Body) -> Result<Spool, ApiProblem> {
                     return Err(ApiProblem::json(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "file_too_large",
-                        format!("a beneficiary file is at most {IMPORT_BYTES_MAX} bytes"),
+                        format!("an uploaded file is at most {IMPORT_BYTES_MAX} bytes"),
                     ));
                 }
                 file.write_all(&data)

@@ -3,5 +3,6 @@
 pub mod audit;
 pub mod id_authorities;
 pub mod ledger;
+pub mod payments;
 pub mod people;
 pub mod registry;

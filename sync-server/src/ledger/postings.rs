@@ -375,3 +375,134 @@ pub fn sessions(
     open(sql, &accounts, now)?;
     post_all(sql, &batch, now, Some(&format!("terminal:{device_id}")))
 }
+
+/// What a payment's change posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentPosting {
+    /// Handed to a rail: the amount is reserved from the cycle's
+    /// obligations as delivered-pending (`pay/<key>/<attempt>`).
+    Reserve,
+    /// The rail paid it: the reservation is posted.
+    Settle,
+    /// The rail refused it: the reservation is released.
+    Void,
+    /// A person marked it paid with evidence (after its reservation was
+    /// released): delivered at once.
+    Manual,
+    /// The rail paid it and the money came back: no longer delivered.
+    Reverse,
+    /// Cancelled: the committed amount goes back to the budget.
+    Release,
+}
+
+/// One payment's posting.
+#[derive(Debug, Clone)]
+pub struct PaymentMove<'a> {
+    pub key: &'a str,
+    /// The attempt whose reservation this is (from 1).
+    pub attempt: i64,
+    pub amount: i64,
+    pub posting: PaymentPosting,
+}
+
+/// Posts what happened to payments of one cycle (`period`) of a
+/// programme in one currency. Ids derive from the payment's key and
+/// attempt, so the same news twice posts nothing twice.
+pub fn payments(
+    sql: &mut dyn Sql,
+    programme: &str,
+    period: &str,
+    currency: Currency,
+    moves: &[PaymentMove<'_>],
+    actor: &str,
+    now: i64,
+) -> Result<(), LedgerError> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let obligations = obligations(programme, period, currency)?;
+    let delivered = account(
+        AccountKind::Delivered,
+        &[programme],
+        currency,
+        Some(programme),
+    )?;
+    let budget = budget(programme, currency)?;
+    open(
+        sql,
+        &[obligations.clone(), delivered.clone(), budget.clone()],
+        now,
+    )?;
+    let mut batch = Vec::with_capacity(moves.len().min(super::BATCH_TRANSFERS_MAX));
+    for m in moves {
+        let attempt = m.attempt.to_string();
+        let reservation = TransferId::new("pay", &[m.key, &attempt])?;
+        let cause = Cause {
+            kind: "payment",
+            id: m.key.to_owned(),
+        };
+        let (id, phase, debit, credit, code) = match m.posting {
+            PaymentPosting::Reserve => (
+                reservation,
+                Phase::Pending { timeout_at: None },
+                &obligations,
+                &delivered,
+                TransferCode::Send,
+            ),
+            PaymentPosting::Settle => (
+                TransferId::new("pay", &[m.key, &attempt, "post"])?,
+                Phase::Post {
+                    pending: reservation,
+                },
+                &obligations,
+                &delivered,
+                TransferCode::Send,
+            ),
+            PaymentPosting::Void => (
+                TransferId::new("pay", &[m.key, &attempt, "void"])?,
+                Phase::Void {
+                    pending: reservation,
+                },
+                &obligations,
+                &delivered,
+                TransferCode::Send,
+            ),
+            PaymentPosting::Manual => (
+                TransferId::new("pay", &[m.key, "manual"])?,
+                Phase::Single,
+                &obligations,
+                &delivered,
+                TransferCode::Send,
+            ),
+            PaymentPosting::Reverse => (
+                TransferId::new("pay", &[m.key, &attempt, "reversed"])?,
+                Phase::Single,
+                &delivered,
+                &obligations,
+                TransferCode::Send,
+            ),
+            PaymentPosting::Release => (
+                TransferId::new("release", &["payment", m.key])?,
+                Phase::Single,
+                &obligations,
+                &budget,
+                TransferCode::Release,
+            ),
+        };
+        batch.push(NewTransfer {
+            id,
+            debit: debit.id.clone(),
+            credit: credit.id.clone(),
+            amount: m.amount,
+            code,
+            phase,
+            linked: false,
+            cause: Some(cause),
+        });
+        if batch.len() == super::BATCH_TRANSFERS_MAX {
+            post_all(sql, &batch, now, Some(actor))?;
+            batch.clear();
+        }
+    }
+    post_all(sql, &batch, now, Some(actor))
+}

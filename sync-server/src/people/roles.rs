@@ -86,6 +86,17 @@ impl Role {
             // Which ID cards terminals trust: who runs the system or a
             // programme proposes, an approver decides.
             ManageIdAuthorities => matches!(self, Admin | ProgrammeOfficer),
+            // Payments name no person (keys, amounts, states): whoever
+            // answers for the money, and support, who fields the calls.
+            ViewPayments => matches!(
+                self,
+                Admin | ProgrammeOfficer | Approver | Finance | Auditor | Support
+            ),
+            // Finance prepares batches and handles exceptions; an approver
+            // decides both.
+            PreparePayments | HandleExceptions => self == Finance,
+            // Which banks exist and where their files go: who runs the system.
+            ManageRails => self == Admin,
         }
     }
 }
@@ -138,10 +149,19 @@ pub enum Permission {
     /// Propose adding or retiring an ID authority's key (approved by
     /// someone else).
     ManageIdAuthorities,
+    /// Payment batches, payments, their timelines and the files exchanged.
+    ViewPayments,
+    /// Prepare payment batches and submit them for approval.
+    PreparePayments,
+    /// Import a rail's answers, propose retrying, rerouting, cancelling or
+    /// marking paid a payment in the exception queue (approved by someone else).
+    HandleExceptions,
+    /// Set up rails, mark them down or up.
+    ManageRails,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 30] = [
+    pub const ALL: [Permission; 34] = [
         Permission::ViewTerminals,
         Permission::ManageTerminals,
         Permission::ViewCases,
@@ -172,6 +192,10 @@ impl Permission {
         Permission::EnterRates,
         Permission::ManageSites,
         Permission::ManageIdAuthorities,
+        Permission::ViewPayments,
+        Permission::PreparePayments,
+        Permission::HandleExceptions,
+        Permission::ManageRails,
     ];
 
     /// The name in `openapi.yaml` (`x-lastmile-permission`) and the docs.
@@ -207,6 +231,10 @@ impl Permission {
             Self::EnterRates => "enter_rates",
             Self::ManageSites => "manage_sites",
             Self::ManageIdAuthorities => "manage_id_authorities",
+            Self::ViewPayments => "view_payments",
+            Self::PreparePayments => "prepare_payments",
+            Self::HandleExceptions => "handle_exceptions",
+            Self::ManageRails => "manage_rails",
         }
     }
 }
@@ -223,7 +251,9 @@ mod tests {
                 || role.allows(Permission::ProposeKeyRotation)
                 || role.allows(Permission::ManageCycles)
                 || role.allows(Permission::ManageUsers)
-                || role.allows(Permission::ManageIdAuthorities);
+                || role.allows(Permission::ManageIdAuthorities)
+                || role.allows(Permission::PreparePayments)
+                || role.allows(Permission::HandleExceptions);
             assert!(!(proposes && role.allows(Permission::Decide)), "{role:?}");
         }
     }

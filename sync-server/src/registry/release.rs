@@ -6,8 +6,8 @@
 //! - **cash**: an entry in the signed roster of its site — the field
 //!   agent's distribution list — which lists every open cash entitlement
 //!   paid there, of every cycle and programme;
-//! - **bank** and **mobile**: nothing yet: they stay approved, waiting for
-//!   the payment pipeline.
+//! - **bank** and **mobile**: nothing: they stay approved, waiting for
+//!   the payment pipeline (`payments::batches`), which pays bank ones.
 //!
 //! Ids are derived from the programme, the cycle and the beneficiary, and a
 //! released entitlement is `issued`, so releasing again releases only what
@@ -260,6 +260,9 @@ fn release_cash(
             sites.insert(site.to_owned());
         }
     }
+    // Each goes on its site's distribution list as a cash payment, sent,
+    // which a synced payout closes (`sync`).
+    crate::storage::payments::track_released_cash(tx.sql(), cycle, now)?;
     let root = keys::root_signer(tx, keys)?;
     let mut rosters = Vec::new();
     for site in sites {

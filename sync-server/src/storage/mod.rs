@@ -26,6 +26,7 @@ mod keys;
 pub mod ledger;
 mod limits;
 pub mod overview;
+pub mod payments;
 pub mod people;
 mod postgres;
 pub mod proposals;
@@ -798,6 +799,10 @@ pub(crate) const COMMON_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 11,
         sql: include_str!("../../migrations/common/0011_beneficiary_indexes.sql"),
+    },
+    Migration {
+        version: 12,
+        sql: include_str!("../../migrations/common/0012_payments.sql"),
     },
 ];
 
