@@ -267,7 +267,7 @@ async fn submit(
     Path(batch): Path<i64>,
     body: Bytes,
 ) -> Response {
-    answer(StatusCode::CREATED, move || {
+    answer(StatusCode::ACCEPTED, move || {
         let Reason { reason } = parse_json(&body)?;
         Ok(batches::submit(
             &state.storage,
@@ -369,7 +369,7 @@ async fn resolve(
     Path(payment): Path<String>,
     body: Bytes,
 ) -> Response {
-    answer(StatusCode::CREATED, move || {
+    answer(StatusCode::ACCEPTED, move || {
         let Resolve { action, reason } = parse_json(&body)?;
         let remedy = Remedy::parse(&action).ok_or_else(|| {
             bad_request(

@@ -18,6 +18,7 @@ mod ledger;
 mod maker_checker;
 mod multi_instance;
 mod openapi;
+mod payments;
 mod people;
 mod refusals;
 mod registry;

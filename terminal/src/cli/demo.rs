@@ -46,8 +46,11 @@ use lastmile_server::clock::Clock;
 use lastmile_server::config::{Config, Overrides};
 use lastmile_server::keys::{self, KeyDir};
 use lastmile_server::ledger::funding::{self, FundingRequest};
+use lastmile_server::payments::batches;
+use lastmile_server::payments::rails::{self, NewBankRail};
 use lastmile_server::people::{self, Language, NewUser, Role, tokens};
 use lastmile_server::proposals::{self, Action, Decision};
+use lastmile_server::rails::bank_file::{BankFileConfig, FileFormat};
 use lastmile_server::registry::cycles::{self, RuleRequest};
 use lastmile_server::registry::import::{self, Mapping};
 use lastmile_server::registry::programmes::{self, NewProgramme, Target, Transition};
@@ -110,9 +113,11 @@ const OPERATORS: [(&str, &str, &str); 2] = [
 /// The file that marks a complete demo directory.
 const STATE_FILE: &str = "demo.json";
 /// What a demo directory may hold; `--reset` deletes nothing else.
-const DEMO_ENTRIES: [&str; 7] = [
-    STATE_FILE, "hq-token", "hq-login", "server", "terminal", "vouchers", "receipts",
+const DEMO_ENTRIES: [&str; 8] = [
+    STATE_FILE, "hq-token", "hq-login", "server", "terminal", "vouchers", "receipts", "bank",
 ];
+/// The demo's bank rail, which the bank simulator answers for.
+const BANK_RAIL: &str = "demo-bank";
 /// The demo's HQ people: (username, name, role). The officer proposes the
 /// demo's voucher revocation and the approver approves it.
 const HQ_PEOPLE: [(&str, &str, Role); 4] = [
@@ -197,6 +202,16 @@ impl Layout {
     }
     fn state(&self) -> PathBuf {
         self.root.join(STATE_FILE)
+    }
+    /// The folders the server and the bank simulator exchange files in.
+    fn bank(&self) -> PathBuf {
+        self.root.join("bank")
+    }
+    fn to_bank(&self) -> PathBuf {
+        self.bank().join("to-bank")
+    }
+    fn from_bank(&self) -> PathBuf {
+        self.bank().join("from-bank")
     }
 }
 
@@ -391,10 +406,20 @@ fn set_up(layout: &Layout, listen: SocketAddr) -> anyhow::Result<(DemoState, Emb
             },
             now,
         )?;
-        let [_, officer, approver, _] = HQ_PEOPLE.map(|(name, ..)| people::caller(&storage, name));
-        let (officer, approver) = (officer?, approver?);
+        let [_, officer, approver, finance] =
+            HQ_PEOPLE.map(|(name, ..)| people::caller(&storage, name));
+        let (officer, approver, finance) = (officer?, approver?, finance?);
         let programme =
             register_programme(layout, &storage, &keys, &config, &officer, &approver, now)?;
+        pay_by_bank(
+            layout,
+            &storage,
+            &keys,
+            &finance,
+            &approver,
+            programme.cycle,
+            now,
+        )?;
         add_shop_entitlement(&storage, &keys, &site, &merchant, now)?;
         let revoked = programme
             .vouchers
@@ -484,7 +509,7 @@ fn register_programme(
             name: PROGRAMME_NAME.to_owned(),
             currency: "KES".to_owned(),
             issuer: config.issuer.to_string(),
-            channels: vec!["voucher".to_owned(), "cash".to_owned()],
+            channels: vec!["voucher".to_owned(), "cash".to_owned(), "bank".to_owned()],
             budget: BUDGET.to_owned(),
             starts_on: calendar::format_date(now),
             ends_on: Some(calendar::format_date(now + PROGRAMME_DAYS * DAY)),
@@ -597,6 +622,63 @@ fn register_programme(
         cycle: cycle.id,
         vouchers,
     })
+}
+
+/// The cycle's bank entitlements through the payment pipeline: a bank
+/// rail whose folders the bank simulator reads and answers in, a batch
+/// prepared and submitted by finance and approved by the approver. The
+/// embedded server's worker writes its pain.001 file once it starts.
+fn pay_by_bank(
+    layout: &Layout,
+    storage: &Storage,
+    keys: &KeyDir,
+    finance: &people::Caller,
+    approver: &people::Caller,
+    cycle: i64,
+    now: i64,
+) -> anyhow::Result<()> {
+    for dir in [layout.to_bank(), layout.from_bank()] {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    rails::add_bank(
+        storage,
+        &Actor::Operator("demo".to_owned()),
+        &NewBankRail {
+            rail: BANK_RAIL.to_owned(),
+            currency: "KES".to_owned(),
+            config: BankFileConfig {
+                format: FileFormat::Pain001V09,
+                debtor_name: PROGRAMME_NAME.to_owned(),
+                debtor_account: "0100200300".to_owned(),
+                debtor_bic: Some("KCBLKENX".to_owned()),
+                outbox: layout.to_bank(),
+                inbox: layout.from_bank(),
+                batch_payments_max: 1_000,
+                answer_deadline_hours: 48,
+            },
+        },
+        now,
+    )?;
+    for batch in batches::prepare(storage, finance, cycle, BANK_RAIL, now)? {
+        let proposal = batches::submit(
+            storage,
+            finance,
+            batch.row.id,
+            "demo: this month's bank transfers",
+            now,
+        )?;
+        proposals::decide(
+            storage,
+            keys,
+            approver,
+            proposal.id,
+            Decision::Approve,
+            "demo: the account list matches the register",
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 /// Adds [`SHOP_ENTITLEMENT`] to the demo site's roster as the release

@@ -129,7 +129,7 @@ fn the_headless_demo_redeems_syncs_and_shows_hq_then_reuses_and_resets() {
     assert_eq!(cycle["state"], "approved", "{cycle}");
     assert_eq!(cycle["generated_by"], "user:hq.officer", "{cycle}");
     assert_eq!(cycle["approved_by"], "user:hq.approver", "{cycle}");
-    assert_eq!(cycle["entitlements"], 8, "{cycle}");
+    assert_eq!(cycle["entitlements"], 14, "{cycle}");
     // Amina Wanjiru's household voucher (three people at KES 750.00,
     // capped at KES 2,000.00) is the first on the sheet: single use, it
     // was redeemed in full and, HQ being there, confirmed before its
