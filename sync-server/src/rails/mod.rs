@@ -2,4 +2,5 @@
 //! (build what is sent from instructions; read what comes back into
 //! events), with every byte of I/O done by the transport.
 
+pub mod bank_csv;
 pub mod iso20022;
