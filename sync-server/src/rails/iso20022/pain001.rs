@@ -916,6 +916,9 @@ mod tests {
         assert!(check_bic(Pain001Version::V09, "kcblkenx").is_err());
     }
 
+    /// A change that spoils one field of a good payment.
+    type Change = Box<dyn FnOnce(&mut CreditTransfer)>;
+
     fn transfer_refusal(change: impl FnOnce(&mut CreditTransfer)) -> Pain001Error {
         let (header, mut transfers) = small_file();
         change(&mut transfers[0]);
@@ -938,7 +941,7 @@ mod tests {
             "payment \"P1-2026-03-000001\": Cdtr/Nm cannot be written: character 6 is U+202E, \
              a bidirectional override that changes how the text displays; remove it"
         );
-        let cases: Vec<(Box<dyn FnOnce(&mut CreditTransfer)>, &str, FieldProblem)> = vec![
+        let cases: Vec<(Change, &str, FieldProblem)> = vec![
             (
                 Box::new(|t| t.end_to_end_id = "P1<2026>".to_owned()),
                 "PmtId/EndToEndId",
