@@ -11,6 +11,8 @@ packages=(
   chromium chromium-driver                                 # tests and screenshots: HQ console
   fonts-dejavu-core                                        # receipts and GUI text
   python3-cbor2 python3-cryptography                       # scripts/claim169-fixtures.py (independent ID-card encoder)
+  libxml2-utils                                            # tests: xmllint validates payment files against ISO 20022 XSDs
+  python3-pip                                              # scripts/iso20022-schemas.sh (the XSDs come from PyPI)
 )
 
 missing=()

@@ -8,6 +8,7 @@
 //! Architecture invariant: a rail never touches storage, the clock or the
 //! network; it sees instructions, bytes and the time it is given.
 
+pub mod bank_csv;
 pub mod bank_file;
 pub mod iso20022;
 

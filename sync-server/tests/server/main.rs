@@ -13,6 +13,7 @@ mod console_ledger;
 mod console_registry;
 mod hostile;
 mod id_authorities;
+mod iso20022;
 mod jobs;
 mod ledger;
 mod maker_checker;
