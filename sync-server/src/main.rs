@@ -151,6 +151,10 @@ enum Command {
         after_long_help = cli::id_authorities::APPROVAL_NOTE
     )]
     IdAuthorities(cli::id_authorities::IdAuthoritiesCommand),
+    /// A bank for tests and demos: answers the pain.001 files in a folder
+    /// with pain.002 and camt.054 files in another.
+    #[command(name = "bank-simulator")]
+    BankSimulator(cli::bank_simulator::BankSimulatorArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -470,6 +474,7 @@ fn main() -> Result<()> {
         Command::IdAuthorities(command) => {
             cli::id_authorities::run(&open(&config)?, command, now())
         }
+        Command::BankSimulator(args) => cli::bank_simulator::run(args),
         Command::Serve(_) => serve(&config),
         Command::Keys(command) => {
             let storage = open(&config)?;

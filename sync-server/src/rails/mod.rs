@@ -3,3 +3,4 @@
 //! events), with every byte of I/O done by the transport.
 
 pub mod iso20022;
+pub mod sim;
