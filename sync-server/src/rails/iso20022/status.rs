@@ -952,11 +952,9 @@ impl<R: BufRead> Pain002Reader<R> {
                 report.original_message_id = max35(&id, "OrgnlMsgId", at)?;
                 return Ok(P2Event::HeadRead);
             }
-            ([Document, Report, OrgnlPmtInfAndSts], PmtInfSts) => {
-                if report.group_status.is_none() {
-                    report.group_status = group_status(text, "PmtInfSts", at)?;
-                    self.group_from_payment_information = true;
-                }
+            ([Document, Report, OrgnlPmtInfAndSts], PmtInfSts) if report.group_status.is_none() => {
+                report.group_status = group_status(text, "PmtInfSts", at)?;
+                self.group_from_payment_information = true;
             }
             ([Document, Report, OrgnlPmtInfAndSts, StsRsnInf, Rsn], Cd | Prtry)
                 if self.group_from_payment_information =>
@@ -1297,15 +1295,15 @@ impl<R: BufRead> Camt054Reader<R> {
                 self.notification.message_id = max35(&id, "GrpHdr/MsgId", at)?;
                 return Ok(C54Event::HeadRead);
             }
-            ([Document, Notifications, Ntfctn, Acct, Id], Iban) => {
-                if self.notification.account.is_none() {
-                    self.notification.account = Some(AccountId::Iban(clipped(text)));
-                }
+            ([Document, Notifications, Ntfctn, Acct, Id], Iban)
+                if self.notification.account.is_none() =>
+            {
+                self.notification.account = Some(AccountId::Iban(clipped(text)));
             }
-            ([Document, Notifications, Ntfctn, Acct, Id, Othr], Id) => {
-                if self.notification.account.is_none() {
-                    self.notification.account = Some(AccountId::Other(clipped(text)));
-                }
+            ([Document, Notifications, Ntfctn, Acct, Id, Othr], Id)
+                if self.notification.account.is_none() =>
+            {
+                self.notification.account = Some(AccountId::Other(clipped(text)));
             }
             ([Document, Notifications, Ntfctn, Ntry], tag) => match tag {
                 Amt => {
@@ -1743,6 +1741,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A change to a sample (`from` to `to`) and the error it must give.
+    type Case = (&'static str, &'static str, fn(&StatusFileError) -> bool);
+
     fn kes(minor: i64) -> Money {
         Money::new(minor, Currency::parse("KES").unwrap())
     }
@@ -1818,7 +1819,8 @@ mod tests {
       <p:TxInfAndSts>
         <p:OrgnlEndToEndId>E2E-3</p:OrgnlEndToEndId>
         <p:TxSts>ACSC</p:TxSts>
-        <p:SplmtryData><p:Envlp><x:Any xmlns:x="urn:bank"><x:Deep><x:Id>no</x:Id></x:Deep></x:Any></p:Envlp></p:SplmtryData>
+        <p:AcctSvcrRef>REF-3</p:AcctSvcrRef>
+        <p:OrgnlTxRef><p:RmtInf><p:Strd><p:CdtrRefInf><p:Tp><p:CdOrPrtry><p:Cd>SCOR</p:Cd></p:CdOrPrtry></p:Tp><p:Ref>RF18</p:Ref></p:CdtrRefInf></p:Strd></p:RmtInf></p:OrgnlTxRef>
       </p:TxInfAndSts>
     </p:OrgnlPmtInfAndSts>
   </p:CstmrPmtStsRpt>
@@ -1941,7 +1943,7 @@ mod tests {
 
     #[test]
     fn pain002_structure_errors_are_specific() {
-        let cases: &[(&str, &str, fn(&StatusFileError) -> bool)] = &[
+        let cases: &[Case] = &[
             ("<p:OrgnlEndToEndId>E2E-2</p:OrgnlEndToEndId>", "", |e| {
                 matches!(
                     e,
@@ -2122,6 +2124,7 @@ mod tests {
   <GrpHdr><MsgId>NTF-0001</MsgId><CreDtTm>2027-01-06T18:00:00</CreDtTm></GrpHdr>
   <Ntfctn>
    <Id>N1</Id>
+   <CreDtTm>2027-01-06T18:00:00</CreDtTm>
    <Acct><Id><IBAN>KE00BANK0000000000001</IBAN></Id></Acct>
    <Ntry>
     <Amt Ccy="KES">3000.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts>
@@ -2139,11 +2142,13 @@ mod tests {
    </Ntry>
    <Ntry>
     <Amt Ccy="KES">9.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts>
+    <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>DMCT</SubFmlyCd></Fmly></Domn></BkTxCd>
     <NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs></TxDtls></NtryDtls>
    </Ntry>
    <Ntry>
     <Amt Ccy="KES">1000.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><RvslInd>true</RvslInd><Sts>PDNG</Sts>
     <BookgDt><DtTm>2027-01-07T09:00:00</DtTm></BookgDt>
+    <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>DMCT</SubFmlyCd></Fmly></Domn></BkTxCd>
     <NtryDtls><TxDtls><Refs><InstrId>I-2</InstrId><EndToEndId>E2E-2</EndToEndId></Refs></TxDtls></NtryDtls>
    </Ntry>
   </Ntfctn>
@@ -2206,7 +2211,7 @@ mod tests {
 
     #[test]
     fn camt054_errors_are_specific() {
-        let cases: &[(&str, &str, fn(&StatusFileError) -> bool)] = &[
+        let cases: &[Case] = &[
             (
                 r#"<Amt Ccy="KES">2000.00</Amt></TxAmt></AmtDtls>"#,
                 "</TxAmt></AmtDtls>",
