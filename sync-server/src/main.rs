@@ -157,6 +157,10 @@ enum Command {
     /// The payment pipeline: batches, payments, answers, exceptions.
     #[command(subcommand, after_long_help = cli::payments::APPROVAL_NOTE)]
     Payments(cli::payments::PaymentsCommand),
+    /// A bank for tests and demos: answers the pain.001 files in a folder
+    /// with pain.002 and camt.054 files in another.
+    #[command(name = "bank-simulator")]
+    BankSimulator(cli::bank_simulator::BankSimulatorArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -478,6 +482,7 @@ fn main() -> Result<()> {
         Command::IdAuthorities(command) => {
             cli::id_authorities::run(&open(&config)?, command, now())
         }
+        Command::BankSimulator(args) => cli::bank_simulator::run(args),
         Command::Serve(_) => serve(&config),
         Command::Keys(command) => {
             let storage = open(&config)?;

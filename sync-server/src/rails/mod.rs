@@ -11,6 +11,7 @@
 pub mod bank_csv;
 pub mod bank_file;
 pub mod iso20022;
+pub mod sim;
 
 use std::io::{BufRead, Write};
 

@@ -7,6 +7,7 @@ mod common;
 
 mod access;
 mod audit;
+mod bank_simulator;
 mod cli;
 mod console;
 mod console_ledger;

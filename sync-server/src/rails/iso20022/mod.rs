@@ -142,6 +142,9 @@ pub struct StatusReport {
     /// lines rejects every payment of the original file.
     pub group_status: Option<TxStatus>,
     pub group_reason: Option<String>,
+    /// `OrgnlGrpInfAndSts/StsRsnInf/AddtlInf` lines joined, when given
+    /// (at most 140 chars): why a whole file was rejected, in words.
+    pub group_detail: Option<String>,
 }
 
 /// Credit or debit, as `CdtDbtInd`.
@@ -177,4 +180,7 @@ pub struct Notification {
     pub message_id: String,
     /// `Ntfctn/Acct/Id`, of the first notification.
     pub account: Option<AccountId>,
+    /// Movements without an `EndToEndId` (bank charges, incoming funds):
+    /// not payments of ours, skipped and counted.
+    pub unreferenced: u64,
 }
