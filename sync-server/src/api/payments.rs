@@ -87,7 +87,7 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
         ),
         (
             Method::GET,
-            "/v1/hq/payments/totals",
+            "/v1/hq/payment-totals",
             Hq(ViewPayments),
             get(totals),
         ),

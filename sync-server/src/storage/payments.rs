@@ -176,7 +176,7 @@ pub fn batches(sql: &mut dyn Sql, cycle: Option<i64>, page: Page) -> Res<Vec<Bat
     let query = SQL.get_or_init(|| {
         format!(
             "SELECT {BATCH_COLUMNS} FROM payment_batches
-             WHERE ($1 IS NULL OR cycle = $1) ORDER BY id DESC LIMIT $2 OFFSET $3"
+             WHERE (CAST($1 AS BIGINT) IS NULL OR cycle = $1) ORDER BY id DESC LIMIT $2 OFFSET $3"
         )
     });
     let [limit, offset] = page.params();
@@ -478,8 +478,10 @@ pub fn payments(sql: &mut dyn Sql, filter: &PaymentFilter, page: Page) -> Res<Ve
     let query = SQL.get_or_init(|| {
         format!(
             "SELECT {PAYMENT_COLUMNS} FROM payments
-             WHERE ($1 IS NULL OR batch = $1) AND ($2 IS NULL OR cycle = $2)
-               AND ($3 IS NULL OR state = $3) AND ($4 = 0 OR exception = 1)
+             WHERE (CAST($1 AS BIGINT) IS NULL OR batch = $1)
+               AND (CAST($2 AS BIGINT) IS NULL OR cycle = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR state = $3)
+               AND (CAST($4 AS BIGINT) = 0 OR exception = 1)
              ORDER BY updated_at DESC, payment LIMIT $5 OFFSET $6"
         )
     });
@@ -520,10 +522,12 @@ pub fn state_totals(
 ) -> Res<Vec<StateTotal>> {
     sql.query(
         "payments",
-        "SELECT state, currency, COUNT(*), COALESCE(SUM(amount_minor), 0), COALESCE(SUM(exception), 0)
+        "SELECT state, currency, COUNT(*), CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT),
+             CAST(COALESCE(SUM(exception), 0) AS BIGINT)
          FROM payments
-         WHERE ($1 IS NULL OR programme = $1) AND ($2 IS NULL OR cycle = $2)
-           AND ($3 IS NULL OR batch = $3)
+         WHERE (CAST($1 AS TEXT) IS NULL OR programme = $1)
+           AND (CAST($2 AS BIGINT) IS NULL OR cycle = $2)
+           AND (CAST($3 AS BIGINT) IS NULL OR batch = $3)
          GROUP BY state, currency ORDER BY state, currency",
         &[programme.into(), cycle.into(), batch.into()],
     )?

@@ -410,7 +410,7 @@ fn a_cycle_is_paid_once_through_a_bank_and_its_exceptions(backend: Backend) {
             &app,
             FINANCE,
             "POST",
-            &format!("/v1/hq/payments/{key}/resolution"),
+            &format!("/v1/hq/payments/{key}/remedy"),
             serde_json::json!({ "action": action, "reason": reason }),
         );
         approve(&app, &proposal)
