@@ -196,13 +196,11 @@ fn xmllint_refuses_a_file_out_of_order() {
     let path = write_file(dir.path(), Pain001Version::V03, kes, 3, None);
     let xml = std::fs::read_to_string(&path).unwrap();
     // `ChrgBr` after the first payment instead of before.
-    let broken = xml
-        .replacen("      <ChrgBr>SLEV</ChrgBr>\n", "", 1)
-        .replacen(
-            "    </PmtInf>",
-            "      <ChrgBr>SLEV</ChrgBr>\n    </PmtInf>",
-            1,
-        );
+    let broken = xml.replacen("<ChrgBr>SLEV</ChrgBr>\n", "", 1).replacen(
+        "</PmtInf>",
+        "<ChrgBr>SLEV</ChrgBr>\n</PmtInf>",
+        1,
+    );
     assert_ne!(broken, xml);
     std::fs::write(&path, broken).unwrap();
     let status = Command::new("xmllint")
