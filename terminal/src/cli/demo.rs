@@ -51,6 +51,8 @@ use lastmile_server::payments::rails::{self, NewBankRail};
 use lastmile_server::people::{self, Language, NewUser, Role, tokens};
 use lastmile_server::proposals::{self, Action, Decision};
 use lastmile_server::rails::bank_file::{BankFileConfig, FileFormat};
+use lastmile_server::rails::sim::bank::BankSimConfig;
+use lastmile_server::rails::sim::folder::{FolderBank, Folders};
 use lastmile_server::registry::cycles::{self, RuleRequest};
 use lastmile_server::registry::import::{self, Mapping};
 use lastmile_server::registry::programmes::{self, NewProgramme, Target, Transition};
@@ -250,6 +252,7 @@ pub fn run(args: Args, language: &str) -> anyhow::Result<()> {
         }
         None => set_up(&layout, args.listen)?,
     };
+    let _bank = SimulatedBank::start(&layout)?;
     let printer = VirtualPrinter::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         &layout.receipts(),
@@ -824,6 +827,66 @@ impl Drop for EmbeddedServer {
     }
 }
 
+/// The demo's bank: the bank simulator on the rail's folders, answering
+/// every payment file the server writes (about one payment in four
+/// refused, as closed or unknown accounts, so the exception queue has
+/// something in it), until the demo stops.
+struct SimulatedBank {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SimulatedBank {
+    /// How often the bank looks at its in-tray.
+    const POLL: Duration = Duration::from_millis(500);
+
+    fn start(layout: &Layout) -> anyhow::Result<SimulatedBank> {
+        let mut bank = FolderBank::open(
+            Folders {
+                outbox: layout.to_bank(),
+                inbox: layout.from_bank(),
+                state: layout.bank().join("simulator"),
+            },
+            BankSimConfig {
+                reject_per_mille: 250,
+                reasons: vec!["AC04".to_owned(), "AC01".to_owned()],
+                duplicate_reports: false,
+                seed: 7,
+                settle: true,
+            },
+            Duration::ZERO,
+        )
+        .context("cannot start the bank simulator")?;
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("bank-simulator".into())
+            .spawn(move || {
+                loop {
+                    if let Err(e) = bank.sweep(|| Clock::now(&lastmile_server::clock::SystemClock)) {
+                        eprintln!("the bank simulator: {e}");
+                    }
+                    match stop_rx.recv_timeout(Self::POLL) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                }
+            })?;
+        Ok(SimulatedBank {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for SimulatedBank {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// What the newcomer is shown, and the walkthrough.
 struct Tour<'a> {
     layout: &'a Layout,
@@ -868,6 +931,11 @@ impl Tour<'_> {
             println!(
                 "  programme        {PROGRAMME} ({PROGRAMME_NAME}), in the registry: cycle {cycle} generated and submitted by hq.officer, \
                  approved by hq.approver, released as the voucher sheet and the cash list of {SITE}"
+            );
+            println!(
+                "  bank payments    its bank entitlements in a batch prepared by hq.finance, approved by hq.approver, sent as \
+                 pain.001 to {root}/bank/to-bank; the bank simulator answers in {root}/bank/from-bank (refusals land in the \
+                 console's exception queue, Payments)"
             );
         }
         let (_, shop_name, shop_id, ..) = SHOP_ENTITLEMENT;
