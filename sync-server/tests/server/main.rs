@@ -10,6 +10,7 @@ mod audit;
 mod cli;
 mod console;
 mod console_ledger;
+mod console_payments;
 mod console_registry;
 mod hostile;
 mod id_authorities;
