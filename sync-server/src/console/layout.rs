@@ -9,7 +9,7 @@ use super::i18n::t;
 use crate::people::{Language, Permission};
 
 /// The sections, in the order of the navigation: (key, path, permission).
-pub const SECTIONS: [(&str, &str, Permission); 15] = [
+pub const SECTIONS: [(&str, &str, Permission); 16] = [
     ("dashboard", "/console", Permission::ViewTerminals),
     (
         "programmes",
@@ -21,6 +21,7 @@ pub const SECTIONS: [(&str, &str, Permission); 15] = [
     ("vouchers", "/console/vouchers", Permission::ViewVouchers),
     ("cases", "/console/cases", Permission::ViewCases),
     ("ledger", "/console/ledger", Permission::ViewLedger),
+    ("payments", "/console/payments", Permission::ViewPayments),
     ("proposals", "/console/proposals", Permission::ViewProposals),
     ("alarms", "/console/alarms", Permission::ViewAlarms),
     ("jobs", "/console/jobs", Permission::ViewAlarms),
@@ -250,18 +251,23 @@ td form { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; } td fo
 td form label { margin: 0; }
 table.money td.num { white-space: nowrap; }
 tr.group th { background: #f3f5f8; color: var(--muted); font-weight: 600; }
+.status-paid { color: var(--ok); font-weight: 600; } .status-failed, .status-down { color: var(--bad); font-weight: 600; }
+.status-batched, .status-sent, .status-accepted { color: var(--warn); font-weight: 600; } .status-rerouted { color: var(--muted); font-weight: 600; }
 .check label, label.check { font-weight: normal; display: flex; gap: 8px; align-items: center; }
 @media (max-width: 820px) { .evidence { grid-template-columns: 1fr; } .who { margin-left: 0; } table { font-size: 15px; } }
 "#;
 
-/// Live updates: the dashboard's numbers follow the server's events; any
-/// other page says that something changed, with a link to reload.
+/// Live updates: the dashboard's numbers follow the server's events; a page
+/// with live parts (`data-live` names its stream, `data-fragment` each
+/// part) has them replaced by the server's new rendering; any other page
+/// says that something changed, with a link to reload.
 pub const SCRIPT: PreEscaped<&str> = PreEscaped(
     r#"
 (function () {
   if (!window.EventSource) return;
   var last = null;
-  var source = new EventSource('/console/events');
+  var live = document.querySelector('[data-live]');
+  var source = new EventSource(live ? live.getAttribute('data-live') : '/console/events');
   // A browser keeps at most six connections to a server: a stream left open
   // by a page being left (or kept in the back-forward cache) would hold one.
   window.addEventListener('pagehide', function () { source.close(); });
@@ -284,6 +290,19 @@ pub const SCRIPT: PreEscaped<&str> = PreEscaped(
       }
     }
     last = key;
+  });
+  // Parts the server rendered again (escaped like every page): each one
+  // that changed replaces the part of the same name.
+  var shown = {};
+  source.addEventListener('fragments', function (e) {
+    var parts = JSON.parse(e.data);
+    Object.keys(parts).forEach(function (name) {
+      var el = document.querySelector('[data-fragment="' + name + '"]');
+      if (el && shown[name] !== parts[name]) {
+        el.innerHTML = parts[name];
+        shown[name] = parts[name];
+      }
+    });
   });
 })();
 "#,

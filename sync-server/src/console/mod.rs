@@ -29,6 +29,7 @@ mod layout;
 mod ledger;
 mod limits;
 mod login;
+mod payments;
 mod people;
 mod programmes;
 mod proposals;
@@ -426,6 +427,78 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
         ),
         (
             Method::GET,
+            "/console/payments",
+            Page(ViewPayments),
+            get(payments::overview),
+        ),
+        (
+            Method::GET,
+            "/console/payments/live",
+            Page(ViewPayments),
+            get(payments::live_stream),
+        ),
+        (
+            Method::POST,
+            "/console/payments/batches",
+            Page(PreparePayments),
+            axum::routing::post(payments::prepare),
+        ),
+        (
+            Method::GET,
+            "/console/payments/batches/{batch}",
+            Page(ViewPayments),
+            get(payments::batch),
+        ),
+        (
+            Method::POST,
+            "/console/payments/batches/{batch}/submit",
+            Page(PreparePayments),
+            axum::routing::post(payments::submit),
+        ),
+        (
+            Method::POST,
+            "/console/payments/batches/{batch}/cancel",
+            Page(PreparePayments),
+            axum::routing::post(payments::cancel),
+        ),
+        (
+            Method::GET,
+            "/console/payments/exceptions",
+            Page(ViewPayments),
+            get(payments::exception_queue),
+        ),
+        (
+            Method::GET,
+            "/console/payments/rails",
+            Page(ViewPayments),
+            get(payments::rails_page),
+        ),
+        (
+            Method::POST,
+            "/console/payments/rails/{rail}/state",
+            Page(ManageRails),
+            axum::routing::post(payments::rail_state),
+        ),
+        (
+            Method::POST,
+            "/console/payments/rails/{rail}/answers",
+            Gate::Upload(HandleExceptions),
+            axum::routing::post(payments::upload_answer),
+        ),
+        (
+            Method::GET,
+            "/console/payments/{payment}",
+            Page(ViewPayments),
+            get(payments::payment),
+        ),
+        (
+            Method::POST,
+            "/console/payments/{payment}/remedy",
+            Page(HandleExceptions),
+            axum::routing::post(payments::remedy),
+        ),
+        (
+            Method::GET,
             "/console/cycles/{cycle}",
             Page(ViewProgrammes),
             get(cycles::show),
@@ -658,7 +731,7 @@ pub async fn guard(
 }
 
 fn to_login(method: &Method, path: &str) -> Response {
-    if method == Method::GET && path != "/console/events" {
+    if method == Method::GET && path != "/console/events" && path != "/console/payments/live" {
         Redirect::to("/console/login").into_response()
     } else {
         Failure::new(

@@ -11,9 +11,21 @@ use serde::Deserialize;
 use super::i18n::t;
 use super::{Failure, Visit, blocking, html_page, layout, see_other};
 use crate::api::AppState;
-use crate::people::Permission;
+use crate::people::{Language, Permission};
 use crate::proposals::{self, Decision, ProposalError};
 use crate::storage::sql::Page;
+
+/// A payment proposal's kind in words (other kinds show their code).
+fn kind_words(lang: Language, kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "batch.approve" => t(lang, "kind_batch_approve"),
+        "payment.retry" => t(lang, "kind_payment_retry"),
+        "payment.reroute" => t(lang, "kind_payment_reroute"),
+        "payment.cancel" => t(lang, "kind_payment_cancel"),
+        "payment.mark_paid" => t(lang, "kind_payment_mark_paid"),
+        _ => return None,
+    })
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -74,9 +86,12 @@ pub async fn list(
                     } }
                     tbody {
                         @for p in &rows {
-                            tr {
+                            tr data-kind=(p.kind) {
                                 td.num { (p.id) }
-                                td { (p.kind) }
+                                td {
+                                    @if let Some(words) = kind_words(lang, &p.kind) { (words) br; small.mono { (p.kind) } }
+                                    @else { (p.kind) }
+                                }
                                 td.mono {
                                     @if let Some(v) = p.object.strip_prefix("voucher:") {
                                         a href=(format!("/console/vouchers/{v}")) { (p.object) }
@@ -85,6 +100,12 @@ pub async fn list(
                                     } @else if let Some(c) = p.object.strip_prefix("cycle:") {
                                         a href=(format!("/console/cycles/{c}")) { (p.object) }
                                         br; a href=(format!("/console/cycles/{c}")) { small { (t(lang, "see_cycle")) } }
+                                    } @else if let Some(b) = p.object.strip_prefix("batch:") {
+                                        a href=(format!("/console/payments/batches/{b}")) { (p.object) }
+                                        br; a href=(format!("/console/payments/batches/{b}")) { small { (t(lang, "see_batch")) } }
+                                    } @else if let Some(k) = p.object.strip_prefix("payment:") {
+                                        a href=(format!("/console/payments/{}", layout::query_value(k))) { (p.object) }
+                                        br; a href=(format!("/console/payments/{}", layout::query_value(k))) { small { (t(lang, "see_payment")) } }
                                     } @else { (p.object) }
                                 }
                                 td { (p.reason) }

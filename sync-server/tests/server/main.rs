@@ -11,6 +11,7 @@ mod bank_simulator;
 mod cli;
 mod console;
 mod console_ledger;
+mod console_payments;
 mod console_registry;
 mod hostile;
 mod id_authorities;
