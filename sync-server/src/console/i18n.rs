@@ -1465,24 +1465,6 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Rejeté par la banque, sans motif",
     ),
     (
-        "reason_ac01",
-        "Wrong account number",
-        "Numéro de compte erroné",
-    ),
-    ("reason_ac04", "Account closed", "Compte clôturé"),
-    ("reason_ac06", "Account blocked", "Compte bloqué"),
-    (
-        "reason_am04",
-        "Not enough funds in the account paid from",
-        "Fonds insuffisants sur le compte débité",
-    ),
-    ("reason_am05", "Duplicate payment", "Paiement en double"),
-    (
-        "reason_ms03",
-        "Refused, reason not given by the bank",
-        "Refusé, motif non précisé par la banque",
-    ),
-    (
         "kind_batch_approve",
         "Approve a payment batch",
         "Approuver un lot de paiements",

@@ -51,13 +51,11 @@ pub fn reason_words(code: &str, lang: Language) -> String {
         "unpaid_in_window" => "reason_unpaid_in_window",
         "reversed" => "reason_reversed",
         "RJCT" => "reason_rjct",
-        "AC01" => "reason_ac01",
-        "AC04" => "reason_ac04",
-        "AC06" => "reason_ac06",
-        "AM04" => "reason_am04",
-        "AM05" => "reason_am05",
-        "MS03" => "reason_ms03",
-        other => return other.to_owned(),
+        // The bank's own: ISO 20022's external status reason codes.
+        other => {
+            return crate::rails::iso20022::reasons::describe(other, lang)
+                .map_or_else(|| other.to_owned(), str::to_owned);
+        }
     };
     t(lang, key).to_owned()
 }

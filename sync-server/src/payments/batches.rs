@@ -25,7 +25,7 @@ use crate::people::{Caller, Permission};
 use crate::proposals::{self, Action};
 use crate::rails::{Instruction, Rail, RailError, Submission};
 use crate::storage::ledger as ledger_rows;
-use crate::storage::payments::{self as table, BatchRow, PaymentRow};
+use crate::storage::payments::{self as table, BatchRow, Event, PaymentRow};
 use crate::storage::proposals::ProposalRow;
 use crate::storage::registry as registry_rows;
 use crate::storage::sql::{Page, Sql};
@@ -388,20 +388,13 @@ pub(crate) fn reserve_and_queue(
             other => other.into(),
         })?;
     }
-    tx.sql().execute(
-        "UPDATE payments SET attempts = attempts + 1 WHERE batch = $1 AND state = $2",
-        &[row.id.into(), from.into()],
-    )?;
-    table::move_batch(
-        tx.sql(),
-        row.id,
-        from,
-        "approved",
-        "approved",
-        &label,
-        "{}",
-        now,
-    )?;
+    table::count_attempt(tx.sql(), row.id, from)?;
+    let approved = Event {
+        kind: "approved",
+        actor: &label,
+        detail: "{}",
+    };
+    table::move_batch(tx.sql(), row.id, from, "approved", approved, now)?;
     let payload = serde_json::to_value(SendPayload { batch: row.id })
         .map_err(|e| StorageError::corrupt("send payload", e))?;
     jobs::enqueue_job(
@@ -547,16 +540,12 @@ fn send_in(tx: &mut dyn Tx, batch: i64, now: i64) -> Result<(), PaymentError> {
             at: now,
         },
     )?;
-    table::move_batch(
-        tx.sql(),
-        batch,
-        "approved",
-        "sent",
-        "sent",
-        "server",
-        &detail,
-        now,
-    )?;
+    let sent = Event {
+        kind: "sent",
+        actor: "server",
+        detail: &detail,
+    };
+    table::move_batch(tx.sql(), batch, "approved", "sent", sent, now)?;
     table::set_batch_entitlements(tx.sql(), batch, "approved", "sent", now)?;
     table::mark_batch_sent(tx.sql(), batch, now)?;
     audit::record(

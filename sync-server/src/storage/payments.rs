@@ -599,16 +599,31 @@ pub fn recent_events(sql: &mut dyn Sql, most: i64) -> Res<Vec<EventRow>> {
     .collect()
 }
 
-/// Every payment of `batch` in state `from` moves to `to`, each with an
-/// event `kind` (two statements, whatever the batch's size).
+/// Counts one more attempt for each payment of `batch` in state `state`.
+pub fn count_attempt(sql: &mut dyn Sql, batch: i64, state: &str) -> Res<u64> {
+    sql.execute(
+        "UPDATE payments SET attempts = attempts + 1 WHERE batch = $1 AND state = $2",
+        &[batch.into(), state.into()],
+    )
+}
+
+/// An event recorded on payments: what happened, who did it, and its
+/// detail (JSON).
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub kind: &'a str,
+    pub actor: &'a str,
+    pub detail: &'a str,
+}
+
+/// Every payment of `batch` in state `from` moves to `to`, each with
+/// `event` (two statements, whatever the batch's size).
 pub fn move_batch(
     sql: &mut dyn Sql,
     batch: i64,
     from: &str,
     to: &str,
-    kind: &str,
-    actor: &str,
-    detail: &str,
+    event: Event<'_>,
     now: i64,
 ) -> Res<u64> {
     sql.execute(
@@ -617,9 +632,9 @@ pub fn move_batch(
         &[
             batch.into(),
             from.into(),
-            kind.into(),
-            actor.into(),
-            detail.into(),
+            event.kind.into(),
+            event.actor.into(),
+            event.detail.into(),
             now.into(),
         ],
     )?;

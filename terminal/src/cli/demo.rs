@@ -212,7 +212,7 @@ impl Layout {
     fn to_bank(&self) -> PathBuf {
         self.bank().join("to-bank")
     }
-    fn from_bank(&self) -> PathBuf {
+    fn bank_answers(&self) -> PathBuf {
         self.bank().join("from-bank")
     }
 }
@@ -640,7 +640,7 @@ fn pay_by_bank(
     cycle: i64,
     now: i64,
 ) -> anyhow::Result<()> {
-    for dir in [layout.to_bank(), layout.from_bank()] {
+    for dir in [layout.to_bank(), layout.bank_answers()] {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -656,7 +656,7 @@ fn pay_by_bank(
                 debtor_account: "0100200300".to_owned(),
                 debtor_bic: Some("KCBLKENX".to_owned()),
                 outbox: layout.to_bank(),
-                inbox: layout.from_bank(),
+                inbox: layout.bank_answers(),
                 batch_payments_max: 1_000,
                 answer_deadline_hours: 48,
             },
@@ -844,7 +844,7 @@ impl SimulatedBank {
         let mut bank = FolderBank::open(
             Folders {
                 outbox: layout.to_bank(),
-                inbox: layout.from_bank(),
+                inbox: layout.bank_answers(),
                 state: layout.bank().join("simulator"),
             },
             BankSimConfig {
@@ -862,7 +862,8 @@ impl SimulatedBank {
             .name("bank-simulator".into())
             .spawn(move || {
                 loop {
-                    if let Err(e) = bank.sweep(|| Clock::now(&lastmile_server::clock::SystemClock)) {
+                    if let Err(e) = bank.sweep(|| Clock::now(&lastmile_server::clock::SystemClock))
+                    {
                         eprintln!("the bank simulator: {e}");
                     }
                     match stop_rx.recv_timeout(Self::POLL) {
