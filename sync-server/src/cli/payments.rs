@@ -70,7 +70,9 @@ pub enum RailsCommand {
     List,
     /// Mark a rail down (nothing new is batched for it) or up again.
     State {
+        /// The rail's name.
         name: String,
+        /// Down (without it: up again).
         #[arg(long)]
         down: bool,
     },
@@ -80,16 +82,21 @@ pub enum RailsCommand {
 pub enum PaymentsCommand {
     /// Make batches of a cycle's approved bank entitlements for a rail.
     Prepare {
+        /// The HQ person (finance) acting; they may not approve it.
         #[arg(long = "as", value_name = "USERNAME")]
         preparer: String,
+        /// The cycle's id.
         #[arg(long)]
         cycle: i64,
+        /// The rail's name.
         #[arg(long)]
         rail: String,
     },
     /// Submit a draft batch for approval.
     Submit {
+        /// The batch's id.
         batch: i64,
+        /// The HQ person (finance) acting; they may not approve it.
         #[arg(long = "as", value_name = "USERNAME")]
         preparer: String,
         /// Why, for the approver.
@@ -98,23 +105,32 @@ pub enum PaymentsCommand {
     },
     /// Cancel a draft batch.
     Cancel {
+        /// The batch's id.
         batch: i64,
+        /// The HQ person (finance) acting; they may not approve it.
         #[arg(long = "as", value_name = "USERNAME")]
         preparer: String,
     },
     /// The batches, newest first, one JSON object per line.
     Batches {
+        /// The cycle's id.
         #[arg(long)]
         cycle: Option<i64>,
     },
     /// One batch with its files and totals by state (JSON).
-    Batch { batch: i64 },
+    Batch {
+        /// The batch's id.
+        batch: i64,
+    },
     /// Payments, most recently changed first, one JSON object per line.
     List {
+        /// The batch's id.
         #[arg(long)]
         batch: Option<i64>,
+        /// The cycle's id.
         #[arg(long)]
         cycle: Option<i64>,
+        /// Only payments in this state.
         #[arg(long)]
         state: Option<String>,
         /// Only the exception queue.
@@ -122,27 +138,38 @@ pub enum PaymentsCommand {
         exceptions: bool,
     },
     /// One payment with its timeline (JSON).
-    Show { payment: String },
+    Show {
+        /// The payment's key (the EndToEndId its bank sees).
+        payment: String,
+    },
     /// Counts and amounts by state and currency (JSON).
     Totals {
+        /// Only this programme's.
         #[arg(long)]
         programme: Option<String>,
+        /// The cycle's id.
         #[arg(long)]
         cycle: Option<i64>,
+        /// The batch's id.
         #[arg(long)]
         batch: Option<i64>,
     },
     /// Import a bank's answer file (pain.002 or camt.054) for a rail.
     Import {
+        /// The HQ person (finance) importing it.
         #[arg(long = "as", value_name = "USERNAME")]
         importer: String,
+        /// The rail's name.
         #[arg(long)]
         rail: String,
+        /// The answer file.
         file: PathBuf,
     },
     /// Propose resolving a payment of the exception queue.
     Resolve {
+        /// The payment's key (the EndToEndId its bank sees).
         payment: String,
+        /// The HQ person (finance) proposing; they may not approve it.
         #[arg(long = "as", value_name = "USERNAME")]
         proposer: String,
         /// retry, reroute, cancel or mark_paid.

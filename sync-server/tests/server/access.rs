@@ -49,6 +49,9 @@ fn concrete(pattern: &str) -> String {
             "{account}" => "budget%2FP-nobody%2FKES",
             "{kid}" => "kid-nobody",
             "{period}" => "2099-01",
+            "{rail}" => "rail-nobody",
+            "{batch}" => "987654",
+            "{payment}" => "LMNOBODY",
             p if p.starts_with('{') => panic!("no value for the path parameter {p} of {pattern}"),
             p => p,
         })

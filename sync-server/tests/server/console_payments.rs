@@ -402,7 +402,7 @@ fn payments_in_the_console() {
     browser.wait_for_text("Nothing was changed.");
     shot(&browser, "rails-refused");
     assert_eq!(batch_state(&app, batch), "sent");
-    let (_, totals) = app.hq_get(&format!("/v1/hq/payments/totals?batch={batch}"));
+    let (_, totals) = app.hq_get(&format!("/v1/hq/payment-totals?batch={batch}"));
     assert_eq!(totals[0]["state"], "sent", "{totals}");
     assert_eq!(totals[0]["payments"], 3, "{totals}");
 
@@ -538,7 +538,7 @@ fn an_answer_file_through_the_console() {
         cell(&format!(
             "#payments tr[data-payment='{rejected}'] [data-field=reason]"
         )),
-        "Account closed (AC04)"
+        "The account is closed. (AC04)"
     );
     assert_eq!(
         rows(&browser, "#payments tbody tr")

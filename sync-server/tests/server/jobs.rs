@@ -482,14 +482,14 @@ fn periodic_jobs_run_once_per_period_across_instances(backend: Backend) {
         })
         .unwrap();
 
-    // prune_nonces, prune_jobs and expire_transfers, once however many
-    // instances enqueue them.
-    assert_eq!(a.enqueue_due().unwrap(), 3);
+    // prune_nonces, prune_jobs, expire_transfers, read_rail_answers and
+    // payments_overdue, once however many instances enqueue them.
+    assert_eq!(a.enqueue_due().unwrap(), 5);
     assert_eq!(b.enqueue_due().unwrap(), 0);
     assert_eq!(c.enqueue_due().unwrap(), 0);
     assert_eq!(a.enqueue_due().unwrap(), 0);
     let ran = b.run_once().unwrap() + a.run_once().unwrap() + c.run_once().unwrap();
-    assert_eq!(ran, 3);
+    assert_eq!(ran, 5);
     let minute = clock.now_ms() / 60_000;
     let row = storage
         .transaction(|tx| store::by_key(tx.sql(), &format!("prune_nonces:{minute}")))
@@ -508,25 +508,24 @@ fn periodic_jobs_run_once_per_period_across_instances(backend: Backend) {
         })
         .unwrap();
 
-    // The next minute: prune_nonces and expire_transfers again (prune_jobs
-    // is hourly), once.
+    // The next minute: all but prune_jobs (hourly) again, once.
     manual.advance(60);
-    assert_eq!(c.enqueue_due().unwrap(), 2);
+    assert_eq!(c.enqueue_due().unwrap(), 4);
     assert_eq!(a.enqueue_due().unwrap(), 0);
     assert_eq!(b.enqueue_due().unwrap(), 0);
-    assert_eq!(a.run_once().unwrap() + b.run_once().unwrap(), 2);
+    assert_eq!(a.run_once().unwrap() + b.run_once().unwrap(), 4);
     assert_eq!(
         counts(&storage),
         store::JobCounts {
-            done: 5,
+            done: 9,
             ..Default::default()
         }
     );
 
     // Eight days on, prune_jobs deletes the done jobs past their retention.
     manual.advance(8 * 24 * 3600);
-    assert_eq!(a.enqueue_due().unwrap(), 3);
-    assert_eq!(a.run_once().unwrap(), 3);
+    assert_eq!(a.enqueue_due().unwrap(), 5);
+    assert_eq!(a.run_once().unwrap(), 5);
     let done = storage
         .transaction(|tx| store::list(tx.sql(), JobState::Done, Page::first(10)))
         .unwrap();
@@ -537,8 +536,10 @@ fn periodic_jobs_run_once_per_period_across_instances(backend: Backend) {
         keys,
         [
             format!("expire_transfers:{}", now / 60_000),
+            format!("payments_overdue:{}", now / 60_000),
             format!("prune_jobs:{}", now / 3_600_000),
-            format!("prune_nonces:{}", now / 60_000)
+            format!("prune_nonces:{}", now / 60_000),
+            format!("read_rail_answers:{}", now / 10_000),
         ]
     );
 }
