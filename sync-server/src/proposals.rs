@@ -571,8 +571,12 @@ pub fn decide(
                 }
                 Action::ResolvePayment { key, remedy } => {
                     let actor = caller.actor();
-                    let evidence = proposal.reason.clone();
-                    exceptions::carry_out_in(tx, &actor, key, *remedy, &evidence, detail, now)?;
+                    let by = format!("user:{}", proposal.proposed_by_name);
+                    let proposed = exceptions::Proposed {
+                        by: &by,
+                        reason: &proposal.reason,
+                    };
+                    exceptions::carry_out_in(tx, &actor, key, *remedy, proposed, detail, now)?;
                 }
                 Action::AddIdAuthority(kid) | Action::RetireIdAuthority(kid) => {
                     let change = match action {

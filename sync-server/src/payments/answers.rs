@@ -183,7 +183,7 @@ pub fn import_in(
     }
     let mut effects: Vec<Effect> = Vec::new();
     let mut input = bytes;
-    let answer = bank.read_answer(&mut input, &mut |effect| {
+    let read = bank.read_answer(&mut input, &mut |effect| {
         if effects.len() >= ANSWERS_MAX {
             return Err(crate::rails::RailError::Answer(format!(
                 "more than {ANSWERS_MAX} answers"
@@ -191,7 +191,13 @@ pub fn import_in(
         }
         effects.push(effect);
         Ok(())
-    })?;
+    });
+    let answer = match read {
+        Err(_) if effects.len() >= ANSWERS_MAX => {
+            return Err(PaymentError::TooManyAnswers { max: ANSWERS_MAX });
+        }
+        other => other?,
+    };
     let batch = match &answer.answers {
         None => None,
         Some(message) => {

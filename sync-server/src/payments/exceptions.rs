@@ -88,6 +88,18 @@ fn refusal(p: &PaymentRow, remedy: Remedy) -> Option<&'static str> {
         Remedy::MarkPaid => None,
         Remedy::Retry if p.state == "failed" && p.rail != rails::CASH => None,
         Remedy::Retry => Some("only a payment its bank refused is retried"),
+        // Another channel fixes an account's problem (closed, unknown,
+        // blocked) or money that came back, not a bank's own refusal.
+        Remedy::Reroute
+            if p.state == "failed"
+                && !p.reason.as_deref().is_some_and(|code| {
+                    code == "reversed" || crate::rails::iso20022::reasons::reroutable(code)
+                }) =>
+        {
+            Some(
+                "the bank's reason is not one another channel fixes: retry, cancel or mark it paid",
+            )
+        }
         Remedy::Reroute | Remedy::Cancel if p.state == "failed" || cash_uncollected => None,
         Remedy::Reroute | Remedy::Cancel if outcome_unknown(p) => Some(
             "the bank may have paid it: import its status report or mark it paid with evidence",
@@ -169,15 +181,25 @@ fn next_channel(tx: &mut dyn Tx, p: &PaymentRow) -> Result<Channel, PaymentError
 }
 
 /// Carries out an approved remedy (from `proposals::decide`).
+/// What the proposal said: who proposed the remedy (a retry's new batch
+/// names them as its preparer) and why (the evidence, for a payment marked
+/// paid).
+#[derive(Debug, Clone, Copy)]
+pub struct Proposed<'a> {
+    pub by: &'a str,
+    pub reason: &'a str,
+}
+
 pub fn carry_out_in(
     tx: &mut dyn Tx,
     actor: &Actor,
     key: &str,
     remedy: Remedy,
-    evidence: &str,
+    proposed: Proposed<'_>,
     detail: serde_json::Value,
     now: i64,
 ) -> Result<(), PaymentError> {
+    let evidence = proposed.reason;
     let p = table::payment(tx.sql(), key)?
         .ok_or_else(|| PaymentError::UnknownPayment(key.to_owned()))?;
     if let Some(wanted) = refusal(&p, remedy) {
@@ -272,7 +294,7 @@ pub fn carry_out_in(
                 total_minor: p.amount_minor,
                 state: "approved".to_owned(),
                 message_id: message_id(id, &p.programme, p.cycle),
-                prepared_by: label.clone(),
+                prepared_by: proposed.by.to_owned(),
                 prepared_at: now,
                 approved_by: Some(label.clone()),
                 approved_at: Some(now),

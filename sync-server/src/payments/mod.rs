@@ -42,8 +42,6 @@ use crate::proposals::ProposalError;
 use crate::rails::RailError;
 use crate::storage::StorageError;
 
-/// Most payments one call lists.
-pub const LIST_MAX: i64 = 500;
 /// Most events of one payment's timeline shown.
 pub const TIMELINE_EVENTS_MAX: i64 = 200;
 

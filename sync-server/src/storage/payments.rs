@@ -556,47 +556,45 @@ pub struct EventRow {
     pub at: i64,
 }
 
-pub fn events(sql: &mut dyn Sql, payment: &str, most: i64) -> Res<Vec<EventRow>> {
-    sql.query(
-        "payment_events",
-        "SELECT payment, seq, kind, actor, detail, at FROM payment_events
-         WHERE payment = $1 ORDER BY seq LIMIT $2",
-        &[payment.into(), most.into()],
-    )?
-    .iter()
-    .map(|r| {
-        Ok(EventRow {
-            payment: r.text(0)?,
-            seq: r.int(1)?,
-            kind: r.text(2)?,
-            actor: r.text(3)?,
-            detail: r.text(4)?,
-            at: r.int(5)?,
-        })
+const EVENT_COLUMNS: &str = "payment, seq, kind, actor, detail, at";
+
+fn event_row(r: &Row) -> Res<EventRow> {
+    Ok(EventRow {
+        payment: r.text(0)?,
+        seq: r.int(1)?,
+        kind: r.text(2)?,
+        actor: r.text(3)?,
+        detail: r.text(4)?,
+        at: r.int(5)?,
     })
-    .collect()
 }
 
-/// The newest events of every payment after `after_at` (for a live view).
+pub fn events(sql: &mut dyn Sql, payment: &str, most: i64) -> Res<Vec<EventRow>> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let query = SQL.get_or_init(|| {
+        format!(
+            "SELECT {EVENT_COLUMNS} FROM payment_events WHERE payment = $1 ORDER BY seq LIMIT $2"
+        )
+    });
+    sql.query("payment_events", query, &[payment.into(), most.into()])?
+        .iter()
+        .map(event_row)
+        .collect()
+}
+
+/// The newest events of all payments (for a live view).
 pub fn recent_events(sql: &mut dyn Sql, most: i64) -> Res<Vec<EventRow>> {
-    sql.query(
-        "payment_events",
-        "SELECT payment, seq, kind, actor, detail, at FROM payment_events
-         ORDER BY at DESC, payment DESC, seq DESC LIMIT $1",
-        &[most.into()],
-    )?
-    .iter()
-    .map(|r| {
-        Ok(EventRow {
-            payment: r.text(0)?,
-            seq: r.int(1)?,
-            kind: r.text(2)?,
-            actor: r.text(3)?,
-            detail: r.text(4)?,
-            at: r.int(5)?,
-        })
-    })
-    .collect()
+    static SQL: OnceLock<String> = OnceLock::new();
+    let query = SQL.get_or_init(|| {
+        format!(
+            "SELECT {EVENT_COLUMNS} FROM payment_events
+             ORDER BY at DESC, payment DESC, seq DESC LIMIT $1"
+        )
+    });
+    sql.query("payment_events", query, &[most.into()])?
+        .iter()
+        .map(event_row)
+        .collect()
 }
 
 /// Counts one more attempt for each payment of `batch` in state `state`.

@@ -7,6 +7,7 @@
 //! pass, unless `CI` is set: there they fail, so that CI never passes
 //! without having validated.
 
+use crate::common;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,24 +18,6 @@ use lastmile_server::rails::iso20022::{
 };
 use lastmile_shared::money::{Currency, Money};
 
-/// The directory of the XSDs, or `None` (outside CI) to skip.
-fn schema_dir() -> Option<PathBuf> {
-    match std::env::var_os("LASTMILE_ISO20022_XSD_DIR") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None if std::env::var_os("CI").is_some_and(|ci| !ci.is_empty()) => panic!(
-            "LASTMILE_ISO20022_XSD_DIR is not set and CI is: run the tests through \
-             scripts/test.sh, or export LASTMILE_ISO20022_XSD_DIR=\"$(scripts/iso20022-schemas.sh)\""
-        ),
-        None => {
-            eprintln!(
-                "skipped: LASTMILE_ISO20022_XSD_DIR is not set \
-                 (export LASTMILE_ISO20022_XSD_DIR=\"$(scripts/iso20022-schemas.sh)\")"
-            );
-            None
-        }
-    }
-}
-
 fn schema_name(version: Pain001Version) -> &'static str {
     match version {
         Pain001Version::V09 => "pain.001.001.09.xsd",
@@ -44,22 +27,7 @@ fn schema_name(version: Pain001Version) -> &'static str {
 
 /// Runs `xmllint --schema` on `file`; panics with its report when invalid.
 fn assert_valid(schemas: &Path, version: Pain001Version, file: &Path) {
-    let schema = schemas.join(schema_name(version));
-    assert!(schema.exists(), "{} is missing", schema.display());
-    let output = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(&schema)
-        .arg(file)
-        .output()
-        .expect("xmllint (Debian libxml2-utils; scripts/install-deps.sh installs it)");
-    assert!(
-        output.status.success(),
-        "{} is not valid against {}:\n{}",
-        file.display(),
-        schema.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_valid_xml(schemas, schema_name(version), file);
 }
 
 fn header(currency: Currency, count: u64, control_sum: i64, agent: Option<Agent>) -> FileHeader {
@@ -148,7 +116,9 @@ fn write_file(
 
 #[test]
 fn varied_payments_validate_in_both_versions() {
-    let Some(schemas) = schema_dir() else { return };
+    let Some(schemas) = common::xsd_dir() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     for version in [Pain001Version::V09, Pain001Version::V03] {
         for (currency, agent) in [
@@ -170,7 +140,9 @@ fn varied_payments_validate_in_both_versions() {
 
 #[test]
 fn the_reviewed_fixtures_validate() {
-    let Some(schemas) = schema_dir() else { return };
+    let Some(schemas) = common::xsd_dir() else {
+        return;
+    };
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iso20022");
     for version in [Pain001Version::V09, Pain001Version::V03] {
         let name = schema_name(version).replace(".xsd", ".xml");
@@ -180,7 +152,9 @@ fn the_reviewed_fixtures_validate() {
 
 #[test]
 fn a_file_of_ten_thousand_payments_validates() {
-    let Some(schemas) = schema_dir() else { return };
+    let Some(schemas) = common::xsd_dir() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let kes = Currency::parse("KES").unwrap();
     let path = write_file(dir.path(), Pain001Version::V09, kes, 10_000, None);
@@ -190,7 +164,9 @@ fn a_file_of_ten_thousand_payments_validates() {
 /// The check that the validation is real: a file the schema must refuse.
 #[test]
 fn xmllint_refuses_a_file_out_of_order() {
-    let Some(schemas) = schema_dir() else { return };
+    let Some(schemas) = common::xsd_dir() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let kes = Currency::parse("KES").unwrap();
     let path = write_file(dir.path(), Pain001Version::V03, kes, 3, None);

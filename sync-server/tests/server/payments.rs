@@ -324,6 +324,10 @@ fn a_cycle_is_paid_once_through_a_bank_and_its_exceptions(backend: Backend) {
             file["sha256"],
             lastmile_server::payments::transport::sha256(&bytes)
         );
+        // What the pipeline sends is what ISO's schema allows.
+        if let Some(xsd) = common::xsd_dir() {
+            common::assert_valid_xml(&xsd, "pain.001.001.09.xsd", &outbox.join(&name));
+        }
         files.push((
             batch,
             name,

@@ -677,3 +677,43 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 pub fn data_path(app: &TestApp) -> PathBuf {
     app.dir.path().to_owned()
 }
+
+/// The directory of the official ISO 20022 XSDs (`scripts/iso20022-schemas.sh`,
+/// exported by `scripts/test.sh`), or `None` outside CI, to skip.
+pub fn xsd_dir() -> Option<PathBuf> {
+    match std::env::var_os("LASTMILE_ISO20022_XSD_DIR") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None if std::env::var_os("CI").is_some_and(|ci| !ci.is_empty()) => panic!(
+            "LASTMILE_ISO20022_XSD_DIR is not set and CI is: run the tests through \
+             scripts/test.sh, or export LASTMILE_ISO20022_XSD_DIR=\"$(scripts/iso20022-schemas.sh)\""
+        ),
+        None => {
+            eprintln!(
+                "skipped: LASTMILE_ISO20022_XSD_DIR is not set \
+                 (export LASTMILE_ISO20022_XSD_DIR=\"$(scripts/iso20022-schemas.sh)\")"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `xmllint --schema` on `file` with the XSD `xsd` of `dir`; panics
+/// with its report when the file is invalid or the XSD is missing.
+pub fn assert_valid_xml(dir: &Path, xsd: &str, file: &Path) {
+    let schema = dir.join(xsd);
+    assert!(schema.exists(), "{} is missing", schema.display());
+    let output = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(file)
+        .output()
+        .expect("xmllint (Debian libxml2-utils; scripts/install-deps.sh installs it)");
+    assert!(
+        output.status.success(),
+        "{} is not valid against {}:\n{}",
+        file.display(),
+        schema.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
