@@ -1375,11 +1375,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("pay_state_submitted", "submitted", "soumis"),
     ("pay_state_batched", "in a batch", "dans un lot"),
     ("pay_state_approved", "approved", "approuvé"),
-    (
-        "pay_state_sent",
-        "sent, no answer yet",
-        "envoyé, pas encore de réponse",
-    ),
+    ("pay_state_sent", "sent", "envoyé"),
     (
         "pay_state_accepted",
         "accepted by the bank",

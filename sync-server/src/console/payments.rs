@@ -705,7 +705,7 @@ fn batch_facts(lang: Language, v: &BatchView) -> Markup {
             dt { (t(lang, "pay_rail")) } dd { (b.rail) }
             dt { (t(lang, "payments")) } dd data-field="payments" { (b.payments) }
             dt { (t(lang, "total")) } dd data-field="total" { (layout::amount(lang, b.total_minor, &b.currency)) }
-            dt { (t(lang, "pay_reservable")) } dd data-field="reservable" { (v.reservable) }
+            dt { (t(lang, "pay_reservable")) } dd data-field="reservable" { (layout::amount(lang, v.reservable_minor, &b.currency)) }
             dt { (t(lang, "pay_message_id")) } dd.mono data-field="message_id" { (b.message_id) }
             dt { (t(lang, "pay_prepared_by")) } dd { (b.prepared_by) " · " (layout::time(b.prepared_at)) }
             dt { (t(lang, "approved_by")) } dd data-field="approved_by" {

@@ -51,9 +51,9 @@ struct SendPayload {
 pub struct BatchView {
     #[serde(flatten)]
     pub row: BatchRow,
-    pub total: String,
-    /// What the cycle's obligations have left to reserve now.
-    pub reservable: String,
+    /// What the cycle's obligations have left to reserve now, in the
+    /// batch's currency.
+    pub reservable_minor: i64,
 }
 
 fn money(minor: i64, currency: &str) -> Result<Money, PaymentError> {
@@ -89,8 +89,7 @@ fn view(sql: &mut dyn Sql, row: BatchRow) -> Result<BatchView, PaymentError> {
     let currency = Currency::parse(&row.currency)?;
     let left = reservable(sql, &row.programme, &cycle.period, currency)?;
     Ok(BatchView {
-        total: money(row.total_minor, &row.currency)?.to_string(),
-        reservable: left.to_string(),
+        reservable_minor: left.minor,
         row,
     })
 }

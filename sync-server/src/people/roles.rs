@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum Role {
-    /// People, tokens, terminals, limits and merchants; not approvals.
+    /// People, tokens, terminals, limits, merchants and payment rails; not approvals.
     Admin,
     /// Runs programmes: vouchers, and proposes their revocation.
     ProgrammeOfficer,
     /// Approves or rejects what others proposed; changes nothing directly.
     Approver,
-    /// Money questions: double-spend cases, proposes write-offs.
+    /// Money questions: fundings, payment batches and their exceptions,
+    /// double-spend cases; proposes write-offs.
     Finance,
     /// Reads everything, changes nothing.
     Auditor,

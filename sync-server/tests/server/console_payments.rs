@@ -333,7 +333,7 @@ fn payments_in_the_console() {
         "#batches a[href='/console/payments/batches/{batch}']"
     ));
     browser.wait_for("#files");
-    assert_eq!(cell("#batch [data-field=state]"), "sent, no answer yet");
+    assert_eq!(cell("#batch [data-field=state]"), "sent");
     assert!(cell("#batch [data-field=approved_by]").starts_with("user:amina.approver"));
     let message_id = cell("#batch [data-field=message_id]");
     let files = rows(&browser, "#files tbody tr");
@@ -486,7 +486,7 @@ fn payments_in_the_console() {
     sign_in_french(&french, &app, ("fanta.finance", "Fanta"), Role::Finance);
     french.open(&format!("{}/console/payments", app.base_url));
     french.wait_for_text("Totaux par état");
-    french.wait_for_text("envoyé, pas encore de réponse");
+    french.wait_for_text("envoyé");
     assert_eq!(
         french.text_of(&french.wait_for("#totals tr[data-state=sent] [data-field=amount]")),
         "KES 6\u{202f}000,00"

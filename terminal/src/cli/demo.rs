@@ -851,7 +851,9 @@ impl SimulatedBank {
                 reject_per_mille: 250,
                 reasons: vec!["AC04".to_owned(), "AC01".to_owned()],
                 duplicate_reports: false,
-                seed: 7,
+                // Refuses two of the demo's six (the draws follow the seed
+                // and each payment's key, which a fresh demo always makes the same).
+                seed: 2,
                 settle: true,
             },
             Duration::ZERO,
