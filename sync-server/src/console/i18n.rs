@@ -1138,8 +1138,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Exception queue",
         "File d'exceptions",
     ),
-    ("pay_rails", "Rails", "Canaux de paiement"),
-    ("pay_rail", "Rail", "Canal"),
+    ("pay_rails", "Rails", "Circuits de paiement"),
+    ("pay_rail", "Rail", "Circuit de paiement"),
     ("pay_batch", "Batch", "Lot"),
     ("pay_batches", "Batches", "Lots"),
     (
@@ -1163,13 +1163,13 @@ const TEXTS: &[(&str, &str, &str)] = &[
     (
         "pay_prepare_hint",
         "The cycle's approved bank entitlements not paid yet become draft batches for this rail, each of at most the rail's file size. Nothing is sent until you submit a batch and another person approves it.",
-        "Les droits bancaires approuvés du cycle, pas encore payés, deviennent des lots en brouillon pour ce canal, chacun d'au plus la taille de fichier du canal. Rien n'est envoyé avant que vous soumettiez un lot et qu'une autre personne l'approuve.",
+        "Les droits bancaires approuvés du cycle, pas encore payés, deviennent des lots en brouillon pour ce circuit, chacun d'au plus la taille de fichier du circuit. Rien n'est envoyé avant que vous soumettiez un lot et qu'une autre personne l'approuve.",
     ),
     ("pay_prepare_button", "Prepare", "Préparer"),
     (
         "pay_no_rail",
         "No bank rail is active: an admin sets one up, or marks one up again.",
-        "Aucun canal bancaire n'est actif : un administrateur en configure un, ou en remet un en service.",
+        "Aucun circuit bancaire n'est actif : un administrateur en configure un, ou en remet un en service.",
     ),
     (
         "pay_prepared_notice",
@@ -1223,8 +1223,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Aucun fichier pour l'instant : il est écrit une fois le lot approuvé.",
     ),
     ("pay_direction", "Way", "Sens"),
-    ("pay_file_out", "sent to the rail", "envoyé au canal"),
-    ("pay_file_in", "answer from the rail", "réponse du canal"),
+    ("pay_file_out", "sent to the rail", "envoyé au circuit"),
+    ("pay_file_in", "answer from the rail", "réponse du circuit"),
     ("pay_format", "Format", "Format"),
     ("pay_size", "Size", "Taille"),
     ("pay_outcome", "Outcome", "Résultat"),
@@ -1248,7 +1248,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     (
         "pay_remedy_hint",
         "Each is a proposal another person approves. Retry sends it again by the same rail and key; reroute pays it by the beneficiary's next channel; cancel pays it no more; mark paid needs evidence (a bank reference, a receipt).",
-        "Chacune est une proposition qu'une autre personne approuve. Réessayer l'envoie à nouveau par le même canal et la même clé ; rediriger le paie par le canal suivant du bénéficiaire ; annuler ne le paie plus ; marquer payé demande une preuve (une référence bancaire, un reçu).",
+        "Chacune est une proposition qu'une autre personne approuve. Réessayer l'envoie à nouveau par le même circuit et la même clé ; rediriger le paie par le canal suivant du bénéficiaire ; annuler ne le paie plus ; marquer payé demande une preuve (une référence bancaire, un reçu).",
     ),
     ("pay_remedy_reason", "Reason or evidence", "Motif ou preuve"),
     ("remedy_retry", "Propose a retry", "Proposer de réessayer"),
@@ -1276,7 +1276,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     (
         "pay_queue_hint",
         "Payments a rail refused or reversed, that no rail answered for in time, or cash not collected in its window. Open one to propose what to do.",
-        "Les paiements qu'un canal a refusés ou annulés, sans réponse du canal à temps, ou l'argent liquide non retiré dans sa période. Ouvrez-en un pour proposer quoi faire.",
+        "Les paiements qu'un circuit a refusés ou contrepassés, sans réponse du circuit à temps, ou l'argent liquide non retiré dans sa période. Ouvrez-en un pour proposer quoi faire.",
     ),
     (
         "pay_queue_empty",
@@ -1286,12 +1286,12 @@ const TEXTS: &[(&str, &str, &str)] = &[
     (
         "pay_rails_hint",
         "The rails HQ pays through and their settings. Cash is always there: paid by the field agents' terminals.",
-        "Les canaux par lesquels le siège paie et leurs réglages. L'argent liquide est toujours là : payé par les terminaux des agents de terrain.",
+        "Les circuits par lesquels le siège paie et leurs réglages. L'argent liquide est toujours là : payé par les terminaux des agents de terrain.",
     ),
     (
         "pay_no_rails",
         "No bank rail is set up.",
-        "Aucun canal bancaire n'est configuré.",
+        "Aucun circuit bancaire n'est configuré.",
     ),
     ("pay_debtor", "Account holder", "Titulaire du compte"),
     ("pay_debtor_account", "Account paid from", "Compte débité"),
@@ -1314,19 +1314,19 @@ const TEXTS: &[(&str, &str, &str)] = &[
     (
         "pay_bad_settings",
         "The stored settings of this rail do not read: tell the technical team.",
-        "Les réglages enregistrés de ce canal sont illisibles : prévenez l'équipe technique.",
+        "Les réglages enregistrés de ce circuit sont illisibles : prévenez l'équipe technique.",
     ),
     ("pay_mark_down", "Mark down", "Mettre hors service"),
     ("pay_mark_up", "Mark up again", "Remettre en service"),
     (
         "pay_rail_down_notice",
         "The rail is down: nothing new is sent through it.",
-        "Le canal est hors service : rien de nouveau n'y est envoyé.",
+        "Le circuit est hors service : rien de nouveau n'y est envoyé.",
     ),
     (
         "pay_rail_up_notice",
         "The rail is up again.",
-        "Le canal est de nouveau en service.",
+        "Le circuit est de nouveau en service.",
     ),
     (
         "pay_upload_answer",
@@ -1369,7 +1369,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     (
         "pay_answer_refused_hint",
         "Nothing was changed. Check that it is this rail's answer to a batch it was sent, and that it was not read before.",
-        "Rien n'a été changé. Vérifiez qu'il s'agit de la réponse de ce canal à un lot qui lui a été envoyé, et qu'il n'a pas déjà été lu.",
+        "Rien n'a été changé. Vérifiez qu'il s'agit de la réponse de ce circuit à un lot qui lui a été envoyé, et qu'il n'a pas déjà été lu.",
     ),
     ("pay_state_draft", "draft", "brouillon"),
     ("pay_state_submitted", "submitted", "soumis"),
@@ -1397,7 +1397,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "approved, money reserved",
         "approuvé, argent réservé",
     ),
-    ("pay_event_sent", "sent to the rail", "envoyé au canal"),
+    ("pay_event_sent", "sent to the rail", "envoyé au circuit"),
     (
         "pay_event_accepted",
         "accepted by the bank",
@@ -1407,7 +1407,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     (
         "pay_event_failed",
         "refused by the rail",
-        "refusé par le canal",
+        "refusé par le circuit",
     ),
     (
         "pay_event_reversed",
