@@ -253,7 +253,7 @@ fn payments_in_the_console() {
     assert_eq!(cell("#batch [data-field=state]"), "draft");
     assert_eq!(cell("#batch [data-field=payments]"), "3");
     assert_eq!(cell("#batch [data-field=total]"), "KES 6,000.00");
-    assert_eq!(cell("#batch [data-field=reservable]"), "KES 6000.00");
+    assert_eq!(cell("#batch [data-field=reservable]"), "KES 6,000.00");
     assert_eq!(
         cell("#totals tr[data-state=batched] [data-field=payments]"),
         "3"
