@@ -14,6 +14,7 @@
 //! | `body_read_timeout_seconds` | `LASTMILE_BODY_READ_TIMEOUT_SECONDS` | `120` |
 //! | `connections_per_peer_max` | `LASTMILE_CONNECTIONS_PER_PEER_MAX` | `32` |
 //! | `shutdown_grace_seconds` | `LASTMILE_SHUTDOWN_GRACE_SECONDS` | `10` |
+//! | `job_lease_ms` | `LASTMILE_JOB_LEASE_MS` | `60000` (from `100` to `3600000`) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use lastmile_shared::id::IssuerId;
 use serde::Deserialize;
 
+use crate::jobs;
 use crate::storage::{DatabaseUrl, StorageError};
 
 /// Where the server listens unless told otherwise.
@@ -72,6 +74,7 @@ struct FileConfig {
     body_read_timeout_seconds: Option<u64>,
     connections_per_peer_max: Option<usize>,
     shutdown_grace_seconds: Option<u64>,
+    job_lease_ms: Option<i64>,
 }
 
 /// How connections and requests are bounded in time and number.
@@ -117,6 +120,10 @@ pub struct Config {
     pub issuer: IssuerId,
     pub log: String,
     pub connections: ConnectionSettings,
+    /// How long the background-job worker's claims hold their jobs (see
+    /// [`jobs::LEASE_MS`]): longer than the longest batch of jobs takes,
+    /// and how long a dead instance's jobs wait for another.
+    pub job_lease_ms: i64,
 }
 
 impl std::fmt::Debug for Config {
@@ -131,6 +138,7 @@ impl std::fmt::Debug for Config {
             .field("issuer", &self.issuer)
             .field("log", &self.log)
             .field("connections", &self.connections)
+            .field("job_lease_ms", &self.job_lease_ms)
             .finish()
     }
 }
@@ -140,16 +148,16 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// A number from the environment, else the file, else the default, within
-/// `1..=max`.
+/// `min..=max`.
 fn number<T>(
     key: &'static str,
     env_name: &str,
     file: Option<T>,
     default: T,
-    max: T,
+    (min, max): (T, T),
 ) -> Result<T, ConfigError>
 where
-    T: std::str::FromStr + PartialOrd + From<u8> + std::fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
     let value = match env(env_name) {
         Some(text) => text.parse().map_err(|_| ConfigError::Value {
@@ -158,10 +166,10 @@ where
         })?,
         None => file.unwrap_or(default),
     };
-    if value < T::from(1) || value > max {
+    if value < min || value > max {
         return Err(ConfigError::Value {
             key,
-            reason: format!("must be from 1 to {max}, not {value}"),
+            reason: format!("must be from {min} to {max}, not {value}"),
         });
     }
     Ok(value)
@@ -266,7 +274,7 @@ impl Config {
                        file: Option<u64>,
                        default: u64|
          -> Result<std::time::Duration, ConfigError> {
-            number(key, env_name, file, default, TIMEOUT_SECONDS_MAX)
+            number(key, env_name, file, default, (1, TIMEOUT_SECONDS_MAX))
                 .map(std::time::Duration::from_secs)
         };
         let connections = ConnectionSettings {
@@ -287,7 +295,7 @@ impl Config {
                 "LASTMILE_CONNECTIONS_PER_PEER_MAX",
                 file.connections_per_peer_max,
                 CONNECTIONS_PER_PEER_MAX_DEFAULT,
-                usize::from(u16::MAX),
+                (1, usize::from(u16::MAX)),
             )?,
             shutdown_grace: seconds(
                 "shutdown_grace_seconds",
@@ -296,6 +304,13 @@ impl Config {
                 SHUTDOWN_GRACE_SECONDS_DEFAULT,
             )?,
         };
+        let job_lease_ms = number(
+            "job_lease_ms",
+            "LASTMILE_JOB_LEASE_MS",
+            file.job_lease_ms,
+            jobs::LEASE_MS,
+            (jobs::LEASE_MS_MIN, jobs::LEASE_MS_MAX),
+        )?;
         Ok(Self {
             data_dir,
             database,
@@ -305,6 +320,7 @@ impl Config {
             issuer,
             log,
             connections,
+            job_lease_ms,
         })
     }
 
@@ -321,5 +337,58 @@ impl Config {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The configuration from a file of `text` alone (the tests' environment
+    /// sets none of its keys).
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lastmile.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&Overrides {
+            config_file: Some(path),
+            data_dir: Some(dir.path().to_owned()),
+            ..Overrides::default()
+        })
+    }
+
+    fn refused_key(text: &str) -> &'static str {
+        match load(text) {
+            Err(ConfigError::Value { key, .. }) => key,
+            other => panic!("{text:?} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_job_lease_defaults_and_is_bounded() {
+        assert_eq!(load("").unwrap().job_lease_ms, jobs::LEASE_MS);
+        for lease in [jobs::LEASE_MS_MIN, 2_000, jobs::LEASE_MS_MAX] {
+            let config = load(&format!("job_lease_ms = {lease}")).unwrap();
+            assert_eq!(config.job_lease_ms, lease);
+        }
+        for lease in [jobs::LEASE_MS_MIN - 1, jobs::LEASE_MS_MAX + 1, 0, -1] {
+            assert_eq!(
+                refused_key(&format!("job_lease_ms = {lease}")),
+                "job_lease_ms",
+                "{lease}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_other_numbers_start_at_one() {
+        assert_eq!(
+            refused_key("connections_per_peer_max = 0"),
+            "connections_per_peer_max"
+        );
+        assert_eq!(
+            refused_key("shutdown_grace_seconds = 3601"),
+            "shutdown_grace_seconds"
+        );
     }
 }

@@ -42,7 +42,8 @@ use crate::device_auth;
 use crate::storage::jobs::{self as store, JobRow, JobState, NewJobRow};
 use crate::storage::{Storage, StorageError, Tx};
 
-/// How long a claim holds its jobs, in milliseconds. A batch must finish
+/// How long a claim holds its jobs, in milliseconds, unless the server's
+/// configuration says otherwise (`job_lease_ms`). A batch must finish
 /// well within it: once it passes, another worker may claim the jobs again
 /// (and the late worker's completion then changes nothing). It is also how
 /// long the jobs of a worker that died wait before someone else runs them.
@@ -439,9 +440,11 @@ pub fn server_schedule() -> Vec<Periodic> {
 }
 
 /// The worker every server instance runs: a random owner, the server's
-/// handlers and schedule.
-pub fn server_worker(storage: Arc<Storage>, clock: SharedClock) -> Worker {
-    Worker::new(storage, clock, random_owner(), server_handlers()).with_schedule(server_schedule())
+/// handlers and schedule, its lease (`job_lease_ms` in the configuration).
+pub fn server_worker(storage: Arc<Storage>, clock: SharedClock, lease_ms: i64) -> Worker {
+    Worker::new(storage, clock, random_owner(), server_handlers())
+        .with_schedule(server_schedule())
+        .with_lease_ms(lease_ms)
 }
 
 /// A random owner id for an instance's worker (with its process id, for

@@ -57,7 +57,8 @@ LASTMILE_ALLOW_PLAIN_HTTP, issuer / LASTMILE_ISSUER, log / LASTMILE_LOG,
 header_read_timeout_seconds / LASTMILE_HEADER_READ_TIMEOUT_SECONDS (10),
 body_read_timeout_seconds / LASTMILE_BODY_READ_TIMEOUT_SECONDS (120),
 connections_per_peer_max / LASTMILE_CONNECTIONS_PER_PEER_MAX (32),
-shutdown_grace_seconds / LASTMILE_SHUTDOWN_GRACE_SECONDS (10).
+shutdown_grace_seconds / LASTMILE_SHUTDOWN_GRACE_SECONDS (10),
+job_lease_ms / LASTMILE_JOB_LEASE_MS (60000, from 100 to 3600000).
 
 Lists print one JSON object per line. Exit status: 0 done, 1 failed (the
 message on stderr says why).";

@@ -41,6 +41,7 @@ pub struct Server {
     storage: Arc<Storage>,
     clock: SharedClock,
     connections: ConnectionSettings,
+    job_lease_ms: i64,
 }
 
 impl Server {
@@ -98,6 +99,7 @@ impl Server {
             storage,
             clock,
             connections: config.connections,
+            job_lease_ms: config.job_lease_ms,
         })
     }
 
@@ -118,7 +120,7 @@ impl Server {
         // Every instance runs a worker; dropping `stop_jobs` stops it after
         // the batch under way.
         let (stop_jobs, stopped) = std::sync::mpsc::channel::<()>();
-        let worker = jobs::server_worker(storage.clone(), self.clock.clone());
+        let worker = jobs::server_worker(storage.clone(), self.clock.clone(), self.job_lease_ms);
         let worker = tokio::task::spawn_blocking(move || worker.run_until(&stopped));
         let peers = Peers::new(self.connections.connections_per_peer_max);
         match self.tls {

@@ -12,9 +12,10 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
 
-use lastmile_server::api::Audience;
+use lastmile_server::api::{AppState, Audience};
 use lastmile_server::audit::Actor;
 use lastmile_server::config::Config;
+use lastmile_server::connections::{self, Peers, PlainListener};
 use lastmile_server::issuance::{self, IssueOptions, IssuedVoucher};
 use lastmile_server::keys::{self, KeyDir};
 use lastmile_server::limits;
@@ -179,6 +180,7 @@ pub fn config(dir: &Path, database: DatabaseUrl) -> Config {
         issuer: IssuerId::parse("lastmile-test").unwrap(),
         log: "warn".to_owned(),
         connections: Default::default(),
+        job_lease_ms: lastmile_server::jobs::LEASE_MS,
     }
 }
 
@@ -196,6 +198,16 @@ pub fn prepare(storage: &Storage, keys: &KeyDir) {
 }
 
 pub fn spawn_app(backend: Backend) -> TestApp {
+    spawn(backend, true)
+}
+
+/// [`spawn_app`] without the background-job worker: the HTTP API alone, for
+/// a test whose jobs only `lastmile-server serve` processes it starts run.
+pub fn spawn_api(backend: Backend) -> TestApp {
+    spawn(backend, false)
+}
+
+fn spawn(backend: Backend, worker: bool) -> TestApp {
     if let Ok(filter) = std::env::var("LASTMILE_TEST_LOG") {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
@@ -219,14 +231,31 @@ pub fn spawn_app(backend: Backend) -> TestApp {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let server = Server::with_storage(&config, server_storage).await.unwrap();
-            ready_tx.send(server.local_addr().unwrap()).unwrap();
-            server
-                .run(async {
-                    let _ = shutdown_rx.await;
-                })
-                .await
-                .unwrap();
+            let shutdown = async {
+                let _ = shutdown_rx.await;
+            };
+            if worker {
+                let server = Server::with_storage(&config, server_storage).await.unwrap();
+                ready_tx.send(server.local_addr().unwrap()).unwrap();
+                server.run(shutdown).await.unwrap();
+                return;
+            }
+            let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+            ready_tx.send(listener.local_addr().unwrap()).unwrap();
+            let state = AppState::new(
+                server_storage,
+                KeyDir::new(&config.data_dir),
+                config.connections.body_read_timeout,
+            )
+            .with_issuer(config.issuer.clone());
+            let peers = Peers::new(config.connections.connections_per_peer_max);
+            connections::serve(
+                PlainListener::new(listener, peers),
+                lastmile_server::api::router(state),
+                config.connections,
+                shutdown,
+            )
+            .await;
         });
     });
     let addr = ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
