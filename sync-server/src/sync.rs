@@ -447,6 +447,8 @@ fn apply(
     postings::sessions(tx.sql(), &device, &opened, now)?;
     let cases = count_redemptions(tx, &device, &fresh, now)?;
     postings::sessions(tx.sql(), &device, &closed, now)?;
+    let logged: Vec<&LogEntry> = fresh.iter().map(|c| &c.entry).collect();
+    crate::payments::floats::record(tx.sql(), &device, &logged, &cases, now)?;
     for outcome in &mut outcomes {
         if let EntryOutcome::Applied { seq } = *outcome
             && let Some(case) = cases.get(&seq)

@@ -1,7 +1,7 @@
 //! The payment pipeline over HTTP: rails, batches (prepare, submit,
 //! cancel, show with their files), payments with their timelines, totals
-//! by state, the exception queue and its resolutions, and a rail's answer
-//! files uploaded by a person.
+//! by state, the exception queue and its resolutions, a rail's answer
+//! files uploaded by a person, and the field agents' floats reconciled.
 
 use axum::Extension;
 use axum::body::{Body, Bytes};
@@ -17,7 +17,7 @@ use super::{ApiProblem, AppState, Audience};
 use crate::payments::exceptions::{self, Remedy};
 use crate::payments::rails::{self, NewBankRail};
 use crate::payments::transport::ANSWER_BYTES_MAX;
-use crate::payments::{PaymentError, answers, batches, tracking};
+use crate::payments::{PaymentError, answers, batches, floats, tracking};
 use crate::people::{Caller, Permission};
 use crate::storage::payments::PaymentFilter;
 
@@ -102,6 +102,12 @@ pub fn routes() -> Vec<(Method, &'static str, Audience, MethodRouter<AppState>)>
             "/v1/hq/payments/{payment}/remedy",
             Hq(HandleExceptions),
             post(resolve),
+        ),
+        (
+            Method::GET,
+            "/v1/hq/floats",
+            Hq(ViewPayments),
+            get(list_floats),
         ),
     ]
 }
@@ -323,6 +329,27 @@ async fn list_payments(State(state): State<AppState>, Query(q): Query<PaymentsQu
         }
         .page();
         Ok(tracking::list(&state.storage, &filter, page)?)
+    })
+    .await
+}
+
+/// `?site=&limit=&offset=` of the field agents' floats.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FloatsQuery {
+    site: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+async fn list_floats(State(state): State<AppState>, Query(q): Query<FloatsQuery>) -> Response {
+    answer(StatusCode::OK, move || {
+        let page = PageQuery {
+            limit: q.limit,
+            offset: q.offset,
+        }
+        .page();
+        Ok(floats::list(&state.storage, q.site.as_deref(), page)?)
     })
     .await
 }

@@ -21,6 +21,7 @@ mod cases;
 mod cycles;
 mod dashboard;
 mod events;
+mod floats;
 pub mod i18n;
 mod id_authorities;
 mod import;
@@ -472,6 +473,12 @@ pub fn routes() -> Vec<(Method, &'static str, Gate, MethodRouter<AppState>)> {
             "/console/payments/rails",
             Page(ViewPayments),
             get(payments::rails_page),
+        ),
+        (
+            Method::GET,
+            "/console/payments/floats",
+            Page(ViewPayments),
+            get(floats::page),
         ),
         (
             Method::POST,

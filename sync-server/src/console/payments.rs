@@ -327,7 +327,7 @@ fn batches_list(lang: Language, rows: &[BatchRow], base: &str, page: Page) -> Ma
 }
 
 /// The links every payments page starts with.
-fn section_links(lang: Language, parts: Option<&Parts>) -> Markup {
+pub(super) fn section_links(lang: Language, parts: Option<&Parts>) -> Markup {
     html! {
         div.links {
             a href="/console/payments" { (t(lang, "pay_overview")) }
@@ -338,6 +338,7 @@ fn section_links(lang: Language, parts: Option<&Parts>) -> Markup {
                 }
             }
             a href="/console/payments/rails" { (t(lang, "pay_rails")) }
+            a href="/console/payments/floats" { (t(lang, "pay_floats")) }
         }
     }
 }

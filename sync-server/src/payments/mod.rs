@@ -13,6 +13,8 @@
 //!   to payments by key and amount, applied all or nothing;
 //! - `exceptions`: the queue of payments a person must decide on —
 //!   retry, reroute, cancel, mark paid — each approved by someone else;
+//! - `floats`: field agents' cash sessions, reconciled against the
+//!   ledger's float accounts;
 //! - `tracking`: timelines and totals by state and currency.
 //!
 //! Architecture invariant: a payment's key is derived from its instruction
@@ -29,6 +31,7 @@
 pub mod answers;
 pub mod batches;
 pub mod exceptions;
+pub mod floats;
 pub mod rails;
 pub mod tracking;
 pub mod transport;

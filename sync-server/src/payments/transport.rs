@@ -4,11 +4,19 @@
 //! file written again for the same batch (a worker that died before its
 //! transaction committed) has the same name and the same bytes, so the
 //! bank reads one message, which it de-duplicates on anyway.
+//!
+//! Each writer has a temporary name of its own (`.NAME.<random>.partial`),
+//! so two writers of one file (one of them past its job's lease) never
+//! write into the same temporary file. A writer first removes what earlier
+//! writers of that name left behind: a dead one's partial file, or a live
+//! one's, whose rename then fails and whose job is run again later (and
+//! finds its batch sent).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
 /// Largest answer file read from a rail (a camt.054 of a million bookings
@@ -59,7 +67,8 @@ pub fn deliver<E>(
     write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<Delivered, DeliveryError<E>> {
     let io = DeliveryError::Io;
-    let partial = dir.join(format!(".{name}.partial"));
+    remove_partials(dir, name).map_err(io)?;
+    let partial = dir.join(format!(".{name}.{:016x}.partial", OsRng.next_u64()));
     let file = File::create(&partial).map_err(io)?;
     let mut out = Hashing {
         inner: BufWriter::with_capacity(1 << 20, file),
@@ -87,6 +96,23 @@ pub fn deliver<E>(
         sha256: hex::encode(hash.finalize()),
         bytes,
     })
+}
+
+/// Removes the partial files earlier writers of `name` left in `dir`.
+fn remove_partials(dir: &Path, name: &str) -> io::Result<()> {
+    let prefix = format!(".{name}.");
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with(&prefix) && file.ends_with(".partial") {
+            match fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The answer files waiting in `dir` (`*.xml`, not hidden), by name, at
@@ -143,6 +169,17 @@ mod tests {
             Err("refused")
         });
         assert!(matches!(refused, Err(DeliveryError::Content("refused"))));
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["a.xml".to_owned()]);
+        // What a dead writer left is gone once the file is written again.
+        fs::write(dir.path().join(".a.xml.0123456789abcdef.partial"), b"<a").unwrap();
+        deliver::<()>(dir.path(), "a.xml", |out| {
+            out.write_all(b"<a/>").map_err(|_| ())
+        })
+        .unwrap();
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -20,6 +20,7 @@ mod cases;
 mod devices;
 mod documents;
 mod entries;
+pub mod floats;
 pub mod id_authorities;
 pub mod jobs;
 mod keys;
@@ -803,6 +804,10 @@ pub(crate) const COMMON_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 12,
         sql: include_str!("../../migrations/common/0012_payments.sql"),
+    },
+    Migration {
+        version: 13,
+        sql: include_str!("../../migrations/common/0013_cash_sessions.sql"),
     },
 ];
 
