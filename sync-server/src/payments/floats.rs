@@ -35,6 +35,9 @@ pub const SESSIONS_SHOWN: i64 = 20;
 /// Most closes listed as disagreeing with their entries, per device.
 pub const MISMATCHES_SHOWN: i64 = 20;
 
+/// A count of payouts and their sum, in minor units.
+type Payouts = (i64, i64);
+
 /// Records the cash sessions one upload of `device` opened, paid from and
 /// closed. `cases` are the entries (by sequence) that opened a
 /// double-spend case instead of counting.
@@ -50,7 +53,7 @@ pub fn record(
     let session = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
     // Opens first, then the payouts of each session summed, then closes:
     // one upload may hold all three of one session.
-    let mut payouts: BTreeMap<i64, ((i64, i64), (i64, i64))> = BTreeMap::new();
+    let mut payouts: BTreeMap<i64, (Payouts, Payouts)> = BTreeMap::new();
     let mut closes = Vec::new();
     for entry in fresh {
         match &entry.event {
