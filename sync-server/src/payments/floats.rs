@@ -142,14 +142,15 @@ fn money(minor: i64, currency: Currency) -> Money {
     Money { minor, currency }
 }
 
-/// The ledger's float account of `device` in `currency`: debits less
-/// credits posted (zero when it was never opened).
+/// The ledger's float account of `device` in `currency`: what it holds,
+/// credits less debits posted (a float drawn from the vault is credited
+/// to it; payouts and returns debit it), zero when it was never opened.
 fn ledger_float(sql: &mut dyn Sql, device: &str, currency: Currency) -> Result<i64, PaymentError> {
     let id = AccountId::new(AccountKind::AgentFloat, &[device], currency)
         .map_err(|e| StorageError::corrupt("a float account id", e))?;
     Ok(ledger_rows::accounts_by_id(sql, &[id.as_str()], false)?
         .first()
-        .map_or(0, |a| a.balances.debits_posted - a.balances.credits_posted))
+        .map_or(0, |a| a.balances.credits_posted - a.balances.debits_posted))
 }
 
 fn view(sql: &mut dyn Sql, device: String, currency: &str) -> Result<FloatView, PaymentError> {

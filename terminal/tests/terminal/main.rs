@@ -25,6 +25,8 @@ mod gui_touch;
 #[cfg(feature = "demo")]
 mod id_authorities;
 #[cfg(feature = "demo")]
+mod payments;
+#[cfg(feature = "demo")]
 mod registry;
 mod sync;
 mod voucher_code;
