@@ -42,6 +42,8 @@ pub struct Server {
     clock: SharedClock,
     connections: ConnectionSettings,
     job_lease_ms: i64,
+    /// Whether `run` starts this instance's background-job worker.
+    jobs: bool,
 }
 
 impl Server {
@@ -100,7 +102,17 @@ impl Server {
             clock,
             connections: config.connections,
             job_lease_ms: config.job_lease_ms,
+            jobs: true,
         })
+    }
+
+    /// The HTTP API alone, with no background-job worker: jobs it queues
+    /// wait for another instance (a test that decides which process runs
+    /// them).
+    #[must_use]
+    pub fn without_jobs(mut self) -> Self {
+        self.jobs = false;
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -120,8 +132,11 @@ impl Server {
         // Every instance runs a worker; dropping `stop_jobs` stops it after
         // the batch under way.
         let (stop_jobs, stopped) = std::sync::mpsc::channel::<()>();
-        let worker = jobs::server_worker(storage.clone(), self.clock.clone(), self.job_lease_ms);
-        let worker = tokio::task::spawn_blocking(move || worker.run_until(&stopped));
+        let worker = self.jobs.then(|| {
+            let worker =
+                jobs::server_worker(storage.clone(), self.clock.clone(), self.job_lease_ms);
+            tokio::task::spawn_blocking(move || worker.run_until(&stopped))
+        });
         let peers = Peers::new(self.connections.connections_per_peer_max);
         match self.tls {
             Some(acceptor) => {
@@ -135,7 +150,9 @@ impl Server {
         }
         drop(stop_jobs);
         // Wait for the worker to finish, with its handle on the store.
-        let _ = worker.await;
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
         // The last handle on a PostgreSQL pool is dropped off the async
         // threads: its blocking clients shut down their own runtime, which
         // panics inside an async task.

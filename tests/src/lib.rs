@@ -94,6 +94,68 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// A bank's side of a bank-file rail, in folders of a temporary directory:
+/// where HQ delivers payment files (`outbox`), where the bank answers
+/// (`inbox`), and what the simulated bank remembers between runs (`state`).
+pub struct Bank {
+    _dir: tempfile::TempDir,
+    pub outbox: PathBuf,
+    pub inbox: PathBuf,
+    pub state: PathBuf,
+}
+
+impl Default for Bank {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bank {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let [outbox, inbox, state] =
+            ["to-bank", "from-bank", "simulator"].map(|name| dir.path().join(name));
+        for folder in [&outbox, &inbox, &state] {
+            std::fs::create_dir_all(folder).expect("a bank folder");
+        }
+        Self {
+            _dir: dir,
+            outbox,
+            inbox,
+            state,
+        }
+    }
+
+    /// One run of the real bank simulator (`lastmile-server bank-simulator
+    /// --once`): every file it has not read yet is answered, refusing
+    /// `reject_per_mille` of the payments with one of `reasons` (ISO codes,
+    /// comma-separated) as the seed draws them. Returns what it printed,
+    /// one line per file answered.
+    #[track_caller]
+    pub fn answer_once(&self, reject_per_mille: u32, reasons: &str, seed: u64) -> String {
+        let output = Command::new(binary("lastmile-server"))
+            .args(["bank-simulator", "--once", "--reject-per-mille"])
+            .arg(reject_per_mille.to_string())
+            .args(["--reasons", reasons, "--seed"])
+            .arg(seed.to_string())
+            .arg("--state")
+            .arg(&self.state)
+            .arg("--outbox")
+            .arg(&self.outbox)
+            .arg("--inbox")
+            .arg(&self.inbox)
+            .env("LASTMILE_LOG", "warn")
+            .output()
+            .expect("running the bank simulator");
+        assert!(
+            output.status.success(),
+            "the bank simulator failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
 /// A finished command.
 #[derive(Debug)]
 pub struct Run {

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use lastmile_shared::id::SiteId;
 use serde::{Deserialize, Serialize};
 
 use super::hq::{PageQuery, answer, bad_request, parse_json};
@@ -349,7 +350,17 @@ async fn list_floats(State(state): State<AppState>, Query(q): Query<FloatsQuery>
             offset: q.offset,
         }
         .page();
-        Ok(floats::list(&state.storage, q.site.as_deref(), page)?)
+        let site = q
+            .site
+            .map(|site| {
+                SiteId::parse(&site).map_err(|e| bad_request("bad_site", format!("site: {e}")))
+            })
+            .transpose()?;
+        Ok(floats::list(
+            &state.storage,
+            site.as_ref().map(SiteId::as_str),
+            page,
+        )?)
     })
     .await
 }

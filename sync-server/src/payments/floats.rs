@@ -26,7 +26,7 @@ use crate::ledger::account::{AccountId, AccountKind};
 use crate::storage::floats::{self as table, CashSessionRow, Closed, Opened, SessionSums};
 use crate::storage::ledger as ledger_rows;
 use crate::storage::sql::{Page, Sql};
-use crate::storage::{DeviceRow, Storage, StorageError};
+use crate::storage::{DeviceRow, Storage, StorageError, seq_to};
 
 use super::PaymentError;
 
@@ -49,8 +49,6 @@ pub fn record(
     now: i64,
 ) -> Result<(), StorageError> {
     let id = device.device.as_str();
-    let seq = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
-    let session = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
     // Opens first, then the payouts of each session summed, then closes:
     // one upload may hold all three of one session.
     let mut payouts: BTreeMap<i64, (Payouts, Payouts)> = BTreeMap::new();
@@ -61,12 +59,12 @@ pub fn record(
                 sql,
                 &Opened {
                     device: id,
-                    session: session(*s),
+                    session: seq_to(*s),
                     site: entry.site.as_ref().map(|s| s.as_str()),
                     operator: entry.operator.as_str(),
                     currency: float.currency.code(),
                     float_minor: float.minor,
-                    seq: seq(entry.seq),
+                    seq: seq_to(entry.seq),
                     at: entry.at,
                 },
                 now,
@@ -74,7 +72,7 @@ pub fn record(
             LogEvent::CashPaidOut {
                 session: s, amount, ..
             } => {
-                let sums = payouts.entry(session(*s)).or_default();
+                let sums = payouts.entry(seq_to(*s)).or_default();
                 let side = if cases.contains_key(&entry.seq) {
                     &mut sums.1
                 } else {
@@ -90,10 +88,10 @@ pub fn record(
                 ..
             } => closes.push(Closed {
                 device: id,
-                session: session(*s),
+                session: seq_to(*s),
                 expected_minor: expected.minor,
                 counted_minor: counted.minor,
-                seq: seq(entry.seq),
+                seq: seq_to(entry.seq),
                 at: entry.at,
             }),
             _ => {}
@@ -156,8 +154,8 @@ fn ledger_float(sql: &mut dyn Sql, device: &str, currency: Currency) -> Result<i
 fn view(sql: &mut dyn Sql, device: String, currency: &str) -> Result<FloatView, PaymentError> {
     let code = Currency::parse(currency)?;
     let s: SessionSums = table::sums(sql, &device, currency)?;
-    let latest = table::sessions(sql, &device, currency, SESSIONS_SHOWN)?;
-    let mismatched_closes = table::mismatched_closes(sql, &device, currency, MISMATCHES_SHOWN)?;
+    let latest = table::sessions(sql, &device, currency, false, SESSIONS_SHOWN)?;
+    let mismatched_closes = table::sessions(sql, &device, currency, true, MISMATCHES_SHOWN)?;
     let ledger = ledger_float(sql, &device, code)?;
     let open_left = s.open_float_minor - s.open_paid_minor;
     let closed_left = (s.float_minor - s.open_float_minor)

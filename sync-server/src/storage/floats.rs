@@ -93,7 +93,8 @@ pub fn open(sql: &mut dyn Sql, o: &Opened<'_>, now: i64) -> Res<()> {
 }
 
 /// Adds one upload's payouts to a session: those counted and those that
-/// opened a case. `false` when the session is not known here.
+/// opened a case. A session not known here (opened before this table
+/// existed) is left alone.
 pub fn add_payouts(
     sql: &mut dyn Sql,
     device: &str,
@@ -101,8 +102,8 @@ pub fn add_payouts(
     counted: (i64, i64),
     disputed: (i64, i64),
     now: i64,
-) -> Res<bool> {
-    Ok(sql.execute(
+) -> Res<()> {
+    sql.execute(
         "UPDATE cash_sessions SET payouts = payouts + $3, paid_minor = paid_minor + $4,
              disputed = disputed + $5, disputed_minor = disputed_minor + $6, updated_at = $7
          WHERE device = $1 AND session = $2",
@@ -115,7 +116,8 @@ pub fn add_payouts(
             disputed.1.into(),
             now.into(),
         ],
-    )? == 1)
+    )?;
+    Ok(())
 }
 
 /// A session's close: what the terminal expected in the box and what the
@@ -129,10 +131,9 @@ pub struct Closed<'a> {
     pub at: i64,
 }
 
-/// Closes a session. `false` when it is not known here or was closed
-/// already.
-pub fn close(sql: &mut dyn Sql, c: &Closed<'_>, now: i64) -> Res<bool> {
-    Ok(sql.execute(
+/// Closes a session; one not known here, or closed already, is left alone.
+pub fn close(sql: &mut dyn Sql, c: &Closed<'_>, now: i64) -> Res<()> {
+    sql.execute(
         "UPDATE cash_sessions SET expected_minor = $3, counted_minor = $4, closed_seq = $5,
              closed_at = $6, updated_at = $7
          WHERE device = $1 AND session = $2 AND closed_seq IS NULL",
@@ -145,7 +146,8 @@ pub fn close(sql: &mut dyn Sql, c: &Closed<'_>, now: i64) -> Res<bool> {
             c.at.into(),
             now.into(),
         ],
-    )? == 1)
+    )?;
+    Ok(())
 }
 
 /// The devices that held a float, with a site filter, a page of them by
@@ -164,24 +166,35 @@ pub fn devices(sql: &mut dyn Sql, site: Option<&str>, page: Page) -> Res<Vec<(St
     .collect()
 }
 
-/// Every session of `device` in `currency`, newest first, at most `most`.
+/// The sessions of `device` in `currency`, newest first, at most `most`:
+/// all of them, or with `mismatched` only the closed ones whose close
+/// disagrees with their synced entries (the terminal expected other than
+/// the float less every payout).
 pub fn sessions(
     sql: &mut dyn Sql,
     device: &str,
     currency: &str,
+    mismatched: bool,
     most: i64,
 ) -> Res<Vec<CashSessionRow>> {
     static SQL: OnceLock<String> = OnceLock::new();
     let query = SQL.get_or_init(|| {
         format!(
             "SELECT {COLUMNS} FROM cash_sessions WHERE device = $1 AND currency = $2
-             ORDER BY session DESC LIMIT $3"
+               AND ($3 = 0 OR (closed_seq IS NOT NULL
+                   AND expected_minor <> float_minor - paid_minor - disputed_minor))
+             ORDER BY session DESC LIMIT $4"
         )
     });
     sql.query(
         "cash_sessions",
         query,
-        &[device.into(), currency.into(), most.into()],
+        &[
+            device.into(),
+            currency.into(),
+            i64::from(mismatched).into(),
+            most.into(),
+        ],
     )?
     .iter()
     .map(session_row)
@@ -237,31 +250,4 @@ pub fn sums(sql: &mut dyn Sql, device: &str, currency: &str) -> Res<SessionSums>
         expected_minor: row.int(8)?,
         counted_minor: row.int(9)?,
     })
-}
-
-/// Closed sessions of `device` whose close disagrees with their synced
-/// entries: the terminal expected other than the float less every payout.
-pub fn mismatched_closes(
-    sql: &mut dyn Sql,
-    device: &str,
-    currency: &str,
-    most: i64,
-) -> Res<Vec<CashSessionRow>> {
-    static SQL: OnceLock<String> = OnceLock::new();
-    let query = SQL.get_or_init(|| {
-        format!(
-            "SELECT {COLUMNS} FROM cash_sessions WHERE device = $1 AND currency = $2
-               AND closed_seq IS NOT NULL
-               AND expected_minor <> float_minor - paid_minor - disputed_minor
-             ORDER BY session LIMIT $3"
-        )
-    });
-    sql.query(
-        "cash_sessions",
-        query,
-        &[device.into(), currency.into(), most.into()],
-    )?
-    .iter()
-    .map(session_row)
-    .collect()
 }

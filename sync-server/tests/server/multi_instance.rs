@@ -21,6 +21,7 @@ use lastmile_server::keys::KeyDir;
 use lastmile_server::payments::transport;
 use lastmile_server::storage::{DatabaseUrl, Storage};
 use lastmile_shared::sync::EntryOutcome;
+use lastmile_tests::Bank;
 
 const DEVICES: usize = 4;
 const ENTRIES_PER_DEVICE: u64 = 200;
@@ -240,10 +241,10 @@ enum Moment {
 }
 
 impl Moment {
-    /// Whether the outbox shows the moment. The file the last killed
-    /// instance left half-written is written again under the same
-    /// temporary name before the next one is started, so a leftover never
-    /// makes the counts match early.
+    /// Whether the outbox shows the moment. The next writer of the file
+    /// the last killed instance left half-written removes that leftover
+    /// before it writes its own, so a leftover never makes the counts
+    /// match early.
     fn reached(self, seen: &Outbox) -> bool {
         match self {
             Moment::Writing { renamed } => seen.xml.len() == renamed && !seen.partial.is_empty(),
@@ -253,40 +254,14 @@ impl Moment {
 }
 
 /// A programme of bank beneficiaries, its cycle approved and released, a
-/// bank rail writing files of [`KILL_BATCH_PAYMENTS`] into `outbox`, and
-/// the cycle's batches prepared and approved by two people: their sends
-/// are queued. Returns the cycle and the batches.
-fn approved_batches(app: &TestApp, outbox: &Path, inbox: &Path) -> (i64, Vec<i64>) {
+/// bank rail writing files of [`KILL_BATCH_PAYMENTS`] into `bank`'s
+/// outbox, and the cycle's batches prepared and approved by two people:
+/// their sends are queued. Returns the cycle and the batches.
+fn approved_batches(app: &TestApp, bank: &Bank) -> (i64, Vec<i64>) {
     use crate::ledger::ok;
-    use lastmile_server::people::Role::{Admin, Approver, Finance, ProgrammeOfficer};
+    use crate::payments::{add_bank_rail, approve, released_cycle};
+    use lastmile_server::people::Role::Finance;
     let people = KILL_BATCHES * KILL_BATCH_PAYMENTS;
-    let approve = |proposal: &serde_json::Value| {
-        ok(
-            app,
-            Approver,
-            "POST",
-            &format!("/v1/hq/proposals/{}/decision", proposal["id"]),
-            serde_json::json!({ "decision": "approve", "note": "checked" }),
-        )
-    };
-    ok(
-        app,
-        ProgrammeOfficer,
-        "POST",
-        "/v1/hq/sites",
-        serde_json::json!({ "site": "site-1", "name": "Kibera" }),
-    );
-    ok(
-        app,
-        ProgrammeOfficer,
-        "POST",
-        "/v1/hq/programmes",
-        serde_json::json!({
-            "programme": "P-kill", "name": "Kill", "currency": "KES", "issuer": "lastmile-test",
-            "channels": ["bank"], "budget": "100000.00",
-            "starts_on": "2027-01-01", "target": "individual",
-        }),
-    );
     let mut file = String::from("ID,name,national_id,site,bank_code,account_number,channels\n");
     for i in 0..people {
         file.push_str(&format!(
@@ -295,65 +270,9 @@ fn approved_batches(app: &TestApp, outbox: &Path, inbox: &Path) -> (i64, Vec<i64
             1_000_000 + i
         ));
     }
-    let (status, imported) = app.hq_upload(
-        ProgrammeOfficer,
-        "/v1/hq/programmes/P-kill/imports",
-        file.as_bytes(),
-    );
-    assert_eq!(status, 201, "{imported}");
-    ok(
-        app,
-        ProgrammeOfficer,
-        "POST",
-        "/v1/hq/programmes/P-kill/state",
-        serde_json::json!({ "transition": "activate" }),
-    );
-    ok(
-        app,
-        Finance,
-        "POST",
-        "/v1/hq/programmes/P-kill/funding",
-        serde_json::json!({ "source": "treasury", "amount": "100000.00", "reference": "T-1" }),
-    );
-    let cycle = ok(
-        app,
-        ProgrammeOfficer,
-        "POST",
-        "/v1/hq/programmes/P-kill/cycles",
-        serde_json::json!({ "period": "2027-01", "rule": "flat", "amount": "10.00" }),
-    )["id"]
-        .as_i64()
-        .unwrap();
-    approve(&ok(
-        app,
-        ProgrammeOfficer,
-        "POST",
-        &format!("/v1/hq/cycles/{cycle}/submit"),
-        serde_json::json!({ "reason": "January" }),
-    ));
-    let released = ok(
-        app,
-        ProgrammeOfficer,
-        "POST",
-        &format!("/v1/hq/cycles/{cycle}/release"),
-        serde_json::json!({}),
-    );
+    let (cycle, released) = released_cycle(app, "P-kill", &["bank"], &file, "10.00");
     assert_eq!(released["awaiting_payment"], people as u64, "{released}");
-    ok(
-        app,
-        Admin,
-        "POST",
-        "/v1/hq/rails",
-        serde_json::json!({
-            "rail": "kcb", "currency": "KES",
-            "config": {
-                "format": "pain.001.001.09", "debtor_name": "Ministry of Social Protection",
-                "debtor_account": "0100200300", "debtor_bic": "KCBLKENX",
-                "outbox": outbox, "inbox": inbox, "batch_payments_max": KILL_BATCH_PAYMENTS,
-                "answer_deadline_hours": 48,
-            },
-        }),
-    );
+    add_bank_rail(app, bank, KILL_BATCH_PAYMENTS);
     let prepared = ok(
         app,
         Finance,
@@ -369,13 +288,16 @@ fn approved_batches(app: &TestApp, outbox: &Path, inbox: &Path) -> (i64, Vec<i64
         .collect();
     assert_eq!(batches.len(), KILL_BATCHES, "{prepared}");
     for batch in &batches {
-        approve(&ok(
+        approve(
             app,
-            Finance,
-            "POST",
-            &format!("/v1/hq/payment-batches/{batch}/submission"),
-            serde_json::json!({ "reason": "January transfers" }),
-        ));
+            &ok(
+                app,
+                Finance,
+                "POST",
+                &format!("/v1/hq/payment-batches/{batch}/submission"),
+                serde_json::json!({ "reason": "January transfers" }),
+            ),
+        );
     }
     (cycle, batches)
 }
@@ -448,16 +370,9 @@ fn an_instance_killed_mid_send_sends_each_batch_once() {
     let DatabaseUrl::Postgres(url) = &app.database else {
         unreachable!()
     };
-    let bank = tempfile::tempdir().unwrap();
-    let (out, inbox, sim_state) = (
-        bank.path().join("to-bank"),
-        bank.path().join("from-bank"),
-        bank.path().join("sim"),
-    );
-    for dir in [&out, &inbox, &sim_state] {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    let (cycle, batches) = approved_batches(&app, &out, &inbox);
+    let bank = Bank::new();
+    let out = &bank.outbox;
+    let (cycle, batches) = approved_batches(&app, &bank);
     let payments = KILL_BATCHES * KILL_BATCH_PAYMENTS;
     eprintln!("set up in {:?}", started.elapsed());
     let lease = KILL_LEASE_MS.to_string();
@@ -476,7 +391,7 @@ fn an_instance_killed_mid_send_sends_each_batch_once() {
         let since = Instant::now();
         let deadline = since + lease + Duration::from_secs(30);
         let seen = loop {
-            let seen = outbox(&out);
+            let seen = outbox(out);
             if moment.reached(&seen) {
                 break seen;
             }
@@ -494,7 +409,7 @@ fn an_instance_killed_mid_send_sends_each_batch_once() {
             Some(SIGKILL),
             "instance A ran until it was killed at {moment:?}: {status}"
         );
-        let after = outbox(&out);
+        let after = outbox(out);
         match moment {
             Moment::Writing { renamed } => {
                 assert_eq!(after.xml.len(), renamed, "{moment:?}: {after:?}");
@@ -592,7 +507,7 @@ fn an_instance_killed_mid_send_sends_each_batch_once() {
         KILL_BATCHES,
         "each file was once cut short by a kill: {cut_short:?}"
     );
-    let left = outbox(&out);
+    let left = outbox(out);
     assert_eq!(
         left,
         Outbox {
@@ -627,22 +542,8 @@ fn an_instance_killed_mid_send_sends_each_batch_once() {
     );
 
     // The bank answers each file once; the instances read its answers.
-    let output = Command::new(env!("CARGO_BIN_EXE_lastmile-server"))
-        .args(["bank-simulator", "--once", "--reject-per-mille", "100"])
-        .args(["--seed", "16", "--state"])
-        .arg(&sim_state)
-        .arg("--outbox")
-        .arg(&out)
-        .arg("--inbox")
-        .arg(&inbox)
-        .output()
-        .expect("running the bank simulator");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let answered = String::from_utf8_lossy(&output.stdout).lines().count();
+    let printed = bank.answer_once(100, "AC01,AC04,AM04", 16);
+    let answered = printed.lines().count();
     assert_eq!(answered, KILL_BATCHES, "the bank answered each file once");
     let since = Instant::now();
     let open = || -> i64 {

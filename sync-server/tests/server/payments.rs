@@ -9,7 +9,6 @@
 //! someone else — and the ledger balancing to the cent.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::common;
@@ -17,6 +16,7 @@ use crate::ledger::ok;
 
 use common::{Backend, TestApp, eventually, spawn_app};
 use lastmile_server::people::Role;
+use lastmile_tests::Bank;
 
 lastmile_tests::on_both_backends!(a_cycle_is_paid_once_through_a_bank_and_its_exceptions,);
 
@@ -54,7 +54,105 @@ fn beneficiaries() -> String {
     file
 }
 
-fn approve(app: &TestApp, proposal: &serde_json::Value) -> serde_json::Value {
+/// A programme `programme` at site `site-1` paying by `channels`, its
+/// people imported from `people` (CSV) by the officer, funded by finance
+/// with 100 000.00 KES, this January's cycle of `amount` each generated,
+/// approved by the approver and released: vouchers and the cash list go
+/// out, bank entitlements wait for the pipeline. Returns the cycle and what
+/// its release said.
+pub(crate) fn released_cycle(
+    app: &TestApp,
+    programme: &str,
+    channels: &[&str],
+    people: &str,
+    amount: &str,
+) -> (i64, serde_json::Value) {
+    ok(
+        app,
+        OFFICER,
+        "POST",
+        "/v1/hq/sites",
+        serde_json::json!({ "site": "site-1", "name": "Kibera" }),
+    );
+    ok(
+        app,
+        OFFICER,
+        "POST",
+        "/v1/hq/programmes",
+        serde_json::json!({
+            "programme": programme, "name": programme, "currency": "KES",
+            "issuer": "lastmile-test", "channels": channels, "budget": "100000.00",
+            "starts_on": "2027-01-01", "target": "individual",
+        }),
+    );
+    let (status, imported) = app.hq_upload(
+        OFFICER,
+        &format!("/v1/hq/programmes/{programme}/imports"),
+        people.as_bytes(),
+    );
+    assert_eq!(status, 201, "{imported}");
+    ok(
+        app,
+        OFFICER,
+        "POST",
+        &format!("/v1/hq/programmes/{programme}/state"),
+        serde_json::json!({ "transition": "activate" }),
+    );
+    ok(
+        app,
+        FINANCE,
+        "POST",
+        &format!("/v1/hq/programmes/{programme}/funding"),
+        serde_json::json!({ "source": "treasury", "amount": "100000.00", "reference": "T-1" }),
+    );
+    let cycle = ok(
+        app,
+        OFFICER,
+        "POST",
+        &format!("/v1/hq/programmes/{programme}/cycles"),
+        serde_json::json!({ "period": "2027-01", "rule": "flat", "amount": amount }),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let proposal = ok(
+        app,
+        OFFICER,
+        "POST",
+        &format!("/v1/hq/cycles/{cycle}/submit"),
+        serde_json::json!({ "reason": "January" }),
+    );
+    approve(app, &proposal);
+    let released = ok(
+        app,
+        OFFICER,
+        "POST",
+        &format!("/v1/hq/cycles/{cycle}/release"),
+        serde_json::json!({}),
+    );
+    (cycle, released)
+}
+
+/// An admin sets up the bank rail `kcb`: pain.001.001.09 files of at
+/// most `file_payments_max` into `bank`'s folders.
+pub(crate) fn add_bank_rail(app: &TestApp, bank: &Bank, file_payments_max: usize) {
+    ok(
+        app,
+        Role::Admin,
+        "POST",
+        "/v1/hq/rails",
+        serde_json::json!({
+            "rail": "kcb", "currency": "KES",
+            "config": {
+                "format": "pain.001.001.09", "debtor_name": "Ministry of Social Protection",
+                "debtor_account": "0100200300", "debtor_bic": "KCBLKENX",
+                "outbox": bank.outbox, "inbox": bank.inbox,
+                "batch_payments_max": file_payments_max, "answer_deadline_hours": 48,
+            },
+        }),
+    );
+}
+
+pub(crate) fn approve(app: &TestApp, proposal: &serde_json::Value) -> serde_json::Value {
     ok(
         app,
         APPROVER,
@@ -62,31 +160,6 @@ fn approve(app: &TestApp, proposal: &serde_json::Value) -> serde_json::Value {
         &format!("/v1/hq/proposals/{}/decision", proposal["id"]),
         serde_json::json!({ "decision": "approve", "note": "checked" }),
     )
-}
-
-fn simulate(outbox: &Path, inbox: &Path, state: &Path) {
-    let output = Command::new(env!("CARGO_BIN_EXE_lastmile-server"))
-        .args([
-            "bank-simulator",
-            "--once",
-            "--reject-per-mille",
-            "150",
-            "--reasons",
-            "AC04,AC01",
-        ])
-        .args(["--seed", "7", "--state"])
-        .arg(state)
-        .arg("--outbox")
-        .arg(outbox)
-        .arg("--inbox")
-        .arg(inbox)
-        .output()
-        .expect("running the bank simulator");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// The answer files the simulator wrote for `batch_file`, read.
@@ -138,76 +211,14 @@ fn ledger_line(app: &TestApp, account: &str) -> serde_json::Value {
 
 fn a_cycle_is_paid_once_through_a_bank_and_its_exceptions(backend: Backend) {
     let app = spawn_app(backend);
-    let bank = tempfile::tempdir().unwrap();
-    let (outbox, inbox, sim_state) = (
-        bank.path().join("to-bank"),
-        bank.path().join("from-bank"),
-        bank.path().join("sim"),
-    );
-    for dir in [&outbox, &inbox, &sim_state] {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    ok(
+    let bank = Bank::new();
+    let (outbox, inbox) = (&bank.outbox, &bank.inbox);
+    let (cycle_id, released) = released_cycle(
         &app,
-        OFFICER,
-        "POST",
-        "/v1/hq/sites",
-        serde_json::json!({ "site": "site-1", "name": "Kibera" }),
-    );
-    ok(
-        &app,
-        OFFICER,
-        "POST",
-        "/v1/hq/programmes",
-        serde_json::json!({
-            "programme": "P-pay", "name": "Pay", "currency": "KES", "issuer": "lastmile-test",
-            "channels": ["bank", "cash", "voucher"], "budget": "100000.00",
-            "starts_on": "2027-01-01", "target": "individual",
-        }),
-    );
-    let (status, imported) = app.hq_upload(
-        OFFICER,
-        "/v1/hq/programmes/P-pay/imports",
-        beneficiaries().as_bytes(),
-    );
-    assert_eq!(status, 201, "{imported}");
-    ok(
-        &app,
-        OFFICER,
-        "POST",
-        "/v1/hq/programmes/P-pay/state",
-        serde_json::json!({ "transition": "activate" }),
-    );
-    ok(
-        &app,
-        FINANCE,
-        "POST",
-        "/v1/hq/programmes/P-pay/funding",
-        serde_json::json!({ "source": "treasury", "amount": "100000.00", "reference": "T-1" }),
-    );
-    let cycle = ok(
-        &app,
-        OFFICER,
-        "POST",
-        "/v1/hq/programmes/P-pay/cycles",
-        serde_json::json!({ "period": "2027-01", "rule": "flat", "amount": "1000.00" }),
-    );
-    let cycle_id = cycle["id"].as_i64().unwrap();
-    let proposal = ok(
-        &app,
-        OFFICER,
-        "POST",
-        &format!("/v1/hq/cycles/{cycle_id}/submit"),
-        serde_json::json!({ "reason": "January" }),
-    );
-    approve(&app, &proposal);
-    // Vouchers and the cash list go out as before; bank entitlements wait.
-    let released = ok(
-        &app,
-        OFFICER,
-        "POST",
-        &format!("/v1/hq/cycles/{cycle_id}/release"),
-        serde_json::json!({}),
+        "P-pay",
+        &["bank", "cash", "voucher"],
+        &beneficiaries(),
+        "1000.00",
     );
     assert_eq!(released["awaiting_payment"], BANK as u64, "{released}");
     assert_eq!(
@@ -217,21 +228,7 @@ fn a_cycle_is_paid_once_through_a_bank_and_its_exceptions(backend: Backend) {
     );
 
     // An admin sets up the bank; finance prepares files of at most 25.
-    ok(
-        &app,
-        Role::Admin,
-        "POST",
-        "/v1/hq/rails",
-        serde_json::json!({
-            "rail": "kcb", "currency": "KES",
-            "config": {
-                "format": "pain.001.001.09", "debtor_name": "Ministry of Social Protection",
-                "debtor_account": "0100200300", "debtor_bic": "KCBLKENX",
-                "outbox": outbox, "inbox": inbox, "batch_payments_max": 25,
-                "answer_deadline_hours": 48,
-            },
-        }),
-    );
+    add_bank_rail(&app, &bank, 25);
     let (status, refused) = app.hq_as(
         APPROVER,
         "POST",
@@ -337,10 +334,10 @@ fn a_cycle_is_paid_once_through_a_bank_and_its_exceptions(backend: Backend) {
     assert_eq!(count_state(&app, cycle_id, "sent"), CASH + BANK);
 
     // The bank answers; each status report is uploaded by finance.
-    simulate(&outbox, &inbox, &sim_state);
+    bank.answer_once(150, "AC04,AC01", 7);
     let mut rejected = 0;
     for (_, name, _) in &files {
-        let (report_name, report) = answer(&inbox, name, "pain002");
+        let (report_name, report) = answer(inbox, name, "pain002");
         let rejections = String::from_utf8_lossy(&report)
             .matches("<TxSts>RJCT</TxSts>")
             .count();
@@ -454,7 +451,7 @@ fn a_cycle_is_paid_once_through_a_bank_and_its_exceptions(backend: Backend) {
     // still closed), and it is back in the queue.
     remedy(&key(2), "retry", "account reopened, says the bank");
     assert!(eventually(Duration::from_secs(30), || {
-        std::fs::read_dir(&outbox)
+        std::fs::read_dir(outbox)
             .unwrap()
             .filter(|e| {
                 e.as_ref()
@@ -478,7 +475,7 @@ fn a_cycle_is_paid_once_through_a_bank_and_its_exceptions(backend: Backend) {
         (Some("sent"), Some(2)),
         "{retried}"
     );
-    simulate(&outbox, &inbox, &sim_state);
+    bank.answer_once(150, "AC04,AC01", 7);
     let retry_batch = retried["batch"].as_i64().unwrap();
     let (_, shown) = app.hq_as(
         FINANCE,
@@ -493,7 +490,7 @@ fn a_cycle_is_paid_once_through_a_bank_and_its_exceptions(backend: Backend) {
             .contains(&format!("<EndToEndId>{}</EndToEndId>", key(2))),
         "the same key"
     );
-    let (name, report) = answer(&inbox, &retry_file, "pain002");
+    let (name, report) = answer(inbox, &retry_file, "pain002");
     let (status, applied) = upload(&app, &name, &report);
     assert_eq!(
         (status, applied["rejected"].as_u64()),

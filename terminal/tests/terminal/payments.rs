@@ -11,21 +11,19 @@
 //! the ledger balances to the cent.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lastmile_server::audit::Actor;
 use lastmile_server::clock::{Clock, SystemClock};
 use lastmile_server::keys::{self, KeyDir};
+use lastmile_server::limits;
 use lastmile_server::people::{self, Language, NewUser, Role, tokens};
 use lastmile_server::registry::sites;
 use lastmile_server::storage::Storage;
-use lastmile_server::{limits, terminals};
-use lastmile_shared::id::{MerchantId, SiteId, VoucherId};
+use lastmile_shared::id::VoucherId;
 use lastmile_shared::money::Currency;
 use lastmile_shared::rules::OfflineLimits;
-use lastmile_tests::Terminal;
+use lastmile_tests::{Bank, Terminal};
 use serde_json::{Value, json};
 
 use crate::registry::{self, Serving};
@@ -46,7 +44,7 @@ const FLOAT_MINOR: i64 = 500_000;
 /// Payments per bank file.
 const FILE_PAYMENTS_MAX: usize = 250;
 /// What the simulated bank refuses, per mille.
-const REJECT_PER_MILLE: &str = "30";
+const REJECT_PER_MILLE: u32 = 30;
 
 fn national_id(kind: char, i: usize) -> String {
     let base = match kind {
@@ -102,6 +100,23 @@ impl Hq {
                 .send(body.unwrap_or_else(|| json!({})).to_string()),
         };
         let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// A CSV file sent as `who`.
+    fn upload(&self, who: &str, path: &str, csv: &str) -> (u16, Value) {
+        let mut response = self
+            .agent
+            .post(&format!("{}{path}", self.url))
+            .header("authorization", &format!("Bearer {}", self.tokens[who]))
+            .header("content-type", "text/csv")
+            .send(csv)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap();
         (
@@ -220,18 +235,7 @@ fn set_up(storage: &Storage, keys: &KeyDir, issuer: &str, now: i64) -> (Hq, [Str
     }
     let officer = people::caller(storage, "pay.officer").unwrap();
     sites::create(storage, &officer.actor(), SITE, "Kibera", now).unwrap();
-    let code = |merchant: &str| {
-        terminals::create_code(
-            storage,
-            &operator,
-            Some(MerchantId::parse(merchant).unwrap()),
-            Some(SiteId::parse(SITE).unwrap()),
-            3600,
-            now,
-        )
-        .unwrap()
-        .code
-    };
+    let code = |merchant: &str| registry::enrolment_code(storage, merchant, SITE, now);
     let hq = Hq {
         url: String::new(),
         agent: ureq::Agent::new_with_config(
@@ -246,26 +250,6 @@ fn set_up(storage: &Storage, keys: &KeyDir, issuer: &str, now: i64) -> (Hq, [Str
         hq,
         [code("shop-kibera"), code("field-team"), code("field-team")],
     )
-}
-
-/// One run of the real bank simulator over the rail's folders.
-fn bank_answers(outbox: &Path, inbox: &Path, state: &Path) {
-    let output = Command::new(lastmile_tests::binary("lastmile-server"))
-        .args(["bank-simulator", "--once", "--reject-per-mille"])
-        .arg(REJECT_PER_MILLE)
-        .args(["--reasons", "AC04,AC01", "--seed", "11", "--state"])
-        .arg(state)
-        .arg("--outbox")
-        .arg(outbox)
-        .arg("--inbox")
-        .arg(inbox)
-        .output()
-        .expect("running the bank simulator");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[track_caller]
@@ -317,15 +301,7 @@ fn a_cycle_of_a_thousand_is_paid_exactly_once_over_bank_cash_and_vouchers() {
         &config.issuer.to_string(),
         now,
     );
-    let bank = dir.path().join("bank");
-    let (outbox, inbox, sim_state) = (
-        bank.join("to-bank"),
-        bank.join("from-bank"),
-        bank.join("simulator"),
-    );
-    for folder in [&outbox, &inbox, &sim_state] {
-        std::fs::create_dir_all(folder).unwrap();
-    }
+    let bank = Bank::new();
     let issuer = config.issuer.to_string();
     let server = Serving::start(config);
     hq.url.clone_from(&server.url);
@@ -341,17 +317,11 @@ fn a_cycle_of_a_thousand_is_paid_exactly_once_over_bank_cash_and_vouchers() {
             "starts_on": "2026-01-01", "target": "individual",
         }),
     );
-    let (status, imported) = {
-        let mut response = hq
-            .agent
-            .post(&format!("{}/v1/hq/programmes/{PROGRAMME}/imports", hq.url))
-            .header("authorization", &format!("Bearer {}", hq.tokens["officer"]))
-            .header("content-type", "text/csv")
-            .send(beneficiaries())
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.body_mut().read_to_string().unwrap())
-    };
+    let (status, imported) = hq.upload(
+        "officer",
+        &format!("/v1/hq/programmes/{PROGRAMME}/imports"),
+        &beneficiaries(),
+    );
     assert_eq!(status, 201, "{imported}");
     hq.ok(
         "officer",
@@ -420,7 +390,7 @@ fn a_cycle_of_a_thousand_is_paid_exactly_once_over_bank_cash_and_vouchers() {
             "config": {
                 "format": "pain.001.001.09", "debtor_name": "Ministry of Social Protection",
                 "debtor_account": "0100200300", "debtor_bic": "KCBLKENX",
-                "outbox": outbox, "inbox": inbox, "batch_payments_max": FILE_PAYMENTS_MAX,
+                "outbox": bank.outbox, "inbox": bank.inbox, "batch_payments_max": FILE_PAYMENTS_MAX,
                 "answer_deadline_hours": 48,
             },
         }),
@@ -456,7 +426,7 @@ fn a_cycle_of_a_thousand_is_paid_exactly_once_over_bank_cash_and_vouchers() {
             .iter()
             .all(|b| hq.get(&format!("/v1/hq/payment-batches/{b}"))["state"] == "sent")
     });
-    bank_answers(&outbox, &inbox, &sim_state);
+    bank.answer_once(REJECT_PER_MILLE, "AC04,AC01", 11);
 
     // Meanwhile, offline: the shop redeems every voucher; two field agents
     // at the same site split the cash list, and the second also pays the

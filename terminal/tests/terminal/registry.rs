@@ -226,18 +226,7 @@ pub(crate) fn set_up_hq(storage: &Storage, keys: &KeyDir, config: &Config, now: 
         .find(|e| e.beneficiary == CASH_PERSON)
         .and_then(|e| e.reference)
         .expect("the cash entitlement was released with an id");
-    let code = |merchant: &str| {
-        terminals::create_code(
-            storage,
-            &operator,
-            Some(MerchantId::parse(merchant).unwrap()),
-            Some(SiteId::parse(SITE).unwrap()),
-            3600,
-            now,
-        )
-        .unwrap()
-        .code
-    };
+    let code = |merchant: &str| enrolment_code(storage, merchant, SITE, now);
     let token = tokens::create(storage, &operator, "e2e.officer", "e2e", now)
         .unwrap()
         .token;
@@ -249,6 +238,20 @@ pub(crate) fn set_up_hq(storage: &Storage, keys: &KeyDir, config: &Config, now: 
         agent_code: code("field-team"),
         token,
     }
+}
+
+/// A one-hour enrolment code for a terminal of `merchant` at `site`.
+pub(crate) fn enrolment_code(storage: &Storage, merchant: &str, site: &str, now: i64) -> String {
+    terminals::create_code(
+        storage,
+        &Actor::Operator("e2e".to_owned()),
+        Some(MerchantId::parse(merchant).unwrap()),
+        Some(SiteId::parse(site).unwrap()),
+        3600,
+        now,
+    )
+    .unwrap()
+    .code
 }
 
 pub(crate) fn hq_get(url: &str, token: &str, path: &str) -> Value {

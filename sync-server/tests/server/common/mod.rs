@@ -12,10 +12,9 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
 
-use lastmile_server::api::{AppState, Audience};
+use lastmile_server::api::Audience;
 use lastmile_server::audit::Actor;
 use lastmile_server::config::Config;
-use lastmile_server::connections::{self, Peers, PlainListener};
 use lastmile_server::issuance::{self, IssueOptions, IssuedVoucher};
 use lastmile_server::keys::{self, KeyDir};
 use lastmile_server::limits;
@@ -231,31 +230,19 @@ fn spawn(backend: Backend, worker: bool) -> TestApp {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let shutdown = async {
-                let _ = shutdown_rx.await;
+            let server = Server::with_storage(&config, server_storage).await.unwrap();
+            let server = if worker {
+                server
+            } else {
+                server.without_jobs()
             };
-            if worker {
-                let server = Server::with_storage(&config, server_storage).await.unwrap();
-                ready_tx.send(server.local_addr().unwrap()).unwrap();
-                server.run(shutdown).await.unwrap();
-                return;
-            }
-            let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-            ready_tx.send(listener.local_addr().unwrap()).unwrap();
-            let state = AppState::new(
-                server_storage,
-                KeyDir::new(&config.data_dir),
-                config.connections.body_read_timeout,
-            )
-            .with_issuer(config.issuer.clone());
-            let peers = Peers::new(config.connections.connections_per_peer_max);
-            connections::serve(
-                PlainListener::new(listener, peers),
-                lastmile_server::api::router(state),
-                config.connections,
-                shutdown,
-            )
-            .await;
+            ready_tx.send(server.local_addr().unwrap()).unwrap();
+            server
+                .run(async {
+                    let _ = shutdown_rx.await;
+                })
+                .await
+                .unwrap();
         });
     });
     let addr = ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
