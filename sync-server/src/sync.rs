@@ -22,7 +22,7 @@
 //! answer names the highest sequence held, so a retry after a lost answer
 //! is harmless.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use lastmile_shared::device_log::{EntryHash, LogEntry, LogEvent, SignedEntry};
@@ -445,10 +445,10 @@ fn apply(
         .into_iter()
         .partition(|s| matches!(s, Session::Opened { .. }));
     postings::sessions(tx.sql(), &device, &opened, now)?;
-    let cases = count_redemptions(tx, &device, &fresh, now)?;
+    let Counted { cases, delivered } = count_redemptions(tx, &device, &fresh, now)?;
     postings::sessions(tx.sql(), &device, &closed, now)?;
     let logged: Vec<&LogEntry> = fresh.iter().map(|c| &c.entry).collect();
-    crate::payments::floats::record(tx.sql(), &device, &logged, &cases, now)?;
+    crate::payments::floats::record(tx.sql(), &device, &logged, &delivered, now)?;
     for outcome in &mut outcomes {
         if let EntryOutcome::Applied { seq } = *outcome
             && let Some(case) = cases.get(&seq)
@@ -533,15 +533,23 @@ fn flag_clock_set_back(
     Ok(())
 }
 
+/// What one upload's counting found: the case each conflicting entry
+/// opened, and the entries counted as delivered (posted to the ledger), by
+/// sequence number. An entry in neither named what HQ does not know.
+struct Counted {
+    cases: HashMap<u64, u64>,
+    delivered: HashSet<u64>,
+}
+
 /// Counts each new redemption against its voucher, and each entitlement
 /// redemption or cash payout against its entitlement, opening a case for each
-/// conflicting one. Returns the case opened per sequence number.
+/// conflicting one.
 fn count_redemptions(
     tx: &mut dyn Tx,
     device_row: &DeviceRow,
     fresh: &[&CheckedEntry],
     now: i64,
-) -> Result<HashMap<u64, u64>, SyncError> {
+) -> Result<Counted, SyncError> {
     let device = &device_row.device;
     let mut counting = Counting {
         device,
@@ -623,7 +631,10 @@ fn count_redemptions(
     }
     counting.deliveries.sort_by_key(|d| d.seq);
     postings::deliveries(tx.sql(), device_row, &counting.deliveries, now)?;
-    Ok(counting.cases)
+    Ok(Counted {
+        delivered: counting.deliveries.iter().map(|d| d.seq).collect(),
+        cases: counting.cases,
+    })
 }
 
 /// What an entry counted as delivered, for the ledger.

@@ -19,11 +19,12 @@ CREATE TABLE cash_sessions (
     float_minor     BIGINT NOT NULL,
     opened_seq      BIGINT NOT NULL,
     opened_at       BIGINT NOT NULL,
-    -- Payouts HQ counted (each paid an entitlement once) ...
+    -- Payouts HQ counted and the ledger delivered (each paid an
+    -- entitlement once) ...
     payouts         BIGINT NOT NULL,
     paid_minor      BIGINT NOT NULL,
-    -- ... and payouts that opened a double-spend case instead: the cash
-    -- left the box, but the ledger did not post it as delivered.
+    -- ... and payouts it did not: a double-spend case, or an entitlement
+    -- no roster here lists. The cash left the box all the same.
     disputed        BIGINT NOT NULL,
     disputed_minor  BIGINT NOT NULL,
     -- Set by the close: what the terminal expected in the box, and what

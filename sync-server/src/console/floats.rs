@@ -1,8 +1,9 @@
 //! The field agents' floats, reconciled against the ledger
 //! (`payments::floats`): per terminal, what the agent should hold now, cash
-//! paid out under a double-spend case, the closes' variance, the ledger's
-//! float account and anything the synced sessions do not explain; with the
-//! latest sessions of each terminal.
+//! paid out but not delivered (a double-spend case, an unknown
+//! entitlement), the closes' variance, the ledger's float account and
+//! anything the synced sessions do not explain; with the latest sessions of
+//! each terminal.
 
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -61,14 +62,14 @@ fn floats_table(lang: Language, rows: &[FloatView]) -> Markup {
                 tbody {
                     @for f in rows {
                         tr data-device=(f.device) {
-                            td.mono { a href=(format!("#float-{}", f.device)) { (f.device) } }
-                            td { (f.site.as_deref().unwrap_or("—")) }
-                            td.num { (f.sessions) @if f.open_sessions > 0 { " (" (f.open_sessions) " " (t(lang, "float_open")) ")" } }
+                            td.mono.nowrap { a href=(format!("#float-{}", f.device)) { (f.device) } }
+                            td.mono.nowrap { (f.site.as_deref().unwrap_or("—")) }
+                            td.num { (f.sessions) @if f.open_sessions > 0 { " (" (f.open_sessions) " " (t(lang, if f.open_sessions == 1 { "float_open_one" } else { "float_open_many" })) ")" } }
                             td.num { (cash(lang, f.holds.minor, &f.currency)) }
                             td.num { (cash(lang, f.disputed.minor, &f.currency)) }
-                            td.num class=[(f.variance.minor < 0).then_some("bad")] { (cash(lang, f.variance.minor, &f.currency)) }
+                            td.num { span class=[(f.variance.minor < 0).then_some("bad")] { (cash(lang, f.variance.minor, &f.currency)) } }
                             td.num { (cash(lang, f.ledger.minor, &f.currency)) }
-                            td.num class=[(f.unexplained.minor != 0).then_some("bad")] { (cash(lang, f.unexplained.minor, &f.currency)) }
+                            td.num { span class=[(f.unexplained.minor != 0).then_some("bad")] { (cash(lang, f.unexplained.minor, &f.currency)) } }
                             td { (verdict(lang, f)) }
                         }
                     }
@@ -124,7 +125,7 @@ fn device_section(lang: Language, f: &FloatView) -> Markup {
                     .replace("{disputed}", &cash(lang, f.disputed.minor, &f.currency)))
             }
             @if f.disputed.minor != 0 {
-                p.warn { (t(lang, "float_disputed_hint")) " " a href="/console/cases" { (t(lang, "cases")) } }
+                p.warn { (t(lang, "float_disputed_hint")) " " a href="/console/cases" { (t(lang, "cases")) } " · " a href="/console/alarms" { (t(lang, "alarms")) } }
             }
             @if f.unexplained.minor != 0 {
                 p.error { (t(lang, "float_unexplained_hint").replace("{amount}", &cash(lang, f.unexplained.minor, &f.currency))) }

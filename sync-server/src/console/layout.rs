@@ -233,7 +233,7 @@ body.bare input { width: 100%; } body.bare button { margin-top: 14px; width: 100
 .card > h2:first-of-type, .card > h3:first-of-type { margin-top: 2px; }
 ul.grid { list-style: none; padding: 0; }
 ul.who-list { margin: 0; padding-left: 1.1em; } ul.who-list a { white-space: nowrap; }
-.keep { overflow-wrap: normal; word-break: normal; }
+.keep { overflow-wrap: normal; word-break: normal; } .nowrap { white-space: nowrap; }
 .facts + .tiles, .tiles + h2 { margin-top: 12px; }
 .wide { overflow-x: auto; max-width: 100%; }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 14px; margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; }

@@ -9,15 +9,17 @@
 //! - every close agrees with its synced entries: the terminal expected
 //!   the float less every payout of the session, neither more nor less;
 //! - the ledger's float account holds exactly what the sessions explain:
-//!   the open sessions' floats less what they paid out, plus what closed
-//!   sessions left in it (their float less their payouts less what the
-//!   terminal expected, which is what was paid out under a double-spend
-//!   case: the cash left the box, but the ledger did not deliver it twice).
+//!   the open sessions' floats less what they delivered, plus what closed
+//!   sessions left in it (their float less their deliveries less what the
+//!   terminal expected, which is what was paid out but not delivered).
 //!
-//! Cash paid out under a case is shown as such on its own line: it is what
-//! the case's resolution must account for.
+//! A payout is delivered when the sync counted it against its entitlement
+//! and the ledger posted it. One that was not — a second payout of an
+//! entitlement (a double-spend case), or one of an entitlement no roster
+//! here lists (an alarm) — still left the box: it is shown on its own line,
+//! as what the case's or the alarm's resolution must account for.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 
 use lastmile_shared::device_log::{LogEntry, LogEvent};
 use lastmile_shared::money::{Currency, Money};
@@ -39,13 +41,13 @@ pub const MISMATCHES_SHOWN: i64 = 20;
 type Payouts = (i64, i64);
 
 /// Records the cash sessions one upload of `device` opened, paid from and
-/// closed. `cases` are the entries (by sequence) that opened a
-/// double-spend case instead of counting.
+/// closed. `delivered` are the entries (by sequence) the sync counted and
+/// the ledger posted; a payout not among them is disputed.
 pub fn record(
     sql: &mut dyn Sql,
     device: &DeviceRow,
     fresh: &[&LogEntry],
-    cases: &HashMap<u64, u64>,
+    delivered: &HashSet<u64>,
     now: i64,
 ) -> Result<(), StorageError> {
     let id = device.device.as_str();
@@ -73,10 +75,10 @@ pub fn record(
                 session: s, amount, ..
             } => {
                 let sums = payouts.entry(seq_to(*s)).or_default();
-                let side = if cases.contains_key(&entry.seq) {
-                    &mut sums.1
-                } else {
+                let side = if delivered.contains(&entry.seq) {
                     &mut sums.0
+                } else {
+                    &mut sums.1
                 };
                 side.0 += 1;
                 side.1 = side.1.saturating_add(amount.minor);
@@ -115,10 +117,11 @@ pub struct FloatView {
     pub sessions: i64,
     pub open_sessions: i64,
     /// The cash the agent should hold now: the open sessions' floats less
-    /// every payout from them.
+    /// every payout from them, delivered or not.
     pub holds: Money,
-    /// Paid out under a double-spend case, in all sessions: out of the
-    /// box, not delivered in the ledger.
+    /// Paid out but not delivered in the ledger, in all sessions (a
+    /// double-spend case, or an entitlement HQ does not know): out of the
+    /// box all the same.
     pub disputed: Money,
     /// What the closed sessions' counts came to against what their
     /// terminals expected (negative: short).

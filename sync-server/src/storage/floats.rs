@@ -92,8 +92,8 @@ pub fn open(sql: &mut dyn Sql, o: &Opened<'_>, now: i64) -> Res<()> {
     Ok(())
 }
 
-/// Adds one upload's payouts to a session: those counted and those that
-/// opened a case. A session not known here (opened before this table
+/// Adds one upload's payouts to a session: those delivered and those
+/// disputed. A session not known here (opened before this table
 /// existed) is left alone.
 pub fn add_payouts(
     sql: &mut dyn Sql,

@@ -10,6 +10,7 @@ mod audit;
 mod bank_simulator;
 mod cli;
 mod console;
+mod console_floats;
 mod console_ledger;
 mod console_payments;
 mod console_registry;
