@@ -259,7 +259,7 @@ impl Moment {
 /// their sends are queued. Returns the cycle and the batches.
 fn approved_batches(app: &TestApp, bank: &Bank) -> (i64, Vec<i64>) {
     use crate::ledger::ok;
-    use crate::payments::{add_bank_rail, approve, released_cycle};
+    use crate::payments::{add_bank_rail, approve, prepare_batches, released_cycle};
     use lastmile_server::people::Role::Finance;
     let people = KILL_BATCHES * KILL_BATCH_PAYMENTS;
     let mut file = String::from("ID,name,national_id,site,bank_code,account_number,channels\n");
@@ -273,19 +273,7 @@ fn approved_batches(app: &TestApp, bank: &Bank) -> (i64, Vec<i64>) {
     let (cycle, released) = released_cycle(app, "P-kill", &["bank"], &file, "10.00");
     assert_eq!(released["awaiting_payment"], people as u64, "{released}");
     add_bank_rail(app, bank, KILL_BATCH_PAYMENTS);
-    let prepared = ok(
-        app,
-        Finance,
-        "POST",
-        "/v1/hq/payment-batches",
-        serde_json::json!({ "cycle": cycle, "rail": "kcb" }),
-    );
-    let batches: Vec<i64> = prepared
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["id"].as_i64().unwrap())
-        .collect();
+    let (prepared, batches) = prepare_batches(app, cycle);
     assert_eq!(batches.len(), KILL_BATCHES, "{prepared}");
     for batch in &batches {
         approve(

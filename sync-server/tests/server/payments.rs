@@ -152,6 +152,25 @@ pub(crate) fn add_bank_rail(app: &TestApp, bank: &Bank, file_payments_max: usize
     );
 }
 
+/// Finance prepares the cycle's batches for rail `kcb`: what the API
+/// answered, and the batches' ids.
+pub(crate) fn prepare_batches(app: &TestApp, cycle: i64) -> (serde_json::Value, Vec<i64>) {
+    let prepared = ok(
+        app,
+        FINANCE,
+        "POST",
+        "/v1/hq/payment-batches",
+        serde_json::json!({ "cycle": cycle, "rail": "kcb" }),
+    );
+    let batches = prepared
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_i64().unwrap())
+        .collect();
+    (prepared, batches)
+}
+
 pub(crate) fn approve(app: &TestApp, proposal: &serde_json::Value) -> serde_json::Value {
     ok(
         app,
@@ -236,19 +255,7 @@ fn a_cycle_is_paid_once_through_a_bank_and_its_exceptions(backend: Backend) {
         Some(serde_json::json!({ "cycle": cycle_id, "rail": "kcb" })),
     );
     assert_eq!(status, 403, "an approver prepares nothing: {refused}");
-    let prepared = ok(
-        &app,
-        FINANCE,
-        "POST",
-        "/v1/hq/payment-batches",
-        serde_json::json!({ "cycle": cycle_id, "rail": "kcb" }),
-    );
-    let batches: Vec<i64> = prepared
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["id"].as_i64().unwrap())
-        .collect();
+    let (prepared, batches) = prepare_batches(&app, cycle_id);
     assert_eq!(batches.len(), 2, "{prepared}");
     assert_eq!(prepared[0]["payments"], 25);
     assert_eq!(prepared[1]["payments"], (BANK - 25) as u64);
